@@ -1,0 +1,59 @@
+# Ripple — every target creates .venv and installs what it needs.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+ARGS    ?=
+
+.PHONY: help venv demo test lint typecheck imports unit schemas check-schemas \
+        bench bench-eval bench-templates bench-fleet clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11)"; exit 1; }
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install Ripple with its dev tools
+
+demo: $(STAMP) ## run the spec's story on the embedded default (ARGS=--once to exit)
+	$(BIN)/ripple demo $(ARGS)
+
+lint: $(STAMP) ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy --strict on shared/
+	$(BIN)/mypy shared
+
+imports: $(STAMP) ## import-linter layer contracts
+	$(BIN)/lint-imports
+
+unit: $(STAMP) ## pytest (unit, contract, fleet conformance, scenarios)
+	$(BIN)/pytest -q $(ARGS)
+
+test: lint typecheck imports check-schemas unit ## every gate and every test
+
+schemas: $(STAMP) ## regenerate the NATS contract JSON Schemas into docs/schemas
+	$(BIN)/python -m shared.contract.schemas write docs/schemas
+
+check-schemas: $(STAMP) ## fail when docs/schemas is stale
+	$(BIN)/python -m shared.contract.schemas check docs/schemas
+
+bench: bench-eval bench-templates bench-fleet ## every benchmark
+
+bench-eval: $(STAMP) ## evaluation engine throughput (label filters, Lua, CEL)
+	$(BIN)/python tests/benchmarks/bench_eval.py $(ARGS)
+
+bench-templates: $(STAMP) ## template engine throughput
+	$(BIN)/python tests/benchmarks/bench_templates.py $(ARGS)
+
+bench-fleet: $(STAMP) ## simulated fleet memory, latencies and watch delivery
+	$(BIN)/python tests/benchmarks/bench_fleet.py $(ARGS)
+
+clean: ## remove .venv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

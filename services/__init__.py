@@ -1,0 +1,1 @@
+"""Ripple's services (agent, manager, reporter, simulated fleet) and command-line tools."""
