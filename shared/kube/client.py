@@ -1,0 +1,350 @@
+"""A small synchronous adapter over the official client for unstructured objects.
+
+Everything is a plain ``dict``; kinds are resolved through the DynamicClient's discovery (with
+a private cache file, refreshed when a kind is missing so a just-created CRD is found).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+from shared.kube.errors import KindNotServed, KubeError, KubeNotFound, WatchExpired
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "ripple"
+
+
+class GVK(NamedTuple):
+    """apiVersion + kind; ``api_version`` is ``v1`` for core or ``group/version``."""
+
+    api_version: str
+    kind: str
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> GVK:
+        return cls(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+
+    @classmethod
+    def from_parts(cls, group: str, version: str, kind: str) -> GVK:
+        return cls(f"{group}/{version}" if group else version, kind)
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    def __str__(self) -> str:
+        return f"{self.api_version}/{self.kind}"
+
+
+class ObjectKey(NamedTuple):
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+
+def object_key(obj: dict[str, Any]) -> ObjectKey:
+    meta = obj.get("metadata") or {}
+    return ObjectKey(
+        str(obj.get("apiVersion", "")),
+        str(obj.get("kind", "")),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+    )
+
+
+def _error(exc: ApiException, what: str) -> KubeError:
+    reason, message = "", str(exc.reason or "")
+    try:
+        body = json.loads(exc.body or "{}")
+        reason = str(body.get("reason", ""))
+        message = str(body.get("message", message))
+    except (ValueError, TypeError):
+        pass
+    cls = KubeNotFound if exc.status == 404 else KubeError
+    return cls(f"{what}: {exc.status} {reason}: {message}", status=exc.status or 0, reason=reason)
+
+
+class KubeClient:
+    """One cluster, reached through a kubeconfig (or the in-cluster configuration).
+
+    Thread-safe for concurrent requests (the underlying urllib3 pool is); discovery refreshes
+    are serialised.
+    """
+
+    def __init__(
+        self,
+        kubeconfig: str | None = None,
+        *,
+        context: str | None = None,
+        impersonate: str | None = None,
+        name: str = "",
+    ) -> None:
+        if kubeconfig:
+            self.api = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
+        else:
+            configuration = k8s_client.Configuration()
+            k8s_config.load_incluster_config(client_configuration=configuration)
+            self.api = k8s_client.ApiClient(configuration)
+        if impersonate:
+            self.api.set_default_header("Impersonate-User", impersonate)
+        self.name = name or (kubeconfig or "in-cluster")
+        self.host = str(self.api.configuration.host)
+        fd, self._cache_file = tempfile.mkstemp(prefix="ripple-discovery-", suffix=".json")
+        os.close(fd)
+        os.unlink(self._cache_file)
+        self._lock = threading.Lock()
+        self._dynamic: DynamicClient | None = None
+
+    # -- discovery ---------------------------------------------------------------------------
+    @property
+    def dynamic(self) -> DynamicClient:
+        with self._lock:
+            if self._dynamic is None:
+                try:
+                    self._dynamic = DynamicClient(self.api, cache_file=self._cache_file)
+                except ApiException as exc:
+                    raise _error(exc, f"discovery on {self.host}") from exc
+                except Exception as exc:  # urllib3 transport errors
+                    raise KubeError(f"discovery on {self.host}: {exc}") from exc
+            return self._dynamic
+
+    def resource(self, gvk: GVK) -> Any:
+        """The DynamicClient resource for a kind; refreshes discovery once on a miss."""
+        for attempt in (0, 1):
+            try:
+                return self.dynamic.resources.get(api_version=gvk.api_version, kind=gvk.kind)
+            except ResourceNotFoundError:
+                if attempt == 0:
+                    with self._lock:
+                        if self._dynamic is not None:
+                            self._dynamic.resources.invalidate_cache()
+                    continue
+            except ApiException as exc:
+                raise _error(exc, f"discovery of {gvk}") from exc
+        raise KindNotServed(f"{self.name}: {gvk} is not served", status=404, reason="NotFound")
+
+    def serves(self, gvk: GVK) -> bool:
+        try:
+            self.resource(gvk)
+        except KindNotServed:
+            return False
+        return True
+
+    def path(self, gvk: GVK, namespace: str | None = None, name: str | None = None) -> str:
+        res = self.resource(gvk)
+        ns = namespace if res.namespaced else None
+        return str(res.path(name=name, namespace=ns))
+
+    def namespaced(self, gvk: GVK) -> bool:
+        return bool(self.resource(gvk).namespaced)
+
+    # -- raw requests ------------------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        what: str = "",
+        timeout: float | None = 30.0,
+    ) -> Any:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            resp = self.api.call_api(
+                path,
+                method,
+                query_params=query or [],
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            raise _error(exc, what or f"{method} {path}") from exc
+        except Exception as exc:
+            raise KubeError(f"{what or method + ' ' + path}: {exc}") from exc
+        raw = resp[0].data if isinstance(resp, tuple) else resp.data
+        return json.loads(raw) if raw else None
+
+    # -- CRUD --------------------------------------------------------------------------------
+    def get(self, gvk: GVK, namespace: str | None, name: str) -> dict[str, Any] | None:
+        try:
+            obj = self._call("GET", self.path(gvk, namespace, name), what=f"get {gvk.kind} {name}")
+        except KubeNotFound:
+            return None
+        return dict(obj)
+
+    def list(
+        self,
+        gvk: GVK,
+        namespace: str | None = None,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[dict[str, Any]], str]:
+        """All objects of a kind (all namespaces unless given) and the list's resourceVersion."""
+        query = [("limit", "500")]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        path = self.path(gvk, namespace or None)
+        items: list[dict[str, Any]] = []
+        cont = ""
+        while True:
+            q = [*query, ("continue", cont)] if cont else query
+            body = self._call("GET", path, query=q, what=f"list {gvk}")
+            for item in body.get("items") or []:
+                item.setdefault("apiVersion", gvk.api_version)
+                item.setdefault("kind", gvk.kind)
+                items.append(item)
+            meta = body.get("metadata") or {}
+            cont = meta.get("continue") or ""
+            if not cont:
+                return items, str(meta.get("resourceVersion", ""))
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        gvk, key = GVK.of(obj), object_key(obj)
+        path = self.path(gvk, key.namespace or "default")
+        return dict(self._call("POST", path, body=obj, what=f"create {key}"))
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        gvk, key = GVK.of(obj), object_key(obj)
+        path = self.path(gvk, key.namespace or "default", key.name)
+        return dict(self._call("PUT", path, body=obj, what=f"replace {key}"))
+
+    def merge_patch(
+        self, gvk: GVK, namespace: str | None, name: str, patch: dict[str, Any]
+    ) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "PATCH",
+                self.path(gvk, namespace, name),
+                body=patch,
+                content_type="application/merge-patch+json",
+                what=f"patch {gvk.kind} {name}",
+            )
+        )
+
+    def apply(
+        self, obj: dict[str, Any], *, field_manager: str = FIELD_MANAGER, force: bool = True
+    ) -> dict[str, Any]:
+        """Server-side apply (creates the object when absent)."""
+        gvk, key = GVK.of(obj), object_key(obj)
+        namespace = key.namespace or ("default" if self.namespaced(gvk) else None)
+        if namespace and self.namespaced(gvk):
+            obj = {**obj, "metadata": {**obj.get("metadata", {}), "namespace": namespace}}
+        query = [("fieldManager", field_manager)]
+        if force:
+            query.append(("force", "true"))
+        return dict(
+            self._call(
+                "PATCH",
+                self.path(gvk, namespace, key.name),
+                query=query,
+                body=obj,
+                content_type="application/apply-patch+yaml",
+                what=f"apply {key}",
+            )
+        )
+
+    def delete(self, gvk: GVK, namespace: str | None, name: str) -> bool:
+        """Delete one object; False when it was already gone."""
+        try:
+            self._call(
+                "DELETE",
+                self.path(gvk, namespace, name),
+                body={"propagationPolicy": "Background"},
+                what=f"delete {gvk.kind} {name}",
+            )
+        except KubeNotFound:
+            return False
+        return True
+
+    # -- watch -------------------------------------------------------------------------------
+    def watch(
+        self,
+        gvk: GVK,
+        resource_version: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str = "",
+        timeout_seconds: int = 300,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Raw watch events ``(type, object)`` from ``resource_version`` until the server
+        closes the stream. Raises :class:`WatchExpired` on 410 Gone."""
+        query = [
+            ("watch", "true"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(timeout_seconds)),
+        ]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        path = self.path(gvk, namespace or None)
+        try:
+            resp = self.api.call_api(
+                path,
+                "GET",
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=(10, timeout_seconds + 30),
+            )
+        except ApiException as exc:
+            if exc.status == 410:
+                raise WatchExpired(str(exc), status=410, reason="Expired") from exc
+            raise _error(exc, f"watch {gvk}") from exc
+        except Exception as exc:
+            raise KubeError(f"watch {gvk}: {exc}") from exc
+        http = resp[0] if isinstance(resp, tuple) else resp
+        try:
+            buffer = b""
+            for chunk in http.stream(65536, decode_content=False):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    etype, obj = str(event.get("type")), event.get("object") or {}
+                    if etype == "ERROR":
+                        if obj.get("code") == 410:
+                            raise WatchExpired(str(obj.get("message")), 410, "Expired")
+                        raise KubeError(f"watch {gvk}: {obj.get('message')}", obj.get("code", 0))
+                    yield etype, obj
+        except (KubeError, GeneratorExit):
+            raise
+        except Exception as exc:
+            raise KubeError(f"watch {gvk} interrupted: {exc}") from exc
+        finally:
+            http.release_conn()
+
+    def close(self) -> None:
+        try:
+            self.api.close()
+        finally:
+            if os.path.exists(self._cache_file):
+                os.unlink(self._cache_file)
