@@ -1,0 +1,172 @@
+"""Typed access to the contract's KV buckets: values are decoded envelopes.
+
+    store = await KVStore.open(js, streams.REPORTS, EventReportEvent)
+    await store.put(envelope(snapshot))            # key = the envelope's subject
+    current = await store.get(report_key(cluster, "svc"))
+    async with store.watch(cluster_keys(cluster)) as watch:
+        async for change in watch:                 # KVChange(op="put"|"delete"|"synced")
+            ...
+
+Every value read is checked: a malformed value, or one whose key disagrees with its data (a
+spoofed or misplaced value), is logged with its bucket and key, counted in ``skipped`` and
+skipped -- it never stops a watcher. ``get`` raises :class:`InvalidMessage` for it instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+
+from shared.bus.errors import BusError
+from shared.contract.errors import InvalidMessage
+from shared.contract.messages import Envelope, decode, encode, message_key
+from shared.contract.streams import BucketSpec
+from shared.contract.subjects import ALL_KEYS
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Envelope)
+
+KVOp = Literal["put", "delete", "synced"]
+
+
+@dataclass(frozen=True)
+class KVChange(Generic[E]):
+    """One watched change: ``put`` (``message`` set), ``delete`` (a delete or purge of
+    ``key``), or ``synced`` -- emitted once, after the values present when the watch started
+    (``key`` empty): from then on the watcher's view is complete."""
+
+    op: KVOp
+    key: str
+    revision: int
+    message: E | None = None
+
+
+class KVStore(Generic[E]):
+    """One bucket whose values are envelopes of class ``expected`` (or one of a tuple)."""
+
+    def __init__(self, kv: Any, spec: BucketSpec, expected: type[E] | tuple[type[E], ...]):
+        self.kv = kv
+        self.spec = spec
+        self.expected = expected
+        self.skipped = 0
+
+    @classmethod
+    async def open(
+        cls, js: Any, spec: BucketSpec, expected: type[E] | tuple[type[E], ...]
+    ) -> KVStore[E]:
+        """Bind to an existing bucket (create it with :func:`shared.contract.streams.ensure`)."""
+        try:
+            kv = await js.key_value(spec.bucket)
+        except BucketNotFoundError as err:
+            raise BusError(f"KV bucket {spec.bucket} does not exist (run ensure)") from err
+        return cls(kv, spec, expected)
+
+    def decode(self, key: str, value: bytes) -> E:
+        """Decode a value read under ``key``; :class:`InvalidMessage` when malformed or when
+        its data belongs under another key."""
+        where = f"{self.spec.bucket} key {key}"
+        message: E = decode(value, self.expected, where=where)
+        owner = message_key(message)
+        if owner != key:
+            raise InvalidMessage(f"{where}: the value belongs under {owner!r} (spoofed?)")
+        return message
+
+    async def put(self, message: E) -> int:
+        """Store ``message`` under its subject (its key); returns the revision."""
+        key = message_key(message)
+        if message.subject != key:
+            raise InvalidMessage(f"{message.type}: subject {message.subject!r} is not {key!r}")
+        revision: int = await self.kv.put(key, encode(message))
+        return revision
+
+    async def get(self, key: str) -> E | None:
+        """The current message under ``key``, or None when absent or deleted."""
+        try:
+            entry = await self.kv.get(key)
+        except KeyNotFoundError:
+            return None
+        if entry.value is None:
+            return None
+        return self.decode(key, entry.value)
+
+    async def delete(self, key: str) -> None:
+        """Delete ``key`` (a delete marker watchers see)."""
+        await self.kv.delete(key)
+
+    async def items(self, keys: str = ALL_KEYS) -> dict[str, E]:
+        """A snapshot of every valid value matching the ``keys`` filter."""
+        out: dict[str, E] = {}
+        async with self.watch(keys) as watch:
+            async for change in watch:
+                if change.op == "synced":
+                    break
+                if change.op == "put" and change.message is not None:
+                    out[change.key] = change.message
+        return out
+
+    def watch(self, keys: str = ALL_KEYS, *, include_history: bool = False) -> KVWatch[E]:
+        """Watch keys matching ``keys`` (NATS wildcards): current values first, then
+        ``synced``, then every change in order. Use as ``async with`` (it must be stopped)."""
+        return KVWatch(self, keys, include_history=include_history)
+
+
+class KVWatch(Generic[E]):
+    """A running watch over one bucket (see :meth:`KVStore.watch`)."""
+
+    def __init__(self, store: KVStore[E], keys: str, *, include_history: bool) -> None:
+        self.store = store
+        self.keys = keys
+        self.include_history = include_history
+        self._watcher: Any = None
+        self._synced = False
+
+    async def start(self) -> KVWatch[E]:
+        self._watcher = await self.store.kv.watch(self.keys, include_history=self.include_history)
+        return self
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            watcher, self._watcher = self._watcher, None
+            await watcher.stop()
+
+    async def __aenter__(self) -> KVWatch[E]:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def __aiter__(self) -> AsyncIterator[KVChange[E]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[KVChange[E]]:
+        if self._watcher is None:
+            await self.start()
+        async for entry in self._watcher:
+            if entry is None:
+                if not self._synced:
+                    self._synced = True
+                    yield KVChange("synced", "", 0)
+                continue
+            change = self._convert(entry)
+            if change is not None:
+                yield change
+
+    def _convert(self, entry: Any) -> KVChange[E] | None:
+        key: str = entry.key
+        revision = int(entry.revision or 0)
+        if entry.operation in ("DEL", "PURGE"):
+            return KVChange("delete", key, revision)
+        try:
+            message = self.store.decode(key, entry.value or b"")
+        except InvalidMessage as err:
+            self.store.skipped += 1
+            log.warning(
+                "skipping invalid value: %s", err, extra={"obj": f"{self.store.spec.bucket}/{key}"}
+            )
+            return None
+        return KVChange("put", key, revision, message)

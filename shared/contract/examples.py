@@ -1,0 +1,152 @@
+"""One deterministic example message per CloudEvent type (documentation and tests).
+
+``python -m shared.contract.examples`` prints them as the JSON shown in
+``docs/nats-contract.md``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+from shared.contract.messages import (
+    AgentStatus,
+    AppliedObject,
+    ApplyOutcome,
+    Assignment,
+    DesiredObject,
+    DesiredState,
+    Envelope,
+    EventReportSnapshot,
+    ObjectError,
+    ObjectRef,
+    Payload,
+    ResourceChange,
+    ResourceReference,
+    envelope,
+)
+from shared.contract.subjects import ClusterRef
+
+CLUSTER = ClusterRef(namespace="default", name="prod.eu-1", type="capi")
+TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {
+        "name": "web",
+        "namespace": "shop",
+        "uid": "2f1c9c55-8a2e-4c57-9d3b-1b7a1fa0c001",
+        "resourceVersion": "4711",
+        "labels": {"sveltos": "fv"},
+    },
+    "spec": {"ports": [{"name": "https", "port": 443}]},
+}
+SERVICE_REF = ObjectRef(api_version="v1", kind="Service", namespace="shop", name="web")
+EVENT_SOURCE = {
+    "apiVersion": "lib.projectsveltos.io/v1beta1",
+    "kind": "EventSource",
+    "metadata": {"name": "https-service"},
+    "spec": {
+        "collectResources": True,
+        "resourceSelectors": [{"group": "", "version": "v1", "kind": "Service"}],
+    },
+}
+NETPOL = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "front-web", "namespace": "shop"},
+    "spec": {"podSelector": {"matchLabels": {"app": "web"}}},
+}
+PROFILE = "sveltos-8d3kq0f1yzt2h6c4r9ax"
+
+
+def examples() -> list[Envelope]:
+    """One envelope per type, in :data:`shared.contract.messages.ENVELOPES` order."""
+    report = EventReportSnapshot(
+        cluster=CLUSTER,
+        event_source_name="https-service",
+        agent_instance="agent-7f9c",
+        generation=42,
+        complete=True,
+        matching_resources=[SERVICE_REF],
+        resources=[SERVICE],
+        errors=[
+            ObjectError(
+                object=ObjectRef(api_version="v1", kind="Service", namespace="shop", name="db"),
+                message="lua: line 3: attempt to index a nil value",
+            )
+        ],
+    )
+    changes = [
+        ResourceChange(
+            cluster=CLUSTER,
+            event_source_name="https-service",
+            change=change,
+            ref=SERVICE_REF,
+            uid="2f1c9c55-8a2e-4c57-9d3b-1b7a1fa0c001",
+            resource_version=version,
+            object=SERVICE if change != "unmatched" else None,
+        )
+        for change, version in (("matched", "4711"), ("updated", "4712"), ("unmatched", "4713"))
+    ]
+    assignment = Assignment(
+        cluster=CLUSTER,
+        event_source_name="https-service",
+        event_source=EVENT_SOURCE,
+        triggers=["network-policy"],
+    )
+    desired = DesiredState(
+        cluster=CLUSTER,
+        profile_name=PROFILE,
+        generation=3,
+        objects=[
+            DesiredObject(
+                manifest=NETPOL,
+                hash="sha256:9b1f0c3e5f0a4d7c2e8b6a1d3c5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a3b5c7d9e",
+                reference=ResourceReference(
+                    kind="ConfigMap", namespace="projectsveltos", name="sveltos-2m9x4k"
+                ),
+            )
+        ],
+        labels={"eventtrigger.lib.projectsveltos.io/eventtriggername": "network-policy"},
+    )
+    outcome = ApplyOutcome(
+        cluster=CLUSTER,
+        profile_name=PROFILE,
+        generation=3,
+        status="Provisioned",
+        applied=[
+            AppliedObject(
+                api_version="networking.k8s.io/v1",
+                kind="NetworkPolicy",
+                namespace="shop",
+                name="front-web",
+                hash="sha256:9b1f0c3e5f0a4d7c2e8b6a1d3c5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a3b5c7d9e",
+            )
+        ],
+    )
+    status = AgentStatus(
+        cluster=CLUSTER,
+        instance="agent-7f9c",
+        state="ready",
+        watched_gvks=["/v1/Service", "apps/v1/Deployment"],
+        time=TIME,
+    )
+    payloads: list[Payload] = [report, *changes, assignment, desired, outcome, status]
+    return [
+        envelope(p, time=TIME, id=None if isinstance(p, ResourceChange) else f"example-{i}")
+        for i, p in enumerate(payloads)
+    ]
+
+
+def main() -> int:
+    for message in examples():
+        print(f"### {message.type}\n")
+        print("```json")
+        print(json.dumps(message.model_dump(mode="json"), indent=2))
+        print("```\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

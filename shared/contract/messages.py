@@ -1,0 +1,545 @@
+"""CloudEvents 1.0 JSON envelopes of the NATS contract and their typed payloads.
+
+Every message on a Ripple subject or in a Ripple KV bucket is one JSON CloudEvent
+(structured mode) whose ``type`` names the payload and its version
+(``io.ripple.<what>.v1``). Payload field names are camelCase on the wire (as in Kubernetes)
+and snake_case in Python; both are accepted when validating. Unknown fields are ignored so
+that additive changes stay compatible within ``v1``.
+
+Build envelopes with :func:`envelope`, serialise them with :func:`encode`, read them with
+:func:`decode`; every malformed input gives :class:`InvalidMessage`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeVar, overload
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from shared.contract import subjects
+from shared.contract.errors import InvalidMessage
+from shared.contract.limits import MAX_MESSAGE_BYTES
+from shared.contract.redact import redact
+from shared.contract.subjects import ClusterRef
+
+MANAGER_SOURCE = "ripple://manager"
+"""CloudEvents ``source`` of everything the manager writes."""
+
+T_EVENTREPORT = "io.ripple.eventreport.v1"
+T_RESOURCE_MATCHED = "io.ripple.resource.matched.v1"
+T_RESOURCE_UPDATED = "io.ripple.resource.updated.v1"
+T_RESOURCE_UNMATCHED = "io.ripple.resource.unmatched.v1"
+T_ASSIGNMENT = "io.ripple.assignment.v1"
+T_DESIREDSTATE = "io.ripple.desiredstate.v1"
+T_APPLYOUTCOME = "io.ripple.applyoutcome.v1"
+T_AGENTSTATUS = "io.ripple.agentstatus.v1"
+
+
+class Model(BaseModel):
+    """Base of payload models: camelCase on the wire, snake_case in Python, extra ignored."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="ignore",
+    )
+
+
+# --- payload parts ---------------------------------------------------------------------------
+
+
+class ObjectRef(Model):
+    """A Kubernetes object reference: ``apiVersion``, ``kind``, ``namespace`` (empty for
+    cluster-scoped objects) and ``name`` (as in an EventReport's ``matchingResources``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_version: str
+    kind: str
+    namespace: str = ""
+    name: str
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
+        """The reference of a Kubernetes object given as a dict."""
+        meta = obj.get("metadata") or {}
+        return cls(
+            api_version=str(obj.get("apiVersion", "")),
+            kind=str(obj.get("kind", "")),
+            namespace=str(meta.get("namespace") or ""),
+            name=str(meta.get("name", "")),
+        )
+
+    def __str__(self) -> str:
+        path = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.api_version}/{self.kind}/{path}"
+
+
+class ObjectError(Model):
+    """A per-object evaluation error (the object keeps its previous match state)."""
+
+    object: ObjectRef
+    message: str
+
+
+class ResourceReference(Model):
+    """The ConfigMap/Secret (or other source) a desired object was rendered from."""
+
+    kind: str
+    namespace: str = ""
+    name: str
+
+
+class DesiredObject(Model):
+    """One object to apply: the manifest, its ``projectsveltos.io/hash`` and its origin."""
+
+    manifest: dict[str, Any]
+    hash: str
+    reference: ResourceReference
+
+
+class AppliedObject(ObjectRef):
+    """An object applied by the agent, with the hash it was applied with."""
+
+    hash: str = ""
+
+
+# --- payloads ----------------------------------------------------------------------------------
+
+
+class EventReportSnapshot(Model):
+    """The current matching set of one EventSource in one cluster (Sveltos' EventReport spec).
+
+    ``complete`` is false until the agent has finished its initial list and evaluation: a
+    consumer must never read an incomplete snapshot as "no match". ``generation`` increases
+    with every snapshot one agent instance (``agent_instance``) publishes; see
+    :meth:`supersedes`. ``resources`` (only with ``collectResources``) are redacted on
+    construction (:func:`shared.contract.redact.redact`).
+    """
+
+    cluster: ClusterRef
+    event_source_name: str
+    agent_instance: str
+    generation: int = Field(ge=0)
+    complete: bool
+    matching_resources: list[ObjectRef] = Field(default_factory=list)
+    resources: list[dict[str, Any]] = Field(default_factory=list)
+    cloud_events: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[ObjectError] = Field(default_factory=list)
+
+    @field_validator("resources", mode="after")
+    @classmethod
+    def _redact_resources(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [redact(obj) for obj in value]
+
+    def supersedes(self, other: EventReportSnapshot | None) -> bool:
+        """True unless ``other`` comes from the same agent instance with a newer or equal
+        generation (a stale or repeated snapshot the consumer should drop). Snapshots of a
+        different instance (the agent restarted) always win: KV order is publication order."""
+        if other is None or other.agent_instance != self.agent_instance:
+            return True
+        return self.generation > other.generation
+
+
+ChangeKind = Literal["matched", "updated", "unmatched"]
+
+
+class ResourceChange(Model):
+    """One change of one object with respect to one EventSource: it started matching
+    (``matched``), still matches and changed (``updated``), or stopped matching / was deleted
+    (``unmatched``). ``object`` is the object (redacted) when the EventSource collects
+    resources."""
+
+    cluster: ClusterRef
+    event_source_name: str
+    change: ChangeKind
+    ref: ObjectRef
+    uid: str = ""
+    resource_version: str = ""
+    object: dict[str, Any] | None = None
+
+    @field_validator("object", mode="after")
+    @classmethod
+    def _redact_object(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else redact(value)
+
+    def msg_id(self) -> str:
+        """Deterministic ``Nats-Msg-Id``: the same change of the same object version published
+        twice (an agent restart, a retry) is stored once by the stream's duplicate window."""
+        ident = [
+            self.cluster.type,
+            self.cluster.namespace,
+            self.cluster.name,
+            self.event_source_name,
+            self.ref.api_version,
+            self.ref.kind,
+            self.ref.namespace,
+            self.ref.name,
+            self.uid,
+            self.resource_version,
+            self.change,
+        ]
+        digest = hashlib.sha256(json.dumps(ident, separators=(",", ":")).encode()).hexdigest()
+        return f"rc-{digest[:40]}"
+
+
+class Assignment(Model):
+    """An EventSource assigned to a cluster by the manager (the full EventSource object, and
+    the triggers that caused the assignment). Deleting the key unassigns it."""
+
+    cluster: ClusterRef
+    event_source_name: str
+    event_source: dict[str, Any]
+    triggers: list[str] = Field(default_factory=list)
+
+
+SyncMode = Literal["OneTime", "Continuous", "ContinuousWithDriftDetection", "DryRun"]
+StopMatchingBehavior = Literal["WithdrawPolicies", "LeavePolicies"]
+
+
+class DesiredState(Model):
+    """Everything one profile wants deployed in one destination cluster. Deleting the key
+    withdraws the profile (unless the last value said ``LeavePolicies``). Manifests are NOT
+    redacted: this bucket is readable only by the destination cluster's agent."""
+
+    cluster: ClusterRef
+    profile_name: str
+    generation: int = Field(ge=0)
+    objects: list[DesiredObject] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    sync_mode: SyncMode = "Continuous"
+    stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
+
+
+ApplyStatus = Literal["Provisioned", "Failed", "Removed"]
+
+
+class ApplyOutcome(Model):
+    """What the agent did with one generation of one profile's desired state."""
+
+    cluster: ClusterRef
+    profile_name: str
+    generation: int = Field(ge=0)
+    status: ApplyStatus
+    message: str = ""
+    applied: list[AppliedObject] = Field(default_factory=list)
+
+
+AgentState = Literal["starting", "ready", "degraded", "stopping"]
+
+
+class AgentStatus(Model):
+    """Liveness and health of one cluster's agent."""
+
+    cluster: ClusterRef
+    instance: str
+    state: AgentState
+    watched_gvks: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    time: AwareDatetime
+
+
+Payload = (
+    EventReportSnapshot | ResourceChange | Assignment | DesiredState | ApplyOutcome | AgentStatus
+)
+
+
+# --- envelopes ---------------------------------------------------------------------------------
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes common to every message (structured JSON mode).
+
+    ``subject`` is the NATS subject or KV key the message is published under."""
+
+    model_config = ConfigDict(extra="ignore")
+    TYPE: ClassVar[str] = ""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str
+    subject: str
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+
+
+class EventReportEvent(Envelope):
+    """``io.ripple.eventreport.v1``: value of ``ripple-reports``."""
+
+    TYPE: ClassVar[str] = T_EVENTREPORT
+    type: Literal["io.ripple.eventreport.v1"] = "io.ripple.eventreport.v1"
+    data: EventReportSnapshot
+
+
+class _ResourceEvent(Envelope):
+    CHANGE: ClassVar[str] = ""
+    data: ResourceChange
+
+    @model_validator(mode="after")
+    def _change_matches_type(self) -> _ResourceEvent:
+        if self.data.change != self.CHANGE:
+            raise ValueError(f"type {self.type} carries data.change={self.data.change!r}")
+        return self
+
+
+class ResourceMatchedEvent(_ResourceEvent):
+    """``io.ripple.resource.matched.v1`` on ``ripple.v1.events.…``."""
+
+    TYPE: ClassVar[str] = T_RESOURCE_MATCHED
+    CHANGE: ClassVar[str] = "matched"
+    type: Literal["io.ripple.resource.matched.v1"] = "io.ripple.resource.matched.v1"
+    data: ResourceChange
+
+
+class ResourceUpdatedEvent(_ResourceEvent):
+    """``io.ripple.resource.updated.v1`` on ``ripple.v1.events.…``."""
+
+    TYPE: ClassVar[str] = T_RESOURCE_UPDATED
+    CHANGE: ClassVar[str] = "updated"
+    type: Literal["io.ripple.resource.updated.v1"] = "io.ripple.resource.updated.v1"
+    data: ResourceChange
+
+
+class ResourceUnmatchedEvent(_ResourceEvent):
+    """``io.ripple.resource.unmatched.v1`` on ``ripple.v1.events.…``."""
+
+    TYPE: ClassVar[str] = T_RESOURCE_UNMATCHED
+    CHANGE: ClassVar[str] = "unmatched"
+    type: Literal["io.ripple.resource.unmatched.v1"] = "io.ripple.resource.unmatched.v1"
+    data: ResourceChange
+
+
+class AssignmentEvent(Envelope):
+    """``io.ripple.assignment.v1``: value of ``ripple-assignments``."""
+
+    TYPE: ClassVar[str] = T_ASSIGNMENT
+    type: Literal["io.ripple.assignment.v1"] = "io.ripple.assignment.v1"
+    data: Assignment
+
+
+class DesiredStateEvent(Envelope):
+    """``io.ripple.desiredstate.v1``: value of ``ripple-desired``."""
+
+    TYPE: ClassVar[str] = T_DESIREDSTATE
+    type: Literal["io.ripple.desiredstate.v1"] = "io.ripple.desiredstate.v1"
+    data: DesiredState
+
+
+class ApplyOutcomeEvent(Envelope):
+    """``io.ripple.applyoutcome.v1``: value of ``ripple-outcomes``."""
+
+    TYPE: ClassVar[str] = T_APPLYOUTCOME
+    type: Literal["io.ripple.applyoutcome.v1"] = "io.ripple.applyoutcome.v1"
+    data: ApplyOutcome
+
+
+class AgentStatusEvent(Envelope):
+    """``io.ripple.agentstatus.v1``: value of ``ripple-agents``."""
+
+    TYPE: ClassVar[str] = T_AGENTSTATUS
+    type: Literal["io.ripple.agentstatus.v1"] = "io.ripple.agentstatus.v1"
+    data: AgentStatus
+
+
+ResourceChangeEvent = ResourceMatchedEvent | ResourceUpdatedEvent | ResourceUnmatchedEvent
+RESOURCE_CHANGE_EVENTS: tuple[type[Envelope], ...] = (
+    ResourceMatchedEvent,
+    ResourceUpdatedEvent,
+    ResourceUnmatchedEvent,
+)
+ENVELOPES: tuple[type[Envelope], ...] = (
+    EventReportEvent,
+    *RESOURCE_CHANGE_EVENTS,
+    AssignmentEvent,
+    DesiredStateEvent,
+    ApplyOutcomeEvent,
+    AgentStatusEvent,
+)
+"""Every envelope class, one per CloudEvent type."""
+REGISTRY: dict[str, type[Envelope]] = {cls.TYPE: cls for cls in ENVELOPES}
+"""CloudEvent type -> envelope class."""
+
+_PAYLOAD_CLASS: dict[type[Model], type[Envelope]] = {
+    EventReportSnapshot: EventReportEvent,
+    Assignment: AssignmentEvent,
+    DesiredState: DesiredStateEvent,
+    ApplyOutcome: ApplyOutcomeEvent,
+    AgentStatus: AgentStatusEvent,
+}
+_CHANGE_CLASS: dict[str, type[Envelope]] = {
+    "matched": ResourceMatchedEvent,
+    "updated": ResourceUpdatedEvent,
+    "unmatched": ResourceUnmatchedEvent,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@overload
+def envelope(
+    data: EventReportSnapshot, *, id: str | None = ..., time: datetime | None = ...
+) -> EventReportEvent: ...
+@overload
+def envelope(
+    data: ResourceChange, *, id: str | None = ..., time: datetime | None = ...
+) -> ResourceChangeEvent: ...
+@overload
+def envelope(
+    data: Assignment, *, id: str | None = ..., time: datetime | None = ...
+) -> AssignmentEvent: ...
+@overload
+def envelope(
+    data: DesiredState, *, id: str | None = ..., time: datetime | None = ...
+) -> DesiredStateEvent: ...
+@overload
+def envelope(
+    data: ApplyOutcome, *, id: str | None = ..., time: datetime | None = ...
+) -> ApplyOutcomeEvent: ...
+@overload
+def envelope(
+    data: AgentStatus, *, id: str | None = ..., time: datetime | None = ...
+) -> AgentStatusEvent: ...
+@overload
+def envelope(data: Payload, *, id: str | None = ..., time: datetime | None = ...) -> Envelope: ...
+def envelope(data: Payload, *, id: str | None = None, time: datetime | None = None) -> Envelope:
+    """Wrap a payload in its CloudEvent: the type follows the payload (and the change kind),
+    ``subject`` is the NATS subject / KV key it belongs under, ``source`` is the writing agent
+    (``ripple://agent/<ns>/<type>--<name>``) or :data:`MANAGER_SOURCE`; ``id`` defaults to the
+    dedup id for resource changes and to a random UUID otherwise."""
+    cls: type[Envelope]
+    source = data.cluster.source
+    if isinstance(data, ResourceChange):
+        cls = _CHANGE_CLASS[data.change]
+        id = id or data.msg_id()
+    else:
+        cls = _PAYLOAD_CLASS[type(data)]
+        if isinstance(data, Assignment | DesiredState):
+            source = MANAGER_SOURCE
+    return cls(
+        id=id or uuid.uuid4().hex,
+        source=source,
+        subject=_key_of(data),
+        time=time or _now(),
+        data=data,  # type: ignore[call-arg]
+    )
+
+
+def message_key(message: Envelope) -> str:
+    """The KV key or subject a message belongs under, recomputed from its data (so a reader
+    can reject a value whose key and content disagree, e.g. a spoofed cluster)."""
+    return _key_of(message.data)  # type: ignore[attr-defined]
+
+
+def _key_of(data: Payload) -> str:
+    if isinstance(data, EventReportSnapshot):
+        return subjects.report_key(data.cluster, data.event_source_name)
+    if isinstance(data, ResourceChange):
+        return subjects.event_subject(data.cluster, data.event_source_name)
+    if isinstance(data, Assignment):
+        return subjects.assignment_key(data.cluster, data.event_source_name)
+    if isinstance(data, DesiredState):
+        return subjects.desired_key(data.cluster, data.profile_name)
+    if isinstance(data, ApplyOutcome):
+        return subjects.outcome_key(data.cluster, data.profile_name)
+    return subjects.agent_key(data.cluster)
+
+
+def encode(message: Envelope) -> bytes:
+    """Serialise an envelope to compact JSON bytes; :class:`InvalidMessage` when it exceeds
+    :data:`~shared.contract.limits.MAX_MESSAGE_BYTES`."""
+    raw = message.model_dump_json().encode("utf-8")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise InvalidMessage(
+            f"{message.type} message for {message.subject!r} is {len(raw)} bytes, "
+            f"over the {MAX_MESSAGE_BYTES}-byte limit"
+        )
+    return raw
+
+
+E = TypeVar("E", bound=Envelope)
+
+
+@overload
+def decode(
+    raw: bytes | bytearray | memoryview | str, expected: type[E], *, where: str = ""
+) -> E: ...
+@overload
+def decode(
+    raw: bytes | bytearray | memoryview | str, expected: tuple[type[E], ...], *, where: str = ""
+) -> E: ...
+@overload
+def decode(
+    raw: bytes | bytearray | memoryview | str, expected: None = None, *, where: str = ""
+) -> Envelope: ...
+def decode(
+    raw: bytes | bytearray | memoryview | str,
+    expected: type[Envelope] | tuple[type[Envelope], ...] | None = None,
+    *,
+    where: str = "",
+) -> Envelope:
+    """Parse and validate one message. ``expected`` restricts the accepted envelope classes
+    (one class or a tuple); ``where`` (e.g. the subject or key) prefixes error messages.
+    Raises :class:`InvalidMessage` for oversized input, malformed JSON, a non-CloudEvents 1.0
+    envelope, an unknown or unexpected type, or invalid data -- and nothing else."""
+    prefix = f"{where}: " if where else ""
+    try:
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        size = len(raw) if not isinstance(raw, memoryview) else raw.nbytes
+        if size > MAX_MESSAGE_BYTES:
+            raise InvalidMessage(
+                f"{prefix}message of {size} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit"
+            )
+        try:
+            doc = json.loads(bytes(raw))
+        except (ValueError, RecursionError) as err:
+            raise InvalidMessage(f"{prefix}not valid JSON: {err}") from None
+        if not isinstance(doc, dict):
+            raise InvalidMessage(f"{prefix}not a CloudEvent: a JSON {type(doc).__name__}")
+        if doc.get("specversion") != "1.0":
+            raise InvalidMessage(
+                f"{prefix}not a CloudEvents 1.0 envelope: specversion={doc.get('specversion')!r}"
+            )
+        ce_type = doc.get("type")
+        cls = REGISTRY.get(ce_type) if isinstance(ce_type, str) else None
+        if cls is None:
+            raise InvalidMessage(f"{prefix}unknown CloudEvent type {ce_type!r}")
+        if expected is not None and not issubclass(cls, expected):
+            names = [expected.TYPE] if isinstance(expected, type) else [e.TYPE for e in expected]
+            raise InvalidMessage(f"{prefix}unexpected type {ce_type!r}, expected one of {names}")
+        try:
+            return cls.model_validate(doc)
+        except ValidationError as err:
+            raise InvalidMessage(f"{prefix}invalid {ce_type} message: {_summary(err)}") from None
+    except InvalidMessage:
+        raise
+    except (ValueError, TypeError, RecursionError, UnicodeError) as err:
+        raise InvalidMessage(f"{prefix}malformed message: {err}") from None
+
+
+def _summary(err: ValidationError) -> str:
+    parts = []
+    for item in err.errors()[:5]:
+        loc = ".".join(str(p) for p in item["loc"]) or "<root>"
+        parts.append(f"{loc}: {item['msg']}")
+    more = err.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

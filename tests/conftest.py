@@ -1,0 +1,3 @@
+"""Shared pytest fixtures; the code lives in ``tests/fixtures``."""
+
+pytest_plugins = ["tests.fixtures.nats"]
