@@ -4,8 +4,8 @@ Go values are modelled as in ``shared.templating.values``: ``None`` is nil, ``in
 Go's integer kinds, ``float`` is float64, ``list`` is ``[]interface {}``, ``dict`` is
 ``map[string]interface {}``, ``bytes`` is ``[]byte`` and an aware ``datetime`` is
 ``time.Time``. Go structs are objects exposing ``go_fields()`` (ordered ``(name, value)``
-pairs) and optionally ``go_type_name``. An ``int`` subclass may carry a class attribute
-``go_type`` (``"int"``, ``"int64"`` ...) to choose what ``%T`` prints.
+pairs) and optionally ``go_type_name``. A plain ``int`` is Go ``int64``; an ``int`` subclass
+carries a class attribute ``go_type`` (``"int"``, ``"uint8"`` ...) naming its Go type.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def type_name(v: Any) -> str:
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
-        return str(getattr(type(v), "go_type", "int"))
+        return str(getattr(type(v), "go_type", "int64"))
     if isinstance(v, float):
         return "float64"
     if isinstance(v, complex):
@@ -235,6 +235,7 @@ def _pad(s: str, fl: _Flags) -> str:
 
 
 def _fmt_integer(v: int, base: int, verb: str, fl: _Flags) -> str:
+    v = int(v)
     neg = v < 0
     u = -v if neg else v
     prec = 0
@@ -492,6 +493,7 @@ class _Printer:
         return _pad(str(v), fl)
 
     def integer(self, v: int, verb: str, fl: _Flags) -> str:
+        v = int(v)
         if verb == "v":
             if fl.sharp_v:
                 return _fmt_integer(v, 10, "d", _Flags(minus=fl.minus, wid=fl.wid))

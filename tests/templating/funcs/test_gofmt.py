@@ -7,12 +7,15 @@ from typing import Any
 import pytest
 
 from shared.templating.gofmt import format_value, sprint, sprintf, sprintln, type_name
+from shared.templating.values import GoInt
 
 
 @pytest.mark.parametrize(
     ("fmt", "args", "expected"),
     [
-        ("%T", (3,), "int"),
+        ("%T", (GoInt(3),), "int"),
+        ("%T", (3,), "int64"),
+        ("%s", (17,), "%!s(int64=17)"),
         ("%d", (1.5,), "%!d(float64=1.5)"),
         ("%v", ({"one": 1, "three": 3, "two": 2},), "map[one:1 three:3 two:2]"),
         ("%#v", ({"V": "v"},), 'map[string]interface {}{"V":"v"}'),
@@ -20,7 +23,7 @@ from shared.templating.gofmt import format_value, sprint, sprintf, sprintln, typ
         ("%q", ("x",), '"x"'),
         ("%x", ("hi",), "6869"),
         ("%v %v", (1,), "1 %!v(MISSING)"),
-        ("%d", (1, 2), "1%!(EXTRA int=2)"),
+        ("%d", (1, GoInt(2)), "1%!(EXTRA int=2)"),
         ("%6s|%-6s|", ("a", "b"), "     a|b     |"),
         ("%03d", (7,), "007"),
         ("%.3s", ("abcdef",), "abc"),
@@ -34,7 +37,7 @@ from shared.templating.gofmt import format_value, sprint, sprintf, sprintln, typ
         ("%#08x", (255,), "0x000000ff"),
         ("%+d", (5,), "+5"),
         ("%x", (-255,), "-ff"),
-        ("%s", ([1, "a"],), "[%!s(int=1) a]"),
+        ("%s", ([GoInt(1), "a"],), "[%!s(int=1) a]"),
         ("%q", (97,), "'a'"),
         ("%U", (0x41,), "U+0041"),
         ("%08.3f", (-3.14159,), "-003.142"),
