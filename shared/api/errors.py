@@ -80,6 +80,9 @@ class DefinitionError(InvalidInput):
                 loc += f":{self.column}"
         return loc
 
+    def __str__(self) -> str:
+        return self.format()
+
     def format(self) -> str:
         parts = [self.location]
         if self.kind or self.name or self.index is not None:
@@ -90,9 +93,28 @@ class DefinitionError(InvalidInput):
         return ": ".join(parts)
 
 
-class DefinitionErrors(InvalidInput):
-    """Several problems found in one file; ``errors`` holds each one."""
+class DefinitionErrors(DefinitionError):
+    """Several problems found in one file; ``errors`` holds each one.
+
+    A DefinitionError itself (its attributes are those of the first problem), so callers
+    catching DefinitionError see it; ``str()`` lists every problem, one per line.
+    """
 
     def __init__(self, errors: list[DefinitionError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
+        if not errors:
+            raise ValueError("DefinitionErrors needs at least one error")
+        self.errors = list(errors)
+        first = errors[0]
+        super().__init__(
+            first.reason,
+            source=first.source,
+            kind=first.kind,
+            name=first.name,
+            index=first.index,
+            field=first.field,
+            line=first.line,
+            column=first.column,
+        )
+
+    def format(self) -> str:
+        return "\n".join(e.format() for e in getattr(self, "errors", []))

@@ -140,14 +140,6 @@ class ResourceSelector(ApiModel):
             out = {("script" if k == "evaluate" else k): v for k, v in out.items()}
         return out
 
-    def __eq__(self, other: object) -> bool:
-        # the remembered input shape is not part of the value
-        if not isinstance(other, type(self)):
-            return NotImplemented
-        return self.__dict__ == other.__dict__
-
-    __hash__ = None  # type: ignore[assignment]
-
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
@@ -226,14 +218,6 @@ class EventSourceSpec(ApiModel):
             flat["script" if key == "evaluate" else key] = value
         flat.update(out)
         return flat
-
-    def __eq__(self, other: object) -> bool:
-        # the remembered input shape is not part of the value
-        if not isinstance(other, type(self)):
-            return NotImplemented
-        return self.__dict__ == other.__dict__
-
-    __hash__ = None  # type: ignore[assignment]
 
     @property
     def is_flat(self) -> bool:

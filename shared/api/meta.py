@@ -29,6 +29,19 @@ class ApiModel(BaseModel):
 
     model_config = STRICT_CONFIG
 
+    def __eq__(self, other: object) -> bool:
+        # Values only: private attributes (the remembered input shape, e.g. a v1alpha1 flat
+        # spec or a selector string) are not part of equality.
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self.__dict__ == other.__dict__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict in Kubernetes spelling, without defaults or ``None``."""
         out: dict[str, Any] = self.model_dump(

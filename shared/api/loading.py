@@ -1,0 +1,441 @@
+"""Loading definition files: YAML/JSON, multi-document, dispatch to the right model.
+
+* :func:`load_file` / :func:`load_text` return one :class:`Loaded` per object and raise
+  :class:`~shared.api.errors.DefinitionError` (``DefinitionErrors`` when there are several);
+  :func:`check_file` / :func:`check_text` return every object and every problem instead.
+* :func:`parse_object` validates one dict (e.g. from the API server) into its model.
+* :func:`dump_yaml` writes models back the way a user writes them.
+
+Every error names the file (and line/column when known), the object (``Kind/name``,
+document number) and the field path, e.g.
+``es.yaml:12:7: EventSource/foo (document 1): spec.resourceSelectors[0].labelFilters[1].operation:
+must be one of 'Equal', 'Different', 'Has', 'DoesNotHave', got 'NotEqual'``.
+
+Leniency (reported as a warning on :class:`Loaded`): a document whose ``metadata:`` and
+``spec:`` are empty while their fields sit at the top level (indentation lost when copied
+from a web page, as in some Sveltos docs) is read as if the fields were indented.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from shared.api.cluster import SveltosCluster
+from shared.api.clusterprofile import ClusterProfile
+from shared.api.core import ConfigMap, GenericObject, Secret
+from shared.api.errors import DefinitionError, DefinitionErrors
+from shared.api.eventreport import EventReport
+from shared.api.eventsource import EventSource
+from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
+from shared.api.meta import ApiModel, TypedObject
+from shared.api.validation import describe_errors, yaml_line_of
+
+DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")
+
+#: (apiVersion, kind) -> model
+MODELS: dict[tuple[str, str], type[TypedObject]] = {}
+for _model in (EventSource, EventBasedAddOn, EventTrigger, EventReport, SveltosCluster,
+               ClusterProfile, ConfigMap, Secret):  # fmt: skip
+    for _version in _model.API_VERSIONS:
+        MODELS[(_version, _model.KIND)] = _model
+
+_SVELTOS_GROUP_SUFFIX = "projectsveltos.io"
+
+
+@dataclass
+class Loaded:
+    """One object read from a file."""
+
+    obj: TypedObject
+    source: str = "<string>"
+    index: int = 0
+    line: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.obj.kind
+
+    @property
+    def name(self) -> str:
+        return self.obj.metadata.name
+
+    def ident(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass
+class LoadResult:
+    """Everything found in one file: the valid objects and the problems."""
+
+    source: str
+    loaded: list[Loaded] = field(default_factory=list)
+    errors: list[DefinitionError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def raise_errors(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise DefinitionErrors(self.errors)
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without timestamp resolution and rejecting duplicate keys."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError as exc:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                "found a mapping key that is not a string (unquoted '{{ }}'? quote the value)",
+                key_node.start_mark,
+            ) from exc
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r}",
+                key_node.start_mark,
+            )
+        seen[key] = key_node
+    return dict(loader.construct_pairs(node, deep=True))
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def yaml_error(exc: yaml.YAMLError, source: str, index: int | None = None) -> DefinitionError:
+    """A DefinitionError for a YAML syntax error, with line and column."""
+    line = column = None
+    reason = str(exc)
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        if mark is not None:
+            line, column = mark.line + 1, mark.column + 1
+        parts = [p for p in (exc.context, exc.problem) if p]
+        reason = ", ".join(parts) or reason
+    return DefinitionError(
+        f"invalid YAML: {reason}", source=source, index=index, line=line, column=column
+    )
+
+
+_KIND_RE = re.compile(r"^kind:\s*[\"']?([\w.-]+)", re.MULTILINE)
+_NAME_RE = re.compile(
+    r"^metadata:\s*\n(?:[ \t]+.*\n)*?[ \t]+name:\s*[\"']?([^\"'\s#]+)", re.MULTILINE
+)
+_DOC_SPLIT_RE = re.compile(r"^---.*$", re.MULTILINE)
+
+
+def _guess_ident(text: str, index: int) -> tuple[str, str]:
+    """Best-effort (kind, name) of document ``index`` of a text that is not valid YAML."""
+    parts = _DOC_SPLIT_RE.split(text)
+    if parts and not parts[0].strip("\n ") and len(parts) > 1:
+        parts = parts[1:]
+    doc = parts[index] if 0 <= index < len(parts) else ""
+    kind = _KIND_RE.search(doc)
+    name = _NAME_RE.search(doc)
+    return (kind.group(1) if kind else "", name.group(1) if name else "")
+
+
+def _compose_documents(
+    text: str, source: str
+) -> tuple[list[tuple[Any, yaml.Node | None]], DefinitionError | None]:
+    """(data, node) per document, stopping at the first YAML error (returned)."""
+    docs: list[tuple[Any, yaml.Node | None]] = []
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            docs.append((loader.construct_document(node), node))
+    except yaml.YAMLError as exc:
+        problem = yaml_error(exc, source, index=len(docs))
+        problem.kind, problem.name = _guess_ident(text, len(docs))
+        return docs, problem
+    finally:
+        loader.dispose()
+    return docs, None
+
+
+# --- objects ---------------------------------------------------------------------------------
+
+
+def _model_for(api_version: str, kind: str) -> type[TypedObject] | str:
+    """The model for (apiVersion, kind), or why there is none."""
+    model = MODELS.get((api_version, kind))
+    if model is not None:
+        return model
+    versions = [v for (v, k) in MODELS if k == kind]
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    if versions and group and any(v.startswith(group + "/") for v in versions):
+        hint = ""
+        if kind == "EventTrigger":
+            hint = " (the v1alpha1 kind is EventBasedAddOn)"
+        elif kind == "EventBasedAddOn":
+            hint = " (in v1beta1 it is EventTrigger)"
+        return f"{kind} is not served in {api_version}; use {' or '.join(versions)}{hint}"
+    if group.endswith(_SVELTOS_GROUP_SUFFIX):
+        known = sorted({k for (v, k) in MODELS if v.startswith(group + "/")})
+        return f"unknown kind {kind!r} in {api_version}" + (
+            f" (known: {', '.join(known)})" if known else ""
+        )
+    return GenericObject
+
+
+def parse_object(
+    obj: Any,
+    source: str = "<object>",
+    *,
+    index: int | None = None,
+    node: yaml.Node | None = None,
+) -> TypedObject:
+    """Validate one Kubernetes object (dict) into its model.
+
+    Raises :class:`DefinitionError` (``DefinitionErrors`` if several fields are wrong).
+    """
+    if not isinstance(obj, dict):
+        raise DefinitionError(
+            f"a document must be a mapping (a Kubernetes object), got {type(obj).__name__}",
+            source=source,
+            index=index,
+            line=(node.start_mark.line + 1) if node is not None else None,
+        )
+    meta = obj.get("metadata")
+    name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
+    kind = obj.get("kind")
+    api_version = obj.get("apiVersion")
+
+    def err(reason: str, fld: str = "") -> DefinitionError:
+        line = yaml_line_of(node, fld.replace("[", ".").replace("]", "").split(".") if fld else [])
+        return DefinitionError(
+            reason,
+            source=source,
+            kind=str(kind or ""),
+            name=name,
+            index=index,
+            field=fld,
+            line=line,
+        )
+
+    if not isinstance(api_version, str) or not api_version:
+        raise err("required field is missing (or not a string)", "apiVersion")
+    if not isinstance(kind, str) or not kind:
+        raise err("required field is missing (or not a string)", "kind")
+    model = _model_for(api_version, kind)
+    if isinstance(model, str):
+        raise err(model, "kind")
+    if not isinstance(meta, dict):
+        raise err("required field is missing (an object with at least 'name')", "metadata")
+    if model.NAME_REQUIRED and not name and not meta.get("generateName"):
+        raise err("required field is missing", "metadata.name")
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        problems = describe_errors(exc, model, obj)
+        errors = [
+            DefinitionError(
+                reason,
+                source=source,
+                kind=kind,
+                name=name,
+                index=index,
+                field=path,
+                line=yaml_line_of(node, raw_path),
+            )
+            for path, raw_path, reason in problems
+        ]
+        if len(errors) == 1:
+            raise errors[0] from exc
+        raise DefinitionErrors(errors) from exc
+
+
+def validation_error_to_definition_errors(
+    exc: ValidationError,
+    *,
+    source: str,
+    model: type[ApiModel] | None = None,
+    data: Any = None,
+    kind: str = "",
+    name: str = "",
+    index: int | None = None,
+) -> list[DefinitionError]:
+    """Convert a pydantic ValidationError into DefinitionErrors with field paths."""
+    return [
+        DefinitionError(reason, source=source, kind=kind, name=name, index=index, field=path)
+        for path, _raw, reason in describe_errors(exc, model, data)
+    ]
+
+
+_META_KEYS = ("name", "namespace", "labels", "annotations", "generateName")
+_TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
+
+
+def _repair_flattened(doc: Any) -> tuple[Any, str | None]:
+    """Undo lost indentation under ``metadata:``/``spec:`` (see module docstring)."""
+    if not (
+        isinstance(doc, dict)
+        and "metadata" in doc
+        and doc["metadata"] is None
+        and doc.get("spec") is None
+        and isinstance(doc.get("name"), str)
+    ):
+        return doc, None
+    meta = {k: doc[k] for k in _META_KEYS if k in doc}
+    spec = {k: v for k, v in doc.items() if k not in _TOP_KEYS and k not in _META_KEYS}
+    fixed = {k: doc[k] for k in ("apiVersion", "kind") if k in doc}
+    fixed["metadata"] = meta
+    if spec:
+        fixed["spec"] = spec
+    moved = ", ".join(sorted(spec)) or "-"
+    warning = (
+        "'metadata:' and 'spec:' are empty and their fields sit at the top level (indentation "
+        f"lost?); read 'name' as metadata.name and {moved} as spec fields - indent them"
+    )
+    return fixed, warning
+
+
+def check_text(text: str, source: str = "<string>") -> LoadResult:
+    """Load every object in ``text``; problems are collected, not raised."""
+    result = LoadResult(source)
+    if source.endswith(".json"):
+        try:
+            docs: list[tuple[Any, yaml.Node | None]] = [(json.loads(text), None)]
+        except json.JSONDecodeError as exc:
+            result.errors.append(
+                DefinitionError(
+                    f"invalid JSON: {exc.msg}", source=source, line=exc.lineno, column=exc.colno
+                )
+            )
+            return result
+        yaml_problem = None
+    else:
+        docs, yaml_problem = _compose_documents(text, source)
+    index = 0
+    for data, node in docs:
+        if data is None:  # empty document
+            index += 1
+            continue
+        items: list[Any] = [data]
+        if (
+            isinstance(data, dict)
+            and str(data.get("kind", "")).endswith("List")
+            and "items" in data
+        ):
+            items = list(data.get("items") or [])
+        for item in items:
+            item, warning = _repair_flattened(item)
+            try:
+                obj = parse_object(
+                    item, source, index=index, node=node if len(items) == 1 else None
+                )
+            except DefinitionErrors as exc:
+                result.errors.extend(exc.errors)
+            except DefinitionError as exc:
+                result.errors.append(exc)
+            else:
+                line = node.start_mark.line + 1 if node is not None else None
+                result.loaded.append(Loaded(obj, source, index, line, [warning] if warning else []))
+        index += 1
+    if yaml_problem is not None:
+        result.errors.append(yaml_problem)
+    if not docs and yaml_problem is None:
+        result.errors.append(DefinitionError("no object found (empty file)", source=source))
+    return result
+
+
+def check_file(path: str | Path) -> LoadResult:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        result = LoadResult(str(path))
+        result.errors.append(DefinitionError(f"cannot read file: {exc}", source=str(path)))
+        return result
+    return check_text(text, str(path))
+
+
+def load_text(text: str, source: str = "<string>") -> list[Loaded]:
+    """Every object in ``text``; raises DefinitionError on the first invalid file content."""
+    result = check_text(text, source)
+    result.raise_errors()
+    return result.loaded
+
+
+def load_file(path: str | Path) -> list[Loaded]:
+    result = check_file(path)
+    result.raise_errors()
+    return result.loaded
+
+
+def iter_definition_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """The files named, and the *.yaml/*.yml/*.json under named folders (sorted).
+
+    Raises FileNotFoundError for a path that does not exist.
+    """
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            yield from sorted(
+                f for f in path.rglob("*") if f.is_file() and f.suffix in DEFINITION_SUFFIXES
+            )
+        elif path.exists():
+            yield path
+        else:
+            raise FileNotFoundError(str(path))
+
+
+# --- dumping ---------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def to_plain(model: ApiModel | dict[str, Any]) -> dict[str, Any]:
+    return model if isinstance(model, dict) else model.to_dict()
+
+
+def dump_yaml(models: ApiModel | dict[str, Any] | Sequence[ApiModel | dict[str, Any]]) -> str:
+    """YAML as a user writes it (aliases, no defaults); several objects become documents."""
+    items = [models] if isinstance(models, ApiModel | dict) else list(models)
+    return "---\n".join(
+        yaml.dump(to_plain(m), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+        for m in items
+    )
