@@ -492,8 +492,8 @@ class _Printer:
             return "{" + inner + "}"
         return _pad(str(v), fl)
 
-    def integer(self, v: int, verb: str, fl: _Flags) -> str:
-        v = int(v)
+    def integer(self, orig: int, verb: str, fl: _Flags) -> str:
+        v = int(orig)
         if verb == "v":
             if fl.sharp_v:
                 return _fmt_integer(v, 10, "d", _Flags(minus=fl.minus, wid=fl.wid))
@@ -518,7 +518,7 @@ class _Printer:
             if fl.sharp and 0 <= v <= 0x10FFFF and chr(v).isprintable():
                 s += f" '{chr(v)}'"
             return _pad(s, fl)
-        return self.bad_verb(v, verb)
+        return self.bad_verb(orig, verb)
 
 
 def _sorted_keys(d: dict[Any, Any]) -> list[Any]:
