@@ -1,0 +1,37 @@
+"""The evaluation engine: "is this object an event?" (pure code, no I/O).
+
+Public API::
+
+    from shared.evaluation import compile_event_source
+    compiled = compile_event_source(event_source)      # raises errors.InvalidEventSource
+    compiled.gvks                                       # [(group, version, kind), ...] to watch
+    compiled.selects(obj)                               # cheap pre-filter -> [selector index]
+    compiled.evaluate(obj)                              # MatchResult(matching, message, error)
+    compiled.has_aggregation
+    compiled.aggregate(objs)                            # AggregateResult(resources, message, error)
+    compiled.match_cloud_event(subject, event)          # messagingMatchCriteria
+
+A result with ``error`` set means "unknown": the caller keeps the previous state. A
+CompiledEventSource is not thread-safe: use it from one thread or task at a time.
+"""
+
+from __future__ import annotations
+
+from shared.evaluation.engine import (
+    AggregateResult,
+    CompiledEventSource,
+    MatchResult,
+    compile_event_source,
+)
+from shared.evaluation.errors import InvalidEventSource, LuaScriptError
+from shared.evaluation.sandbox import Limits
+
+__all__ = [
+    "AggregateResult",
+    "CompiledEventSource",
+    "InvalidEventSource",
+    "Limits",
+    "LuaScriptError",
+    "MatchResult",
+    "compile_event_source",
+]

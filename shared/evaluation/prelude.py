@@ -1,0 +1,515 @@
+"""The Lua side of the sandbox: one controller per :class:`~shared.evaluation.sandbox.LuaSandbox`.
+
+``PRELUDE`` is executed once, in the runtime's real global environment, with the Python
+helpers (JSON/YAML codecs) as arguments. It captures everything it needs in locals
+(``setfenv``, ``loadstring``, ``debug.sethook``...), builds the table of globals a script may
+see, installs the instruction-count hook, and returns a controller table:
+
+``compile(id, code, chunkname)``
+    load a script (never run it); ``false, message`` on a syntax error.
+``evaluate(id, obj, hooks)``
+    run the chunk in a FRESH environment, then ``evaluate(obj)``; returns
+    ``true, matching, message`` or ``false, error``.
+``aggregate(id, resources, hooks)``
+    same with the global ``resources``; returns ``true, items, message`` where each item is
+    the 1-based index of an input object (when the script returned that very table) or a
+    table built by the script; or ``false, error``.
+
+Scripts never see the real globals: each run gets a new table whose ``__index`` is the
+read-only base (``__metatable`` hides it). Library tables are empty read-only proxies, and any
+raw write to them (``rawset``/``table.insert`` on a proxy) is scrubbed after every run, so
+nothing survives from one evaluation to the next. The budget is a count hook (every
+``HOOK_EVERY`` VM instructions); ``pcall``/``xpcall`` re-raise a budget or memory error so a
+script cannot swallow it.
+"""
+
+from __future__ import annotations
+
+#: the count hook fires every this many Lua VM instructions
+HOOK_EVERY = 1000
+
+#: the error text Lua 5.1 uses for an allocation failure (the memory cap)
+MEMORY_ERROR = "not enough memory"
+
+PRELUDE = r"""
+local py_json_decode, py_json_encode, py_yaml_decode, py_yaml_encode, HOOK_EVERY = ...
+
+local type, pairs, ipairs, next, select, tostring, tonumber = type, pairs, ipairs, next, select, tostring, tonumber
+local error, assert, rawget, rawset, rawequal, unpack = error, assert, rawget, rawset, rawequal, unpack
+local setmetatable, getmetatable = setmetatable, getmetatable
+local raw_pcall, raw_xpcall = pcall, xpcall
+local setfenv, loadstring = setfenv, loadstring
+local sethook, getinfo = debug.sethook, debug.getinfo
+local collectgarbage = collectgarbage
+local string, table, math = string, table, math
+local sfind, ssub, sbyte, schar, sgsub, slower, supper, srep, smatch, sgmatch =
+  string.find, string.sub, string.byte, string.char, string.gsub, string.lower,
+  string.upper, string.rep, string.match, string.gmatch
+local concat, floor = table.concat, math.floor
+
+-- the string metatable must not hand out the real string library, and the real string
+-- library (reachable as ("").name) must not offer dump
+getmetatable("").__metatable = false
+string.dump = nil
+
+---------------------------------------------------------------------------------------------
+-- budget
+local hooks_left = 1e15
+local exceeded = nil   -- the budget error message once the budget is spent
+local budget_instructions = 0
+local function hook()
+  hooks_left = hooks_left - 1
+  if hooks_left < 0 then
+    if exceeded == nil then
+      local info = getinfo(2, "Sl")
+      local where = ""
+      if info ~= nil and info.currentline ~= nil and info.currentline > 0 then
+        where = info.short_src .. ":" .. info.currentline .. ": "
+      end
+      exceeded = where .. "instruction budget exceeded (" .. budget_instructions
+        .. " instructions); the script was stopped"
+    end
+    error(exceeded, 0)
+  end
+end
+sethook(hook, "", HOOK_EVERY)
+
+local MEMERR = "not enough memory"
+local function fatal_check(ok, ...)
+  if exceeded ~= nil then error(exceeded, 0) end
+  if not ok and (...) == MEMERR then error(MEMERR, 0) end
+  return ok, ...
+end
+local function safe_pcall(f, ...)
+  return fatal_check(raw_pcall(f, ...))
+end
+local function safe_xpcall(f, handler)
+  return fatal_check(raw_xpcall(f, handler))
+end
+
+---------------------------------------------------------------------------------------------
+-- read-only library proxies
+local protected = {}
+local proxies = {}
+local function readonly(name, t)
+  local p = {}
+  setmetatable(p, {
+    __index = t,
+    __newindex = function(_, k)
+      error("module '" .. name .. "' is read-only (cannot set '" .. tostring(k) .. "')", 2)
+    end,
+    __metatable = false,
+  })
+  protected[p] = true
+  proxies[#proxies + 1] = p
+  return p
+end
+local function scrub()
+  for i = 1, #proxies do
+    local p = proxies[i]
+    if next(p) ~= nil then
+      local keys = {}
+      for k in next, p do keys[#keys + 1] = k end
+      for j = 1, #keys do rawset(p, keys[j], nil) end
+    end
+  end
+end
+local function safe_rawset(t, k, v)
+  if protected[t] then error("rawset on a built-in module is not allowed", 2) end
+  return rawset(t, k, v)
+end
+
+local function copy(t, names)
+  local out = {}
+  for _, n in ipairs(names) do out[n] = t[n] end
+  return out
+end
+
+local string_lib = copy(string, {"byte", "char", "find", "format", "gmatch", "gsub", "len",
+  "lower", "match", "rep", "reverse", "sub", "upper"})
+local table_lib = copy(table, {"concat", "insert", "maxn", "remove", "sort", "getn"})
+local math_lib = copy(math, {"abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "cosh",
+  "deg", "exp", "floor", "fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min",
+  "modf", "pi", "pow", "rad", "random", "sin", "sinh", "sqrt", "tan", "tanh"})
+
+---------------------------------------------------------------------------------------------
+-- json (Python codecs behind Lua closures: the script never holds a Python object)
+local json_lib = {}
+function json_lib.decode(s)
+  if type(s) ~= "string" then return nil, "json.decode: expected a string, got " .. type(s) end
+  return py_json_decode(s)
+end
+function json_lib.encode(v)
+  return py_json_encode(v)
+end
+function json_lib.fromYAML(s)
+  if type(s) ~= "string" then return nil, "json.fromYAML: expected a string, got " .. type(s) end
+  return py_yaml_decode(s)
+end
+function json_lib.toYAML(v)
+  return py_yaml_encode(v)
+end
+
+---------------------------------------------------------------------------------------------
+-- base64 (pure Lua; works on any byte string)
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64IDX = {}
+for i = 1, 64 do B64IDX[sbyte(B64, i)] = i - 1 end
+
+local function base64Encode(s)
+  if s == nil or s == "" then return nil, "base64Encode: empty input" end
+  if type(s) ~= "string" then s = tostring(s) end
+  local out, n = {}, 0
+  for i = 1, #s, 3 do
+    local a, b, c = sbyte(s, i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local c1 = floor(v / 262144) % 64
+    local c2 = floor(v / 4096) % 64
+    local c3 = floor(v / 64) % 64
+    local c4 = v % 64
+    n = n + 1
+    out[n] = ssub(B64, c1 + 1, c1 + 1) .. ssub(B64, c2 + 1, c2 + 1)
+      .. (b and ssub(B64, c3 + 1, c3 + 1) or "=") .. (c and ssub(B64, c4 + 1, c4 + 1) or "=")
+  end
+  return concat(out)
+end
+
+local function base64Decode(s)
+  if s == nil or s == "" then return nil, "base64Decode: empty input" end
+  if type(s) ~= "string" then return nil, "base64Decode: expected a string" end
+  s = sgsub(s, "%s", "")
+  if #s % 4 ~= 0 then return nil, "base64Decode: illegal base64 data (length)" end
+  local out, n = {}, 0
+  for i = 1, #s, 4 do
+    local q = {sbyte(s, i, i + 3)}
+    local v, pad = 0, 0
+    for j = 1, 4 do
+      local ch = q[j]
+      local d
+      if ch == 61 then -- '='
+        if i + 3 ~= #s or j < 3 then return nil, "base64Decode: illegal base64 data (padding)" end
+        d = 0
+        pad = pad + 1
+      else
+        if pad > 0 then return nil, "base64Decode: illegal base64 data (padding)" end
+        d = B64IDX[ch]
+        if d == nil then
+          return nil, "base64Decode: illegal base64 data at input byte " .. (i + j - 2)
+        end
+      end
+      v = v * 64 + d
+    end
+    local b1 = floor(v / 65536) % 256
+    local b2 = floor(v / 256) % 256
+    local b3 = v % 256
+    n = n + 1
+    if pad == 0 then out[n] = schar(b1, b2, b3)
+    elseif pad == 1 then out[n] = schar(b1, b2)
+    else out[n] = schar(b1) end
+  end
+  return concat(out)
+end
+
+---------------------------------------------------------------------------------------------
+-- getLabel / getAnnotation
+local function meta_value(obj, field, key)
+  if type(obj) ~= "table" then return nil end
+  local md = obj.metadata
+  if type(md) ~= "table" then return nil end
+  local m = md[field]
+  if type(m) ~= "table" then return nil end
+  local v = m[key]
+  if type(v) == "string" then return v end
+  return nil
+end
+local function getLabel(obj, key) return meta_value(obj, "labels", key) end
+local function getAnnotation(obj, key) return meta_value(obj, "annotations", key) end
+
+---------------------------------------------------------------------------------------------
+-- strings (Go's strings package, capitalised names)
+local UTF8CHAR = "[%z\1-\127\194-\244][\128-\191]*"
+local function need_string(fname, ...)
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if type(v) ~= "string" then
+      error("strings." .. fname .. ": argument " .. i .. " must be a string, got " .. type(v), 3)
+    end
+  end
+end
+local strings_lib = {}
+function strings_lib.HasPrefix(s, p) need_string("HasPrefix", s, p); return ssub(s, 1, #p) == p end
+function strings_lib.HasSuffix(s, p)
+  need_string("HasSuffix", s, p)
+  return p == "" or ssub(s, -#p) == p
+end
+function strings_lib.Contains(s, sub)
+  need_string("Contains", s, sub)
+  return sfind(s, sub, 1, true) ~= nil
+end
+function strings_lib.Index(s, sub)
+  need_string("Index", s, sub)
+  local i = sfind(s, sub, 1, true)
+  if i == nil then return -1 end
+  return i - 1
+end
+function strings_lib.Count(s, sub)
+  need_string("Count", s, sub)
+  if sub == "" then
+    local n = 0
+    for _ in sgmatch(s, UTF8CHAR) do n = n + 1 end
+    return n + 1
+  end
+  local n, init = 0, 1
+  while true do
+    local a, b = sfind(s, sub, init, true)
+    if a == nil then return n end
+    n = n + 1
+    init = b + 1
+  end
+end
+function strings_lib.Split(s, sep)
+  need_string("Split", s, sep)
+  local out = {}
+  if sep == "" then
+    for ch in sgmatch(s, UTF8CHAR) do out[#out + 1] = ch end
+    return out
+  end
+  local init = 1
+  while true do
+    local a, b = sfind(s, sep, init, true)
+    if a == nil then
+      out[#out + 1] = ssub(s, init)
+      return out
+    end
+    out[#out + 1] = ssub(s, init, a - 1)
+    init = b + 1
+  end
+end
+function strings_lib.Fields(s)
+  need_string("Fields", s)
+  local out = {}
+  for w in sgmatch(s, "%S+") do out[#out + 1] = w end
+  return out
+end
+function strings_lib.Join(t, sep)
+  if type(t) ~= "table" then error("strings.Join: argument 1 must be a table", 2) end
+  need_string("Join", sep)
+  local parts = {}
+  for i = 1, #t do parts[i] = tostring(t[i]) end
+  return concat(parts, sep)
+end
+function strings_lib.ToLower(s) need_string("ToLower", s); return slower(s) end
+function strings_lib.ToUpper(s) need_string("ToUpper", s); return supper(s) end
+function strings_lib.TrimSpace(s) need_string("TrimSpace", s); return smatch(s, "^%s*(.-)%s*$") end
+function strings_lib.TrimPrefix(s, p)
+  need_string("TrimPrefix", s, p)
+  if p ~= "" and ssub(s, 1, #p) == p then return ssub(s, #p + 1) end
+  return s
+end
+function strings_lib.TrimSuffix(s, p)
+  need_string("TrimSuffix", s, p)
+  if p ~= "" and ssub(s, -#p) == p then return ssub(s, 1, #s - #p) end
+  return s
+end
+function strings_lib.Repeat(s, n)
+  need_string("Repeat", s)
+  if type(n) ~= "number" or n < 0 then error("strings.Repeat: negative or invalid count", 2) end
+  return srep(s, n)
+end
+function strings_lib.EqualFold(a, b) need_string("EqualFold", a, b); return slower(a) == slower(b) end
+function strings_lib.Replace(s, old, new, n)
+  need_string("Replace", s, old, new)
+  if n == nil then n = -1 end
+  if type(n) ~= "number" then error("strings.Replace: argument 4 must be a number", 2) end
+  if n == 0 or old == new then return s end
+  local out, done, init = {}, 0, 1
+  if old == "" then
+    -- Go inserts `new` before every UTF-8 sequence and at the end
+    for ch in sgmatch(s, UTF8CHAR) do
+      if n < 0 or done < n then out[#out + 1] = new; done = done + 1 end
+      out[#out + 1] = ch
+    end
+    if n < 0 or done < n then out[#out + 1] = new end
+    return concat(out)
+  end
+  while n < 0 or done < n do
+    local a, b = sfind(s, old, init, true)
+    if a == nil then break end
+    out[#out + 1] = ssub(s, init, a - 1)
+    out[#out + 1] = new
+    init = b + 1
+    done = done + 1
+  end
+  out[#out + 1] = ssub(s, init)
+  return concat(out)
+end
+function strings_lib.ReplaceAll(s, old, new)
+  need_string("ReplaceAll", s, old, new)
+  return strings_lib.Replace(s, old, new, -1)
+end
+
+---------------------------------------------------------------------------------------------
+-- the base environment
+local json_proxy = readonly("json", json_lib)
+local strings_proxy = readonly("strings", strings_lib)
+local modules = {json = json_proxy, strings = strings_proxy}
+
+local function safe_require(name)
+  local m = modules[name]
+  if m == nil then
+    error("module '" .. tostring(name) .. "' not found: require resolves only the built-in "
+      .. "modules json and strings", 2)
+  end
+  return m
+end
+
+local function noop() end
+
+local base = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
+  pcall = safe_pcall, xpcall = safe_xpcall, rawequal = rawequal, rawget = rawget,
+  rawset = safe_rawset, select = select, setmetatable = setmetatable,
+  getmetatable = getmetatable, tonumber = tonumber, tostring = tostring, type = type,
+  unpack = unpack, print = noop, _VERSION = _VERSION,
+  string = readonly("string", string_lib),
+  table = readonly("table", table_lib),
+  math = readonly("math", math_lib),
+  json = json_proxy,
+  strings = strings_proxy,
+  require = safe_require,
+  base64Encode = base64Encode, base64Decode = base64Decode,
+  getLabel = getLabel, getAnnotation = getAnnotation,
+}
+local env_mt = {__index = base, __metatable = false}
+
+local function new_env()
+  local env = setmetatable({}, env_mt)
+  rawset(env, "_G", env)
+  return env
+end
+
+---------------------------------------------------------------------------------------------
+-- running scripts
+local chunks = {}
+
+local function errtext(e)
+  if type(e) == "string" then return e end
+  if type(e) == "number" then return tostring(e) end
+  return "error object of type " .. type(e)
+end
+
+local function begin(hooks, instructions)
+  exceeded = nil
+  budget_instructions = instructions
+  hooks_left = hooks
+end
+
+local function finish()
+  hooks_left = 1e15
+  scrub()
+end
+
+local function prepare(id, hooks, instructions)
+  local chunk = chunks[id]
+  if chunk == nil then return nil, "script " .. tostring(id) .. " is not compiled" end
+  local env = new_env()
+  setfenv(chunk, env)
+  begin(hooks, instructions)
+  local ok, err = raw_pcall(chunk)
+  if not ok then return nil, errtext(err) end
+  local fn = rawget(env, "evaluate")
+  if type(fn) ~= "function" then
+    return nil, "the script does not define a global function evaluate"
+  end
+  return env, fn
+end
+
+local function is_array(t)
+  return rawget(t, 1) ~= nil or #t > 0
+end
+
+local function check_result(res)
+  if type(res) ~= "table" then
+    return "lua script output is not a lua table (evaluate returned " .. type(res) .. ")"
+  end
+  if is_array(res) then
+    return "lua script output is an array; expected a table with fields matching and message"
+  end
+  local msg = rawget(res, "message")
+  if msg ~= nil and type(msg) ~= "string" then
+    return "message must be a string, got " .. type(msg)
+  end
+  return nil
+end
+
+local controller = {}
+
+function controller.compile(id, code, chunkname)
+  local f, err = loadstring(code, "=" .. chunkname)
+  if f == nil then return false, err end
+  chunks[id] = f
+  return true, ""
+end
+
+function controller.evaluate(id, obj, hooks, instructions)
+  local env, fn = prepare(id, hooks, instructions)
+  if env == nil then finish(); return false, fn end
+  rawset(env, "obj", obj)
+  local ok, res = raw_pcall(fn, obj)
+  finish()
+  if not ok then return false, errtext(res) end
+  local problem = check_result(res)
+  if problem then return false, problem end
+  local matching = rawget(res, "matching")
+  if matching == nil then matching = false end
+  if type(matching) ~= "boolean" then
+    return false, "matching must be a boolean, got " .. type(matching)
+  end
+  return true, matching, rawget(res, "message") or ""
+end
+
+function controller.aggregate(id, resources, hooks, instructions)
+  local origin = {}
+  for i = 1, #resources do origin[resources[i]] = i end
+  local env, fn = prepare(id, hooks, instructions)
+  if env == nil then finish(); return false, fn end
+  rawset(env, "resources", resources)
+  local ok, res = raw_pcall(fn, resources)
+  finish()
+  if not ok then return false, errtext(res) end
+  local problem = check_result(res)
+  if problem then return false, problem end
+  local list = rawget(res, "resources")
+  local items = {}
+  if list ~= nil then
+    if type(list) ~= "table" then
+      return false, "resources must be an array of objects, got " .. type(list)
+    end
+    if next(list) ~= nil and not is_array(list) then
+      return false, "resources must be an array of objects, got a table with keys"
+    end
+    for i = 1, #list do
+      local item = list[i]
+      if type(item) ~= "table" then
+        return false, "resources[" .. i .. "] is a " .. type(item) .. ", expected an object"
+      end
+      items[i] = origin[item] or item
+    end
+  end
+  return true, items, rawget(res, "message") or ""
+end
+
+function controller.collect()
+  collectgarbage("collect")
+end
+
+-- nothing reachable from the real globals matters to scripts, but leave no escape hatch
+-- (the names below are locals of this chunk, so clear them in the real global table)
+local G = _G
+for _, k in ipairs({"debug", "os", "io", "package", "require", "module", "load", "loadstring",
+    "loadfile", "dofile", "setfenv", "getfenv", "newproxy", "python", "coroutine", "gcinfo"}) do
+  rawset(G, k, nil)
+end
+
+return controller
+"""

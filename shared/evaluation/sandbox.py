@@ -1,0 +1,187 @@
+"""A sandboxed Lua 5.1 runtime (lupa) that runs EventSource scripts.
+
+One :class:`LuaSandbox` owns one ``LuaRuntime`` (one per compiled EventSource). Scripts are
+compiled once; each evaluation runs the compiled chunk in a fresh global table, so nothing a
+script does survives into the next evaluation (see :mod:`shared.evaluation.prelude`).
+
+What a script can use: ``assert error ipairs next pairs pcall xpcall rawequal rawget rawset
+select setmetatable getmetatable tonumber tostring type unpack print(no-op) _VERSION``, the
+``string`` (without ``dump``), ``table`` and ``math`` (without ``randomseed``) libraries,
+``json`` (encode, decode, toYAML, fromYAML), ``strings`` (Go's strings API), ``require``
+(only ``"json"`` and ``"strings"``), ``base64Encode``, ``base64Decode``, ``getLabel``,
+``getAnnotation``. Absent: ``os io debug package load loadstring loadfile dofile setfenv
+getfenv collectgarbage coroutine newproxy module string.dump python``.
+
+Budgets: an instruction budget per run (a count hook installed before ``debug`` is removed;
+``pcall`` cannot swallow it) and a memory cap for the whole runtime (``max_memory``).
+
+Not thread-safe: use one sandbox from one thread (or task) at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import lupa.lua51 as lua51
+
+from shared.evaluation.convert import Codecs, from_lua, plain
+from shared.evaluation.errors import LuaScriptError
+from shared.evaluation.prelude import HOOK_EVERY, MEMORY_ERROR, PRELUDE
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Budgets of one sandbox."""
+
+    #: VM instructions per ``evaluate`` run (about 2-3 ms of Lua per million)
+    instructions: int = 2_000_000
+    #: VM instructions per ``aggregatedSelection`` run (it loops over every object)
+    aggregate_instructions: int = 200_000_000
+    #: memory cap of the runtime, bytes (objects under evaluation count against it)
+    memory_bytes: int = 64 * 1024 * 1024
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> NoReturn:
+    raise AttributeError("Python attributes are not accessible from Lua")
+
+
+_POSITION = re.compile(r"^(?P<chunk>[A-Za-z_.\[\]0-9]+):(?P<line>\d+): ")
+
+
+def split_position(message: str) -> tuple[int | None, str]:
+    """``("evaluate:7: boom")`` -> ``(7, "boom")``; no position -> ``(None, message)``."""
+    m = _POSITION.match(message)
+    if not m:
+        return None, message
+    return int(m.group("line")), message[m.end() :]
+
+
+@dataclass(frozen=True, slots=True)
+class LuaOutcome:
+    """The result of one ``evaluate`` run (``error`` set: no result)."""
+
+    matching: bool = False
+    message: str = ""
+    error: LuaScriptError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LuaAggregate:
+    """The result of one ``aggregatedSelection`` run.
+
+    ``items``: for each returned resource, either the 0-based index of the input object the
+    script returned, or the data of an object the script built.
+    """
+
+    items: list[int | dict[str, Any]]
+    message: str = ""
+    error: LuaScriptError | None = None
+
+
+class LuaSandbox:
+    """One sandboxed Lua runtime holding the compiled scripts of one EventSource."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self._runtime = lua51.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_deny_attributes,
+            overflow_handler=float,
+            max_memory=self.limits.memory_bytes,
+        )
+        codecs = Codecs(self._runtime)
+        self._ctl = self._runtime.execute(
+            PRELUDE,
+            codecs.json_decode,
+            codecs.json_encode,
+            codecs.yaml_decode,
+            codecs.yaml_encode,
+            HOOK_EVERY,
+        )
+        self._evaluate = self._ctl.evaluate
+        self._aggregate = self._ctl.aggregate
+        self._table_from = self._runtime.table_from
+        self._hooks = max(1, self.limits.instructions // HOOK_EVERY)
+        self._agg_hooks = max(1, self.limits.aggregate_instructions // HOOK_EVERY)
+        self._names: dict[int, str] = {}
+
+    def compile(self, script_id: int, code: str, chunkname: str) -> None:
+        """Load ``code`` (without running it). Raises :class:`LuaScriptError` on a syntax error."""
+        self._names[script_id] = chunkname
+        ok, err = self._ctl.compile(script_id, code, chunkname)
+        if not ok:
+            raise self._error(script_id, str(err), compile_error=True)
+
+    def _error(self, script_id: int, message: str, compile_error: bool = False) -> LuaScriptError:
+        line, text = split_position(message)
+        if message == MEMORY_ERROR:
+            text = (
+                f"memory budget exceeded ({self.limits.memory_bytes} bytes); the script was stopped"
+            )
+        return LuaScriptError(
+            self._names.get(script_id, "?"), text, line=line, compile_error=compile_error
+        )
+
+    def _recover(self) -> None:
+        try:
+            self._ctl.collect()
+        except lua51.LuaError:  # pragma: no cover - collect cannot fail in practice
+            pass
+
+    def evaluate(self, script_id: int, obj: dict[str, Any]) -> LuaOutcome:
+        """Run the script's ``evaluate`` on ``obj``. Never raises for script problems."""
+        try:
+            table = self._table_from(plain(obj), recursive=True)
+            result = self._evaluate(script_id, table, self._hooks, self.limits.instructions)
+        except lua51.LuaError as exc:
+            self._recover()
+            return LuaOutcome(error=self._error(script_id, _lua_message(exc)))
+        if result[0]:
+            return LuaOutcome(bool(result[1]), str(result[2]))
+        message = str(result[1])
+        if message == MEMORY_ERROR:
+            self._recover()
+        return LuaOutcome(error=self._error(script_id, message))
+
+    def aggregate(self, script_id: int, objs: list[dict[str, Any]]) -> LuaAggregate:
+        """Run ``aggregatedSelection`` over ``objs`` (global ``resources``)."""
+        try:
+            table = self._table_from([plain(o) for o in objs], recursive=True)
+            result = self._aggregate(
+                script_id, table, self._agg_hooks, self.limits.aggregate_instructions
+            )
+        except lua51.LuaError as exc:
+            self._recover()
+            return LuaAggregate([], error=self._error(script_id, _lua_message(exc)))
+        if not result[0]:
+            message = str(result[1])
+            if message == MEMORY_ERROR:
+                self._recover()
+            return LuaAggregate([], error=self._error(script_id, message))
+        items: list[int | dict[str, Any]] = []
+        try:
+            for _, item in sorted(result[1].items()):
+                if isinstance(item, int | float):
+                    items.append(int(item) - 1)
+                    continue
+                data = from_lua(item)
+                if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+                    raise ValueError("a returned resource is not an object with a kind")
+                items.append(data)
+        except (ValueError, lua51.LuaError) as exc:
+            return LuaAggregate([], error=self._error(script_id, f"resources: {exc}"))
+        return LuaAggregate(items, str(result[2]))
+
+    def memory_used(self) -> int:
+        """Bytes currently allocated by the runtime."""
+        return int(self._runtime.get_memory_used())
+
+
+def _lua_message(exc: BaseException) -> str:
+    if isinstance(exc, lua51.LuaMemoryError):
+        return MEMORY_ERROR
+    return str(exc)
