@@ -247,6 +247,20 @@ class KubeClient:
             )
         )
 
+    def patch_status(
+        self, gvk: GVK, namespace: str | None, name: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge-patch the status subresource."""
+        return dict(
+            self._call(
+                "PATCH",
+                self.path(gvk, namespace, name) + "/status",
+                body={"status": status},
+                content_type="application/merge-patch+json",
+                what=f"patch {gvk.kind} {name} status",
+            )
+        )
+
     def apply(
         self, obj: dict[str, Any], *, field_manager: str = FIELD_MANAGER, force: bool = True
     ) -> dict[str, Any]:

@@ -69,6 +69,10 @@ class Informer:
         self._thread.daemon = True
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the thread to stop at its next event or watch timeout (does not wait)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread is not None:

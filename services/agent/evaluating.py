@@ -1,0 +1,138 @@
+"""Per-EventSource match state of one cluster (pure: no I/O).
+
+Each assigned EventSource keeps the set of objects that currently match it. Object changes
+come from the informers; :meth:`SourceState.observe` re-evaluates one object and returns the
+per-change events (matched / updated / unmatched). BRIEF section 4: an evaluation error on
+one object keeps that object's previous state and is recorded, it never aborts the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shared.kube.client import GVK, ObjectKey, object_key
+
+log = logging.getLogger(__name__)
+
+Change = Literal["matched", "updated", "unmatched"]
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    change: Change
+    key: ObjectKey
+    obj: dict[str, Any]
+
+
+@dataclass
+class SourceState:
+    """Matching state of one EventSource in this cluster."""
+
+    name: str
+    compiled: Any  # shared.evaluation.CompiledEventSource
+    collect: bool
+    definition: dict[str, Any]
+    matches: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
+    selected: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)  # for aggregation
+    errors: dict[ObjectKey, str] = field(default_factory=dict)
+    cloud_events: list[dict[str, Any]] = field(default_factory=list)
+    dirty: bool = True
+    generation: int = 0
+    aggregate_error: str = ""
+
+    @property
+    def gvks(self) -> list[GVK]:
+        return [GVK.from_parts(g, v, k) for g, v, k in self.compiled.gvks]
+
+    @property
+    def aggregated(self) -> bool:
+        return bool(self.compiled.has_aggregation)
+
+    def observe(self, event_type: str, obj: dict[str, Any]) -> list[ChangeEvent]:
+        """Apply one object change (ADDED, MODIFIED, DELETED)."""
+        key = object_key(obj)
+        if event_type == "DELETED":
+            self.errors.pop(key, None)
+            self.selected.pop(key, None)
+            return self._set(key, obj, False)
+        if not self.compiled.selects(obj):
+            self.errors.pop(key, None)
+            self.selected.pop(key, None)
+            return self._set(key, obj, False)
+        result = self.compiled.evaluate(obj)
+        if result.error:
+            if self.errors.get(key) != result.error:
+                log.warning(
+                    "evaluation error: %s", result.error, extra={"obj": f"{self.name}:{key}"}
+                )
+                self.dirty = True
+            self.errors[key] = result.error
+            if key in self.matches and self.aggregated is False:
+                self.matches[key] = obj  # keep matching, with the newest content
+            return []
+        if key in self.errors:
+            del self.errors[key]
+            self.dirty = True
+        if self.aggregated:
+            if result.matching:
+                self.selected[key] = obj
+            else:
+                self.selected.pop(key, None)
+            self.dirty = True
+            return []
+        return self._set(key, obj, bool(result.matching))
+
+    def _set(self, key: ObjectKey, obj: dict[str, Any], matching: bool) -> list[ChangeEvent]:
+        if self.aggregated:
+            self.dirty = True
+            return []
+        before = self.matches.get(key)
+        if matching:
+            self.matches[key] = obj
+            if before is None:
+                self.dirty = True
+                return [ChangeEvent("matched", key, obj)]
+            if _rv(before) != _rv(obj):
+                self.dirty = self.dirty or self.collect
+                return [ChangeEvent("updated", key, obj)]
+            return []
+        if before is not None:
+            del self.matches[key]
+            self.dirty = True
+            return [ChangeEvent("unmatched", key, obj)]
+        return []
+
+    def run_aggregation(self) -> list[ChangeEvent]:
+        """Recompute the matching set of an aggregatedSelection EventSource."""
+        if not self.aggregated:
+            return []
+        objs = [self.selected[k] for k in sorted(self.selected)]
+        result = self.compiled.aggregate(objs)
+        if result.error:
+            self.aggregate_error = result.error
+            log.warning("aggregation error: %s", result.error, extra={"obj": self.name})
+            return []
+        self.aggregate_error = ""
+        fresh: dict[ObjectKey, dict[str, Any]] = {}
+        for item in result.resources:
+            fresh[object_key(item)] = item
+        changes = [
+            ChangeEvent("unmatched", k, o) for k, o in self.matches.items() if k not in fresh
+        ]
+        for k, o in fresh.items():
+            before = self.matches.get(k)
+            if before is None:
+                changes.append(ChangeEvent("matched", k, o))
+            elif before != o:
+                changes.append(ChangeEvent("updated", k, o))
+        self.matches = fresh
+        return changes
+
+    def matching_objects(self) -> list[dict[str, Any]]:
+        return [self.matches[k] for k in sorted(self.matches)]
+
+
+def _rv(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

@@ -1,0 +1,372 @@
+"""The agent: one per managed cluster.
+
+- receives the EventSources assigned to its cluster (KV ``ripple-assignments``);
+- keeps one informer per kind, shared by all EventSources, and evaluates every change;
+- publishes each EventSource's EventReport snapshot (KV ``ripple-reports``) whenever its
+  matching set or collected content changes, coalescing bursts for ``coalesce`` seconds, and a
+  per-change CloudEvent on ``ripple.v1.events...``;
+- applies the desired state published for its cluster (KV ``ripple-desired``) with server-side
+  apply, prunes what is no longer desired, and publishes the outcome (KV ``ripple-outcomes``).
+
+Stale is never "no match": a snapshot is published only once every kind the EventSource needs
+has been listed (or is known not to be served); a failing list/watch publishes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from services.agent.applying import Applier
+from services.agent.evaluating import ChangeEvent, SourceState
+from services.agent.watching import Watches
+from shared.bus import kv as kvbus
+from shared.bus.client import connect, publish_change
+from shared.contract import messages as m
+from shared.contract import streams, subjects
+from shared.contract.subjects import ClusterRef
+from shared.kube import GVK, InformerEvent, KubeClient
+from shared.kube.client import ObjectKey
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    def __init__(
+        self,
+        cluster: ClusterRef,
+        kubeconfig: str | None,
+        nats_url: str,
+        *,
+        ready_file: str | None = None,
+        coalesce: float = 0.005,
+        storage: streams.Storage = "file",
+    ) -> None:
+        self.cluster = cluster
+        self.kubeconfig = kubeconfig
+        self.nats_url = nats_url
+        self.ready_file = ready_file
+        self.coalesce = coalesce
+        self.storage = storage
+        self.instance = uuid.uuid4().hex[:12]
+        self.ident = str(cluster)
+        self.sources: dict[str, SourceState] = {}
+        self.source_errors: dict[str, str] = {}
+        self.generation = 0
+        self.applied: dict[str, list[ObjectKey]] = {}  # profile -> objects last applied
+        self.leave: dict[str, bool] = {}  # profile -> LeavePolicies
+        self._flush_event = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._assign_synced = False
+        self._desired_synced = False
+        self._ready_written = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- life cycle --------------------------------------------------------------------------
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._stopping.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        self.kube = KubeClient(self.kubeconfig, name=self.cluster.name)
+        self.applier = Applier(self.kube, self.cluster.name)
+        self.watches = Watches(self.kube, loop)
+        self.nc = await connect(self.nats_url, f"ripple-agent {self.ident}")
+        self.js = self.nc.jetstream()
+        await streams.ensure(self.js, self.storage)
+        self.assignments = await kvbus.KVStore.open(self.js, streams.ASSIGNMENTS, m.AssignmentEvent)
+        self.reports = await kvbus.KVStore.open(self.js, streams.REPORTS, m.EventReportEvent)
+        self.desired = await kvbus.KVStore.open(self.js, streams.DESIRED, m.DesiredStateEvent)
+        self.outcomes = await kvbus.KVStore.open(self.js, streams.OUTCOMES, m.ApplyOutcomeEvent)
+        self.agents = await kvbus.KVStore.open(self.js, streams.AGENTS, m.AgentStatusEvent)
+        await self._load_outcomes()
+        await self._status("starting")
+        log.info("agent started (instance %s)", self.instance, extra={"obj": self.ident})
+        self._tasks = [
+            asyncio.create_task(self._watch_assignments(), name="assignments"),
+            asyncio.create_task(self._consume_informers(), name="informers"),
+            asyncio.create_task(self._flusher(), name="flusher"),
+            asyncio.create_task(self._watch_desired(), name="desired"),
+        ]
+        try:
+            stopper = asyncio.create_task(self._stopping.wait())
+            done, _ = await asyncio.wait(
+                [stopper, *self._tasks], return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if task is not stopper and task.exception():
+                    log.error(
+                        "task %s failed: %r",
+                        task.get_name(),
+                        task.exception(),
+                        extra={"obj": self.ident},
+                    )
+            stopper.cancel()
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        log.info("agent stopping", extra={"obj": self.ident})
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self._status("stopping")
+        except Exception:
+            pass
+        await asyncio.to_thread(self.watches.stop)
+        await self.nc.drain()
+        self.kube.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _status(self, state: str, errors: list[str] | None = None) -> None:
+        gvks = sorted(str(g) for g in self.watches.informers) if hasattr(self, "watches") else []
+        status = m.AgentStatus(
+            cluster=self.cluster,
+            instance=self.instance,
+            state=state,  # type: ignore[arg-type]
+            watched_gvks=gvks,
+            errors=errors or [],
+            time=datetime.now(UTC),
+        )
+        await self.agents.put(m.envelope(status))
+
+    async def _maybe_ready(self) -> None:
+        if self._ready_written or not (self._assign_synced and self._desired_synced):
+            return
+        if not all(self._complete(s) for s in self.sources.values()):
+            return
+        self._ready_written = True
+        await self._status("ready")
+        if self.ready_file:
+            Path(self.ready_file).write_text(f"{os.getpid()}\n")
+        log.info("agent ready", extra={"obj": self.ident})
+
+    # -- assignments -------------------------------------------------------------------------
+    async def _watch_assignments(self) -> None:
+        async with self.assignments.watch(subjects.cluster_keys(self.cluster)) as watch:
+            async for change in watch:
+                if change.op == "synced":
+                    self._assign_synced = True
+                    await self._maybe_ready()
+                    continue
+                name = subjects.parse_cluster_key(change.key).name
+                if change.op == "delete" or change.message is None:
+                    await self._remove_source(name)
+                else:
+                    self._set_source(name, change.message.data.event_source)
+                self._update_watches()
+                self._flush_event.set()
+
+    def _set_source(self, name: str, definition: dict[str, Any]) -> None:
+        from shared.api.loading import parse_object
+        from shared.evaluation import compile_event_source
+
+        old = self.sources.get(name)
+        if old is not None and old.definition == definition:
+            return
+        obj = f"{self.ident}:EventSource/{name}"
+        try:
+            source = parse_object(definition, source=f"assignment {name}")
+            compiled = compile_event_source(source)  # type: ignore[arg-type]
+        except Exception as exc:
+            self.source_errors[name] = str(exc)
+            log.error("EventSource rejected: %s", exc, extra={"obj": obj})
+            return
+        self.source_errors.pop(name, None)
+        state = SourceState(
+            name=name,
+            compiled=compiled,
+            collect=bool(source.spec.collect_resources),  # type: ignore[attr-defined]
+            definition=definition,
+        )
+        self.sources[name] = state
+        log.info("EventSource assigned", extra={"obj": obj})
+        for gvk in state.gvks:  # evaluate what the informers already know
+            for item in self.watches.objects(gvk):
+                self._publish_changes(state, state.observe("ADDED", dict(item)))
+
+    async def _remove_source(self, name: str) -> None:
+        self.sources.pop(name, None)
+        self.source_errors.pop(name, None)
+        # positive knowledge: the EventSource is no longer assigned here, its report goes
+        await self.reports.delete(subjects.report_key(self.cluster, name))
+        log.info("EventSource withdrawn", extra={"obj": f"{self.ident}:EventSource/{name}"})
+
+    def _update_watches(self) -> None:
+        self.watches.ensure({g for s in self.sources.values() for g in s.gvks})
+
+    # -- evaluation --------------------------------------------------------------------------
+    async def _consume_informers(self) -> None:
+        while True:
+            event: InformerEvent = await self.watches.queue.get()
+            self._on_informer_event(event)
+            while not self.watches.queue.empty():  # drain a burst before flushing
+                self._on_informer_event(self.watches.queue.get_nowait())
+            self._flush_event.set()
+
+    def _on_informer_event(self, event: InformerEvent) -> None:
+        if event.type in ("SYNCED", "FAILED"):
+            for state in self.sources.values():
+                if event.gvk in state.gvks:
+                    state.dirty = True
+            return
+        for state in self.sources.values():
+            if event.gvk in state.gvks:
+                self._publish_changes(state, state.observe(event.type, event.obj))
+
+    def _publish_changes(self, state: SourceState, changes: list[ChangeEvent]) -> None:
+        for change in changes:
+            meta = change.obj.get("metadata") or {}
+            payload = m.ResourceChange(
+                cluster=self.cluster,
+                event_source_name=state.name,
+                change=change.change,
+                ref=m.ObjectRef.of(change.obj),
+                uid=str(meta.get("uid", "")),
+                resource_version=str(meta.get("resourceVersion", "")),
+                object=change.obj if state.collect and change.change != "unmatched" else None,
+            )
+            task = asyncio.create_task(self._send_change(payload))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _send_change(self, payload: m.ResourceChange) -> None:
+        try:
+            await publish_change(self.js, payload)
+        except Exception as exc:
+            log.warning("change event not published: %s", exc, extra={"obj": self.ident})
+
+    def _complete(self, state: SourceState) -> bool:
+        return all(self.watches.known(g) for g in state.gvks)
+
+    async def _flusher(self) -> None:
+        while True:
+            await self._flush_event.wait()
+            await asyncio.sleep(self.coalesce)  # coalesce a burst of changes into one snapshot
+            self._flush_event.clear()
+            for state in list(self.sources.values()):
+                if state.dirty and self._complete(state):
+                    await self._publish_report(state)
+            await self._maybe_ready()
+
+    async def _publish_report(self, state: SourceState) -> None:
+        if state.aggregated:
+            self._publish_changes(state, state.run_aggregation())
+        state.dirty = False
+        self.generation += 1
+        objs = state.matching_objects()
+        snapshot = m.EventReportSnapshot(
+            cluster=self.cluster,
+            event_source_name=state.name,
+            agent_instance=self.instance,
+            generation=self.generation,
+            complete=True,
+            matching_resources=[m.ObjectRef.of(o) for o in objs],
+            resources=objs if state.collect else [],
+            errors=[
+                m.ObjectError(
+                    object=m.ObjectRef(
+                        api_version=k.api_version, kind=k.kind, namespace=k.namespace, name=k.name
+                    ),
+                    message=e,
+                )
+                for k, e in sorted(state.errors.items())
+            ],
+        )
+        try:
+            await self.reports.put(m.envelope(snapshot))
+        except Exception as exc:
+            state.dirty = True
+            log.error(
+                "report not published: %s",
+                exc,
+                extra={"obj": f"{self.ident}:EventSource/{state.name}"},
+            )
+            return
+        log.info(
+            "report: %d matching",
+            len(objs),
+            extra={"obj": f"{self.ident}:EventSource/{state.name}"},
+        )
+
+    # -- desired state -----------------------------------------------------------------------
+    async def _load_outcomes(self) -> None:
+        for event in (await self.outcomes.items(subjects.cluster_keys(self.cluster))).values():
+            outcome = event.data
+            self.applied[outcome.profile_name] = [
+                ObjectKey(a.api_version, a.kind, a.namespace, a.name) for a in outcome.applied
+            ]
+
+    async def _watch_desired(self) -> None:
+        seen: set[str] = set()
+        async with self.desired.watch(subjects.cluster_keys(self.cluster)) as watch:
+            async for change in watch:
+                if change.op == "synced":
+                    # profiles applied before but no longer desired at all (we missed the delete)
+                    for profile in set(self.applied) - seen:
+                        await self._remove_profile(profile)
+                    self._desired_synced = True
+                    await self._maybe_ready()
+                    continue
+                profile = subjects.parse_cluster_key(change.key).name
+                seen.add(profile)
+                if change.op == "delete" or change.message is None:
+                    await self._remove_profile(profile)
+                else:
+                    await self._apply_profile(change.message.data)
+
+    async def _apply_profile(self, desired: m.DesiredState) -> None:
+        profile = desired.profile_name
+        self.leave[profile] = desired.stop_matching_behavior == "LeavePolicies"
+        objects = [(o.manifest, o.hash) for o in desired.objects]
+        previous = self.applied.get(profile, [])
+        result = await asyncio.to_thread(
+            self.applier.apply, profile, objects, previous, desired.sync_mode == "DryRun"
+        )
+        self.applied[profile] = [k for k, _ in result.applied]
+        outcome = m.ApplyOutcome(
+            cluster=self.cluster,
+            profile_name=profile,
+            generation=desired.generation,
+            status=result.status,  # type: ignore[arg-type]
+            message=result.message,
+            applied=[
+                m.AppliedObject(
+                    api_version=k.api_version,
+                    kind=k.kind,
+                    namespace=k.namespace,
+                    name=k.name,
+                    hash=h,
+                )
+                for k, h in result.applied
+            ],
+        )
+        await self.outcomes.put(m.envelope(outcome))
+
+    async def _remove_profile(self, profile: str) -> None:
+        previous = self.applied.pop(profile, [])
+        leave = self.leave.pop(profile, False)
+        result = await asyncio.to_thread(self.applier.remove, profile, previous, leave)
+        if result.status == "Failed":
+            self.applied[profile] = previous  # try again on the next change
+            log.warning(
+                "removal failed: %s", result.message, extra={"obj": f"{self.ident}:{profile}"}
+            )
+        await self.outcomes.delete(subjects.outcome_key(self.cluster, profile))
+
+
+async def run_agent(**kwargs: Any) -> None:
+    await Agent(**kwargs).run()
+
+
+__all__ = ["GVK", "Agent", "run_agent"]

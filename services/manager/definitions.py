@@ -1,0 +1,92 @@
+"""Turning management-cluster objects into the planner's inputs.
+
+Each conversion validates the object with the API models; a definition that does not load is
+reported (its status says what is wrong) and ignored, and never stops the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.manager.model import ClusterInfo, ClusterKey
+from services.manager.planning import PolicyRefView, TriggerView
+from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
+from shared.api.loading import parse_object
+
+SVELTOS_CLUSTER = ("lib.projectsveltos.io/v1beta1", "SveltosCluster")
+CAPI_CLUSTER = ("cluster.x-k8s.io/v1beta1", "Cluster")
+
+
+def trigger_view(obj: dict[str, Any]) -> TriggerView:
+    """An EventTrigger / EventBasedAddOn object as the planner sees it (raises on bad input)."""
+    model = parse_object(obj, source=_ident(obj))
+    if not isinstance(model, EventTrigger | EventBasedAddOn):
+        raise TypeError(f"{_ident(obj)} is not an EventTrigger or EventBasedAddOn")
+    spec = model.spec
+    dest = spec.destination_cluster
+    return TriggerView(
+        kind=model.kind,
+        name=model.metadata.name,
+        source_selector=spec.source_cluster_selector,
+        event_source_name=spec.event_source_name,
+        one_for_event=spec.one_for_event,
+        policy_refs=tuple(
+            PolicyRefView(r.kind, r.namespace, r.name, bool(getattr(r, "optional", False)))
+            for r in spec.policy_refs
+        ),
+        destination_selector=spec.destination_cluster_selector,
+        destination_cluster=(
+            {"namespace": dest.namespace, "name": dest.name, "kind": dest.kind}
+            if dest is not None and dest.name
+            else None
+        ),
+        profile_name_format=spec.profile_name_format,
+        stop_matching_behavior=spec.stop_matching_behavior,
+        sync_mode=spec.sync_mode,
+        instantiate_all=isinstance(model, EventBasedAddOn),
+        labels=dict(model.metadata.labels),
+        copied_spec=spec.profile_fields(),
+    )
+
+
+def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """A validated EventSource as plain data (as it is assigned to clusters).
+
+    The simulated fleet (like a cluster without conversion webhooks) serves a v1alpha1 flat
+    EventSource unchanged under v1beta1; it is recognised by its flat spec.
+    """
+    spec = obj.get("spec") or {}
+    if "kind" in spec and "resourceSelectors" not in spec:
+        obj = {**obj, "apiVersion": "lib.projectsveltos.io/v1alpha1"}
+    parse_object(obj, source=_ident(obj))  # validation only
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": "EventSource",
+        "metadata": {
+            "name": (obj.get("metadata") or {}).get("name", ""),
+            "labels": (obj.get("metadata") or {}).get("labels") or {},
+        },
+        "spec": spec,
+    }
+
+
+def trigger_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """EventBasedAddOn objects keep their kind; the apiVersion follows the kind."""
+    if obj.get("kind") == "EventBasedAddOn":
+        return {**obj, "apiVersion": "lib.projectsveltos.io/v1alpha1"}
+    return obj
+
+
+def cluster_info(obj: dict[str, Any]) -> ClusterInfo:
+    meta = obj.get("metadata") or {}
+    ctype = "capi" if obj.get("apiVersion", "").startswith("cluster.x-k8s.io") else "sveltos"
+    key = ClusterKey(str(meta.get("namespace") or "default"), str(meta.get("name")), ctype)
+    clean = {k: v for k, v in obj.items() if k != "status"} | {"status": obj.get("status") or {}}
+    meta_clean = {k: v for k, v in meta.items() if k not in ("managedFields",)}
+    clean["metadata"] = meta_clean
+    return ClusterInfo(key=key, labels=dict(meta.get("labels") or {}), obj=clean)
+
+
+def _ident(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')}/{meta.get('name')}"

@@ -1,0 +1,97 @@
+"""The manager's view of the world: plain, immutable inputs and outputs of planning.
+
+These are the pure decision code's types; the adapters build them from Kubernetes objects
+and NATS messages and turn the outputs into messages and CRDs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class ClusterKey(NamedTuple):
+    """A registered cluster: namespace, name and type (``sveltos`` or ``capi``)."""
+
+    namespace: str
+    name: str
+    type: str = "sveltos"
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.namespace}/{self.name}"
+
+    @property
+    def type_title(self) -> str:
+        """``Sveltos`` / ``Capi`` as Sveltos spells it in labels and EventReports."""
+        return "Capi" if self.type == "capi" else "Sveltos"
+
+    @property
+    def api_version(self) -> str:
+        return (
+            "cluster.x-k8s.io/v1beta1" if self.type == "capi" else "lib.projectsveltos.io/v1beta1"
+        )
+
+    @property
+    def kind(self) -> str:
+        return "Cluster" if self.type == "capi" else "SveltosCluster"
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    key: ClusterKey
+    labels: dict[str, str]
+    obj: dict[str, Any]  # the SveltosCluster / CAPI Cluster object, as ``.Cluster``
+
+
+@dataclass(frozen=True)
+class Report:
+    """The latest complete EventReport of one EventSource in one cluster."""
+
+    cluster: ClusterKey
+    event_source: str
+    matching: list[dict[str, str]]  # {apiVersion, kind, namespace, name}
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    cloud_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a deployed object points back to (reference-kind/name/namespace)."""
+
+    kind: str
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DeployedObject:
+    manifest: dict[str, Any]
+    hash: str
+    reference: Reference
+
+
+@dataclass
+class ProfilePlan:
+    """One generated ClusterProfile and what it deploys where."""
+
+    name: str
+    trigger: str
+    source: ClusterKey
+    labels: dict[str, str]
+    destinations: list[ClusterKey]
+    objects: list[DeployedObject]
+    cluster_profile: dict[str, Any]
+    instantiated: list[dict[str, Any]]  # generated ConfigMaps/Secrets (management side)
+    sync_mode: str = "Continuous"
+    stop_matching_behavior: str = "WithdrawPolicies"
+    error: str = ""
+
+
+@dataclass
+class PairPlan:
+    """Everything one trigger produces for one source cluster."""
+
+    trigger: str
+    source: ClusterKey
+    profiles: dict[str, ProfilePlan] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)

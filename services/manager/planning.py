@@ -1,0 +1,314 @@
+"""What to deploy, given definitions and reports: the manager's pure decision code.
+
+No I/O here. The manager's adapters build :class:`TriggerView` / :class:`World` /
+:class:`~services.manager.model.Report` from the management cluster and NATS and turn the
+returned :class:`~services.manager.model.PairPlan` into desired state and CRDs.
+
+Rules (Sveltos' own unless BRIEF section 4 says otherwise):
+- an empty ``sourceClusterSelector`` matches no cluster;
+- ``oneForEvent: true``: one ClusterProfile per matching resource (collected copies when
+  ``collectResources``, else the references) and per CloudEvent; ``false``: one per
+  (trigger, source cluster), none while nothing matches;
+- destinations: ``destinationCluster`` (each field a template), else every registered cluster
+  matching ``destinationClusterSelector``, else the source cluster;
+- names are derived from the identifying labels (deterministic), or ``profileNameFormat``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.manager import naming, rendering
+from services.manager.errors import InstantiationError
+from services.manager.model import (
+    ClusterInfo,
+    ClusterKey,
+    DeployedObject,
+    PairPlan,
+    ProfilePlan,
+    Reference,
+    Report,
+)
+from shared.api.selectors import LabelSelector
+from shared.hashing import HASH_ANNOTATION, policy_hash
+
+INSTANTIATE_ANNOTATION = "projectsveltos.io/instantiate"
+REFERENCE_KEYS = ("reference-kind", "reference-name", "reference-namespace")
+TENANT_LABELS = (
+    "projectsveltos.io/serviceaccount-name",
+    "projectsveltos.io/serviceaccount-namespace",
+)
+
+
+@dataclass(frozen=True)
+class PolicyRefView:
+    kind: str
+    namespace: str
+    name: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class TriggerView:
+    """The parts of an EventTrigger / EventBasedAddOn that planning needs."""
+
+    kind: str  # EventTrigger | EventBasedAddOn
+    name: str
+    source_selector: LabelSelector
+    event_source_name: str
+    one_for_event: bool = False
+    policy_refs: tuple[PolicyRefView, ...] = ()
+    destination_selector: LabelSelector | None = None
+    destination_cluster: Mapping[str, str] | None = None
+    profile_name_format: str = ""
+    stop_matching_behavior: str = "WithdrawPolicies"
+    sync_mode: str = "Continuous"
+    instantiate_all: bool = False  # EventBasedAddOn (v1alpha1) instantiates every reference
+    labels: Mapping[str, str] = field(default_factory=dict)
+    copied_spec: Mapping[str, Any] = field(default_factory=dict)
+
+    def instantiates(self, ref_obj: Mapping[str, Any]) -> bool:
+        if self.instantiate_all:
+            return True
+        annotations = (ref_obj.get("metadata") or {}).get("annotations") or {}
+        return INSTANTIATE_ANNOTATION in annotations
+
+
+@dataclass(frozen=True)
+class World:
+    clusters: Mapping[ClusterKey, ClusterInfo]
+    refs: Mapping[tuple[str, str, str], Mapping[str, Any]]  # (kind, namespace, name)
+
+
+Render = Callable[[str, Mapping[str, Any], str], str]
+
+
+def _render(text: str, data: Mapping[str, Any], where: str) -> str:
+    if "{{" not in text:
+        return text
+    return rendering.render_text(text, data, flavour="go", name=where).strip()
+
+
+# -- clusters and event sources -----------------------------------------------------------------
+def source_clusters(
+    trigger: TriggerView, clusters: Mapping[ClusterKey, ClusterInfo]
+) -> list[ClusterKey]:
+    """Registered clusters selected by ``sourceClusterSelector`` (empty selects none)."""
+    if trigger.source_selector.is_empty():
+        return []
+    return sorted(k for k, c in clusters.items() if trigger.source_selector.matches(c.labels))
+
+
+def event_source_for_cluster(trigger: TriggerView, cluster: ClusterInfo) -> str:
+    """``eventSourceName`` rendered for a cluster (.Cluster, .ClusterNamespace, .ClusterName)."""
+    data = {
+        "Cluster": cluster.obj,
+        "ClusterNamespace": cluster.key.namespace,
+        "ClusterName": cluster.key.name,
+    }
+    return _render(
+        trigger.event_source_name, data, f"{trigger.kind}/{trigger.name} eventSourceName"
+    )
+
+
+# -- instances ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Instance:
+    data: dict[str, Any]
+    resource: dict[str, str] | None = None
+    cloud_event: dict[str, str] | None = None
+
+
+def _ref_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    meta = obj.get("metadata") or {}
+    return {
+        "apiVersion": str(obj.get("apiVersion", "")),
+        "kind": str(obj.get("kind", "")),
+        "namespace": str(meta.get("namespace", "") or ""),
+        "name": str(meta.get("name", "")),
+    }
+
+
+def instances(trigger: TriggerView, cluster: ClusterInfo, report: Report) -> list[Instance]:
+    if trigger.one_for_event:
+        out: list[Instance] = []
+        if report.resources:
+            for obj in report.resources:
+                ref = _ref_of(obj)
+                data = {"MatchingResource": ref, "Resource": obj, "Cluster": cluster.obj}
+                out.append(Instance(data, resource=ref))
+        else:
+            for ref in report.matching:
+                data = {"MatchingResource": dict(ref), "Resource": None, "Cluster": cluster.obj}
+                out.append(Instance(data, resource=dict(ref)))
+        for ce in report.cloud_events:
+            data = {"CloudEvent": ce, "Cluster": cluster.obj}
+            ident = {"source": str(ce.get("source", "")), "subject": str(ce.get("subject", ""))}
+            out.append(Instance(data, cloud_event=ident))
+        return out
+    if not report.matching and not report.cloud_events and not report.resources:
+        return []
+    data = {
+        "MatchingResources": [dict(r) for r in report.matching],
+        "Resources": list(report.resources),
+        "CloudEvents": list(report.cloud_events),
+        "Cluster": cluster.obj,
+    }
+    return [Instance(data)]
+
+
+# -- destinations ---------------------------------------------------------------------------
+def destinations(
+    trigger: TriggerView, source: ClusterInfo, data: Mapping[str, Any], world: World
+) -> list[ClusterKey]:
+    where = f"{trigger.kind}/{trigger.name} destinationCluster"
+    if trigger.destination_cluster:
+        dc = trigger.destination_cluster
+        ns = _render(dc.get("namespace", ""), data, where + ".namespace") or source.key.namespace
+        name = _render(dc.get("name", ""), data, where + ".name")
+        kind = _render(dc.get("kind", ""), data, where + ".kind")
+        ctype = "capi" if kind == "Cluster" else "sveltos"
+        return [ClusterKey(ns, name, ctype)]
+    if trigger.destination_selector is not None and not trigger.destination_selector.is_empty():
+        sel = trigger.destination_selector
+        return sorted(k for k, c in world.clusters.items() if sel.matches(c.labels))
+    return [source.key]
+
+
+# -- deployed objects -----------------------------------------------------------------------
+def decorate(manifest: dict[str, Any], reference: Reference, profile: str) -> DeployedObject:
+    """Add the hash and Sveltos' reference/owner metadata to one manifest."""
+    digest = policy_hash(manifest)
+    meta = dict(manifest.get("metadata") or {})
+    labels = dict(meta.get("labels") or {})
+    annotations = dict(meta.get("annotations") or {})
+    values = (reference.kind, reference.name, reference.namespace)
+    for key, value in zip(REFERENCE_KEYS, values, strict=True):
+        labels[f"projectsveltos.io/{key}"] = value
+        annotations[f"projectsveltos.io/{key}"] = value
+    annotations[HASH_ANNOTATION] = digest
+    annotations["projectsveltos.io/owner-kind"] = "ClusterProfile"
+    annotations["projectsveltos.io/owner-name"] = profile
+    labels["projectsveltos.io/reason"] = "Resources"
+    meta["labels"], meta["annotations"] = labels, annotations
+    return DeployedObject({**manifest, "metadata": meta}, digest, reference)
+
+
+def _generated_copy(
+    ref_obj: Mapping[str, Any], name: str, labels: dict[str, str], data: dict[str, str]
+) -> dict[str, Any]:
+    meta = ref_obj.get("metadata") or {}
+    copy: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": ref_obj.get("kind", "ConfigMap"),
+        "metadata": {
+            "name": name,
+            "namespace": naming.GENERATED_NAMESPACE,
+            "labels": labels,
+            "annotations": dict(meta.get("annotations") or {}),
+        },
+    }
+    if copy["kind"] == "Secret":
+        copy["type"] = rendering.SECRET_TYPE
+        copy["stringData"] = data
+    else:
+        copy["data"] = data
+    return copy
+
+
+# -- one instance -> one profile -------------------------------------------------------------
+def plan_instance(
+    trigger: TriggerView, source: ClusterInfo, es_name: str, inst: Instance, world: World
+) -> ProfilePlan:
+    labels = naming.profile_labels(
+        trigger.kind, trigger.name, source.key, es_name, inst.resource, inst.cloud_event
+    )
+    labels.update({k: v for k, v in trigger.labels.items() if k in TENANT_LABELS})
+    name = naming.profile_name(labels)
+    plan = ProfilePlan(
+        name=name,
+        trigger=trigger.name,
+        source=source.key,
+        labels=labels,
+        destinations=[],
+        objects=[],
+        cluster_profile={},
+        instantiated=[],
+        sync_mode=trigger.sync_mode,
+        stop_matching_behavior=trigger.stop_matching_behavior,
+    )
+    try:
+        if trigger.profile_name_format:
+            where = f"{trigger.kind}/{trigger.name} profileNameFormat"
+            plan.name = name = _render(trigger.profile_name_format, inst.data, where)
+        plan.destinations = destinations(trigger, source, inst.data, world)
+        policy_refs: list[dict[str, str]] = []
+        for index, ref in enumerate(trigger.policy_refs):
+            where = f"{trigger.kind}/{trigger.name} policyRefs[{index}]"
+            ns = _render(ref.namespace, inst.data, where + ".namespace") or source.key.namespace
+            ref_name = _render(ref.name, inst.data, where + ".name")
+            ref_obj = world.refs.get((ref.kind, ns, ref_name))
+            if ref_obj is None:
+                if ref.optional:
+                    continue
+                raise InstantiationError(f"{where}: {ref.kind} {ns}/{ref_name} not found")
+            render = trigger.instantiates(ref_obj)
+            manifests, rendered = rendering.instantiate(ref_obj, inst.data, render=render)
+            if render:
+                copy_labels = {
+                    **labels,
+                    naming.label_prefix(trigger.kind) + "refnamespace": ns,
+                    naming.label_prefix(trigger.kind) + "refname": ref_name,
+                }
+                copy_name = naming.instantiated_name(labels, ref.kind, ns, ref_name)
+                plan.instantiated.append(_generated_copy(ref_obj, copy_name, copy_labels, rendered))
+                reference = Reference(ref.kind, naming.GENERATED_NAMESPACE, copy_name)
+            else:
+                reference = Reference(ref.kind, ns, ref_name)
+            policy_refs.append(
+                {"kind": reference.kind, "namespace": reference.namespace, "name": reference.name}
+            )
+            plan.objects.extend(decorate(m, reference, name) for m in manifests)
+        plan.cluster_profile = cluster_profile(trigger, plan, policy_refs)
+    except InstantiationError as exc:
+        plan.error = str(exc)
+        plan.objects = []
+    return plan
+
+
+def cluster_profile(
+    trigger: TriggerView, plan: ProfilePlan, policy_refs: list[dict[str, str]]
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {k: v for k, v in trigger.copied_spec.items() if v not in (None, "")}
+    if trigger.destination_selector is not None and not trigger.destination_selector.is_empty():
+        spec["clusterSelector"] = trigger.destination_selector.to_dict()
+    else:
+        spec["clusterRefs"] = [
+            {"apiVersion": d.api_version, "kind": d.kind, "namespace": d.namespace, "name": d.name}
+            for d in plan.destinations
+        ]
+    spec["policyRefs"] = [{**r, "deploymentType": "Remote"} for r in policy_refs]
+    spec["syncMode"] = trigger.sync_mode
+    spec["stopMatchingBehavior"] = trigger.stop_matching_behavior
+    return {
+        "apiVersion": "config.projectsveltos.io/v1beta1",
+        "kind": "ClusterProfile",
+        "metadata": {"name": plan.name, "labels": dict(plan.labels)},
+        "spec": spec,
+    }
+
+
+# -- one (trigger, source cluster) ------------------------------------------------------------
+def plan_pair(
+    trigger: TriggerView, source: ClusterInfo, es_name: str, report: Report, world: World
+) -> PairPlan:
+    """Every profile that one trigger needs for one source cluster, given its report."""
+    pair = PairPlan(trigger=trigger.name, source=source.key)
+    for inst in instances(trigger, source, report):
+        plan = plan_instance(trigger, source, es_name, inst, world)
+        if plan.error:
+            pair.errors.append(plan.error)
+        pair.profiles[plan.name] = plan
+    return pair

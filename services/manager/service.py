@@ -1,0 +1,370 @@
+"""The manager: definitions + reports -> assignments and desired state, over NATS.
+
+Inputs: informers on the management cluster (EventSources, EventTriggers, EventBasedAddOns,
+ConfigMaps, Secrets, SveltosClusters, CAPI Clusters) and a watch of KV ``ripple-reports``.
+Outputs: KV ``ripple-assignments`` (EventSources per cluster) and ``ripple-desired`` (what
+each destination cluster must run, per profile). Nothing is published before every input
+has been read once, and nothing is withdrawn without positive knowledge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from services.manager import definitions
+from services.manager.model import ClusterKey, Report
+from services.manager.state import DesiredEntry, State
+from shared.bus import kv as kvbus
+from shared.bus.client import connect
+from shared.contract import messages as m
+from shared.contract import streams, subjects
+from shared.contract.subjects import ClusterRef
+from shared.kube import GVK, Informer, InformerEvent, KubeClient
+
+log = logging.getLogger(__name__)
+
+EVENT_SOURCE = GVK("lib.projectsveltos.io/v1beta1", "EventSource")
+EVENT_TRIGGER = GVK("lib.projectsveltos.io/v1beta1", "EventTrigger")
+EVENT_BASED_ADDON = GVK("lib.projectsveltos.io/v1alpha1", "EventBasedAddOn")
+CONFIG_MAP = GVK("v1", "ConfigMap")
+SECRET = GVK("v1", "Secret")
+SVELTOS_CLUSTER = GVK(*definitions.SVELTOS_CLUSTER)
+CAPI_CLUSTER = GVK(*definitions.CAPI_CLUSTER)
+WATCHED = (
+    EVENT_SOURCE,
+    EVENT_TRIGGER,
+    EVENT_BASED_ADDON,
+    CONFIG_MAP,
+    SECRET,
+    SVELTOS_CLUSTER,
+    CAPI_CLUSTER,
+)
+
+
+def cluster_ref(key: ClusterKey) -> ClusterRef:
+    return ClusterRef(namespace=key.namespace, name=key.name, type=key.type)  # type: ignore[arg-type]
+
+
+class Manager:
+    def __init__(
+        self,
+        kubeconfig: str | None,
+        nats_url: str,
+        *,
+        ready_file: str | None = None,
+        api_host: str = "127.0.0.1",
+        api_port: int | None = None,
+        api_token: str | None = None,
+        coalesce: float = 0.002,
+        storage: streams.Storage = "file",
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.nats_url = nats_url
+        self.ready_file = ready_file
+        self.api_host = api_host
+        self.api_port = api_port
+        self.api_token = api_token
+        self.coalesce = coalesce
+        self.storage = storage
+        self.state = State()
+        self.definition_errors: dict[str, str] = {}  # "Kind/name" -> message
+        self.reports_meta: dict[tuple[ClusterKey, str], m.EventReportSnapshot] = {}
+        self.outcomes: dict[tuple[ClusterKey, str], m.ApplyOutcome] = {}
+        self.ready = False
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(10_000)
+        self._stopping = asyncio.Event()
+        self._informers: dict[GVK, Informer] = {}
+        self._synced: set[GVK] = set()
+        self._reports_synced = False
+        self._published_desired: set[str] = set()
+        self._published_assignments: set[str] = set()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._cache: dict[str, Any] = {}  # last published body per KV key
+        self.stats = {"reconciles": 0, "report_changes": 0, "desired_puts": 0, "desired_deletes": 0}
+
+    # -- life cycle --------------------------------------------------------------------------
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._stopping.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        self.kube = KubeClient(self.kubeconfig, name="management")
+        self.nc = await connect(self.nats_url, "ripple-manager")
+        self.js = self.nc.jetstream()
+        await streams.ensure(self.js, self.storage)
+        self.kv_assign = await kvbus.KVStore.open(self.js, streams.ASSIGNMENTS, m.AssignmentEvent)
+        self.kv_reports = await kvbus.KVStore.open(self.js, streams.REPORTS, m.EventReportEvent)
+        self.kv_desired = await kvbus.KVStore.open(self.js, streams.DESIRED, m.DesiredStateEvent)
+        self.kv_outcomes = await kvbus.KVStore.open(self.js, streams.OUTCOMES, m.ApplyOutcomeEvent)
+        self._published_desired = set(await self._keys(self.kv_desired))
+        self._published_assignments = set(await self._keys(self.kv_assign))
+        for gvk in WATCHED:
+            informer = Informer(self.kube, gvk, self._from_thread(loop))
+            self._informers[gvk] = informer
+            informer.start()
+        self._tasks = [
+            asyncio.create_task(self._watch_reports(), name="reports"),
+            asyncio.create_task(self._watch_outcomes(), name="outcomes"),
+            asyncio.create_task(self._loop(), name="reconcile"),
+        ]
+        if self.api_port is not None:
+            self._tasks.append(asyncio.create_task(self._serve_api(), name="api"))
+        log.info("manager started", extra={"obj": "manager"})
+        try:
+            stopper = asyncio.create_task(self._stopping.wait())
+            done, _ = await asyncio.wait(
+                [stopper, *self._tasks], return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if task is not stopper and not task.cancelled() and task.exception():
+                    log.error(
+                        "task %s failed: %r",
+                        task.get_name(),
+                        task.exception(),
+                        extra={"obj": "manager"},
+                    )
+            stopper.cancel()
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        log.info("manager stopping", extra={"obj": "manager"})
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for informer in self._informers.values():
+            informer.request_stop()
+        await self.nc.drain()
+        self.kube.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _keys(self, store: kvbus.KVStore[Any]) -> list[str]:
+        return list((await store.items()).keys())
+
+    def _from_thread(self, loop: asyncio.AbstractEventLoop) -> Any:
+        def deliver(event: InformerEvent) -> None:
+            fut = asyncio.run_coroutine_threadsafe(self._queue.put(("kube", event)), loop)
+            try:
+                fut.result()
+            except Exception:
+                pass
+
+        return deliver
+
+    async def _serve_api(self) -> None:
+        import uvicorn
+
+        from services.manager.api import create_app
+
+        config = uvicorn.Config(
+            create_app(self, token=self.api_token),
+            host=self.api_host,
+            port=self.api_port or 0,
+            log_level="warning",
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        await server.serve()
+
+    # -- inputs ------------------------------------------------------------------------------
+    async def _watch_reports(self) -> None:
+        async with self.kv_reports.watch() as watch:
+            async for change in watch:
+                await self._queue.put(("report", change))
+
+    async def _watch_outcomes(self) -> None:
+        async with self.kv_outcomes.watch() as watch:
+            async for change in watch:
+                if change.op == "put" and change.message is not None:
+                    o = change.message.data
+                    key = ClusterKey(o.cluster.namespace, o.cluster.name, o.cluster.type)
+                    self.outcomes[(key, o.profile_name)] = o
+                elif change.op == "delete":
+                    item = subjects.parse_cluster_key(change.key)
+                    c = item.cluster
+                    self.outcomes.pop((ClusterKey(c.namespace, c.name, c.type), item.name), None)
+
+    def _on_kube(self, event: InformerEvent) -> None:
+        gvk = event.gvk
+        if event.type == "SYNCED":
+            self._synced.add(gvk)
+            return
+        if event.type == "FAILED":
+            if "is not served" in event.message:
+                self._synced.add(gvk)  # e.g. no CAPI in this management cluster
+            return
+        obj = event.obj
+        meta = obj.get("metadata") or {}
+        name, namespace = str(meta.get("name", "")), str(meta.get("namespace", "") or "")
+        deleted = event.type == "DELETED"
+        ident = f"{gvk.kind}/{name}"
+        if gvk in (EVENT_TRIGGER, EVENT_BASED_ADDON):
+            if deleted:
+                self.state.delete_trigger(name)
+                self.definition_errors.pop(ident, None)
+                return
+            try:
+                self.state.set_trigger(definitions.trigger_view(definitions.trigger_object(obj)))
+                self.definition_errors.pop(ident, None)
+            except Exception as exc:
+                self.definition_errors[ident] = str(exc)
+                log.error("invalid definition: %s", exc, extra={"obj": ident})
+        elif gvk == EVENT_SOURCE:
+            if deleted:
+                self.state.set_event_source(name, None)
+                self.definition_errors.pop(ident, None)
+                return
+            try:
+                self.state.set_event_source(name, definitions.event_source_object(obj))
+                self.definition_errors.pop(ident, None)
+            except Exception as exc:
+                self.state.set_event_source(name, None)
+                self.definition_errors[ident] = str(exc)
+                log.error("invalid definition: %s", exc, extra={"obj": ident})
+        elif gvk in (CONFIG_MAP, SECRET):
+            self.state.set_ref(gvk.kind, namespace, name, None if deleted else obj)
+        elif gvk in (SVELTOS_CLUSTER, CAPI_CLUSTER):
+            info = definitions.cluster_info(obj)
+            if deleted:
+                self.state.delete_cluster(info.key)
+            else:
+                self.state.set_cluster(info)
+
+    def _on_report(self, change: kvbus.KVChange[m.EventReportEvent]) -> None:
+        if change.op == "synced":
+            self._reports_synced = True
+            return
+        self.stats["report_changes"] += 1
+        if change.op == "delete" or change.message is None:
+            item = subjects.parse_cluster_key(change.key)
+            c = item.cluster
+            key = ClusterKey(c.namespace, c.name, c.type)
+            self.reports_meta.pop((key, item.name), None)
+            self.state.delete_report(key, item.name)
+            return
+        snap = change.message.data
+        if not snap.complete:
+            return  # never read an incomplete snapshot as "no match"
+        key = ClusterKey(snap.cluster.namespace, snap.cluster.name, snap.cluster.type)
+        self.reports_meta[(key, snap.event_source_name)] = snap
+        self.state.set_report(
+            Report(
+                cluster=key,
+                event_source=snap.event_source_name,
+                matching=[r.model_dump(by_alias=True) for r in snap.matching_resources],
+                resources=list(snap.resources),
+                cloud_events=list(snap.cloud_events),
+            )
+        )
+
+    # -- reconcile ---------------------------------------------------------------------------
+    def _inputs_known(self) -> bool:
+        return self._reports_synced and all(g in self._synced for g in WATCHED)
+
+    async def _loop(self) -> None:
+        while True:
+            source, item = await self._queue.get()
+            self._dispatch(source, item)
+            if self.coalesce:
+                await asyncio.sleep(self.coalesce)
+            while not self._queue.empty():
+                self._dispatch(*self._queue.get_nowait())
+            if not self._inputs_known():
+                continue
+            await self._reconcile()
+            if not self.ready:
+                self.ready = True
+                if self.ready_file:
+                    Path(self.ready_file).write_text(f"{os.getpid()}\n")
+                log.info("manager ready", extra={"obj": "manager"})
+
+    def _dispatch(self, source: str, item: Any) -> None:
+        try:
+            if source == "kube":
+                self._on_kube(item)
+            else:
+                self._on_report(item)
+        except Exception:
+            log.exception("input not processed", extra={"obj": "manager"})
+
+    async def _reconcile(self) -> None:
+        self.stats["reconciles"] += 1
+        self.state.reconcile()
+        generation = time.time_ns() // 1000
+        assignments = {
+            subjects.assignment_key(cluster_ref(c), es): (c, es, v)
+            for (c, es), v in self.state.assignments.items()
+        }
+        for key, (c, es, value) in assignments.items():
+            msg = m.Assignment(
+                cluster=cluster_ref(c),
+                event_source_name=es,
+                event_source=value["eventSource"],
+                triggers=sorted(value["triggers"]),
+            )
+            if key not in self._published_assignments or self._changed("a:" + key, msg):
+                await self.kv_assign.put(m.envelope(msg))
+                self._published_assignments.add(key)
+        for key in self._published_assignments - set(assignments):
+            await self.kv_assign.delete(key)
+            self._cache.pop("a:" + key, None)
+        self._published_assignments = set(assignments)
+
+        desired = {
+            subjects.desired_key(cluster_ref(c), p): entry
+            for (c, p), entry in self.state.desired.items()
+        }
+        for key, entry in desired.items():
+            msg = self._desired_message(entry, generation)
+            if key not in self._published_desired or self._changed("d:" + key, msg):
+                await self.kv_desired.put(m.envelope(msg))
+                self.stats["desired_puts"] += 1
+        for key in self._published_desired - set(desired):
+            await self.kv_desired.delete(key)
+            self._cache.pop("d:" + key, None)
+            self.stats["desired_deletes"] += 1
+        self._published_desired = set(desired)
+
+    def _changed(self, key: str, msg: Any) -> bool:
+        body = msg.model_dump(exclude={"generation"})
+        if self._cache.get(key) == body:
+            return False
+        self._cache[key] = body
+        return True
+
+    def _desired_message(self, entry: DesiredEntry, generation: int) -> m.DesiredState:
+        return m.DesiredState(
+            cluster=cluster_ref(entry.cluster),
+            profile_name=entry.profile,
+            generation=generation,
+            objects=[
+                m.DesiredObject(
+                    manifest=o.manifest,
+                    hash=o.hash,
+                    reference=m.ResourceReference(
+                        kind=o.reference.kind,
+                        namespace=o.reference.namespace,
+                        name=o.reference.name,
+                    ),
+                )
+                for o in entry.objects
+            ],
+            labels=dict(entry.labels),
+            sync_mode=entry.sync_mode,  # type: ignore[arg-type]
+            stop_matching_behavior=entry.stop_matching_behavior,  # type: ignore[arg-type]
+        )
+
+
+async def run_manager(**kwargs: Any) -> None:
+    await Manager(**kwargs).run()

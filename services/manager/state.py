@@ -1,0 +1,242 @@
+"""The manager's state and its incremental recomputation (pure: no I/O).
+
+Inputs arrive as calls (``set_trigger``, ``set_report``, ...); :meth:`State.reconcile`
+recomputes only the (trigger, source cluster) pairs that a change affects and returns the
+difference in outputs — assignments (EventSources per cluster), desired state per
+(destination cluster, profile), and profiles — for the adapters to publish.
+
+Stale or unknown is never "no match": a pair whose report has not arrived keeps what it had;
+an instance whose template fails keeps its previous objects and reports the error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.manager import planning
+from services.manager.model import ClusterInfo, ClusterKey, PairPlan, ProfilePlan, Report
+from services.manager.planning import TriggerView, World
+
+log = logging.getLogger(__name__)
+
+Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
+
+
+@dataclass(frozen=True)
+class DesiredEntry:
+    """What one destination cluster must run for one profile."""
+
+    cluster: ClusterKey
+    profile: str
+    objects: tuple[Any, ...]  # DeployedObject
+    sync_mode: str
+    stop_matching_behavior: str
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Changes:
+    assignments_put: dict[tuple[ClusterKey, str], dict[str, Any]] = field(default_factory=dict)
+    assignments_deleted: set[tuple[ClusterKey, str]] = field(default_factory=set)
+    desired_put: dict[tuple[ClusterKey, str], DesiredEntry] = field(default_factory=dict)
+    desired_deleted: set[tuple[ClusterKey, str]] = field(default_factory=set)
+    profiles_put: dict[str, ProfilePlan] = field(default_factory=dict)
+    profiles_deleted: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())
+
+
+@dataclass
+class TriggerStatus:
+    matching_clusters: list[ClusterKey] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class State:
+    def __init__(self) -> None:
+        self.triggers: dict[str, TriggerView] = {}
+        self.event_sources: dict[str, dict[str, Any]] = {}
+        self.clusters: dict[ClusterKey, ClusterInfo] = {}
+        self.refs: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+        self.reports: dict[tuple[ClusterKey, str], Report] = {}
+        self.pairs: dict[Pair, PairPlan] = {}
+        self.pair_es: dict[Pair, str] = {}
+        self.status: dict[str, TriggerStatus] = {}
+        self._config_status: dict[str, TriggerStatus] = {}
+        self._dirty: set[Pair] = set()
+        self._all_dirty = True
+        self.assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
+        self.desired: dict[tuple[ClusterKey, str], DesiredEntry] = {}
+        self.profiles: dict[str, ProfilePlan] = {}
+
+    # -- inputs ------------------------------------------------------------------------------
+    def set_trigger(self, trigger: TriggerView) -> None:
+        self.triggers[trigger.name] = trigger
+        self._mark_trigger(trigger.name)
+
+    def delete_trigger(self, name: str) -> None:
+        self.triggers.pop(name, None)
+        self.status.pop(name, None)
+        self._mark_trigger(name)
+
+    def set_event_source(self, name: str, obj: dict[str, Any] | None) -> None:
+        if obj is None:
+            self.event_sources.pop(name, None)
+        else:
+            self.event_sources[name] = obj
+        self._all_dirty = True  # assignments change; cheap compared with rendering
+
+    def set_cluster(self, info: ClusterInfo) -> None:
+        self.clusters[info.key] = info
+        self._all_dirty = True
+
+    def delete_cluster(self, key: ClusterKey) -> None:
+        self.clusters.pop(key, None)
+        for report_key in [k for k in self.reports if k[0] == key]:
+            del self.reports[report_key]
+        self._all_dirty = True
+
+    def set_ref(self, kind: str, namespace: str, name: str, obj: Mapping[str, Any] | None) -> None:
+        if obj is None:
+            self.refs.pop((kind, namespace, name), None)
+        else:
+            self.refs[(kind, namespace, name)] = obj
+        for trigger in self.triggers.values():
+            if any(
+                r.kind == kind and (r.name == name or "{{" in r.name) for r in trigger.policy_refs
+            ):
+                self._mark_trigger(trigger.name)
+
+    def set_report(self, report: Report) -> None:
+        self.reports[(report.cluster, report.event_source)] = report
+        for pair, es in self.pair_es.items():
+            if pair[1] == report.cluster and es == report.event_source:
+                self._dirty.add(pair)
+        if not any(p[1] == report.cluster for p in self.pair_es):
+            self._all_dirty = True
+
+    def delete_report(self, cluster: ClusterKey, event_source: str) -> None:
+        """A report that is gone (its EventSource was withdrawn from the cluster)."""
+        self.reports.pop((cluster, event_source), None)
+        for pair, es in self.pair_es.items():
+            if pair[1] == cluster and es == event_source:
+                self._dirty.add(pair)
+
+    def _mark_trigger(self, name: str) -> None:
+        self._dirty.update(p for p in self.pair_es if p[0] == name)
+        self._all_dirty = True
+
+    # -- recomputation -----------------------------------------------------------------------
+    def reconcile(self) -> Changes:
+        world = World(self.clusters, self.refs)
+        wanted_pairs: dict[Pair, str] = {}
+        assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
+        if self._all_dirty or self._dirty:
+            self._config_status = {}
+            for trigger in self.triggers.values():
+                status = TriggerStatus()
+                self._config_status[trigger.name] = status
+                for key in planning.source_clusters(trigger, self.clusters):
+                    status.matching_clusters.append(key)
+                    try:
+                        es_name = planning.event_source_for_cluster(trigger, self.clusters[key])
+                    except Exception as exc:
+                        status.errors.append(f"{key}: {exc}")
+                        continue
+                    wanted_pairs[(trigger.name, key)] = es_name
+                    es_obj = self.event_sources.get(es_name)
+                    if es_obj is None:
+                        status.errors.append(f"EventSource {es_name!r} not found")
+                        continue
+                    entry = assignments.setdefault(
+                        (key, es_name), {"eventSource": es_obj, "triggers": []}
+                    )
+                    entry["triggers"].append(trigger.name)
+        else:
+            wanted_pairs = dict(self.pair_es)
+            assignments = self.assignments
+        dirty = set(self._dirty)
+        if self._all_dirty:
+            dirty |= set(wanted_pairs) | set(self.pair_es)
+        for pair in dirty:
+            if pair not in wanted_pairs:
+                self.pairs.pop(pair, None)  # positive knowledge: trigger/cluster no longer match
+                continue
+            es_name = wanted_pairs[pair]
+            report = self.reports.get((pair[1], es_name))
+            if report is None:
+                continue  # unknown: keep whatever the pair had
+            trigger = self.triggers[pair[0]]
+            previous = self.pairs.get(pair)
+            plan = planning.plan_pair(trigger, self.clusters[pair[1]], es_name, report, world)
+            if previous is not None:
+                for name, profile in plan.profiles.items():
+                    old = previous.profiles.get(name)
+                    if profile.error and old is not None and not old.error:
+                        profile.objects = old.objects  # keep the last good objects
+                        profile.destinations = profile.destinations or old.destinations
+                        profile.cluster_profile = profile.cluster_profile or old.cluster_profile
+            self.pairs[pair] = plan
+        for pair in [p for p in self.pairs if p not in wanted_pairs]:
+            del self.pairs[pair]
+        self.pair_es = wanted_pairs
+        self._dirty.clear()
+        self._all_dirty = False
+        self.status = {
+            name: TriggerStatus(list(s.matching_clusters), list(s.errors))
+            for name, s in self._config_status.items()
+            if name in self.triggers
+        }
+        for pair, plan in self.pairs.items():
+            status = self.status.setdefault(pair[0], TriggerStatus())
+            status.errors.extend(f"{pair[1]}: {e}" for e in plan.errors)
+        return self._diff(assignments)
+
+    def _diff(self, assignments: dict[tuple[ClusterKey, str], dict[str, Any]]) -> Changes:
+        changes = Changes()
+        for key, value in assignments.items():
+            if self.assignments.get(key) != value:
+                changes.assignments_put[key] = value
+        changes.assignments_deleted = set(self.assignments) - set(assignments)
+        self.assignments = assignments
+
+        profiles: dict[str, ProfilePlan] = {}
+        desired: dict[tuple[ClusterKey, str], DesiredEntry] = {}
+        for plan in self.pairs.values():
+            for profile in plan.profiles.values():
+                if profile.error and not profile.objects and not profile.cluster_profile:
+                    old = self.profiles.get(profile.name)
+                    if old is None:
+                        continue
+                    profile = old  # a failing instance keeps what it had
+                profiles[profile.name] = profile
+                for dest in profile.destinations:
+                    desired[(dest, profile.name)] = DesiredEntry(
+                        cluster=dest,
+                        profile=profile.name,
+                        objects=tuple(profile.objects),
+                        sync_mode=profile.sync_mode,
+                        stop_matching_behavior=profile.stop_matching_behavior,
+                        labels=tuple(sorted(profile.labels.items())),
+                    )
+        for key, entry in desired.items():
+            if self.desired.get(key) != entry:
+                changes.desired_put[key] = entry
+        changes.desired_deleted = set(self.desired) - set(desired)
+        self.desired = desired
+        for name, profile in profiles.items():
+            old = self.profiles.get(name)
+            if (
+                old is None
+                or old.cluster_profile != profile.cluster_profile
+                or old.instantiated != profile.instantiated
+                or old.error != profile.error
+            ):
+                changes.profiles_put[name] = profile
+        changes.profiles_deleted = set(self.profiles) - set(profiles)
+        self.profiles = profiles
+        return changes
