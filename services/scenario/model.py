@@ -1,0 +1,382 @@
+"""The scenario format (pure: parsing and validation, no I/O beyond reading the folder's files).
+
+A scenario folder (see ``../shared/scenarios/README.md``)::
+
+    fleet.yaml      clusters: [{namespace, name, type: sveltos|capi, labels}]
+    crds/           optional CRDs applied to every managed cluster first
+    management/     definitions applied to the management cluster
+    cluster/        objects that steps apply to managed clusters
+    expect/         objects that steps expect to find
+    steps.yaml      steps: [{apply|delete|label|manage|expect: {...}}, ...]
+
+:func:`load_scenario` reads and validates all of it, so a typo is reported before anything is
+started, with the file, the step number (1-based) and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from services.scenario.errors import ScenarioError
+
+ClusterType = Literal["sveltos", "capi"]
+MANAGEMENT = "management"
+"""The name under which the management cluster is addressed (``Stack.client("management")``)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# -- fleet ------------------------------------------------------------------------------------
+class FleetCluster(_Strict):
+    """One managed cluster of ``fleet.yaml``."""
+
+    namespace: str = "default"
+    name: str = Field(min_length=1)
+    type: ClusterType = "sveltos"
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        """``namespace/name``, the form steps use."""
+        return f"{self.namespace}/{self.name}"
+
+
+class Fleet(BaseModel):
+    """``fleet.yaml``: the clusters to create (other top-level keys are the fleet's own)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    clusters: list[FleetCluster] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Fleet:
+        seen: set[str] = set()
+        for cluster in self.clusters:
+            if cluster.ref in seen:
+                raise ValueError(f"cluster {cluster.ref} is listed twice")
+            seen.add(cluster.ref)
+        return self
+
+    def cluster(self, ref: str) -> FleetCluster:
+        for cluster in self.clusters:
+            if cluster.ref == ref:
+                return cluster
+        known = ", ".join(c.ref for c in self.clusters)
+        raise KeyError(f"cluster {ref!r} is not in fleet.yaml (clusters: {known})")
+
+
+# -- steps ------------------------------------------------------------------------------------
+class ObjectRef(_Strict):
+    """``{apiVersion, kind, namespace, name}`` (namespace empty for cluster-scoped kinds)."""
+
+    api_version: str = Field(alias="apiVersion", min_length=1)
+    kind: str = Field(min_length=1)
+    namespace: str = ""
+    name: str = Field(min_length=1)
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name}"
+
+
+def _cluster_ref(value: str) -> str:
+    ns, sep, name = value.partition("/")
+    if not sep or not ns or not name or "/" in name:
+        raise ValueError(f"must be NAMESPACE/NAME, got {value!r}")
+    return value
+
+
+ClusterRef = Annotated[str, AfterValidator(_cluster_ref)]
+
+
+class ApplyStep(_Strict):
+    """Create or update the objects of a file in a managed cluster."""
+
+    action: Literal["apply"] = "apply"
+    cluster: ClusterRef
+    file: str
+
+    def describe(self) -> str:
+        return f"apply {self.file} to {self.cluster}"
+
+
+class DeleteStep(_Strict):
+    """Delete one object of a managed cluster."""
+
+    action: Literal["delete"] = "delete"
+    cluster: ClusterRef
+    api_version: str = Field(alias="apiVersion", min_length=1)
+    kind: str = Field(min_length=1)
+    namespace: str = ""
+    name: str = Field(min_length=1)
+
+    @property
+    def object(self) -> ObjectRef:
+        return ObjectRef(
+            apiVersion=self.api_version, kind=self.kind, namespace=self.namespace, name=self.name
+        )
+
+    def describe(self) -> str:
+        return f"delete {self.object} from {self.cluster}"
+
+
+class LabelStep(_Strict):
+    """Change a registered cluster's labels in the management cluster (``None`` removes)."""
+
+    action: Literal["label"] = "label"
+    cluster: ClusterRef
+    labels: dict[str, str | None] = Field(min_length=1)
+
+    def describe(self) -> str:
+        parts = [f"{k}-" if v is None else f"{k}={v}" for k, v in self.labels.items()]
+        return f"label {self.cluster} {' '.join(parts)}"
+
+
+class ManageStep(_Strict):
+    """Apply or delete a definition file on the management side."""
+
+    action: Literal["manage"] = "manage"
+    apply: str | None = None
+    delete: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ManageStep:
+        if (self.apply is None) == (self.delete is None):
+            raise ValueError("manage needs exactly one of 'apply' or 'delete'")
+        return self
+
+    @property
+    def file(self) -> str:
+        return self.apply if self.apply is not None else str(self.delete)
+
+    @property
+    def verb(self) -> str:
+        return "apply" if self.apply is not None else "delete"
+
+    def describe(self) -> str:
+        return f"manage {self.verb} {self.file}"
+
+
+class ExpectStep(_Strict):
+    """Wait (up to the deadline) until every ``present`` file matches and ``absent`` is gone."""
+
+    action: Literal["expect"] = "expect"
+    cluster: ClusterRef
+    present: list[str] = Field(default_factory=list)
+    absent: list[ObjectRef] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> ExpectStep:
+        if not self.present and not self.absent:
+            raise ValueError("expect needs 'present' or 'absent' (or both)")
+        return self
+
+    def describe(self) -> str:
+        parts = []
+        if self.present:
+            parts.append("present " + ", ".join(Path(p).name for p in self.present))
+        if self.absent:
+            parts.append("absent " + ", ".join(str(a) for a in self.absent))
+        return f"expect in {self.cluster}: {'; '.join(parts)}"
+
+
+Action = ApplyStep | DeleteStep | LabelStep | ManageStep | ExpectStep
+ACTIONS: dict[str, type[BaseModel]] = {
+    "apply": ApplyStep,
+    "delete": DeleteStep,
+    "label": LabelStep,
+    "manage": ManageStep,
+    "expect": ExpectStep,
+}
+
+
+class Step(_Strict):
+    """One numbered step (``number`` is 1-based, as printed)."""
+
+    number: int
+    action: Action = Field(discriminator="action")
+
+    @property
+    def kind(self) -> str:
+        return self.action.action
+
+    @property
+    def is_expect(self) -> bool:
+        return isinstance(self.action, ExpectStep)
+
+    def describe(self) -> str:
+        return self.action.describe()
+
+
+# -- parsing ----------------------------------------------------------------------------------
+def _format_validation(err: ValidationError) -> str:
+    parts = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"] if p != "action")
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def parse_step(raw: Any, number: int, source: str = "steps.yaml") -> Step:
+    """One entry of ``steps:`` -> :class:`Step`; :class:`ScenarioError` names step and field."""
+    where = f"{source}: step {number}"
+    if not isinstance(raw, dict) or len(raw) != 1:
+        shown = list(raw) if isinstance(raw, dict) else type(raw).__name__
+        raise ScenarioError(
+            f"{where}: a step is a mapping with exactly one key among "
+            f"{', '.join(ACTIONS)}; got {shown}"
+        )
+    ((verb, body),) = raw.items()
+    if verb not in ACTIONS:
+        raise ScenarioError(
+            f"{where}: unknown step {verb!r} (expected one of {', '.join(ACTIONS)})"
+        )
+    if not isinstance(body, dict):
+        raise ScenarioError(f"{where} ({verb}): expected a mapping, got {type(body).__name__}")
+    try:
+        action = ACTIONS[verb].model_validate({**body, "action": verb})
+    except ValidationError as err:
+        raise ScenarioError(f"{where} ({verb}): {_format_validation(err)}") from None
+    return Step(number=number, action=action)  # type: ignore[arg-type]
+
+
+def parse_steps(document: Any, source: str = "steps.yaml") -> list[Step]:
+    """The whole ``steps.yaml`` document (``{steps: [...]}``) -> steps."""
+    if not isinstance(document, dict) or "steps" not in document:
+        raise ScenarioError(f"{source}: expected a mapping with a 'steps' list")
+    extra = sorted(set(document) - {"steps"})
+    if extra:
+        raise ScenarioError(f"{source}: unknown top-level key(s) {extra} (only 'steps')")
+    raw = document["steps"]
+    if not isinstance(raw, list) or not raw:
+        raise ScenarioError(f"{source}: 'steps' must be a non-empty list")
+    return [parse_step(item, i + 1, source) for i, item in enumerate(raw)]
+
+
+def read_yaml(path: Path) -> Any:
+    """One YAML document; :class:`ScenarioError` with the line on a syntax error."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"{path}: invalid YAML: {err}") from None
+
+
+def read_objects(path: Path) -> list[dict[str, Any]]:
+    """Every Kubernetes object of a (multi-document) YAML file, empty documents skipped."""
+    try:
+        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"{path}: invalid YAML: {err}") from None
+    objects = []
+    for i, doc in enumerate(docs):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise ScenarioError(f"{path}: document {i + 1} is not a mapping")
+        meta = doc.get("metadata")
+        if not doc.get("apiVersion") or not doc.get("kind") or not isinstance(meta, dict):
+            raise ScenarioError(
+                f"{path}: document {i + 1} needs apiVersion, kind and metadata.name"
+            )
+        if not meta.get("name"):
+            raise ScenarioError(f"{path}: document {i + 1}: metadata.name is missing")
+        objects.append(doc)
+    return objects
+
+
+def load_fleet(path: Path) -> Fleet:
+    data = read_yaml(path)
+    try:
+        return Fleet.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(f"{path}: {_format_validation(err)}") from None
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    """``*.yaml``/``*.yml`` of a directory, sorted; empty when it does not exist."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+class Scenario(BaseModel):
+    """A loaded and validated scenario folder."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    path: Path
+    fleet: Fleet
+    steps: list[Step]
+
+    @property
+    def crds_dir(self) -> Path:
+        return self.path / "crds"
+
+    @property
+    def management_dir(self) -> Path:
+        return self.path / "management"
+
+    @property
+    def fleet_file(self) -> Path:
+        return self.path / "fleet.yaml"
+
+    def resolve(self, relative: str) -> Path:
+        return self.path / relative
+
+
+def validate_references(steps: list[Step], fleet: Fleet, base: Path, source: str) -> None:
+    """Every cluster a step names is in the fleet; every file it names exists and parses."""
+    for step in steps:
+        action = step.action
+        where = f"{source}: step {step.number} ({step.kind})"
+        cluster = getattr(action, "cluster", None)
+        if cluster is not None:
+            try:
+                fleet.cluster(cluster)
+            except KeyError as err:
+                raise ScenarioError(f"{where}: {err.args[0]}") from None
+        files: list[str] = []
+        if isinstance(action, ApplyStep | ManageStep):
+            files = [action.file]
+        elif isinstance(action, ExpectStep):
+            files = list(action.present)
+        for rel in files:
+            path = base / rel
+            if not path.is_file():
+                raise ScenarioError(f"{where}: file {rel} does not exist (in {base})")
+            try:
+                objects = read_objects(path)
+            except ScenarioError as err:
+                raise ScenarioError(f"{where}: {err}") from None
+            if not objects:
+                raise ScenarioError(f"{where}: file {rel} holds no object")
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario folder (see the module doc)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ScenarioError(f"{folder}: not a scenario folder")
+    for required in ("fleet.yaml", "steps.yaml"):
+        if not (folder / required).is_file():
+            raise ScenarioError(f"{folder}: {required} is missing")
+    fleet = load_fleet(folder / "fleet.yaml")
+    source = str(folder / "steps.yaml")
+    steps = parse_steps(read_yaml(folder / "steps.yaml"), source)
+    validate_references(steps, fleet, folder, source)
+    for directory in (folder / "crds", folder / "management"):
+        for file in yaml_files(directory):
+            read_objects(file)
+    return Scenario(name=folder.name, path=folder.resolve(), fleet=fleet, steps=steps)

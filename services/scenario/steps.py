@@ -1,0 +1,395 @@
+"""Execution of scenario steps against a running :class:`~services.scenario.stack.Stack`.
+
+- ``apply``: server-side apply (field manager ``scenario``) of every object of the file in the
+  managed cluster; ``delete``: delete one object (fails when it does not exist); ``label``:
+  merge-patch the labels of the cluster's registration in the management cluster (``null``
+  removes); ``manage``: apply or delete every object of a file in the management cluster.
+- ``expect``: poll (every few ms) until every ``present`` object holds
+  (:func:`services.scenario.compare.check_deployed`) and every ``absent`` object is gone, or
+  until the deadline (10 s by default).
+
+Timings (milliseconds): ``duration_ms`` is the step's own wall time. For an ``expect``,
+``latency_ms`` is measured from the end of the first action since the previous ``expect``
+(the first event of the batch the expectation reacts to) to the poll at which everything
+held — the event-to-add-on latency as a user sees it; each item also records when it first
+held (``held_ms``, same origin). Before the actions of a batch, the runner notes which objects
+the following expectations name already exist, so results can say "appeared", "was updated" or
+"was removed".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from services.scenario.compare import check_deployed
+from services.scenario.model import (
+    MANAGEMENT,
+    ApplyStep,
+    DeleteStep,
+    ExpectStep,
+    LabelStep,
+    ManageStep,
+    ObjectRef,
+    Step,
+    read_objects,
+)
+from shared.kube import GVK, KindNotServed, KubeClient, KubeError, object_key
+
+if TYPE_CHECKING:
+    from services.scenario.stack import Stack
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.005
+_UNKNOWN = "?"
+FIELD_MANAGER = "scenario"
+
+
+@dataclass
+class ItemResult:
+    """One object of an ``expect``: ``mode`` is ``present`` or ``absent``."""
+
+    what: str
+    mode: str
+    cluster: str
+    ok: bool = False
+    held_ms: float | None = None
+    before: str | None = _UNKNOWN
+    """resourceVersion before the batch of actions ("" when absent then, unknown otherwise)."""
+    after: str = ""
+    """resourceVersion when it held ("" when absent)."""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def change(self) -> str:
+        """``appeared``/``was updated``/``is in place``/``was removed``/``is absent``."""
+        if self.mode == "present":
+            if self.before == "":
+                return "appeared"
+            if self.before not in (_UNKNOWN, self.after):
+                return "was updated"
+            return "is in place"
+        return "was removed" if self.before not in ("", _UNKNOWN) else "is absent"
+
+
+@dataclass
+class StepResult:
+    step: Step
+    ok: bool
+    duration_ms: float = 0.0
+    latency_ms: float | None = None
+    items: list[ItemResult] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    trigger: str = ""
+    error: str = ""
+    logs: str = ""
+    skipped: bool = False
+
+    @property
+    def number(self) -> int:
+        return self.step.number
+
+    @property
+    def kind(self) -> str:
+        return self.step.kind
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step.number,
+            "kind": self.step.kind,
+            "description": self.step.describe(),
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "duration_ms": round(self.duration_ms, 3),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
+            "items": [
+                {
+                    "object": i.what,
+                    "cluster": i.cluster,
+                    "mode": i.mode,
+                    "ok": i.ok,
+                    "held_ms": None if i.held_ms is None else round(i.held_ms, 3),
+                    "change": i.change,
+                    "problems": i.problems,
+                }
+                for i in self.items
+            ],
+            "changes": self.changes,
+            "error": self.error,
+        }
+
+
+def _rv(obj: dict[str, Any] | None) -> str:
+    if obj is None:
+        return ""
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "present")
+
+
+def _short(cluster: str) -> str:
+    return cluster.rpartition("/")[2] if cluster != MANAGEMENT else "the management cluster"
+
+
+@dataclass
+class _Probe:
+    """One object an expectation names, with how to fetch and judge it."""
+
+    cluster: str
+    mode: str
+    gvk: GVK
+    namespace: str
+    name: str
+    expected: dict[str, Any] | None = None
+
+    @property
+    def what(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.gvk.kind} {ns}{self.name}"
+
+
+class StepRunner:
+    """Runs steps in order against a stack (see the module doc)."""
+
+    def __init__(self, stack: Stack, base_dir: Path, *, timeout: float = 10.0) -> None:
+        self.stack = stack
+        self.base_dir = base_dir
+        self.timeout = timeout
+        self._origin: float | None = None
+        self._trigger = ""
+        self._before: dict[tuple[str, str], str] = {}
+
+    # -- driver ----------------------------------------------------------------------------------
+    def run(
+        self,
+        steps: list[Step],
+        *,
+        fail_fast: bool = False,
+        on_result: Callable[[StepResult], None] | None = None,
+    ) -> list[StepResult]:
+        results: list[StepResult] = []
+        failed = False
+        for i, step in enumerate(steps):
+            if failed and fail_fast:
+                result = StepResult(
+                    step, ok=False, skipped=True, error="not run: an earlier step failed"
+                )
+            else:
+                if not step.is_expect and (i == 0 or steps[i - 1].is_expect):
+                    self._start_batch(steps[i:])
+                result = self.run_step(step)
+            failed = failed or not result.ok
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return results
+
+    def _start_batch(self, rest: list[Step]) -> None:
+        """A new batch of actions begins: reset the latency origin and note which objects the
+        following expectations name exist now."""
+        self._origin = None
+        self._trigger = ""
+        self._before = {}
+        following = rest
+        while following and not following[0].is_expect:
+            following = following[1:]
+        for step in following:
+            if not isinstance(step.action, ExpectStep):
+                break
+            for probe in self._probes(step.action):
+                try:
+                    self._before[(probe.cluster, probe.what)] = _rv(self._fetch(probe))
+                except KubeError:
+                    pass
+
+    def run_step(self, step: Step) -> StepResult:
+        start = time.monotonic()
+        action = step.action
+        try:
+            if isinstance(action, ExpectStep):
+                return self._expect(step, action, start)
+            if isinstance(action, ApplyStep):
+                changes = self._apply(action)
+            elif isinstance(action, DeleteStep):
+                changes = self._delete(action)
+            elif isinstance(action, LabelStep):
+                changes = self._label(action)
+            elif isinstance(action, ManageStep):
+                changes = self._manage(action)
+            else:  # pragma: no cover - the model admits no other action
+                raise TypeError(f"unknown step {action!r}")
+        except (KubeError, OSError, ValueError) as err:
+            return StepResult(
+                step,
+                ok=False,
+                duration_ms=(time.monotonic() - start) * 1000,
+                error=f"{step.describe()}: {err}",
+                logs=self.stack.log_tails(getattr(action, "cluster", None)),
+            )
+        end = time.monotonic()
+        if self._origin is None:
+            self._origin = end
+            self._trigger = changes[0] if changes else step.describe()
+        return StepResult(step, ok=True, duration_ms=(end - start) * 1000, changes=changes)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _client(self, cluster: str) -> KubeClient:
+        return self.stack.client(cluster)
+
+    @staticmethod
+    def _namespace(client: KubeClient, gvk: GVK, namespace: str) -> str | None:
+        if not client.namespaced(gvk):
+            return None
+        return namespace or "default"
+
+    def _apply_objects(self, cluster: str, objects: list[dict[str, Any]]) -> list[str]:
+        client = self._client(cluster)
+        changes = []
+        for obj in objects:
+            gvk, key = GVK.of(obj), object_key(obj)
+            ns = self._namespace(client, gvk, key.namespace)
+            existed = client.get(gvk, ns, key.name) is not None
+            client.apply(obj, field_manager=FIELD_MANAGER)
+            what = f"{gvk.kind} {ns + '/' if ns else ''}{key.name}"
+            verb = "updated" if existed else "created"
+            changes.append(f"{what} was {verb} in {_short(cluster)}")
+        return changes
+
+    def _apply(self, action: ApplyStep) -> list[str]:
+        return self._apply_objects(action.cluster, read_objects(self.base_dir / action.file))
+
+    def _delete_object(self, cluster: str, ref: ObjectRef) -> str:
+        client = self._client(cluster)
+        gvk = GVK(ref.api_version, ref.kind)
+        ns = self._namespace(client, gvk, ref.namespace)
+        if not client.delete(gvk, ns, ref.name):
+            raise ValueError(f"{ref} does not exist in {cluster}")
+        return f"{ref} was deleted from {_short(cluster)}"
+
+    def _delete(self, action: DeleteStep) -> list[str]:
+        return [self._delete_object(action.cluster, action.object)]
+
+    def _label(self, action: LabelStep) -> list[str]:
+        gvk, entry = self.stack.registration(action.cluster)
+        self.stack.management.merge_patch(
+            gvk, entry.namespace, entry.name, {"metadata": {"labels": dict(action.labels)}}
+        )
+        parts = [f"{k}-" if v is None else f"{k}={v}" for k, v in action.labels.items()]
+        return [f"cluster {entry.name} was relabelled {' '.join(parts)}"]
+
+    def _manage(self, action: ManageStep) -> list[str]:
+        objects = read_objects(self.base_dir / action.file)
+        if action.apply is not None:
+            self.stack.apply_management(objects)
+            return [
+                f"{o['kind']} {object_key(o).name} applied to the management cluster"
+                for o in objects
+            ]
+        changes = []
+        for obj in objects:
+            key = object_key(obj)
+            ref = ObjectRef(
+                apiVersion=key.api_version, kind=key.kind, namespace=key.namespace, name=key.name
+            )
+            changes.append(self._delete_object(MANAGEMENT, ref))
+        return changes
+
+    # -- expectations ----------------------------------------------------------------------------
+    def _probes(self, action: ExpectStep) -> list[_Probe]:
+        probes = []
+        for rel in action.present:
+            for obj in read_objects(self.base_dir / rel):
+                key = object_key(obj)
+                probes.append(
+                    _Probe(action.cluster, "present", GVK.of(obj), key.namespace, key.name, obj)
+                )
+        for ref in action.absent:
+            probes.append(
+                _Probe(
+                    action.cluster,
+                    "absent",
+                    GVK(ref.api_version, ref.kind),
+                    ref.namespace,
+                    ref.name,
+                )
+            )
+        return probes
+
+    def _fetch(self, probe: _Probe) -> dict[str, Any] | None:
+        client = self._client(probe.cluster)
+        try:
+            ns = self._namespace(client, probe.gvk, probe.namespace)
+        except KindNotServed:
+            return None
+        return client.get(probe.gvk, ns, probe.name)
+
+    def _judge(self, probe: _Probe) -> tuple[list[str], str]:
+        """Problems of one probe now (empty: it holds), and the live resourceVersion."""
+        try:
+            live = self._fetch(probe)
+        except KubeError as err:
+            return [f"cannot read it: {err}"], ""
+        if probe.mode == "absent":
+            if live is None:
+                return [], ""
+            meta = live.get("metadata") or {}
+            extra = " (being deleted)" if meta.get("deletionTimestamp") else ""
+            return [f"still exists{extra}"], _rv(live)
+        if live is None:
+            return [f"missing: no such object in {probe.cluster}"], ""
+        assert probe.expected is not None
+        return [str(d) for d in check_deployed(probe.expected, live)], _rv(live)
+
+    def _expect(self, step: Step, action: ExpectStep, start: float) -> StepResult:
+        origin = self._origin if self._origin is not None else start
+        probes = self._probes(action)
+        items = [
+            ItemResult(
+                p.what,
+                p.mode,
+                p.cluster,
+                before=self._before.get((p.cluster, p.what), _UNKNOWN),
+            )
+            for p in probes
+        ]
+        deadline = start + self.timeout
+        while True:
+            now_problems = [self._judge(p) for p in probes]
+            now = time.monotonic()
+            for item, (problems, rv) in zip(items, now_problems, strict=True):
+                item.problems = problems
+                item.after = rv
+                item.ok = not problems
+                if item.ok and item.held_ms is None:
+                    item.held_ms = (now - origin) * 1000
+                elif not item.ok:
+                    item.held_ms = None
+            if all(item.ok for item in items):
+                return StepResult(
+                    step,
+                    ok=True,
+                    duration_ms=(now - start) * 1000,
+                    latency_ms=(now - origin) * 1000,
+                    items=items,
+                    trigger=self._trigger,
+                )
+            if now >= deadline:
+                break
+            time.sleep(POLL_INTERVAL)
+        failing = [i for i in items if not i.ok]
+        lines = [f"not true after {self.timeout:g} s:"]
+        for item in failing:
+            lines.append(f"  {item.what} ({item.mode} in {item.cluster}):")
+            lines += [f"    - {p}" for p in item.problems]
+        return StepResult(
+            step,
+            ok=False,
+            duration_ms=(time.monotonic() - start) * 1000,
+            items=items,
+            trigger=self._trigger,
+            error="\n".join(lines),
+            logs=self.stack.log_tails(action.cluster),
+        )

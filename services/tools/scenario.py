@@ -1,0 +1,89 @@
+"""``ripple scenario PATH...``: run acceptance scenarios on the embedded default.
+
+Each PATH is a scenario folder (with ``steps.yaml``) or a folder of scenario folders. Every
+scenario gets its own stack (nats-server, simulated fleet, manager, reporter, one agent per
+cluster), whose state and logs go to ``STATE_DIR/<scenario>/`` (default ``.run/scenarios``).
+One line per step, then ``N passed, N failed`` counting steps; exit 0 only when all pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("scenario")
+    def scenario(
+        paths: list[Path] = typer.Argument(
+            ..., help="Scenario folders, or folders holding scenario folders."
+        ),
+        report: Path | None = typer.Option(
+            None, "--report", help="Write step timings: FILE.json (details) or FILE.md (table)."
+        ),
+        timeout: float = typer.Option(10.0, "--timeout", help="Deadline of each expect (s)."),
+        ready_timeout: float = typer.Option(
+            60.0, "--ready-timeout", help="Deadline for the stack to come up (s)."
+        ),
+        state_dir: Path = typer.Option(
+            Path(".run/scenarios"), "--state-dir", help="Kubeconfigs, logs, NATS store per run."
+        ),
+        fail_fast: bool = typer.Option(
+            False, "--fail-fast", help="Stop a scenario at its first failing step."
+        ),
+        services: bool = typer.Option(
+            True, "--services/--no-services", help="Start manager, reporter and agents."
+        ),
+        service_log_level: str = typer.Option(
+            "INFO", "--service-log-level", help="Log level of the started processes."
+        ),
+    ) -> None:
+        """Run scenarios (../shared/scenarios format) and tally their steps."""
+        from services.scenario.report import percentile, step_lines, tally, write_report
+        from services.scenario.runner import find_scenarios, run_scenario
+        from services.scenario.steps import StepResult
+
+        folders = find_scenarios(paths)
+        outcomes = []
+        for folder in folders:
+            typer.echo(f"== {folder.name}")
+
+            def show(result: StepResult) -> None:
+                for line in step_lines(result):
+                    typer.echo(line)
+
+            outcome = run_scenario(
+                folder,
+                state_dir=state_dir / folder.name,
+                timeout=timeout,
+                fail_fast=fail_fast,
+                services=services,
+                ready_timeout=ready_timeout,
+                log_level=service_log_level,
+                on_result=show,
+            )
+            outcomes.append(outcome)
+            if outcome.error:
+                typer.echo(f"  ✘ {outcome.error}")
+                for line in outcome.logs.splitlines():
+                    typer.echo(f"      | {line}")
+            lat = outcome.latencies()
+            figures = (
+                f"; expect latency p50 {percentile(lat, 50):.0f} ms, max {max(lat):.0f} ms"
+                if lat
+                else ""
+            )
+            total = outcome.passed + outcome.failed
+            logs = f"; logs in {outcome.log_dir}" if outcome.log_dir and not outcome.ok else ""
+            typer.echo(
+                f"-- {folder.name}: {outcome.passed}/{total} steps passed "
+                f"in {outcome.duration_s:.1f} s{figures}{logs}"
+            )
+        if report is not None:
+            write_report(report, outcomes)
+            typer.echo(f"report written to {report}")
+        passed = sum(o.passed for o in outcomes)
+        failed = sum(o.failed for o in outcomes)
+        typer.echo(tally(passed, failed))
+        raise typer.Exit(0 if failed == 0 and passed > 0 else 1)
