@@ -66,10 +66,11 @@ class DefinitionError(InvalidInput):
     @property
     def object_label(self) -> str:
         """``Kind/name`` (or what is known of it), plus ``(document N)`` when known."""
+        doc = f"document {self.index + 1}" if self.index is not None else ""
+        if not self.kind and not self.name:
+            return doc or "?/?"
         ident = f"{self.kind or '?'}/{self.name or '?'}"
-        if self.index is not None:
-            ident += f" (document {self.index + 1})"
-        return ident
+        return f"{ident} ({doc})" if doc else ident
 
     @property
     def location(self) -> str:

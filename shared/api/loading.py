@@ -18,6 +18,7 @@ from a web page, as in some Sveltos docs) is read as if the fields were indented
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -189,8 +190,8 @@ def _compose_documents(
 # --- objects ---------------------------------------------------------------------------------
 
 
-def _model_for(api_version: str, kind: str) -> type[TypedObject] | str:
-    """The model for (apiVersion, kind), or why there is none."""
+def _model_for(api_version: str, kind: str) -> type[TypedObject] | tuple[str, str]:
+    """The model for (apiVersion, kind), or (field, why there is none)."""
     model = MODELS.get((api_version, kind))
     if model is not None:
         return model
@@ -198,16 +199,21 @@ def _model_for(api_version: str, kind: str) -> type[TypedObject] | str:
     group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
     if versions and group and any(v.startswith(group + "/") for v in versions):
         hint = ""
-        if kind == "EventTrigger":
+        if kind == "EventTrigger" and api_version.endswith("/v1alpha1"):
             hint = " (the v1alpha1 kind is EventBasedAddOn)"
-        elif kind == "EventBasedAddOn":
-            hint = " (in v1beta1 it is EventTrigger)"
-        return f"{kind} is not served in {api_version}; use {' or '.join(versions)}{hint}"
+        elif kind == "EventBasedAddOn" and api_version.endswith("/v1beta1"):
+            hint = " (the v1beta1 kind is EventTrigger)"
+        return (
+            "apiVersion",
+            f"{kind} is not served in {api_version}; use {' or '.join(versions)}{hint}",
+        )
     if group.endswith(_SVELTOS_GROUP_SUFFIX):
         known = sorted({k for (v, k) in MODELS if v.startswith(group + "/")})
-        return f"unknown kind {kind!r} in {api_version}" + (
-            f" (known: {', '.join(known)})" if known else ""
-        )
+        if not known:
+            return ("apiVersion", f"unknown API version {api_version!r}")
+        close = difflib.get_close_matches(kind, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+        return ("kind", f"unknown kind {kind!r} in {api_version}{hint}")
     return GenericObject
 
 
@@ -251,8 +257,8 @@ def parse_object(
     if not isinstance(kind, str) or not kind:
         raise err("required field is missing (or not a string)", "kind")
     model = _model_for(api_version, kind)
-    if isinstance(model, str):
-        raise err(model, "kind")
+    if isinstance(model, tuple):
+        raise err(model[1], model[0])
     if not isinstance(meta, dict):
         raise err("required field is missing (an object with at least 'name')", "metadata")
     if model.NAME_REQUIRED and not name and not meta.get("generateName"):
