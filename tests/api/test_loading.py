@@ -1,0 +1,343 @@
+"""Loading: dispatch, multi-document files, and one test per kind of error."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from shared.api.core import ConfigMap, GenericObject, Secret
+from shared.api.errors import DefinitionError, DefinitionErrors
+from shared.api.eventsource import EventSource
+from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
+from shared.api.loading import check_text, dump_yaml, load_file, load_text, parse_object
+
+
+def y(text: str) -> str:
+    return textwrap.dedent(text).lstrip()
+
+
+ES = y(
+    """
+    apiVersion: lib.projectsveltos.io/v1beta1
+    kind: EventSource
+    metadata:
+      name: svc
+    spec:
+      resourceSelectors:
+      - group: ""
+        version: v1
+        kind: Service
+        labelFilters:
+        - key: a
+          operation: Equal
+          value: b
+        - key: c
+          operation: NotEqual
+          value: d
+    """
+)
+
+
+def error_of(text: str, source: str = "defs.yaml") -> DefinitionError:
+    with pytest.raises(DefinitionError) as info:
+        load_text(text, source)
+    return info.value
+
+
+def test_bad_label_operation_names_file_object_field_and_line() -> None:
+    err = error_of(ES)
+    assert err.field == "spec.resourceSelectors[0].labelFilters[1].operation"
+    assert err.kind == "EventSource" and err.name == "svc"
+    assert err.line == 15
+    text = str(err)
+    assert text.startswith("defs.yaml:15: EventSource/svc (document 1): ")
+    assert "'Equal', 'Different', 'Has' or 'DoesNotHave'" in text
+    assert "'NotEqual'" in text
+
+
+def test_unknown_field_suggests_the_right_name() -> None:
+    err = error_of(ES.replace("labelFilters:", "labelFilter:").replace("NotEqual", "Equal"))
+    assert err.field == "spec.resourceSelectors[0].labelFilter"
+    assert "unknown field" in err.reason
+    assert "labelFilters" in err.reason
+
+
+def test_unknown_top_level_field() -> None:
+    err = error_of(ES.replace("NotEqual", "Equal") + "extra: 1\n")
+    assert err.field == "extra"
+    assert "unknown field" in err.reason
+
+
+def test_metadata_allows_extra_fields() -> None:
+    text = ES.replace("NotEqual", "Equal").replace(
+        "  name: svc\n", "  name: svc\n  selfLink: /x\n  creationTimestamp: 2024-01-01T00:00:00Z\n"
+    )
+    [item] = load_text(text)
+    assert item.obj.metadata.creation_timestamp == "2024-01-01T00:00:00Z"
+
+
+def test_wrong_type() -> None:
+    err = error_of(
+        ES.replace("NotEqual", "Equal").replace("spec:\n", "spec:\n  collectResources: maybe\n")
+    )
+    assert err.field == "spec.collectResources"
+    assert "boolean" in err.reason
+    assert "'maybe'" in err.reason
+
+
+def test_flat_form_errors_use_the_flat_path() -> None:
+    text = y(
+        """
+        apiVersion: lib.projectsveltos.io/v1alpha1
+        kind: EventSource
+        metadata: {name: flat}
+        spec:
+          version: v1
+          kind: Service
+          labelFilters:
+          - {key: a, operation: Bogus, value: b}
+        """
+    )
+    err = error_of(text)
+    assert err.field == "spec.labelFilters[0].operation"
+    assert err.line == 8
+
+
+def test_flat_form_mixed_with_selectors() -> None:
+    text = y(
+        """
+        apiVersion: lib.projectsveltos.io/v1alpha1
+        kind: EventSource
+        metadata: {name: mixed}
+        spec:
+          kind: Service
+          version: v1
+          resourceSelectors: []
+        """
+    )
+    err = error_of(text)
+    assert err.field == "spec"
+    assert "cannot be combined with resourceSelectors" in err.reason
+
+
+def test_bad_selector_syntax_in_event_based_addon() -> None:
+    text = y(
+        """
+        apiVersion: lib.projectsveltos.io/v1alpha1
+        kind: EventBasedAddOn
+        metadata: {name: eba}
+        spec:
+          sourceClusterSelector: env in (fv
+          eventSourceName: x
+        """
+    )
+    err = error_of(text)
+    assert err.field == "spec.sourceClusterSelector"
+    assert "'env in (fv'" in err.reason and "')'" in err.reason
+    assert err.line == 5
+
+
+def test_selector_string_rejected_in_event_trigger() -> None:
+    text = y(
+        """
+        apiVersion: lib.projectsveltos.io/v1beta1
+        kind: EventTrigger
+        metadata: {name: et}
+        spec:
+          sourceClusterSelector: env=fv
+        """
+    )
+    err = error_of(text)
+    assert err.field == "spec.sourceClusterSelector"
+    assert "v1alpha1" in err.reason
+
+
+def test_bad_label_selector_operator() -> None:
+    text = y(
+        """
+        apiVersion: lib.projectsveltos.io/v1beta1
+        kind: EventTrigger
+        metadata: {name: et}
+        spec:
+          sourceClusterSelector:
+            matchExpressions:
+            - {key: env, operator: Equals, values: [fv]}
+        """
+    )
+    err = error_of(text)
+    assert err.field == "spec.sourceClusterSelector.matchExpressions[0].operator"
+
+
+def test_several_problems_are_all_reported() -> None:
+    text = ES.replace("    version: v1\n", "").replace("spec:\n", "spec:\n  collectResources: 3\n")
+    with pytest.raises(DefinitionErrors) as info:
+        load_text(text, "f.yaml")
+    fields = [e.field for e in info.value.errors]
+    assert "spec.collectResources" in fields
+    assert "spec.resourceSelectors[0].version" in fields
+    assert "spec.resourceSelectors[0].labelFilters[1].operation" in fields
+    assert len(str(info.value).splitlines()) == len(fields)
+
+
+def test_yaml_syntax_error_has_line_and_column() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: [\n"
+    err = error_of(text, "bad.yaml")
+    assert err.line is not None and err.column is not None
+    assert str(err).startswith(f"bad.yaml:{err.line}:{err.column}: ")
+    assert "invalid YAML" in err.reason
+
+
+def test_unquoted_template_is_a_clear_yaml_error() -> None:
+    text = y(
+        """
+        apiVersion: lib.projectsveltos.io/v1beta1
+        kind: EventTrigger
+        metadata:
+          name: t
+        spec:
+          eventSourceName: {{ .Cluster.metadata.name }}
+        """
+    )
+    err = error_of(text)
+    assert "EventTrigger/t" in str(err)
+    assert "quote" in err.reason
+    assert err.line == 6
+
+
+def test_duplicate_keys_are_rejected() -> None:
+    err = error_of("apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata: {name: x}\n")
+    assert "duplicate key 'kind'" in err.reason
+    assert err.line == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fragment"),
+    [
+        ("kind: ConfigMap\nmetadata: {name: x}\n", "apiVersion", "missing"),
+        ("apiVersion: v1\nmetadata: {name: x}\n", "kind", "missing"),
+        ("apiVersion: v1\nkind: ConfigMap\n", "metadata", "missing"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: d}\n", "metadata.name", "missing"),
+        (
+            "apiVersion: lib.projectsveltos.io/v1beta1\nkind: EventTriger\nmetadata: {name: x}\n",
+            "kind",
+            "did you mean 'EventTrigger'",
+        ),
+        (
+            "apiVersion: lib.projectsveltos.io/v1alpha1\nkind: EventTrigger\nmetadata: {name: x}\n",
+            "apiVersion",
+            "EventBasedAddOn",
+        ),
+        (
+            "apiVersion: lib.projectsveltos.io/v1beta1\nkind: EventBasedAddOn\nmetadata: {name: x}\n",
+            "apiVersion",
+            "v1alpha1",
+        ),
+    ],
+)
+def test_object_identity_errors(text: str, field: str, fragment: str) -> None:
+    err = error_of(text)
+    assert err.field == field
+    assert fragment in err.reason
+
+
+def test_document_not_a_mapping() -> None:
+    err = error_of("- a\n- b\n")
+    assert "document 1" in str(err)
+    assert "mapping" in err.reason
+
+
+def test_multi_document_file(tmp_path: Path) -> None:
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: default}\ndata: {a: b}\n"
+    sec = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\nstringData: {a: b}\n"
+    ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: eng}\n"
+    bad = ES.replace("NotEqual", "Nope")
+    path = tmp_path / "multi.yaml"
+    path.write_text("---\n".join([cm, sec, "", ns, bad]))
+    result = check_text(path.read_text(), str(path))
+    assert [type(i.obj) for i in result.loaded] == [ConfigMap, Secret, GenericObject]
+    assert [i.index for i in result.loaded] == [0, 1, 3]
+    [err] = result.errors
+    assert "EventSource/svc (document 5)" in str(err)
+    with pytest.raises(DefinitionError):
+        load_file(path)
+    # the valid part alone loads
+    path.write_text("---\n".join([cm, sec, ns]))
+    assert len(load_file(path)) == 3
+
+
+def test_json_file_and_list(tmp_path: Path) -> None:
+    path = tmp_path / "defs.json"
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "List", "items": ['
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}},'
+        '{"apiVersion": "lib.projectsveltos.io/v1beta1", "kind": "EventTrigger",'
+        ' "metadata": {"name": "t"}, "spec": {"oneForEvent": true}}]}'
+    )
+    loaded = load_file(path)
+    assert [i.ident() for i in loaded] == ["ConfigMap/a", "EventTrigger/t"]
+    path.write_text("{not json")
+    with pytest.raises(DefinitionError) as info:
+        load_file(path)
+    assert "invalid JSON" in str(info.value) and info.value.line == 1
+
+
+def test_empty_file_is_an_error() -> None:
+    assert "empty" in error_of("# nothing\n").reason
+
+
+def test_parse_object_dispatch() -> None:
+    assert isinstance(
+        parse_object({"apiVersion": "lib.projectsveltos.io/v1alpha1", "kind": "EventBasedAddOn",
+                      "metadata": {"name": "a"}, "spec": {"sourceClusterSelector": "env=fv"}}),
+        EventBasedAddOn,
+    )  # fmt: skip
+    obj = parse_object({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                        "spec": {"replicas": 1}})  # fmt: skip
+    assert isinstance(obj, GenericObject) and obj.body() == {"spec": {"replicas": 1}}
+    with pytest.raises(DefinitionError) as info:
+        parse_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                      "data": {"k": "not base64!"}}, "api")  # fmt: skip
+    assert info.value.field == "data" and str(info.value).startswith("api: Secret/s: data: ")
+
+
+def test_secret_decoded() -> None:
+    obj = parse_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                        "data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "z"}})  # fmt: skip
+    assert isinstance(obj, Secret)
+    assert obj.decoded() == {"a": "x", "b": "z"}
+
+
+def test_defaults_applied() -> None:
+    [es, et] = load_text(
+        ES.replace("NotEqual", "Equal")
+        + "---\napiVersion: lib.projectsveltos.io/v1beta1\nkind: EventTrigger\nmetadata: {name: t}\n"
+        "spec:\n  eventSourceName: svc\n  policyRefs: [{name: p, kind: ConfigMap}]\n"
+    )
+    assert isinstance(es.obj, EventSource) and isinstance(et.obj, EventTrigger)
+    assert es.obj.spec.collect_resources is False
+    spec = et.obj.spec
+    assert spec.one_for_event is False
+    assert spec.stop_matching_behavior == "WithdrawPolicies"
+    assert spec.sync_mode == "Continuous"
+    assert spec.policy_refs[0].namespace == "" and spec.policy_refs[0].optional is False
+    assert spec.policy_refs[0].deployment_type == "Remote"
+    assert et.line == 18
+
+
+def test_dump_yaml_looks_like_user_input() -> None:
+    [item] = load_text(ES.replace("NotEqual", "Equal"))
+    out = dump_yaml(item.obj)
+    assert out.splitlines()[:4] == [
+        "apiVersion: lib.projectsveltos.io/v1beta1",
+        "kind: EventSource",
+        "metadata:",
+        "  name: svc",
+    ]
+    assert "collectResources" not in out  # default omitted
+    assert "group" not in out  # "" is the default
+    [again] = load_text(out)
+    assert again.obj == item.obj
+    multi = dump_yaml([item.obj, item.obj])
+    assert len(load_text(multi)) == 2
