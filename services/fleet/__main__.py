@@ -1,0 +1,38 @@
+"""``python -m services.fleet``: run a fleet (used by :func:`start_fleet_process`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from services.fleet.runner import cluster_info, load_fleet_yaml, serve_forever
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.fleet")
+    parser.add_argument("--clusters", default="", help="comma-separated cluster names")
+    parser.add_argument("--config", help="fleet.yaml: clusters: [{namespace, name, type, labels}]")
+    parser.add_argument("--dir", required=True, help="where kubeconfigs are written")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--log-size", type=int, default=1000)
+    parser.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="plain HTTP (kubectl then sends no token: Python clients only)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    clusters = [cluster_info(n.strip()) for n in args.clusters.split(",") if n.strip()]
+    if args.config:
+        clusters += load_fleet_yaml(args.config)
+    asyncio.run(
+        serve_forever(
+            clusters, args.dir, args.port, args.host, log_size=args.log_size, tls=not args.no_tls
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,407 @@
+"""aiohttp routes: the Kubernetes REST API of every cluster, under ``/clusters/<name>``.
+
+URL layout (one process, many clusters):
+- ``/clusters/<name>/...``: cluster ``<name>`` (``/api``, ``/apis``, ``/version``, ...);
+- ``/clusters/management/...`` and the root (``/api``, ``/apis``, ...): the management cluster;
+- ``/_fleet/...``: test hooks (see :mod:`services.fleet.hooks`);
+- ``/healthz``, ``/readyz``, ``/livez`` (also per cluster) answer ``ok`` without a token.
+Every other request needs ``Authorization: Bearer <fleet token>`` (401 Status otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from services.fleet.discovery import API_VERSIONS, VERSION
+from services.fleet.errors import ApiError
+from services.fleet.objects import APPLY
+from services.fleet.selectors import parse_field_selector, parse_label_selector
+from services.fleet.state import MANAGEMENT, FleetState, SimCluster
+from services.fleet.watch import dumps, serve_watch
+
+log = logging.getLogger(__name__)
+
+STATE: web.AppKey[FleetState] = web.AppKey("fleet_state", FleetState)
+HEALTH = frozenset({"/healthz", "/readyz", "/livez", "/healthz/", "/readyz/", "/livez/"})
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=dumps(body), status=status, content_type="application/json")
+
+
+def error_response(err: ApiError) -> web.Response:
+    return json_response(err.status(), err.code)
+
+
+# -- YAML without YAML 1.1 booleans (y/n/on/off stay strings) ------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    __import__("re").compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def parse_body(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        if content_type == APPLY or "yaml" in content_type:
+            try:
+                return yaml.load(raw, Loader=_Loader)
+            except yaml.YAMLError as exc:
+                raise ApiError.bad_request(f"error decoding YAML: {exc}") from None
+        raise ApiError.bad_request(
+            "the object provided is unrecognized (must be of type JSON): invalid character"
+        ) from None
+
+
+# -- middleware ----------------------------------------------------------------------------
+
+
+def _split_cluster(path: str) -> tuple[str, str]:
+    """``/clusters/a/api/v1`` -> (``a``, ``/api/v1``); any other path -> management."""
+    if path.startswith("/clusters/"):
+        rest = path[len("/clusters/") :]
+        name, slash, tail = rest.partition("/")
+        return name, slash + tail
+    return MANAGEMENT, path
+
+
+@web.middleware
+async def fleet_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    state = request.app[STATE]
+    cluster, tail = _split_cluster(request.path)
+    if tail in HEALTH:
+        return web.Response(text="ok", content_type="text/plain")
+    auth = request.headers.get("Authorization", "")
+    if auth != f"Bearer {state.token}":
+        return error_response(ApiError(401, "Unauthorized", "Unauthorized"))
+    if not request.path.startswith("/_fleet"):
+        state.requests.append(
+            {
+                "cluster": cluster,
+                "method": request.method,
+                "path": tail + (f"?{request.query_string}" if request.query_string else ""),
+                "contentType": request.headers.get("Content-Type", ""),
+            }
+        )
+        if state.faults:
+            fault = state.take_fault(cluster, request.method, tail)
+            if fault is not None:
+                await state.apply_fault(fault)
+                if fault.status:
+                    return error_response(
+                        ApiError(
+                            fault.status,
+                            f"injected failure ({fault.status}) by the fleet's test hooks",
+                        )
+                    )
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return error_response(err)
+
+
+# -- routing -------------------------------------------------------------------------------
+
+
+async def handle_cluster(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    name, tail = _split_cluster(request.path)
+    cluster = state.clusters.get(name)
+    if cluster is None:
+        raise ApiError.no_route()
+    return await dispatch(request, state, cluster, tail)
+
+
+async def dispatch(
+    request: web.Request, state: FleetState, cluster: SimCluster, tail: str
+) -> web.StreamResponse:
+    parts = [p for p in tail.split("/") if p]
+    method = request.method
+    if not parts:
+        return json_response({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version"]})
+    head = parts[0]
+    disc = cluster.discovery
+    if head == "version" and len(parts) == 1:
+        return json_response(VERSION)
+    if head == "openapi":
+        return _openapi(cluster, parts[1:])
+    if head == "api":
+        if len(parts) == 1:
+            return json_response(API_VERSIONS)
+        group, version, rest = "", parts[1], parts[2:]
+    elif head == "apis":
+        if len(parts) == 1:
+            return json_response(disc.group_list())
+        if len(parts) == 2:
+            doc = disc.group(parts[1])
+            if doc is None:
+                raise ApiError.no_route()
+            return json_response(doc)
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        raise ApiError.no_route()
+    if not rest:
+        doc = disc.resource_list(group, version)
+        if doc is None or method != "GET":
+            raise ApiError.no_route()
+        return json_response(doc)
+    return await resource(request, state, cluster, group, version, rest)
+
+
+def _openapi(cluster: SimCluster, parts: list[str]) -> web.Response:
+    disc = cluster.discovery
+    if parts == ["v3"]:
+        return json_response(disc.openapi_index())
+    if len(parts) >= 3 and parts[0] == "v3":
+        if parts[1] == "api" and len(parts) == 3:
+            doc = disc.openapi_doc("", parts[2])
+        elif parts[1] == "apis" and len(parts) == 4:
+            doc = disc.openapi_doc(parts[2], parts[3])
+        else:
+            doc = None
+        if doc is not None:
+            return json_response(doc)
+    raise ApiError.no_route()
+
+
+def _parse_resource_path(group: str, rest: list[str]) -> tuple[str | None, str, str | None, str]:
+    """-> (namespace, plural, name, subresource)."""
+    if (rest[0] == "namespaces" and len(rest) >= 4) or (
+        rest[0] == "namespaces" and len(rest) == 3 and rest[2] not in ("status", "finalize")
+    ):
+        ns = rest[1]
+        plural = rest[2]
+        name = rest[3] if len(rest) > 3 else None
+        sub = rest[4] if len(rest) > 4 else ""
+        if len(rest) > 5:
+            raise ApiError.no_route()
+        return ns, plural, name, sub
+    plural = rest[0]
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else ""
+    if len(rest) > 3:
+        raise ApiError.no_route()
+    return None, plural, name, sub
+
+
+async def resource(
+    request: web.Request,
+    state: FleetState,
+    cluster: SimCluster,
+    group: str,
+    version: str,
+    rest: list[str],
+) -> web.StreamResponse:
+    ns, plural, name, sub = _parse_resource_path(group, rest)
+    rt = cluster.store.registry.get(group, version, plural)
+    if rt is None:
+        raise ApiError.no_route()
+    if ns is not None and not rt.namespaced:
+        raise ApiError.no_route()
+    if sub and (sub not in ("status", "finalize") or (sub == "status" and not rt.status)):
+        raise ApiError.no_route()
+    store, objs = cluster.store, cluster.objects
+    q = request.query
+    method = request.method
+    dry_run = q.get("dryRun") == "All"
+    content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+    manager = q.get("fieldManager") or (
+        request.headers.get("User-Agent", "unknown").split("/")[0] or "unknown"
+    )
+    nsv = ns or ""
+
+    if name is None:
+        if method == "GET":
+            labels = parse_label_selector(q.get("labelSelector"))
+            fields, _ = parse_field_selector(q.get("fieldSelector"))
+            if q.get("watch") in ("true", "1"):
+                return await serve_watch(
+                    request,
+                    store,
+                    rt,
+                    ns if rt.namespaced else None,
+                    labels,
+                    fields,
+                    state.bookmark_interval,
+                )
+            return json_response(
+                _list(store, rt, ns, labels, fields, q.get("limit"), q.get("continue"))
+            )
+        if method == "POST":
+            body = parse_body(await request.read(), content_type)
+            if rt.virtual:
+                return json_response(_review(state, cluster, rt, body), 201)
+            obj = objs.create(rt, nsv, body, manager, dry_run)
+            return json_response(obj, 201)
+        if method == "DELETE":
+            if "deletecollection" not in rt.verbs:
+                raise ApiError.method_not_allowed(method, plural)
+            labels = parse_label_selector(q.get("labelSelector"))
+            fields, _ = parse_field_selector(q.get("fieldSelector"))
+
+            def match(o: dict[str, Any]) -> bool:
+                return (labels is None or labels(o)) and (fields is None or fields(o))
+
+            return json_response(
+                objs.delete_collection(rt, ns if rt.namespaced else None, match, dry_run)
+            )
+        raise ApiError.method_not_allowed(method, plural)
+
+    if sub == "finalize":
+        sub = ""
+    if method == "GET":
+        if q.get("watch") in ("true", "1"):
+            labels = parse_label_selector(q.get("labelSelector"))
+            fields, _ = parse_field_selector(f"metadata.name={name}")
+            return await serve_watch(
+                request,
+                store,
+                rt,
+                ns if rt.namespaced else None,
+                labels,
+                fields,
+                state.bookmark_interval,
+            )
+        return json_response(_out(objs.get(rt, nsv, name), rt.api_version))
+    if method == "PUT":
+        body = parse_body(await request.read(), content_type)
+        obj = objs.update(rt, nsv, name, body, manager, sub, dry_run)
+        return json_response(_out(obj, rt.api_version))
+    if method == "PATCH":
+        body = parse_body(await request.read(), content_type)
+        force = q.get("force") in ("true", "1")
+        obj, created = objs.patch(
+            rt, nsv, name, content_type, body, manager, sub, dry_run, force, q.get("fieldManager")
+        )
+        return json_response(_out(obj, rt.api_version), 201 if created else 200)
+    if method == "DELETE" and not sub:
+        raw = await request.read()
+        options = parse_body(raw, "application/json") if raw else None
+        dry = dry_run or (isinstance(options, dict) and "All" in (options.get("dryRun") or []))
+        obj, _ = objs.delete(rt, nsv, name, options if isinstance(options, dict) else None, dry)
+        if obj.get("kind") == "Status":
+            return json_response(obj)
+        return json_response(_out(obj, rt.api_version))
+    raise ApiError.method_not_allowed(method, plural)
+
+
+def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
+    if obj.get("apiVersion") == api_version:
+        return obj
+    out = dict(obj)
+    out["apiVersion"] = api_version
+    return out
+
+
+def _continue_token(start: tuple[str, str], rv: int) -> str:
+    import base64
+
+    raw = json.dumps({"v": 1, "rv": rv, "start": list(start)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[str, str]:
+    import base64
+
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        ns, name = data["start"]
+        return str(ns), str(name)
+    except (ValueError, KeyError, TypeError):
+        raise ApiError.bad_request(
+            f"continue key is not valid: illegal base64 data at input byte 0 ({token})"
+        ) from None
+
+
+def _list(
+    store: Any,
+    rt: Any,
+    ns: str | None,
+    labels: Any,
+    fields: Any,
+    limit_param: str | None,
+    cont: str | None,
+) -> dict[str, Any]:
+    namespace = ns if rt.namespaced else None
+    after = _decode_continue(cont) if cont else None
+    items = []
+    for obj in store.iter(rt.key, namespace):
+        if after is not None:
+            meta = obj["metadata"]
+            if (meta.get("namespace", ""), meta["name"]) <= after:
+                continue
+        if labels is not None and not labels(obj):
+            continue
+        if fields is not None and not fields(obj):
+            continue
+        items.append(obj)
+    meta: dict[str, Any] = {"resourceVersion": str(store.rv)}
+    try:
+        limit = int(limit_param) if limit_param else 0
+    except ValueError:
+        raise ApiError.bad_request(f"invalid limit {limit_param!r}") from None
+    if limit > 0 and len(items) > limit:
+        last = items[limit - 1]["metadata"]
+        meta["continue"] = _continue_token((last.get("namespace", ""), last["name"]), store.rv)
+        meta["remainingItemCount"] = len(items) - limit
+        items = items[:limit]
+    return {
+        "kind": f"{rt.kind}List",
+        "apiVersion": rt.api_version,
+        "metadata": meta,
+        "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items],
+    }
+
+
+def _review(state: FleetState, cluster: SimCluster, rt: Any, body: Any) -> dict[str, Any]:
+    """Access reviews: allowed unless a deny rule (hooks) matches the request's attributes."""
+    if not isinstance(body, dict):
+        raise ApiError.bad_request("the object provided is not a JSON object")
+    out = dict(body)
+    out["apiVersion"], out["kind"] = rt.api_version, rt.kind
+    out.setdefault("metadata", {})
+    attrs = (body.get("spec") or {}).get("resourceAttributes") or {}
+    for rule in state.denied.get(cluster.name, []):
+        if all(attrs.get(k) == v for k, v in rule.items()):
+            out["status"] = {
+                "allowed": False,
+                "denied": True,
+                "reason": "denied by the fleet's test hooks",
+            }
+            return out
+    out["status"] = {"allowed": True}
+    return out
+
+
+def make_app(state: FleetState) -> web.Application:
+    """The aiohttp application serving ``state`` (hooks included)."""
+    from services.fleet import hooks
+
+    app = web.Application(middlewares=[fleet_middleware], client_max_size=64 * 1024 * 1024)
+    app[STATE] = state
+    hooks.add_routes(app)
+    app.router.add_route("*", "/{tail:.*}", handle_cluster)
+    return app

@@ -1,0 +1,174 @@
+"""The whole fleet in one process: its clusters, admin token, injected faults, request log."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.fleet.discovery import Discovery
+from services.fleet.errors import FleetConfigError
+from services.fleet.kinds import NAMESPACE_KEY, Registry
+from services.fleet.objects import Objects
+from services.fleet.store import ClusterStore
+
+MANAGEMENT = "management"
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+@dataclass
+class ClusterInfo:
+    """How a cluster was declared (fleet.yaml: namespace, name, type, labels)."""
+
+    name: str
+    namespace: str = "default"
+    type: str = "sveltos"
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "type": self.type,
+            "labels": dict(self.labels),
+        }
+
+
+class SimCluster:
+    """One simulated cluster: store, object rules and discovery."""
+
+    def __init__(self, info: ClusterInfo, log_size: int, watch_queue_size: int) -> None:
+        self.info = info
+        self.store = ClusterStore(
+            info.name, log_size, watch_queue_size, dict(info.labels), Registry()
+        )
+        self.objects = Objects(self.store)
+        self.discovery = Discovery(self.store.registry)
+        ns_type = self.store.registry.by_key(NAMESPACE_KEY)
+        assert ns_type is not None
+        for ns in INITIAL_NAMESPACES:
+            self.objects.create(ns_type, "", {"metadata": {"name": ns}}, "kube-apiserver")
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+@dataclass
+class Fault:
+    """An injected failure or delay for requests matching ``path`` (a regex)."""
+
+    id: int
+    path: re.Pattern[str]
+    cluster: str | None = None
+    method: str | None = None
+    status: int = 500
+    count: int | None = 1  # None: until cleared
+    delay: float = 0.0  # seconds before answering (status 0: delay only)
+    reason: str = ""
+
+    def matches(self, cluster: str, method: str, path: str) -> bool:
+        if self.cluster is not None and self.cluster != cluster:
+            return False
+        if self.method is not None and self.method.upper() != method:
+            return False
+        return self.path.search(path) is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path.pattern,
+            "cluster": self.cluster,
+            "method": self.method,
+            "status": self.status,
+            "count": self.count,
+            "delay": self.delay,
+        }
+
+
+class FleetState:
+    """All clusters served by one process, plus the test hooks' state."""
+
+    def __init__(
+        self,
+        token: str | None = None,
+        log_size: int = 1000,
+        watch_queue_size: int = 10_000,
+        bookmark_interval: float = 1.0,
+        record_requests: int = 2000,
+    ) -> None:
+        self.token = token or secrets.token_urlsafe(24)
+        self.log_size = log_size
+        self.watch_queue_size = watch_queue_size
+        self.bookmark_interval = bookmark_interval
+        self.clusters: dict[str, SimCluster] = {}
+        self.faults: list[Fault] = []
+        self._fault_ids = 0
+        self.requests: deque[dict[str, Any]] = deque(maxlen=record_requests)
+        self.denied: dict[str, list[dict[str, Any]]] = {}
+        #: called with (cluster, added) after a cluster is added or removed
+        self.listeners: list[Callable[[SimCluster, bool], None]] = []
+        self.add_cluster(ClusterInfo(MANAGEMENT))
+
+    # -- clusters ---------------------------------------------------------------------------
+    def add_cluster(self, info: ClusterInfo | str) -> SimCluster:
+        if isinstance(info, str):
+            info = ClusterInfo(info)
+        if not _CLUSTER_NAME.match(info.name):
+            raise FleetConfigError(f"cluster name {info.name!r} is not a lowercase DNS label")
+        if info.name in self.clusters:
+            raise FleetConfigError(f"cluster {info.name!r} already exists")
+        cluster = SimCluster(info, self.log_size, self.watch_queue_size)
+        self.clusters[info.name] = cluster
+        for listener in self.listeners:
+            listener(cluster, True)
+        return cluster
+
+    def remove_cluster(self, name: str) -> None:
+        if name == MANAGEMENT:
+            raise FleetConfigError("the management cluster cannot be removed")
+        cluster = self.clusters.pop(name, None)
+        if cluster is None:
+            raise FleetConfigError(f"no cluster {name!r}")
+        cluster.store.cut_watches()
+        self.denied.pop(name, None)
+        for listener in self.listeners:
+            listener(cluster, False)
+
+    def cut_all_watches(self) -> int:
+        return sum(c.store.cut_watches() for c in self.clusters.values())
+
+    # -- faults -----------------------------------------------------------------------------
+    def add_fault(
+        self,
+        path: str,
+        cluster: str | None = None,
+        method: str | None = None,
+        status: int = 500,
+        count: int | None = 1,
+        delay: float = 0.0,
+    ) -> Fault:
+        self._fault_ids += 1
+        fault = Fault(self._fault_ids, re.compile(path), cluster, method, status, count, delay)
+        self.faults.append(fault)
+        return fault
+
+    def take_fault(self, cluster: str, method: str, path: str) -> Fault | None:
+        """The first matching fault, consuming one of its uses."""
+        for fault in self.faults:
+            if fault.matches(cluster, method, path):
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
+    async def apply_fault(self, fault: Fault) -> None:
+        if fault.delay > 0:
+            await asyncio.sleep(fault.delay)  # injected latency, not synchronisation

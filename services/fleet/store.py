@@ -1,0 +1,230 @@
+"""One simulated cluster's state: objects, the resourceVersion counter, the event log, watchers.
+
+Objects are plain dicts stored per (group, plural) and keyed by (namespace, name). A stored
+dict is never mutated after it is stored (every write stores a new dict), so events can keep
+references to them and responses can be serialised without copying.
+
+Each write takes the next value of the cluster's single counter as its resourceVersion and
+appends one event to a bounded log; watchers get the event through a bounded asyncio queue
+(a watcher that falls behind is closed, as the real server does, and must resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.fleet.kinds import Registry, ResourceType
+from services.fleet.selectors import Matcher
+
+log = logging.getLogger(__name__)
+
+ObjKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster scope
+CLOSE = object()  # queue sentinel: end the watch stream
+
+
+class Event:
+    """One change: type, RV, resource key and the new (and previous) object."""
+
+    __slots__ = ("_cache", "key", "namespace", "obj", "old", "rv", "type")
+
+    def __init__(
+        self,
+        rv: int,
+        type_: str,
+        key: tuple[str, str],
+        namespace: str,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+    ) -> None:
+        self.rv = rv
+        self.type = type_
+        self.key = key
+        self.namespace = namespace
+        self.obj = obj
+        self.old = old
+        self._cache: dict[tuple[str, str], bytes] = {}
+
+    def line(self, type_: str, api_version: str) -> bytes:
+        """The watch line for this event (serialised once per type and apiVersion)."""
+        cached = self._cache.get((type_, api_version))
+        if cached is None:
+            cached = watch_line(type_, with_api_version(self.obj, api_version))
+            self._cache[(type_, api_version)] = cached
+        return cached
+
+
+def watch_line(type_: str, obj: dict[str, Any]) -> bytes:
+    return (json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n").encode()
+
+
+def with_api_version(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
+    if obj.get("apiVersion") == api_version:
+        return obj
+    out = dict(obj)
+    out["apiVersion"] = api_version
+    return out
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One open watch: its filter and its bounded queue."""
+
+    key: tuple[str, str]
+    rtype: ResourceType
+    namespace: str | None
+    labels: Matcher | None
+    fields: Matcher | None
+    queue: asyncio.Queue[Any]
+    closed: bool = False
+
+    def matches(self, obj: dict[str, Any]) -> bool:
+        if self.labels is not None and not self.labels(obj):
+            return False
+        return self.fields is None or self.fields(obj)
+
+    def offer(self, item: Any) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.close("slow watcher: queue full")
+
+    def close(self, why: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(CLOSE)
+        if why:
+            log.info("closing watch on %s: %s", "/".join(self.key), why)
+
+
+@dataclass(eq=False)
+class ClusterStore:
+    """Objects, counter, log and watchers of one cluster."""
+
+    name: str
+    log_size: int = 1000
+    watch_queue_size: int = 10_000
+    labels: dict[str, str] = field(default_factory=dict)
+    registry: Registry = field(default_factory=Registry)
+    objects: dict[tuple[str, str], dict[ObjKey, dict[str, Any]]] = field(default_factory=dict)
+    rv: int = 0
+    #: every event with rv > floor is in the log; resuming below it gives 410 Gone
+    floor: int = 0
+    events: deque[Event] = field(default_factory=deque)
+    watchers: dict[tuple[str, str], list[Watcher]] = field(default_factory=dict)
+
+    # -- objects ----------------------------------------------------------------------------
+    def bucket(self, key: tuple[str, str]) -> dict[ObjKey, dict[str, Any]]:
+        b = self.objects.get(key)
+        if b is None:
+            b = self.objects[key] = {}
+        return b
+
+    def get(self, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
+        b = self.objects.get(key)
+        return None if b is None else b.get((namespace, name))
+
+    def iter(self, key: tuple[str, str], namespace: str | None) -> Iterator[dict[str, Any]]:
+        b = self.objects.get(key)
+        if not b:
+            return
+        for (ns, _), obj in sorted(b.items(), key=lambda kv: kv[0]):
+            if namespace is None or ns == namespace:
+                yield obj
+
+    def next_rv(self) -> int:
+        self.rv += 1
+        return self.rv
+
+    def put(
+        self, key: tuple[str, str], obj: dict[str, Any], old: dict[str, Any] | None, type_: str
+    ) -> None:
+        """Store ``obj`` (already stamped with the next RV) and emit its event."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace", "")
+        self.bucket(key)[(ns, meta["name"])] = obj
+        self._emit(Event(int(meta["resourceVersion"]), type_, key, ns, obj, old))
+
+    def drop(self, key: tuple[str, str], obj: dict[str, Any]) -> None:
+        """Remove an object; ``obj`` is its last state stamped with a new RV."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace", "")
+        self.bucket(key).pop((ns, meta["name"]), None)
+        self._emit(Event(int(meta["resourceVersion"]), "DELETED", key, ns, obj, None))
+
+    # -- events -----------------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        if len(self.events) >= self.log_size:
+            self.floor = self.events.popleft().rv
+        self.events.append(event)
+        for w in self.watchers.get(event.key, ()):
+            if w.namespace is not None and w.namespace != event.namespace:
+                continue
+            type_ = filtered_type(w, event)
+            if type_ is not None:
+                w.offer((event, type_))
+
+    def replay(self, key: tuple[str, str], after: int) -> list[Event]:
+        out = []
+        for ev in reversed(self.events):
+            if ev.rv <= after:
+                break
+            if ev.key == key:
+                out.append(ev)
+        out.reverse()
+        return out
+
+    def compact(self) -> int:
+        """Forget the event log: resuming from any older RV now gives 410 Gone."""
+        self.events.clear()
+        self.floor = self.rv
+        return self.rv
+
+    # -- watchers ---------------------------------------------------------------------------
+    def subscribe(self, w: Watcher) -> None:
+        self.watchers.setdefault(w.key, []).append(w)
+
+    def unsubscribe(self, w: Watcher) -> None:
+        ws = self.watchers.get(w.key)
+        if ws and w in ws:
+            ws.remove(w)
+            if not ws:
+                del self.watchers[w.key]
+
+    def cut_watches(self, key: tuple[str, str] | None = None) -> int:
+        n = 0
+        for k, ws in list(self.watchers.items()):
+            if key is not None and k != key:
+                continue
+            for w in list(ws):
+                w.close()
+                n += 1
+        return n
+
+    def watch_count(self) -> int:
+        return sum(len(ws) for ws in self.watchers.values())
+
+
+def filtered_type(w: Watcher, event: Event) -> str | None:
+    """The event type this watcher sees (the cacher turns entering/leaving into ADDED/DELETED)."""
+    if event.type != "MODIFIED":
+        return event.type if w.matches(event.obj) else None
+    new_m = w.matches(event.obj)
+    old_m = event.old is not None and w.matches(event.old)
+    if new_m and old_m:
+        return "MODIFIED"
+    if new_m:
+        return "ADDED"
+    if old_m:
+        return "DELETED"
+    return None

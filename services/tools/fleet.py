@@ -1,0 +1,69 @@
+"""``ripple fleet serve``: the simulated fleet (many Kubernetes API servers in one process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    fleet = typer.Typer(
+        name="fleet",
+        help="The simulated fleet: Kubernetes API servers for many clusters in one process.",
+        no_args_is_help=True,
+    )
+
+    @fleet.command("serve")
+    def serve(
+        clusters: str = typer.Option(
+            "", "--clusters", help="Comma-separated cluster names (besides 'management')."
+        ),
+        config: Path | None = typer.Option(
+            None, "--config", help="fleet.yaml: clusters: [{namespace, name, type, labels}]."
+        ),
+        dir: Path = typer.Option(..., "--dir", help="Directory for <cluster>.kubeconfig files."),
+        port: int = typer.Option(0, "--port", help="TCP port on 127.0.0.1 (0: any free port)."),
+        log_size: int = typer.Option(
+            1000, "--log-size", help="Watch events kept per cluster for resumes."
+        ),
+        tls: bool = typer.Option(
+            True,
+            "--tls/--no-tls",
+            help="HTTPS with a self-signed CA in the kubeconfigs "
+            "(kubectl sends bearer tokens only over TLS).",
+        ),
+    ) -> None:
+        """Serve the clusters on 127.0.0.1 until SIGTERM or Ctrl-C.
+
+        Cluster NAME is at http://127.0.0.1:PORT/clusters/NAME; the management cluster at
+        /clusters/management and at the root. DIR/NAME.kubeconfig holds the URL and the
+        fleet's admin token; test hooks live under /_fleet/.
+        """
+        import asyncio
+
+        from services.fleet import cluster_info, load_fleet_yaml, serve_forever
+        from services.fleet.errors import FleetConfigError
+
+        try:
+            specs = [cluster_info(n.strip()) for n in clusters.split(",") if n.strip()]
+            if config is not None:
+                specs += load_fleet_yaml(config)
+            asyncio.run(
+                serve_forever(
+                    specs,
+                    dir,
+                    port,
+                    log_size=log_size,
+                    tls=tls,
+                    announce=lambda m: typer.echo(m),
+                )
+            )
+        except FleetConfigError as exc:
+            typer.echo(f"ripple fleet serve: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except OSError as exc:
+            typer.echo(f"ripple fleet serve: cannot serve on port {port}: {exc}", err=True)
+            raise typer.Exit(1) from exc
+
+    app.add_typer(fleet, name="fleet")
