@@ -34,12 +34,14 @@ async def connect(url: str | list[str], name: str, **opts: Any) -> Client:
     2 s connect timeout, 10 s pings, and callbacks that log disconnects, reconnects and
     asynchronous errors (e.g. permission violations). ``opts`` override any nats-py option."""
     obj = {"obj": name}
+    holder: list[Client] = []
 
     async def error_cb(err: Exception) -> None:
         log.warning("NATS error: %s", err, extra=obj)
 
     async def disconnected_cb() -> None:
-        log.warning("disconnected from NATS", extra=obj)
+        closing = bool(holder) and (holder[0].is_closed or holder[0].is_draining)
+        log.log(logging.DEBUG if closing else logging.WARNING, "disconnected from NATS", extra=obj)
 
     async def reconnected_cb() -> None:
         log.info("reconnected to NATS", extra=obj)
@@ -66,6 +68,7 @@ async def connect(url: str | list[str], name: str, **opts: Any) -> Client:
         client: Client = await nats.connect(servers=servers, **options)
     except Exception as err:  # nats-py raises a variety of OSError/NATS errors here
         raise BusError(f"cannot connect to NATS at {servers} as {name!r}: {err}") from err
+    holder.append(client)
     return client
 
 
@@ -135,12 +138,11 @@ class EventStream:
 
         policy = api.DeliverPolicy(self.deliver_policy)
         if self.durable:
-            self._sub = await self._js.subscribe(
+            self._sub = await self._js.pull_subscribe(
                 self.filter_subject,
-                stream=streams.EVENTS.name,
                 durable=self.durable,
-                manual_ack=True,
-                deliver_policy=policy,
+                stream=streams.EVENTS.name,
+                config=api.ConsumerConfig(deliver_policy=policy),
             )
         else:
             self._sub = await self._js.subscribe(
@@ -157,10 +159,7 @@ class EventStream:
             await self.start()
         await self._ack_pending()
         while True:
-            try:
-                msg = await self._sub.next_msg(timeout=timeout)
-            except nats.errors.TimeoutError:
-                raise TimeoutError(f"no event on {self.filter_subject} in {timeout}s") from None
+            msg = await self._receive(timeout)
             try:
                 event = decode_event(msg)
             except InvalidMessage as err:
@@ -172,6 +171,21 @@ class EventStream:
             if self.durable:
                 self._pending = msg
             return event
+
+    async def _receive(self, timeout: float | None) -> Msg:
+        try:
+            if not self.durable:
+                msg: Msg = await self._sub.next_msg(timeout=timeout)
+                return msg
+            while True:
+                try:
+                    msgs = await self._sub.fetch(1, timeout=timeout if timeout is not None else 30)
+                    return msgs[0]  # type: ignore[no-any-return]
+                except nats.errors.TimeoutError:
+                    if timeout is not None:
+                        raise
+        except nats.errors.TimeoutError:
+            raise TimeoutError(f"no event on {self.filter_subject} in {timeout}s") from None
 
     async def _ack_pending(self) -> None:
         if self._pending is not None:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from nats.errors import Error as NatsError
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 
 from shared.bus.errors import BusError
@@ -81,7 +82,10 @@ class KVStore(Generic[E]):
         key = message_key(message)
         if message.subject != key:
             raise InvalidMessage(f"{message.type}: subject {message.subject!r} is not {key!r}")
-        revision: int = await self.kv.put(key, encode(message))
+        try:
+            revision: int = await self.kv.put(key, encode(message))
+        except (NatsError, TimeoutError) as err:
+            raise BusError(f"{self.spec.bucket} key {key}: put failed: {err!r}") from err
         return revision
 
     async def get(self, key: str) -> E | None:
@@ -90,13 +94,18 @@ class KVStore(Generic[E]):
             entry = await self.kv.get(key)
         except KeyNotFoundError:
             return None
+        except (NatsError, TimeoutError) as err:
+            raise BusError(f"{self.spec.bucket} key {key}: get failed: {err!r}") from err
         if entry.value is None:
             return None
         return self.decode(key, entry.value)
 
     async def delete(self, key: str) -> None:
         """Delete ``key`` (a delete marker watchers see)."""
-        await self.kv.delete(key)
+        try:
+            await self.kv.delete(key)
+        except (NatsError, TimeoutError) as err:
+            raise BusError(f"{self.spec.bucket} key {key}: delete failed: {err!r}") from err
 
     async def items(self, keys: str = ALL_KEYS) -> dict[str, E]:
         """A snapshot of every valid value matching the ``keys`` filter."""
