@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import lupa.lua51 as lua51
@@ -146,14 +147,8 @@ class Codecs:
     Lua convention of gopher-lua's json module (``nil, err`` on bad input).
     """
 
-    def __init__(self, runtime: Any) -> None:
-        self._runtime = runtime
-
-    def _to_lua(self, data: Any) -> Any:
-        data = plain(data)
-        if isinstance(data, dict | list):
-            return self._runtime.table_from(data, recursive=True)
-        return data
+    def __init__(self, to_lua: Callable[[Any], Any]) -> None:
+        self._to_lua = to_lua
 
     def json_decode(self, text: Any) -> tuple[Any, str | None]:
         try:

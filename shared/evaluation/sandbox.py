@@ -93,7 +93,8 @@ class LuaSandbox:
             overflow_handler=float,
             max_memory=self.limits.memory_bytes,
         )
-        codecs = Codecs(self._runtime)
+        self._cap = self.limits.memory_bytes
+        codecs = Codecs(self.to_lua)
         self._ctl = self._runtime.execute(
             PRELUDE,
             codecs.json_decode,
@@ -109,10 +110,37 @@ class LuaSandbox:
         self._agg_hooks = max(1, self.limits.aggregate_instructions // HOOK_EVERY)
         self._names: dict[int, str] = {}
 
+    def to_lua(self, data: Any) -> Any:
+        """Plain data as a Lua value (tables built by ``table_from``).
+
+        ``table_from`` calls the Lua C API outside a protected call, where an allocation
+        failure would abort the process; so the memory cap is lifted while it runs (the data
+        already exists in Python, its Lua copy is bounded by it) and checked afterwards.
+        Raises :class:`MemoryError` when the result does not fit the cap.
+        """
+        data = plain(data)
+        if not isinstance(data, dict | list):
+            return data
+        runtime = self._runtime
+        runtime.set_max_memory(0)
+        try:
+            table = self._table_from(data, recursive=True)
+        finally:
+            runtime.set_max_memory(self._cap)
+        if runtime.get_memory_used() > self._cap:
+            del table
+            self._recover()
+            raise MemoryError(MEMORY_ERROR)
+        return table
+
     def compile(self, script_id: int, code: str, chunkname: str) -> None:
         """Load ``code`` (without running it). Raises :class:`LuaScriptError` on a syntax error."""
         self._names[script_id] = chunkname
-        ok, err = self._ctl.compile(script_id, code, chunkname)
+        self._runtime.set_max_memory(0)  # pushing the source is an unprotected allocation
+        try:
+            ok, err = self._ctl.compile(script_id, code, chunkname)
+        finally:
+            self._runtime.set_max_memory(self._cap)
         if not ok:
             raise self._error(script_id, str(err), compile_error=True)
 
@@ -127,17 +155,19 @@ class LuaSandbox:
         )
 
     def _recover(self) -> None:
+        """Free the garbage of a failed run (with the cap lifted: collecting may allocate)."""
+        self._runtime.set_max_memory(0)
         try:
             self._ctl.collect()
-        except lua51.LuaError:  # pragma: no cover - collect cannot fail in practice
-            pass
+        finally:
+            self._runtime.set_max_memory(self._cap)
 
     def evaluate(self, script_id: int, obj: dict[str, Any]) -> LuaOutcome:
         """Run the script's ``evaluate`` on ``obj``. Never raises for script problems."""
         try:
-            table = self._table_from(plain(obj), recursive=True)
+            table = self.to_lua(obj)
             result = self._evaluate(script_id, table, self._hooks, self.limits.instructions)
-        except lua51.LuaError as exc:
+        except (lua51.LuaError, MemoryError) as exc:
             self._recover()
             return LuaOutcome(error=self._error(script_id, _lua_message(exc)))
         if result[0]:
@@ -150,11 +180,11 @@ class LuaSandbox:
     def aggregate(self, script_id: int, objs: list[dict[str, Any]]) -> LuaAggregate:
         """Run ``aggregatedSelection`` over ``objs`` (global ``resources``)."""
         try:
-            table = self._table_from([plain(o) for o in objs], recursive=True)
+            table = self.to_lua([plain(o) for o in objs])
             result = self._aggregate(
                 script_id, table, self._agg_hooks, self.limits.aggregate_instructions
             )
-        except lua51.LuaError as exc:
+        except (lua51.LuaError, MemoryError) as exc:
             self._recover()
             return LuaAggregate([], error=self._error(script_id, _lua_message(exc)))
         if not result[0]:
@@ -182,6 +212,6 @@ class LuaSandbox:
 
 
 def _lua_message(exc: BaseException) -> str:
-    if isinstance(exc, lua51.LuaMemoryError):
+    if isinstance(exc, lua51.LuaMemoryError | MemoryError):
         return MEMORY_ERROR
     return str(exc)
