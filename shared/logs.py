@@ -36,6 +36,8 @@ def setup(level: str | None = None, stream: Any = None) -> None:
     handler._ripple = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # the HTTP client's per-request lines drown everything else at DEBUG
+    logging.getLogger("urllib3").setLevel(max(logging.WARNING, root.level))
 
 
 def ident(kind: str, name: str, namespace: str | None = None, cluster: str | None = None) -> str:

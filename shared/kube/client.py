@@ -157,6 +157,41 @@ class KubeClient:
         return bool(self.resource(gvk).namespaced)
 
     # -- raw requests ------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: Any = 30.0,
+    ) -> Any:
+        """One HTTP request through the client's pool; returns the raw (streamable) response.
+        Raises :class:`ApiException` for a non-2xx answer."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        _method, url, header_params, serialized, _ = self.api.param_serialize(
+            method,
+            path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        resp = self.api.call_api(
+            method, url, header_params=header_params, body=serialized, _request_timeout=timeout
+        )
+        if not 200 <= resp.status < 300:
+            raw = resp.read()
+            raise ApiException(
+                status=resp.status,
+                reason=resp.reason,
+                body=raw.decode("utf-8", "replace") if raw else None,
+            )
+        return resp
+
     def _call(
         self,
         method: str,
@@ -168,23 +203,15 @@ class KubeClient:
         what: str = "",
         timeout: float | None = 30.0,
     ) -> Any:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
-            resp = self.api.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=timeout,
+            resp = self._request(
+                method, path, query=query, body=body, content_type=content_type, timeout=timeout
             )
+            raw = resp.read()
         except ApiException as exc:
             raise _error(exc, what or f"{method} {path}") from exc
         except Exception as exc:
             raise KubeError(f"{what or method + ' ' + path}: {exc}") from exc
-        raw = resp[0].data if isinstance(resp, tuple) else resp.data
         return json.loads(raw) if raw else None
 
     # -- CRUD --------------------------------------------------------------------------------
@@ -318,22 +345,14 @@ class KubeClient:
             query.append(("labelSelector", label_selector))
         path = self.path(gvk, namespace or None)
         try:
-            resp = self.api.call_api(
-                path,
-                "GET",
-                query_params=query,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=(10, timeout_seconds + 30),
-            )
+            resp = self._request("GET", path, query=query, timeout=(10, timeout_seconds + 30))
         except ApiException as exc:
             if exc.status == 410:
                 raise WatchExpired(str(exc), status=410, reason="Expired") from exc
             raise _error(exc, f"watch {gvk}") from exc
         except Exception as exc:
             raise KubeError(f"watch {gvk}: {exc}") from exc
-        http = resp[0] if isinstance(resp, tuple) else resp
+        http = resp.response
         try:
             buffer = b""
             for chunk in http.stream(65536, decode_content=False):
