@@ -200,11 +200,11 @@ class FleetServer(_Handle):
             self.ca_file = cert
             self.ca_pem = cert.read_bytes()
         app = make_app(self.state)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.host, self.port, shutdown_timeout=1.0, ssl_context=ssl_context
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
         )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
         await site.start()
         server = site._server
         assert server is not None
@@ -337,6 +337,7 @@ class FleetThread(_Handle):
             self._loop.run_until_complete(self._server.start())
         except BaseException as exc:
             self._error = exc
+            self._loop.close()
             self._ready.set()
             return
         self._ready.set()
