@@ -56,6 +56,9 @@ class TypedInt(int):
     def __repr__(self) -> str:
         return f"{self.go_type}({int(self)})"
 
+    def __str__(self) -> str:
+        return int.__repr__(self)
+
 
 class GoInt(TypedInt):
     """Go ``int``: template integer literals, ``len``, range indexes, sprig ``int``."""
