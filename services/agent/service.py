@@ -89,6 +89,10 @@ class Agent:
         self.agents = await kvbus.KVStore.open(self.js, streams.AGENTS, m.AgentStatusEvent)
         await self._load_outcomes()
         await self._status("starting")
+        try:  # warm the discovery cache so the first event does not pay for it
+            await asyncio.to_thread(lambda: self.kube.dynamic)
+        except Exception as exc:
+            log.warning("discovery failed (will retry): %s", exc, extra={"obj": self.ident})
         log.info("agent started (instance %s)", self.instance, extra={"obj": self.ident})
         self._tasks = [
             asyncio.create_task(self._watch_assignments(), name="assignments"),
