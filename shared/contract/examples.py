@@ -139,12 +139,17 @@ def examples() -> list[Envelope]:
     ]
 
 
-def main() -> int:
+def markdown() -> str:
+    """The examples as the Markdown shown in docs/nats-contract.md (one section per type)."""
+    parts = []
     for message in examples():
-        print(f"### {message.type}\n")
-        print("```json")
-        print(json.dumps(message.model_dump(mode="json"), indent=2))
-        print("```\n")
+        body = json.dumps(message.model_dump(mode="json"), indent=2)
+        parts.append(f"#### `{message.type}`\n\n```json\n{body}\n```\n")
+    return "\n".join(parts)
+
+
+def main() -> int:
+    print(markdown(), end="")
     return 0
 
 

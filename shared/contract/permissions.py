@@ -111,10 +111,9 @@ def authorization_block(users: Iterable[User]) -> str:
             "publish": {"allow": list(u.permissions.publish)},
             "subscribe": {"allow": list(u.permissions.subscribe)},
         }
+        body = json.dumps(perms, indent=2).replace("\n", "\n    ")
         entries.append(
-            "    {"
-            + f"user: {json.dumps(u.user)}, password: {json.dumps(u.password)}, "
-            + f"permissions: {json.dumps(perms)}"
-            + "}"
+            f"    {{user: {json.dumps(u.user)}, password: {json.dumps(u.password)},\n"
+            f"     permissions: {body}}}"
         )
     return "authorization {\n  users: [\n" + "\n".join(entries) + "\n  ]\n}\n"
