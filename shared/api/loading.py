@@ -37,7 +37,7 @@ from shared.api.eventreport import EventReport
 from shared.api.eventsource import EventSource
 from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
 from shared.api.meta import ApiModel, TypedObject
-from shared.api.validation import describe_errors, yaml_line_of
+from shared.api.validation import describe_errors, yaml_position_of
 
 DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -241,7 +241,7 @@ def parse_object(
     api_version = obj.get("apiVersion")
 
     def err(reason: str, fld: str = "") -> DefinitionError:
-        line = yaml_line_of(node, fld.replace("[", ".").replace("]", "").split(".") if fld else [])
+        line, column = yaml_position_of(node, fld.split(".") if fld else [])
         return DefinitionError(
             reason,
             source=source,
@@ -250,6 +250,7 @@ def parse_object(
             index=index,
             field=fld,
             line=line,
+            column=column,
         )
 
     if not isinstance(api_version, str) or not api_version:
@@ -267,18 +268,21 @@ def parse_object(
         return model.model_validate(obj)
     except ValidationError as exc:
         problems = describe_errors(exc, model, obj)
-        errors = [
-            DefinitionError(
-                reason,
-                source=source,
-                kind=kind,
-                name=name,
-                index=index,
-                field=path,
-                line=yaml_line_of(node, raw_path),
+        errors = []
+        for path, raw_path, reason in problems:
+            line, column = yaml_position_of(node, raw_path)
+            errors.append(
+                DefinitionError(
+                    reason,
+                    source=source,
+                    kind=kind,
+                    name=name,
+                    index=index,
+                    field=path,
+                    line=line,
+                    column=column,
+                )
             )
-            for path, raw_path, reason in problems
-        ]
         if len(errors) == 1:
             raise errors[0] from exc
         raise DefinitionErrors(errors) from exc

@@ -250,6 +250,7 @@ def parse_selector(text: str) -> LabelSelector:
                 if j >= len(tokens) or tokens[j][1] != "(":
                     raise fail(f"expected '(' after {nxt[1]!r} at position {nxt[2]}")
                 j += 1
+                # as Kubernetes: an empty item is the value "" ("k in ()" is k in {""})
                 values: list[str] = []
                 expect_value = True
                 while True:
@@ -257,13 +258,13 @@ def parse_selector(text: str) -> LabelSelector:
                         raise fail("missing ')' to close the value set")
                     tkind, tval, tpos = tokens[j]
                     if tval == ")":
-                        if expect_value and values:
-                            raise fail(f"empty value before ')' at position {tpos}")
+                        if expect_value:
+                            values.append("")
                         j += 1
                         break
                     if tval == ",":
                         if expect_value:
-                            raise fail(f"empty value at position {tpos}")
+                            values.append("")
                         expect_value = True
                     elif tkind == "word" and expect_value:
                         check_value(tval)
@@ -272,8 +273,6 @@ def parse_selector(text: str) -> LabelSelector:
                     else:
                         raise fail(f"unexpected {tval!r} at position {tpos} in value set")
                     j += 1
-                if not values:
-                    raise fail(f"operator {nxt[1]!r} needs at least one value")
                 exprs.append(LabelSelectorRequirement(key=key, operator=op, values=values))
                 i = j
             elif nxt[0] == "op" and nxt[1] in ("<", ">"):

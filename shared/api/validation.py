@@ -3,7 +3,7 @@
 :func:`describe_errors` gives ``(path, raw_path, reason)`` per problem: ``path`` in Kubernetes
 spelling (``spec.resourceSelectors[0].labelFilters[1].operation``) following the user's own
 input (the v1alpha1 flat form, ``script``, ``labelsFilters``), ``raw_path`` the same as a list
-for :func:`yaml_line_of`.
+for :func:`yaml_position_of`.
 """
 
 from __future__ import annotations
@@ -173,9 +173,17 @@ def describe_errors(
 
 def yaml_line_of(node: yaml.Node | None, path: list[str | int] | list[str]) -> int | None:
     """The 1-based line of the deepest node along ``path`` (a key's line for mappings)."""
+    return yaml_position_of(node, path)[0]
+
+
+def yaml_position_of(
+    node: yaml.Node | None, path: list[str | int] | list[str]
+) -> tuple[int | None, int | None]:
+    """1-based (line, column) of the deepest node along ``path``; the root's line if none."""
     if node is None:
-        return None
+        return None, None
     line = node.start_mark.line + 1
+    column: int | None = None
     current: yaml.Node | None = node
     for part in path:
         if current is None or part == "":
@@ -185,6 +193,7 @@ def yaml_line_of(node: yaml.Node | None, path: list[str | int] | list[str]) -> i
             for key_node, value_node in current.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
                     line = key_node.start_mark.line + 1
+                    column = key_node.start_mark.column + 1
                     nxt = value_node
                     break
             current = nxt
@@ -196,8 +205,9 @@ def yaml_line_of(node: yaml.Node | None, path: list[str | int] | list[str]) -> i
             if 0 <= idx < len(current.value):
                 current = current.value[idx]
                 line = current.start_mark.line + 1
+                column = current.start_mark.column + 1
             else:
                 break
         else:
             break
-    return line
+    return line, column

@@ -52,7 +52,7 @@ def test_bad_label_operation_names_file_object_field_and_line() -> None:
     assert err.kind == "EventSource" and err.name == "svc"
     assert err.line == 15
     text = str(err)
-    assert text.startswith("defs.yaml:15: EventSource/svc (document 1): ")
+    assert text.startswith("defs.yaml:15:7: EventSource/svc (document 1): ")
     assert "'Equal', 'Different', 'Has' or 'DoesNotHave'" in text
     assert "'NotEqual'" in text
 
