@@ -52,7 +52,12 @@ class ScenarioResult:
         return not self.error and self.failed == 0
 
     def latencies(self) -> list[float]:
-        return [r.latency_ms for r in self.results if r.ok and r.latency_ms is not None]
+        """Latencies (ms) of the passing expectations that measure a batch of actions."""
+        return [
+            r.latency_ms
+            for r in self.results
+            if r.ok and r.first_in_batch and r.latency_ms is not None
+        ]
 
 
 def _ms(value: float) -> str:
@@ -68,16 +73,16 @@ def _indent(text: str, prefix: str) -> list[str]:
 
 
 def step_lines(result: StepResult, *, show_logs: bool = True) -> list[str]:
-    """The lines printed for one step."""
+    """The lines printed for one step (with the log tails under a failure if ``show_logs``)."""
     step = result.step
     head = f"{step.number:>3} {step.describe()}"
     if result.skipped:
         return [f"  {SKIP} {head} — not run (an earlier step failed)"]
     if result.ok:
-        if result.latency_ms is not None:
+        if result.latency_ms is not None and result.first_in_batch:
             timing = f"held after {_ms(result.latency_ms)}"
-            if abs(result.latency_ms - result.duration_ms) >= 1:
-                timing += f" (waited {_ms(result.duration_ms)})"
+        elif result.latency_ms is not None:
+            timing = f"held (waited {_ms(result.duration_ms)} more)"
         else:
             timing = _ms(result.duration_ms)
         return [f"  {PASS} {head} — {timing}"]
@@ -101,9 +106,12 @@ def narrative_lines(result: StepResult) -> list[str]:
     for item in result.items:
         where = item.cluster.rpartition("/")[2]
         prep = "from" if item.change in ("was removed", "is absent") else "in"
-        held = _ms(item.held_ms if item.held_ms is not None else result.latency_ms)
-        after = f"after {result.trigger}" if result.trigger else "after the step began"
-        lines.append(f"{PASS} {item.what} {item.change} {prep} {where} {held} {after}")
+        if result.first_in_batch and result.trigger:
+            held = _ms(item.held_ms if item.held_ms is not None else result.latency_ms)
+            timing = f" {held} after {result.trigger}"
+        else:
+            timing = ""
+        lines.append(f"{PASS} {item.what} {item.change} {prep} {where}{timing}")
     return lines
 
 

@@ -275,11 +275,14 @@ class Stack:
             missing = [str(self.kubeconfig(r)) for r in needed if not self.kubeconfig(r).exists()]
             raise self.fleet_process.failure(f"wrote no kubeconfig {missing} in time")
 
+        last_error: list[str] = []
+
         def answers() -> bool:
             try:
                 for ref in needed:
                     self.client(ref).get(kinds.NAMESPACE, None, "default")
-            except KubeError:
+            except KubeError as err:
+                last_error[:] = [str(err)]
                 for ref in needed:  # drop clients whose discovery failed
                     client = self._clients.pop(ref, None)
                     if client is not None:
@@ -288,7 +291,8 @@ class Stack:
             return True
 
         if not wait_until(answers, deadline, check=check, interval=0.05):
-            raise self.fleet_process.failure("API did not answer in time")
+            why = f": {last_error[0]}" if last_error else ""
+            raise self.fleet_process.failure(f"API did not answer in time{why}")
 
     def _ensure_namespace(self, client: KubeClient, name: str) -> None:
         if not name or client.get(kinds.NAMESPACE, None, name) is not None:

@@ -12,7 +12,8 @@ Timings (milliseconds): ``duration_ms`` is the step's own wall time. For an ``ex
 ``latency_ms`` is measured from the end of the first action since the previous ``expect``
 (the first event of the batch the expectation reacts to) to the poll at which everything
 held — the event-to-add-on latency as a user sees it; each item also records when it first
-held (``held_ms``, same origin). Before the actions of a batch, the runner notes which objects
+held (``held_ms``, same origin). Only the first ``expect`` after a batch of actions
+(``first_in_batch``) measures that batch; the latency statistics use only those. Before the actions of a batch, the runner notes which objects
 the following expectations name already exist, so results can say "appeared", "was updated" or
 "was removed".
 """
@@ -86,6 +87,9 @@ class StepResult:
     items: list[ItemResult] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     trigger: str = ""
+    first_in_batch: bool = False
+    """An expect right after actions (its latency measures them); later expects of the same
+    batch only confirm more (their ``latency_ms`` includes the earlier expects' waits)."""
     error: str = ""
     logs: str = ""
     skipped: bool = False
@@ -107,6 +111,7 @@ class StepResult:
             "skipped": self.skipped,
             "duration_ms": round(self.duration_ms, 3),
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
+            "first_in_batch": self.first_in_batch,
             "items": [
                 {
                     "object": i.what,
@@ -161,6 +166,7 @@ class StepRunner:
         self._origin: float | None = None
         self._trigger = ""
         self._before: dict[tuple[str, str], str] = {}
+        self._expects_in_batch = 0
 
     # -- driver ----------------------------------------------------------------------------------
     def run(
@@ -193,6 +199,7 @@ class StepRunner:
         self._origin = None
         self._trigger = ""
         self._before = {}
+        self._expects_in_batch = 0
         following = rest
         while following and not following[0].is_expect:
             following = following[1:]
@@ -345,6 +352,8 @@ class StepRunner:
 
     def _expect(self, step: Step, action: ExpectStep, start: float) -> StepResult:
         origin = self._origin if self._origin is not None else start
+        first = self._origin is not None and self._expects_in_batch == 0
+        self._expects_in_batch += 1
         probes = self._probes(action)
         items = [
             ItemResult(
@@ -375,6 +384,7 @@ class StepRunner:
                     latency_ms=(now - origin) * 1000,
                     items=items,
                     trigger=self._trigger,
+                    first_in_batch=first,
                 )
             if now >= deadline:
                 break
@@ -390,6 +400,7 @@ class StepRunner:
             duration_ms=(time.monotonic() - start) * 1000,
             items=items,
             trigger=self._trigger,
+            first_in_batch=first,
             error="\n".join(lines),
             logs=self.stack.log_tails(action.cluster),
         )

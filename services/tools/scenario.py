@@ -8,9 +8,31 @@ One line per step, then ``N passed, N failed`` counting steps; exit 0 only when 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from services.scenario.steps import StepResult
+
+
+def _step_printer() -> Callable[[StepResult], None]:
+    """Prints each step as it ends; the log tails once per scenario (at its first failure)."""
+    from services.scenario.report import step_lines
+
+    logs_shown: list[bool] = []
+
+    def show(result: StepResult) -> None:
+        for line in step_lines(result, show_logs=not logs_shown):
+            typer.echo(line)
+        if not result.ok and not result.skipped:
+            if logs_shown:
+                typer.echo("      (log tails above)")
+            logs_shown.append(True)
+
+    return show
 
 
 def register(app: typer.Typer) -> None:
@@ -40,18 +62,13 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run scenarios (../shared/scenarios format) and tally their steps."""
-        from services.scenario.report import percentile, step_lines, tally, write_report
+        from services.scenario.report import percentile, tally, write_report
         from services.scenario.runner import find_scenarios, run_scenario
-        from services.scenario.steps import StepResult
 
         folders = find_scenarios(paths)
         outcomes = []
         for folder in folders:
             typer.echo(f"== {folder.name}")
-
-            def show(result: StepResult) -> None:
-                for line in step_lines(result):
-                    typer.echo(line)
 
             outcome = run_scenario(
                 folder,
@@ -61,7 +78,7 @@ def register(app: typer.Typer) -> None:
                 services=services,
                 ready_timeout=ready_timeout,
                 log_level=service_log_level,
-                on_result=show,
+                on_result=_step_printer(),
             )
             outcomes.append(outcome)
             if outcome.error:

@@ -1,0 +1,226 @@
+"""Scenario folders and steps parse into models; invalid files give precise errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.scenario.errors import ScenarioError
+from services.scenario.model import (
+    ApplyStep,
+    DeleteStep,
+    ExpectStep,
+    LabelStep,
+    ManageStep,
+    load_scenario,
+    parse_step,
+    parse_steps,
+)
+from tests.paths import REPO, SCENARIOS
+
+SHARED_SCENARIOS = sorted(p for p in SCENARIOS.iterdir() if (p / "steps.yaml").is_file())
+
+
+@pytest.mark.parametrize("folder", SHARED_SCENARIOS, ids=lambda p: p.name)
+def test_every_shared_scenario_loads(folder: Path) -> None:
+    scenario = load_scenario(folder)
+    assert scenario.steps
+    assert [s.number for s in scenario.steps] == list(range(1, len(scenario.steps) + 1))
+    assert any(s.is_expect for s in scenario.steps)
+
+
+def test_the_story_example_loads() -> None:
+    scenario = load_scenario(REPO / "examples" / "story")
+    assert len(scenario.fleet.clusters) >= 2
+    assert sum(1 for s in scenario.steps if s.is_expect) >= 5
+
+
+def test_each_step_kind_parses() -> None:
+    steps = parse_steps(
+        {
+            "steps": [
+                {"apply": {"cluster": "default/a", "file": "cluster/x.yaml"}},
+                {
+                    "delete": {
+                        "cluster": "default/a",
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "namespace": "eng",
+                        "name": "x",
+                    }
+                },
+                {"label": {"cluster": "default/a", "labels": {"env": None, "role": "hub"}}},
+                {"manage": {"apply": "management/x.yaml"}},
+                {"manage": {"delete": "management/x.yaml"}},
+                {
+                    "expect": {
+                        "cluster": "default/a",
+                        "present": ["expect/x.yaml"],
+                        "absent": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "c"}],
+                    }
+                },
+            ]
+        }
+    )
+    kinds = [type(s.action) for s in steps]
+    assert kinds == [ApplyStep, DeleteStep, LabelStep, ManageStep, ManageStep, ExpectStep]
+    delete = steps[1].action
+    assert isinstance(delete, DeleteStep)
+    assert str(delete.object) == "Service eng/x"
+    label = steps[2].action
+    assert isinstance(label, LabelStep)
+    assert label.labels == {"env": None, "role": "hub"}
+    assert label.describe() == "label default/a env- role=hub"
+    manage = steps[4].action
+    assert isinstance(manage, ManageStep)
+    assert (manage.verb, manage.file) == ("delete", "management/x.yaml")
+    expect = steps[5].action
+    assert isinstance(expect, ExpectStep)
+    assert expect.absent[0].namespace == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"aply": {"cluster": "d/a", "file": "f"}}, "step 2: unknown step 'aply'"),
+        ("apply", "step 2: a step is a mapping with exactly one key"),
+        (
+            {"apply": {"cluster": "d/a", "file": "f"}, "expect": {}},
+            "step 2: a step is a mapping with exactly one key",
+        ),
+        ({"apply": ["cluster"]}, "step 2 (apply): expected a mapping, got list"),
+        ({"apply": {"cluster": "d/a"}}, "step 2 (apply): file: Field required"),
+        (
+            {"apply": {"cluster": "cluster-a", "file": "f"}},
+            "step 2 (apply): cluster: must be NAMESPACE/NAME, got 'cluster-a'",
+        ),
+        (
+            {"apply": {"cluster": "d/a", "file": "f", "wait": True}},
+            "step 2 (apply): wait: Extra inputs are not permitted",
+        ),
+        (
+            {"delete": {"cluster": "d/a", "kind": "Service", "name": "x"}},
+            "step 2 (delete): apiVersion: Field required",
+        ),
+        ({"label": {"cluster": "d/a", "labels": {}}}, "step 2 (label): labels:"),
+        ({"label": {"cluster": "d/a", "labels": {"env": 3}}}, "step 2 (label): labels.env"),
+        (
+            {"manage": {"apply": "a.yaml", "delete": "a.yaml"}},
+            "step 2 (manage): manage needs exactly one of 'apply' or 'delete'",
+        ),
+        ({"manage": {}}, "step 2 (manage): manage needs exactly one of 'apply' or 'delete'"),
+        ({"expect": {"cluster": "d/a"}}, "step 2 (expect): expect needs 'present' or 'absent'"),
+        (
+            {"expect": {"cluster": "d/a", "absent": [{"kind": "X", "name": "y"}]}},
+            "step 2 (expect): absent.0.apiVersion: Field required",
+        ),
+        (
+            {"expect": {"cluster": "d/a", "present": "expect/x.yaml"}},
+            "step 2 (expect): present: Input should be a valid list",
+        ),
+    ],
+)
+def test_invalid_steps_name_step_and_field(raw: object, message: str) -> None:
+    document = {"steps": [{"apply": {"cluster": "d/a", "file": "ok.yaml"}}, raw]}
+    with pytest.raises(ScenarioError) as err:
+        parse_steps(document, "s/steps.yaml")
+    assert str(err.value).startswith("s/steps.yaml: ")
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (None, "expected a mapping with a 'steps' list"),
+        ([], "expected a mapping with a 'steps' list"),
+        ({"steps": []}, "'steps' must be a non-empty list"),
+        ({"steps": [], "extra": 1}, "unknown top-level key(s) ['extra']"),
+    ],
+)
+def test_invalid_steps_documents(document: object, message: str) -> None:
+    with pytest.raises(ScenarioError, match="steps.yaml: ") as err:
+        parse_steps(document)
+    assert message in str(err.value)
+
+
+def test_parse_step_numbers_from_one() -> None:
+    step = parse_step({"manage": {"apply": "m.yaml"}}, 7)
+    assert step.number == 7
+    assert step.describe() == "manage apply m.yaml"
+
+
+def _scenario(tmp_path: Path, steps: str, fleet: str | None = None) -> Path:
+    (tmp_path / "fleet.yaml").write_text(
+        fleet
+        or "clusters:\n- {namespace: default, name: cluster-a, type: sveltos, labels: {env: fv}}\n"
+    )
+    (tmp_path / "cluster").mkdir()
+    (tmp_path / "cluster" / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: default}\n"
+    )
+    (tmp_path / "steps.yaml").write_text(steps)
+    return tmp_path
+
+
+def test_unknown_cluster_is_reported_with_the_known_ones(tmp_path: Path) -> None:
+    folder = _scenario(
+        tmp_path, "steps:\n- apply: {cluster: default/cluster-z, file: cluster/svc.yaml}\n"
+    )
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(folder)
+    assert "step 1 (apply): cluster 'default/cluster-z' is not in fleet.yaml" in str(err.value)
+    assert "default/cluster-a" in str(err.value)
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    folder = _scenario(
+        tmp_path,
+        "steps:\n- expect: {cluster: default/cluster-a, present: [expect/nope.yaml]}\n",
+    )
+    with pytest.raises(ScenarioError, match=r"step 1 \(expect\): file expect/nope.yaml does not"):
+        load_scenario(folder)
+
+
+def test_invalid_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    folder = _scenario(tmp_path, "steps:\n- apply: {cluster: default/cluster-a, file: [\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(folder)
+    assert "steps.yaml: invalid YAML" in str(err.value)
+    assert "line" in str(err.value)
+
+
+def test_object_file_without_name_is_reported(tmp_path: Path) -> None:
+    folder = _scenario(
+        tmp_path, "steps:\n- apply: {cluster: default/cluster-a, file: cluster/svc.yaml}\n"
+    )
+    (folder / "cluster" / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {}\n")
+    with pytest.raises(ScenarioError, match="document 1: metadata.name is missing"):
+        load_scenario(folder)
+
+
+def test_invalid_fleet(tmp_path: Path) -> None:
+    folder = _scenario(
+        tmp_path,
+        "steps:\n- apply: {cluster: default/cluster-a, file: cluster/svc.yaml}\n",
+        fleet="clusters:\n- {name: a, type: kind}\n",
+    )
+    with pytest.raises(ScenarioError, match=r"fleet.yaml: clusters.0.type: Input should be"):
+        load_scenario(folder)
+
+
+def test_duplicate_cluster_in_fleet(tmp_path: Path) -> None:
+    folder = _scenario(
+        tmp_path,
+        "steps:\n- apply: {cluster: default/a, file: cluster/svc.yaml}\n",
+        fleet="clusters:\n- {name: a}\n- {name: a, namespace: default}\n",
+    )
+    with pytest.raises(ScenarioError, match="cluster default/a is listed twice"):
+        load_scenario(folder)
+
+
+def test_not_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="not a scenario folder"):
+        load_scenario(tmp_path / "missing")
+    with pytest.raises(ScenarioError, match="fleet.yaml is missing"):
+        load_scenario(tmp_path)
