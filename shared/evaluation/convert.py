@@ -58,7 +58,7 @@ def _is_plain(value: Any) -> bool:
 
 
 def _scalar(value: Any) -> Any:
-    if isinstance(value, _SCALARS):
+    if value is None or isinstance(value, _SCALARS):
         return value
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None and value.utcoffset() == _dt.timedelta(0):
@@ -159,7 +159,9 @@ class Codecs:
     def json_encode(self, value: Any) -> tuple[str | None, str | None]:
         try:
             return (
-                json.dumps(_encode_value(value), separators=(",", ":"), allow_nan=False),
+                json.dumps(
+                    _encode_value(value), separators=(",", ":"), allow_nan=False, sort_keys=True
+                ),
                 None,
             )
         except Exception as exc:

@@ -170,6 +170,10 @@ class LuaSandbox:
         except (lua51.LuaError, MemoryError) as exc:
             self._recover()
             return LuaOutcome(error=self._error(script_id, _lua_message(exc)))
+        except UnicodeDecodeError:
+            return LuaOutcome(
+                error=self._error(script_id, "the script returned text that is not UTF-8")
+            )
         if result[0]:
             return LuaOutcome(bool(result[1]), str(result[2]))
         message = str(result[1])
@@ -187,6 +191,10 @@ class LuaSandbox:
         except (lua51.LuaError, MemoryError) as exc:
             self._recover()
             return LuaAggregate([], error=self._error(script_id, _lua_message(exc)))
+        except UnicodeDecodeError:
+            return LuaAggregate(
+                [], error=self._error(script_id, "the script returned text that is not UTF-8")
+            )
         if not result[0]:
             message = str(result[1])
             if message == MEMORY_ERROR:

@@ -208,7 +208,8 @@ def test_state_does_not_leak_between_evaluations() -> None:
         "  return {matching = true, message = counter .. ':' .. seen}\n"
         "end\n"
     )
-    assert [c.evaluate(service()).error for _ in range(2)][0] is not None  # string is read-only
+    result = c.evaluate(service())
+    assert result.error is not None and "read-only" in result.error
     c = lua(
         "counter = (counter or 0) + 1\n"
         "function evaluate()\n  seen = (seen or 0) + 1\n  _G.extra = (_G.extra or 0) + 1\n"
@@ -271,3 +272,12 @@ def test_cel_false_then_lua_error_is_an_error() -> None:
         service_selector(evaluateCEL=CEL_TRUE, evaluate="function evaluate() error('x') end")
     )
     assert c.evaluate(service()).matching
+
+
+def test_non_utf8_text_from_lua_is_an_error_not_an_exception() -> None:
+    result = lua(
+        "function evaluate()\n return {matching = true, message = string.char(255)}\nend"
+    ).evaluate(service())
+    assert result.error is not None and "UTF-8" in result.error
+    result = lua("function evaluate()\n error(string.char(255))\nend").evaluate(service())
+    assert result.error is not None
