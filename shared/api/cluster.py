@@ -197,5 +197,5 @@ class FleetConfig(ApiModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            errors = validation_error_to_definition_errors(exc, source=str(path), kind="fleet")
+            errors = validation_error_to_definition_errors(exc, source=str(path))
             raise errors[0] from exc
