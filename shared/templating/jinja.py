@@ -1,0 +1,186 @@
+"""The Jinja2 flavour: ImmutableSandboxedEnvironment + StrictUndefined, bounded.
+
+Same data as Go templates (``Resource``, ``Resources``, ``MatchingResource`` with keys
+``Name``/``Namespace``/``Kind``/``APIVersion``, ``CloudEvent(s)``, ``Cluster``). The Sveltos and
+sprig helpers are globals (``toYaml(Resource)``) and, where Jinja has no filter of that name,
+filters that take the piped value as their LAST argument, as Go pipelines do
+(``{{ Resource.metadata.name | trunc(5) }}`` is ``trunc 5 .Resource.metadata.name``).
+
+Bounds: output size, and loop iterations (every ``for`` loop is counted).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import jinja2
+import jinja2.ext
+from jinja2 import nodes as jn
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from shared.templating.engine import Limits, function_set
+from shared.templating.errors import (
+    FunctionError,
+    TemplateError,
+    TemplateExecError,
+    TemplateLimitError,
+    TemplateSyntaxError,
+)
+
+__all__ = ["jinja_environment", "render_jinja"]
+
+_LOOP_GUARD = "ripple_loop_guard"
+
+
+class _Budget:
+    __slots__ = ("iterations", "limits", "name")
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name = name
+        self.limits = limits
+        self.iterations = 0
+
+
+_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+    "ripple_jinja_budget", default=None
+)
+
+
+def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
+    budget = _budget.get()
+    for item in iterable:
+        if budget is not None:
+            budget.iterations += 1
+            if budget.iterations > budget.limits.max_iterations:
+                raise TemplateLimitError(
+                    f"jinja template {budget.name}: loop iterations exceed the limit of "
+                    f"{budget.limits.max_iterations}"
+                )
+        yield item
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Wraps the iterable of every ``for`` loop in the iteration counter."""
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> jn.Template:
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(jn.For):
+            guarded = jn.Call(
+                jn.Name(_LOOP_GUARD, "load", lineno=loop.lineno),
+                [loop.iter],
+                [],
+                None,
+                None,
+                lineno=loop.lineno,
+            )
+            guarded.set_environment(self)
+            loop.iter = guarded
+        return tree
+
+
+def _as_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def flt(value: Any, *args: Any) -> Any:
+        return fn(*args, value)
+
+    flt.__name__ = getattr(fn, "__name__", "filter")
+    return flt
+
+
+_env_lock = threading.Lock()
+_envs: dict[str, jinja2.Environment] = {}
+
+
+def jinja_environment(funcs: str = "sveltos") -> jinja2.Environment:
+    """The shared sandboxed environment with the helper functions of ``funcs``."""
+    with _env_lock:
+        env = _envs.get(funcs)
+        if env is not None:
+            return env
+        env = _Sandbox(
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            extensions=[jinja2.ext.loopcontrols],
+        )
+        for name, fn in function_set(funcs).items():
+            if getattr(fn, "needs_context", False):
+                continue
+            env.globals[name] = fn
+            if name not in env.filters:
+                env.filters[name] = _as_filter(fn)
+        env.globals[_LOOP_GUARD] = _loop_guard
+        _envs[funcs] = env
+        return env
+
+
+_cache_lock = threading.Lock()
+_cache: OrderedDict[tuple[str, str], jinja2.Template] = OrderedDict()
+_CACHE_MAX = 512
+
+
+def _compile(text: str, funcs: str, name: str) -> jinja2.Template:
+    key = (text, funcs)
+    with _cache_lock:
+        got = _cache.get(key)
+        if got is not None:
+            _cache.move_to_end(key)
+            return got
+    env = jinja_environment(funcs)
+    try:
+        tmpl = env.from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateSyntaxError(f"jinja template {name}:{exc.lineno}: {exc.message}") from None
+    with _cache_lock:
+        _cache[key] = tmpl
+        while len(_cache) > _CACHE_MAX:
+            _cache.popitem(last=False)
+    return tmpl
+
+
+def render_jinja(
+    text: str,
+    data: dict[str, Any],
+    *,
+    name: str = "tpl",
+    funcs: str = "sveltos",
+    limits: Limits | None = None,
+) -> str:
+    """Render a Jinja2 template in the sandbox; raises TemplateError subclasses."""
+    lim = limits or Limits()
+    tmpl = _compile(text, funcs, name)
+    token = _budget.set(_Budget(name, lim))
+    out: list[str] = []
+    size = 0
+    try:
+        for chunk in tmpl.generate(**data):
+            size += len(chunk)
+            if size > lim.max_output:
+                raise TemplateLimitError(
+                    f"jinja template {name}: output exceeds the limit of {lim.max_output} "
+                    "characters",
+                    "".join(out),
+                )
+            out.append(chunk)
+    except FunctionError as exc:
+        raise TemplateExecError(f"jinja template {name}: {exc}", "".join(out)) from None
+    except TemplateError:
+        raise
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateExecError(f"jinja template {name}: unsafe operation: {exc}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateExecError(f"jinja template {name}: {exc.message}", "".join(out)) from None
+    except jinja2.TemplateError as exc:
+        raise TemplateExecError(f"jinja template {name}: {exc}", "".join(out)) from None
+    except RecursionError:
+        raise TemplateLimitError(f"jinja template {name}: nesting too deep") from None
+    except Exception as exc:
+        raise TemplateExecError(
+            f"jinja template {name}: {type(exc).__name__}: {exc}", "".join(out)
+        ) from None
+    finally:
+        _budget.reset(token)
+    return "".join(out)
