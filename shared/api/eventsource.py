@@ -260,11 +260,8 @@ class EventSource(TypedObject):
 
     def normalized(self) -> EventSource:
         """A v1beta1 copy: resourceSelectors with ``evaluate``, no legacy spellings."""
-        data = self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
-        data["apiVersion"] = V1BETA1
-        spec = EventSourceSpec.model_validate(data.get("spec", {}))
+        spec = self.spec.model_copy(deep=True)
+        spec._flat = False
         for sel in spec.resource_selectors:
             sel._script_key = False
-        spec._flat = False
-        out = self.model_copy(update={"api_version": V1BETA1, "spec": spec})
-        return out
+        return self.model_copy(update={"api_version": V1BETA1, "spec": spec})

@@ -341,3 +341,28 @@ def test_dump_yaml_looks_like_user_input() -> None:
     assert again.obj == item.obj
     multi = dump_yaml([item.obj, item.obj])
     assert len(load_text(multi)) == 2
+
+
+def test_definition_errors_is_a_definition_error() -> None:
+    first = DefinitionError("bad", source="a.yaml", kind="EventSource", name="x", field="spec")
+    second = DefinitionError("worse", source="a.yaml", kind="EventSource", name="y", index=1)
+    both = DefinitionErrors([first, second])
+    assert isinstance(both, DefinitionError)
+    assert both.field == "spec" and both.reason == "bad"
+    assert str(both).splitlines() == [
+        "a.yaml: EventSource/x: spec: bad",
+        "a.yaml: EventSource/y (document 2): worse",
+    ]
+
+
+def test_iter_definition_files(tmp_path: Path) -> None:
+    from shared.api.loading import iter_definition_files
+
+    (tmp_path / "b").mkdir()
+    for name in ("a.yaml", "b/c.yml", "b/d.json", "b/e.txt"):
+        (tmp_path / name).write_text("x")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_definition_files([tmp_path])]
+    assert found == ["a.yaml", "b/c.yml", "b/d.json"]
+    assert list(iter_definition_files([tmp_path / "b" / "e.txt"])) == [tmp_path / "b" / "e.txt"]
+    with pytest.raises(FileNotFoundError):
+        list(iter_definition_files([tmp_path / "missing"]))

@@ -7,6 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.api.clusterprofile import ClusterProfile
+from shared.api.eventreport import EventReport
 from shared.api.eventsource import EventSource
 from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
 from shared.api.loading import dump_yaml, load_text
@@ -204,6 +206,7 @@ MODELS: dict[str, type[TypedObject]] = {
     "EventSource": EventSource,
     "EventTrigger": EventTrigger,
     "EventBasedAddOn": EventBasedAddOn,
+    "ClusterProfile": ClusterProfile,
 }
 
 PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -250,3 +253,74 @@ def test_selector_string_round_trip(data: dict[str, Any]) -> None:
     for labels_ in ({}, dict(sel.match_labels), {k: "zz" for k in sel.match_labels}):
         assert parsed.matches(labels_) == sel.matches(labels_)
     assert selector_to_string(parsed) == selector_to_string(sel)
+
+
+object_ref = st.fixed_dictionaries(
+    {"apiVersion": st.sampled_from(["v1", "apps/v1"]), "kind": st.sampled_from(["Service", "Deployment"]),
+     "name": names},
+    optional={"namespace": names},
+)  # fmt: skip
+
+json_scalar = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | free_text
+json_object = st.dictionaries(names, json_scalar, max_size=3)
+
+event_report = st.fixed_dictionaries(
+    {
+        "apiVersion": st.just("lib.projectsveltos.io/v1beta1"),
+        "kind": st.just("EventReport"),
+        "metadata": metadata.map(lambda m: {**m, "namespace": "default"}),
+        "spec": st.fixed_dictionaries(
+            {},
+            optional={
+                "clusterNamespace": names,
+                "clusterName": names,
+                "clusterType": st.sampled_from(["Capi", "Sveltos"]),
+                "eventSourceName": names,
+                "matchingResources": st.lists(object_ref, max_size=3),
+            },
+        ),
+    }
+)
+
+
+@PROFILE
+@given(event_report, st.lists(json_object, max_size=3), st.lists(json_object, max_size=2))
+def test_event_report_round_trip(
+    data: dict[str, Any], resources: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> None:
+    report = EventReport.model_validate(data)
+    report.spec.set_resources(resources)
+    report.spec.set_cloud_events(events)
+    text = dump_yaml(report)
+    [again] = load_text(text)
+    assert again.obj == report
+    assert isinstance(again.obj, EventReport)
+    assert again.obj.spec.resource_list() == resources
+    assert again.obj.spec.cloud_event_list() == events
+
+
+cluster_profile = st.fixed_dictionaries(
+    {
+        "apiVersion": st.just("config.projectsveltos.io/v1beta1"),
+        "kind": st.just("ClusterProfile"),
+        "metadata": metadata,
+        "spec": st.fixed_dictionaries(
+            {},
+            optional={
+                "clusterRefs": st.lists(object_ref, max_size=2),
+                "clusterSelector": label_selector,
+                "policyRefs": st.lists(policy_ref, max_size=2),
+                "syncMode": st.sampled_from(["OneTime", "Continuous", "DryRun"]),
+                "stopMatchingBehavior": st.sampled_from(["WithdrawPolicies", "LeavePolicies"]),
+                "tier": st.integers(0, 1000),
+                "unmodelled": json_object,
+            },
+        ),
+    }
+)
+
+
+@PROFILE
+@given(cluster_profile)
+def test_cluster_profile_round_trip(data: dict[str, Any]) -> None:
+    _round_trip(data)
