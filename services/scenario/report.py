@@ -106,12 +106,17 @@ def narrative_lines(result: StepResult) -> list[str]:
     for item in result.items:
         where = item.cluster.rpartition("/")[2]
         prep = "from" if item.change in ("was removed", "is absent") else "in"
-        if result.first_in_batch and result.trigger:
-            held = _ms(item.held_ms if item.held_ms is not None else result.latency_ms)
-            timing = f" {held} after {result.trigger}"
-        else:
+        held = _ms(item.held_ms if item.held_ms is not None else result.latency_ms)
+        change = item.change
+        if not (result.first_in_batch and result.trigger):
             timing = ""
-        lines.append(f"{PASS} {item.what} {item.change} {prep} {where}{timing}")
+        elif change == "is in place":
+            change, timing = "is still in place", ""
+        elif change == "is absent":
+            timing = f" (checked {held} after {result.trigger})"
+        else:
+            timing = f" {held} after {result.trigger}"
+        lines.append(f"{PASS} {item.what} {change} {prep} {where}{timing}")
     return lines
 
 

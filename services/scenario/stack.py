@@ -189,7 +189,7 @@ class Stack:
             return self
         self._started = True
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for sub in ("logs", "ready", "fleet"):
+        for sub in ("logs", "ready", "fleet", "nats"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
         self.log_dir.mkdir(parents=True)
         try:

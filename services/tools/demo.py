@@ -1,6 +1,12 @@
-"""``ripple demo``: the spec's story on the embedded default (local NATS + simulated fleet)."""
+"""``ripple demo``: the spec's story on the embedded default (local NATS + simulated fleet).
+
+The story is the scenario folder ``examples/story`` (see its README.md); state, kubeconfigs and
+logs go to ``.demo/`` in the repository.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -9,11 +15,32 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         once: bool = typer.Option(False, "--once", help="Run the story once and exit 0/1."),
+        story: Path | None = typer.Option(
+            None, "--story", help="Scenario folder to tell (default: examples/story)."
+        ),
+        state_dir: Path | None = typer.Option(
+            None, "--state-dir", help="Kubeconfigs, logs and NATS store (default: .demo/)."
+        ),
+        timeout: float = typer.Option(10.0, "--timeout", help="Deadline of each expectation (s)."),
+        ready_timeout: float = typer.Option(
+            60.0, "--ready-timeout", help="Deadline for the stack to come up (s)."
+        ),
     ) -> None:
-        """Run the spec's story end to end on the embedded default and show the latencies."""
-        typer.echo(
-            "ripple demo: the vertical slice (agent + manager through NATS) is not built yet; "
-            "nothing to run.",
-            err=True,
+        """Run the spec's story end to end on the embedded default and show the latencies.
+
+        Starts nats-server, the simulated fleet, the manager, the reporter and one agent per
+        cluster; loads the examples; creates and deletes Services and prints what Ripple did
+        and how fast. Then keeps running (kubectl, NATS and REST pointers are printed) until
+        Ctrl-C, unless --once.
+        """
+        from services.scenario import demo as story_demo
+
+        code = story_demo.run_demo(
+            story=story or story_demo.STORY,
+            state_dir=state_dir or story_demo.STATE_DIR,
+            once=once,
+            timeout=timeout,
+            ready_timeout=ready_timeout,
+            echo=typer.echo,
         )
-        raise typer.Exit(2)
+        raise typer.Exit(code)
