@@ -270,10 +270,11 @@ def server_side_apply(
             continue
         remove_path(result, p)
 
-    # ownership: applied leaves move to this manager
+    # ownership: changed leaves move to this manager; applying an equal value shares them
+    changed = [q for q, v in new_paths.items() if live is None or get_path(live, q) != v]
     out: list[dict[str, Any]] = []
     for e, owned in others:
-        kept = {p for p in owned if not any(_overlaps(p, q) for q in new_paths)}
+        kept = {p for p in owned if not any(_overlaps(p, q) for q in changed)}
         kept = {p for p in kept if get_path(result, p) is not _MISSING}
         if kept:
             if kept != owned:
