@@ -185,3 +185,11 @@ def test_fleet_yaml_errors(tmp_path: Path) -> None:
     path.write_text("clusters: [\n")
     with pytest.raises(DefinitionError, match="invalid YAML"):
         FleetConfig.load(path)
+
+
+def test_object_reference_is_hashable_and_ignores_extra_fields() -> None:
+    a = ObjectReference.model_validate(
+        {"apiVersion": "v1", "kind": "Service", "namespace": "d", "name": "s", "uid": "123"}
+    )
+    b = ObjectReference(api_version="v1", kind="Service", namespace="d", name="s")
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
