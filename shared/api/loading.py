@@ -241,6 +241,24 @@ def _repair_flattened(doc: Any) -> tuple[Any, str | None]:
     return fixed, warning
 
 
+def _compatibility_warnings(doc: dict[str, Any]) -> list[str]:
+    """Accepted spellings that Sveltos itself would not honour."""
+    if doc.get("kind") != "EventSource" or not isinstance(doc.get("spec"), dict):
+        return []
+    spec = doc["spec"]
+    places = [("spec", spec)] + [
+        (f"spec.resourceSelectors[{i}]", sel)
+        for i, sel in enumerate(spec.get("resourceSelectors") or [])
+        if isinstance(sel, dict)
+    ]
+    return [
+        f"{where}.labelsFilters: read as labelFilters; Sveltos does not know this spelling "
+        "(its API server drops it and the EventSource then matches every object)"
+        for where, part in places
+        if "labelsFilters" in part
+    ]
+
+
 def check_text(text: str, source: str = "<string>") -> LoadResult:
     """Load every object in ``text``; problems are collected, not raised."""
     result = LoadResult(source)
@@ -281,7 +299,9 @@ def check_text(text: str, source: str = "<string>") -> LoadResult:
                 result.errors.append(exc)
             else:
                 line = node.start_mark.line + 1 if node is not None else None
-                result.loaded.append(Loaded(obj, source, index, line, [warning] if warning else []))
+                warnings = [warning] if warning else []
+                warnings.extend(_compatibility_warnings(item))
+                result.loaded.append(Loaded(obj, source, index, line, warnings))
         index += 1
     if yaml_problem is not None:
         result.errors.append(yaml_problem)

@@ -9,6 +9,7 @@ for :func:`yaml_position_of`.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from typing import Any, Union
@@ -145,7 +146,24 @@ def _reason(err: dict[str, Any], model: type[BaseModel] | None, loc: list[str | 
         return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if etype == "string_too_short":
         return "must not be empty"
-    return f"{msg[0].lower() + msg[1:] if msg else etype}, got {_short(value)}"
+    text = _polish(msg) if msg else etype
+    if "got" in text or "input" not in err:
+        return text
+    return f"{text}, got {_short(value)}"
+
+
+_REPLACEMENTS = (
+    (re.compile(r"a valid dictionary or instance of \w+"), "an object (a mapping)"),
+    (re.compile(r"a valid dictionary"), "an object (a mapping)"),
+    (re.compile(r"^Input should be "), "must be "),
+    (re.compile(r"^Input "), "value "),
+)
+
+
+def _polish(msg: str) -> str:
+    for pattern, replacement in _REPLACEMENTS:
+        msg = pattern.sub(replacement, msg)
+    return msg[0].lower() + msg[1:] if msg else msg
 
 
 def describe_errors(

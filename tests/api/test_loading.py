@@ -366,3 +366,27 @@ def test_iter_definition_files(tmp_path: Path) -> None:
     assert list(iter_definition_files([tmp_path / "b" / "e.txt"])) == [tmp_path / "b" / "e.txt"]
     with pytest.raises(FileNotFoundError):
         list(iter_definition_files([tmp_path / "missing"]))
+
+
+def test_labels_filters_spelling_loads_with_a_warning() -> None:
+    text = y(
+        """
+        apiVersion: lib.projectsveltos.io/v1alpha1
+        kind: EventSource
+        metadata: {name: spec-text}
+        spec:
+          collectResources: true
+          group: ""
+          version: "v1"
+          kind: "Service"
+          labelsFilters:
+          - key: sveltos
+            operation: Equal
+            value: fv
+        """
+    )
+    [item] = load_text(text)
+    assert isinstance(item.obj, EventSource)
+    assert item.obj.spec.resource_selectors[0].label_filters[0].key == "sveltos"
+    [warning] = item.warnings
+    assert warning.startswith("spec.labelsFilters: read as labelFilters")
