@@ -181,9 +181,7 @@ def run_demo(
             )
             passed = sum(1 for r in results if r.ok)
             failed = len(results) - passed
-            latencies = [
-                r.latency_ms for r in results if r.ok and r.first_in_batch and r.latency_ms
-            ]
+            latencies = [r.latency_ms for r in results if r.measures_change and r.latency_ms]
             echo("")
             if latencies:
                 echo(

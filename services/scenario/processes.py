@@ -140,14 +140,19 @@ class ManagedProcess:
             logs=f"--- last {lines} lines of {self.log_path} ---\n{self.tail(lines)}",
         )
 
+    def terminate(self) -> None:
+        """Send SIGTERM (if running) without waiting."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+
     def stop(self, grace: float = TERM_GRACE) -> int | None:
         """SIGTERM, wait up to ``grace`` seconds, then SIGKILL; returns the exit code."""
         proc = self.proc
         code: int | None = None
         if proc is not None:
             if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
+                self.terminate()
                 try:
                     proc.wait(grace)
                 except subprocess.TimeoutExpired:
@@ -165,6 +170,17 @@ class ManagedProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def stop_all(processes: Sequence[ManagedProcess], grace: float = TERM_GRACE) -> None:
+    """SIGTERM all at once, then wait for each (SIGKILL after ``grace`` seconds)."""
+    for proc in processes:
+        proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in processes:
+        code = proc.stop(max(0.1, deadline - time.monotonic()))
+        if code not in (None, 0, -signal.SIGTERM):
+            log.warning("%s exited with code %s (log %s)", proc.name, code, proc.log_path)
 
 
 def wait_until(

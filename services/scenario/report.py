@@ -53,11 +53,7 @@ class ScenarioResult:
 
     def latencies(self) -> list[float]:
         """Latencies (ms) of the passing expectations that measure a batch of actions."""
-        return [
-            r.latency_ms
-            for r in self.results
-            if r.ok and r.first_in_batch and r.latency_ms is not None
-        ]
+        return [r.latency_ms for r in self.results if r.measures_change and r.latency_ms]
 
 
 def _ms(value: float) -> str:
@@ -199,7 +195,8 @@ def markdown(scenarios: Sequence[ScenarioResult]) -> str:
     lines += [
         "",
         "Latency: from the end of the first action of a batch (apply/delete/label/manage) to the "
-        "poll at which the following expectation held (polling every 5 ms).",
+        "poll at which the following expectation held (polling every 5 ms); only expectations "
+        "in which an object appeared, changed or went count.",
         "",
     ]
     return "\n".join(lines)

@@ -20,8 +20,8 @@ Order of bring-up (:meth:`Stack.start`):
    ``ripple agent`` per cluster, each a child process logging to ``logs/<name>.log``, awaited
    through its ready file (``ready/<name>``) with a deadline.
 
-:meth:`Stack.stop` stops agents, reporter, manager (SIGTERM, then SIGKILL after a grace
-period), then the fleet, then nats-server. It is idempotent and runs on ``__exit__``.
+:meth:`Stack.stop` stops the agents, then the manager and the reporter (each group: SIGTERM
+to all, then SIGKILL after a grace period), then the fleet, then nats-server. It is idempotent and runs on ``__exit__``.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from services.scenario.processes import (
     ManagedProcess,
     free_port,
     ripple_command,
+    stop_all,
     tail,
     wait_ready,
     wait_until,
@@ -208,12 +209,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop everything this stack started (services, fleet, nats-server). Idempotent."""
-        order = [p for n, p in self.processes.items() if n.startswith("agent-")]
-        order += [p for n, p in self.processes.items() if not n.startswith("agent-")]
-        for proc in order:
-            code = proc.stop()
-            if code not in (None, 0, -15):
-                log.warning("%s exited with code %s (log %s)", proc.name, code, proc.log_path)
+        stop_all([p for n, p in self.processes.items() if n.startswith("agent-")])
+        stop_all([p for n, p in self.processes.items() if not n.startswith("agent-")])
         for client in self._clients.values():
             with contextlib.suppress(Exception):
                 client.close()

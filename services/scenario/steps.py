@@ -13,7 +13,8 @@ Timings (milliseconds): ``duration_ms`` is the step's own wall time. For an ``ex
 (the first event of the batch the expectation reacts to) to the poll at which everything
 held — the event-to-add-on latency as a user sees it; each item also records when it first
 held (``held_ms``, same origin). Only the first ``expect`` after a batch of actions
-(``first_in_batch``) measures that batch; the latency statistics use only those. Before the actions of a batch, the runner notes which objects
+(``first_in_batch``) measures that batch; the latency statistics use only those in which
+something appeared, changed or went (``measures_change``). Before the actions of a batch, the runner notes which objects
 the following expectations name already exist, so results can say "appeared", "was updated" or
 "was removed".
 """
@@ -99,6 +100,17 @@ class StepResult:
         return self.step.number
 
     @property
+    def measures_change(self) -> bool:
+        """A passing first expect of a batch in which something appeared, changed or went:
+        its ``latency_ms`` is an event-to-add-on latency (statistics use only these)."""
+        return (
+            self.ok
+            and self.first_in_batch
+            and self.latency_ms is not None
+            and any(i.change in ("appeared", "was updated", "was removed") for i in self.items)
+        )
+
+    @property
     def kind(self) -> str:
         return self.step.kind
 
@@ -112,6 +124,7 @@ class StepResult:
             "duration_ms": round(self.duration_ms, 3),
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
             "first_in_batch": self.first_in_batch,
+            "measures_change": self.measures_change,
             "items": [
                 {
                     "object": i.what,
