@@ -15,8 +15,12 @@ POLICY: dict[str, Any] = {
         "labels": {"projectsveltos.io/reference-kind": "ConfigMap"},
     },
     "spec": {
-        "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "internal"}}}],
-                     "ports": [{"port": 80}]}],
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": {"app": "internal"}}}],
+                "ports": [{"port": 80}],
+            }
+        ],
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "MyApp"}},
     },
 }

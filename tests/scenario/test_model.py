@@ -139,7 +139,7 @@ def test_invalid_steps_name_step_and_field(raw: object, message: str) -> None:
     ],
 )
 def test_invalid_steps_documents(document: object, message: str) -> None:
-    with pytest.raises(ScenarioError, match="steps.yaml: ") as err:
+    with pytest.raises(ScenarioError, match=r"steps\.yaml: ") as err:
         parse_steps(document)
     assert message in str(err.value)
 
@@ -195,7 +195,7 @@ def test_object_file_without_name_is_reported(tmp_path: Path) -> None:
         tmp_path, "steps:\n- apply: {cluster: default/cluster-a, file: cluster/svc.yaml}\n"
     )
     (folder / "cluster" / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {}\n")
-    with pytest.raises(ScenarioError, match="document 1: metadata.name is missing"):
+    with pytest.raises(ScenarioError, match=r"document 1: metadata\.name is missing"):
         load_scenario(folder)
 
 
@@ -222,5 +222,5 @@ def test_duplicate_cluster_in_fleet(tmp_path: Path) -> None:
 def test_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="not a scenario folder"):
         load_scenario(tmp_path / "missing")
-    with pytest.raises(ScenarioError, match="fleet.yaml is missing"):
+    with pytest.raises(ScenarioError, match=r"fleet\.yaml is missing"):
         load_scenario(tmp_path)
