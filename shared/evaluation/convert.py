@@ -116,6 +116,20 @@ def _key(k: Any) -> Any:
 # --- JSON / YAML codecs offered to Lua (json module) ----------------------------------------
 
 
+def _no_alias_loader() -> Any:
+    """A SafeLoader that refuses YAML aliases (a "billion laughs" document would otherwise
+    expand into an exponentially large structure on conversion)."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("YAML aliases (*name) are not supported")
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
 def _encode_value(value: Any, depth: int = 0) -> Any:
     """A Lua value to JSON-able data, with the gopher-lua json rules (empty table is [])."""
     if depth > 100:
@@ -147,11 +161,19 @@ class Codecs:
     Lua convention of gopher-lua's json module (``nil, err`` on bad input).
     """
 
-    def __init__(self, to_lua: Callable[[Any], Any]) -> None:
+    def __init__(self, to_lua: Callable[[Any], Any], max_input: int) -> None:
         self._to_lua = to_lua
+        self._max_input = max_input
+
+    def _check_size(self, text: Any, fname: str) -> None:
+        if isinstance(text, str | bytes) and len(text) > self._max_input:
+            raise ValueError(
+                f"input of {len(text)} bytes exceeds the {self._max_input}-byte limit of {fname}"
+            )
 
     def json_decode(self, text: Any) -> tuple[Any, str | None]:
         try:
+            self._check_size(text, "json.decode")
             return self._to_lua(json.loads(text)), None
         except Exception as exc:
             return None, f"json.decode: {exc}"
@@ -171,7 +193,8 @@ class Codecs:
         import yaml
 
         try:
-            return self._to_lua(yaml.safe_load(text)), None
+            self._check_size(text, "json.fromYAML")
+            return self._to_lua(yaml.load(text, Loader=_no_alias_loader())), None
         except Exception as exc:
             return None, f"json.fromYAML: {exc}"
 

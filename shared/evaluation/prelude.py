@@ -88,6 +88,91 @@ local function safe_xpcall(f, handler)
 end
 
 ---------------------------------------------------------------------------------------------
+-- pattern guard: Lua patterns backtrack in C, where the count hook never fires, so a
+-- pattern like ("a*"):rep(8) .. "b" on a few hundred bytes would run for minutes. Before
+-- running find/match/gmatch/gsub, estimate the worst case from the number of repetition
+-- items (* + -) and the subject length, and refuse what could exceed PATTERN_LIMIT steps.
+local PATTERN_LIMIT_LOG = math.log(5e7)
+local log = math.log
+
+local function skip_set(p, i)
+  local len = #p
+  local j = i + 1
+  if sbyte(p, j) == 94 then j = j + 1 end        -- [^
+  if sbyte(p, j) == 93 then j = j + 1 end        -- []...] : a literal ]
+  while j <= len and sbyte(p, j) ~= 93 do
+    if sbyte(p, j) == 37 then j = j + 2 else j = j + 1 end
+  end
+  return j + 1
+end
+
+local function repetitions(p)
+  local i, len, q = 1, #p, 0
+  local anchored = sbyte(p, 1) == 94
+  if anchored then i = 2 end
+  while i <= len do
+    local c = sbyte(p, i)
+    local item_end = nil
+    if c == 37 then                               -- %
+      local d = sbyte(p, i + 1)
+      if d == 98 then i = i + 4                   -- %bxy
+      elseif d == 102 then i = skip_set(p, i + 2) -- %f[set]
+      else item_end = i + 1 end
+    elseif c == 91 then item_end = skip_set(p, i) - 1
+    elseif c == 40 or c == 41 then i = i + 1
+    else item_end = i end
+    if item_end ~= nil then
+      local nxt = sbyte(p, item_end + 1)
+      if nxt == 42 or nxt == 43 or nxt == 45 then
+        q = q + 1
+        i = item_end + 2
+      elseif nxt == 63 then
+        i = item_end + 2
+      else
+        i = item_end + 1
+      end
+    end
+  end
+  return q, anchored
+end
+
+local function check_pattern(fname, s, p)
+  if type(s) ~= "string" or type(p) ~= "string" then return end
+  local q, anchored = repetitions(p)
+  if q < 2 then return end
+  local n = #s
+  local cost = (q - 1) * log(n + 1)
+  if not anchored then cost = cost + log(n + 1) end
+  if cost > PATTERN_LIMIT_LOG then
+    error("string." .. fname .. ": pattern with " .. q .. " repetitions is too costly on a "
+      .. n .. "-byte subject (its backtracking cannot be interrupted); simplify the pattern, "
+      .. "or use plain find / the strings module", 3)
+  end
+end
+
+do
+  local raw_find, raw_match, raw_gmatch, raw_gsub = sfind, smatch, sgmatch, sgsub
+  local function find(s, p, init, plain)
+    if not plain then check_pattern("find", s, p) end
+    return raw_find(s, p, init, plain)
+  end
+  local function match(s, p, init)
+    check_pattern("match", s, p)
+    return raw_match(s, p, init)
+  end
+  local function gmatch(s, p)
+    check_pattern("gmatch", s, p)
+    return raw_gmatch(s, p)
+  end
+  local function gsub(s, p, r, n)
+    check_pattern("gsub", s, p)
+    return raw_gsub(s, p, r, n)
+  end
+  -- the real table serves ("..."):find(...) method calls; string_lib below copies from it
+  string.find, string.match, string.gmatch, string.gsub = find, match, gmatch, gsub
+end
+
+---------------------------------------------------------------------------------------------
 -- read-only library proxies
 local protected = {}
 local proxies = {}
@@ -300,7 +385,17 @@ function strings_lib.Join(t, sep)
 end
 function strings_lib.ToLower(s) need_string("ToLower", s); return slower(s) end
 function strings_lib.ToUpper(s) need_string("ToUpper", s); return supper(s) end
-function strings_lib.TrimSpace(s) need_string("TrimSpace", s); return smatch(s, "^%s*(.-)%s*$") end
+function strings_lib.TrimSpace(s)
+  need_string("TrimSpace", s)
+  local first = sfind(s, "%S")
+  if first == nil then return "" end
+  local last = #s
+  while true do
+    local b = sbyte(s, last)
+    if b == 32 or (b >= 9 and b <= 13) then last = last - 1 else break end
+  end
+  return ssub(s, first, last)
+end
 function strings_lib.TrimPrefix(s, p)
   need_string("TrimPrefix", s, p)
   if p ~= "" and ssub(s, 1, #p) == p then return ssub(s, #p + 1) end

@@ -38,7 +38,7 @@ class Limits:
     #: VM instructions per ``evaluate`` run (about 2-3 ms of Lua per million)
     instructions: int = 2_000_000
     #: VM instructions per ``aggregatedSelection`` run (it loops over every object)
-    aggregate_instructions: int = 200_000_000
+    aggregate_instructions: int = 50_000_000
     #: memory cap of the runtime, bytes (objects under evaluation count against it)
     memory_bytes: int = 64 * 1024 * 1024
 
@@ -94,7 +94,7 @@ class LuaSandbox:
             max_memory=self.limits.memory_bytes,
         )
         self._cap = self.limits.memory_bytes
-        codecs = Codecs(self.to_lua)
+        codecs = Codecs(self.to_lua, max_input=max(1024, self._cap // 4))
         self._ctl = self._runtime.execute(
             PRELUDE,
             codecs.json_decode,

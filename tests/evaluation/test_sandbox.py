@@ -227,3 +227,47 @@ def test_json_decode_bomb_is_refused_without_crashing() -> None:
     assert result.error is None
     assert result.matching and "memory" in result.message
     assert c.evaluate(service()).matching
+
+
+def test_catastrophic_patterns_are_refused_quickly() -> None:
+    c = lua(
+        "function evaluate()\n"
+        "  local s = string.rep('a', 200)\n"
+        "  local r = s:find(string.rep('a*', 4) .. 'b')\n"
+        "  return {matching = true}\n"
+        "end\n"
+    )
+    started = time.perf_counter()
+    result = c.evaluate(service())
+    assert time.perf_counter() - started < 0.25
+    assert result.error is not None and "too costly" in result.error and "line 3" in result.error
+    for call in (
+        "string.match(s, p)",
+        "string.gsub(s, p, '')",
+        "string.gmatch(s, p)",
+        "s:match(p)",
+    ):
+        code = f"function evaluate()\n local s, p = string.rep('a', 300), string.rep('a-', 5) .. 'b'\n local r = {call}\nend"
+        assert "too costly" in (lua(code).evaluate(service()).error or ""), call
+
+
+def test_ordinary_patterns_still_work() -> None:
+    assert message_of(expr("select(3, string.find('key=value', '^(%w+)=(%w+)$'))")) == "key"
+    assert message_of(expr("string.gsub('a-b-c', '%-', '+')")) == "a+b+c"
+    assert message_of(expr("('10.0.0.1'):match('^(%d+)%.(%d+)%.(%d+)%.(%d+)$')")) == "10"
+    long = "x" * 5000
+    c = expr("#string.gsub(string.rep('ab ', 2000), '%s+', '')")
+    assert message_of(c) == "4000"
+    assert message_of(expr(f"('{long}'):find('y', 1, true)")) == "nil"
+    assert (
+        message_of(
+            expr("strings.TrimSpace(string.rep(' ', 100000) .. 'x' .. string.rep(' ', 100000))")
+        )
+        == "x"
+    )
+
+
+def test_yaml_aliases_are_refused() -> None:
+    doc = "a: &a [1, 2]\\nb: *a\\n"
+    result = expr(f"select(2, json.fromYAML('{doc}'))").evaluate(service())
+    assert result.error is None and "aliases" in result.message
