@@ -4,7 +4,7 @@ Go values are modelled as in ``shared.templating.values``: ``None`` is nil, ``in
 Go's integer kinds, ``float`` is float64, ``list`` is ``[]interface {}``, ``dict`` is
 ``map[string]interface {}``, ``bytes`` is ``[]byte`` and an aware ``datetime`` is
 ``time.Time``. Go structs are objects exposing ``go_fields()`` (ordered ``(name, value)``
-pairs) and optionally ``go_type_name``. A plain ``int`` is Go ``int64``; an ``int`` subclass
+pairs) and optionally ``go_type_name``; one with ``go_string()`` is a fmt.Stringer. A plain ``int`` is Go ``int64``; an ``int`` subclass
 carries a class attribute ``go_type`` (``"int"``, ``"uint8"`` ...) naming its Go type.
 """
 
@@ -480,6 +480,9 @@ class _Printer:
                     + "}"
                 )
             return "[" + " ".join(self.value(x, verb, fl, depth + 1) for x in v) + "]"
+        stringer = getattr(v, "go_string", None)
+        if callable(stringer) and verb in "vsxXq" and not fl.sharp_v:
+            return _fmt_string(str(stringer()), "s" if verb == "v" else verb, fl)
         fields = _struct_fields(v)
         if fields is not None:
             if fl.sharp_v:

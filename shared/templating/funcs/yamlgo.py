@@ -327,10 +327,16 @@ def _sorted_keys(d: dict[str, Any]) -> list[str]:
 
 
 class _Emitter:
+    """Block emitter; indentation follows go-yaml's increase_indent."""
+
     def __init__(self, version: int) -> None:
         self.version = version
         self.best = 2 if version == 2 else 4
         self.out = _Out()
+
+    def nxt(self, indent: int) -> int:
+        """The indentation of a node nested in a mapping (aligned to the indent unit)."""
+        return self.best * ((indent + self.best) // self.best)
 
     def scalar(self, v: Any, indent: int, key: bool = False) -> None:
         if v is None:
@@ -347,62 +353,60 @@ class _Emitter:
                 self.out, str(v), indent, key=key, version=self.version, best_indent=self.best
             )
 
-    def node(self, v: Any, indent: int, inline: bool) -> None:
-        """Emit ``v``; ``inline`` when the cursor is right after ``- `` of a sequence item."""
-        if isinstance(v, dict) and v:
-            self.mapping(v, indent, inline)
-        elif isinstance(v, list) and v:
-            self.sequence(v, indent, inline)
-        elif isinstance(v, dict):
+    def value(self, v: Any, indent: int) -> None:
+        """A scalar or an empty collection; ``indent`` is for continuation lines."""
+        if isinstance(v, dict):
             self.out.write("{}")
         elif isinstance(v, list):
             self.out.write("[]")
         else:
-            self.scalar(v, indent + self.best)
+            self.scalar(v, indent)
+
+    def newline(self, indent: int) -> None:
+        if self.out.parts:
+            self.out.write("\n")
+        self.out.write(" " * indent)
 
     def mapping(self, d: dict[str, Any], indent: int, inline: bool) -> None:
         for n, k in enumerate(_sorted_keys(d)):
             if n > 0 or not inline:
-                if self.out.parts:
-                    self.out.write("\n")
-                self.out.write(" " * indent)
+                self.newline(indent)
             self.scalar(k, indent, key=True)
             self.out.write(":")
             v = d[k]
             if isinstance(v, dict) and v:
-                self.out.write("\n")
-                self.out.write(" " * (indent + self.best))
-                self.mapping(v, indent + self.best, True)
+                child = self.nxt(indent)
+                self.newline(child)
+                self.mapping(v, child, True)
             elif isinstance(v, list) and v:
-                seq_indent = indent if self.version == 2 else indent + self.best
-                self.out.write("\n")
-                self.out.write(" " * seq_indent)
-                self.sequence(v, seq_indent, True)
+                child = indent if self.version == 2 else self.nxt(indent)
+                self.newline(child)
+                self.sequence(v, child, True)
             else:
                 self.out.write(" ")
-                self.node(v, indent, False)
+                self.value(v, self.nxt(indent))
 
     def sequence(self, items: list[Any], indent: int, inline: bool) -> None:
         for n, item in enumerate(items):
             if n > 0 or not inline:
-                if self.out.parts:
-                    self.out.write("\n")
-                self.out.write(" " * indent)
+                self.newline(indent)
             self.out.write("- ")
-            if isinstance(item, dict | list) and item:
-                self.node(item, indent + 2, True)
+            if isinstance(item, dict) and item:
+                self.mapping(item, indent + 2, True)
+            elif isinstance(item, list) and item:
+                self.sequence(item, indent + 2, True)
             else:
-                self.node(item, indent, False)
+                self.value(item, indent + 2)
 
 
 def _dump(v: Any, version: int) -> str:
     em = _Emitter(version)
-    if isinstance(v, dict | list) and v:
-        em.node(v, 0, True)
-    elif isinstance(v, dict | list):
-        em.node(v, 0, False)
+    if isinstance(v, dict) and v:
+        em.mapping(v, 0, True)
+    elif isinstance(v, list) and v:
+        em.sequence(v, 0, True)
     else:
-        em.scalar(v, em.best)
+        em.value(v, em.best)
     return em.out.text() + "\n"
 
 
