@@ -165,6 +165,8 @@ class CompiledEventSource:
             return []
         md = obj.get("metadata") or {}
         labels = md.get("labels") or {}
+        if type(labels) is not dict:
+            labels = {}
         namespace = md.get("namespace") or ""
         name = md.get("name") or ""
         return [s.filter.index for s in candidates if s.filter.accepts(namespace, name, labels)]

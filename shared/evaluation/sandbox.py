@@ -167,7 +167,7 @@ class LuaSandbox:
         try:
             table = self.to_lua(obj)
             result = self._evaluate(script_id, table, self._hooks, self.limits.instructions)
-        except (lua51.LuaError, MemoryError) as exc:
+        except (lua51.LuaError, MemoryError, RecursionError) as exc:
             self._recover()
             return LuaOutcome(error=self._error(script_id, _lua_message(exc)))
         except UnicodeDecodeError:
@@ -188,7 +188,7 @@ class LuaSandbox:
             result = self._aggregate(
                 script_id, table, self._agg_hooks, self.limits.aggregate_instructions
             )
-        except (lua51.LuaError, MemoryError) as exc:
+        except (lua51.LuaError, MemoryError, RecursionError) as exc:
             self._recover()
             return LuaAggregate([], error=self._error(script_id, _lua_message(exc)))
         except UnicodeDecodeError:
@@ -222,4 +222,6 @@ class LuaSandbox:
 def _lua_message(exc: BaseException) -> str:
     if isinstance(exc, lua51.LuaMemoryError | MemoryError):
         return MEMORY_ERROR
+    if isinstance(exc, RecursionError):
+        return "the object is nested too deeply to be converted"
     return str(exc)

@@ -281,3 +281,25 @@ def test_non_utf8_text_from_lua_is_an_error_not_an_exception() -> None:
     assert result.error is not None and "UTF-8" in result.error
     result = lua("function evaluate()\n error(string.char(255))\nend").evaluate(service())
     assert result.error is not None
+
+
+def test_deeply_nested_object_is_an_error_not_an_exception() -> None:
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(5000):
+        child: dict[str, object] = {}
+        node["x"] = child
+        node = child
+    obj = service()
+    obj["spec"]["deep"] = deep
+    result = lua("function evaluate() return {matching = true} end").evaluate(obj)
+    assert result.error is not None and "nested too deeply" in result.error
+
+
+def test_malformed_labels_do_not_crash_the_prefilter() -> None:
+    from tests.evaluation.helpers import compiled, service_selector
+
+    obj = service()
+    obj["metadata"]["labels"] = ["not", "a", "map"]
+    c = compiled(service_selector(labelFilters=[{"key": "a", "operation": "DoesNotHave"}]))
+    assert c.evaluate(obj).matching
