@@ -87,10 +87,8 @@ def look_around(stack: Stack) -> list[str]:
         "",
         f"  NATS: {stack.nats_url}  — every subject is under {ROOT}.> ; "
         f"per-change events: {EVENTS_ROOT}.>",
-        f'    {_rel(Path(sys.executable))} -c "import asyncio, nats; '
-        f"exec('async def m():\\n nc = await nats.connect(\\'{stack.nats_url}\\')\\n "
-        f"await nc.subscribe(\\'{EVENTS_ROOT}.>\\', cb=lambda m: print(m.subject, "
-        "m.data.decode()[:300]))\\n await asyncio.Event().wait()'); asyncio.run(m())\"",
+        f"    {_rel(Path(sys.executable))} -m services.scenario.subscribe {stack.nats_url} "
+        f"'{EVENTS_ROOT}.>'",
     ]
     if stack.rest_url:
         lines += ["", f"  REST: {stack.rest_url}   (curl {stack.rest_url}/healthz)"]
