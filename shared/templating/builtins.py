@@ -132,11 +132,11 @@ def eq(arg1: Any, *arg2: Any) -> bool:
             else:
                 if not _comparable(arg):
                     raise BuiltinError(
-                        f"non-comparable type {gofmt.format_value(arg)}: {type_name(arg)}"
+                        gofmt.sprintf("non-comparable type %s: %v", arg, type_name(arg))
                     )
                 if not _comparable(arg1):
                     raise BuiltinError(
-                        f"non-comparable type {gofmt.format_value(arg1)}: {type_name(arg1)}"
+                        gofmt.sprintf("non-comparable type %s: %v", arg1, type_name(arg1))
                     )
                 if type_name(arg1) != type_name(arg):
                     raise BuiltinError(

@@ -60,6 +60,7 @@ class State:
         "iters",
         "limits",
         "out",
+        "root",
         "size",
         "tmpl_name",
         "vars",
@@ -69,6 +70,7 @@ class State:
         self.out: list[str] = []
         self.size = 0
         self.vars: list[list[Any]] = [["$", dot]]
+        self.root = dot  # the data the render started with
         self.depth = 0
         self.iters = 0
         self.tmpl_name = tmpl_name
@@ -142,11 +144,20 @@ def _var_set(st: State, node: N.Node, name: str, value: Any) -> None:
 _arity_cache: dict[int, tuple[int, int | None]] = {}
 
 
-def _arity(fn: Callable[..., Any]) -> tuple[int, int | None]:
+def _arity(fn: Callable[..., Any], *, cache: bool = True) -> tuple[int, int | None]:
     """(required positional args, max positional args or None when variadic)."""
     key = id(fn)
-    got = _arity_cache.get(key)
+    got = _arity_cache.get(key) if cache else None
     if got is not None:
+        return got
+    if not cache:
+        key = -1  # a scratch slot: short-lived callables must not be cached by id
+    params = getattr(fn, "go_params", None)
+    if isinstance(params, tuple | list):
+        variadic = bool(params) and str(params[-1]).startswith("...")
+        fixed = len(params) - 1 if variadic else len(params)
+        got = (fixed, None if variadic else fixed)
+        _arity_cache[key] = got
         return got
     try:
         sig = inspect.signature(fn)
@@ -453,7 +464,7 @@ class Compiler:
         first = cmd.args[0]
         nargs = len(cmd.args)
         if isinstance(first, N.FieldNode):
-            return self._field_command(first, first.ident, None, nargs)
+            return self._field_command(first, first.ident, None, cmd.args[1:])
         if isinstance(first, N.ChainNode):
             recv = self.compile_arg(first.node)
             if isinstance(first.node, N.NilNode):
@@ -462,7 +473,7 @@ class Compiler:
                     fail(st, first, f"indirection through explicit nil in {first}")
 
                 return nil_chain
-            return self._field_command(first, first.field, recv, nargs)
+            return self._field_command(first, first.field, recv, cmd.args[1:])
         if isinstance(first, N.VariableNode):
             vname = first.ident[0]
             if len(first.ident) == 1:
@@ -478,7 +489,7 @@ class Compiler:
             def var_recv(st: State, dot: Any) -> Any:
                 return _var_get(st, first, vname)
 
-            return self._field_command(first, first.ident[1:], var_recv, nargs)
+            return self._field_command(first, first.ident[1:], var_recv, cmd.args[1:])
         if isinstance(first, N.IdentifierNode):
             return self._call_command(first, cmd, cmd.args[1:])
         if isinstance(first, N.PipeNode):
@@ -486,7 +497,7 @@ class Compiler:
 
             def pipe_cmd(st: State, dot: Any, final: Any) -> Any:
                 if nargs > 1 or final is not _NOFINAL:
-                    fail(st, first, f"can't give argument to non-function {first}")
+                    fail(st, cmd, f"can't give argument to non-function {first}")
                 return inner(st, dot)
 
             return pipe_cmd
@@ -514,7 +525,7 @@ class Compiler:
         if isinstance(node, N.NilNode):
             return _nil
         if isinstance(node, N.FieldNode):
-            return _no_final(self._field_command(node, node.ident, None, 1))
+            return _no_final(self._field_command(node, node.ident, None, []))
         if isinstance(node, N.VariableNode):
             vname = node.ident[0]
             if len(node.ident) == 1:
@@ -527,7 +538,7 @@ class Compiler:
             def var_recv(st: State, dot: Any) -> Any:
                 return _var_get(st, node, vname)
 
-            return _no_final(self._field_command(node, node.ident[1:], var_recv, 1))
+            return _no_final(self._field_command(node, node.ident[1:], var_recv, []))
         if isinstance(node, N.PipeNode):
             return self.compile_pipeline(node)
         if isinstance(node, N.IdentifierNode):
@@ -540,7 +551,7 @@ class Compiler:
 
                 return nil_chain
             recv = self.compile_arg(node.node)
-            return _no_final(self._field_command(node, node.field, recv, 1))
+            return _no_final(self._field_command(node, node.field, recv, []))
         if isinstance(node, N.BoolNode):
             b = node.true
             return lambda st, dot: b
@@ -581,11 +592,17 @@ class Compiler:
         return lambda st, dot: value
 
     # -- fields ---------------------------------------------------------------------
-    def _field_command(self, node: N.Node, idents: list[str], recv: Ev | None, nargs: int) -> Cmd:
+    def _field_command(
+        self, node: N.Node, idents: list[str], recv: Ev | None, arg_nodes: list[N.Node]
+    ) -> Cmd:
         """A field chain on dot (recv None) or on recv's value; the last may get args."""
         mode = self.missingkey
         idents_t = tuple(idents)
         step = self._field_step
+        via_iface = False
+        nargs = len(arg_nodes) + 1
+        args = [self.compile_arg(a) for a in arg_nodes]
+        last = idents_t[-1]
 
         if mode == "error":
 
@@ -605,15 +622,21 @@ class Compiler:
         def cmd(st: State, dot: Any, final: Any) -> Any:
             v = dot if recv is None else recv(st, dot)
             if nargs > 1 or final is not _NOFINAL:
-                for name in idents_t[:-1]:
-                    v = step(st, node, v, name, False, on_missing)
-                return step(st, node, v, idents_t[-1], True, on_missing)
-            for name in idents_t:
+                for i, name in enumerate(idents_t[:-1]):
+                    v = step(st, node, v, name, False, on_missing, i > 0 or via_iface)
+                method = _method_of(v, last)
+                if method is not None:
+                    argv = [a(st, dot) for a in args]
+                    if final is not _NOFINAL:
+                        argv.append(final)
+                    return _call_method(st, node, last, method, argv)
+                return step(st, node, v, last, True, on_missing, len(idents_t) > 1 or via_iface)
+            for i, name in enumerate(idents_t):
                 if type(v) is dict:
                     r = v.get(name, _ABSENT)
                     v = on_missing(st, name) if r is _ABSENT else r
                 else:
-                    v = step(st, node, v, name, False, on_missing)
+                    v = step(st, node, v, name, False, on_missing, i > 0 or via_iface)
             return v
 
         return cmd
@@ -626,6 +649,7 @@ class Compiler:
         name: str,
         has_args: bool,
         on_missing: Callable[[State, str], Any],
+        iface: bool = False,
     ) -> Any:
         if v is MISSING:
             if self.missingkey == "error":
@@ -644,7 +668,8 @@ class Compiler:
                     fail(st, node, f"{name} has arguments but cannot be invoked as function")
                 return v.field(name)
             fail(st, node, f"can't evaluate field {name} in type {v.go_type_name}")
-        fail(st, node, f"can't evaluate field {name} in type {B.type_name(v)}")
+        typ = "interface {}" if iface else B.type_name(v)
+        fail(st, node, f"can't evaluate field {name} in type {typ}")
 
     # -- function calls -------------------------------------------------------------
     def _call_command(self, ident: N.IdentifierNode, cmd: N.Node, arg_nodes: list[N.Node]) -> Cmd:
@@ -685,7 +710,7 @@ class Compiler:
                     msg = f"wrong number of args for {name}: want at least {lo} got {nargs}"
                 else:
                     msg = f"wrong number of args for {name}: want {hi} got {n}"
-                fail(st, cmd, msg)
+                fail(st, ident, msg)
             argv = [a(st, dot) for a in args]
             if final is not _NOFINAL:
                 argv.append(final)
@@ -734,6 +759,12 @@ class _Context:
         self.compiler = compiler
         self.st = st
 
+    @property
+    def root_data(self) -> Any:
+        """The data the render started with (``$`` of the root template), nil as None."""
+        root = self.st.root
+        return None if root is MISSING else root
+
     def execute_template(self, name: str, data: Any) -> str:
         tmpl = self.compiler.templates.get(name)
         if tmpl is None:
@@ -749,6 +780,7 @@ class _Context:
         sub.depth = st.depth + 1
         sub.iters = st.iters
         sub.size = st.size
+        sub.root = st.root
         tmpl(sub, sub.vars[0][1])
         st.iters = sub.iters
         return "".join(sub.out)
@@ -763,9 +795,35 @@ class _Context:
         sub.depth = st.depth + 1
         sub.iters = st.iters
         sub.size = st.size
+        sub.root = st.root
         run(sub, sub.vars[0][1])
         st.iters = sub.iters
         return "".join(sub.out)
+
+
+def _method_of(v: Any, name: str) -> Callable[..., Any] | None:
+    """A Go method (with arguments) of a value that declares ``go_methods()``."""
+    methods = getattr(v, "go_methods", None)
+    if methods is None or not callable(methods):
+        return None
+    found = methods().get(name)
+    return found if callable(found) else None
+
+
+def _call_method(
+    st: State, node: N.Node, name: str, method: Callable[..., Any], argv: list[Any]
+) -> Any:
+    lo, hi = _arity(method, cache=False)
+    if len(argv) < lo or (hi is not None and len(argv) > hi):
+        fail(st, node, f"wrong number of args for {name}: want {lo} got {len(argv)}")
+    try:
+        return method(*[None if a is MISSING else a for a in argv])
+    except FunctionError as exc:
+        fail(st, node, f"error calling {name}: {exc}")
+    except (TemplateExecError, TemplateLimitError):
+        raise
+    except Exception as exc:
+        fail(st, node, f"error calling {name}: {exc}")
 
 
 def _noop(st: State, dot: Any) -> None:

@@ -151,6 +151,11 @@ def object_reference(ref: Mapping[str, Any] | GoStruct) -> GoStruct:
 class TemplateContext(Protocol):
     """What a ``needs_context`` function receives: access to the running template set."""
 
+    @property
+    def root_data(self) -> Any:
+        """The data the render started with (the root template's ``$``); nil is None."""
+        ...
+
     def execute_template(self, name: str, data: Any) -> str:
         """Execute the named template of the set with ``data`` as dot (sprig ``include``)."""
         ...
