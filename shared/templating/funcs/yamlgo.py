@@ -446,6 +446,29 @@ def _construct_scalar(loader: _Loader, node: yaml.ScalarNode) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:str", _construct_scalar)
 
 
+def _key_string(k: Any) -> str:
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    if isinstance(k, float):
+        return format_float(k, "g", -1)
+    if k is None:
+        return "null"
+    if isinstance(k, dict | list):
+        raise YAMLError("error converting YAML to JSON: yaml: invalid map key")
+    return str(k)
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k_node, v_node in node.value:
+        key = _key_string(loader.construct_object(k_node, deep=True))
+        out[key] = loader.construct_object(v_node, deep=True)
+    return out
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
 def _jsonify(v: Any) -> Any:
     """The YAML-to-JSON step: keys become strings; NaN/Inf cannot be represented."""
     if isinstance(v, dict):
