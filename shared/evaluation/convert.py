@@ -107,6 +107,31 @@ def from_lua(value: Any, depth: int = 0) -> Any:
     return [from_lua(value[i], depth + 1) for i in range(1, n + 1)]
 
 
+def restore(converted: Any, original: Any) -> Any:
+    """``converted`` (an object back from Lua) with the losses of the round trip undone
+    where ``original`` shows them: an empty table that was a list is ``[]`` again, a float
+    that Lua returned as an integral number is the float again. Returns ``original`` itself
+    when the script changed nothing."""
+    out = _restore(converted, original)
+    return original if out == original else out
+
+
+def _restore(converted: Any, original: Any) -> Any:
+    if isinstance(original, list):
+        if converted == {}:
+            return []
+        if isinstance(converted, list):
+            kept = [v for v in original if v is not None]
+            if len(kept) == len(converted):
+                return [_restore(c, o) for c, o in zip(converted, kept, strict=True)]
+        return converted
+    if isinstance(original, dict) and isinstance(converted, dict):
+        return {k: _restore(v, original.get(k)) for k, v in converted.items()}
+    if isinstance(original, float) and type(converted) is int and original == converted:
+        return original
+    return converted
+
+
 def _key(k: Any) -> Any:
     if isinstance(k, float) and k.is_integer():
         return int(k)

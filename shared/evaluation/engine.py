@@ -33,6 +33,7 @@ from typing import Any
 
 from shared.api.eventsource import EventSource
 from shared.evaluation.cel import CelRules
+from shared.evaluation.convert import restore
 from shared.evaluation.errors import InvalidEventSource, LuaScriptError
 from shared.evaluation.matching import SelectorFilter, identity
 from shared.evaluation.sandbox import Limits, LuaSandbox
@@ -218,9 +219,12 @@ class CompiledEventSource:
         Unless ``prefiltered``, each object first goes through :meth:`evaluate` (a per-object
         error makes the whole result an error: the set cannot be known). Duplicates (same
         apiVersion/kind/namespace/name) count once. Without ``aggregatedSelection`` the
-        result is the filtered list. With it, the script's ``resources`` become the set:
-        returned input objects are given back as the original dicts, objects the script
-        built as converted data; a missing or empty ``resources`` means no match.
+        result is the filtered list. With it, the script's ``resources`` become the set, as
+        the script returned them (a script may add labels, as the docs' MCS example does):
+        an input object the script did not change is given back as the very same dict, a
+        changed one as converted data with the Lua round-trip losses undone (``[]`` stays a
+        list, floats stay floats); objects the script built are converted data. A missing
+        or empty ``resources`` means no match.
         """
         seen: set[tuple[str, str, str, str]] = set()
         selected: list[dict[str, Any]] = []
@@ -244,10 +248,13 @@ class CompiledEventSource:
             return AggregateResult(error=f"EventSource {self.name!r}: {outcome.error}")
         out: list[dict[str, Any]] = []
         taken: set[tuple[str, str, str, str]] = set()
-        for item in outcome.items:
-            data = selected[item] if isinstance(item, int) else item
+        for origin, data in outcome.items:
+            if origin is not None:
+                data = restore(data, selected[origin])
             ident = identity(data)
-            if ident not in taken:
+            if not ident[3]:  # a nameless object built by the script: nothing to dedupe on
+                out.append(data)
+            elif ident not in taken:
                 taken.add(ident)
                 out.append(data)
         return AggregateResult(out, outcome.message)

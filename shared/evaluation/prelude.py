@@ -11,9 +11,9 @@ see, installs the instruction-count hook, and returns a controller table:
     run the chunk in a FRESH environment, then ``evaluate(obj)``; returns
     ``true, matching, message`` or ``false, error``.
 ``aggregate(id, resources, hooks)``
-    same with the global ``resources``; returns ``true, items, message`` where each item is
-    the 1-based index of an input object (when the script returned that very table) or a
-    table built by the script; or ``false, error``.
+    same with the global ``resources``; returns ``true, items, message, origins`` where
+    ``items`` are the returned object tables and ``origins[i]`` the 1-based index of the
+    input object when the script returned that very table (else 0); or ``false, error``.
 
 Scripts never see the real globals: each run gets a new table whose ``__index`` is the
 read-only base (``__metatable`` hides it). Library tables are empty read-only proxies, and any
@@ -575,7 +575,7 @@ function controller.aggregate(id, resources, hooks, instructions)
   local problem = check_result(res)
   if problem then return false, problem end
   local list = rawget(res, "resources")
-  local items = {}
+  local items, origins = {}, {}
   if list ~= nil then
     if type(list) ~= "table" then
       return false, "resources must be an array of objects, got " .. type(list)
@@ -588,10 +588,11 @@ function controller.aggregate(id, resources, hooks, instructions)
       if type(item) ~= "table" then
         return false, "resources[" .. i .. "] is a " .. type(item) .. ", expected an object"
       end
-      items[i] = origin[item] or item
+      items[i] = item
+      origins[i] = origin[item] or 0
     end
   end
-  return true, items, rawget(res, "message") or ""
+  return true, items, rawget(res, "message") or "", origins
 end
 
 function controller.collect()

@@ -71,11 +71,11 @@ class LuaOutcome:
 class LuaAggregate:
     """The result of one ``aggregatedSelection`` run.
 
-    ``items``: for each returned resource, either the 0-based index of the input object the
-    script returned, or the data of an object the script built.
+    ``items``: for each returned resource, the 0-based index of the input object when the
+    script returned that very table (possibly modified), and the returned data.
     """
 
-    items: list[int | dict[str, Any]]
+    items: list[tuple[int | None, dict[str, Any]]]
     message: str = ""
     error: LuaScriptError | None = None
 
@@ -200,17 +200,16 @@ class LuaSandbox:
             if message == MEMORY_ERROR:
                 self._recover()
             return LuaAggregate([], error=self._error(script_id, message))
-        items: list[int | dict[str, Any]] = []
+        items: list[tuple[int | None, dict[str, Any]]] = []
         try:
-            for _, item in sorted(result[1].items()):
-                if isinstance(item, int | float):
-                    items.append(int(item) - 1)
-                    continue
-                data = from_lua(item)
+            origins = result[3]
+            for key, table in sorted(result[1].items()):
+                data = from_lua(table)
                 if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
-                    raise ValueError("a returned resource is not an object with a kind")
-                items.append(data)
-        except (ValueError, lua51.LuaError) as exc:
+                    raise ValueError(f"resources[{key}] is not an object with a kind")
+                origin = int(origins[key])
+                items.append((origin - 1 if origin > 0 else None, data))
+        except (ValueError, lua51.LuaError, RecursionError) as exc:
             return LuaAggregate([], error=self._error(script_id, f"resources: {exc}"))
         return LuaAggregate(items, str(result[2]))
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.evaluation.helpers import compiled, service, service_selector
+from tests.paths import CORPUS
 
 KEEP_HTTPS = """
 function evaluate()
@@ -125,3 +128,76 @@ def test_a_per_object_error_makes_the_set_unknown() -> None:
     result = c.aggregate([service("ok"), service("bad")])
     assert result.error is not None and "bad" in result.error
     assert names(c.aggregate([service("ok")]).resources) == ["ok"]
+
+
+def test_nameless_synthetic_objects_are_all_kept() -> None:
+    c = agg(
+        "function evaluate()\n"
+        "  local out = {}\n"
+        "  for i, r in ipairs(resources) do out[i] = {kind = 'Summary', spec = {n = i}} end\n"
+        "  return {resources = out}\n"
+        "end\n"
+    )
+    result = c.aggregate([service("a"), service("b")])
+    assert [r["spec"]["n"] for r in result.resources] == [1, 2]
+
+
+DOC_MCS = (
+    CORPUS
+    / "sveltos-docs"
+    / "events__examples__mcs_api"
+    / "01-EventSource-mcs-service-deriver.yaml"
+)
+
+
+@pytest.mark.skipif(not DOC_MCS.exists(), reason="the brief's corpus is not available")
+def test_docs_mcs_example_returns_modified_services() -> None:
+    from shared.api import loading
+    from shared.api.eventsource import EventSource
+    from shared.evaluation import compile_event_source
+
+    (loaded,) = loading.load_file(DOC_MCS)
+    assert isinstance(loaded.obj, EventSource)
+    c = compile_event_source(loaded.obj)
+    export = {
+        "apiVersion": "multicluster.x-k8s.io/v1alpha1",
+        "kind": "ServiceExport",
+        "metadata": {"name": "web", "namespace": "default"},
+    }
+    result = c.aggregate([export, service("web"), service("api")])
+    assert result.error is None, result.error
+    (out,) = result.resources
+    assert out["metadata"]["name"] == "web"
+    assert out["metadata"]["labels"]["service-export-name"] == "web"
+    assert out["metadata"]["labels"]["multicluster.kubernetes.io/service-name"] == "web"
+    assert "Found Service for ServiceExport: web" in result.message
+
+
+def test_changes_made_by_the_script_are_kept() -> None:
+    # the docs' MCS example adds labels to the Services it returns
+    c = agg(
+        "function evaluate()\n"
+        "  for _, r in ipairs(resources) do\n"
+        "    if r.metadata.labels == nil then r.metadata.labels = {} end\n"
+        "    r.metadata.labels['exported'] = 'yes'\n"
+        "  end\n"
+        "  return {resources = resources}\n"
+        "end\n"
+    )
+    original = service("a", labels={"x": "1"})
+    original["spec"]["externalIPs"] = []
+    original["spec"]["weight"] = 1.0
+    result = c.aggregate([original])
+    (out,) = result.resources
+    assert out is not original and original["metadata"]["labels"] == {"x": "1"}
+    assert out["metadata"]["labels"] == {"x": "1", "exported": "yes"}
+    assert out["spec"]["externalIPs"] == [] and isinstance(out["spec"]["weight"], float)
+    assert out["spec"]["ports"] == original["spec"]["ports"]
+
+
+def test_unchanged_objects_are_the_originals() -> None:
+    original = service("a")
+    original["spec"]["externalIPs"] = []
+    c = agg("function evaluate() return {resources = resources} end")
+    (out,) = c.aggregate([original]).resources
+    assert out is original
