@@ -107,5 +107,5 @@ def test_ternary_requires_a_bool(fn: F) -> None:
 
 
 def test_fail(fn: F) -> None:
-    with pytest.raises(FunctionError, match="^custom failure$"):
+    with pytest.raises(FunctionError, match=r"^custom failure$"):
         fn["fail"]("custom failure")
