@@ -28,18 +28,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import yaml
 
-from services.scenario import kinds
+from services.scenario import kinds, provision
+from services.scenario.commands import agent_name, fleet_command, service_commands
 from services.scenario.errors import StackError
 from services.scenario.model import (
     MANAGEMENT,
@@ -53,13 +53,12 @@ from services.scenario.model import (
 from services.scenario.processes import (
     ManagedProcess,
     free_port,
-    ripple_command,
     stop_all,
     tail,
     wait_ready,
     wait_until,
 )
-from shared.kube import GVK, KubeClient, KubeError, object_key
+from shared.kube import GVK, KubeClient, KubeError
 
 if TYPE_CHECKING:
     from services.scenario.steps import StepResult
@@ -67,12 +66,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FIELD_MANAGER = "scenario"
 DEFAULT_READY_TIMEOUT = 60.0
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
 
 class Stack:
@@ -244,18 +238,7 @@ class Stack:
         )
         port = self.fleet_port or free_port()
         self.fleet_port = port
-        argv = ripple_command(
-            "--log-level",
-            self.log_level,
-            "fleet",
-            "serve",
-            "--config",
-            str(fleet_file),
-            "--dir",
-            str(self.kubeconfig_dir),
-            "--port",
-            str(port),
-        )
+        argv = fleet_command(fleet_file, self.kubeconfig_dir, port, self.log_level)
         self.fleet_process = ManagedProcess("fleet", argv, self.log_dir / "fleet.log").start()
         deadline = time.monotonic() + self.ready_timeout
         needed = [MANAGEMENT, *(c.ref for c in self.fleet.clusters)]
@@ -291,84 +274,23 @@ class Stack:
             why = f": {last_error[0]}" if last_error else ""
             raise self.fleet_process.failure(f"API did not answer in time{why}")
 
-    def _ensure_namespace(self, client: KubeClient, name: str) -> None:
-        if not name or client.get(kinds.NAMESPACE, None, name) is not None:
-            return
-        client.apply(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-            field_manager=FIELD_MANAGER,
-        )
-
-    def _install_crds(self, client: KubeClient, crds: Iterable[dict[str, Any]], what: str) -> None:
-        served: list[GVK] = []
-        for crd in crds:
-            client.apply(crd, field_manager=FIELD_MANAGER)
-            spec = crd.get("spec") or {}
-            group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
-            versions = [v.get("name") for v in spec.get("versions") or [] if v.get("served", True)]
-            served += [GVK.from_parts(group, str(v), kind) for v in versions[:1]]
-        deadline = time.monotonic() + self.ready_timeout
-        for gvk in served:
-            if not wait_until(lambda g=gvk: client.serves(g), deadline, interval=0.05):
-                raise StackError(f"{what}: {gvk} is not served after installing its CRD")
-
-    def _ensure_kinds(self, client: KubeClient, gvks: Iterable[GVK]) -> None:
-        missing = []
-        for gvk in set(gvks):
-            if not client.serves(gvk):
-                crd = kinds.fallback_crd(gvk)
-                if crd is None:
-                    raise StackError(f"management cluster does not serve {gvk} (no CRD for it)")
-                log.warning("management cluster does not serve %s: installing a minimal CRD", gvk)
-                missing.append(crd)
-        if missing:
-            self._install_crds(client, missing, "management")
-
     def _prepare_management(self) -> None:
         mgmt = self.management
         try:
-            from shared.api.crds import crd_documents
+            provision.install_sveltos_crds(mgmt, self.ready_timeout)
         except ImportError:  # pragma: no cover - only while shared.api.crds is being written
             log.warning("shared.api.crds is unavailable: using minimal CRDs")
-        else:
-            self._install_crds(mgmt, crd_documents(), "management")
-        self._ensure_kinds(mgmt, (kinds.registration_gvk(c.type) for c in self.fleet.clusters))
+        provision.ensure_kinds(
+            mgmt, (kinds.registration_gvk(c.type) for c in self.fleet.clusters), self.ready_timeout
+        )
         for namespace in sorted({c.namespace for c in self.fleet.clusters} | {"projectsveltos"}):
-            self._ensure_namespace(mgmt, namespace)
+            provision.ensure_namespace(mgmt, namespace)
         for cluster in self.fleet.clusters:
             self.register(cluster)
 
     def register(self, cluster: FleetCluster) -> dict[str, Any]:
         """Create/update the SveltosCluster or CAPI Cluster of ``cluster`` (labels, ready)."""
-        gvk = kinds.registration_gvk(cluster.type)
-        status = kinds.ready_status(cluster.type)
-        obj: dict[str, Any] = {
-            "apiVersion": gvk.api_version,
-            "kind": gvk.kind,
-            "metadata": {
-                "name": cluster.name,
-                "namespace": cluster.namespace,
-                "labels": dict(cluster.labels),
-            },
-            "spec": {},
-        }
-        mgmt = self.management
-        live = mgmt.apply(obj, field_manager=FIELD_MANAGER)
-        if live.get("status") != status:
-            with contextlib.suppress(KubeError):  # servers without a status subresource
-                live = mgmt._call(  # no public status patch in shared.kube
-                    "PATCH",
-                    mgmt.path(gvk, cluster.namespace, cluster.name) + "/status",
-                    body={"status": status},
-                    content_type="application/merge-patch+json",
-                    what=f"status of {gvk.kind} {cluster.ref}",
-                )
-            if not (live or {}).get("status"):
-                with contextlib.suppress(KubeError):
-                    live = mgmt.merge_patch(
-                        gvk, cluster.namespace, cluster.name, {"status": status}
-                    )
-        return dict(live or {})
+        return provision.register_cluster(self.management, cluster)
 
     def _prepare_clusters(self) -> None:
         crds: list[dict[str, Any]] = []
@@ -376,9 +298,9 @@ class Stack:
             crds += read_objects(file)
         for cluster in self.fleet.clusters:
             client = self.client(cluster.ref)
-            self._ensure_namespace(client, "default")
+            provision.ensure_namespace(client, "default")
             if crds:
-                self._install_crds(client, crds, cluster.ref)
+                provision.install_crds(client, crds, cluster.ref, self.ready_timeout)
 
     def _apply_definitions(self) -> None:
         if self.management_dir is None:
@@ -389,92 +311,37 @@ class Stack:
         self.apply_management(objects)
 
     def apply_management(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Apply definitions to the management cluster (CRDs and Namespaces first; the
-        namespaces of namespaced objects are created when missing)."""
-        mgmt = self.management
-        ordered = kinds.ordered_for_apply(objects)
-        crds = [o for o in ordered if GVK.of(o) == kinds.CRD]
-        if crds:
-            self._install_crds(mgmt, crds, "management")
-        rest = [o for o in ordered if GVK.of(o) != kinds.CRD]
-        self._ensure_kinds(mgmt, (GVK.of(o) for o in rest if GVK.of(o) != kinds.NAMESPACE))
-        out = []
-        for obj in rest:
-            key = object_key(obj)
-            if key.namespace and mgmt.namespaced(GVK.of(obj)):
-                self._ensure_namespace(mgmt, key.namespace)
-            out.append(mgmt.apply(obj, field_manager=FIELD_MANAGER))
-        return out
+        """Apply definitions to the management cluster (:func:`provision.apply_objects`)."""
+        return provision.apply_objects(self.management, objects, self.ready_timeout)
 
     def _start_services(self) -> None:
-        nats_url = self.nats_url
-        mgmt_kubeconfig = str(self.kubeconfig(MANAGEMENT))
-        ready = self.state_dir / "ready"
-        level = ["--log-level", self.log_level]
         self.api_port = self.api_port or free_port()
-        specs: list[tuple[str, list[str]]] = [
-            (
-                "manager",
-                [
-                    "manager",
-                    "--kubeconfig",
-                    mgmt_kubeconfig,
-                    "--nats",
-                    nats_url,
-                    "--ready-file",
-                    str(ready / "manager"),
-                    "--api-port",
-                    str(self.api_port),
-                ],
-            ),
-            (
-                "reporter",
-                [
-                    "reporter",
-                    "--kubeconfig",
-                    mgmt_kubeconfig,
-                    "--nats",
-                    nats_url,
-                    "--ready-file",
-                    str(ready / "reporter"),
-                ],
-            ),
-        ]
-        for cluster in self.fleet.clusters:
-            name = self.agent_name(cluster.ref)
-            specs.append(
-                (
-                    name,
-                    [
-                        "agent",
-                        "--cluster",
-                        cluster.ref,
-                        "--cluster-type",
-                        cluster.type,
-                        "--kubeconfig",
-                        str(self.kubeconfig(cluster.ref).resolve()),
-                        "--nats",
-                        nats_url,
-                        "--ready-file",
-                        str(ready / name),
-                    ],
-                )
-            )
+        commands = service_commands(
+            self.fleet,
+            nats_url=self.nats_url,
+            management_kubeconfig=self.kubeconfig(MANAGEMENT).resolve(),
+            cluster_kubeconfig={
+                c.ref: self.kubeconfig(c.ref).resolve() for c in self.fleet.clusters
+            },
+            ready_dir=self.state_dir / "ready",
+            api_port=self.api_port,
+            log_level=self.log_level,
+        )
         env = {"RIPPLE_LOG_LEVEL": self.log_level}
-        for name, args in specs:
+        for cmd in commands:
             proc = ManagedProcess(
-                name,
-                ripple_command(*level, *args),
-                self.log_dir / f"{name}.log",
-                ready_file=ready / name,
+                cmd.name,
+                cmd.argv,
+                self.log_dir / f"{cmd.name}.log",
+                ready_file=cmd.ready_file,
                 env=env,
             )
-            self.processes[name] = proc.start()
+            self.processes[cmd.name] = proc.start()
         wait_ready(list(self.processes.values()), self.ready_timeout)
 
     @staticmethod
     def agent_name(cluster: str) -> str:
-        return "agent-" + _safe(cluster.replace("/", "-"))
+        return agent_name(cluster)
 
     # -- diagnostics -----------------------------------------------------------------------------
     def dead_processes(self) -> list[ManagedProcess]:
@@ -520,17 +387,3 @@ class Stack:
 
         runner = StepRunner(self, Path(base_dir), timeout=timeout)
         return runner.run(steps, fail_fast=fail_fast, on_result=on_result)
-
-
-def environment_summary(stack: Stack) -> dict[str, Any]:
-    """Where to look: kubeconfigs, NATS URL, REST URL, logs (for the demo and ``--keep``)."""
-    return {
-        "state_dir": str(stack.state_dir),
-        "nats_url": stack.nats_url,
-        "rest_url": stack.rest_url,
-        "kubeconfigs": {
-            ref: os.path.relpath(stack.kubeconfig(ref))
-            for ref in [MANAGEMENT, *(c.ref for c in stack.fleet.clusters)]
-        },
-        "logs": os.path.relpath(stack.log_dir),
-    }

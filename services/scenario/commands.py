@@ -1,0 +1,100 @@
+"""The command lines of a stack's child processes (pure): the simulated fleet and the services,
+each ``python -m services.cli ...`` with the caller's interpreter.
+
+The services' CLIs: ``ripple manager --kubeconfig MGMT --nats URL --ready-file PATH
+--api-port N``, ``ripple reporter --kubeconfig MGMT --nats URL --ready-file PATH``,
+``ripple agent --cluster NS/NAME --cluster-type sveltos|capi --kubeconfig CLUSTER --nats URL
+--ready-file PATH``; the fleet's: ``ripple fleet serve --config fleet.yaml --dir DIR --port N``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.scenario.model import Fleet
+from services.scenario.processes import ripple_command
+
+
+@dataclass(frozen=True)
+class ServiceCommand:
+    name: str
+    argv: list[str]
+    ready_file: Path
+
+
+def agent_name(cluster: str) -> str:
+    """``agent-<namespace>-<name>`` (log and ready file name of a cluster's agent)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in cluster.replace("/", "-"))
+    return f"agent-{safe}"
+
+
+def fleet_command(fleet_file: Path, kubeconfig_dir: Path, port: int, log_level: str) -> list[str]:
+    return ripple_command(
+        "--log-level",
+        log_level,
+        "fleet",
+        "serve",
+        "--config",
+        str(fleet_file),
+        "--dir",
+        str(kubeconfig_dir),
+        "--port",
+        str(port),
+    )
+
+
+def service_commands(
+    fleet: Fleet,
+    *,
+    nats_url: str,
+    management_kubeconfig: Path,
+    cluster_kubeconfig: dict[str, Path],
+    ready_dir: Path,
+    api_port: int,
+    log_level: str,
+) -> list[ServiceCommand]:
+    """Manager, reporter, then one agent per cluster of the fleet."""
+    level = ["--log-level", log_level]
+    common = ["--nats", nats_url]
+    mgmt = ["--kubeconfig", str(management_kubeconfig)]
+    out = [
+        ServiceCommand(
+            "manager",
+            ripple_command(
+                *level,
+                "manager",
+                *mgmt,
+                *common,
+                "--ready-file",
+                str(ready_dir / "manager"),
+                "--api-port",
+                str(api_port),
+            ),
+            ready_dir / "manager",
+        ),
+        ServiceCommand(
+            "reporter",
+            ripple_command(
+                *level, "reporter", *mgmt, *common, "--ready-file", str(ready_dir / "reporter")
+            ),
+            ready_dir / "reporter",
+        ),
+    ]
+    for cluster in fleet.clusters:
+        name = agent_name(cluster.ref)
+        argv = ripple_command(
+            *level,
+            "agent",
+            "--cluster",
+            cluster.ref,
+            "--cluster-type",
+            cluster.type,
+            "--kubeconfig",
+            str(cluster_kubeconfig[cluster.ref]),
+            *common,
+            "--ready-file",
+            str(ready_dir / name),
+        )
+        out.append(ServiceCommand(name, argv, ready_dir / name))
+    return out

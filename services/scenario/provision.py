@@ -1,0 +1,121 @@
+"""Writing a stack's fixed content into clusters: CRDs, namespaces, cluster registrations and
+definitions (I/O through :class:`~shared.kube.KubeClient`, server-side apply with the field
+manager ``scenario``)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from services.scenario import kinds
+from services.scenario.errors import StackError
+from services.scenario.model import FleetCluster
+from services.scenario.processes import wait_until
+from shared.kube import GVK, KubeClient, KubeError, object_key
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "scenario"
+
+
+def ensure_namespace(client: KubeClient, name: str) -> None:
+    """Create the Namespace ``name`` when it does not exist."""
+    if not name or client.get(kinds.NAMESPACE, None, name) is not None:
+        return
+    client.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        field_manager=FIELD_MANAGER,
+    )
+
+
+def install_crds(
+    client: KubeClient, crds: Iterable[dict[str, Any]], what: str, timeout: float
+) -> None:
+    """Apply CRDs and wait (deadline ``timeout`` s) until each kind is served."""
+    served: list[GVK] = []
+    for crd in crds:
+        client.apply(crd, field_manager=FIELD_MANAGER)
+        spec = crd.get("spec") or {}
+        group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
+        versions = [v.get("name") for v in spec.get("versions") or [] if v.get("served", True)]
+        served += [GVK.from_parts(group, str(v), kind) for v in versions[:1]]
+    deadline = time.monotonic() + timeout
+    for gvk in served:
+        if not wait_until(lambda g=gvk: client.serves(g), deadline, interval=0.05):
+            raise StackError(f"{what}: {gvk} is not served after installing its CRD")
+
+
+def ensure_kinds(client: KubeClient, gvks: Iterable[GVK], timeout: float) -> None:
+    """Install a minimal CRD (:func:`kinds.fallback_crd`) for each kind not served yet."""
+    missing = []
+    for gvk in sorted(set(gvks)):
+        if not client.serves(gvk):
+            crd = kinds.fallback_crd(gvk)
+            if crd is None:
+                raise StackError(f"{client.name} does not serve {gvk} (no CRD for it)")
+            log.warning("%s does not serve %s: installing a minimal CRD", client.name, gvk)
+            missing.append(crd)
+    if missing:
+        install_crds(client, missing, client.name, timeout)
+
+
+def install_sveltos_crds(client: KubeClient, timeout: float) -> None:
+    """The CRDs of :func:`shared.api.crds.crd_documents` (Sveltos' kinds)."""
+    from shared.api.crds import crd_documents
+
+    install_crds(client, crd_documents(), client.name, timeout)
+
+
+def register_cluster(mgmt: KubeClient, cluster: FleetCluster) -> dict[str, Any]:
+    """Create/update the SveltosCluster or CAPI Cluster of ``cluster`` (labels; status ready)."""
+    gvk = kinds.registration_gvk(cluster.type)
+    status = kinds.ready_status(cluster.type)
+    obj: dict[str, Any] = {
+        "apiVersion": gvk.api_version,
+        "kind": gvk.kind,
+        "metadata": {
+            "name": cluster.name,
+            "namespace": cluster.namespace,
+            "labels": dict(cluster.labels),
+        },
+        "spec": {},
+    }
+    live: Any = mgmt.apply(obj, field_manager=FIELD_MANAGER)
+    if live.get("status") != status:
+        with contextlib.suppress(KubeError):  # a kind without the status subresource
+            # shared.kube has no public status patch: its raw request helper does it
+            live = mgmt._call(
+                "PATCH",
+                mgmt.path(gvk, cluster.namespace, cluster.name) + "/status",
+                body={"status": status},
+                content_type="application/merge-patch+json",
+                what=f"status of {gvk.kind} {cluster.ref}",
+            )
+        if not (live or {}).get("status"):
+            with contextlib.suppress(KubeError):
+                live = mgmt.merge_patch(gvk, cluster.namespace, cluster.name, {"status": status})
+    return dict(live or {})
+
+
+def apply_objects(
+    client: KubeClient, objects: list[dict[str, Any]], timeout: float
+) -> list[dict[str, Any]]:
+    """Apply objects in any order given: CRDs first (awaited), then Namespaces, then the rest;
+    the namespace of a namespaced object is created when missing; Sveltos kinds that are not
+    served get a minimal CRD."""
+    ordered = kinds.ordered_for_apply(objects)
+    crds = [o for o in ordered if GVK.of(o) == kinds.CRD]
+    if crds:
+        install_crds(client, crds, client.name, timeout)
+    rest = [o for o in ordered if GVK.of(o) != kinds.CRD]
+    ensure_kinds(client, (GVK.of(o) for o in rest if GVK.of(o) != kinds.NAMESPACE), timeout)
+    out = []
+    for obj in rest:
+        key = object_key(obj)
+        if key.namespace and client.namespaced(GVK.of(obj)):
+            ensure_namespace(client, key.namespace)
+        out.append(client.apply(obj, field_manager=FIELD_MANAGER))
+    return out
