@@ -23,6 +23,7 @@ from nats.errors import Error as NatsError
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 
 from shared.bus.errors import BusError
+from shared.bus.watch import FilteredWatcher, RawEntry
 from shared.contract.errors import InvalidMessage
 from shared.contract.messages import Envelope, decode, encode, message_key
 from shared.contract.streams import BucketSpec
@@ -50,8 +51,17 @@ class KVChange(Generic[E]):
 class KVStore(Generic[E]):
     """One bucket whose values are envelopes of class ``expected`` (or one of a tuple)."""
 
-    def __init__(self, kv: Any, spec: BucketSpec, expected: type[E] | tuple[type[E], ...]):
+    def __init__(
+        self,
+        kv: Any,
+        spec: BucketSpec,
+        expected: type[E] | tuple[type[E], ...],
+        nc: Any = None,
+        timeout: float = 5.0,
+    ) -> None:
         self.kv = kv
+        self.nc = nc
+        self.timeout = timeout
         self.spec = spec
         self.expected = expected
         self.skipped = 0
@@ -65,7 +75,7 @@ class KVStore(Generic[E]):
             kv = await js.key_value(spec.bucket)
         except BucketNotFoundError as err:
             raise BusError(f"KV bucket {spec.bucket} does not exist (run ensure)") from err
-        return cls(kv, spec, expected)
+        return cls(kv, spec, expected, nc=js._nc, timeout=float(getattr(js, "_timeout", 5.0)))
 
     def decode(self, key: str, value: bytes) -> E:
         """Decode a value read under ``key``; :class:`InvalidMessage` when malformed or when
@@ -118,25 +128,50 @@ class KVStore(Generic[E]):
                     out[change.key] = change.message
         return out
 
-    def watch(self, keys: str = ALL_KEYS, *, include_history: bool = False) -> KVWatch[E]:
+    def watch(
+        self, keys: str = ALL_KEYS, *, include_history: bool = False, heartbeat: float = 2.0
+    ) -> KVWatch[E]:
         """Watch keys matching ``keys`` (NATS wildcards): current values first, then
-        ``synced``, then every change in order. Use as ``async with`` (it must be stopped)."""
-        return KVWatch(self, keys, include_history=include_history)
+        ``synced``, then every change in order. Use as ``async with`` (it must be stopped).
+        ``heartbeat`` (seconds): the consumer is recreated after 3 missed heartbeats (e.g.
+        the server restarted), continuing after the last revision seen."""
+        return KVWatch(self, keys, include_history=include_history, heartbeat=heartbeat)
 
 
 class KVWatch(Generic[E]):
-    """A running watch over one bucket (see :meth:`KVStore.watch`)."""
+    """A running watch over one bucket (see :meth:`KVStore.watch`), on a
+    :class:`~shared.bus.watch.FilteredWatcher` (consumer filter in the API subject, so
+    per-cluster permissions can restrict it)."""
 
-    def __init__(self, store: KVStore[E], keys: str, *, include_history: bool) -> None:
+    def __init__(
+        self, store: KVStore[E], keys: str, *, include_history: bool, heartbeat: float = 2.0
+    ) -> None:
         self.store = store
+        self.heartbeat = heartbeat
         self.keys = keys
         self.include_history = include_history
-        self._watcher: Any = None
-        self._synced = False
+        self._watcher: FilteredWatcher | None = None
 
     async def start(self) -> KVWatch[E]:
-        self._watcher = await self.store.kv.watch(self.keys, include_history=self.include_history)
+        if self.store.nc is None:
+            raise BusError("KVStore was built without a connection; use KVStore.open")
+        watcher = FilteredWatcher(
+            self.store.nc,
+            self.store.spec.bucket,
+            self.store.spec.stream_name,
+            self.keys,
+            include_history=self.include_history,
+            last_per_subject=self.store.spec.history > 1,
+            heartbeat=self.heartbeat,
+            request_timeout=self.store.timeout,
+        )
+        self._watcher = await watcher.start()
         return self
+
+    @property
+    def resets(self) -> int:
+        """How many times the underlying consumer was recreated."""
+        return self._watcher.resets if self._watcher is not None else 0
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -155,27 +190,24 @@ class KVWatch(Generic[E]):
     async def _iterate(self) -> AsyncIterator[KVChange[E]]:
         if self._watcher is None:
             await self.start()
-        async for entry in self._watcher:
-            if entry is None:
-                if not self._synced:
-                    self._synced = True
-                    yield KVChange("synced", "", 0)
-                continue
-            change = self._convert(entry)
+        while self._watcher is not None:
+            change = self._convert(await self._watcher.next())
             if change is not None:
                 yield change
 
-    def _convert(self, entry: Any) -> KVChange[E] | None:
-        key: str = entry.key
-        revision = int(entry.revision or 0)
-        if entry.operation in ("DEL", "PURGE"):
-            return KVChange("delete", key, revision)
+    def _convert(self, entry: RawEntry) -> KVChange[E] | None:
+        if entry.op == "synced":
+            return KVChange("synced", "", 0)
+        if entry.op == "delete":
+            return KVChange("delete", entry.key, entry.revision)
         try:
-            message = self.store.decode(key, entry.value or b"")
+            message = self.store.decode(entry.key, entry.value)
         except InvalidMessage as err:
             self.store.skipped += 1
             log.warning(
-                "skipping invalid value: %s", err, extra={"obj": f"{self.store.spec.bucket}/{key}"}
+                "skipping invalid value: %s",
+                err,
+                extra={"obj": f"{self.store.spec.bucket}/{entry.key}"},
             )
             return None
-        return KVChange("put", key, revision, message)
+        return KVChange("put", entry.key, entry.revision, message)

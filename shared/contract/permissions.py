@@ -37,16 +37,16 @@ class Permissions:
     subscribe: tuple[str, ...]
 
 
-def agent_permissions(cluster: ClusterRef, *, watch_compat: bool = True) -> Permissions:
+def agent_permissions(cluster: ClusterRef, *, watch_compat: bool = False) -> Permissions:
     """The permissions of ``cluster``'s agent.
 
     Writes are always restricted to the cluster's own subjects and keys. Reads by direct get
-    are restricted to its own keys. Watching needs a consumer: the strict form
-    (``watch_compat=False``) only allows consumers whose filter is in the API subject
-    (``$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>``), which nats-py 2.16's KV watch
-    does not use; ``watch_compat=True`` (the default) also allows the unfiltered
-    ``$JS.API.CONSUMER.CREATE.<stream>`` of the assignments and desired-state buckets, so
-    an agent can watch but could also read other clusters' values of those two buckets."""
+    are restricted to its own keys. Watching needs a consumer: by default only consumers
+    whose filter is in the API subject (``$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>``)
+    are allowed, as :class:`shared.bus.kv.KVStore` watches create them. nats-py's own KV
+    watch uses the unfiltered ``$JS.API.CONSUMER.CREATE.<stream>``; ``watch_compat=True``
+    also allows that for the assignments and desired-state buckets, at the price of letting
+    the agent read other clusters' values of those two buckets."""
     own = cluster.token
     publish = [
         # its own per-change events, report/outcome keys and status key

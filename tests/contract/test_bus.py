@@ -153,11 +153,15 @@ async def test_kv_put_get_watch_delete(
     async with store.watch(cluster_keys(CLUSTER) if spec is not streams.AGENTS else ">") as watch:
         first = await _collect(watch, 1)
         assert first == [KVChange("synced", "", 0)]
+        # one revision per key is kept: wait for each change before the next, or the watcher
+        # may legitimately see only the latest
         rev1 = await store.put(message)
+        seen = await _collect(watch, 1)
         updated = message.model_copy(update={"id": "second"})
         rev2 = await store.put(updated)
+        seen += await _collect(watch, 1)
         await store.delete(key)
-        seen = await _collect(watch, 3)
+        seen += await _collect(watch, 1)
     assert [(c.op, c.key) for c in seen] == [("put", key), ("put", key), ("delete", key)]
     assert [c.revision for c in seen[:2]] == [rev1, rev2]
     assert seen[0].message == message and seen[1].message == updated
@@ -188,13 +192,17 @@ async def test_malformed_and_spoofed_kv_values_are_skipped(jetstream: Any) -> No
     assert isinstance(report, m.EventReportEvent)
     key = m.message_key(report)
     kv = await jetstream.key_value("ripple-reports")
+    spoofed = m.envelope(report.data.model_copy(update={"cluster": OTHER}))
+    bad = {
+        f"{key}-a": b"garbage",
+        f"{key}-b": json.dumps({"specversion": "1.0", "type": "io.ripple.x.v1"}).encode(),
+        f"{key}-c": m.encode(spoofed),  # cluster c2's report under one of prod's keys
+        f"{key}-d": m.encode(examples()[-1]),  # an agent status in the reports bucket
+    }
     async with store.watch() as watch:
         await _collect(watch, 1)  # synced
-        await kv.put(key, b"garbage")
-        await kv.put(key, json.dumps({"specversion": "1.0", "type": "io.ripple.x.v1"}).encode())
-        spoofed = m.envelope(report.data.model_copy(update={"cluster": OTHER}))
-        await kv.put(key, m.encode(spoofed))  # cluster c2's report under prod's key
-        await kv.put(key, m.encode(examples()[-1]))  # an agent status in the reports bucket
+        for bad_key, value in bad.items():
+            await kv.put(bad_key, value)
         await store.put(report)
         seen = await _collect(watch, 1)
     assert seen == [KVChange("put", key, seen[0].revision, report)]

@@ -41,7 +41,7 @@ def test_permission_template_is_generated() -> None:
             p.User(
                 "agent-default-prod.eu-1",
                 "change-me-too",
-                p.agent_permissions(CLUSTER, watch_compat=False),
+                p.agent_permissions(CLUSTER),
             ),
         ]
     )

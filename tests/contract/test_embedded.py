@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import nats
@@ -61,3 +62,36 @@ async def test_async_context_manager_max_payload_and_restart(tmp_path: Path) -> 
         store = await KVStore.open(client.jetstream(), streams.REPORTS, m.EventReportEvent)
         assert await store.get(report.subject) == report
         await client.close()
+
+
+async def test_watch_survives_a_nats_server_crash(tmp_path: Path) -> None:
+    server = EmbeddedNats(tmp_path / "n")
+    await asyncio.to_thread(server.start)
+    client = await connect(server.url, "t", reconnect_time_wait=0.05)
+    try:
+        js = client.jetstream(timeout=2)
+        await streams.ensure(js)
+        store = await KVStore.open(js, streams.REPORTS, m.EventReportEvent)
+        report = examples()[0]
+        assert isinstance(report, m.EventReportEvent)
+        later = report.model_copy(update={"id": "after-crash"})
+        async with store.watch(heartbeat=0.2) as watch:
+            changes = watch.__aiter__()
+            assert (await anext(changes)).op == "synced"
+            await store.put(report)
+            assert (await anext(changes)).message == report
+            server.kill()
+            await asyncio.to_thread(server.start)
+            async with asyncio.timeout(20):
+                while True:  # the client reconnects on its own; retry until it has
+                    try:
+                        await store.put(later)
+                        break
+                    except BusError:
+                        await asyncio.sleep(0.05)
+                change = await anext(changes)
+            assert change.op == "put" and change.message == later
+            assert watch.resets >= 1
+    finally:
+        await client.close()
+        await asyncio.to_thread(server.close)

@@ -131,3 +131,20 @@ def test_strict_template_has_no_unfiltered_consumer_create() -> None:
     assert strict.subscribe == ("_INBOX.default.capi--prod_2Eeu-1.>",)
     block = p.authorization_block([p.User("agent", "pw", strict)])
     assert block.startswith("authorization {") and '"user": ' not in block
+    compat = p.agent_permissions(CLUSTER, watch_compat=True)
+    assert "$JS.API.CONSUMER.CREATE.KV_ripple-desired" in compat.publish
+    assert set(strict.publish) < set(compat.publish)
+
+
+async def test_strict_agent_cannot_watch_another_clusters_keys(
+    secured: tuple[Client, Client, list[str]],
+) -> None:
+    _, agent, _ = secured
+    adesired = await KVStore.open(agent.jetstream(timeout=1), streams.DESIRED, m.DesiredStateEvent)
+    with pytest.raises(BusError, match="cannot watch"):
+        async with adesired.watch(cluster_keys(B)):
+            pass
+    with pytest.raises(BusError, match="cannot watch"):
+        async with adesired.watch():  # every key
+            pass
+    assert agent.is_connected

@@ -1,0 +1,213 @@
+"""A KV watcher over an ordered push consumer created with the *filtered* JetStream API
+subject ``$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>``.
+
+nats-py's own KV watch creates its consumer through ``$JS.API.CONSUMER.CREATE.<stream>``,
+whose filter is in the request body and cannot be restricted by NATS permissions. With the
+filter in the subject, a per-cluster user can be allowed to watch only its own keys
+(:func:`shared.contract.permissions.agent_permissions` with ``watch_compat=False``).
+
+Ordered semantics as in nats-py: flow control, idle heartbeats, and a reset (a new consumer
+starting after the last stream sequence seen) on a sequence gap, on missed heartbeats (the
+server restarted or the consumer vanished) or after a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+from nats.aio.msg import Msg
+
+from shared.bus.errors import BusError
+
+log = logging.getLogger(__name__)
+
+_NS = 1_000_000_000
+_DELETE_OPS = {"DEL", "PURGE"}
+_DELETE_MARKERS = {"MaxAge", "Purge", "Remove"}
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """A watched KV entry: ``op`` is ``put``, ``delete`` or ``synced`` (initial values done)."""
+
+    op: str
+    key: str
+    revision: int
+    value: bytes = b""
+
+
+class FilteredWatcher:
+    """Watch ``$KV.<bucket>.<keys>`` of stream ``stream`` (see the module doc).
+
+    ``last_per_subject`` starts from the latest revision of each key; pass False for buckets
+    keeping one revision per key (delivering ``all`` is then equivalent, and avoids the
+    server skipping revisions stored while a ``last_per_subject`` consumer starts)."""
+
+    def __init__(
+        self,
+        nc: Any,
+        bucket: str,
+        stream: str,
+        keys: str,
+        *,
+        include_history: bool = False,
+        last_per_subject: bool = True,
+        heartbeat: float = 2.0,
+        api_prefix: str = "$JS.API",
+        request_timeout: float = 5.0,
+    ) -> None:
+        self._nc = nc
+        self.bucket = bucket
+        self.stream = stream
+        self._pre = f"$KV.{bucket}."
+        self.filter = f"{self._pre}{keys}"
+        self.include_history = include_history
+        self.last_per_subject = last_per_subject and not include_history
+        self.heartbeat = heartbeat
+        self._api = api_prefix
+        self._timeout = request_timeout
+        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._sub: Any = None
+        self._name = ""
+        self._last_sseq = 0
+        self._last_dseq = 0
+        self._synced = False
+        self._emit_synced = False
+        self._initial_pending = 0
+        self.resets = 0
+
+    async def start(self) -> FilteredWatcher:
+        await self._create(start_seq=None)
+        return self
+
+    async def _create(self, start_seq: int | None) -> None:
+        await self._drop_consumer()
+        self._queue = asyncio.Queue()
+        deliver = self._nc.new_inbox()
+        queue = self._queue
+
+        async def on_msg(msg: Msg) -> None:
+            queue.put_nowait(msg)
+
+        self._sub = await self._nc.subscribe(deliver, cb=on_msg)
+        self._name = f"ripple-watch-{uuid.uuid4().hex[:16]}"
+        config: dict[str, Any] = {
+            "name": self._name,
+            "deliver_subject": deliver,
+            "filter_subject": self.filter,
+            "ack_policy": "none",
+            "max_deliver": 1,
+            "flow_control": True,
+            "idle_heartbeat": int(self.heartbeat * _NS),
+            "mem_storage": True,
+            "num_replicas": 1,
+            "inactive_threshold": 300 * _NS,
+            "replay_policy": "instant",
+        }
+        if start_seq is not None:
+            config["deliver_policy"] = "by_start_sequence"
+            config["opt_start_seq"] = start_seq
+        else:
+            config["deliver_policy"] = "last_per_subject" if self.last_per_subject else "all"
+        subject = f"{self._api}.CONSUMER.CREATE.{self.stream}.{self._name}.{self.filter}"
+        body = json.dumps({"stream_name": self.stream, "config": config, "action": "create"})
+        try:
+            reply = await self._nc.request(subject, body.encode(), timeout=self._timeout)
+            info = json.loads(reply.data)
+        except (nats.errors.Error, TimeoutError, ValueError) as err:
+            await self._drop_subscription()
+            raise BusError(f"cannot watch {self.filter}: {err!r}") from err
+        if "error" in info:
+            await self._drop_subscription()
+            raise BusError(f"cannot watch {self.filter}: {info['error'].get('description')}")
+        self._last_dseq = 0
+        if start_seq is None:
+            self._initial_pending = int(info.get("num_pending", 0))
+
+    async def _drop_subscription(self) -> None:
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass
+
+    async def _drop_consumer(self) -> None:
+        await self._drop_subscription()
+        if self._name and self._nc.is_connected:
+            subject = f"{self._api}.CONSUMER.DELETE.{self.stream}.{self._name}"
+            try:
+                await self._nc.request(subject, b"", timeout=self._timeout)
+            except (nats.errors.Error, TimeoutError):
+                pass  # the inactive threshold removes it anyway
+        self._name = ""
+
+    async def _reset(self, why: str) -> None:
+        self.resets += 1
+        log.info("resetting watch (%s)", why, extra={"obj": f"{self.bucket}/{self.filter}"})
+        delay = 0.05
+        while True:
+            try:
+                await self._create(start_seq=self._last_sseq + 1 if self._last_sseq else None)
+                return
+            except BusError as err:
+                log.warning("watch reset failed: %s", err, extra={"obj": self.bucket})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def next(self) -> RawEntry:
+        """The next entry (waits as long as needed; resets the consumer when required)."""
+        if not self._synced and (self._emit_synced or self._initial_pending == 0):
+            self._synced = True
+            return RawEntry("synced", "", 0)
+        while True:
+            try:
+                msg = await asyncio.wait_for(self._queue.get(), timeout=self.heartbeat * 3)
+            except TimeoutError:
+                await self._reset("missed heartbeats")
+                continue
+            entry = await self._handle(msg)
+            if entry is not None:
+                return entry
+
+    async def _handle(self, msg: Msg) -> RawEntry | None:
+        headers = msg.headers or {}
+        if not msg.data and headers.get("Status") == "100":
+            if msg.reply:  # flow control request
+                await self._nc.publish(msg.reply, b"")
+            stalled = headers.get("Nats-Consumer-Stalled")
+            if stalled:
+                await self._nc.publish(stalled, b"")
+            last = headers.get("Nats-Last-Consumer")
+            if last is not None and int(last) != self._last_dseq:
+                await self._reset("heartbeat shows a gap")
+            return None
+        try:
+            meta = msg.metadata
+        except Exception:  # not a JetStream message: ignore it
+            return None
+        if meta.sequence.consumer != self._last_dseq + 1:
+            await self._reset("sequence gap")
+            return None
+        self._last_dseq = meta.sequence.consumer
+        self._last_sseq = meta.sequence.stream
+        key = msg.subject[len(self._pre) :]
+        op = "put"
+        if (
+            headers.get("KV-Operation") in _DELETE_OPS
+            or headers.get("Nats-Marker-Reason") in _DELETE_MARKERS
+        ):
+            op = "delete"
+        entry = RawEntry(op, key, meta.sequence.stream, msg.data)
+        if not self._synced and meta.num_pending == 0:
+            self._emit_synced = True
+        return entry
+
+    async def stop(self) -> None:
+        await self._drop_consumer()
