@@ -18,7 +18,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from shared.templating.funcs._base import FunctionError, gofunc, strval
+from shared.templating.funcs._base import FunctionError, gofunc
+from shared.templating.gofmt import format_value
 from shared.templating.values import GoStruct
 
 __all__ = ["CRYPTO_FUNCS"]
@@ -126,6 +127,8 @@ def _aes_key(password: str) -> bytes:
 
 @gofunc("string", "string")
 def encrypt_aes(password: str, plaintext: str) -> str:
+    if plaintext == "":
+        return ""
     cipher_cls, algorithms, modes = _aes()
     content = _b(plaintext)
     pad = 16 - len(content) % 16
@@ -137,6 +140,8 @@ def encrypt_aes(password: str, plaintext: str) -> str:
 
 @gofunc("string", "string")
 def decrypt_aes(password: str, crypt64: str) -> str:
+    if crypt64 == "":
+        return ""
     cipher_cls, algorithms, modes = _aes()
     try:
         crypt = base64.b64decode(_b(crypt64), validate=True)
@@ -275,11 +280,18 @@ def _make_cert(
     )
     sans: list[Any] = []
     for ip in ips or []:
+        if not isinstance(ip, str):
+            raise FunctionError(f"error parsing ip: {format_value(ip)} is not a string")
         try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(strval(ip))))
+            sans.append(x509.IPAddress(ipaddress.ip_address(ip)))
         except ValueError:
-            raise FunctionError(f"error parsing ip: {strval(ip)}") from None
-    sans.extend(x509.DNSName(strval(d)) for d in dns or [])
+            raise FunctionError(f"error parsing ip: {ip}") from None
+    for d in dns or []:
+        if not isinstance(d, str):
+            raise FunctionError(
+                f"error processing alternate dns name: {format_value(d)} is not a string"
+            )
+        sans.append(x509.DNSName(d))
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     algo = None if isinstance(sign_key, _ed.Ed25519PrivateKey) else hashes.SHA256()

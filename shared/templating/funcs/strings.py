@@ -243,7 +243,7 @@ def quote(*args: Any) -> str:
 
 @gofunc("...any")
 def squote(*args: Any) -> str:
-    return " ".join("'" + strval(a) + "'" for a in args if a is not None)
+    return " ".join("'" + format_value(a) + "'" for a in args if a is not None)
 
 
 @gofunc("...any")
