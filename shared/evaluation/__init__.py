@@ -12,7 +12,8 @@ Public API::
     compiled.match_cloud_event(subject, event)          # messagingMatchCriteria
 
 A result with ``error`` set means "unknown": the caller keeps the previous state. A
-CompiledEventSource is not thread-safe: use it from one thread or task at a time.
+CompiledEventSource serialises its Lua calls with a lock (safe to share between threads, one
+evaluation at a time); compile one per worker thread for parallelism.
 """
 
 from __future__ import annotations

@@ -179,6 +179,27 @@ def _encode_value(value: Any, depth: int = 0) -> Any:
     raise ValueError("table has mixed (string and number) keys")
 
 
+#: most values (maps, lists and scalars) a json.decode / json.fromYAML result may hold
+MAX_DECODED_VALUES = 100_000
+
+
+def _check_values(data: Any, limit: int = MAX_DECODED_VALUES) -> None:
+    """Raise ValueError when ``data`` holds more than ``limit`` values (stops early)."""
+    count = 0
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if isinstance(value, dict | list):
+            count += len(value)
+            if count > limit:
+                break
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend(v for v in items if isinstance(v, dict | list))
+    if count > limit:
+        raise ValueError(f"the document holds more than {limit} values")
+
+
 class Codecs:
     """The Python half of Lua's ``json`` module, bound to one runtime's ``table_from``.
 
@@ -199,7 +220,9 @@ class Codecs:
     def json_decode(self, text: Any) -> tuple[Any, str | None]:
         try:
             self._check_size(text, "json.decode")
-            return self._to_lua(json.loads(text)), None
+            data = json.loads(text)
+            _check_values(data)
+            return self._to_lua(data), None
         except Exception as exc:
             return None, f"json.decode: {exc}"
 
@@ -219,7 +242,9 @@ class Codecs:
 
         try:
             self._check_size(text, "json.fromYAML")
-            return self._to_lua(yaml.load(text, Loader=_no_alias_loader())), None
+            data = yaml.load(text, Loader=_no_alias_loader())
+            _check_values(data)
+            return self._to_lua(data), None
         except Exception as exc:
             return None, f"json.fromYAML: {exc}"
 

@@ -20,8 +20,9 @@ Selectors are ORed and an object counts once. A Lua error on a selector makes th
 ERROR (``MatchResult.error``; the caller keeps the object's previous state) unless another
 selector matches. Objects with ``metadata.deletionTimestamp`` never match.
 
-Thread-safety: a CompiledEventSource owns one Lua runtime and is not thread-safe; use it from
-one thread or task at a time (one per EventSource per worker).
+Thread-safety: a CompiledEventSource owns one Lua runtime whose calls are serialised by a
+lock, so sharing it between threads is safe but runs one Lua evaluation at a time; for
+parallel evaluation compile one per worker thread. It keeps no per-object state.
 """
 
 from __future__ import annotations

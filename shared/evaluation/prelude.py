@@ -32,7 +32,7 @@ HOOK_EVERY = 1000
 MEMORY_ERROR = "not enough memory"
 
 PRELUDE = r"""
-local py_json_decode, py_json_encode, py_yaml_decode, py_yaml_encode, HOOK_EVERY = ...
+local py_json_decode, py_json_encode, py_yaml_decode, py_yaml_encode, HOOK_EVERY, MEMORY_CAP = ...
 
 local type, pairs, ipairs, next, select, tostring, tonumber = type, pairs, ipairs, next, select, tostring, tonumber
 local error, assert, rawget, rawset, rawequal, unpack = error, assert, rawget, rawset, rawequal, unpack
@@ -168,8 +168,20 @@ do
     check_pattern("gsub", s, p)
     return raw_gsub(s, p, r, n)
   end
+  -- string.rep builds its result in a C loop: refuse what cannot fit the memory cap
+  -- before spending seconds on it
+  local raw_rep = srep
+  local function rep(s, n)
+    if type(n) == "number" and n > 0 and (type(s) == "string" or type(s) == "number")
+        and #tostring(s) * n > MEMORY_CAP then
+      error("string.rep: a result of " .. #tostring(s) * n .. " bytes exceeds the memory budget", 2)
+    end
+    return raw_rep(s, n)
+  end
+  srep = rep
   -- the real table serves ("..."):find(...) method calls; string_lib below copies from it
   string.find, string.match, string.gmatch, string.gsub = find, match, gmatch, gsub
+  string.rep = rep
 end
 
 ---------------------------------------------------------------------------------------------

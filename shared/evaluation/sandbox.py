@@ -15,12 +15,15 @@ getfenv collectgarbage coroutine newproxy module string.dump python``.
 Budgets: an instruction budget per run (a count hook installed before ``debug`` is removed;
 ``pcall`` cannot swallow it) and a memory cap for the whole runtime (``max_memory``).
 
-Not thread-safe: use one sandbox from one thread (or task) at a time.
+Thread-safety: calls are serialised by a lock per sandbox (so a CompiledEventSource may be
+shared between threads, at the price of running one evaluation at a time); for parallelism
+use one CompiledEventSource per worker thread.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -94,6 +97,9 @@ class LuaSandbox:
             max_memory=self.limits.memory_bytes,
         )
         self._cap = self.limits.memory_bytes
+        # one run at a time: the budget counters and the memory-cap toggling around
+        # table_from are per runtime (re-entrant: json.decode converts from inside a run)
+        self._lock = threading.RLock()
         codecs = Codecs(self.to_lua, max_input=max(1024, self._cap // 4))
         self._ctl = self._runtime.execute(
             PRELUDE,
@@ -102,6 +108,7 @@ class LuaSandbox:
             codecs.yaml_decode,
             codecs.yaml_encode,
             HOOK_EVERY,
+            self._cap,
         )
         self._evaluate = self._ctl.evaluate
         self._aggregate = self._ctl.aggregate
@@ -111,6 +118,10 @@ class LuaSandbox:
         self._names: dict[int, str] = {}
 
     def to_lua(self, data: Any) -> Any:
+        with self._lock:
+            return self._to_lua(data)
+
+    def _to_lua(self, data: Any) -> Any:
         """Plain data as a Lua value (tables built by ``table_from``).
 
         ``table_from`` calls the Lua C API outside a protected call, where an allocation
@@ -135,6 +146,10 @@ class LuaSandbox:
 
     def compile(self, script_id: int, code: str, chunkname: str) -> None:
         """Load ``code`` (without running it). Raises :class:`LuaScriptError` on a syntax error."""
+        with self._lock:
+            self._compile(script_id, code, chunkname)
+
+    def _compile(self, script_id: int, code: str, chunkname: str) -> None:
         self._names[script_id] = chunkname
         self._runtime.set_max_memory(0)  # pushing the source is an unprotected allocation
         try:
@@ -164,8 +179,12 @@ class LuaSandbox:
 
     def evaluate(self, script_id: int, obj: dict[str, Any]) -> LuaOutcome:
         """Run the script's ``evaluate`` on ``obj``. Never raises for script problems."""
+        with self._lock:
+            return self._run_evaluate(script_id, obj)
+
+    def _run_evaluate(self, script_id: int, obj: dict[str, Any]) -> LuaOutcome:
         try:
-            table = self.to_lua(obj)
+            table = self._to_lua(obj)
             result = self._evaluate(script_id, table, self._hooks, self.limits.instructions)
         except (lua51.LuaError, MemoryError, RecursionError) as exc:
             self._recover()
@@ -183,8 +202,12 @@ class LuaSandbox:
 
     def aggregate(self, script_id: int, objs: list[dict[str, Any]]) -> LuaAggregate:
         """Run ``aggregatedSelection`` over ``objs`` (global ``resources``)."""
+        with self._lock:
+            return self._run_aggregate(script_id, objs)
+
+    def _run_aggregate(self, script_id: int, objs: list[dict[str, Any]]) -> LuaAggregate:
         try:
-            table = self.to_lua([plain(o) for o in objs])
+            table = self._to_lua([plain(o) for o in objs])
             result = self._aggregate(
                 script_id, table, self._agg_hooks, self.limits.aggregate_instructions
             )

@@ -223,10 +223,24 @@ def test_json_decode_bomb_is_refused_without_crashing() -> None:
         "end\n",
         limits=Limits(memory_bytes=4 * 1024 * 1024),
     )
+    started = time.perf_counter()
     result = c.evaluate(service())
+    assert time.perf_counter() - started < 0.5
     assert result.error is None
-    assert result.matching and "memory" in result.message
+    assert result.matching and "more than 100000 values" in result.message
     assert c.evaluate(service()).matching
+
+
+def test_json_decode_result_larger_than_the_memory_cap() -> None:
+    c = lua(
+        "function evaluate()\n"
+        "  local doc, err = json.decode('[' .. string.rep('[1],', 30000) .. '[1]]')\n"
+        "  return {matching = doc == nil, message = tostring(err)}\n"
+        "end\n",
+        limits=Limits(memory_bytes=1024 * 1024),
+    )
+    result = c.evaluate(service())
+    assert result.error is None and result.matching and "memory" in result.message
 
 
 def test_catastrophic_patterns_are_refused_quickly() -> None:
@@ -271,3 +285,19 @@ def test_yaml_aliases_are_refused() -> None:
     doc = "a: &a [1, 2]\\nb: *a\\n"
     result = expr(f"select(2, json.fromYAML('{doc}'))").evaluate(service())
     assert result.error is None and "aliases" in result.message
+
+
+def test_concurrent_use_from_threads_is_safe() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = lua(
+        "function evaluate()\n"
+        "  local d = json.decode(json.encode(obj))\n"
+        "  return {matching = d.metadata.name == obj.metadata.name, message = obj.metadata.name}\n"
+        "end\n"
+    )
+    objs = [service(f"s{i}") for i in range(400)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(c.evaluate, objs))
+    assert all(r.matching and r.error is None for r in results)
+    assert [r.message for r in results] == [f"s{i}" for i in range(400)]
