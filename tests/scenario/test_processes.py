@@ -40,8 +40,11 @@ def test_ready_file_and_sigterm(tmp_path: Path) -> None:
 
 def test_exit_before_ready_reports_the_log(tmp_path: Path) -> None:
     proc = _python(tmp_path, "broken", "import sys; print('boom: bad flag'); sys.exit(3)").start()
-    with pytest.raises(StackError) as err:
-        wait_ready([proc], timeout=20)
+    try:
+        with pytest.raises(StackError) as err:
+            wait_ready([proc], timeout=20)
+    finally:
+        assert proc.stop() == 3
     assert "broken exited before it was ready (exited with code 3)" in str(err.value)
     assert "boom: bad flag" in err.value.logs
 
