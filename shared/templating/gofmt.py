@@ -1,11 +1,11 @@
 """Go ``fmt`` printing for template values: Sprintf, Sprint, Sprintln, %v and %T.
 
 Go values are modelled as in ``shared.templating.values``: ``None`` is nil, ``int`` covers
-Go's integer kinds, ``float`` is float64, ``list`` is ``[]interface {}``, ``dict`` is
-``map[string]interface {}``, ``bytes`` is ``[]byte`` and an aware ``datetime`` is
-``time.Time``. Go structs are objects exposing ``go_fields()`` (ordered ``(name, value)``
-pairs) and optionally ``go_type_name``; one with ``go_string()`` is a fmt.Stringer. A plain ``int`` is Go ``int64``; an ``int`` subclass
-carries a class attribute ``go_type`` (``"int"``, ``"uint8"`` ...) naming its Go type.
+Go's integer kinds (a plain ``int`` is int64; an ``int`` subclass names its Go type in the
+class attribute ``go_type``), ``float`` is float64, ``list`` is ``[]interface {}``,
+``dict`` is ``map[string]interface {}``, ``bytes`` is ``[]byte`` and an aware ``datetime``
+is ``time.Time``. Go structs expose ``go_fields()`` (ordered ``(name, value)`` pairs) and
+``go_type_name``; an object with ``go_string()`` is a fmt.Stringer.
 """
 
 from __future__ import annotations

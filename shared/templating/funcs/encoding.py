@@ -34,26 +34,65 @@ def _s(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
 
-def _corrupt_offset(data: bytes, alphabet: set[int], quantum: int) -> int | None:
-    """Offset Go reports as ``illegal base64 data at input byte N`` (None when valid)."""
-    data = data.replace(b"\r", b"").replace(b"\n", b"")
-    n = len(data)
-    for i, c in enumerate(data):
-        if c == ord("="):
-            # padding: only at the end of a full quantum
-            if n % quantum != 0:
-                return n - (n % quantum) if i < n - (n % quantum) else i
-            if any(x != ord("=") for x in data[i:]):
-                return i
-            pad = n - i
-            limit = 2 if quantum == 4 else 6
-            if pad > limit or (quantum == 4 and i % 4 < 2):
-                return i
-            return None
-        if c not in alphabet:
-            return i
-    if n % quantum != 0:
-        return n - (n % quantum)
+def _b64_error(src: bytes) -> int | None:
+    """Offset of Go's ``illegal base64 data at input byte N`` (StdEncoding), or None."""
+    si = 0
+    n = len(src)
+    while True:
+        j = 0
+        while j < 4:
+            if si == n:
+                if j == 0:
+                    return None
+                return si - j
+            c = src[si]
+            si += 1
+            if c in _B64:
+                j += 1
+                continue
+            if c in (0x0A, 0x0D):
+                continue
+            if c != 0x3D:  # '='
+                return si - 1
+            if j in (0, 1):
+                return si - 1
+            if j == 2:
+                while si < n and src[si] in (0x0A, 0x0D):
+                    si += 1
+                if si == n:
+                    return n
+                if src[si] != 0x3D:
+                    return si - 1
+                si += 1
+            while si < n and src[si] in (0x0A, 0x0D):
+                si += 1
+            return si if si < n else None
+
+
+def _b32_error(src: bytes) -> int | None:
+    """Offset of Go's ``illegal base32 data at input byte N`` (StdEncoding), or None."""
+    src = src.replace(b"\r", b"").replace(b"\n", b"")
+    olen = len(src)
+    rest = src
+    while rest:
+        j = 0
+        while j < 8:
+            if not rest:
+                return olen - len(rest) - j
+            c = rest[0]
+            rest = rest[1:]
+            if c == 0x3D and j >= 2 and len(rest) < 8:
+                if len(rest) + j < 7:
+                    return olen
+                for k in range(7 - j):
+                    if len(rest) > k and rest[k] != 0x3D:
+                        return olen - len(rest) + k - 1
+                if j in (1, 3, 6):
+                    return olen - len(rest) - 1
+                return None
+            if c not in _B32:
+                return olen - len(rest) - 1
+            j += 1
     return None
 
 
@@ -65,7 +104,7 @@ def b64enc(s: str) -> str:
 @gofunc("string")
 def b64dec(s: str) -> str:
     data = _b(s)
-    bad = _corrupt_offset(data, _B64, 4)
+    bad = _b64_error(data)
     if bad is not None:
         return f"illegal base64 data at input byte {bad}"
     try:
@@ -82,7 +121,7 @@ def b32enc(s: str) -> str:
 @gofunc("string")
 def b32dec(s: str) -> str:
     data = _b(s)
-    bad = _corrupt_offset(data, _B32, 8)
+    bad = _b32_error(data)
     if bad is not None:
         return f"illegal base32 data at input byte {bad}"
     try:

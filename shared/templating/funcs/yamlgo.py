@@ -469,8 +469,20 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> dict[str, Any]:
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
-def _jsonify(v: Any) -> Any:
-    """The YAML-to-JSON step: keys become strings; NaN/Inf cannot be represented."""
+_MAX_NODES = 1_000_000
+
+
+def _jsonify(v: Any, budget: list[int] | None = None) -> Any:
+    """The YAML-to-JSON step: keys become strings; NaN/Inf cannot be represented.
+
+    Aliases are expanded into copies, as Go does; ``budget`` bounds the expansion
+    (a "billion laughs" document fails instead of exhausting memory).
+    """
+    if budget is None:
+        budget = [_MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YAMLError("error converting YAML to JSON: yaml: document is too large")
     if isinstance(v, dict):
         out: dict[str, Any] = {}
         for k, x in v.items():
@@ -482,10 +494,10 @@ def _jsonify(v: Any) -> Any:
                 ks = "null"
             else:
                 ks = str(k)
-            out[ks] = _jsonify(x)
+            out[ks] = _jsonify(x, budget)
         return out
     if isinstance(v, list):
-        return [_jsonify(x) for x in v]
+        return [_jsonify(x, budget) for x in v]
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         raise YAMLError(
             f"error converting YAML to JSON: json: unsupported value: {format_float(v)}"

@@ -117,3 +117,11 @@ def test_toml_round_trip(fn: F) -> None:
     assert fn["fromToml"](out) == {"a": 1, "b": {"c": "d", "e": [1, 2]}, "f": 1.5}
     assert fn["toToml"]([1]) == "toml: top-level values must be Go maps or structs"
     assert "Error" in fn["fromToml"]("a = ")
+
+
+def test_alias_bomb_is_bounded(fn: F) -> None:
+    doc = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 8):
+        prev = "a" if i == 1 else f"l{i - 1}"
+        doc += f"l{i}: &l{i} [{', '.join(['*' + prev] * 10)}]\n"
+    assert "too large" in fn["fromYaml"](doc)["Error"]
