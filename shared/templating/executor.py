@@ -24,7 +24,7 @@ from shared.templating.errors import (
     TemplateLimitError,
 )
 from shared.templating.lexer import _go_quote
-from shared.templating.values import GoInt, GoStruct
+from shared.templating.values import GoInt, GoStruct, GoUint8
 
 __all__ = ["Compiler", "Limits", "State", "format_action_value"]
 
@@ -387,6 +387,12 @@ class Compiler:
                         v = cls(i)
                         if not one(st, v, v, mark):
                             break
+            elif isinstance(val, bytes):
+                if val:
+                    ran = True
+                    for i, byte in enumerate(val):
+                        if not one(st, GoInt(i), GoUint8(byte), mark):
+                            break
             elif isinstance(val, list | tuple | dict):
                 items = list(val.items()) if isinstance(val, dict) else list(enumerate(val))
                 if items:
@@ -724,7 +730,10 @@ class Compiler:
                         f"wrong type for value; expected string; got {B.type_name(argv[0])}",
                     )
                 try:
-                    return fn(*argv)
+                    result = fn(*argv)
+                    if type(result) is str and len(result) > st.limits.max_output:
+                        _too_big(st, name)
+                    return result
                 except BuiltinError as exc:
                     fail(st, cmd, f"error calling {name}: {exc}")
                 except RecursionError:
@@ -735,9 +744,7 @@ class Compiler:
                     fail(st, cmd, f"error calling {name}: {exc}")
             argv = [None if a is MISSING else a for a in argv]
             try:
-                if needs_ctx:
-                    return fn(_Context(self, st), *argv)
-                return fn(*argv)
+                result = fn(_Context(self, st), *argv) if needs_ctx else fn(*argv)
             except FunctionError as exc:
                 fail(st, cmd, f"error calling {name}: {exc}")
             except (TemplateExecError, TemplateLimitError):
@@ -748,6 +755,9 @@ class Compiler:
                 ) from None
             except Exception as exc:
                 fail(st, cmd, f"error calling {name}: {exc}")
+            if isinstance(result, str | bytes | list | dict) and len(result) > st.limits.max_output:
+                _too_big(st, name)
+            return result
 
         return call
 
@@ -799,6 +809,14 @@ class _Context:
         run(sub, sub.vars[0][1])
         st.iters = sub.iters
         return "".join(sub.out)
+
+
+def _too_big(st: State, name: str) -> NoReturn:
+    raise TemplateLimitError(
+        f"template: {st.tmpl_name}: the result of {name} exceeds the limit of "
+        f"{st.limits.max_output} characters",
+        "".join(st.out),
+    )
 
 
 def _method_of(v: Any, name: str) -> Callable[..., Any] | None:

@@ -51,3 +51,9 @@ def test_compile_is_cached_and_render_does_not_parse() -> None:
     # different options: a different compiled template
     assert compile_template(text, funcs="builtin", missingkey="zero") is not first
     assert template_parser.PARSE_CALLS[0] == calls + 1
+
+
+def test_string_doubling_is_bounded() -> None:
+    text = '{{ $x := "aaaaaaaaaa" }}' + '{{ $x = printf "%s%s" $x $x }}' * 30 + "{{ len $x }}"
+    with pytest.raises(TemplateLimitError, match="the result of printf exceeds the limit"):
+        render(text, None)
