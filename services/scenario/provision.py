@@ -31,13 +31,30 @@ def ensure_namespace(client: KubeClient, name: str) -> None:
     )
 
 
+def _apply(
+    client: KubeClient, obj: dict[str, Any], sources: dict[int, str] | None
+) -> dict[str, Any]:
+    try:
+        return client.apply(obj, field_manager=FIELD_MANAGER)
+    except KubeError as err:
+        source = (sources or {}).get(id(obj))
+        if source is None:
+            raise
+        raise StackError(f"{source}: {err} (in {client.name})") from err
+
+
 def install_crds(
-    client: KubeClient, crds: Iterable[dict[str, Any]], what: str, timeout: float
+    client: KubeClient,
+    crds: Iterable[dict[str, Any]],
+    what: str,
+    timeout: float,
+    sources: dict[int, str] | None = None,
 ) -> None:
-    """Apply CRDs and wait (deadline ``timeout`` s) until each kind is served."""
+    """Apply CRDs and wait (deadline ``timeout`` s) until each kind is served. ``sources``
+    maps ``id(obj)`` to the file it came from, named in errors."""
     served: list[GVK] = []
     for crd in crds:
-        client.apply(crd, field_manager=FIELD_MANAGER)
+        _apply(client, crd, sources)
         spec = crd.get("spec") or {}
         group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
         versions = [v.get("name") for v in spec.get("versions") or [] if v.get("served", True)]
@@ -101,15 +118,18 @@ def register_cluster(mgmt: KubeClient, cluster: FleetCluster) -> dict[str, Any]:
 
 
 def apply_objects(
-    client: KubeClient, objects: list[dict[str, Any]], timeout: float
+    client: KubeClient,
+    objects: list[dict[str, Any]],
+    timeout: float,
+    sources: dict[int, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Apply objects in any order given: CRDs first (awaited), then Namespaces, then the rest;
     the namespace of a namespaced object is created when missing; Sveltos kinds that are not
-    served get a minimal CRD."""
+    served get a minimal CRD. ``sources`` as for :func:`install_crds`."""
     ordered = kinds.ordered_for_apply(objects)
     crds = [o for o in ordered if GVK.of(o) == kinds.CRD]
     if crds:
-        install_crds(client, crds, client.name, timeout)
+        install_crds(client, crds, client.name, timeout, sources)
     rest = [o for o in ordered if GVK.of(o) != kinds.CRD]
     ensure_kinds(client, (GVK.of(o) for o in rest if GVK.of(o) != kinds.NAMESPACE), timeout)
     out = []
@@ -117,5 +137,5 @@ def apply_objects(
         key = object_key(obj)
         if key.namespace and client.namespaced(GVK.of(obj)):
             ensure_namespace(client, key.namespace)
-        out.append(client.apply(obj, field_manager=FIELD_MANAGER))
+        out.append(_apply(client, obj, sources))
     return out

@@ -81,7 +81,7 @@ def run_scenario(
                 stack.failed = True  # keep the state dir (logs) of a failed run
     except StackError as err:
         outcome.error = f"the stack did not come up: {err.args[0] if err.args else err}"
-        outcome.logs = err.logs
+        outcome.logs = err.logs or stack.log_tails()
     except KubeError as err:
         outcome.error = f"the stack did not come up: {err}"
         outcome.logs = stack.log_tails()

@@ -69,6 +69,17 @@ log = logging.getLogger(__name__)
 DEFAULT_READY_TIMEOUT = 60.0
 
 
+def _read_dir(directory: Path | None) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """The objects of every YAML file of a directory, and ``id(obj)`` -> file path."""
+    objects: list[dict[str, Any]] = []
+    sources: dict[int, str] = {}
+    for file in yaml_files(directory) if directory else []:
+        for obj in read_objects(file):
+            objects.append(obj)
+            sources[id(obj)] = str(file)
+    return objects, sources
+
+
 class Stack:
     """Everything a scenario needs, up for one fleet (see the module doc).
 
@@ -293,26 +304,22 @@ class Stack:
         return provision.register_cluster(self.management, cluster)
 
     def _prepare_clusters(self) -> None:
-        crds: list[dict[str, Any]] = []
-        for file in yaml_files(self.crds_dir) if self.crds_dir else []:
-            crds += read_objects(file)
+        crds, sources = _read_dir(self.crds_dir)
         for cluster in self.fleet.clusters:
             client = self.client(cluster.ref)
             provision.ensure_namespace(client, "default")
             if crds:
-                provision.install_crds(client, crds, cluster.ref, self.ready_timeout)
+                provision.install_crds(client, crds, cluster.ref, self.ready_timeout, sources)
 
     def _apply_definitions(self) -> None:
-        if self.management_dir is None:
-            return
-        objects: list[dict[str, Any]] = []
-        for file in yaml_files(self.management_dir):
-            objects += read_objects(file)
-        self.apply_management(objects)
+        objects, sources = _read_dir(self.management_dir)
+        self.apply_management(objects, sources)
 
-    def apply_management(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def apply_management(
+        self, objects: list[dict[str, Any]], sources: dict[int, str] | None = None
+    ) -> list[dict[str, Any]]:
         """Apply definitions to the management cluster (:func:`provision.apply_objects`)."""
-        return provision.apply_objects(self.management, objects, self.ready_timeout)
+        return provision.apply_objects(self.management, objects, self.ready_timeout, sources)
 
     def _start_services(self) -> None:
         self.api_port = self.api_port or free_port()

@@ -84,3 +84,18 @@ def test_invalid_scenario_counts_as_a_failure(tmp_path: Path) -> None:
     assert code == 1
     assert "step 1: unknown step 'wait'" in out
     assert out.splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_a_stack_that_does_not_come_up_fails_every_step(tmp_path: Path) -> None:
+    folder = _scenario(tmp_path, "v")
+    (folder / "crds").mkdir()
+    (folder / "crds" / "bad.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: bad}\nspec: {}\n"
+    )
+    code, out = _run(str(folder), "--no-services", "--state-dir", str(tmp_path / "state"))
+    assert code == 1
+    assert "✘ the stack did not come up: " in out
+    assert "crds/bad.yaml: apply CustomResourceDefinition/bad: 422" in out
+    assert "fleet.log" in out
+    assert out.splitlines()[-1] == "0 passed, 2 failed"
