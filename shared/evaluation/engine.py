@@ -166,6 +166,8 @@ class CompiledEventSource:
         if not candidates:
             return []
         md = obj.get("metadata") or {}
+        if type(md) is not dict:
+            md = {}
         labels = md.get("labels") or {}
         if type(labels) is not dict:
             labels = {}
@@ -176,7 +178,7 @@ class CompiledEventSource:
     def evaluate(self, obj: dict[str, Any]) -> MatchResult:
         """Is ``obj`` an event for this EventSource? Never raises for script problems."""
         md = obj.get("metadata") or {}
-        if md.get("deletionTimestamp"):
+        if type(md) is dict and md.get("deletionTimestamp"):
             return MatchResult(False, "object is being deleted")
         indices = self.selects(obj)
         if not indices:

@@ -42,6 +42,8 @@ def split_api_version(api_version: str) -> tuple[str, str]:
 def identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
     """``(apiVersion, kind, namespace, name)``: what makes two objects the same object."""
     md = obj.get("metadata") or {}
+    if not isinstance(md, Mapping):
+        md = {}
     return (
         str(obj.get("apiVersion") or ""),
         str(obj.get("kind") or ""),

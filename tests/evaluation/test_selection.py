@@ -157,3 +157,15 @@ def test_aggregate_without_script_is_the_filtered_list() -> None:
     assert result.error is None
     assert [o["metadata"]["name"] for o in result.resources] == ["x"]
     assert not c.has_aggregation
+
+
+def test_malformed_objects_do_not_raise() -> None:
+    c = compiled(service_selector(labelFilters=[{"key": "a", "operation": "DoesNotHave"}]))
+    for obj in (
+        {"apiVersion": "v1", "kind": "Service"},
+        {"apiVersion": "v1", "kind": "Service", "metadata": "oops"},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"labels": None}},
+        {},
+    ):
+        c.evaluate(obj)
+        c.aggregate([obj])
