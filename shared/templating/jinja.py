@@ -22,7 +22,7 @@ import jinja2.ext
 from jinja2 import nodes as jn
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from shared.templating.engine import Limits, function_set
+from shared.templating.engine import MUTATING_FUNCTIONS, Limits, deep_copy, function_set
 from shared.templating.errors import (
     FunctionError,
     TemplateError,
@@ -118,11 +118,18 @@ def jinja_environment(funcs: str = "sveltos") -> jinja2.Environment:
 
 
 _cache_lock = threading.Lock()
-_cache: OrderedDict[tuple[str, str], jinja2.Template] = OrderedDict()
+_cache: OrderedDict[tuple[str, str], tuple[jinja2.Template, bool]] = OrderedDict()
 _CACHE_MAX = 512
 
 
-def _compile(text: str, funcs: str, name: str) -> jinja2.Template:
+def _mutates(env: jinja2.Environment, text: str) -> bool:
+    """Does the template call a helper that changes its argument in place?"""
+    tree = env.parse(text)
+    used = {n.name for n in tree.find_all(jn.Name)} | {f.name for f in tree.find_all(jn.Filter)}
+    return bool(used & MUTATING_FUNCTIONS)
+
+
+def _compile(text: str, funcs: str, name: str) -> tuple[jinja2.Template, bool]:
     key = (text, funcs)
     with _cache_lock:
         got = _cache.get(key)
@@ -131,14 +138,14 @@ def _compile(text: str, funcs: str, name: str) -> jinja2.Template:
             return got
     env = jinja_environment(funcs)
     try:
-        tmpl = env.from_string(text)
+        compiled = (env.from_string(text), _mutates(env, text))
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateSyntaxError(f"jinja template {name}:{exc.lineno}: {exc.message}") from None
     with _cache_lock:
-        _cache[key] = tmpl
+        _cache[key] = compiled
         while len(_cache) > _CACHE_MAX:
             _cache.popitem(last=False)
-    return tmpl
+    return compiled
 
 
 def render_jinja(
@@ -151,7 +158,9 @@ def render_jinja(
 ) -> str:
     """Render a Jinja2 template in the sandbox; raises TemplateError subclasses."""
     lim = limits or Limits()
-    tmpl = _compile(text, funcs, name)
+    tmpl, mutates = _compile(text, funcs, name)
+    if mutates:
+        data = deep_copy(data)
     token = _budget.set(_Budget(name, lim))
     out: list[str] = []
     size = 0

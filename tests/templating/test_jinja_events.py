@@ -141,3 +141,18 @@ def test_jinja_output_is_bounded() -> None:
 def test_unknown_flavour() -> None:
     with pytest.raises(ValueError, match="unknown template flavour"):
         render_event_template("x", {}, flavour="mustache")
+
+
+@pytest.mark.parametrize("flavour", ["go", "jinja"])
+def test_helpers_work_on_copies(flavour: str) -> None:
+    data = {"Resource": {"metadata": {"name": "original", "labels": {"a": "b"}}}}
+    text = (
+        '{{ $r := chainSetField .Resource "metadata.name" "x" }}{{ $_ := set .Resource "k" "v" }}'
+        "{{ .Resource.metadata.name }}"
+        if flavour == "go"
+        else '{{ chainSetField(Resource, "metadata.name", "x") and "" }}'
+        '{{ set(Resource, "k", "v") and "" }}{{ Resource.metadata.name }}'
+    )
+    out = render_event_template(text, data, flavour=flavour)
+    assert out.strip() == "original" or out.endswith("original")
+    assert data == {"Resource": {"metadata": {"name": "original", "labels": {"a": "b"}}}}
