@@ -153,6 +153,32 @@ def format_float(f: float, verb: str = "g", prec: int = -1) -> str:
     return sign + (s.upper() if upper else s)
 
 
+def _hex_float(f: float, verb: str, prec: int | None) -> str:
+    """strconv.FormatFloat(f, 'x', prec, 64), e.g. ``0x1.8p+01``."""
+    if math.isnan(f) or math.isinf(f):
+        return format_float(f)
+    sign = "-" if math.copysign(1.0, f) < 0 else ""
+    exp = 0
+    whole, frac = "0", ""
+    if f != 0:
+        mant, exp = math.frexp(abs(f))  # mant in [0.5, 1)
+        mant, exp = mant * 2, exp - 1  # [1, 2)
+        bits = int(mant * (1 << 52))
+        whole, frac = "1", f"{bits & ((1 << 52) - 1):013x}".rstrip("0")
+        if prec is not None and 0 <= prec < len(frac):
+            q = round(bits / 16 ** (13 - prec))
+            if q >= 2 << (4 * prec):
+                q >>= 1
+                exp += 1
+            digits = f"{q:x}"
+            whole, frac = digits[0], digits[1:]
+    if prec is not None and prec >= 0:
+        frac = frac.ljust(prec, "0")[: max(prec, 0)] if prec >= len(frac) else frac
+    mant_s = whole + ("." + frac if frac else "")
+    out = f"{sign}0x{mant_s}p{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    return out.upper() if verb == "X" else out
+
+
 def _format_complex(c: complex, verb: str, prec: int) -> str:
     return "(" + format_float(c.real, verb, prec) + _plus(format_float(c.imag, verb, prec)) + "i)"
 
@@ -174,6 +200,8 @@ def go_quote(s: str, ascii_only: bool = False) -> str:
             out.append('\\"')
         elif ch == "\\":
             out.append("\\\\")
+        elif 0xDC80 <= o <= 0xDCFF:  # a byte that is not UTF-8 (surrogate escape)
+            out.append(f"\\x{o - 0xDC00:02x}")
         elif (o < 0x80 and ch.isprintable()) or (o >= 0x80 and not ascii_only and ch.isprintable()):
             out.append(ch)
         else:
@@ -418,9 +446,11 @@ class _Printer:
         if isinstance(v, float):
             if verb == "v":
                 return _fmt_float(v, "g", fl, -1)
-            if verb in "bgGxX":
-                if verb in "bxX":
-                    return _fmt_float(v, "g", fl, -1)  # hex/binary floats: approximated
+            if verb in "xX":
+                return _pad(_hex_float(v, verb, fl.prec), fl)
+            if verb in "bgG":
+                if verb == "b":
+                    return _fmt_float(v, "g", fl, -1)  # binary exponent form: approximated
                 return _fmt_float(v, verb, fl, -1)
             if verb in "fFeE":
                 return _fmt_float(v, "f" if verb == "F" else verb, fl, 6)

@@ -99,6 +99,8 @@ def _check(expected: str, v: Any) -> Any:
     if expected == "string":
         ok = isinstance(v, str)
     elif expected in ("int", "int64", "uint32"):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # Go accepts an integral float constant (3.0) for an int
         ok = is_int(v)
         if ok:
             v = GoInt(v) if expected == "int" else int(v)

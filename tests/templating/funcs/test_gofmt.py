@@ -99,3 +99,30 @@ def test_type_names() -> None:
     assert type_name([]) == "[]interface {}"
     assert type_name({}) == "map[string]interface {}"
     assert type_name(True) == "bool"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "args", "expected"),
+    [
+        ("%x", (1.0,), "0x1p+00"),
+        ("%x", (3.0,), "0x1.8p+01"),
+        ("%X", (255.5,), "0X1.FFP+07"),
+        ("%q", ("a\udc80b",), '"a\\x80b"'),
+        ("%.2v", (3.14159,), "3.1"),
+        ("%v", (1 + 2j,), "(1+2i)"),
+        ("%6.2f|%-8.3e|", (3.14159, 1234.5), "  3.14|1.234e+03|"),
+        ("%+v", (None,), "<nil>"),
+        ("%t", (None,), "%!t(<nil>)"),
+    ],
+)
+def test_sprintf_more(fmt: str, args: tuple[Any, ...], expected: str) -> None:
+    assert sprintf(fmt, *args) == expected
+
+
+def test_structs_and_stringers() -> None:
+    from shared.templating.values import object_reference
+
+    ref = object_reference({"kind": "Service", "name": "web"})
+    assert format_value(ref) == "{Service  web    }"
+    assert sprintf("%+v", ref).startswith("{Kind:Service Namespace: Name:web")
+    assert type_name(ref) == "v1.ObjectReference"
