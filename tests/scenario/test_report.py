@@ -121,9 +121,11 @@ def test_summary_and_markdown(tmp_path: Path) -> None:
     assert data["units"] == "steps"
     assert (data["passed"], data["failed"]) == (2, 0)
     assert data["expect_latency"] == {"count": 1, "p50_ms": 40, "p90_ms": 40, "max_ms": 40}
+    assert data["scenarios"][0]["expect_latency"]["first_ms"] == 40
+    assert data["scenarios"][0]["expect_latency"]["after_first"]["count"] == 0
     assert data["scenarios"][0]["steps"][1]["items"][0]["change"] == "appeared"
     table = markdown([outcome])
-    assert "| 01-x | 2/2 | 1 | 40.0 | 40.0 | 40.0 |" in table
+    assert "| 01-x | 2/2 | 1 | 40.0 | 40.0 | 40.0 | 40.0 | – |" in table
     write_report(tmp_path / "r.json", [outcome])
     assert json.loads((tmp_path / "r.json").read_text())["passed"] == 2
     write_report(tmp_path / "r.md", [outcome])
