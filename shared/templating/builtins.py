@@ -279,11 +279,12 @@ def not_(arg: Any) -> bool:
     return not is_true(arg)
 
 
-def call(fn: Any, *args: Any) -> Any:
+def call(fn: Any, *args: Any, callee: str = "") -> Any:
+    """``call fn args...``; ``callee`` names fn in errors (the executor passes it)."""
     if fn is None or fn is MISSING:
         raise BuiltinError("call of nil")
     if not callable(fn):
-        raise BuiltinError(f"non-function of type {type_name(fn)}")
+        raise BuiltinError(f"non-function {callee} of type {type_name(fn)}".replace("  ", " "))
     return fn(*[_iface(a) for a in args])
 
 

@@ -707,6 +707,8 @@ class Compiler:
         else:
             lo, hi = _arity(fn)
         is_printf = builtin and name == "printf"
+        is_call = builtin and name == "call"
+        go_params = getattr(fn, "go_params", None)
         fmt_node = arg_nodes[0] if (is_printf and arg_nodes) else cmd
 
         def call(st: State, dot: Any, final: Any) -> Any:
@@ -730,7 +732,11 @@ class Compiler:
                         f"wrong type for value; expected string; got {B.type_name(argv[0])}",
                     )
                 try:
-                    result = fn(*argv)
+                    if is_call:
+                        callee = str(arg_nodes[0]) if arg_nodes else f"<{B.type_name(final)} Value>"
+                        result = fn(*argv, callee=callee)
+                    else:
+                        result = fn(*argv)
                     if type(result) is str and len(result) > st.limits.max_output:
                         _too_big(st, name)
                     return result
@@ -746,6 +752,10 @@ class Compiler:
             try:
                 result = fn(_Context(self, st), *argv) if needs_ctx else fn(*argv)
             except FunctionError as exc:
+                culprit = _culprit(str(exc), argv, go_params)
+                if culprit is not None and culprit < len(arg_nodes):
+                    # Go checks argument types before the call, at the argument
+                    fail(st, arg_nodes[culprit], str(exc))
                 fail(st, cmd, f"error calling {name}: {exc}")
             except (TemplateExecError, TemplateLimitError):
                 raise
@@ -809,6 +819,28 @@ class _Context:
         run(sub, sub.vars[0][1])
         st.iters = sub.iters
         return "".join(sub.out)
+
+
+def _culprit(msg: str, argv: list[Any], params: Any) -> int | None:
+    """Which argument a Go-style type error (``wrong type for value ...``) is about."""
+    if not isinstance(params, tuple | list) or not params:
+        return None
+    if msg.startswith("wrong type for value; expected "):
+        want, _, got = msg[len("wrong type for value; expected ") :].partition("; got ")
+    elif msg.startswith("invalid value; expected "):
+        want, got = msg[len("invalid value; expected ") :], "<nil>"
+    else:
+        return None
+    for i, arg in enumerate(argv):
+        if i < len(params) and not str(params[i]).startswith("..."):
+            param = str(params[i])
+        elif str(params[-1]).startswith("..."):
+            param = str(params[-1])[3:]
+        else:
+            return None
+        if param == want and B.type_name(arg) == got:
+            return i
+    return None
 
 
 def _too_big(st: State, name: str) -> NoReturn:

@@ -58,3 +58,31 @@ def test_deviations_name_real_cases() -> None:
     }
     assert set(DEVIATIONS) <= names
     assert all(reason.strip() for reason in DEVIATIONS.values())
+
+
+#: where Go's exact message cannot or should not be reproduced
+MESSAGE_EXCEPTIONS = {
+    "define/infinite recursion": "Ripple's depth bound is 100, Go's 100000",
+    "go-exec/slice out of range": "Go's message depends on the slice's capacity",
+    "k8s/getResource nil": "Sveltos passes a typed nil map; the corpus a JSON null",
+}
+
+
+def test_error_messages_match_go() -> None:
+    """Beyond the fact of failure: Go's exact message, position and phase."""
+    from shared.templating.cases import _render_case
+    from shared.templating.errors import TemplateError, TemplateSyntaxError
+
+    mismatches = []
+    for case in load_cases(CORPUS / "go-templates.json"):
+        if not case.get("expected_error") or case["name"] in MESSAGE_EXCEPTIONS:
+            continue
+        try:
+            _render_case(case)
+        except TemplateError as exc:
+            phase = "parse" if isinstance(exc, TemplateSyntaxError) else "exec"
+            if str(exc) != case["expected_error"] or phase != case["error_phase"]:
+                mismatches.append((case["name"], str(exc), case["expected_error"]))
+            if "partial_output" in case:
+                assert getattr(exc, "partial_output", None) == case["partial_output"]
+    assert mismatches == []
