@@ -13,7 +13,11 @@ select setmetatable getmetatable tonumber tostring type unpack print(no-op) _VER
 getfenv collectgarbage coroutine newproxy module string.dump python``.
 
 Budgets: an instruction budget per run (a count hook installed before ``debug`` is removed;
-``pcall`` cannot swallow it) and a memory cap for the whole runtime (``max_memory``).
+``pcall`` cannot swallow it) and a memory cap for the whole runtime (``max_memory``). The C
+loops the hook cannot interrupt are guarded before they start: a Lua pattern whose
+worst-case backtracking on its subject is too costly is refused, ``string.rep`` refuses a
+result larger than the memory cap, ``json.decode``/``fromYAML`` refuse inputs above a quarter
+of the cap, documents of more than 100,000 values and YAML aliases.
 
 Thread-safety: calls are serialised by a lock per sandbox (so a CompiledEventSource may be
 shared between threads, at the price of running one evaluation at a time); for parallelism
