@@ -26,6 +26,7 @@ to all, then SIGKILL after a grace period), then the fleet, then nats-server. It
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
@@ -190,7 +191,22 @@ class Stack:
             self.failed = True
         self.stop()
 
+    async def __aenter__(self) -> Self:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self.failed = True
+        await asyncio.to_thread(self.stop)
+
     def start(self) -> Self:
+        """Bring everything up (see the module doc); on failure, stop what started and raise
+        :class:`StackError` (or the :class:`KubeError` of a rejected object)."""
         if self._started:
             return self
         self._started = True

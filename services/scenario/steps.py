@@ -40,6 +40,7 @@ from services.scenario.model import (
     Step,
     read_objects,
 )
+from shared.errors import RippleError
 from shared.kube import GVK, KindNotServed, KubeClient, KubeError, object_key
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ class StepRunner:
                 changes = self._manage(action)
             else:  # pragma: no cover - the model admits no other action
                 raise TypeError(f"unknown step {action!r}")
-        except (KubeError, OSError, ValueError) as err:
+        except (RippleError, OSError, ValueError) as err:
             return StepResult(
                 step,
                 ok=False,

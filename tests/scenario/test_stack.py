@@ -279,3 +279,10 @@ def test_fail_fast_skips_the_rest(stack: Stack) -> None:
         fail_fast=True,
     )
     assert [(r.ok, r.skipped) for r in results] == [(False, False), (False, True)]
+
+
+async def test_async_context_manager(tmp_path: Path) -> None:
+    fleet = load_scenario(STORY).fleet
+    async with Stack(fleet, state_dir=tmp_path, services=False, ready_timeout=30) as stack:
+        assert stack.client("default/cluster-b").get(GVK("v1", "Namespace"), None, "default")
+    assert stack.fleet_process is not None and not stack.fleet_process.running
