@@ -132,3 +132,31 @@ def test_render_builtin_corpus_cases(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["render", "--cases", str(cases), "--quiet"])
     assert result.output.splitlines()[-1] == "584 passed, 0 failed"
     assert result.exit_code == 0
+
+
+def test_render_secret_key_by_key_with_flavour_annotation(tmp_path: Path) -> None:
+    import base64
+
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "s",
+            "namespace": "default",
+            "annotations": {"ripple.io/template-flavour": "jinja"},
+        },
+        "data": {"a.yaml": base64.b64encode(b"name: {{ Resource.metadata.name }}").decode()},
+        "stringData": {"b.yaml": "ns: {{ Resource.metadata.namespace }}"},
+    }
+    path = tmp_path / "secret.yaml"
+    path.write_text(yaml.safe_dump(secret))
+    result = CliRunner().invoke(
+        app, ["render", str(path), "--resource", str(S01 / "cluster" / "my-service.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == "--- # a.yaml\nname: my-service\n--- # b.yaml\nns: default\n"
+
+
+def test_render_without_template_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["render"])
+    assert result.exit_code == 2
