@@ -416,31 +416,75 @@ def camelcase(s: str) -> str:
     return "".join(out)
 
 
-def _words(s: str) -> list[str]:
-    words: list[str] = []
-    cur = ""
-    for i, c in enumerate(s):
-        if _is_connector(c):
-            if cur:
-                words.append(cur)
-            cur = ""
+def _kind(c: str) -> str:
+    if c.isdigit():
+        return "d"
+    if c.isupper():
+        return "u"
+    if c.isalpha():
+        return "l"
+    return "p"
+
+
+def _tokens(run: str) -> list[str]:
+    """Words of a run without connectors: ``HTTPServer`` -> HTTP, Server; ``HTTP20xOK`` ->
+    HTTP, 20x, OK (a number takes the letters that follow it)."""
+    out: list[str] = []
+    i, n = 0, len(run)
+
+    def span(j: int, kind: str) -> int:
+        while j < n and _kind(run[j]) == kind:
+            j += 1
+        return j
+
+    while i < n:
+        k = _kind(run[i])
+        if k == "p":
+            out.append(run[i])
+            i += 1
             continue
-        if cur:
-            prev = cur[-1]
-            nxt = s[i + 1] if i + 1 < len(s) else ""
-            if (c.isupper() and (prev.islower() or prev.isdigit())) or (
-                c.isupper() and prev.isupper() and nxt.islower()
-            ):
-                words.append(cur)
-                cur = ""
-        cur += c
-    if cur:
-        words.append(cur)
-    return words
+        if k == "d":
+            j = span(i, "d")
+            if j < n and _kind(run[j]) == "l":
+                j = span(j, "l")
+            elif j < n and _kind(run[j]) == "u":
+                e = span(j, "u")
+                if e < n and _kind(run[e]) == "l":
+                    e -= 1
+                j = e
+        elif k == "u":
+            j = span(i, "u")
+            if j < n and _kind(run[j]) == "l":
+                j = span(j, "l") if j - i == 1 else j - 1
+        else:
+            j = span(i, "l")
+        out.append(run[i:j])
+        i = j
+    return out
 
 
 def _to_lower_case(s: str, connector: str) -> str:
-    return connector.join(_lower(w) for w in _words(s))
+    out: list[str] = []
+    run = ""
+
+    def flush(run: str) -> None:
+        prev = ""
+        for tok in _tokens(run):
+            is_word = _kind(tok[0]) != "p"
+            if prev and is_word and (_kind(prev[0]) != "p" or _kind(tok[0]) in "ud"):
+                out.append(connector)
+            out.append(_lower(tok))
+            prev = tok
+
+    for c in s:
+        if _is_connector(c):
+            flush(run)
+            run = ""
+            out.append(connector)
+        else:
+            run += c
+    flush(run)
+    return "".join(out)
 
 
 @gofunc("string")

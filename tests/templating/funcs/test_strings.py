@@ -112,3 +112,33 @@ def test_random_strings_have_the_right_shape(fn: F, name: str) -> None:
 
 def test_shuffle_keeps_the_characters(fn: F) -> None:
     assert sorted(fn["shuffle"]("abcdef")) == list("abcdef")
+
+
+SNAKE = {
+    "HTTPServer": "http_server",
+    "_camelCase": "_camel_case",
+    "Wi_thF": "wi_th_f",
+    "_AnotherTES_TCaseP": "_another_tes_t_case_p",
+    "HELLO____WORLD": "hello____world",
+    "http2xx": "http_2xx",
+    "HTTP2XX": "http_2xx",
+    "HTTP20xOK": "http_20x_ok",
+    "HTTP20XStatus": "http_20x_status",
+    "  sentence case  ": "__sentence_case__",
+    " Mixed-hyphen case _and SENTENCE_case": "_mixed_hyphen_case__and_sentence_case",
+    "": "",
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), SNAKE.items())
+def test_snake_and_kebab_case(fn: F, text: str, expected: str) -> None:
+    assert fn["snakecase"](text) == expected
+    assert fn["kebabcase"](text) == expected.replace("_", "-")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("GOLANG_IS_GREAT", "GolangIsGreat"), ("all", "All"), ("a", "A"), ("", "")],
+)
+def test_camel_case(fn: F, text: str, expected: str) -> None:
+    assert fn["camelcase"](text) == expected
