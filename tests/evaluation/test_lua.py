@@ -303,3 +303,11 @@ def test_malformed_labels_do_not_crash_the_prefilter() -> None:
     obj["metadata"]["labels"] = ["not", "a", "map"]
     c = compiled(service_selector(labelFilters=[{"key": "a", "operation": "DoesNotHave"}]))
     assert c.evaluate(obj).matching
+
+
+def test_lua_is_5_1() -> None:
+    assert message_of(expr("_VERSION")) == "Lua 5.1"
+    assert (
+        message_of(expr("tostring(7 / 2) .. ' ' .. tostring(2^53) .. ' ' .. math.floor(7 / 2)"))
+        == "3.5 9.007199254741e+15 3"
+    )
