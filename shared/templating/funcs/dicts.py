@@ -90,15 +90,22 @@ def values(d: dict[str, Any] | None) -> list[Any]:
 
 
 def _merge_into(dst: dict[str, Any], src: dict[str, Any], overwrite: bool) -> None:
-    """mergo.Merge semantics on map[string]interface{} (values shared, not copied)."""
+    """mergo.Merge on map[string]interface{}: values are shared, not copied.
+
+    Nested maps merge; otherwise a key is filled when missing or empty in ``dst`` and,
+    with ``overwrite``, replaced by any source value (even an empty one, as sprig's
+    mergeOverwrite documents). A nil source value is only copied when overwriting.
+    """
     for k, sv in src.items():
         dv = dst.get(k)
+        if sv is None:
+            if overwrite:
+                dst[k] = None
+            continue
         if isinstance(sv, dict) and isinstance(dv, dict):
             _merge_into(dv, sv, overwrite)
             continue
-        if k not in dst or is_empty(dv) or (overwrite and not is_empty(sv)):
-            if k in dst and not is_empty(dv) and isinstance(sv, dict | list) and not overwrite:
-                continue
+        if overwrite or k not in dst or is_empty(dv):
             dst[k] = sv
 
 

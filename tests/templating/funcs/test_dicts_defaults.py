@@ -109,3 +109,18 @@ def test_ternary_requires_a_bool(fn: F) -> None:
 def test_fail(fn: F) -> None:
     with pytest.raises(FunctionError, match=r"^custom failure$"):
         fn["fail"]("custom failure")
+
+
+def test_merge_overwrite_takes_empty_source_values(fn: F) -> None:
+    # sprig docs: mergeOverwrite of {key: true} with {key: false} gives false
+    dst = {"default": "default", "overwrite": "me", "key": True}
+    out = fn["mergeOverwrite"](dst, {"overwrite": "overwritten", "key": False})
+    assert out == {"default": "default", "overwrite": "overwritten", "key": False}
+
+
+def test_merge_fills_empty_values_only(fn: F) -> None:
+    assert fn["merge"]({"a": "", "b": 0, "c": "x"}, {"a": 1, "b": 2, "c": "y", "d": None}) == {
+        "a": 1,
+        "b": 2,
+        "c": "x",
+    }
