@@ -313,7 +313,7 @@ class Manager:
                 event_source=value["eventSource"],
                 triggers=sorted(value["triggers"]),
             )
-            if key not in self._published_assignments or self._changed("a:" + key, msg):
+            if self._changed("a:" + key, msg) or key not in self._published_assignments:
                 await self.kv_assign.put(m.envelope(msg))
                 self._published_assignments.add(key)
         for key in self._published_assignments - set(assignments):
@@ -327,7 +327,7 @@ class Manager:
         }
         for key, entry in desired.items():
             msg = self._desired_message(entry, generation)
-            if key not in self._published_desired or self._changed("d:" + key, msg):
+            if self._changed("d:" + key, msg) or key not in self._published_desired:
                 await self.kv_desired.put(m.envelope(msg))
                 self.stats["desired_puts"] += 1
         for key in self._published_desired - set(desired):

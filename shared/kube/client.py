@@ -111,7 +111,9 @@ class KubeClient:
         os.close(fd)
         os.unlink(self._cache_file)
         self._lock = threading.Lock()
+        self._discovery_lock = threading.RLock()
         self._dynamic: DynamicClient | None = None
+        self._resources: dict[GVK, Any] = {}
 
     # -- discovery ---------------------------------------------------------------------------
     @property
@@ -127,19 +129,33 @@ class KubeClient:
             return self._dynamic
 
     def resource(self, gvk: GVK) -> Any:
-        """The DynamicClient resource for a kind; refreshes discovery once on a miss."""
-        for attempt in (0, 1):
-            try:
-                return self.dynamic.resources.get(api_version=gvk.api_version, kind=gvk.kind)
-            except ResourceNotFoundError:
-                if attempt == 0:
-                    with self._lock:
-                        if self._dynamic is not None:
-                            self._dynamic.resources.invalidate_cache()
-                    continue
-            except ApiException as exc:
-                raise _error(exc, f"discovery of {gvk}") from exc
+        """The DynamicClient resource for a kind; refreshes discovery once on a miss.
+
+        Resolved kinds are cached; lookups are serialised (the DynamicClient's discovery
+        cache is not thread-safe)."""
+        cached = self._resources.get(gvk)
+        if cached is not None:
+            return cached
+        dynamic = self.dynamic
+        with self._discovery_lock:
+            for attempt in (0, 1):
+                try:
+                    res = dynamic.resources.get(api_version=gvk.api_version, kind=gvk.kind)
+                    self._resources[gvk] = res
+                    return res
+                except ResourceNotFoundError:
+                    if attempt == 0:
+                        dynamic.resources.invalidate_cache()
+                        continue
+                except ApiException as exc:
+                    raise _error(exc, f"discovery of {gvk}") from exc
+                except Exception as exc:  # transport errors during discovery
+                    raise KubeError(f"discovery of {gvk}: {exc}") from exc
         raise KindNotServed(f"{self.name}: {gvk} is not served", status=404, reason="NotFound")
+
+    def forget(self, gvk: GVK) -> None:
+        """Drop a cached kind (e.g. after a 404 on its collection: its CRD went away)."""
+        self._resources.pop(gvk, None)
 
     def serves(self, gvk: GVK) -> bool:
         try:

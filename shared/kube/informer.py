@@ -92,6 +92,8 @@ class Informer:
             except KindNotServed as exc:
                 self._fail(f"{exc}")
             except KubeError as exc:
+                if exc.status == 404:  # the kind went away (CRD deleted): rediscover
+                    self.client.forget(self.gvk)
                 self._fail(f"{exc}")
             except Exception as exc:  # never let the thread die silently
                 log.exception("informer crashed", extra=extra)
