@@ -118,8 +118,13 @@ class DeleteStep(_Strict):
 
     @property
     def object(self) -> ObjectRef:
-        return ObjectRef(
-            apiVersion=self.api_version, kind=self.kind, namespace=self.namespace, name=self.name
+        return ObjectRef.model_validate(
+            {
+                "apiVersion": self.api_version,
+                "kind": self.kind,
+                "namespace": self.namespace,
+                "name": self.name,
+            }
         )
 
     def describe(self) -> str:
@@ -244,7 +249,7 @@ def parse_step(raw: Any, number: int, source: str = "steps.yaml") -> Step:
         action = ACTIONS[verb].model_validate({**body, "action": verb})
     except ValidationError as err:
         raise ScenarioError(f"{where} ({verb}): {_format_validation(err)}") from None
-    return Step(number=number, action=action)  # type: ignore[arg-type]
+    return Step(number=number, action=action)
 
 
 def parse_steps(document: Any, source: str = "steps.yaml") -> list[Step]:

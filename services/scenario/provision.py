@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from services.scenario import kinds
@@ -61,7 +62,7 @@ def install_crds(
         served += [GVK.from_parts(group, str(v), kind) for v in versions[:1]]
     deadline = time.monotonic() + timeout
     for gvk in served:
-        if not wait_until(lambda g=gvk: client.serves(g), deadline, interval=0.05):
+        if not wait_until(partial(client.serves, gvk), deadline, interval=0.05):
             raise StackError(f"{what}: {gvk} is not served after installing its CRD")
 
 

@@ -312,8 +312,13 @@ class StepRunner:
         changes = []
         for obj in objects:
             key = object_key(obj)
-            ref = ObjectRef(
-                apiVersion=key.api_version, kind=key.kind, namespace=key.namespace, name=key.name
+            ref = ObjectRef.model_validate(
+                {
+                    "apiVersion": key.api_version,
+                    "kind": key.kind,
+                    "namespace": key.namespace,
+                    "name": key.name,
+                }
             )
             changes.append(self._delete_object(MANAGEMENT, ref))
         return changes

@@ -23,10 +23,11 @@ def _show(data: bytes, limit: int = 400) -> str:
 
 async def subscribe(url: str, subject: str) -> None:
     import nats
+    from nats.aio.msg import Msg
 
     nc = await nats.connect(url)
 
-    async def on_message(msg: nats.aio.msg.Msg) -> None:
+    async def on_message(msg: Msg) -> None:
         print(f"{msg.subject} {_show(msg.data)}", flush=True)
 
     await nc.subscribe(subject, cb=on_message)
