@@ -40,7 +40,9 @@ KVOp = Literal["put", "delete", "synced"]
 class KVChange(Generic[E]):
     """One watched change: ``put`` (``message`` set), ``delete`` (a delete or purge of
     ``key``), or ``synced`` -- emitted once, after the values present when the watch started
-    (``key`` empty): from then on the watcher's view is complete."""
+    (``key`` empty): from then on the watcher's view is complete. The initial values may
+    include ``delete`` of keys deleted earlier (their delete markers); treat a delete of an
+    unknown key as a no-op."""
 
     op: KVOp
     key: str
