@@ -18,6 +18,7 @@ from shared.templating import nodes as N
 from shared.templating.builtins import BUILTINS, MISSING
 from shared.templating.errors import TemplateExecError, TemplateLimitError
 from shared.templating.executor import Compiler, Limits, Run, State
+from shared.templating.expressions import ExpressionCompiler
 from shared.templating.lexer import _go_quote
 from shared.templating.parser import parse
 
@@ -244,7 +245,7 @@ def cache_clear() -> None:
         _stats["hits"] = _stats["misses"] = 0
 
 
-def parse_into(compiler: Compiler, name: str, text: str) -> Run:
+def parse_into(compiler: ExpressionCompiler, name: str, text: str) -> Run:
     """Parse ``text`` against a running set (sprig ``tpl``); returns its compiled root.
 
     The text's definitions are visible to itself only: the shared, cached set is never
