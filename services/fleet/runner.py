@@ -230,8 +230,15 @@ class FleetServer(_Handle):
         if self._runner is None:
             return
         self.state.cut_all_watches()
+        server = self._runner.server
+        transports = list(getattr(server, "_connections", {}).values()) if server else []
         await self._runner.cleanup()
         self._runner = None
+        for transport in transports:  # TLS close waits for the peer: do not leak sockets
+            if transport is not None:
+                transport.abort()
+        for _ in range(3):  # let closed transports run their connection_lost callbacks
+            await asyncio.sleep(0)
 
     async def __aenter__(self) -> FleetServer:
         return await self.start() if self._runner is None else self
@@ -342,8 +349,14 @@ class FleetThread(_Handle):
             return
         self._ready.set()
         self._loop.run_forever()
-        self._loop.run_until_complete(self._server.stop())
-        self._loop.close()
+        loop = self._loop
+        loop.run_until_complete(self._server.stop())
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
     @property
     def server(self) -> FleetServer:
