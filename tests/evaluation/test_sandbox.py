@@ -1,4 +1,6 @@
-"""Hostile Lua: escapes, budgets, isolation (BRIEF §4 and §7)."""
+"""Hostile Lua: escapes, budgets, isolation (BRIEF §4 and §7).
+
+Durations are measured in CPU time of the test thread (the machine is shared)."""
 
 from __future__ import annotations
 
@@ -129,9 +131,9 @@ def test_python_objects_never_reach_lua() -> None:
 
 def test_infinite_loop_is_stopped_in_milliseconds() -> None:
     c = lua("function evaluate()\n  while true do end\nend", name="looping")
-    started = time.perf_counter()
+    started = time.thread_time()
     result = c.evaluate(service())
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert result.error is not None
     assert "instruction budget exceeded" in result.error and "looping" in result.error
     assert "line 2" in result.error
@@ -148,10 +150,10 @@ def test_pcall_cannot_swallow_the_budget() -> None:
     c = lua(
         "function evaluate()\n  while true do pcall(function() while true do end end) end\nend\n"
     )
-    started = time.perf_counter()
+    started = time.thread_time()
     result = c.evaluate(service())
     assert result.error is not None and "instruction budget" in result.error
-    assert time.perf_counter() - started < 0.25
+    assert time.thread_time() - started < 0.25
     c = lua(
         "function evaluate()\n while true do xpcall(function() while true do end end, function(e) return e end) end\nend"
     )
@@ -162,11 +164,11 @@ def test_memory_bomb_is_stopped() -> None:
     c = lua(
         "function evaluate()\n  local s = 'x'\n  while true do s = s .. s end\nend", name="bomb"
     )
-    started = time.perf_counter()
+    started = time.thread_time()
     result = c.evaluate(service())
     assert result.error is not None and "memory budget exceeded" in result.error
     assert "bomb" in result.error
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     # the runtime recovers its memory and keeps working
     assert c.memory_used() < 8 * 1024 * 1024
     ok = lua("function evaluate() return {matching = true} end")
@@ -223,9 +225,9 @@ def test_json_decode_bomb_is_refused_without_crashing() -> None:
         "end\n",
         limits=Limits(memory_bytes=4 * 1024 * 1024),
     )
-    started = time.perf_counter()
+    started = time.thread_time()
     result = c.evaluate(service())
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     assert result.error is None
     assert result.matching and "more than 100000 values" in result.message
     assert c.evaluate(service()).matching
@@ -251,9 +253,9 @@ def test_catastrophic_patterns_are_refused_quickly() -> None:
         "  return {matching = true}\n"
         "end\n"
     )
-    started = time.perf_counter()
+    started = time.thread_time()
     result = c.evaluate(service())
-    assert time.perf_counter() - started < 0.25
+    assert time.thread_time() - started < 0.25
     assert result.error is not None and "too costly" in result.error and "line 3" in result.error
     for call in (
         "string.match(s, p)",
