@@ -23,6 +23,9 @@ from shared.templating.values import GoInt, GoStruct
 __all__ = [
     "FunctionError",
     "GoInt",
+    "GoIntSlice",
+    "GoListSlice",
+    "GoStringSlice",
     "deep_copy",
     "deep_equal",
     "go_kind",
@@ -39,6 +42,25 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class GoStringSlice(list[Any]):
+    """A Go ``[]string`` (what ``splitList``, ``toStrings``, ``keys`` ... return)."""
+
+    go_type = "[]string"
+
+
+class GoIntSlice(list[Any]):
+    """A Go ``[]int`` (``until``, ``untilStep``)."""
+
+    go_type = "[]int"
+
+
+class GoListSlice(list[Any]):
+    """A Go ``[][]interface {}`` (``chunk``)."""
+
+    go_type = "[][]interface {}"
+
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1

@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.templating.funcs._base import (
     FunctionError,
+    GoStringSlice,
     deep_copy,
     deep_equal,
     gofunc,
@@ -63,7 +64,7 @@ def pluck(name: str, *dicts: dict[str, Any] | None) -> list[Any]:
 
 @gofunc(f"...{_MAP}")
 def keys(*dicts: dict[str, Any] | None) -> list[Any]:
-    out: list[Any] = []
+    out: list[Any] = GoStringSlice()
     for d in dicts:
         if d is not None:
             out.extend(sorted(d))

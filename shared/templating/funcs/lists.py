@@ -9,6 +9,8 @@ from typing import Any
 from shared.templating.funcs._base import (
     FunctionError,
     GoInt,
+    GoIntSlice,
+    GoListSlice,
     deep_equal,
     go_kind,
     gofunc,
@@ -135,11 +137,11 @@ def chunk(size: int, lst: Any) -> list[Any]:
     if size <= 0:
         raise FunctionError("runtime error: integer divide by zero")
     count = int(math.floor((n - 1) / size) + 1)
-    return [items[i * size : (i + 1) * size] for i in range(count)]
+    return GoListSlice(items[i * size : (i + 1) * size] for i in range(count))
 
 
 def until_step(start: int, stop: int, step: int) -> list[Any]:
-    out: list[Any] = []
+    out: list[Any] = GoIntSlice()
     if stop < start:
         if step >= 0:
             return out

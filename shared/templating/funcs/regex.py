@@ -9,7 +9,7 @@ from typing import Any
 
 import re2  # type: ignore[import-untyped]
 
-from shared.templating.funcs._base import FunctionError, gofunc
+from shared.templating.funcs._base import FunctionError, GoStringSlice, gofunc
 
 __all__ = ["REGEX_FUNCS"]
 
@@ -66,7 +66,7 @@ def regex_match(regex: str, s: str) -> bool:
 
 @gofunc("string", "string", "int")
 def regex_find_all(regex: str, s: str, n: int) -> list[Any]:
-    return [m.group(0) for m in _find_all(_compile(regex), s, int(n))]
+    return GoStringSlice(m.group(0) for m in _find_all(_compile(regex), s, int(n)))
 
 
 @gofunc("string", "string")
@@ -126,11 +126,11 @@ def regex_replace_all_literal(regex: str, s: str, repl: str) -> str:
 def regex_split(regex: str, s: str, n: int) -> list[Any]:
     n = int(n)
     if n == 0:
-        return []
+        return GoStringSlice()
     rx = _compile(regex)
     if regex and s == "":
-        return [""]
-    parts: list[Any] = []
+        return GoStringSlice([""])
+    parts: list[Any] = GoStringSlice()
     beg = end = 0
     for m in _find_all(rx, s, n):
         if n > 0 and len(parts) == n - 1:

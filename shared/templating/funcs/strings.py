@@ -7,7 +7,13 @@ import string
 from collections.abc import Callable
 from typing import Any
 
-from shared.templating.funcs._base import FunctionError, gofunc, strslice, strval
+from shared.templating.funcs._base import (
+    FunctionError,
+    GoStringSlice,
+    gofunc,
+    strslice,
+    strval,
+)
 from shared.templating.gofmt import format_value, go_quote
 
 __all__ = ["STRING_FUNCS"]
@@ -283,7 +289,7 @@ def to_string(v: Any) -> str:
 
 @gofunc("any")
 def to_strings(v: Any) -> list[Any]:
-    return list(strslice(v))
+    return GoStringSlice(strslice(v))
 
 
 def _go_split(s: str, sep: str, n: int = -1) -> list[str]:
@@ -306,7 +312,7 @@ def split(sep: str, orig: str) -> dict[str, Any]:
 
 @gofunc("string", "string")
 def split_list(sep: str, orig: str) -> list[Any]:
-    return list(_go_split(orig, sep))
+    return GoStringSlice(_go_split(orig, sep))
 
 
 @gofunc("string", "int", "string")
@@ -322,8 +328,8 @@ def join(sep: str, v: Any) -> str:
 @gofunc("any")
 def sort_alpha(v: Any) -> list[Any]:
     if isinstance(v, list | tuple):
-        return sorted(strslice(v), key=_b)
-    return [strval(v)]
+        return GoStringSlice(sorted(strslice(v), key=_b))
+    return GoStringSlice([strval(v)])
 
 
 # ---------------------------------------------------------------------------------------

@@ -109,3 +109,10 @@ def test_reflection(fn: F) -> None:
     assert fn["kindIs"]("int64", 5) is True
     assert fn["typeIs"]("float64", 2.0) is True
     assert fn["typeIsLike"]("int64", 5) is True
+
+
+def test_typed_slices(fn: F) -> None:
+    assert fn["typeOf"](fn["splitList"](",", "a,b")) == "[]string"
+    assert fn["typeOf"](fn["until"](GoInt(2))) == "[]int"
+    assert fn["typeOf"](fn["chunk"](GoInt(1), [1])) == "[][]interface {}"
+    assert fn["typeOf"](fn["append"](fn["splitList"](",", "a"), "b")) == "[]interface {}"
