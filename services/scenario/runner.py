@@ -43,6 +43,7 @@ def run_scenario(
     services: bool = True,
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
     log_level: str = "INFO",
+    log_lines: int = 15,
     on_start: Callable[[Scenario, Stack], None] | None = None,
     on_result: Callable[[StepResult], None] | None = None,
 ) -> ScenarioResult:
@@ -64,6 +65,7 @@ def run_scenario(
         services=services,
         ready_timeout=ready_timeout,
         log_level=log_level,
+        log_lines=log_lines,
     )
     outcome.log_dir = stack.log_dir
     try:

@@ -102,6 +102,7 @@ class Stack:
         log_level: str = "INFO",
         api_port: int | None = None,
         fleet_port: int | None = None,
+        log_lines: int = 15,
     ) -> None:
         self.fleet = fleet if isinstance(fleet, Fleet) else load_fleet(Path(fleet))
         self.management_dir = Path(management_dir) if management_dir else None
@@ -113,6 +114,7 @@ class Stack:
         self.log_level = log_level
         self.api_port = api_port
         self.fleet_port = fleet_port
+        self.log_lines = log_lines
         self.nats: EmbeddedNats | None = None
         self.fleet_process: ManagedProcess | None = None
         self.processes: dict[str, ManagedProcess] = {}
@@ -373,10 +375,11 @@ class Stack:
             procs.append(self.fleet_process)
         return [p for p in procs if p.proc is not None and not p.running]
 
-    def log_tails(self, cluster: str | None = None, lines: int = 15) -> str:
+    def log_tails(self, cluster: str | None = None, lines: int | None = None) -> str:
         """The last ``lines`` lines of the logs that matter for a failure in ``cluster``: any
         process that exited, the manager, the cluster's agent (and the fleet's when the
         services are off)."""
+        lines = lines or self.log_lines
         names: list[str] = [p.name for p in self.dead_processes()]
         for name in ("manager", self.agent_name(cluster) if cluster else ""):
             if name and name in self.processes and name not in names:

@@ -57,6 +57,9 @@ def register(app: typer.Typer) -> None:
         services: bool = typer.Option(
             True, "--services/--no-services", help="Start manager, reporter and agents."
         ),
+        log_lines: int = typer.Option(
+            15, "--log-lines", help="Lines of each relevant log shown under a failure."
+        ),
         service_log_level: str = typer.Option(
             "INFO", "--service-log-level", help="Log level of the started processes."
         ),
@@ -78,6 +81,7 @@ def register(app: typer.Typer) -> None:
                 services=services,
                 ready_timeout=ready_timeout,
                 log_level=service_log_level,
+                log_lines=log_lines,
                 on_result=_step_printer(),
             )
             outcomes.append(outcome)

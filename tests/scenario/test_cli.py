@@ -68,9 +68,17 @@ def test_passing_scenario(tmp_path: Path, value: str) -> None:
 def test_failing_scenario_shows_the_diff_and_logs(tmp_path: Path) -> None:
     folder = _scenario(tmp_path, "other")
     code, out = _run(
-        str(folder), "--no-services", "--timeout", "0.2", "--state-dir", str(tmp_path / "state")
+        str(folder),
+        "--no-services",
+        "--timeout",
+        "0.2",
+        "--log-lines",
+        "3",
+        "--state-dir",
+        str(tmp_path / "state"),
     )
     assert code == 1
+    assert "last 3 lines of" in out
     assert out.splitlines()[-1] == "1 passed, 1 failed"
     assert 'data.k: expected "other", got "v"' in out
     assert "fleet.log" in out
