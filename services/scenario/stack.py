@@ -11,8 +11,8 @@ Order of bring-up (:meth:`Stack.start`):
 2. the simulated fleet, a child process ``ripple fleet serve --config fleet.yaml --dir fleet/
    --port N``, awaited until every kubeconfig exists and the management API answers;
 3. management cluster: Sveltos CRDs (:func:`shared.api.crds.crd_documents`, with minimal
-   fallbacks for kinds still missing), the clusters' namespaces, one ``SveltosCluster`` or CAPI
-   ``Cluster`` per fleet entry (with its labels, status ready);
+   fallbacks for kinds still missing, CAPI's Cluster included), the clusters' namespaces,
+   one ``SveltosCluster`` or CAPI ``Cluster`` per fleet entry (its labels, status ready);
 4. managed clusters: every file of ``crds/``;
 5. management cluster: every object of ``management/`` (CRDs, then Namespaces, then the rest;
    the namespaces of namespaced objects are created first);
@@ -309,8 +309,10 @@ class Stack:
             provision.install_sveltos_crds(mgmt, self.ready_timeout)
         except ImportError:  # pragma: no cover - only while shared.api.crds is being written
             log.warning("shared.api.crds is unavailable: using minimal CRDs")
+        # both registration kinds, so that the manager can watch either (CAPI's Cluster
+        # gets a minimal CRD when no real one is installed)
         provision.ensure_kinds(
-            mgmt, (kinds.registration_gvk(c.type) for c in self.fleet.clusters), self.ready_timeout
+            mgmt, (kinds.SVELTOS_CLUSTER, kinds.CAPI_CLUSTER), self.ready_timeout
         )
         for namespace in sorted({c.namespace for c in self.fleet.clusters} | {"projectsveltos"}):
             provision.ensure_namespace(mgmt, namespace)
