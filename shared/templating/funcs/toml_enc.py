@@ -38,6 +38,10 @@ def _string(s: str) -> str:
             out.append("\\t")
         elif ch == "\r":
             out.append("\\r")
+        elif ch == "\b":
+            out.append("\\b")
+        elif ch == "\f":
+            out.append("\\f")
         elif o < 0x20 or o == 0x7F:
             out.append(f"\\u{o:04X}")
         else:
@@ -98,7 +102,7 @@ def _table(d: dict[str, Any], path: list[str], out: list[str]) -> None:
         v = d[k]
         if _is_table(v):
             sub = [*path, k]
-            if out:
+            if out and not path:  # a blank line before each top-level table
                 out.append("\n")
             out.append(f"{_INDENT * len(path)}[{'.'.join(_key(p) for p in sub)}]\n")
             _table(_as_dict(v), sub, out)
