@@ -148,6 +148,17 @@ def _compile(text: str, funcs: str, name: str) -> tuple[jinja2.Template, bool]:
     return compiled
 
 
+def _template_line(exc: BaseException) -> int | None:
+    """The template line of an error (Jinja rewrites tracebacks to ``<template>`` frames)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 def render_jinja(
     text: str,
     data: dict[str, Any],
@@ -174,22 +185,21 @@ def render_jinja(
                     "".join(out),
                 )
             out.append(chunk)
-    except FunctionError as exc:
-        raise TemplateExecError(f"jinja template {name}: {exc}", "".join(out)) from None
-    except TemplateError:
+    except TemplateLimitError:
         raise
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateExecError(f"jinja template {name}: unsafe operation: {exc}") from None
-    except jinja2.UndefinedError as exc:
-        raise TemplateExecError(f"jinja template {name}: {exc.message}", "".join(out)) from None
-    except jinja2.TemplateError as exc:
-        raise TemplateExecError(f"jinja template {name}: {exc}", "".join(out)) from None
     except RecursionError:
         raise TemplateLimitError(f"jinja template {name}: nesting too deep") from None
     except Exception as exc:
-        raise TemplateExecError(
-            f"jinja template {name}: {type(exc).__name__}: {exc}", "".join(out)
-        ) from None
+        where = f"{name}:{_template_line(exc)}" if _template_line(exc) else name
+        if isinstance(exc, jinja2.exceptions.SecurityError):
+            msg = f"unsafe operation: {exc}"
+        elif isinstance(exc, jinja2.UndefinedError):
+            msg = str(exc.message)
+        elif isinstance(exc, jinja2.TemplateError | FunctionError | TemplateError):
+            msg = str(exc)
+        else:
+            msg = f"{type(exc).__name__}: {exc}"
+        raise TemplateExecError(f"jinja template {where}: {msg}", "".join(out)) from None
     finally:
         _budget.reset(token)
     return "".join(out)

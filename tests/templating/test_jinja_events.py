@@ -156,3 +156,8 @@ def test_helpers_work_on_copies(flavour: str) -> None:
     out = render_event_template(text, data, flavour=flavour)
     assert out.strip() == "original" or out.endswith("original")
     assert data == {"Resource": {"metadata": {"name": "original", "labels": {"a": "b"}}}}
+
+
+def test_jinja_errors_name_the_line() -> None:
+    with pytest.raises(TemplateExecError, match=r"^jinja template t:3: 'dict object' has no"):
+        render_event_template("a\n\n{{ Resource.x }}", {"Resource": {}}, flavour="jinja", name="t")
