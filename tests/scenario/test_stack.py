@@ -286,3 +286,30 @@ async def test_async_context_manager(tmp_path: Path) -> None:
     async with Stack(fleet, state_dir=tmp_path, services=False, ready_timeout=30) as stack:
         assert stack.client("default/cluster-b").get(GVK("v1", "Namespace"), None, "default")
     assert stack.fleet_process is not None and not stack.fleet_process.running
+
+
+def test_capi_clusters_are_registered_as_cluster_api_clusters(tmp_path: Path) -> None:
+    from services.scenario.model import Fleet
+
+    fleet = Fleet.model_validate(
+        {
+            "clusters": [
+                {"namespace": "team-a", "name": "workload", "type": "capi", "labels": {"env": "fv"}}
+            ]
+        }
+    )
+    capi = GVK("cluster.x-k8s.io/v1beta1", "Cluster")
+    with Stack(fleet, state_dir=tmp_path, services=False, ready_timeout=30) as stack:
+        live = stack.management.get(capi, "team-a", "workload")
+        assert live is not None
+        assert live["metadata"]["labels"] == {"env": "fv"}
+        assert live.get("status", {}).get("controlPlaneReady") is True
+        (result,) = stack.run_steps(
+            parse_steps(
+                {"steps": [{"label": {"cluster": "team-a/workload", "labels": {"env": None}}}]}
+            ),
+            tmp_path,
+        )
+        assert result.ok, result.error
+        live = stack.management.get(capi, "team-a", "workload")
+        assert live is not None and not live["metadata"].get("labels")
