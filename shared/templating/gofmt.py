@@ -153,6 +153,21 @@ def format_float(f: float, verb: str = "g", prec: int = -1) -> str:
     return sign + (s.upper() if upper else s)
 
 
+def _binary_float(f: float) -> str:
+    """strconv.FormatFloat(f, 'b', -1, 64): ``4503599627370496p-52``."""
+    if math.isnan(f) or math.isinf(f):
+        return format_float(f)
+    sign = "-" if math.copysign(1.0, f) < 0 else ""
+    if f == 0:
+        return f"{sign}0p-1074"
+    mant, exp = math.frexp(abs(f))
+    m, e = int(mant * (1 << 53)), exp - 53
+    if e < -1074:  # subnormal: Go keeps the exponent at -1074
+        m >>= -1074 - e
+        e = -1074
+    return f"{sign}{m}p{'-' if e < 0 else '+'}{abs(e)}"
+
+
 def _hex_float(f: float, verb: str, prec: int | None) -> str:
     """strconv.FormatFloat(f, 'x', prec, 64), e.g. ``0x1.8p+01``."""
     if math.isnan(f) or math.isinf(f):
@@ -450,7 +465,7 @@ class _Printer:
                 return _pad(_hex_float(v, verb, fl.prec), fl)
             if verb in "bgG":
                 if verb == "b":
-                    return _fmt_float(v, "g", fl, -1)  # binary exponent form: approximated
+                    return _pad(_binary_float(v), fl)
                 return _fmt_float(v, verb, fl, -1)
             if verb in "fFeE":
                 return _fmt_float(v, "f" if verb == "F" else verb, fl, 6)
