@@ -91,8 +91,41 @@ def look_around(stack: Stack) -> list[str]:
         f"'{EVENTS_ROOT}.>'",
     ]
     if stack.rest_url:
-        lines += ["", f"  REST: {stack.rest_url}   (curl {stack.rest_url}/healthz)"]
+        lines += ["", f"  REST: {stack.rest_url}"]
+        lines += [f"    curl {stack.rest_url}{path}" for path in _rest_paths(stack.rest_url)]
     lines += ["", f"  logs: {_rel(stack.log_dir)}/", ""]
+    return lines
+
+
+def _rest_paths(base: str) -> list[str]:
+    """The GET paths without parameters the REST API documents (``/openapi.json``)."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base}/openapi.json", timeout=2) as resp:
+            spec = json.loads(resp.read())
+        paths = [p for p, ops in spec.get("paths", {}).items() if "get" in ops and "{" not in p]
+    except (OSError, ValueError):
+        paths = []
+    return sorted(paths) or ["/healthz"]
+
+
+def management_summary(stack: Stack) -> list[str]:
+    """What the management cluster holds now (EventReports from the reporter, ClusterProfiles)."""
+    from shared.kube import GVK, KubeError
+
+    lines = []
+    for kind, versions in (("EventReport", ("v1beta1", "v1alpha1")),):
+        for version in versions:
+            gvk = GVK(f"lib.projectsveltos.io/{version}", kind)
+            try:
+                items, _ = stack.management.list(gvk)
+            except KubeError:
+                continue
+            names = ", ".join(sorted(o["metadata"]["name"] for o in items)) or "none"
+            lines.append(f"  {len(items)} {kind}s in the management cluster: {names}")
+            break
     return lines
 
 
@@ -105,16 +138,24 @@ def _definitions(stack: Stack) -> list[str]:
     return lines
 
 
-def _wait_for_signal() -> None:
+def _wait_for_signal(stack: Stack, echo: Callable[[str], None]) -> None:
+    """Until SIGINT/SIGTERM; says so (once) when a child process dies meanwhile."""
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    reported: set[str] = set()
     try:
-        while not stop.wait(3600):
-            pass
+        while not stop.wait(1.0):
+            for proc in stack.dead_processes():
+                if proc.name not in reported:
+                    reported.add(proc.name)
+                    echo(
+                        f"{FAIL} {proc.name} exited with code {proc.returncode}; "
+                        f"log {_rel(proc.log_path)}"
+                    )
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
@@ -194,11 +235,13 @@ def run_demo(
                         for line in result.logs.splitlines():
                             echo(f"    | {line}")
                         break
+            for line in management_summary(stack):
+                echo(line)
             echo(tally(passed, failed))
             if not once:
                 for line in look_around(stack):
                     echo(line)
-                _wait_for_signal()
+                _wait_for_signal(stack, echo)
                 echo("stopping ...")
     except (StackError, KubeError) as err:
         echo(f"{FAIL} the stack did not come up: {err}")
