@@ -26,11 +26,13 @@ from typing import Any
 from services.agent.applying import Applier
 from services.agent.evaluating import ChangeEvent, SourceState
 from services.agent.watching import Watches
+from shared.api.loading import parse_object
 from shared.bus import kv as kvbus
 from shared.bus.client import connect, publish_change
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
+from shared.evaluation import compile_event_source
 from shared.kube import GVK, InformerEvent, KubeClient
 from shared.kube.client import ObjectKey
 
@@ -173,9 +175,6 @@ class Agent:
                 self._flush_event.set()
 
     def _set_source(self, name: str, definition: dict[str, Any]) -> None:
-        from shared.api.loading import parse_object
-        from shared.evaluation import compile_event_source
-
         old = self.sources.get(name)
         if old is not None and old.definition == definition:
             return

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from services.manager.errors import InstantiationError
+from shared.templating import render_event_template
 
 FLAVOUR_ANNOTATION = "ripple.io/template-flavour"
 SECRET_TYPE = "addons.projectsveltos.io/cluster-profile"
@@ -49,8 +50,6 @@ def data_entries(ref_obj: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) -> str:
-    from shared.templating import render_event_template
-
     try:
         return str(render_event_template(text, dict(data), flavour=flavour, name=name))
     except Exception as exc:  # every engine error becomes an instantiation error

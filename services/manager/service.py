@@ -315,6 +315,7 @@ class Manager:
             )
             if self._changed("a:" + key, msg) or key not in self._published_assignments:
                 await self.kv_assign.put(m.envelope(msg))
+                log.info("assigned EventSource %s", es, extra={"obj": str(c)})
                 self._published_assignments.add(key)
         for key in self._published_assignments - set(assignments):
             await self.kv_assign.delete(key)
@@ -335,6 +336,12 @@ class Manager:
             self._cache.pop("d:" + key, None)
             self.stats["desired_deletes"] += 1
         self._published_desired = set(desired)
+        log.debug(
+            "reconciled: %d assignments, %d desired entries",
+            len(assignments),
+            len(desired),
+            extra={"obj": "manager"},
+        )
 
     def _changed(self, key: str, msg: Any) -> bool:
         body = msg.model_dump(exclude={"generation"})
