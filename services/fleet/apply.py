@@ -7,7 +7,8 @@ Ownership is tracked per field manager at leaf granularity: a leaf is a scalar, 
 Apply (``application/apply-patch+yaml``):
 - every leaf of the applied configuration is set on the live object;
 - a leaf owned by another *Apply* manager whose live value differs from the applied one is
-  a conflict (409 unless ``force=true``, which transfers the ownership);
+  a conflict (409 unless ``force=true``, which transfers the ownership); applying an equal
+  value makes the managers co-owners;
 - leaves this manager owned before and no longer applies are removed from the object
   unless another manager still owns them.
 Updates (create, PUT, merge/strategic/JSON patch) give the changed leaves to the updater's

@@ -58,6 +58,8 @@ _Loader.add_implicit_resolver(
 
 
 def parse_body(raw: bytes, content_type: str) -> Any:
+    if "protobuf" in content_type or "cbor" in content_type:
+        raise ApiError.unsupported_media("application/json, application/yaml")
     if not raw:
         return None
     try:

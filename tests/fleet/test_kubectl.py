@@ -187,8 +187,17 @@ def test_wait_for_delete(cluster: Cluster) -> None:
     cluster.kubectl("wait", "--for=delete", "cm/w", "--timeout=10s")
 
 
+def test_protobuf_generators_are_refused(cluster: Cluster) -> None:
+    out = cluster.kubectl("create", "configmap", "gen", "--from-literal=a=b", check=False)
+    assert out.returncode != 0  # kubectl sends protobuf here: 415, no JSON fallback
+    assert any(
+        r["contentType"].startswith("application/vnd.kubernetes.protobuf")
+        for r in cluster.fleet.requests(cluster.name)
+    )
+    assert cluster.core.list_namespaced_config_map("default").items == []
+
+
 def test_delete_namespace_with_kubectl(cluster: Cluster) -> None:
-    cluster.kubectl("create", "namespace", "x", check=False)  # protobuf generator: unsupported
     cluster.core.create_namespace({"metadata": {"name": "gone"}})
     cluster.core.create_namespaced_config_map("gone", {"metadata": {"name": "c"}})
     out = cluster.kubectl("delete", "ns", "gone", "--timeout=20s")

@@ -102,18 +102,35 @@ def test_fault_injection_hooks(cluster: Cluster) -> None:
     core.read_namespace("default")
 
 
+def test_stats_and_bad_cluster_names(cluster: Cluster) -> None:
+    stats = cluster.fleet._hook("GET", "/_fleet/stats")
+    assert stats["clusters"] >= 2 and stats["rssBytes"] > 0 and stats["objects"] >= 4
+    from services.fleet.errors import FleetError
+
+    with pytest.raises(FleetError):
+        cluster.fleet.add_cluster("Not_A_Name")
+    with pytest.raises(FleetError):
+        cluster.fleet.add_cluster(cluster.name)  # duplicate
+    with pytest.raises(FleetError):
+        cluster.fleet.remove_cluster("management")
+
+
 def test_request_recording(cluster: Cluster) -> None:
+    cluster.fleet.clear_requests()
     cluster.core.create_namespaced_config_map("default", {"metadata": {"name": "r"}})
-    reqs = cluster.fleet.requests(cluster.name)
-    assert {
-        "cluster": cluster.name,
-        "method": "POST",
-        "path": "/api/v1/namespaces/default/configmaps",
-        "contentType": "",
-    } in [{**r, "contentType": r["contentType"].split(";")[0]} for r in reqs] or any(
-        r["method"] == "POST" and r["path"].startswith("/api/v1/namespaces/default/configmaps")
-        for r in reqs
-    )
+    cluster.core.patch_namespaced_config_map("r", "default", {"data": {"a": "1"}})
+    reqs = [
+        (r["method"], r["path"], r["contentType"].split(";")[0])
+        for r in cluster.fleet.requests(cluster.name)
+    ]
+    assert reqs == [
+        ("POST", "/api/v1/namespaces/default/configmaps", ""),  # the client sends no type
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/r",
+            "application/strategic-merge-patch+json",
+        ),
+    ]
 
 
 def test_subprocess_fleet_from_fleet_yaml(tmp_path: Path) -> None:
