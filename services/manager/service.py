@@ -62,6 +62,7 @@ class Manager:
         api_port: int | None = None,
         api_token: str | None = None,
         coalesce: float = 0.002,
+        removal_grace: float = 0.0,
         storage: streams.Storage = "file",
     ) -> None:
         self.kubeconfig = kubeconfig
@@ -71,6 +72,11 @@ class Manager:
         self.api_port = api_port
         self.api_token = api_token
         self.coalesce = coalesce
+        self.removal_grace = removal_grace
+        # desired keys no longer wanted, kept until their grace period ends (monotonic time);
+        # rebuilt after a restart from the published keys, so a restart never removes early
+        self._pending_removal: dict[str, float] = {}
+        self._wakeup: asyncio.TimerHandle | None = None
         self.storage = storage
         self.state = State()
         self.definition_errors: dict[str, str] = {}  # "Kind/name" -> message
@@ -272,6 +278,14 @@ class Manager:
     def _inputs_known(self) -> bool:
         return self._reports_synced and all(g in self._synced for g in WATCHED)
 
+    def _schedule_wakeup(self, delay: float) -> None:
+        """Reconcile again once the earliest grace period has run out."""
+        if self._wakeup is not None and not self._wakeup.done():
+            return
+        self._wakeup = asyncio.get_running_loop().call_later(
+            max(delay, 0.0) + 0.001, lambda: self._queue.put_nowait(("tick", None))
+        )
+
     async def _loop(self) -> None:
         while True:
             source, item = await self._queue.get()
@@ -293,6 +307,8 @@ class Manager:
         try:
             if source == "kube":
                 self._on_kube(item)
+            elif source == "tick":
+                self._wakeup = None
             else:
                 self._on_report(item)
         except Exception:
@@ -331,11 +347,22 @@ class Manager:
             if self._changed("d:" + key, msg) or key not in self._published_desired:
                 await self.kv_desired.put(m.envelope(msg))
                 self.stats["desired_puts"] += 1
+        now = time.monotonic()
+        for key in set(self._pending_removal) & set(desired):
+            del self._pending_removal[key]  # wanted again before its grace period ran out
+        kept: set[str] = set()
         for key in self._published_desired - set(desired):
+            deadline = self._pending_removal.setdefault(key, now + self.removal_grace)
+            if deadline > now:
+                kept.add(key)  # still inside its grace period
+                continue
+            del self._pending_removal[key]
             await self.kv_desired.delete(key)
             self._cache.pop("d:" + key, None)
             self.stats["desired_deletes"] += 1
-        self._published_desired = set(desired)
+        self._published_desired = set(desired) | kept
+        if self._pending_removal:
+            self._schedule_wakeup(min(self._pending_removal.values()) - now)
         log.debug(
             "reconciled: %d assignments, %d desired entries",
             len(assignments),

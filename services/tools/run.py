@@ -88,6 +88,12 @@ def register(app: typer.Typer) -> None:
         memory_storage: bool = typer.Option(
             False, "--memory-storage", help="JetStream memory storage (tests)."
         ),
+        removal_grace: float = typer.Option(
+            0.0,
+            "--removal-grace",
+            envvar="RIPPLE_REMOVAL_GRACE",
+            help="Seconds an add-on stays after its event went away (0: remove at once).",
+        ),
     ) -> None:
         """Run the manager: definitions + reports -> assignments, desired state, REST API."""
         from services.manager.service import run_manager
@@ -100,6 +106,7 @@ def register(app: typer.Typer) -> None:
                 api_host=api_host,
                 api_port=api_port,
                 api_token=api_token,
+                removal_grace=removal_grace,
                 storage="memory" if memory_storage else "file",
             )
         )
