@@ -10,7 +10,9 @@ Measured:
 - patch: merge patches of random objects while ``--watches`` watches are open (one per
   cluster, round robin);
 - watch delivery: from the start of a patch request to the arrival of its MODIFIED line on
-  the watch of that cluster (end to end, includes the patch's own processing);
+  the watch of that cluster (end to end, includes the patch's own processing); the watches
+  run in a child process (system-wide monotonic clock) so the load generator's own loop
+  does not delay them;
 - RSS of the fleet process (``/proc/<pid>/status``) after population with the watches open.
 """
 
@@ -100,56 +102,40 @@ async def _load(
         await asyncio.gather(*(create(n, i) for n, i in jobs))
         create_wall = time.perf_counter() - t
 
-        # -- watches ---------------------------------------------------------------------
+        # -- watches (in a child process, so the load generator does not delay them) -------
+        watch_clusters = [names[i % len(names)] for i in range(args.watches)]
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--watcher-child",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        spec = {
+            "token": fleet.token,
+            "ca": str(fleet.ca_file),
+            "watches": [[n, base[n]] for n in watch_clusters],
+        }
+        child.stdin.write((json.dumps(spec) + "\n").encode())
+        await child.stdin.drain()
+        line = await asyncio.wait_for(child.stdout.readline(), 60)
+        assert line.strip() == b"READY", line
+        rss_loaded = rss_of(fleet.proc.pid)
         sent: dict[tuple[str, str, str], float] = {}
         delivery: list[float] = []
-        pending: dict[tuple[str, str, str], asyncio.Future[None]] = {}
-        ready = 0
-        watch_clusters = [names[i % len(names)] for i in range(args.watches)]
-
-        async def watch(n: str, started: asyncio.Event) -> None:
-            nonlocal ready
-            async with http.get(base[n], params={"limit": "1"}) as resp:
-                rv = (await resp.json())["metadata"]["resourceVersion"]
-            params = {"watch": "true", "resourceVersion": rv, "allowWatchBookmarks": "true"}
-            async with http.get(
-                base[n], params=params, timeout=aiohttp.ClientTimeout(total=None)
-            ) as resp:
-                ready += 1
-                if ready == len(watch_clusters):
-                    started.set()
-                async for line in resp.content:
-                    ev = json.loads(line)
-                    if ev["type"] != "MODIFIED":
-                        continue
-                    meta = ev["object"]["metadata"]
-                    key = (n, meta["name"], meta["annotations"]["bench/seq"])
-                    start = sent.get(key)
-                    if start is not None:
-                        delivery.append(time.perf_counter() - start)
-                        fut = pending.pop(key, None)
-                        if fut is not None and not fut.done():
-                            fut.set_result(None)
-
-        started = asyncio.Event()
-        watchers = [asyncio.create_task(watch(n, started)) for n in watch_clusters]
-        await asyncio.wait_for(started.wait(), 60)
-        rss_loaded = rss_of(fleet.proc.pid)
 
         # -- patches while watched ---------------------------------------------------------
         patch_lat: list[float] = []
         rnd = random.Random(7)
-        loop = asyncio.get_running_loop()
         watched = sorted(set(watch_clusters))
 
         async def patch(seq: int) -> None:
             n = rnd.choice(watched)
             name = f"cm-{rnd.randrange(args.objects):04d}"
-            key = (n, name, str(seq))
-            pending[key] = loop.create_future()
             async with sem:
-                t = time.perf_counter()
-                sent[key] = t
+                t = time.monotonic()
+                sent[(n, name, str(seq))] = t
                 async with http.patch(
                     f"{base[n]}/{name}",
                     json={"metadata": {"annotations": {"bench/seq": str(seq)}}},
@@ -157,16 +143,27 @@ async def _load(
                 ) as resp:
                     await resp.read()
                     assert resp.status == 200, resp.status
-                patch_lat.append(time.perf_counter() - t)
-            await asyncio.wait_for(pending[key] if key in pending else _done(loop), 30)
+                patch_lat.append(time.monotonic() - t)
 
         t = time.perf_counter()
         await asyncio.gather(*(patch(s + 1) for s in range(args.patches)))
         patch_wall = time.perf_counter() - t
         rss_after = rss_of(fleet.proc.pid)
-        for w in watchers:
-            w.cancel()
-        await asyncio.gather(*watchers, return_exceptions=True)
+        # collect arrivals (the child stamps them with the system-wide monotonic clock)
+        deadline = time.monotonic() + 60
+        while len(delivery) < len(sent) and time.monotonic() < deadline:
+            try:
+                line = await asyncio.wait_for(child.stdout.readline(), 5)
+            except TimeoutError:
+                break
+            if not line:
+                break
+            n, name, seq, arrived = json.loads(line)
+            start = sent.get((n, name, seq))
+            if start is not None:
+                delivery.append(arrived - start)
+        child.terminate()
+        await child.wait()
 
     ms = 1000.0
     return {
@@ -184,16 +181,11 @@ async def _load(
         "patch_p50_ms": round(statistics.median(patch_lat) * ms, 2),
         "patch_p99_ms": round(pct(patch_lat, 0.99) * ms, 2),
         "watch_events": len(delivery),
+        "patches": len(sent),
         "watch_p50_ms": round(statistics.median(delivery) * ms, 2) if delivery else None,
         "watch_p99_ms": round(pct(delivery, 0.99) * ms, 2) if delivery else None,
         "concurrency": args.concurrency,
     }
-
-
-def _done(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-    fut: asyncio.Future[None] = loop.create_future()
-    fut.set_result(None)
-    return fut
 
 
 def table(r: dict[str, Any]) -> str:
@@ -207,6 +199,7 @@ def table(r: dict[str, Any]) -> str:
         ("create latency p50 / p99", f"{r['create_p50_ms']} / {r['create_p99_ms']} ms"),
         ("merge-patch throughput (watched)", f"{r['patch_per_s']}/s"),
         ("patch latency p50 / p99", f"{r['patch_p50_ms']} / {r['patch_p99_ms']} ms"),
+        ("watch events delivered / patches", f"{r['watch_events']} / {r['patches']}"),
         ("watch delivery p50 / p99", f"{r['watch_p50_ms']} / {r['watch_p99_ms']} ms"),
     ]
     out = ["| measure | value |", "|---|---:|"]
@@ -214,7 +207,48 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+async def watcher_child() -> None:
+    """Open the watches given on stdin; print READY, then one line per MODIFIED event."""
+    spec = json.loads(sys.stdin.readline())
+    ctx = ssl.create_default_context(cafile=spec["ca"])
+    conn = aiohttp.TCPConnector(limit=len(spec["watches"]) + 4, ssl=ctx)
+    headers = {"Authorization": f"Bearer {spec['token']}"}
+    ready = 0
+    started = asyncio.Event()
+    out = sys.stdout
+
+    async def watch(n: str, url: str, http: aiohttp.ClientSession) -> None:
+        nonlocal ready
+        async with http.get(url, params={"limit": "1"}) as resp:
+            rv = (await resp.json())["metadata"]["resourceVersion"]
+        params = {"watch": "true", "resourceVersion": rv, "allowWatchBookmarks": "true"}
+        async with http.get(url, params=params, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+            ready += 1
+            if ready == len(spec["watches"]):
+                started.set()
+            async for line in resp.content:
+                arrived = time.monotonic()
+                ev = json.loads(line)
+                if ev["type"] == "MODIFIED":
+                    meta = ev["object"]["metadata"]
+                    out.write(
+                        json.dumps([n, meta["name"], meta["annotations"]["bench/seq"], arrived])
+                        + "\n"
+                    )
+                    out.flush()
+
+    async with aiohttp.ClientSession(connector=conn, headers=headers) as http:
+        tasks = [asyncio.create_task(watch(n, u, http)) for n, u in spec["watches"]]
+        await started.wait()
+        out.write("READY\n")
+        out.flush()
+        await asyncio.gather(*tasks)
+
+
 def main() -> None:
+    if "--watcher-child" in sys.argv:
+        asyncio.run(watcher_child())
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=100)
     parser.add_argument("--objects", type=int, default=100, help="ConfigMaps per cluster")
