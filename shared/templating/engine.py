@@ -121,7 +121,7 @@ class CompiledTemplate:
             raise TemplateLimitError(
                 f"template: {name}: nesting too deep", "".join(st.out)
             ) from None
-        return "".join(st.out)
+        return st.output()
 
 
 def _used_functions(trees: Iterable[N.ListNode]) -> frozenset[str]:

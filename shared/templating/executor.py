@@ -19,6 +19,7 @@ from shared.templating.errors import (
 from shared.templating.expressions import ExpressionCompiler
 from shared.templating.lexer import _go_quote
 from shared.templating.runtime import (
+    NOFINAL,
     Break,
     Continue,
     Limits,
@@ -43,8 +44,21 @@ class Compiler(ExpressionCompiler):
     def compile_list(self, lst: N.ListNode | None) -> Run:
         if lst is None:
             return noop
-        fns = [self.compile_node(n) for n in lst.nodes]
-        fns = [f for f in fns if f is not noop]
+        fns: list[Run] = []
+        segment: list[N.Node] = []
+        for n in lst.nodes:
+            if isinstance(n, N.TextNode) or (isinstance(n, N.ActionNode) and not n.pipe.decl):
+                if not (isinstance(n, N.TextNode) and not n.text):
+                    segment.append(n)
+                continue
+            if segment:
+                fns.append(self.compile_segment(segment))
+                segment = []
+            f = self.compile_node(n)
+            if f is not noop:
+                fns.append(f)
+        if segment:
+            fns.append(self.compile_segment(segment))
         if not fns:
             return noop
         if len(fns) == 1:
@@ -63,6 +77,39 @@ class Compiler(ExpressionCompiler):
             for f in fns_t:
                 f(st, dot)
 
+        return run
+
+    def compile_segment(self, nodes: list[N.Node]) -> Run:
+        """A run of text and printing actions as ONE generated function.
+
+        The generated source only names closures and constants held in its namespace:
+        template text never becomes source code.
+        """
+        ns: dict[str, Any] = {
+            "fmt": html_action_value if self.html_mode else format_action_value,
+            "NOFINAL": NOFINAL,
+        }
+        lines = ["def run(st, dot):", "    a = st.out.append"]
+        for i, n in enumerate(nodes):
+            if isinstance(n, N.TextNode):
+                ns[f"t{i}"] = n.text
+                lines.append(f"    a(t{i})")
+            else:
+                assert isinstance(n, N.ActionNode)
+                if len(n.pipe.cmds) == 1:
+                    # one command: call it directly (nil and missing print alike)
+                    ns[f"e{i}"] = self.compile_command(n.pipe.cmds[0])
+                    call = f"e{i}(st, dot, NOFINAL)"
+                else:
+                    ns[f"e{i}"] = self.compile_pipeline(n.pipe)
+                    call = f"e{i}(st, dot)"
+                if self.html_mode:
+                    lines.append(f"    a(fmt({call}))")
+                else:
+                    lines.append(f"    v = {call}")
+                    lines.append("    a(v if type(v) is str else fmt(v))")
+        exec("\n".join(lines), ns)
+        run: Run = ns["run"]
         return run
 
     def compile_node(self, node: N.Node) -> Run:
@@ -95,41 +142,17 @@ class Compiler(ExpressionCompiler):
         raise TemplateError(f"unknown node: {node}")
 
     def compile_text(self, text: str) -> Run:
-        n = len(text)
-        if not n:
-            return noop
-
-        def run(st: State, dot: Any) -> None:
-            st.out.append(text)
-            st.size += n
-            if st.size > st.limits.max_output:
-                st.out.pop()
-                st.size -= n
-                st.write(text)
-
-        return run
+        return self.compile_segment([N.TextNode(0, None, text)]) if text else noop
 
     def compile_action(self, node: N.ActionNode) -> Run:
+        if not node.pipe.decl:
+            return self.compile_segment([node])
         pipe = self.compile_pipeline(node.pipe)
-        if node.pipe.decl:
 
-            def run_decl(st: State, dot: Any) -> None:
-                pipe(st, dot)
+        def run_decl(st: State, dot: Any) -> None:
+            pipe(st, dot)
 
-            return run_decl
-        fmt = html_action_value if self.html_mode else format_action_value
-
-        def run(st: State, dot: Any) -> None:
-            v = pipe(st, dot)
-            s = v if type(v) is str and not self.html_mode else fmt(v)
-            st.out.append(s)
-            st.size += len(s)
-            if st.size > st.limits.max_output:
-                st.out.pop()
-                st.size -= len(s)
-                st.write(s)
-
-        return run
+        return run_decl
 
     def compile_if(self, node: N.BranchNode) -> Run:
         pipe = self.compile_pipeline(node.pipe)
@@ -193,6 +216,8 @@ class Compiler(ExpressionCompiler):
                 body(st, elem)
             if len(st.vars) > mark:
                 del st.vars[mark:]
+            if len(st.out) - st.checked > 64:
+                st.check()
             return True
 
         def run(st: State, dot: Any) -> None:
@@ -269,6 +294,7 @@ class Compiler(ExpressionCompiler):
             st.depth += 1
             try:
                 tmpl(st, newdot)
+                st.check()
             except RecursionError:
                 raise TemplateLimitError(
                     f"template: {saved_name}: template recursion too deep", "".join(st.out)

@@ -419,11 +419,12 @@ class _Context:
         sub = State(name, MISSING if data is None else data, st.limits)
         sub.depth = st.depth + 1
         sub.iters = st.iters
+        st.check()
         sub.size = st.size
         sub.root = st.root
         tmpl(sub, sub.vars[0][1])
         st.iters = sub.iters
-        return "".join(sub.out)
+        return sub.output()
 
     def render_text(self, text: str, data: Any) -> str:
         from shared.templating.engine import parse_into
@@ -434,8 +435,9 @@ class _Context:
         sub = State(name, MISSING if data is None else data, st.limits)
         sub.depth = st.depth + 1
         sub.iters = st.iters
+        st.check()
         sub.size = st.size
         sub.root = st.root
         run(sub, sub.vars[0][1])
         st.iters = sub.iters
-        return "".join(sub.out)
+        return sub.output()

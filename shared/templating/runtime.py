@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, NoReturn
 
 from shared.templating import builtins as B
@@ -77,6 +78,7 @@ class Continue(Exception):
 
 class State:
     __slots__ = (
+        "checked",
         "ctx",
         "depth",
         "iters",
@@ -90,7 +92,8 @@ class State:
 
     def __init__(self, tmpl_name: str, dot: Any, limits: Limits) -> None:
         self.out: list[str] = []
-        self.size = 0
+        self.size = 0  # characters counted so far (out[:checked])
+        self.checked = 0
         self.vars: list[list[Any]] = [["$", dot]]
         self.root = dot  # the data the render started with
         self.depth = 0
@@ -99,15 +102,37 @@ class State:
         self.limits = limits
         self.ctx: Any = None
 
-    def write(self, s: str) -> None:
-        self.out.append(s)
-        self.size += len(s)
-        if self.size > self.limits.max_output:
-            raise TemplateLimitError(
-                f"template: {self.tmpl_name}: output exceeds the limit of "
-                f"{self.limits.max_output} characters",
-                "".join(self.out)[: self.limits.max_output],
-            )
+    def check(self) -> None:
+        """Count the output written since the last check; raise past the limit."""
+        out = self.out
+        n = len(out)
+        if n != self.checked:
+            self.size += sum(map(len, islice(out, self.checked, n)))
+            self.checked = n
+            if self.size > self.limits.max_output:
+                raise TemplateLimitError(
+                    f"template: {self.tmpl_name}: output exceeds the limit of "
+                    f"{self.limits.max_output} characters",
+                    truncated(out, self.limits.max_output),
+                )
+
+    def output(self) -> str:
+        """The whole output (after a final check of its size)."""
+        self.check()
+        return "".join(self.out)
+
+
+def truncated(parts: list[str], limit: int) -> str:
+    """The first ``limit`` characters of the concatenation, without building all of it."""
+    got: list[str] = []
+    size = 0
+    for p in parts:
+        if size + len(p) >= limit:
+            got.append(p[: limit - size])
+            break
+        got.append(p)
+        size += len(p)
+    return "".join(got)
 
 
 def fail(st: State, node: N.Node, msg: str) -> NoReturn:
