@@ -159,3 +159,18 @@ def test_fields_encoding_roundtrip() -> None:
     assert encoded["f:data"] == {".": {}, "f:a": {}}
     assert decode_fields(encoded) == paths
     assert json.loads(json.dumps(encoded)) == encoded
+
+
+def test_dynamic_patch_with_apply_content_type(cluster: Cluster) -> None:
+    res = cluster.dynamic().resources.get(api_version="v1", kind="ConfigMap")
+    body = cm("viapatch", {"a": "1"})
+    out = res.patch(
+        body=body, name="viapatch", namespace="default", content_type=APPLY, field_manager="dyn"
+    )
+    assert out.data.a == "1"
+    assert [e["operation"] for e in out.metadata.managedFields] == ["Apply"]
+    body["data"] = {"b": "2"}
+    out = res.patch(
+        body=body, name="viapatch", namespace="default", content_type=APPLY, field_manager="dyn"
+    )
+    assert dict(out.data) == {"b": "2"}  # the manager dropped "a": removed

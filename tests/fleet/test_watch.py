@@ -250,3 +250,14 @@ async def test_slow_watcher_is_closed_not_buffered() -> None:
     w.offer("e3")  # overflow: the watcher is closed and its buffer dropped
     assert w.closed
     assert w.queue.get_nowait() is CLOSE and w.queue.empty()
+
+
+def test_dynamic_client_watch(cluster: Cluster) -> None:
+    res = cluster.dynamic().resources.get(api_version="v1", kind="ConfigMap")
+    rv = res.get(namespace="default").metadata.resourceVersion
+    cluster.core.create_namespaced_config_map("default", cm("dyn", k="v"))
+    seen = []
+    for ev in res.watch(namespace="default", resource_version=rv, timeout=5):
+        seen.append((ev["type"], ev["object"].metadata.name))
+        break
+    assert seen == [("ADDED", "dyn")]
