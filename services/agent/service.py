@@ -107,8 +107,10 @@ class Agent:
             done, _ = await asyncio.wait(
                 [stopper, *self._tasks], return_when=asyncio.FIRST_COMPLETED
             )
+            failed = None
             for task in done:
                 if task is not stopper and task.exception():
+                    failed = task.exception()
                     log.error(
                         "task %s failed: %r",
                         task.get_name(),
@@ -118,6 +120,8 @@ class Agent:
             stopper.cancel()
         finally:
             await self.shutdown()
+        if failed is not None:  # exit non-zero so a supervisor restarts the service
+            raise SystemExit(f"{type(failed).__name__}: {failed}")
 
     async def shutdown(self) -> None:
         log.info("agent stopping", extra={"obj": self.ident})

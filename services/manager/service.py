@@ -129,8 +129,10 @@ class Manager:
             done, _ = await asyncio.wait(
                 [stopper, *self._tasks], return_when=asyncio.FIRST_COMPLETED
             )
+            failed = None
             for task in done:
                 if task is not stopper and not task.cancelled() and task.exception():
+                    failed = task.exception()
                     log.error(
                         "task %s failed: %r",
                         task.get_name(),
@@ -140,6 +142,8 @@ class Manager:
             stopper.cancel()
         finally:
             await self.shutdown()
+        if failed is not None:  # exit non-zero so a supervisor restarts the service
+            raise SystemExit(f"{type(failed).__name__}: {failed}")
 
     async def shutdown(self) -> None:
         log.info("manager stopping", extra={"obj": "manager"})
@@ -280,8 +284,8 @@ class Manager:
 
     def _schedule_wakeup(self, delay: float) -> None:
         """Reconcile again once the earliest grace period has run out."""
-        if self._wakeup is not None and not self._wakeup.done():
-            return
+        if self._wakeup is not None:
+            return  # already scheduled: deadlines only ever come later than it
         self._wakeup = asyncio.get_running_loop().call_later(
             max(delay, 0.0) + 0.001, lambda: self._queue.put_nowait(("tick", None))
         )

@@ -1,0 +1,140 @@
+"""The services together, beyond the acceptance scenarios: the reporter's EventReports, the
+REST API, and the optional removal grace period. Real processes, real NATS, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.scenario.stack import Stack
+from shared.kube import GVK, KubeClient
+from tests.paths import SCENARIOS
+
+SCENARIO = SCENARIOS / "01-network-policy-per-service"
+SERVICE = GVK("v1", "Service")
+NETPOL = GVK("networking.k8s.io/v1", "NetworkPolicy")
+REPORT = GVK("lib.projectsveltos.io/v1beta1", "EventReport")
+CLUSTER_A = "default/cluster-a"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.01)
+    raise AssertionError(f"not true within {timeout} s: {what} (last: {last!r})")
+
+
+def service(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default", "labels": {"sveltos": "fv"}},
+        "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
+    }
+
+
+def get_json(url: str, token: str | None = None) -> Any:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RIPPLE_REMOVAL_GRACE", "1.5")  # the manager reads it (ripple manager --help)
+    state: Path = tmp_path_factory.mktemp("stack")
+    try:
+        with Stack(SCENARIO / "fleet.yaml", SCENARIO / "management", state_dir=state) as s:
+            yield s
+    finally:
+        mp.undo()
+
+
+def test_event_report_is_mirrored_into_the_management_cluster(stack: Stack) -> None:
+    cluster: KubeClient = stack.client(CLUSTER_A)
+    cluster.apply(service("mirrored"), field_manager="test")
+    mgmt = stack.management
+
+    def report() -> dict[str, Any] | None:
+        return mgmt.get(REPORT, "default", "sveltos--sveltos-service--cluster-a")
+
+    obj = eventually(
+        lambda: (
+            (r := report())
+            and any(m["name"] == "mirrored" for m in r["spec"]["matchingResources"])
+            and r
+        ),
+        what="EventReport lists the Service",
+    )
+    labels = obj["metadata"]["labels"]
+    assert labels["projectsveltos.io/eventsource-name"] == "sveltos-service"
+    assert labels["eventreport.projectsveltos.io/cluster-name"] == "cluster-a"
+    assert labels["eventreport.projectsveltos.io/cluster-type"] == "sveltos"
+    assert obj["spec"]["clusterType"] == "Sveltos"
+    cluster.delete(SERVICE, "default", "mirrored")
+
+
+def test_rest_api_shows_triggers_profiles_and_outcomes(stack: Stack) -> None:
+    assert stack.rest_url
+    cluster = stack.client(CLUSTER_A)
+    cluster.apply(service("rest"), field_manager="test")
+    eventually(lambda: cluster.get(NETPOL, "default", "front-rest"), what="policy deployed")
+    assert get_json(stack.rest_url + "/healthz") == {"status": "ok", "ready": True}
+    (trigger,) = get_json(stack.rest_url + "/v1/triggers")
+    assert trigger["name"] == "service-network-policy"
+    assert trigger["matchingClusters"] == ["sveltos:default/cluster-a"]
+    assert trigger["errors"] == []
+    profiles = get_json(stack.rest_url + "/v1/profiles")
+    mine = [
+        p
+        for p in profiles
+        if p["labels"].get("eventbasedaddon.lib.projectsveltos.io/resourcename") == "rest"
+    ]
+    assert len(mine) == 1
+    eventually(
+        lambda: get_json(stack.rest_url + f"/v1/profiles/{mine[0]['name']}")["outcomes"],
+        what="apply outcome reported",
+    )
+    cluster.delete(SERVICE, "default", "rest")
+
+
+def test_removal_waits_for_the_grace_period(stack: Stack) -> None:
+    cluster = stack.client(CLUSTER_A)
+    cluster.apply(service("graceful"), field_manager="test")
+    eventually(lambda: cluster.get(NETPOL, "default", "front-graceful"), what="policy deployed")
+    cluster.delete(SERVICE, "default", "graceful")
+    gone_at = time.monotonic()
+    eventually(
+        lambda: cluster.get(NETPOL, "default", "front-graceful") is None,
+        timeout=10,
+        what="policy removed",
+    )
+    assert time.monotonic() - gone_at >= 1.4, "removed before the 1.5 s grace period"
+
+
+def test_a_returning_event_cancels_a_pending_removal(stack: Stack) -> None:
+    cluster = stack.client(CLUSTER_A)
+    cluster.apply(service("back"), field_manager="test")
+    deployed = eventually(
+        lambda: cluster.get(NETPOL, "default", "front-back"), what="policy deployed"
+    )
+    cluster.delete(SERVICE, "default", "back")
+    cluster.apply(service("back"), field_manager="test")
+    deadline = time.monotonic() + 2.5  # longer than the grace period: it must stay
+    while time.monotonic() < deadline:
+        live = cluster.get(NETPOL, "default", "front-back")
+        assert live is not None and live["metadata"]["uid"] == deployed["metadata"]["uid"]
+        time.sleep(0.05)
