@@ -200,6 +200,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"ripple render: {label}: {exc}", err=True)
                 failed = True
                 continue
-            typer.echo(out, nl=not out.endswith("\n"))
+            # bytes that are not UTF-8 (Go strings may hold any) are written as they are
+            typer.echo(out.encode("utf-8", "surrogateescape"), nl=not out.endswith("\n"))
         if failed:
             raise typer.Exit(1)
