@@ -6,6 +6,7 @@ registry epoch (CRD changes bump it), so discovery reflects a new CRD at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from services.fleet.kinds import Registry, ResourceType
@@ -41,17 +42,22 @@ class Discovery:
         self._epoch = -1
         self._cache: dict[str, Any] = {}
 
-    def _cached(self, key: str, build: Any) -> Any:
+    def _cached(
+        self, key: str, build: Callable[[], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
         if self._epoch != self.registry.epoch:
             self._cache.clear()
             self._epoch = self.registry.epoch
         if key not in self._cache:
             self._cache[key] = build()
-        return self._cache[key]
+        doc: dict[str, Any] | None = self._cache[key]
+        return doc
 
     # -- discovery --------------------------------------------------------------------------
     def group_list(self) -> dict[str, Any]:
-        return self._cached("groups", self._build_group_list)
+        doc = self._cached("groups", self._build_group_list)
+        assert doc is not None
+        return doc
 
     def _group_doc(self, group: str, versions: list[str]) -> dict[str, Any]:
         gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
@@ -121,7 +127,9 @@ class Discovery:
 
     # -- OpenAPI v3 -------------------------------------------------------------------------
     def openapi_index(self) -> dict[str, Any]:
-        return self._cached("oa", self._build_openapi_index)
+        doc = self._cached("oa", self._build_openapi_index)
+        assert doc is not None
+        return doc
 
     def _build_openapi_index(self) -> dict[str, Any]:
         paths = {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1"}}

@@ -352,8 +352,8 @@ def _list(
     items = []
     for obj in store.iter(rt.key, namespace):
         if after is not None:
-            meta = obj["metadata"]
-            if (meta.get("namespace", ""), meta["name"]) <= after:
+            om = obj["metadata"]
+            if (om.get("namespace", ""), om["name"]) <= after:
                 continue
         if labels is not None and not labels(obj):
             continue

@@ -14,8 +14,53 @@ _KEY = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A
 _VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
+LabelTest = Callable[[dict[str, str]], bool]
+
+
+def _in(k: str, vs: frozenset[str]) -> LabelTest:
+    return lambda lb: lb.get(k) in vs
+
+
+def _notin(k: str, vs: frozenset[str]) -> LabelTest:
+    return lambda lb: lb.get(k) not in vs
+
+
+def _absent(k: str) -> LabelTest:
+    return lambda lb: k not in lb
+
+
+def _present(k: str) -> LabelTest:
+    return lambda lb: k in lb
+
+
+def _eq(k: str, v: str) -> LabelTest:
+    return lambda lb: lb.get(k) == v
+
+
+def _ne(k: str, v: str) -> LabelTest:
+    return lambda lb: lb.get(k) != v
+
+
+def _lt(k: str, n: int) -> LabelTest:
+    return lambda lb: _int(lb.get(k)) < n
+
+
+def _gt(k: str, n: int) -> LabelTest:
+    return lambda lb: _int(lb.get(k)) > n
+
+
+def _field_eq(p: str, v: str) -> Matcher:
+    return lambda o: _field(o, p) == v
+
+
+def _field_ne(p: str, v: str) -> Matcher:
+    return lambda o: _field(o, p) != v
+
+
 def _split_top(text: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -58,7 +103,7 @@ def parse_label_selector(selector: str | None) -> Matcher | None:
     """Compile ``a=b,c!=d,e in (x,y),f notin (z),g,!h,i>3`` into a predicate on labels."""
     if not selector or not selector.strip():
         return None
-    tests: list[Callable[[dict[str, str]], bool]] = []
+    tests: list[LabelTest] = []
     for req in _split_top(selector):
         if not req:
             raise _bad(selector, "empty requirement")
@@ -67,13 +112,13 @@ def parse_label_selector(selector: str | None) -> Matcher | None:
             key = _check_key(m.group(1), selector)
             values = frozenset(_check_value(v.strip(), selector) for v in m.group(3).split(","))
             if m.group(2) == "in":
-                tests.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
+                tests.append(_in(key, values))
             else:
-                tests.append(lambda lb, k=key, vs=values: lb.get(k) not in vs)
+                tests.append(_notin(key, values))
             continue
         if req.startswith("!"):
             key = _check_key(req[1:].strip(), selector)
-            tests.append(lambda lb, k=key: k not in lb)
+            tests.append(_absent(key))
             continue
         m = _OP.match(req)
         if m:
@@ -87,18 +132,18 @@ def parse_label_selector(selector: str | None) -> Matcher | None:
                         selector, f"for 'Gt', 'Lt' operators, the value must be an integer: {value}"
                     ) from None
                 if op == "<":
-                    tests.append(lambda lb, k=key, n=num: _int(lb.get(k)) < n)
+                    tests.append(_lt(key, num))
                 else:
-                    tests.append(lambda lb, k=key, n=num: _int(lb.get(k)) > n)
+                    tests.append(_gt(key, num))
                 continue
             value = _check_value(value, selector)
             if op == "!=":
-                tests.append(lambda lb, k=key, v=value: lb.get(k) != v)
+                tests.append(_ne(key, value))
             else:
-                tests.append(lambda lb, k=key, v=value: lb.get(k) == v)
+                tests.append(_eq(key, value))
             continue
         key = _check_key(req, selector)
-        tests.append(lambda lb, k=key: k in lb)
+        tests.append(_present(key))
 
     def match(obj: dict[str, Any]) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}
@@ -156,9 +201,9 @@ def parse_field_selector(selector: str | None) -> tuple[Matcher | None, str | No
         if path == "metadata.name" and not neg:
             name = value
         if neg:
-            tests.append(lambda o, p=path, v=value: _field(o, p) != v)
+            tests.append(_field_ne(path, value))
         else:
-            tests.append(lambda o, p=path, v=value: _field(o, p) == v)
+            tests.append(_field_eq(path, value))
 
     def match(obj: dict[str, Any]) -> bool:
         return all(t(obj) for t in tests)

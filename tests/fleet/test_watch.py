@@ -261,3 +261,67 @@ def test_dynamic_client_watch(cluster: Cluster) -> None:
         seen.append((ev["type"], ev["object"].metadata.name))
         break
     assert seen == [("ADDED", "dyn")]
+
+
+def test_cluster_scoped_and_all_namespace_watches(cluster: Cluster) -> None:
+    core = cluster.core
+    rv = core.list_namespace().metadata.resource_version
+    core.create_namespace({"metadata": {"name": "w1"}})
+    core.create_namespaced_config_map("w1", cm("in-w1"))
+    core.create_namespaced_config_map("default", cm("in-default"))
+    lines = stream(cluster, "/api/v1/namespaces", resourceVersion=rv, timeoutSeconds=1)
+    assert [(ln["type"], ln["object"]["metadata"]["name"]) for ln in lines] == [("ADDED", "w1")]
+    lines = stream(cluster, "/api/v1/configmaps", resourceVersion=rv, timeoutSeconds=1)
+    assert [ln["object"]["metadata"]["name"] for ln in lines] == ["in-w1", "in-default"]
+    lines = stream(
+        cluster,
+        "/api/v1/configmaps",
+        resourceVersion=rv,
+        timeoutSeconds=1,
+        fieldSelector="metadata.namespace=w1",
+    )
+    assert [ln["object"]["metadata"]["name"] for ln in lines] == ["in-w1"]
+    lines = stream(
+        cluster, "/api/v1/namespaces/w1/configmaps", resourceVersion=rv, timeoutSeconds=1
+    )
+    assert [ln["object"]["metadata"]["name"] for ln in lines] == ["in-w1"]
+
+
+def test_custom_resource_watch_with_served_version(cluster: Cluster) -> None:
+    from tests.fleet.conftest import crd_body
+
+    cluster.ext.create_custom_resource_definition(
+        crd_body(
+            group="ex.io",
+            plural="widgets",
+            kind="Widget",
+            scope="Cluster",
+            versions=("v1beta1", "v1"),
+            storage="v1",
+        )
+    )
+    co = cluster.custom
+    rv = co.list_cluster_custom_object("ex.io", "v1", "widgets")["metadata"]["resourceVersion"]
+    co.create_cluster_custom_object(
+        "ex.io",
+        "v1",
+        "widgets",
+        {"apiVersion": "ex.io/v1", "kind": "Widget", "metadata": {"name": "w"}},
+    )
+    lines = stream(cluster, "/apis/ex.io/v1beta1/widgets", resourceVersion=rv, timeoutSeconds=1)
+    assert [(ln["type"], ln["object"]["apiVersion"]) for ln in lines] == [
+        ("ADDED", "ex.io/v1beta1")
+    ]
+    w = watch.Watch()
+    seen = [
+        ev["type"]
+        for ev in w.stream(
+            co.list_cluster_custom_object,
+            "ex.io",
+            "v1",
+            "widgets",
+            resource_version=rv,
+            timeout_seconds=1,
+        )
+    ]
+    assert seen == ["ADDED"]
