@@ -89,7 +89,7 @@ def resolve_plain(s: str, version: int = 2) -> Any:
         iv = _go_parse_int(s)
         if iv is not None and -(1 << 63) <= iv < (1 << 64):
             return iv
-        plain = s.replace("_", "") if version == 2 else s
+        plain = s.replace("_", "")
         if _FLOAT_RE.match(plain):
             return float(plain)
         if c.isdigit() and _TS_RE.match(s):
@@ -338,7 +338,7 @@ class _Emitter:
         """The indentation of a node nested in a mapping (aligned to the indent unit)."""
         return self.best * ((indent + self.best) // self.best)
 
-    def scalar(self, v: Any, indent: int, key: bool = False) -> None:
+    def scalar(self, v: Any, indent: int, key: bool = False, hint: int = 0) -> None:
         if v is None:
             self.out.write("null")
         elif isinstance(v, bool):
@@ -350,17 +350,22 @@ class _Emitter:
             self.out.write({"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(s, s))
         else:
             _write_string(
-                self.out, str(v), indent, key=key, version=self.version, best_indent=self.best
+                self.out,
+                str(v),
+                indent,
+                key=key,
+                version=self.version,
+                best_indent=hint or self.best,
             )
 
-    def value(self, v: Any, indent: int) -> None:
+    def value(self, v: Any, indent: int, hint: int = 0) -> None:
         """A scalar or an empty collection; ``indent`` is for continuation lines."""
         if isinstance(v, dict):
             self.out.write("{}")
         elif isinstance(v, list):
             self.out.write("[]")
         else:
-            self.scalar(v, indent)
+            self.scalar(v, indent, hint=hint)
 
     def newline(self, indent: int) -> None:
         if self.out.parts:
@@ -396,7 +401,7 @@ class _Emitter:
             elif isinstance(item, list) and item:
                 self.sequence(item, indent + 2, True)
             else:
-                self.value(item, indent + 2)
+                self.value(item, indent + 2, hint=2)
 
 
 def _dump(v: Any, version: int) -> str:
