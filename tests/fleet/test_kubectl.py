@@ -203,3 +203,16 @@ def test_delete_namespace_with_kubectl(cluster: Cluster) -> None:
     out = cluster.kubectl("delete", "ns", "gone", "--timeout=20s")
     assert 'namespace "gone" deleted' in out.stdout
     assert cluster.core.list_namespaced_config_map("gone").items == []
+
+
+def test_wait_for_condition_and_jsonpath(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(crd_body()))
+    out = cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/addons.example.com", "--timeout=20s"
+    )
+    assert "condition met" in out.stdout
+    cluster.kubectl("apply", "-f", "-", input=CM)
+    out = cluster.kubectl(
+        "wait", "--for=jsonpath={.data.key}=one", "cm/app-config", "--timeout=20s"
+    )
+    assert "condition met" in out.stdout

@@ -325,3 +325,47 @@ def test_custom_resource_watch_with_served_version(cluster: Cluster) -> None:
         )
     ]
     assert seen == ["ADDED"]
+
+
+def test_python_client_bookmarks_advance_its_resource_version(cluster: Cluster) -> None:
+    core = cluster.core
+    start = core.list_namespaced_config_map("default").metadata.resource_version
+    core.create_namespaced_config_map("default", cm("elsewhere"))  # bumps the cluster's RV
+    ns_rv = core.create_namespace({"metadata": {"name": "later"}}).metadata.resource_version
+    w = watch.Watch()
+    types = []
+    for ev in w.stream(
+        core.list_namespaced_config_map,
+        "default",
+        resource_version=start,
+        allow_watch_bookmarks=True,
+        timeout_seconds=2,
+    ):
+        types.append(ev["type"])
+    assert types[0] == "ADDED" and "BOOKMARK" in types
+    assert w.resource_version == ns_rv  # the bookmark carried the cluster's latest RV
+
+
+def test_python_client_resumes_after_a_cut_watch(cluster: Cluster) -> None:
+    core = cluster.core
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    w = watch.Watch()
+    seen: list[str] = []
+
+    def writer() -> None:
+        wait_for(lambda: watches(cluster) >= 1)
+        core.create_namespaced_config_map("default", cm("first"))
+        wait_for(lambda: "first" in seen)
+        cluster.fleet.cut_watches(cluster.name)
+        core.create_namespaced_config_map("default", cm("while-cut"))  # resumed from the log
+
+    t = threading.Thread(target=writer)
+    t.start()
+    for ev in w.stream(
+        core.list_namespaced_config_map, "default", resource_version=rv, _request_timeout=20
+    ):  # a read deadline: never hang the suite
+        seen.append(ev["object"].metadata.name)
+        if ev["object"].metadata.name == "while-cut":
+            w.stop()
+    t.join()
+    assert seen == ["first", "while-cut"]
