@@ -232,6 +232,9 @@ def go_json_dumps(
     if isinstance(v, _dt.timedelta):
         return str((v.days * 86400 + v.seconds) * 10**9 + v.microseconds * 1000)
     if isinstance(v, GoStruct):
+        stringer = getattr(v, "go_string", None)
+        if callable(stringer):  # e.g. *semver.Version marshals as its string
+            return _json_str(str(stringer()), escape_html)
         v = _struct_json(v)
     if isinstance(v, complex):
         raise JSONError("json: unsupported type: complex128")
