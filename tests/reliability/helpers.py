@@ -1,0 +1,400 @@
+"""Helpers of the reliability tests (BRIEF section 7): definitions, polling with deadlines,
+kill -9 / restart of a stack's children, the fleet's test hooks, the manager's REST API and a
+synchronous NATS client running in a background thread.
+
+Everything goes through the real processes of a :class:`services.scenario.stack.Stack`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import yaml
+
+from services.scenario.model import MANAGEMENT
+from services.scenario.processes import ManagedProcess, wait_ready
+from services.scenario.stack import Stack
+from shared.kube import GVK, KubeClient
+
+T = TypeVar("T")
+
+SERVICE = GVK("v1", "Service")
+SECRET = GVK("v1", "Secret")
+CONFIG_MAP = GVK("v1", "ConfigMap")
+NETWORK_POLICY = GVK("networking.k8s.io/v1", "NetworkPolicy")
+EVENT_SOURCE = GVK("lib.projectsveltos.io/v1beta1", "EventSource")
+EVENT_TRIGGER = GVK("lib.projectsveltos.io/v1beta1", "EventTrigger")
+EVENT_REPORT = GVK("lib.projectsveltos.io/v1beta1", "EventReport")
+TEST_LABEL = "ripple-test"
+API_TOKEN = "reliability-token-0123456789"
+
+
+# -- polling ------------------------------------------------------------------------------------
+def eventually(
+    probe: Callable[[], T],
+    timeout: float = 15.0,
+    *,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> T:
+    """Poll ``probe`` until it returns a truthy value (returned) or the deadline passes
+    (AssertionError naming ``what`` and the last value or exception)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = probe()
+            if last:
+                return last
+        except AssertionError as exc:
+            last = exc
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} did not hold within {timeout:.1f} s; last: {last!r}")
+        time.sleep(interval)
+
+
+def equal_eventually(
+    actual: Callable[[], T], expected: T, timeout: float = 15.0, *, what: str = "state"
+) -> None:
+    seen: list[Any] = [None]
+
+    def probe() -> bool:
+        seen[0] = actual()
+        return bool(seen[0] == expected)
+
+    try:
+        eventually(probe, timeout, what=what)
+    except AssertionError:
+        raise AssertionError(
+            f"{what} did not converge within {timeout:.1f} s\n"
+            f"  expected: {_show(expected)}\n  actual:   {_show(seen[0])}"
+        ) from None
+
+
+def stays(probe: Callable[[], bool], ms: int = 400, *, what: str = "condition") -> None:
+    """Assert that ``probe`` holds at every poll during ``ms`` milliseconds (for absences)."""
+    deadline = time.monotonic() + ms / 1000
+    while True:
+        assert probe(), f"{what} stopped holding"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.02)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, set | frozenset):
+        return repr(sorted(value))
+    return repr(value)
+
+
+# -- definitions --------------------------------------------------------------------------------
+def event_source(
+    name: str,
+    label: str,
+    *,
+    kind: str = "Service",
+    collect: bool = True,
+    script: str = "",
+) -> dict[str, Any]:
+    """A v1beta1 EventSource: objects of ``kind`` labelled ``<label>=on`` (and ``script``)."""
+    selector: dict[str, Any] = {
+        "group": "",
+        "version": "v1",
+        "kind": kind,
+        "labelFilters": [{"key": label, "operation": "Equal", "value": "on"}],
+    }
+    if script:
+        selector["evaluate"] = script
+    return {
+        "apiVersion": "lib.projectsveltos.io/v1beta1",
+        "kind": "EventSource",
+        "metadata": {"name": name},
+        "spec": {"collectResources": collect, "resourceSelectors": [selector]},
+    }
+
+
+def policy_template(prefix: str, tag: str) -> str:
+    """A NetworkPolicy ``<prefix>-<service>`` labelled ``ripple-test=<tag>``."""
+    return (
+        "apiVersion: networking.k8s.io/v1\n"
+        "kind: NetworkPolicy\n"
+        "metadata:\n"
+        f"  name: {prefix}-{{{{ .Resource.metadata.name }}}}\n"
+        "  namespace: {{ .Resource.metadata.namespace }}\n"
+        "  labels:\n"
+        f"    {TEST_LABEL}: {tag}\n"
+        "spec:\n"
+        "  podSelector: {}\n"
+    )
+
+
+def config_map(name: str, template: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "annotations": {"projectsveltos.io/instantiate": "ok"},
+        },
+        "data": {"policy.yaml": template},
+    }
+
+
+def event_trigger(name: str, source: str, lane: str, config: str, **spec: Any) -> dict[str, Any]:
+    """A v1beta1 EventTrigger on clusters labelled ``lane=<lane>``, one profile per event."""
+    return {
+        "apiVersion": "lib.projectsveltos.io/v1beta1",
+        "kind": "EventTrigger",
+        "metadata": {"name": name},
+        "spec": {
+            "sourceClusterSelector": {"matchLabels": {"lane": lane}},
+            "eventSourceName": source,
+            "oneForEvent": True,
+            "policyRefs": [{"kind": "ConfigMap", "namespace": "default", "name": config}],
+            **spec,
+        },
+    }
+
+
+def policy_set(
+    name: str, lane: str, label: str, *, prefix: str | None = None, **spec: Any
+) -> list[dict[str, Any]]:
+    """EventSource + ConfigMap + EventTrigger ``name``: a NetworkPolicy ``<prefix>-<svc>``
+    (labelled ``ripple-test=<name>``) per Service labelled ``<label>=on``."""
+    return [
+        event_source(name, label),
+        config_map(name, policy_template(prefix or name, name)),
+        event_trigger(name, name, lane, name, **spec),
+    ]
+
+
+def service(name: str, label: str, namespace: str = "default") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": {label: "on"}},
+        "spec": {"ports": [{"port": 80, "protocol": "TCP"}]},
+    }
+
+
+def delete_definitions(stack: Stack, objects: list[dict[str, Any]]) -> None:
+    for obj in objects:
+        meta = obj["metadata"]
+        stack.management.delete(GVK.of(obj), meta.get("namespace"), meta["name"])
+
+
+# -- cluster state ------------------------------------------------------------------------------
+def names(client: KubeClient, gvk: GVK, selector: str, namespace: str = "default") -> set[str]:
+    items, _ = client.list(gvk, namespace, label_selector=selector)
+    return {o["metadata"]["name"] for o in items}
+
+
+def policies(client: KubeClient, tag: str) -> set[str]:
+    return names(client, NETWORK_POLICY, f"{TEST_LABEL}={tag}")
+
+
+def services(client: KubeClient, label: str) -> set[str]:
+    return names(client, SERVICE, f"{label}=on")
+
+
+def expected_policies(client: KubeClient, label: str, prefix: str) -> set[str]:
+    return {f"{prefix}-{s}" for s in services(client, label)}
+
+
+# -- processes ----------------------------------------------------------------------------------
+def kill9(stack: Stack, name: str) -> None:
+    """SIGKILL a child of the stack and reap it (no cleanup runs in the child)."""
+    proc = stack.processes[name]
+    assert proc.proc is not None and proc.running, f"{name} is not running"
+    proc.proc.send_signal(signal.SIGKILL)
+    proc.proc.wait(10)
+    proc.stop()  # closes its log file
+
+
+def restart(
+    stack: Stack, name: str, *, extra: tuple[str, ...] = (), wait: bool = True
+) -> ManagedProcess:
+    """Start ``name`` again with the same command line (plus ``extra``), log and ready file."""
+    old = stack.processes[name]
+    if old.running:
+        raise AssertionError(f"{name} is still running")
+    new = ManagedProcess(
+        name, [*old.argv, *extra], old.log_path, ready_file=old.ready_file, env=old.env
+    ).start()
+    stack.processes[name] = new
+    if wait:
+        wait_ready([new], 60)
+    return new
+
+
+@contextlib.contextmanager
+def paused(stack: Stack, name: str) -> Iterator[None]:
+    """SIGSTOP a child for the duration of the block (SIGCONT afterwards, always)."""
+    pid = stack.processes[name].pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def log_text(stack: Stack, name: str) -> str:
+    try:
+        return (stack.log_dir / f"{name}.log").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+# -- HTTP: the fleet's hooks and the manager's REST API ----------------------------------------
+class Http:
+    def __init__(self, base: str, token: str | None, context: ssl.SSLContext | None = None):
+        self.base = base.rstrip("/")
+        self.token = token
+        self.context = context
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, token: str | bool | None = True
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        use = self.token if token is True else token
+        if use:
+            request.add_header("Authorization", f"Bearer {use}")
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=self.context) as resp:
+                raw = resp.read()
+                status = resp.status
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            status = err.code
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def get(self, path: str, **kw: Any) -> Any:
+        status, body = self.call("GET", path, **kw)
+        assert status == 200, f"GET {path}: {status} {body}"
+        return body
+
+
+def fleet_hooks(stack: Stack) -> Http:
+    """The simulated fleet's ``/_fleet`` hooks (admin token and CA from the kubeconfig)."""
+    config = yaml.safe_load(stack.kubeconfig(MANAGEMENT).read_text())
+    cluster = config["clusters"][0]["cluster"]
+    server = cluster["server"].split("/clusters/")[0]
+    cadata = base64.b64decode(cluster["certificate-authority-data"]).decode()
+    context = ssl.create_default_context(cadata=cadata)
+    return Http(server, config["users"][0]["user"]["token"], context)
+
+
+def rest(stack: Stack, token: str | None = API_TOKEN) -> Http:
+    assert stack.rest_url is not None
+    return Http(stack.rest_url, token)
+
+
+# -- NATS ---------------------------------------------------------------------------------------
+class SyncNats:
+    """A nats-py connection driven from a background event loop, for synchronous tests."""
+
+    def __init__(self, url: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        from shared.bus.client import connect
+
+        self.nc: Any = self.run(connect(url, "reliability-tests"))
+        self.js = self.nc.jetstream()
+
+    def run(self, coro: Any, timeout: float = 30.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def kv_put(self, bucket: str, key: str, value: bytes) -> int:
+        async def put() -> int:
+            kv = await self.js.key_value(bucket)
+            return int(await kv.put(key, value))
+
+        return int(self.run(put()))
+
+    def kv_raw(self, bucket: str, key: str) -> bytes | None:
+        async def get() -> bytes | None:
+            from nats.js.errors import KeyNotFoundError
+
+            kv = await self.js.key_value(bucket)
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:
+                return None
+            return entry.value
+
+        result: bytes | None = self.run(get())
+        return result
+
+    def kv_items(self, spec: Any, expected: Any, keys: str = ">") -> dict[str, Any]:
+        """Valid decoded values of a contract bucket (``shared.bus.kv.KVStore.items``)."""
+        from shared.bus.kv import KVStore
+
+        async def items() -> dict[str, Any]:
+            store = await KVStore.open(self.js, spec, expected)
+            return await store.items(keys)
+
+        result: dict[str, Any] = self.run(items())
+        return result
+
+    def record(self, subject: str) -> list[tuple[str, bytes, dict[str, str]]]:
+        """Every message published on ``subject`` from now on (subject, data, headers)."""
+        seen: list[tuple[str, bytes, dict[str, str]]] = []
+
+        async def cb(msg: Any) -> None:
+            seen.append((msg.subject, msg.data, dict(msg.headers or {})))
+
+        async def sub() -> None:
+            await self.nc.subscribe(subject, cb=cb)
+            await self.nc.flush()
+
+        self.run(sub())
+        return seen
+
+    def stream_messages(self, stream: str, subject: str) -> list[bytes]:
+        """Every message currently stored in ``stream`` under ``subject``."""
+
+        async def fetch() -> list[bytes]:
+            from nats.errors import TimeoutError as NatsTimeout
+
+            psub = await self.js.pull_subscribe(subject, stream=stream)
+            out: list[bytes] = []
+            try:
+                while True:
+                    try:
+                        msgs = await psub.fetch(100, timeout=0.5)
+                    except NatsTimeout:
+                        break
+                    out.extend(m.data for m in msgs)
+            finally:
+                await psub.unsubscribe()
+            return out
+
+        result: list[bytes] = self.run(fetch())
+        return result
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.run(self.nc.close(), timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()

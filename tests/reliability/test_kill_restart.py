@@ -1,0 +1,157 @@
+"""BRIEF section 7: kill -9 of any service during churn; after restart the deployed state
+equals the expected state -- zero lost, zero duplicate, zero orphan.
+
+Churn: labelled Services are created and deleted in a loop in ``cluster-churn``; the service
+under test is killed a third of the way through and restarted (same command line) two thirds
+of the way through, while the churn goes on. Expected state: one NetworkPolicy per labelled
+Service and none other, one desired profile per labelled Service, and (for the reporter) the
+management EventReport listing exactly the labelled Services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.scenario.stack import Stack
+from shared.contract import messages as m
+from shared.contract import streams, subjects
+from shared.contract.subjects import ClusterRef
+from shared.kube import KubeClient
+from tests.reliability.helpers import (
+    EVENT_REPORT,
+    SERVICE,
+    SyncNats,
+    delete_definitions,
+    equal_eventually,
+    expected_policies,
+    kill9,
+    policies,
+    policy_set,
+    restart,
+    service,
+    services,
+    stays,
+)
+
+CLUSTER = "default/cluster-churn"
+REF = ClusterRef(namespace="default", name="cluster-churn")
+
+
+def churn(
+    client: KubeClient,
+    label: str,
+    prefix: str,
+    count: int,
+    at: dict[int, Callable[[], None]],
+) -> None:
+    """Create ``count`` Services, deleting one of every three right after; run ``at[i]``
+    after step ``i``."""
+    for i in range(count):
+        client.apply(service(f"{prefix}-{i}", label))
+        if i % 3 == 2:
+            client.delete(SERVICE, "default", f"{prefix}-{i - 1}")
+        if i in at:
+            at[i]()
+
+
+def desired_profiles(bus: SyncNats, trigger: str) -> int:
+    items = bus.kv_items(streams.DESIRED, m.DesiredStateEvent, subjects.cluster_keys(REF))
+    label = "eventtrigger.lib.projectsveltos.io/eventtriggername"
+    return sum(1 for e in items.values() if e.data.labels.get(label) == trigger)
+
+
+def assert_converged(stack: Stack, bus: SyncNats, name: str, label: str) -> None:
+    client = stack.client(CLUSTER)
+    expected = expected_policies(client, label, name)
+    assert len(expected) >= 10
+    equal_eventually(lambda: policies(client, name), expected, 30, what=f"{name} policies")
+    stays(lambda: policies(client, name) == expected, 300, what=f"{name} policies")
+    equal_eventually(
+        lambda: desired_profiles(bus, name), len(expected), 10, what=f"{name} desired profiles"
+    )
+
+
+def _kill_and_restart(stack: Stack, bus: SyncNats, victim: str, name: str) -> None:
+    label = f"{name}-svc"
+    definitions = policy_set(name, "churn", label)
+    stack.apply_management(definitions)
+    client = stack.client(CLUSTER)
+    try:
+        churn(
+            client,
+            label,
+            name,
+            36,
+            {12: lambda: kill9(stack, victim), 24: lambda: restart(stack, victim, wait=False)},
+        )
+        restart_proc = stack.processes[victim]
+        assert restart_proc.running
+        assert_converged(stack, bus, name, label)
+    finally:
+        if not stack.processes[victim].running:
+            restart(stack, victim)
+        delete_definitions(stack, definitions)
+
+
+def test_kill9_agent_during_churn(stack: Stack, bus: SyncNats) -> None:
+    _kill_and_restart(stack, bus, stack.agent_name(CLUSTER), "k-agent")
+
+
+def test_kill9_manager_during_churn(stack: Stack, bus: SyncNats) -> None:
+    _kill_and_restart(stack, bus, "manager", "k-manager")
+
+
+def test_kill9_reporter_during_churn_and_withdrawal(stack: Stack, bus: SyncNats) -> None:
+    """The reporter is killed during churn; while it is down an EventSource is withdrawn from
+    the cluster. After restart the management EventReports converge: the churned one lists
+    exactly the labelled Services, the withdrawn one is deleted (no orphan)."""
+    name, gone = "k-reporter", "k-reporter-gone"
+    label = f"{name}-svc"
+    definitions = policy_set(name, "churn", label)
+    doomed = policy_set(gone, "churn", f"{gone}-svc")
+    stack.apply_management(definitions + doomed)
+    mgmt, client = stack.management, stack.client(CLUSTER)
+    client.apply(service(f"{gone}-0", f"{gone}-svc"))
+
+    def report(es: str) -> dict | None:
+        return mgmt.get(EVENT_REPORT, "default", f"sveltos--{es}--cluster-churn")
+
+    def reported(es: str) -> set[str] | None:
+        obj = report(es)
+        if obj is None:
+            return None
+        return {r["name"] for r in obj["spec"].get("matchingResources") or []}
+
+    equal_eventually(lambda: reported(gone), {f"{gone}-0"}, 15, what="EventReport before kill")
+
+    def withdraw() -> None:
+        delete_definitions(stack, doomed)
+        # positive knowledge reached NATS: the agent deleted the report key
+        equal_eventually(
+            lambda: bus.kv_raw(streams.REPORTS.bucket, subjects.report_key(REF, gone)),
+            None,
+            15,
+            what="report key withdrawn",
+        )
+
+    victim = "reporter"
+    try:
+        churn(
+            client,
+            label,
+            name,
+            36,
+            {
+                12: lambda: kill9(stack, victim),
+                18: withdraw,
+                24: lambda: restart(stack, victim, wait=False),
+            },
+        )
+        equal_eventually(
+            lambda: reported(name), services(client, label), 30, what="churned EventReport"
+        )
+        equal_eventually(lambda: report(gone), None, 15, what="withdrawn EventReport (orphan)")
+    finally:
+        if not stack.processes[victim].running:
+            restart(stack, victim)
+        delete_definitions(stack, definitions)
