@@ -89,6 +89,7 @@ class Manager:
         self._synced: set[GVK] = set()
         self._reports_synced = False
         self._published_desired: set[str] = set()
+        self._published_profiles: set[str] = set()
         self._published_assignments: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._cache: dict[str, Any] = {}  # last published body per KV key
@@ -110,6 +111,8 @@ class Manager:
         self.kv_reports = await kvbus.KVStore.open(self.js, streams.REPORTS, m.EventReportEvent)
         self.kv_desired = await kvbus.KVStore.open(self.js, streams.DESIRED, m.DesiredStateEvent)
         self.kv_outcomes = await kvbus.KVStore.open(self.js, streams.OUTCOMES, m.ApplyOutcomeEvent)
+        self.kv_profiles = await kvbus.KVStore.open(self.js, streams.PROFILES, m.ProfileEvent)
+        self._published_profiles = set(await self._keys(self.kv_profiles))
         self._published_desired = set(await self._keys(self.kv_desired))
         self._published_assignments = set(await self._keys(self.kv_assign))
         for gvk in WATCHED:
@@ -282,6 +285,16 @@ class Manager:
     def _inputs_known(self) -> bool:
         return self._reports_synced and all(g in self._synced for g in WATCHED)
 
+    def _profiles_pending(self) -> set[str]:
+        """Profile keys whose desired state is still inside its removal grace period."""
+        pending: set[str] = set()
+        for key in self._pending_removal:
+            item = subjects.parse_desired_key(key)
+            for pkey in self._published_profiles:
+                if subjects.parse_profile_key(pkey).name == item.name:
+                    pending.add(pkey)
+        return pending
+
     def _schedule_wakeup(self, delay: float) -> None:
         """Reconcile again once the earliest grace period has run out."""
         if self._wakeup is not None:
@@ -367,6 +380,28 @@ class Manager:
         self._published_desired = set(desired) | kept
         if self._pending_removal:
             self._schedule_wakeup(min(self._pending_removal.values()) - now)
+        profiles = {}
+        for profile in self.state.profiles.values():
+            if not profile.cluster_profile:
+                continue
+            key = subjects.profile_key(cluster_ref(profile.source), profile.name)
+            profiles[key] = profile
+            state = m.ProfileState(
+                cluster=cluster_ref(profile.source),
+                profile_name=profile.name,
+                trigger=profile.trigger,
+                cluster_profile=profile.cluster_profile,
+                instantiated=profile.instantiated,
+                error=profile.error,
+            )
+            if self._changed("p:" + key, state) or key not in self._published_profiles:
+                await self.kv_profiles.put(m.envelope(state))
+        for key in self._published_profiles - set(profiles) - self._profiles_pending():
+            await self.kv_profiles.delete(key)
+            self._cache.pop("p:" + key, None)
+        self._published_profiles = set(profiles) | (
+            self._published_profiles & self._profiles_pending()
+        )
         log.debug(
             "reconciled: %d assignments, %d desired entries",
             len(assignments),

@@ -7,11 +7,26 @@ import json
 from typing import Any
 
 from shared.contract import messages as m
+from shared.kube import GVK
 
 EVENT_REPORT_API = "lib.projectsveltos.io/v1beta1"
 EVENTSOURCE_LABEL = "projectsveltos.io/eventsource-name"
 CLUSTER_NAME_LABEL = "eventreport.projectsveltos.io/cluster-name"
 CLUSTER_TYPE_LABEL = "eventreport.projectsveltos.io/cluster-type"
+
+
+CLUSTER_PROFILE = GVK("config.projectsveltos.io/v1beta1", "ClusterProfile")
+
+
+def profile_objects(state: m.ProfileState) -> list[dict[str, Any]]:
+    """The ClusterProfile and the generated ConfigMaps of one profile (generated Secrets are
+    not mirrored: their data never travels through the profiles bucket)."""
+    profile = json.loads(json.dumps(state.cluster_profile))
+    objs = [profile]
+    for obj in state.instantiated:
+        if obj.get("kind") == "ConfigMap":
+            objs.append(json.loads(json.dumps(obj)))
+    return objs
 
 
 def report_name(cluster_type: str, event_source: str, cluster: str) -> str:

@@ -56,18 +56,36 @@ class Reporter:
         js = self.nc.jetstream()
         await streams.ensure(js, self.storage)
         reports = await kvbus.KVStore.open(js, streams.REPORTS, m.EventReportEvent)
-        task = asyncio.create_task(self._mirror_reports(reports))
+        profiles = await kvbus.KVStore.open(js, streams.PROFILES, m.ProfileEvent)
+        self._ready_parts: set[str] = set()
+        tasks = [
+            asyncio.create_task(self._mirror_reports(reports)),
+            asyncio.create_task(self._mirror_profiles(profiles)),
+        ]
         stopper = asyncio.create_task(self._stopping.wait())
+        failed = None
         try:
-            await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
-            if task.done() and not task.cancelled() and task.exception():
-                log.error("reporter failed: %r", task.exception(), extra={"obj": "reporter"})
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and not task.cancelled() and task.exception():
+                    failed = task.exception()
+                    log.error("reporter failed: %r", failed, extra={"obj": "reporter"})
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
             stopper.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.nc.drain()
             self.kube.close()
+        if failed is not None:
+            raise SystemExit(f"{type(failed).__name__}: {failed}")
+
+    def _part_ready(self, part: str) -> None:
+        self._ready_parts.add(part)
+        if self._ready_parts >= {"reports", "profiles"}:
+            if self.ready_file:
+                Path(self.ready_file).write_text(f"{os.getpid()}\n")
+            log.info("reporter ready", extra={"obj": "reporter"})
 
     async def _mirror_reports(self, store: kvbus.KVStore[m.EventReportEvent]) -> None:
         written: dict[str, tuple[str, str]] = {}  # kv key -> (namespace, name)
@@ -75,9 +93,7 @@ class Reporter:
             async for change in watch:
                 if change.op == "synced":
                     await asyncio.to_thread(self._delete_orphans, set(written.values()))
-                    if self.ready_file:
-                        Path(self.ready_file).write_text(f"{os.getpid()}\n")
-                    log.info("reporter ready", extra={"obj": "reporter"})
+                    self._part_ready("reports")
                     continue
                 if change.op == "delete" or change.message is None:
                     target = written.pop(change.key, None)
@@ -92,6 +108,68 @@ class Reporter:
                 meta = obj["metadata"]
                 written[change.key] = (meta["namespace"], meta["name"])
                 await asyncio.to_thread(self._write, obj, mirroring.report_status(snap))
+
+    async def _mirror_profiles(self, store: kvbus.KVStore[m.ProfileEvent]) -> None:
+        written: dict[str, list[tuple[GVK, str, str]]] = {}  # kv key -> objects written
+        await asyncio.to_thread(self._ensure_namespace)
+        async with store.watch() as watch:
+            async for change in watch:
+                if change.op == "synced":
+                    keep = {t for objs in written.values() for t in objs}
+                    await asyncio.to_thread(self._delete_profile_orphans, keep)
+                    self._part_ready("profiles")
+                    continue
+                before = written.pop(change.key, [])
+                if change.op == "delete" or change.message is None:
+                    for gvk, ns, name in before:
+                        await asyncio.to_thread(self._delete_object, gvk, ns, name)
+                    continue
+                objs = mirroring.profile_objects(change.message.data)
+                now: list[tuple[GVK, str, str]] = []
+                for obj in objs:
+                    obj["metadata"].setdefault("labels", {})[MANAGED_LABEL] = "ripple"
+                    await asyncio.to_thread(self._apply, obj)
+                    meta = obj["metadata"]
+                    now.append((GVK.of(obj), meta.get("namespace", ""), meta["name"]))
+                written[change.key] = now
+                for gvk, ns, name in set(before) - set(now):
+                    await asyncio.to_thread(self._delete_object, gvk, ns, name)
+
+    def _ensure_namespace(self) -> None:
+        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "projectsveltos"}}
+        try:
+            self.kube.apply(ns, field_manager=FIELD_MANAGER)
+        except KubeError as exc:
+            log.warning(
+                "cannot create namespace projectsveltos: %s", exc, extra={"obj": "reporter"}
+            )
+
+    def _apply(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        ident = f"{obj['kind']}/{meta.get('namespace', '')}/{meta['name']}"
+        try:
+            self.kube.apply(obj, field_manager=FIELD_MANAGER)
+        except KubeError as exc:
+            log.warning("cannot write: %s", exc, extra={"obj": ident})
+
+    def _delete_object(self, gvk: GVK, namespace: str, name: str) -> None:
+        try:
+            self.kube.delete(gvk, namespace or None, name)
+        except KubeError as exc:
+            log.warning("cannot delete: %s", exc, extra={"obj": f"{gvk.kind}/{namespace}/{name}"})
+
+    def _delete_profile_orphans(self, keep: set[tuple[GVK, str, str]]) -> None:
+        for gvk in (mirroring.CLUSTER_PROFILE, GVK("v1", "ConfigMap")):
+            try:
+                items, _ = self.kube.list(gvk, label_selector=f"{MANAGED_LABEL}=ripple")
+            except KubeError as exc:
+                log.warning("cannot list %s: %s", gvk, exc, extra={"obj": "reporter"})
+                continue
+            for item in items:
+                meta = item.get("metadata") or {}
+                key = (gvk, str(meta.get("namespace", "") or ""), str(meta.get("name", "")))
+                if key not in keep:
+                    self._delete_object(*key)
 
     def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
         ident = f"EventReport/{obj['metadata']['namespace']}/{obj['metadata']['name']}"

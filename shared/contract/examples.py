@@ -21,6 +21,7 @@ from shared.contract.messages import (
     ObjectError,
     ObjectRef,
     Payload,
+    ProfileState,
     ResourceChange,
     ResourceReference,
     envelope,
@@ -132,7 +133,48 @@ def examples() -> list[Envelope]:
         watched_gvks=["/v1/Service", "apps/v1/Deployment"],
         time=TIME,
     )
-    payloads: list[Payload] = [report, *changes, assignment, desired, outcome, status]
+    profile = ProfileState(
+        cluster=CLUSTER,
+        profile_name=PROFILE,
+        trigger="network-policy",
+        cluster_profile={
+            "apiVersion": "config.projectsveltos.io/v1beta1",
+            "kind": "ClusterProfile",
+            "metadata": {
+                "name": PROFILE,
+                "labels": {"eventtrigger.lib.projectsveltos.io/eventtriggername": "network-policy"},
+            },
+            "spec": {
+                "clusterRefs": [
+                    {
+                        "apiVersion": "cluster.x-k8s.io/v1beta1",
+                        "kind": "Cluster",
+                        "namespace": "default",
+                        "name": "prod.eu-1",
+                    }
+                ],
+                "policyRefs": [
+                    {
+                        "kind": "ConfigMap",
+                        "namespace": "projectsveltos",
+                        "name": "sveltos-2m9x4k",
+                        "deploymentType": "Remote",
+                    }
+                ],
+                "syncMode": "Continuous",
+                "stopMatchingBehavior": "WithdrawPolicies",
+            },
+        },
+        instantiated=[
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "sveltos-2m9x4k", "namespace": "projectsveltos"},
+                "data": {"policy.yaml": "kind: NetworkPolicy\n..."},
+            }
+        ],
+    )
+    payloads: list[Payload] = [report, *changes, assignment, desired, outcome, status, profile]
     return [
         envelope(p, time=TIME, id=None if isinstance(p, ResourceChange) else f"example-{i}")
         for i, p in enumerate(payloads)

@@ -47,6 +47,7 @@ T_ASSIGNMENT = "io.ripple.assignment.v1"
 T_DESIREDSTATE = "io.ripple.desiredstate.v1"
 T_APPLYOUTCOME = "io.ripple.applyoutcome.v1"
 T_AGENTSTATUS = "io.ripple.agentstatus.v1"
+T_PROFILE = "io.ripple.profile.v1"
 
 
 class Model(BaseModel):
@@ -255,8 +256,33 @@ class AgentStatus(Model):
     time: AwareDatetime
 
 
+class ProfileState(Model):
+    """A generated ClusterProfile and the ConfigMaps instantiated for it, as the manager
+    computed them (the reporter writes them into the management cluster), keyed by the
+    profile's source cluster. ``error`` says why the last instantiation failed (the previous
+    objects are then kept). Generated Secrets are listed with their data redacted."""
+
+    cluster: ClusterRef
+    profile_name: str
+    trigger: str
+    cluster_profile: dict[str, Any]
+    instantiated: list[dict[str, Any]] = Field(default_factory=list)
+    error: str = ""
+
+    @field_validator("instantiated")
+    @classmethod
+    def _redact(cls, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [redact(v) for v in values]
+
+
 Payload = (
-    EventReportSnapshot | ResourceChange | Assignment | DesiredState | ApplyOutcome | AgentStatus
+    EventReportSnapshot
+    | ResourceChange
+    | Assignment
+    | DesiredState
+    | ApplyOutcome
+    | AgentStatus
+    | ProfileState
 )
 
 
@@ -358,6 +384,14 @@ class AgentStatusEvent(Envelope):
     data: AgentStatus
 
 
+class ProfileEvent(Envelope):
+    """``io.ripple.profile.v1``: value of ``ripple-profiles``."""
+
+    TYPE: ClassVar[str] = T_PROFILE
+    type: Literal["io.ripple.profile.v1"] = "io.ripple.profile.v1"
+    data: ProfileState
+
+
 ResourceChangeEvent = ResourceMatchedEvent | ResourceUpdatedEvent | ResourceUnmatchedEvent
 RESOURCE_CHANGE_EVENTS: tuple[type[Envelope], ...] = (
     ResourceMatchedEvent,
@@ -371,6 +405,7 @@ ENVELOPES: tuple[type[Envelope], ...] = (
     DesiredStateEvent,
     ApplyOutcomeEvent,
     AgentStatusEvent,
+    ProfileEvent,
 )
 """Every envelope class, one per CloudEvent type."""
 REGISTRY: dict[str, type[Envelope]] = {cls.TYPE: cls for cls in ENVELOPES}
@@ -382,6 +417,7 @@ _PAYLOAD_CLASS: dict[type[Model], type[Envelope]] = {
     DesiredState: DesiredStateEvent,
     ApplyOutcome: ApplyOutcomeEvent,
     AgentStatus: AgentStatusEvent,
+    ProfileState: ProfileEvent,
 }
 _CHANGE_CLASS: dict[str, type[Envelope]] = {
     "matched": ResourceMatchedEvent,
@@ -432,7 +468,7 @@ def envelope(data: Payload, *, id: str | None = None, time: datetime | None = No
         id = id or data.msg_id()
     else:
         cls = _PAYLOAD_CLASS[type(data)]
-        if isinstance(data, Assignment | DesiredState):
+        if isinstance(data, Assignment | DesiredState | ProfileState):
             source = MANAGER_SOURCE
     return cls(
         id=id or uuid.uuid4().hex,
@@ -460,6 +496,8 @@ def _key_of(data: Payload) -> str:
         return subjects.desired_key(data.cluster, data.profile_name)
     if isinstance(data, ApplyOutcome):
         return subjects.outcome_key(data.cluster, data.profile_name)
+    if isinstance(data, ProfileState):
+        return subjects.profile_key(data.cluster, data.profile_name)
     return subjects.agent_key(data.cluster)
 
 

@@ -112,8 +112,16 @@ AGENTS = BucketSpec(
     readers="manager, reporter",
 )
 
+PROFILES = BucketSpec(
+    bucket="ripple-profiles",
+    key_format="<clusterns>.<cluster>.<profile>",
+    description="Generated ClusterProfiles and instantiated ConfigMaps per source cluster",
+    writers="manager",
+    readers="reporter, external consumers",
+)
+
 STREAMS: tuple[StreamSpec, ...] = (EVENTS,)
-BUCKETS: tuple[BucketSpec, ...] = (ASSIGNMENTS, REPORTS, DESIRED, OUTCOMES, AGENTS)
+BUCKETS: tuple[BucketSpec, ...] = (ASSIGNMENTS, REPORTS, DESIRED, OUTCOMES, AGENTS, PROFILES)
 
 
 def stream_config(spec: StreamSpec, storage: Storage = "file") -> Any:

@@ -183,6 +183,11 @@ def outcome_key(cluster: ClusterRef, profile: str) -> str:
     return f"{cluster.token}.{encode_token(profile)}"
 
 
+def profile_key(cluster: ClusterRef, profile: str) -> str:
+    """Key in ``ripple-profiles``: ``<source clusterns>.<source cluster>.<profile>``."""
+    return f"{cluster.token}.{encode_token(profile)}"
+
+
 def agent_key(cluster: ClusterRef) -> str:
     """Key in ``ripple-agents``: ``<clusterns>.<cluster>``."""
     return cluster.token
@@ -198,6 +203,7 @@ parse_report_key = parse_cluster_key
 parse_assignment_key = parse_cluster_key
 parse_desired_key = parse_cluster_key
 parse_outcome_key = parse_cluster_key
+parse_profile_key = parse_cluster_key
 
 
 def parse_agent_key(key: str) -> ClusterRef:

@@ -65,6 +65,7 @@ def test_sources_and_types() -> None:
     by_type = {x.type: x for x in examples()}
     assert by_type[m.T_ASSIGNMENT].source == m.MANAGER_SOURCE
     assert by_type[m.T_DESIREDSTATE].source == m.MANAGER_SOURCE
+    assert by_type[m.T_PROFILE].source == m.MANAGER_SOURCE
     for t in (m.T_EVENTREPORT, m.T_RESOURCE_MATCHED, m.T_APPLYOUTCOME, m.T_AGENTSTATUS):
         assert by_type[t].source == "ripple://agent/default/capi--prod_2Eeu-1"
     assert set(m.REGISTRY) == {
@@ -76,6 +77,7 @@ def test_sources_and_types() -> None:
         "io.ripple.desiredstate.v1",
         "io.ripple.applyoutcome.v1",
         "io.ripple.agentstatus.v1",
+        "io.ripple.profile.v1",
     }
 
 
@@ -199,7 +201,7 @@ def test_error_names_the_place_and_field() -> None:
 
 
 def test_unexpected_type() -> None:
-    raw = m.encode(examples()[-1])  # agent status
+    raw = m.encode(next(x for x in examples() if x.type == m.T_AGENTSTATUS))
     with pytest.raises(InvalidMessage, match=r"unexpected type 'io\.ripple\.agentstatus\.v1'"):
         m.decode(raw, (m.EventReportEvent, m.AssignmentEvent))
 
@@ -279,3 +281,20 @@ def test_fuzz_envelopes_give_only_invalid_message(
         m.decode(json.dumps(doc).encode())
     except InvalidMessage:
         pass
+
+
+def test_profile_state_redacts_generated_secrets() -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "projectsveltos"},
+        "stringData": {"token": "hunter2"},
+    }
+    state = m.ProfileState(
+        cluster=CLUSTER,
+        profile_name="p",
+        trigger="t",
+        cluster_profile={"kind": "ClusterProfile"},
+        instantiated=[secret],
+    )
+    assert "hunter2" not in m.encode(m.envelope(state)).decode()

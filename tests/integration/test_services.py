@@ -138,3 +138,36 @@ def test_a_returning_event_cancels_a_pending_removal(stack: Stack) -> None:
         live = cluster.get(NETPOL, "default", "front-back")
         assert live is not None and live["metadata"]["uid"] == deployed["metadata"]["uid"]
         time.sleep(0.05)
+
+
+def test_cluster_profiles_and_instantiated_configmaps_are_mirrored(stack: Stack) -> None:
+    cluster = stack.client(CLUSTER_A)
+    cluster.apply(service("profiled"), field_manager="test")
+    policy = eventually(lambda: cluster.get(NETPOL, "default", "front-profiled"), what="deployed")
+    annotations = policy["metadata"]["annotations"]
+    mgmt = stack.management
+    profile_gvk = GVK("config.projectsveltos.io/v1beta1", "ClusterProfile")
+    profile = eventually(
+        lambda: mgmt.get(profile_gvk, None, annotations["projectsveltos.io/owner-name"]),
+        what="ClusterProfile in the management cluster",
+    )
+    assert profile["spec"]["clusterRefs"] == [
+        {
+            "apiVersion": "lib.projectsveltos.io/v1beta1",
+            "kind": "SveltosCluster",
+            "namespace": "default",
+            "name": "cluster-a",
+        }
+    ]
+    copy_name = annotations["projectsveltos.io/reference-name"]
+    assert profile["spec"]["policyRefs"][0]["name"] == copy_name
+    copy = eventually(
+        lambda: mgmt.get(GVK("v1", "ConfigMap"), "projectsveltos", copy_name),
+        what="instantiated ConfigMap in projectsveltos",
+    )
+    assert "front-profiled" in next(iter(copy["data"].values()))
+    cluster.delete(SERVICE, "default", "profiled")
+    eventually(
+        lambda: mgmt.get(profile_gvk, None, profile["metadata"]["name"]) is None,
+        what="ClusterProfile removed with its event",
+    )
