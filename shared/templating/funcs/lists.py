@@ -20,6 +20,7 @@ from shared.templating.funcs._base import (
 
 __all__ = ["LIST_FUNCS", "until_step"]
 
+_MAX_RANGE = 1_000_000  # until/untilStep/seq bound (Ripple bounds template work)
 _NIL_DEREF = "runtime error: invalid memory address or nil pointer dereference"
 
 
@@ -162,8 +163,8 @@ def until_step(start: int, stop: int, step: int) -> list[Any]:
 
 
 def _guard(out: list[Any]) -> None:
-    if len(out) > 10_000_000:
-        raise FunctionError("range too large")
+    if len(out) > _MAX_RANGE:
+        raise FunctionError(f"range too large: more than {_MAX_RANGE} elements")
 
 
 @gofunc("int")

@@ -257,15 +257,23 @@ def cat(*args: Any) -> str:
     return " ".join(format_value(a) for a in args if a is not None)
 
 
+def _pad(spaces: int) -> str:
+    if spaces < 0:
+        raise FunctionError("strings: negative Repeat count")
+    if spaces > 1_000_000:
+        raise FunctionError("strings: Repeat output length overflow")
+    return " " * spaces
+
+
 @gofunc("int", "string")
 def indent(spaces: int, s: str) -> str:
-    pad = " " * max(spaces, 0)
+    pad = _pad(spaces)
     return pad + s.replace("\n", "\n" + pad)
 
 
 @gofunc("int", "string")
 def nindent(spaces: int, s: str) -> str:
-    pad = " " * max(spaces, 0)
+    pad = _pad(spaces)
     return "\n" + pad + s.replace("\n", "\n" + pad)
 
 

@@ -95,3 +95,8 @@ def test_until_and_until_step(fn: F) -> None:
     assert fn["untilStep"](0, -10, -4) == [0, -4, -8]
     assert fn["untilStep"](3, 99, 0) == []
     assert fn["untilStep"](3, 0, 1) == []
+
+
+def test_ranges_are_bounded(fn: F) -> None:
+    with pytest.raises(FunctionError, match="range too large"):
+        fn["until"](GoInt(10**9))

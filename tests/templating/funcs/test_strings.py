@@ -142,3 +142,8 @@ def test_snake_and_kebab_case(fn: F, text: str, expected: str) -> None:
 )
 def test_camel_case(fn: F, text: str, expected: str) -> None:
     assert fn["camelcase"](text) == expected
+
+
+def test_indent_negative_is_an_error(fn: F) -> None:
+    with pytest.raises(FunctionError, match="negative Repeat count"):
+        fn["indent"](-1, "x")
