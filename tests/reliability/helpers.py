@@ -398,3 +398,25 @@ class SyncNats:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+
+
+def fleet_name(stack: Stack, cluster: str) -> str:
+    """The name under which the simulated fleet serves ``cluster`` (``/clusters/<name>``)."""
+    config = yaml.safe_load(stack.kubeconfig(cluster).read_text())
+    return str(config["clusters"][0]["cluster"]["server"].rstrip("/").rsplit("/", 1)[1])
+
+
+def report_history(
+    recorded: list[tuple[str, bytes, dict[str, str]]], key: str
+) -> list[set[str] | None]:
+    """The matching names of every report value recorded under ``key`` (None: a delete)."""
+    out: list[set[str] | None] = []
+    for subject, data, headers in recorded:
+        if not subject.endswith("." + key) and subject != key:
+            continue
+        if headers.get("KV-Operation") in ("DEL", "PURGE") or not data:
+            out.append(None)
+            continue
+        body = json.loads(data)
+        out.append({r["name"] for r in body["data"].get("matchingResources") or []})
+    return out
