@@ -60,11 +60,11 @@ class Applier:
                 errors.append(f"{key}: {exc}")
                 log.warning("apply failed: %s", exc, extra={"obj": f"{self.cluster}:{key}"})
                 continue
-            wanted.add(_normal(key))
+            wanted.add(normal_key(key))
             result.applied.append((key, digest))
             log.info("applied (%s)", digest[:19], extra={"obj": f"{self.cluster}:{key}"})
         for key in previous:
-            if _normal(key) in wanted:
+            if normal_key(key) in wanted:
                 continue
             errors.extend(self._prune(profile, key, dry_run))
         if errors:
@@ -95,5 +95,6 @@ class Applier:
         return []
 
 
-def _normal(key: ObjectKey) -> ObjectKey:
+def normal_key(key: ObjectKey) -> ObjectKey:
+    """Namespaced keys without a namespace mean ``default`` (as the agent applies them)."""
     return ObjectKey(key.api_version, key.kind, key.namespace or "default", key.name)

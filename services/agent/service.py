@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.agent.applying import Applier
+from services.agent.applying import Applier, normal_key
+from services.agent.drifting import drifted
 from services.agent.evaluating import ChangeEvent, SourceState
 from services.agent.watching import Watches
 from shared.api.loading import parse_object
@@ -34,7 +35,7 @@ from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
 from shared.evaluation import compile_event_source
 from shared.kube import GVK, InformerEvent, KubeClient
-from shared.kube.client import ObjectKey
+from shared.kube.client import ObjectKey, object_key
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ class Agent:
         self.generation = 0
         self.applied: dict[str, list[ObjectKey]] = {}  # profile -> objects last applied
         self.leave: dict[str, bool] = {}  # profile -> LeavePolicies
+        self.last_desired: dict[str, m.DesiredState] = {}
+        self.drift_watch: dict[ObjectKey, str] = {}  # deployed object -> profile (drift mode)
+        self._reapplying: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._flush_event = asyncio.Event()
         self._stopping = asyncio.Event()
         self._assign_synced = False
@@ -211,7 +216,9 @@ class Agent:
         log.info("EventSource withdrawn", extra={"obj": f"{self.ident}:EventSource/{name}"})
 
     def _update_watches(self) -> None:
-        self.watches.ensure({g for s in self.sources.values() for g in s.gvks})
+        gvks = {g for s in self.sources.values() for g in s.gvks}
+        gvks |= {GVK(k.api_version, k.kind) for k in self.drift_watch}
+        self.watches.ensure(gvks)
 
     # -- evaluation --------------------------------------------------------------------------
     async def _consume_informers(self) -> None:
@@ -231,6 +238,39 @@ class Agent:
         for state in self.sources.values():
             if event.gvk in state.gvks:
                 self._publish_changes(state, state.observe(event.type, event.obj))
+        if self.drift_watch and event.type in ("MODIFIED", "DELETED"):
+            self._check_drift(event)
+
+    def _check_drift(self, event: InformerEvent) -> None:
+        key = normal_key(object_key(event.obj))
+        profile = self.drift_watch.get(key)
+        desired = self.last_desired.get(profile) if profile else None
+        if profile is None or desired is None or profile in self._reapplying:
+            return
+        where = "deleted" if event.type == "DELETED" else ""
+        if not where:
+            for obj in desired.objects:
+                if normal_key(object_key(obj.manifest)) == key:
+                    where = drifted(obj.manifest, event.obj)
+                    break
+        if not where:
+            return
+        log.info("drift at %s: re-applying", where, extra={"obj": f"{self.ident}:{key}"})
+        self._reapplying.add(profile)
+
+        async def reapply() -> None:
+            try:
+                await self._apply_profile(desired, force=True)
+            finally:
+                self._reapplying.discard(profile)
+
+        self._spawn(reapply())
+
+    def _spawn(self, coro: Any) -> None:
+        """Run a fire-and-forget coroutine, keeping a reference until it is done."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _publish_changes(self, state: SourceState, changes: list[ChangeEvent]) -> None:
         for change in changes:
@@ -244,8 +284,7 @@ class Agent:
                 resource_version=str(meta.get("resourceVersion", "")),
                 object=change.obj if state.collect and change.change != "unmatched" else None,
             )
-            task = asyncio.create_task(self._send_change(payload))
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+            self._spawn(self._send_change(payload))
 
     async def _send_change(self, payload: m.ResourceChange) -> None:
         try:
@@ -332,15 +371,26 @@ class Agent:
                 else:
                     await self._apply_profile(change.message.data)
 
-    async def _apply_profile(self, desired: m.DesiredState) -> None:
+    async def _apply_profile(self, desired: m.DesiredState, force: bool = False) -> None:
         profile = desired.profile_name
         self.leave[profile] = desired.stop_matching_behavior == "LeavePolicies"
+        if desired.sync_mode == "OneTime" and self.applied.get(profile) and not force:
+            log.info(
+                "OneTime profile already deployed: not updated",
+                extra={"obj": f"{self.ident}:{profile}"},
+            )
+            return
+        self.last_desired[profile] = desired
         objects = [(o.manifest, o.hash) for o in desired.objects]
         previous = self.applied.get(profile, [])
         result = await asyncio.to_thread(
             self.applier.apply, profile, objects, previous, desired.sync_mode == "DryRun"
         )
         self.applied[profile] = [k for k, _ in result.applied]
+        self.drift_watch = {k: p for k, p in self.drift_watch.items() if p != profile}
+        if desired.sync_mode == "ContinuousWithDriftDetection":
+            self.drift_watch.update({normal_key(k): profile for k, _ in result.applied})
+        self._update_watches()
         outcome = m.ApplyOutcome(
             cluster=self.cluster,
             profile_name=profile,
@@ -361,6 +411,8 @@ class Agent:
         await self.outcomes.put(m.envelope(outcome))
 
     async def _remove_profile(self, profile: str) -> None:
+        self.last_desired.pop(profile, None)
+        self.drift_watch = {k: p for k, p in self.drift_watch.items() if p != profile}
         previous = self.applied.pop(profile, [])
         leave = self.leave.pop(profile, False)
         result = await asyncio.to_thread(self.applier.remove, profile, previous, leave)
