@@ -1,8 +1,12 @@
 """Server-side apply and ``managedFields``.
 
-Ownership is tracked per field manager at leaf granularity: a leaf is a scalar, a list
-(lists are atomic) or an empty map. ``managedFields[].fieldsV1`` uses the real encoding
-(``{"f:spec": {"f:replicas": {}}}``) and is the only place ownership is stored.
+Ownership is tracked per field manager at leaf granularity: a leaf is a scalar, an empty
+map or an atomic list. For the built-in kinds, lists of maps with a merge key (containers,
+env, volumes by ``name``, ports by port, conditions by ``type``: the strategic-merge table)
+are associative: each element is addressed by its key (``k:{"name":"main"}``) and its fields
+are owned separately, as the real server does. Custom resources' lists are atomic.
+``managedFields[].fieldsV1`` uses the real encoding (``{"f:spec": {"f:replicas": {}}}``)
+and is the only place ownership is stored.
 
 Apply (``application/apply-patch+yaml``):
 - every leaf of the applied configuration is set on the live object;
@@ -18,12 +22,27 @@ Updates (create, PUT, merge/strategic/JSON patch) give the changed leaves to the
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from services.fleet.errors import ApiError
+from services.fleet.patching import MERGE_KEYS
 
-Path = tuple[str, ...]
+
+@dataclass(frozen=True)
+class Item:
+    """A path step into an associative list: the element whose ``key`` equals ``value``."""
+
+    key: str
+    value: Any
+
+    def encoded(self) -> str:
+        return "k:" + json.dumps({self.key: self.value}, separators=(",", ":"))
+
+
+Path = tuple[str | Item, ...]
 
 #: metadata fields that are never owned (server-managed or identity)
 _SKIP_META = frozenset(
@@ -47,7 +66,9 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def leaves(obj: dict[str, Any], include_status: bool = True) -> Iterator[tuple[Path, Any]]:
+def leaves(
+    obj: dict[str, Any], include_status: bool = True, assoc: bool = False
+) -> Iterator[tuple[Path, Any]]:
     """(path, value) for every owned-able leaf of an object."""
     for key, value in obj.items():
         if key in _SKIP_TOP or (key == "status" and not include_status):
@@ -56,78 +77,141 @@ def leaves(obj: dict[str, Any], include_status: bool = True) -> Iterator[tuple[P
             for mk, mv in value.items():
                 if mk in _SKIP_META:
                     continue
-                yield from _walk((key, mk), mv)
+                yield from _walk((key, mk), mv, assoc)
             continue
-        yield from _walk((key,), value)
+        yield from _walk((key,), value, assoc)
 
 
-def _walk(path: Path, value: Any) -> Iterator[tuple[Path, Any]]:
+def list_key(field: Any, items: Any) -> str | None:
+    """The merge key of an associative list, or None when the list is atomic."""
+    if not isinstance(field, str) or not isinstance(items, list) or not items:
+        return None
+    for key in MERGE_KEYS.get(field, ()):
+        if all(isinstance(i, dict) and _scalar(i.get(key)) for i in items):
+            values = [i[key] for i in items]
+            if len(set(map(repr, values))) == len(values):
+                return key
+    return None
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _walk(path: Path, value: Any, assoc: bool) -> Iterator[tuple[Path, Any]]:
     if isinstance(value, dict) and value:
         for k, v in value.items():
-            yield from _walk((*path, k), v)
-    else:
+            yield from _walk((*path, k), v, assoc)
+        return
+    if assoc and value == [] and isinstance(path[-1], str) and path[-1] in MERGE_KEYS:
+        return  # an empty associative list claims no element
+    key = list_key(path[-1], value) if assoc else None
+    if key is None:
         yield path, value
+        return
+    for element in value:
+        yield from _walk((*path, Item(key, element[key])), element, assoc)
 
 
 _MISSING = object()
 
 
+def _step(cur: Any, part: str | Item) -> Any:
+    if isinstance(part, Item):
+        if isinstance(cur, list):
+            for e in cur:
+                if isinstance(e, dict) and e.get(part.key) == part.value:
+                    return e
+        return _MISSING
+    if isinstance(cur, dict) and part in cur:
+        return cur[part]
+    return _MISSING
+
+
 def get_path(obj: Any, path: Path) -> Any:
     cur = obj
     for part in path:
-        if not isinstance(cur, dict) or part not in cur:
+        cur = _step(cur, part)
+        if cur is _MISSING:
             return _MISSING
-        cur = cur[part]
     return cur
 
 
 def set_path(obj: dict[str, Any], path: Path, value: Any) -> None:
-    cur = obj
-    for part in path[:-1]:
-        nxt = cur.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            cur[part] = nxt
+    cur: Any = obj
+    for i, part in enumerate(path[:-1]):
+        want_list = isinstance(path[i + 1], Item)
+        if isinstance(part, Item):
+            nxt = _step(cur, part)
+            if nxt is _MISSING:
+                nxt = {part.key: part.value}
+                cur.append(nxt)
+        else:
+            nxt = cur.get(part)
+            if not isinstance(nxt, list if want_list else dict):
+                nxt = [] if want_list else {}
+                cur[part] = nxt
         cur = nxt
-    cur[path[-1]] = value
+    last = path[-1]
+    assert isinstance(last, str)
+    cur[last] = value
 
 
 def remove_path(obj: dict[str, Any], path: Path) -> None:
-    """Remove a leaf, then prune parent maps the removal left empty (never top-level ones)."""
-    chain = [obj]
+    """Remove a leaf, then prune what the removal left empty (never top-level fields).
+
+    An associative-list element goes when only its key is left; its key field alone is
+    never removed while other fields remain.
+    """
+    chain: list[Any] = [obj]
     cur: Any = obj
     for part in path[:-1]:
-        if not isinstance(cur, dict) or not isinstance(cur.get(part), dict):
+        cur = _step(cur, part)
+        if cur is _MISSING or not isinstance(cur, dict | list):
             return
-        cur = cur[part]
         chain.append(cur)
-    if path[-1] not in cur:
+    last = path[-1]
+    if not isinstance(cur, dict) or not isinstance(last, str) or last not in cur:
         return
-    del cur[path[-1]]
-    for depth in range(len(path) - 1, 1, -1):
-        parent = chain[depth - 1]
-        if chain[depth] == {}:
-            del parent[path[depth - 1]]
-        else:
+    parent_step = path[-2] if len(path) > 1 else None
+    if isinstance(parent_step, Item) and parent_step.key == last and len(cur) > 1:
+        return
+    del cur[last]
+    for depth in range(len(path) - 1, 0, -1):
+        node, parent, step = chain[depth], chain[depth - 1], path[depth - 1]
+        if isinstance(step, Item):
+            if all(k == step.key for k in node):
+                parent.remove(node)
+                continue
             break
+        if depth >= 2 and node in ({}, []):
+            del parent[step]
+            continue
+        break
 
 
-def changed_leaves(old: dict[str, Any] | None, new: dict[str, Any]) -> set[Path]:
+def changed_leaves(
+    old: dict[str, Any] | None, new: dict[str, Any], assoc: bool = False
+) -> set[Path]:
     """Leaves of ``new`` whose value differs from ``old`` (all of them on create)."""
     if old is None:
-        return {p for p, _ in leaves(new)}
-    return {p for p, v in leaves(new) if get_path(old, p) != v}
+        return {p for p, _ in leaves(new, assoc=assoc)}
+    return {p for p, v in leaves(new, assoc=assoc) if get_path(old, p) != v}
 
 
 # -- fieldsV1 encoding -----------------------------------------------------------------------
 
 
+def _enc(part: str | Item) -> str:
+    return part.encoded() if isinstance(part, Item) else f"f:{part}"
+
+
 def encode_fields(paths: Iterable[Path]) -> dict[str, Any]:
     root: dict[str, Any] = {}
-    for path in sorted(paths):
+    for path in sorted(paths, key=lambda p: tuple(_enc(x) for x in p)):
         cur = root
         for part in path:
-            cur = cur.setdefault(f"f:{part}", {})
+            cur = cur.setdefault(_enc(part), {})
     return _mark_parents(root, top=True)
 
 
@@ -144,16 +228,26 @@ def decode_fields(fields: dict[str, Any] | None) -> set[Path]:
     out: set[Path] = set()
 
     def walk(node: dict[str, Any], path: Path) -> None:
-        children = [k for k in node if k.startswith("f:")]
+        children = [k for k in node if k.startswith(("f:", "k:"))]
         if not children:
             if path:
                 out.add(path)
             return
         for k in children:
-            walk(node[k], (*path, k[2:]))
+            walk(node[k], (*path, _dec(k)))
 
     walk(fields or {}, ())
     return out
+
+
+def _dec(key: str) -> str | Item:
+    if key.startswith("k:"):
+        try:
+            [(k, v)] = json.loads(key[2:]).items()
+            return Item(k, v)
+        except (ValueError, AttributeError):
+            return key[2:]
+    return key[2:]
 
 
 def _overlaps(a: Path, b: Path) -> bool:
@@ -187,11 +281,12 @@ def record_update(
     manager: str,
     api_version: str,
     subresource: str = "",
+    assoc: bool = False,
 ) -> None:
     """Give the leaves an update changed to ``manager`` (operation Update), in place."""
     meta = obj.setdefault("metadata", {})
     entries = list((old or {}).get("metadata", {}).get("managedFields") or [])
-    changed = changed_leaves(old, obj)
+    changed = changed_leaves(old, obj, assoc)
     if not changed:
         meta["managedFields"] = entries
         if not entries:
@@ -226,9 +321,10 @@ def server_side_apply(
     api_version: str,
     include_status: bool,
     subresource: str = "",
+    assoc: bool = False,
 ) -> dict[str, Any]:
     """Return the new object for an apply of ``applied`` by ``manager`` onto ``live``."""
-    new_paths = {p: v for p, v in leaves(applied, include_status)}
+    new_paths = {p: v for p, v in leaves(applied, include_status, assoc)}
     if subresource == "status":
         new_paths = {p: v for p, v in new_paths.items() if p[0] == "status"}
     result: dict[str, Any] = {k: v for k, v in _clone(live).items()} if live is not None else {}
@@ -291,11 +387,22 @@ def server_side_apply(
     return result
 
 
+def format_path(path: Path) -> str:
+    """``.spec.containers[name="main"].image`` as the real conflict messages print paths."""
+    out = []
+    for part in path:
+        if isinstance(part, Item):
+            out.append(f"[{part.key}={json.dumps(part.value)}]")
+        else:
+            out.append(f".{part}")
+    return "".join(out)
+
+
 def _conflict_error(conflicts: list[tuple[str, Path]]) -> ApiError:
     causes = []
     lines = []
     for manager, path in conflicts:
-        field = "." + ".".join(path)
+        field = format_path(path)
         causes.append(
             {
                 "reason": "FieldManagerConflict",

@@ -190,7 +190,7 @@ class Objects:
         if rt.generation:
             meta["generation"] = 1
         if not managed:
-            ssa.record_update(obj, None, manager, rt.api_version)
+            ssa.record_update(obj, None, manager, rt.api_version, assoc=rt.builtin)
         if rt.key == CRD_KEY:
             obj["status"] = self._crd_status(obj)
         if dry_run:
@@ -282,7 +282,7 @@ class Objects:
             meta.pop("generation", None)
         if record:
             meta["managedFields"] = old_meta.get("managedFields") or []
-            ssa.record_update(new, old, manager, rt.api_version, subresource)
+            ssa.record_update(new, old, manager, rt.api_version, subresource, rt.builtin)
         if rt.key == CRD_KEY:
             self._validate_crd(new)
             new["status"] = self._crd_status(new, old.get("status"))
@@ -391,7 +391,13 @@ class Objects:
             if subresource:
                 raise _not_found(rt, name)
             obj = ssa.server_side_apply(
-                None, applied, field_manager, force, rt.api_version, include_status
+                None,
+                applied,
+                field_manager,
+                force,
+                rt.api_version,
+                include_status,
+                assoc=rt.builtin,
             )
             obj["metadata"]["name"] = name
             if rt.namespaced:
@@ -401,7 +407,14 @@ class Objects:
         if rv and rv != live["metadata"]["resourceVersion"]:
             raise ApiError.conflict(rt.resource_label, name, rt.group)
         new = ssa.server_side_apply(
-            live, applied, field_manager, force, rt.api_version, include_status, subresource
+            live,
+            applied,
+            field_manager,
+            force,
+            rt.api_version,
+            include_status,
+            subresource,
+            assoc=rt.builtin,
         )
         new["metadata"].pop("resourceVersion", None)
         _fold_secret(rt, new)

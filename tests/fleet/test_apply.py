@@ -174,3 +174,75 @@ def test_dynamic_patch_with_apply_content_type(cluster: Cluster) -> None:
         body=body, name="viapatch", namespace="default", content_type=APPLY, field_manager="dyn"
     )
     assert dict(out.data) == {"b": "2"}  # the manager dropped "a": removed
+
+
+DEPLOY = "/apis/apps/v1/namespaces/default/deployments/multi"
+
+
+def partial_deploy(containers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "multi"},
+        "spec": {"template": {"spec": {"containers": containers}}},
+    }
+
+
+def test_associative_lists_are_owned_per_element(cluster: Cluster) -> None:
+    base = deployment("multi")
+    status, _ = apply(cluster, DEPLOY, base, "owner")
+    assert status == 201
+    status, obj = apply(
+        cluster, DEPLOY, partial_deploy([{"name": "sidecar", "image": "envoy"}]), "injector"
+    )
+    assert status == 200
+    names = [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]]
+    assert names == ["main", "sidecar"]
+    entry = next(e for e in obj["metadata"]["managedFields"] if e["manager"] == "injector")
+    containers = entry["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+    assert containers == {".": {}, 'k:{"name":"sidecar"}': {".": {}, "f:image": {}, "f:name": {}}}
+    # a different image for "main" conflicts with its owner, with the real path format
+    status, body = apply(
+        cluster, DEPLOY, partial_deploy([{"name": "main", "image": "other"}]), "injector"
+    )
+    assert status == 409
+    assert body["details"]["causes"][0]["field"] == (
+        '.spec.template.spec.containers[name="main"].image'
+    )
+    # the injector drops its sidecar: only that element goes
+    status, obj = apply(cluster, DEPLOY, partial_deploy([]), "injector")
+    assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["main"]
+
+
+def test_update_of_one_env_var_takes_only_that_element(cluster: Cluster) -> None:
+    apply(
+        cluster,
+        DEPLOY,
+        deployment("multi", env=[{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]),
+        "owner",
+    )
+    cluster.apps.patch_namespaced_deployment(
+        "multi",
+        "default",
+        {
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"name": "main", "env": [{"name": "B", "value": "3"}]}]}
+                }
+            }
+        },
+        field_manager="hand",
+    )
+    d = cluster.apps.read_namespaced_deployment("multi", "default")
+    hand = next(e for e in d.metadata.managed_fields if e.manager == "hand")
+    env = hand.fields_v1["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"main"}'][
+        "f:env"
+    ]
+    assert list(env) == [".", 'k:{"name":"B"}']
+    # the owner re-applies without B's change: A stays its own, B now belongs to "hand"
+    status, obj = apply(
+        cluster, DEPLOY, deployment("multi", env=[{"name": "A", "value": "1"}]), "owner"
+    )
+    assert status == 200
+    env_now = obj["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env_now == [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}]
