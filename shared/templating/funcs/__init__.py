@@ -36,6 +36,7 @@ from shared.templating.funcs.regex import REGEX_FUNCS
 from shared.templating.funcs.semver import SEMVER_FUNCS
 from shared.templating.funcs.strings import STRING_FUNCS
 from shared.templating.funcs.sveltos import ADDON_FUNCS, EVENT_MANAGER_FUNCS, LIBSVELTOS_FUNCS
+from shared.templating.funcs.textcase import TEXTCASE_FUNCS
 
 __all__ = ["ABSENT_ON_PURPOSE", "FuncSetName", "function_map"]
 
@@ -49,6 +50,7 @@ def _sprig() -> dict[str, Callable[..., Any]]:
     out: dict[str, Callable[..., Any]] = {}
     for family in (
         STRING_FUNCS,
+        TEXTCASE_FUNCS,
         LIST_FUNCS,
         DICT_FUNCS,
         DEFAULT_FUNCS,

@@ -29,7 +29,8 @@ from shared.templating.funcs.encoding import (
     unmarshal_type_error,
 )
 from shared.templating.funcs.toml_enc import TOMLEncodeError, dump_toml
-from shared.templating.funcs.yamlgo import YAMLError, dump_v2, dump_v3, load_v2
+from shared.templating.funcs.yaml_load import load_v2
+from shared.templating.funcs.yamlgo import YAMLError, dump_v2, dump_v3
 from shared.templating.gofmt import type_name
 
 __all__ = ["ADDON_FUNCS", "EVENT_MANAGER_FUNCS", "LIBSVELTOS_FUNCS", "sigs_yaml"]

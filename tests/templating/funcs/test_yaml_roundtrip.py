@@ -7,7 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.templating.funcs.yamlgo import dump_v2, dump_v3, load_v2
+from shared.templating.funcs.yaml_load import load_v2
+from shared.templating.funcs.yamlgo import dump_v2, dump_v3
 
 _text = st.text(
     alphabet=st.characters(codec="utf-8", exclude_characters="\x85\u2028\u2029\r\ufeff"),
