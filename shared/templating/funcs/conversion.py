@@ -65,7 +65,7 @@ def type_is(target: str, v: Any) -> bool:
 @gofunc("string", "any")
 def type_is_like(target: str, v: Any) -> bool:
     t = type_name(v)
-    return target in (t, "*" + t) or "*" + target == t
+    return target == t or "*" + target == t
 
 
 @gofunc("any")
