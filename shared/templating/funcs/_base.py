@@ -96,6 +96,8 @@ def go_kind(v: Any) -> str:
         return "slice"
     if isinstance(v, dict):
         return "map"
+    if isinstance(v, GoStruct) and str(v.go_type_name).startswith("*"):
+        return "ptr"
     if isinstance(v, _dt.datetime | GoStruct):
         return "struct"
     if isinstance(v, _dt.timedelta):
