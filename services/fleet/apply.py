@@ -206,7 +206,22 @@ def _enc(part: str | Item) -> str:
     return part.encoded() if isinstance(part, Item) else f"f:{part}"
 
 
+#: encoded fieldsV1 documents shared between objects of the same shape (never mutated)
+_ENCODED: dict[frozenset[Path], dict[str, Any]] = {}
+
+
 def encode_fields(paths: Iterable[Path]) -> dict[str, Any]:
+    """The fieldsV1 document of a set of leaves (memoised: treat the result as read-only)."""
+    key = frozenset(paths)
+    doc = _ENCODED.get(key)
+    if doc is None:
+        if len(_ENCODED) >= 4096:
+            _ENCODED.clear()
+        doc = _ENCODED[key] = _encode(key)
+    return doc
+
+
+def _encode(paths: Iterable[Path]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for path in sorted(paths, key=lambda p: tuple(_enc(x) for x in p)):
         cur = root
