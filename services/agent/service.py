@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.agent import cloudevents
 from services.agent.applying import Applier, normal_key
 from services.agent.drifting import drifted
 from services.agent.evaluating import ChangeEvent, SourceState
@@ -50,8 +51,14 @@ class Agent:
         ready_file: str | None = None,
         coalesce: float = 0.005,
         storage: streams.Storage = "file",
+        cloudevent_subjects: list[str] | None = None,
     ) -> None:
         self.cluster = cluster
+        self.cloudevent_subjects = [
+            cloudevents.default_subject(cluster),
+            *(cloudevent_subjects or []),
+        ]
+        self.cloudevents_rejected = 0
         self.kubeconfig = kubeconfig
         self.nats_url = nats_url
         self.ready_file = ready_file
@@ -107,6 +114,8 @@ class Agent:
             asyncio.create_task(self._flusher(), name="flusher"),
             asyncio.create_task(self._watch_desired(), name="desired"),
         ]
+        for subject in self.cloudevent_subjects:
+            await self.nc.subscribe(subject, cb=self._on_cloud_event)
         try:
             stopper = asyncio.create_task(self._stopping.wait())
             done, _ = await asyncio.wait(
@@ -179,7 +188,10 @@ class Agent:
                 if change.op == "delete" or change.message is None:
                     await self._remove_source(name)
                 else:
+                    fresh = name not in self.sources
                     self._set_source(name, change.message.data.event_source)
+                    if fresh and name in self.sources:
+                        await self._seed_cloud_events(self.sources[name])
                 self._update_watches()
                 self._flush_event.set()
 
@@ -207,6 +219,16 @@ class Agent:
         for gvk in state.gvks:  # evaluate what the informers already know
             for item in self.watches.objects(gvk):
                 self._publish_changes(state, state.observe("ADDED", dict(item)))
+
+    async def _seed_cloud_events(self, state: SourceState) -> None:
+        """CloudEvents received before a restart are kept in the published report."""
+        try:
+            previous = await self.reports.get(subjects.report_key(self.cluster, state.name))
+        except Exception as exc:
+            log.warning("previous report unreadable: %s", exc, extra={"obj": state.name})
+            return
+        if previous is not None and previous.data.cloud_events:
+            state.cloud_events = list(previous.data.cloud_events)
 
     async def _remove_source(self, name: str) -> None:
         self.sources.pop(name, None)
@@ -266,6 +288,26 @@ class Agent:
 
         self._spawn(reapply())
 
+    async def _on_cloud_event(self, msg: Any) -> None:
+        try:
+            event = cloudevents.parse(msg.data)
+        except cloudevents.InvalidCloudEvent as exc:
+            self.cloudevents_rejected += 1
+            log.warning(
+                "CloudEvent on %s rejected: %s", msg.subject, exc, extra={"obj": self.ident}
+            )
+            return
+        for state in self.sources.values():
+            try:
+                matched = state.compiled.match_cloud_event(msg.subject, event)
+            except Exception as exc:
+                log.warning("CloudEvent match failed: %s", exc, extra={"obj": state.name})
+                continue
+            if matched:
+                state.cloud_events = cloudevents.keep_latest(state.cloud_events, event)
+                state.dirty = True
+                self._flush_event.set()
+
     def _spawn(self, coro: Any) -> None:
         """Run a fire-and-forget coroutine, keeping a reference until it is done."""
         task = asyncio.create_task(coro)
@@ -319,6 +361,7 @@ class Agent:
             complete=True,
             matching_resources=[m.ObjectRef.of(o) for o in objs],
             resources=objs if state.collect else [],
+            cloud_events=list(state.cloud_events),
             errors=[
                 m.ObjectError(
                     object=m.ObjectRef(

@@ -14,6 +14,7 @@ All three handles share the same surface (``base_url``, ``token``, ``dir``, ``ur
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -215,6 +216,8 @@ class FleetServer(_Handle):
         self.state.listeners.append(self._on_cluster)
         self._on_cluster(self.state.clusters[MANAGEMENT], True)
         for info in self._initial:
+            if info.name in self.state.clusters:  # same name in another namespace
+                info = dataclasses.replace(info, name=f"{info.namespace}-{info.name}")
             self.state.add_cluster(info)
         return self
 

@@ -44,6 +44,7 @@ def trigger_view(obj: dict[str, Any]) -> TriggerView:
         stop_matching_behavior=spec.stop_matching_behavior,
         sync_mode=spec.sync_mode,
         instantiate_all=isinstance(model, EventBasedAddOn),
+        cloud_event_action=spec.cloud_event_action,
         labels=dict(model.metadata.labels),
         copied_spec=spec.profile_fields(),
     )

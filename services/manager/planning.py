@@ -66,6 +66,7 @@ class TriggerView:
     stop_matching_behavior: str = "WithdrawPolicies"
     sync_mode: str = "Continuous"
     instantiate_all: bool = False  # EventBasedAddOn (v1alpha1) instantiates every reference
+    cloud_event_action: str = ""  # Create (default) | Delete | a template over .CloudEvent
     labels: Mapping[str, str] = field(default_factory=dict)
     copied_spec: Mapping[str, Any] = field(default_factory=dict)
 
@@ -145,6 +146,8 @@ def instances(trigger: TriggerView, cluster: ClusterInfo, report: Report) -> lis
                 out.append(Instance(data, resource=dict(ref)))
         for ce in report.cloud_events:
             data = {"CloudEvent": ce, "Cluster": cluster.obj}
+            if cloud_event_action(trigger, data) == "Delete":
+                continue  # the newest event of this source/subject withdraws its add-on
             ident = {"source": str(ce.get("source", "")), "subject": str(ce.get("subject", ""))}
             out.append(Instance(data, cloud_event=ident))
         return out
@@ -157,6 +160,18 @@ def instances(trigger: TriggerView, cluster: ClusterInfo, report: Report) -> lis
         "Cluster": cluster.obj,
     }
     return [Instance(data)]
+
+
+def cloud_event_action(trigger: TriggerView, data: Mapping[str, Any]) -> str:
+    """``cloudEventAction`` rendered over the event: Create (default) or Delete; a template
+    that fails or renders anything else means Create (logged in the trigger's status)."""
+    action = trigger.cloud_event_action or "Create"
+    if "{{" in action:
+        try:
+            action = _render(action, data, f"{trigger.kind}/{trigger.name} cloudEventAction")
+        except InstantiationError:
+            return "Create"
+    return "Delete" if action == "Delete" else "Create"
 
 
 # -- destinations ---------------------------------------------------------------------------

@@ -42,6 +42,12 @@ def register(app: typer.Typer) -> None:
         ready_file: str = typer.Option(
             None, "--ready-file", help="Written once the agent is ready."
         ),
+        cloudevent_subject: list[str] = typer.Option(
+            [],
+            "--cloudevent-subject",
+            help="Extra NATS subject carrying CloudEvents (repeatable); "
+            "ripple.v1.cloudevents.<ns>.<type>--<cluster>.> is always read.",
+        ),
         memory_storage: bool = typer.Option(
             False, "--memory-storage", help="JetStream memory storage (tests)."
         ),
@@ -61,6 +67,7 @@ def register(app: typer.Typer) -> None:
                 nats_url=nats,
                 ready_file=ready_file,
                 storage="memory" if memory_storage else "file",
+                cloudevent_subjects=list(cloudevent_subject),
             )
         )
 
