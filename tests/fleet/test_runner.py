@@ -151,6 +151,14 @@ def test_subprocess_fleet_from_fleet_yaml(tmp_path: Path) -> None:
     assert fleet.proc.returncode == 0
 
 
+async def test_same_name_in_two_namespaces(tmp_path: Path) -> None:
+    specs = [{"namespace": "a", "name": "edge"}, {"namespace": "b", "name": "edge"}]
+    async with FleetServer(specs, tmp_path) as fleet:
+        names = {c["name"]: c["namespace"] for c in fleet.clusters()}
+        assert names["edge"] == "a" and names["b-edge"] == "b"
+        assert (tmp_path / "b-edge.kubeconfig").exists()
+
+
 def test_bad_fleet_yaml(tmp_path: Path) -> None:
     bad = tmp_path / "fleet.yaml"
     bad.write_text("clusters: {a: 1}\n")
