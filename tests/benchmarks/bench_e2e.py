@@ -1,0 +1,487 @@
+"""End to end: a Service created/deleted in a cluster -> its NetworkPolicy applied/removed.
+
+Run with ``make bench-e2e`` (``ARGS="--clusters 10 --rate 100 --duration 30"``;
+``--rate 50,100,200`` runs one window per rate on the same stack; ``--json``).
+
+The real processes (:class:`services.scenario.stack.Stack`): nats-server, the simulated fleet,
+the manager, the reporter and one agent per cluster, with the spec's first example
+(``../shared/scenarios/01-network-policy-per-service/management``: Services labelled
+``sveltos: fv`` -> one NetworkPolicy ``front-<service>`` per Service, oneForEvent, collected).
+Every cluster is labelled ``env: fv``.
+
+Load: an open-loop schedule of ``--rate`` operations per second spread over the clusters
+(round robin); each creates a labelled Service, or deletes the oldest one of that cluster
+once it holds ``--live`` Services (so instances stay bounded and half the operations are
+deletions at steady state). Requests go over HTTPS (aiohttp, the fleet token) from this
+process; ``--concurrency`` bounds the requests in flight.
+
+Latency: from just before the create/delete request is sent to the ADDED/DELETED event of
+``front-<service>`` on a watch of NetworkPolicies of that cluster. The watches run in a child
+process (one per cluster), so the load generator does not delay their reading; both sides use
+``time.monotonic()`` (one clock per machine). Operations of the first ``--warmup`` seconds are
+not counted; an operation whose event does not arrive within ``--drain`` seconds after the
+window is counted as missing.
+
+Also reported: CPU used by each process during the window (from ``/proc/<pid>/stat``), and
+the load average, since the whole stack shares the machine's cores with the load generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import ssl
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from services.scenario.model import Fleet, FleetCluster
+from services.scenario.stack import Stack
+from tests.paths import SCENARIOS
+
+MANAGEMENT = SCENARIOS / "01-network-policy-per-service" / "management"
+NP_PATH = "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies"
+SVC_PATH = "/api/v1/namespaces/default/services"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def runqueue_wait(pid: int | None) -> float:
+    """Seconds the process spent runnable but waiting for a CPU (``/proc/<pid>/schedstat``;
+    the main thread only)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/schedstat") as fh:
+            return int(fh.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def endpoint(kubeconfig: Path) -> tuple[str, str, str]:
+    """``(server, token, CA PEM)`` of a kubeconfig written by the fleet."""
+    doc = yaml.safe_load(kubeconfig.read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    ca = base64.b64decode(cluster.get("certificate-authority-data", "")).decode()
+    return cluster["server"], doc["users"][0]["user"]["token"], ca
+
+
+def ssl_context(ca: str) -> ssl.SSLContext | bool:
+    if not ca:
+        return False
+    ctx = ssl.create_default_context()
+    ctx.load_verify_locations(cadata=ca)
+    return ctx
+
+
+def service_body(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default", "labels": {"sveltos": "fv"}},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"protocol": "TCP", "port": 80, "targetPort": 8080}],
+        },
+    }
+
+
+# -- the watcher child -------------------------------------------------------------------------
+def watcher_main(
+    endpoints: dict[str, tuple[str, str, str]], out: str, ready: str, nats_url: str
+) -> None:
+    asyncio.run(_watch_all(endpoints, out, ready, nats_url))
+
+
+async def _tap(nats_url: str, sink: Any) -> Any:
+    """Stage times from the NATS contract: a Service entering/leaving its cluster's report
+    (R+/R-) and its NetworkPolicy entering/leaving the cluster's desired state (D+/D-)."""
+    import nats
+
+    nc = await nats.connect(nats_url, name="bench-e2e tap")
+    matching: dict[str, set[str]] = {}
+    profiles: dict[str, tuple[str, str]] = {}  # desired key -> (cluster, np name)
+
+    async def on_report(msg: Any) -> None:
+        now = time.monotonic()
+        if not msg.data:
+            return
+        data = json.loads(msg.data)["data"]
+        c = data["cluster"]
+        cluster = f"{c['namespace']}/{c['name']}"
+        names = {r["name"] for r in data.get("matchingResources", [])}
+        old = matching.get(cluster, set())
+        matching[cluster] = names
+        for name in names - old:
+            sink.write(f"{cluster} front-{name} R+ {now}\n")
+        for name in old - names:
+            sink.write(f"{cluster} front-{name} R- {now}\n")
+
+    async def on_desired(msg: Any) -> None:
+        now = time.monotonic()
+        key = msg.subject
+        op = (msg.headers or {}).get("KV-Operation", "")
+        if op in ("DEL", "PURGE") or not msg.data:
+            if key in profiles:
+                cluster, name = profiles.pop(key)
+                sink.write(f"{cluster} {name} D- {now}\n")
+            return
+        data = json.loads(msg.data)["data"]
+        c = data["cluster"]
+        cluster = f"{c['namespace']}/{c['name']}"
+        for obj in data.get("objects", []):
+            name = obj["manifest"]["metadata"]["name"]
+            if profiles.get(key) != (cluster, name):
+                profiles[key] = (cluster, name)
+                sink.write(f"{cluster} {name} D+ {now}\n")
+
+    await nc.subscribe("$KV.ripple-reports.>", cb=on_report)
+    await nc.subscribe("$KV.ripple-desired.>", cb=on_desired)
+    return nc
+
+
+async def _watch_all(
+    endpoints: dict[str, tuple[str, str, str]], out: str, ready: str, nats_url: str
+) -> None:
+    _server, token, ca = next(iter(endpoints.values()))
+    conn = aiohttp.TCPConnector(limit=0, ssl=ssl_context(ca))
+    headers = {"Authorization": f"Bearer {token}"}
+    opened: set[str] = set()
+    with open(out, "w", buffering=1) as sink:
+        await _tap(nats_url, sink)
+        async with aiohttp.ClientSession(
+            connector=conn, headers=headers, timeout=aiohttp.ClientTimeout(total=None)
+        ) as http:
+
+            async def watch(cluster: str, base: str) -> None:
+                rv = ""
+                while True:
+                    url = f"{base}{NP_PATH}?watch=1&allowWatchBookmarks=true"
+                    if rv:
+                        url += f"&resourceVersion={rv}"
+                    with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+                        async with http.get(url) as resp:
+                            opened.add(cluster)
+                            if len(opened) == len(endpoints):
+                                Path(ready).touch()
+                            async for line in resp.content:
+                                now = time.monotonic()
+                                event = json.loads(line)
+                                meta = event["object"].get("metadata", {})
+                                rv = meta.get("resourceVersion", rv)
+                                if event["type"] in ("ADDED", "DELETED"):
+                                    sink.write(f"{cluster} {meta['name']} {event['type']} {now}\n")
+                    await asyncio.sleep(0.1)
+
+            await asyncio.gather(*(watch(c, e[0]) for c, e in endpoints.items()))
+
+
+# -- the load generator ------------------------------------------------------------------------
+class Load:
+    def __init__(self, stack: Stack, clusters: list[str], args: argparse.Namespace) -> None:
+        self.stack = stack
+        self.clusters = clusters
+        self.args = args
+        self.endpoints = {c: endpoint(stack.kubeconfig(c)) for c in clusters}
+        self.live: dict[str, deque[str]] = {c: deque() for c in clusters}
+        self.seq = 0
+        self.errors = 0
+
+    async def window(self, http: aiohttp.ClientSession, rate: float) -> dict[str, Any]:
+        """One measurement window at ``rate`` ops/s: ``warmup`` + ``duration`` seconds."""
+        args = self.args
+        sem = asyncio.Semaphore(args.concurrency)
+        sent: dict[tuple[str, str, str], float] = {}  # (cluster, np name, type) -> t
+        measured_from = time.monotonic() + args.warmup
+        total = args.warmup + args.duration
+        n_ops = int(rate * total)
+        tasks: list[asyncio.Task[None]] = []
+        late = 0
+
+        async def op(cluster: str, create: bool, name: str) -> None:
+            base = self.endpoints[cluster][0] + SVC_PATH
+            async with sem:
+                t = time.monotonic()
+                if t >= measured_from:
+                    sent[(cluster, f"front-{name}", "ADDED" if create else "DELETED")] = t
+                try:
+                    if create:
+                        async with http.post(base, json=service_body(name)) as resp:
+                            await resp.read()
+                            ok = resp.status == 201
+                    else:
+                        async with http.delete(f"{base}/{name}") as resp:
+                            await resp.read()
+                            ok = resp.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                if not ok:
+                    self.errors += 1
+
+        start = time.monotonic()
+        cpu0, wait0 = self.cpu(), self.waits()
+        stats0 = await self.manager_stats(http)
+        for i in range(n_ops):
+            due = start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.05:
+                late += 1
+            cluster = self.clusters[i % len(self.clusters)]
+            live = self.live[cluster]
+            if len(live) >= args.live:
+                tasks.append(asyncio.create_task(op(cluster, False, live.popleft())))
+            else:
+                self.seq += 1
+                name = f"s-{self.seq}"
+                live.append(name)
+                tasks.append(asyncio.create_task(op(cluster, True, name)))
+        await asyncio.gather(*tasks)
+        issued = time.monotonic() - start
+        cpu1, wait1 = self.cpu(), self.waits()
+        stats1 = await self.manager_stats(http)
+        load = os.getloadavg()
+        return {
+            "rate": rate,
+            "ops": n_ops,
+            "achieved_rate": n_ops / issued,
+            "late_ops": late,
+            "sent": sent,
+            "window_end": time.monotonic(),
+            "cpu": {k: (cpu1[k] - cpu0[k]) / issued for k in cpu0},
+            "runqueue_wait": {k: (wait1[k] - wait0[k]) / issued for k in wait0},
+            "manager_per_s": {k: (stats1.get(k, 0) - v) / issued for k, v in stats0.items()},
+            "load": load,
+        }
+
+    def pids(self) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        if self.stack.nats is not None:
+            out["nats-server"] = self.stack.nats.pid
+        if self.stack.fleet_process is not None:
+            out["fleet"] = self.stack.fleet_process.pid
+        for name, proc in self.stack.processes.items():
+            out[name] = proc.pid
+        out["bench (load generator)"] = os.getpid()
+        return out
+
+    async def manager_stats(self, http: aiohttp.ClientSession) -> dict[str, int]:
+        url = self.stack.rest_url
+        if not url:
+            return {}
+        try:
+            async with http.get(f"{url}/v1/stats", ssl=False) as resp:
+                return dict(await resp.json())
+        except (aiohttp.ClientError, ValueError):
+            return {}
+
+    def waits(self) -> dict[str, float]:
+        by: dict[str, float] = {}
+        for name, pid in self.pids().items():
+            key = "agents (all)" if name.startswith("agent-") else name
+            by[key] = by.get(key, 0.0) + runqueue_wait(pid)
+        return by
+
+    def cpu(self) -> dict[str, float]:
+        by: dict[str, float] = {}
+        for name, pid in self.pids().items():
+            key = "agents (all)" if name.startswith("agent-") else name
+            by[key] = by.get(key, 0.0) + cpu_seconds(pid)
+        return by
+
+
+def read_events(path: Path) -> dict[tuple[str, str, str], float]:
+    """First time of each (cluster, NetworkPolicy name, ADDED|DELETED|R+|R-|D+|D-).
+    Names are never reused, so the first occurrence is the one caused by the operation."""
+    seen: dict[tuple[str, str, str], float] = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            seen.setdefault((parts[0], parts[1], parts[2]), float(parts[3]))
+    return seen
+
+
+STAGES = {"ADDED": ("R+", "D+"), "DELETED": ("R-", "D-")}
+
+
+def summarise(result: dict[str, Any], seen: dict[tuple[str, str, str], float]) -> dict[str, Any]:
+    sent: dict[tuple[str, str, str], float] = result.pop("sent")
+    lat: dict[str, list[float]] = {"ADDED": [], "DELETED": []}
+    stages: dict[str, list[float]] = {"agent_report": [], "manager": [], "agent_apply": []}
+    missing = 0
+    for key, t in sent.items():
+        if key in seen and seen[key] >= t:
+            t_end = seen[key]
+            lat[key[2]].append((t_end - t) * 1000)
+            r_key, d_key = STAGES[key[2]]
+            t_r = seen.get((key[0], key[1], r_key))
+            t_d = seen.get((key[0], key[1], d_key))
+            if t_r is not None and t_d is not None and t <= t_r <= t_d <= t_end:
+                stages["agent_report"].append((t_r - t) * 1000)
+                stages["manager"].append((t_d - t_r) * 1000)
+                stages["agent_apply"].append((t_end - t_d) * 1000)
+        else:
+            missing += 1
+    result["stages"] = {
+        k: {"p50_ms": pct(v, 0.5), "p99_ms": pct(v, 0.99), "n": len(v)} for k, v in stages.items()
+    }
+    both = lat["ADDED"] + lat["DELETED"]
+    result.pop("window_end")
+    result.update(
+        measured=len(sent),
+        missing=missing,
+        p50_ms=pct(both, 0.5),
+        p90_ms=pct(both, 0.9),
+        p99_ms=pct(both, 0.99),
+        max_ms=max(both) if both else float("nan"),
+        create_p50_ms=pct(lat["ADDED"], 0.5),
+        create_p99_ms=pct(lat["ADDED"], 0.99),
+        delete_p50_ms=pct(lat["DELETED"], 0.5),
+        delete_p99_ms=pct(lat["DELETED"], 0.99),
+    )
+    return result
+
+
+async def run(args: argparse.Namespace, stack: Stack, tmp: Path) -> list[dict[str, Any]]:
+    clusters = [c.ref for c in stack.fleet.clusters]
+    load = Load(stack, clusters, args)
+    events = tmp / "events.txt"
+    ready = tmp / "watching"
+    child = mp.get_context("spawn").Process(
+        target=watcher_main,
+        args=({c: load.endpoints[c] for c in clusters}, str(events), str(ready), stack.nats_url),
+        daemon=True,
+    )
+    child.start()
+    results = []
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if time.monotonic() > deadline or not child.is_alive():
+                raise RuntimeError("the watches did not open")
+            await asyncio.sleep(0.05)
+        _, token, ca = next(iter(load.endpoints.values()))
+        conn = aiohttp.TCPConnector(limit=0, ssl=ssl_context(ca))
+        async with aiohttp.ClientSession(
+            connector=conn, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            for rate in args.rate:
+                result = await load.window(http, rate)
+                # drain: until every measured operation is seen, or --drain seconds
+                end = time.monotonic() + args.drain
+                while time.monotonic() < end:
+                    seen = read_events(events)
+                    if all(k in seen for k in result["sent"]):
+                        break
+                    await asyncio.sleep(0.2)
+                row = summarise(result, read_events(events))
+                row["errors"] = load.errors
+                results.append(row)
+                if not args.json:
+                    print_row(row)
+                await asyncio.sleep(args.pause)
+    finally:
+        child.terminate()
+        child.join(5)
+    return results
+
+
+def print_row(row: dict[str, Any]) -> None:
+    cpu = ", ".join(f"{k} {v:.2f}" for k, v in sorted(row["cpu"].items(), key=lambda x: -x[1]))
+    wait = ", ".join(
+        f"{k} {v:.2f}" for k, v in sorted(row["runqueue_wait"].items(), key=lambda x: -x[1])
+    )
+    mgr = ", ".join(f"{k} {v:.0f}" for k, v in row["manager_per_s"].items())
+    st = row["stages"]
+    stages = ", ".join(f"{k} {v['p50_ms']:.1f}/{v['p99_ms']:.1f}" for k, v in st.items())
+    print(
+        f"rate {row['rate']:>6.0f}/s (achieved {row['achieved_rate']:.0f}, late {row['late_ops']})"
+        f"  n={row['measured']} missing={row['missing']} errors={row['errors']}"
+        f"  p50 {row['p50_ms']:.1f} ms  p90 {row['p90_ms']:.1f}  p99 {row['p99_ms']:.1f}"
+        f"  max {row['max_ms']:.1f}  (create p50/p99 {row['create_p50_ms']:.1f}/"
+        f"{row['create_p99_ms']:.1f}, delete {row['delete_p50_ms']:.1f}/"
+        f"{row['delete_p99_ms']:.1f})  load {row['load'][0]:.2f}\n    stages p50/p99 ms: {stages}\n    CPU cores used: {cpu}\n    run-queue wait (s/s, main thread): {wait}\n"
+        f"    manager per s: {mgr}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clusters", type=int, default=10)
+    parser.add_argument(
+        "--rate", default="100", help="operations/s over all clusters; a list runs one window each"
+    )
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per rate")
+    parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds per rate")
+    parser.add_argument("--drain", type=float, default=20.0, help="max wait for late events")
+    parser.add_argument("--pause", type=float, default=3.0, help="seconds between windows")
+    parser.add_argument("--live", type=int, default=20, help="Services kept per cluster")
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight")
+    parser.add_argument("--log-level", default="WARNING", help="of the services")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    args.rate = [float(r) for r in str(args.rate).split(",")]
+
+    fleet = Fleet(
+        clusters=[
+            FleetCluster(namespace="default", name=f"c{i:03d}", labels={"env": "fv"})
+            for i in range(args.clusters)
+        ]
+    )
+    load0 = os.getloadavg()
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        stack = Stack(
+            fleet,
+            MANAGEMENT,
+            state_dir=Path(tmp) / "stack",
+            log_level=args.log_level,
+            ready_timeout=max(120.0, 3.0 * args.clusters),
+        )
+        with stack:
+            startup = time.monotonic() - t0
+            if not args.json:
+                print(
+                    f"# {args.clusters} clusters, stack up in {startup:.1f} s "
+                    f"(load before {load0[0]:.2f}); services log level {args.log_level}",
+                    flush=True,
+                )
+            results = asyncio.run(run(args, stack, Path(tmp)))
+    if args.json:
+        print(json.dumps({"clusters": args.clusters, "startup_s": startup, "rows": results}))
+
+
+if __name__ == "__main__":
+    main()
