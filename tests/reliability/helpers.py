@@ -181,11 +181,16 @@ def policy_set(
     ]
 
 
-def service(name: str, label: str, namespace: str = "default") -> dict[str, Any]:
+def service(name: str, *labels: str, namespace: str = "default") -> dict[str, Any]:
+    """A Service labelled ``<label>=on`` for every label given."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "labels": {label: "on"}},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {label: "on" for label in labels},
+        },
         "spec": {"ports": [{"port": 80, "protocol": "TCP"}]},
     }
 
