@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="plain HTTP (kubectl then sends no token: Python clients only)",
     )
+    parser.add_argument(
+        "--rbac",
+        action="store_true",
+        help="authorize impersonated requests with the clusters' RBAC objects",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     clusters = [cluster_info(n.strip()) for n in args.clusters.split(",") if n.strip()]
@@ -29,7 +34,13 @@ def main(argv: list[str] | None = None) -> None:
         clusters += load_fleet_yaml(args.config)
     asyncio.run(
         serve_forever(
-            clusters, args.dir, args.port, args.host, log_size=args.log_size, tls=not args.no_tls
+            clusters,
+            args.dir,
+            args.port,
+            args.host,
+            log_size=args.log_size,
+            tls=not args.no_tls,
+            rbac=args.rbac,
         )
     )
 

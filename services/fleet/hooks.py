@@ -14,6 +14,9 @@
   (method, path with query, content type).
 - ``POST /_fleet/clusters/<name>/deny`` ``{"verb"?, "resource"?, "namespace"?, ...}``: access
   reviews whose resourceAttributes match are denied; ``DELETE`` clears the rules.
+- ``POST /_fleet/clusters/<name>/rbac`` ``{"enforce": true|false|null}``: authorize
+  impersonated requests (``Impersonate-User``) with the cluster's RBAC objects (null: the
+  fleet's default, ``--rbac``).
 - ``GET /_fleet/stats``: totals and the process's resident memory.
 """
 
@@ -166,6 +169,14 @@ async def clear_deny(request: web.Request) -> web.Response:
     return _json({"rules": []})
 
 
+async def set_rbac(request: web.Request) -> web.Response:
+    cluster = _cluster(request)
+    data = await _body(request)
+    enforce = data.get("enforce")
+    cluster.rbac = None if enforce is None else bool(enforce)
+    return _json({"cluster": cluster.name, "enforce": _state(request).rbac_enforced(cluster)})
+
+
 def rss_bytes() -> int:
     """Resident set size of this process (Linux /proc; 0 elsewhere)."""
     try:
@@ -207,4 +218,5 @@ def add_routes(app: web.Application) -> None:
     r.add_delete("/_fleet/faults", clear_faults)
     r.add_get("/_fleet/requests", list_requests)
     r.add_delete("/_fleet/requests", clear_requests)
+    r.add_post("/_fleet/clusters/{name}/rbac", set_rbac)
     r.add_get("/_fleet/stats", stats)

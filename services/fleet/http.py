@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from services.fleet import rbac
 from services.fleet.discovery import API_VERSIONS, VERSION
 from services.fleet.errors import ApiError
 from services.fleet.objects import APPLY
@@ -227,6 +228,9 @@ async def resource(
     store, objs = cluster.store, cluster.objects
     q = request.query
     method = request.method
+    user = request.headers.get("Impersonate-User")
+    if user and not rt.virtual and state.rbac_enforced(cluster):
+        _authorize(request, store, rt, ns, name, sub, user)
     dry_run = q.get("dryRun") == "All"
     content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
     manager = q.get("fieldManager") or (
@@ -254,7 +258,17 @@ async def resource(
         if method == "POST":
             body = parse_body(await request.read(), content_type)
             if rt.virtual:
-                return json_response(_review(state, cluster, rt, body), 201)
+                return json_response(
+                    _review(
+                        state,
+                        cluster,
+                        rt,
+                        body,
+                        user,
+                        request.headers.getall("Impersonate-Group", []),
+                    ),
+                    201,
+                )
             obj = objs.create(rt, nsv, body, manager, dry_run)
             return json_response(obj, 201)
         if method == "DELETE":
@@ -307,6 +321,44 @@ async def resource(
             return json_response(obj)
         return json_response(_out(obj, rt.api_version))
     raise ApiError.method_not_allowed(method, plural)
+
+
+def _verb(method: str, name: str | None, watch: bool) -> str:
+    if method == "GET":
+        return "watch" if watch else ("get" if name else "list")
+    if method == "DELETE":
+        return "delete" if name else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+
+def _authorize(
+    request: web.Request,
+    store: Any,
+    rt: Any,
+    ns: str | None,
+    name: str | None,
+    sub: str,
+    user: str,
+) -> None:
+    attrs = rbac.Attributes(
+        user=user,
+        groups=request.headers.getall("Impersonate-Group", []),
+        verb=_verb(request.method, name, request.query.get("watch") in ("true", "1")),
+        group=rt.group,
+        resource=rt.plural,
+        subresource=sub,
+        namespace=ns or "",
+        name=name or "",
+    )
+    allowed, _ = rbac.authorize(store, attrs)
+    if not allowed:
+        details: dict[str, Any] = {}
+        if name:
+            details["name"] = name
+        if rt.group:
+            details["group"] = rt.group
+        details["kind"] = rt.plural
+        raise ApiError(403, rbac.forbidden_message(attrs), "Forbidden", details)
 
 
 def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
@@ -378,14 +430,22 @@ def _list(
     }
 
 
-def _review(state: FleetState, cluster: SimCluster, rt: Any, body: Any) -> dict[str, Any]:
+def _review(
+    state: FleetState,
+    cluster: SimCluster,
+    rt: Any,
+    body: Any,
+    request_user: str | None = None,
+    request_groups: list[str] | None = None,
+) -> dict[str, Any]:
     """Access reviews: allowed unless a deny rule (hooks) matches the request's attributes."""
     if not isinstance(body, dict):
         raise ApiError.bad_request("the object provided is not a JSON object")
     out = dict(body)
     out["apiVersion"], out["kind"] = rt.api_version, rt.kind
     out.setdefault("metadata", {})
-    attrs = (body.get("spec") or {}).get("resourceAttributes") or {}
+    spec = body.get("spec") or {}
+    attrs = spec.get("resourceAttributes") or {}
     for rule in state.denied.get(cluster.name, []):
         if all(attrs.get(k) == v for k, v in rule.items()):
             out["status"] = {
@@ -394,6 +454,17 @@ def _review(state: FleetState, cluster: SimCluster, rt: Any, body: Any) -> dict[
                 "reason": "denied by the fleet's test hooks",
             }
             return out
+    if rt.plural == "subjectaccessreviews":
+        user, groups = str(spec.get("user", "")), list(spec.get("groups") or [])
+    else:
+        user = request_user or ""
+        groups = list(request_groups or [])
+    if user and state.rbac_enforced(cluster) and attrs:
+        allowed, reason = rbac.authorize(
+            cluster.store, rbac.Attributes.from_review(user, groups, spec)
+        )
+        out["status"] = {"allowed": allowed, **({"reason": reason} if reason else {})}
+        return out
     out["status"] = {"allowed": True}
     return out
 

@@ -137,6 +137,10 @@ class _Handle:
     def clear_requests(self) -> None:
         self._hook("DELETE", "/_fleet/requests")
 
+    def enforce_rbac(self, cluster: str, enforce: bool | None = True) -> None:
+        """Authorize impersonated requests to ``cluster`` with its RBAC objects."""
+        self._hook("POST", f"/_fleet/clusters/{cluster}/rbac", {"enforce": enforce})
+
 
 def _http_hook(
     base_url: str,
@@ -180,8 +184,9 @@ class FleetServer(_Handle):
         watch_queue_size: int = 10_000,
         bookmark_interval: float = 1.0,
         tls: bool = True,
+        rbac: bool = False,
     ) -> None:
-        self.state = FleetState(token, log_size, watch_queue_size, bookmark_interval)
+        self.state = FleetState(token, log_size, watch_queue_size, bookmark_interval, rbac=rbac)
         self.tls = tls
         self.token = self.state.token
         self.dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="ripple-fleet-"))
@@ -304,6 +309,9 @@ class FleetServer(_Handle):
     def clear_requests(self) -> None:
         self.state.requests.clear()
 
+    def enforce_rbac(self, cluster: str, enforce: bool | None = True) -> None:
+        self.state.clusters[cluster].rbac = enforce
+
 
 async def start_fleet(
     clusters: Iterable[ClusterSpec] = (),
@@ -411,6 +419,7 @@ class FleetProcess(_Handle):
         token: str | None = None,
         log_size: int = 1000,
         tls: bool = True,
+        rbac: bool = False,
         extra_args: Iterable[str] = (),
     ) -> None:
         import secrets
@@ -438,6 +447,7 @@ class FleetProcess(_Handle):
             "--log-size",
             str(log_size),
             *([] if tls else ["--no-tls"]),
+            *(["--rbac"] if rbac else []),
             *extra_args,
         ]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
@@ -498,6 +508,7 @@ async def serve_forever(
     log_size: int = 1000,
     announce: Any = print,
     tls: bool = True,
+    rbac: bool = False,
 ) -> None:
     """Run a fleet until SIGTERM/SIGINT; writes kubeconfigs and ``DIR/fleet.json``."""
     server = FleetServer(
@@ -508,6 +519,7 @@ async def serve_forever(
         token=token or os.environ.get(TOKEN_ENV),
         log_size=log_size,
         tls=tls,
+        rbac=rbac,
     )
     await server.start()
     stop = asyncio.Event()

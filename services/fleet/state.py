@@ -49,6 +49,7 @@ class SimCluster:
         )
         self.objects = Objects(self.store)
         self.discovery = Discovery(self.store.registry)
+        self.rbac: bool | None = None  # None: the fleet's default
         ns_type = self.store.registry.by_key(NAMESPACE_KEY)
         assert ns_type is not None
         for ns in INITIAL_NAMESPACES:
@@ -101,11 +102,14 @@ class FleetState:
         watch_queue_size: int = 10_000,
         bookmark_interval: float = 1.0,
         record_requests: int = 2000,
+        rbac: bool = False,
     ) -> None:
         self.token = token or secrets.token_urlsafe(24)
         self.log_size = log_size
         self.watch_queue_size = watch_queue_size
         self.bookmark_interval = bookmark_interval
+        #: authorize impersonated requests with RBAC (per cluster: SimCluster.rbac overrides)
+        self.rbac = rbac
         self.clusters: dict[str, SimCluster] = {}
         self.faults: list[Fault] = []
         self._fault_ids = 0
@@ -139,6 +143,9 @@ class FleetState:
         self.denied.pop(name, None)
         for listener in self.listeners:
             listener(cluster, False)
+
+    def rbac_enforced(self, cluster: SimCluster) -> bool:
+        return self.rbac if cluster.rbac is None else cluster.rbac
 
     def cut_all_watches(self) -> int:
         return sum(c.store.cut_watches() for c in self.clusters.values())

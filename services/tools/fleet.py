@@ -33,6 +33,12 @@ def register(app: typer.Typer) -> None:
             help="HTTPS with a self-signed CA in the kubeconfigs "
             "(kubectl sends bearer tokens only over TLS).",
         ),
+        rbac: bool = typer.Option(
+            False,
+            "--rbac",
+            help="Authorize impersonated requests (Impersonate-User) with each cluster's "
+            "Roles/ClusterRoles and bindings; the token itself stays admin.",
+        ),
     ) -> None:
         """Serve the clusters on 127.0.0.1 until SIGTERM or Ctrl-C.
 
@@ -56,6 +62,7 @@ def register(app: typer.Typer) -> None:
                     port,
                     log_size=log_size,
                     tls=tls,
+                    rbac=rbac,
                     announce=lambda m: typer.echo(m),
                 )
             )
