@@ -250,8 +250,8 @@ def measure_service_loop(
 
     mgr = Manager(None, "nats://127.0.0.1:1")
     mgr.state = fleet.state
-    mgr.kv_assign = _FakeKV()  # type: ignore[assignment]
-    mgr.kv_desired = _FakeKV()  # type: ignore[assignment]
+    for name in ("kv_assign", "kv_desired", "kv_profiles", "kv_outcomes", "kv_reports"):
+        setattr(mgr, name, _FakeKV())  # every bucket the service may publish to
     loop = asyncio.new_event_loop()
     try:
         loop.run_until_complete(mgr._reconcile())  # first publication of everything

@@ -1,0 +1,297 @@
+"""The agent's footprint: idle memory with EventSources assigned, memory per matching object,
+idle CPU, and what that means for agents per host.
+
+Run with ``make bench-agent`` (``ARGS="--objects 100,1000,3000 --idle 20"``, ``--json``).
+
+The real processes (:class:`services.scenario.stack.Stack`), two clusters:
+
+- ``default/busy`` (``env: fv``) gets the EventSources of the spec's examples, read from
+  ``../shared/scenarios`` (never copied): 01 (``sveltos-service``: labelled Services,
+  collected), 02 (``https-service``: Lua), 03 (``eng-http-service``, with the HTTPRoute CRD
+  installed in the clusters) and 04 (``team-deployments``: Deployments, not collected), with
+  their triggers, i.e. 4 EventSources on 2 kinds (Service, Deployment);
+- ``default/idle`` (``env: prod``) matches no trigger: an agent with nothing assigned.
+
+Measured from ``/proc/<pid>/status`` and ``/proc/<pid>/smaps_rollup``: RSS, PSS (shared pages
+divided among the processes sharing them) and USS (private pages: what one more agent costs);
+CPU seconds from ``/proc/<pid>/stat`` over ``--idle`` seconds of idleness.
+
+Then the manager and the reporter are stopped (so that only the agent works and the
+NetworkPolicies/HTTPRoutes of thousands of Services are not generated) and ``--objects``
+labelled Services (``sveltos: fv``, matching ``sveltos-service``; every third also exposes 443
+and matches ``https-service``) are created in ``busy``; after each step, once the agent's
+report of ``sveltos-service`` lists them all (read from KV ``ripple-reports``), its memory is
+measured again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import ssl
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from services.scenario.model import Fleet, FleetCluster, read_objects, yaml_files
+from services.scenario.stack import Stack
+from tests.paths import SCENARIOS
+
+EXAMPLES = [
+    "01-network-policy-per-service",
+    "02-one-ingress-for-all-https-services",
+    "03-httproute-per-service",
+    "04-matching-resources-without-collection",
+]
+BUSY, IDLE = "default/busy", "default/idle"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def memory(pid: int) -> dict[str, float]:
+    """RSS, PSS and USS in MiB."""
+    out = {"rss": 0.0, "pss": 0.0, "uss": 0.0}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                out["rss"] = int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/smaps_rollup") as fh:
+        for line in fh:
+            parts = line.split()
+            if parts[0] == "Pss:":
+                out["pss"] = int(parts[1]) / 1024
+            elif parts[0] in ("Private_Clean:", "Private_Dirty:"):
+                out["uss"] += int(parts[1]) / 1024
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def service_body(i: int) -> dict[str, Any]:
+    ports = [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080}]
+    if i % 3 == 0:
+        ports.append({"name": "https", "protocol": "TCP", "port": 443, "targetPort": 8443})
+    name = f"svc-{i:05d}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "labels": {"sveltos": "fv", "app.kubernetes.io/name": name, "tier": "web"},
+            "annotations": {"owner": "team-shop"},
+        },
+        "spec": {"selector": {"app.kubernetes.io/name": name}, "ports": ports},
+    }
+
+
+class ReportTap:
+    """The latest number of matching resources per (cluster, EventSource) in KV
+    ``ripple-reports`` (a plain subscription on the bucket's subjects)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    async def start(self, url: str) -> Any:
+        import nats
+
+        async def on_msg(msg: Any) -> None:
+            if not msg.data:
+                return
+            data = json.loads(msg.data)["data"]
+            c = data["cluster"]
+            key = (f"{c['namespace']}/{c['name']}", data["eventSourceName"])
+            self.counts[key] = len(data.get("matchingResources", []))
+
+        self.nc = await nats.connect(url, name="bench-agent tap")
+        await self.nc.subscribe("$KV.ripple-reports.>", cb=on_msg)
+        # current values: a direct get of the stream's last messages is not needed; the
+        # reports of the idle phase are re-read from the manager's REST API instead
+        return self.nc
+
+
+async def wait_for(cond: Any, timeout: float, what: str) -> float:
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+    return time.monotonic() - t0
+
+
+async def rest_reports(url: str) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/v1/reports") as resp:
+        return list(await resp.json())
+
+
+async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
+    busy = stack.processes[stack.agent_name(BUSY)]
+    idle = stack.processes[stack.agent_name(IDLE)]
+    assert busy.pid and idle.pid
+    result: dict[str, Any] = {}
+
+    # -- the EventSources of the other examples, then wait for their reports -----------------
+    extra = []
+    for example in EXAMPLES[1:]:
+        for file in yaml_files(SCENARIOS / example / "management"):
+            extra.extend(read_objects(file))
+    await asyncio.to_thread(stack.apply_management, extra)
+    url = stack.rest_url
+    assert url
+
+    def reports_of_busy(reports: list[dict[str, Any]]) -> set[str]:
+        return {r["eventSourceName"] for r in reports if r["cluster"].endswith("default/busy")}
+
+    t0 = time.monotonic()
+    while True:
+        names = reports_of_busy(await rest_reports(url))
+        if len(names) >= 4:
+            break
+        if time.monotonic() - t0 > 60:
+            raise TimeoutError(f"reports of busy: {sorted(names)}")
+        await asyncio.sleep(0.2)
+    result["event_sources"] = sorted(names)
+
+    # -- idle --------------------------------------------------------------------------------
+    await asyncio.sleep(3)  # let allocations settle
+    cpu0 = {p: cpu_seconds(p) for p in (busy.pid, idle.pid)}
+    await asyncio.sleep(args.idle)
+    cpu1 = {p: cpu_seconds(p) for p in (busy.pid, idle.pid)}
+    result["idle"] = {
+        "busy": {**memory(busy.pid), "cpu": (cpu1[busy.pid] - cpu0[busy.pid]) / args.idle},
+        "idle": {**memory(idle.pid), "cpu": (cpu1[idle.pid] - cpu0[idle.pid]) / args.idle},
+        "load": os.getloadavg()[0],
+    }
+
+    # -- N matching objects, manager and reporter stopped ------------------------------------
+    for name in ("manager", "reporter"):
+        await asyncio.to_thread(stack.processes[name].stop)
+    tap = ReportTap()
+    nc = await tap.start(stack.nats_url)
+    doc = yaml.safe_load(stack.kubeconfig(BUSY).read_text())
+    server = doc["clusters"][0]["cluster"]["server"]
+    token = doc["users"][0]["user"]["token"]
+    ca = base64.b64decode(doc["clusters"][0]["cluster"].get("certificate-authority-data", ""))
+    ctx: ssl.SSLContext | bool = False
+    if ca:
+        ctx = ssl.create_default_context()
+        ctx.load_verify_locations(cadata=ca.decode())
+    conn = aiohttp.TCPConnector(limit=32, ssl=ctx)
+    rows = []
+    created = 0
+    try:
+        async with aiohttp.ClientSession(
+            connector=conn, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            base = f"{server}/api/v1/namespaces/default/services"
+            sem = asyncio.Semaphore(32)
+
+            async def create(i: int) -> None:
+                async with sem, http.post(base, json=service_body(i)) as resp:
+                    await resp.read()
+                    if resp.status != 201:
+                        raise RuntimeError(f"create svc {i}: HTTP {resp.status}")
+
+            for target in args.objects:
+                t0 = time.monotonic()
+                await asyncio.gather(*(create(i) for i in range(created, target)))
+                created = target
+                cpu0 = cpu_seconds(busy.pid)
+                key = (BUSY, "sveltos-service")
+                try:
+                    waited = await wait_for(
+                        lambda t=target, k=key: tap.counts.get(k, -1) >= t,  # type: ignore[misc]
+                        args.timeout,
+                        f"a report of {target} Services",
+                    )
+                    seen = True
+                except TimeoutError:
+                    waited, seen = args.timeout, False
+                await asyncio.sleep(2)
+                rows.append(
+                    {
+                        "objects": target,
+                        **memory(busy.pid),
+                        "reported": seen,
+                        "seconds": time.monotonic() - t0,
+                        "agent_cpu_s": cpu_seconds(busy.pid) - cpu0,
+                        "report_wait_s": waited,
+                        "load": os.getloadavg()[0],
+                    }
+                )
+                if not args.json:
+                    r = rows[-1]
+                    print(
+                        f"{target:>6} Services: RSS {r['rss']:.1f} MiB, PSS {r['pss']:.1f}, "
+                        f"USS {r['uss']:.1f} (report {'seen' if seen else 'NOT seen'}; "
+                        f"load {r['load']:.2f})",
+                        flush=True,
+                    )
+    finally:
+        await nc.close()
+    result["objects"] = rows
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--objects", default="100,1000,3000", help="cumulative matching Services in busy"
+    )
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU sampling")
+    parser.add_argument("--timeout", type=float, default=120.0, help="per step")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    args.objects = [int(x) for x in str(args.objects).split(",")]
+    fleet = Fleet(
+        clusters=[
+            FleetCluster(namespace="default", name="busy", labels={"env": "fv"}),
+            FleetCluster(namespace="default", name="idle", labels={"env": "prod"}),
+        ]
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
+        stack = Stack(
+            fleet,
+            SCENARIOS / EXAMPLES[0] / "management",
+            crds_dir=SCENARIOS / "03-httproute-per-service" / "crds",
+            state_dir=Path(tmp) / "stack",
+            log_level="WARNING",
+        )
+        with stack:
+            result = asyncio.run(measure(args, stack))
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    idle = result["idle"]
+    print(f"# agent footprint; EventSources on busy: {', '.join(result['event_sources'])}")
+    for name, row in (("4 EventSources (busy)", idle["busy"]), ("nothing assigned", idle["idle"])):
+        print(
+            f"idle, {name}: RSS {row['rss']:.1f} MiB, PSS {row['pss']:.1f}, "
+            f"USS {row['uss']:.1f}, CPU {row['cpu'] * 100:.2f} % of a core "
+            f"(load {idle['load']:.2f})"
+        )
+    uss = idle["busy"]["uss"]
+    cpu = max(idle["busy"]["cpu"], 1e-4)
+    print(
+        f"agents per host (idle, this machine's {os.cpu_count()} cores and "
+        f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB): "
+        f"memory {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**20 / uss:.0f} "
+        f"(USS), CPU {os.cpu_count() / cpu:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
