@@ -44,7 +44,7 @@ schemas: $(STAMP) ## regenerate the NATS contract JSON Schemas into docs/schemas
 check-schemas: $(STAMP) ## fail when docs/schemas is stale
 	$(BIN)/python -m shared.contract.schemas check docs/schemas
 
-bench: bench-eval bench-templates bench-fleet ## every benchmark
+bench: bench-eval bench-templates bench-fleet bench-manager bench-agent bench-e2e ## every benchmark
 
 bench-eval: $(STAMP) ## evaluation engine throughput (label filters, Lua, CEL)
 	$(BIN)/python tests/benchmarks/bench_eval.py $(ARGS)
@@ -54,6 +54,15 @@ bench-templates: $(STAMP) ## template engine throughput
 
 bench-fleet: $(STAMP) ## simulated fleet memory, latencies and watch delivery
 	$(BIN)/python tests/benchmarks/bench_fleet.py $(ARGS)
+
+bench-manager: $(STAMP) ## manager decision code: report changes/s, scaling, memory per 10k instances
+	$(BIN)/python tests/benchmarks/bench_manager.py $(ARGS)
+
+bench-agent: $(STAMP) ## agent idle RSS/PSS/USS, memory per matching object, agents per host
+	$(BIN)/python tests/benchmarks/bench_agent.py $(ARGS)
+
+bench-e2e: $(STAMP) ## event -> add-on applied, p50/p99 over the real processes (ARGS="--clusters 10 --rate 100")
+	$(BIN)/python tests/benchmarks/bench_e2e.py $(ARGS)
 
 clean: ## remove .venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
