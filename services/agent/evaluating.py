@@ -38,6 +38,7 @@ class SourceState:
     selected: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)  # for aggregation
     errors: dict[ObjectKey, str] = field(default_factory=dict)
     cloud_events: list[dict[str, Any]] = field(default_factory=list)
+    identity: str = ""  # the tenant this EventSource is evaluated as ("" = the agent)
     dirty: bool = True
     generation: int = 0
     aggregate_error: str = ""
@@ -45,6 +46,10 @@ class SourceState:
     @property
     def gvks(self) -> list[GVK]:
         return [GVK.from_parts(g, v, k) for g, v, k in self.compiled.gvks]
+
+    @property
+    def watch_keys(self) -> list[tuple[GVK, str]]:
+        return [(gvk, self.identity) for gvk in self.gvks]
 
     @property
     def aggregated(self) -> bool:

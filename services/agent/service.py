@@ -27,7 +27,7 @@ from services.agent import cloudevents
 from services.agent.applying import Applier, normal_key
 from services.agent.drifting import drifted
 from services.agent.evaluating import ChangeEvent, SourceState
-from services.agent.watching import Watches
+from services.agent.watching import Watches, WatchEvent, tenant_identity
 from shared.api.loading import parse_object
 from shared.bus import kv as kvbus
 from shared.bus.client import connect, publish_change
@@ -75,6 +75,8 @@ class Agent:
         self.drift_watch: dict[ObjectKey, str] = {}  # deployed object -> profile (drift mode)
         self._reapplying: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
+        self._tenant_clients: dict[str, KubeClient] = {}
+        self._published_errors: list[str] = []
         self._flush_event = asyncio.Event()
         self._stopping = asyncio.Event()
         self._assign_synced = False
@@ -92,7 +94,7 @@ class Agent:
                 pass
         self.kube = KubeClient(self.kubeconfig, name=self.cluster.name)
         self.applier = Applier(self.kube, self.cluster.name)
-        self.watches = Watches(self.kube, loop)
+        self.watches = Watches(self.kube, loop, self._client_for)
         self.nc = await connect(self.nats_url, f"ripple-agent {self.ident}")
         self.js = self.nc.jetstream()
         await streams.ensure(self.js, self.storage)
@@ -149,12 +151,38 @@ class Agent:
         await asyncio.to_thread(self.watches.stop)
         await self.nc.drain()
         self.kube.close()
+        for client in self._tenant_clients.values():
+            client.close()
 
     def stop(self) -> None:
         self._stopping.set()
 
+    def errors(self) -> list[str]:
+        """What keeps this agent from doing its whole job, for its status."""
+        out = [f"EventSource {n}: {e}" for n, e in sorted(self.source_errors.items())]
+        for (gvk, identity), informer in sorted(self.watches.informers.items()):
+            if informer.error:
+                who = f" as {identity}" if identity else ""
+                out.append(f"watch {gvk}{who}: {informer.error}")
+        for state in self.sources.values():
+            if state.aggregate_error:
+                out.append(f"EventSource {state.name}: {state.aggregate_error}")
+        return out
+
+    def _client_for(self, identity: str) -> KubeClient:
+        """The agent's client, or one impersonating a tenant (one per tenant, reused)."""
+        if not identity:
+            return self.kube
+        client = self._tenant_clients.get(identity)
+        if client is None:
+            client = KubeClient(self.kubeconfig, impersonate=identity, name=self.cluster.name)
+            self._tenant_clients[identity] = client
+        return client
+
     async def _status(self, state: str, errors: list[str] | None = None) -> None:
-        gvks = sorted(str(g) for g in self.watches.informers) if hasattr(self, "watches") else []
+        gvks = (
+            sorted({str(g) for g, _ in self.watches.informers}) if hasattr(self, "watches") else []
+        )
         status = m.AgentStatus(
             cluster=self.cluster,
             instance=self.instance,
@@ -213,11 +241,12 @@ class Agent:
             compiled=compiled,
             collect=bool(source.spec.collect_resources),  # type: ignore[attr-defined]
             definition=definition,
+            identity=tenant_identity(dict((definition.get("metadata") or {}).get("labels") or {})),
         )
         self.sources[name] = state
         log.info("EventSource assigned", extra={"obj": obj})
-        for gvk in state.gvks:  # evaluate what the informers already know
-            for item in self.watches.objects(gvk):
+        for key in state.watch_keys:  # evaluate what the informers already know
+            for item in self.watches.objects(key):
                 self._publish_changes(state, state.observe("ADDED", dict(item)))
 
     async def _seed_cloud_events(self, state: SourceState) -> None:
@@ -238,29 +267,30 @@ class Agent:
         log.info("EventSource withdrawn", extra={"obj": f"{self.ident}:EventSource/{name}"})
 
     def _update_watches(self) -> None:
-        gvks = {g for s in self.sources.values() for g in s.gvks}
-        gvks |= {GVK(k.api_version, k.kind) for k in self.drift_watch}
-        self.watches.ensure(gvks)
+        keys = {k for s in self.sources.values() for k in s.watch_keys}
+        keys |= {(GVK(k.api_version, k.kind), "") for k in self.drift_watch}
+        self.watches.ensure(keys)
 
     # -- evaluation --------------------------------------------------------------------------
     async def _consume_informers(self) -> None:
         while True:
-            event: InformerEvent = await self.watches.queue.get()
-            self._on_informer_event(event)
+            item: WatchEvent = await self.watches.queue.get()
+            self._on_informer_event(item)
             while not self.watches.queue.empty():  # drain a burst before flushing
                 self._on_informer_event(self.watches.queue.get_nowait())
             self._flush_event.set()
 
-    def _on_informer_event(self, event: InformerEvent) -> None:
+    def _on_informer_event(self, item: WatchEvent) -> None:
+        event, key = item.event, (item.event.gvk, item.identity)
         if event.type in ("SYNCED", "FAILED"):
             for state in self.sources.values():
-                if event.gvk in state.gvks:
+                if key in state.watch_keys:
                     state.dirty = True
             return
         for state in self.sources.values():
-            if event.gvk in state.gvks:
+            if key in state.watch_keys:
                 self._publish_changes(state, state.observe(event.type, event.obj))
-        if self.drift_watch and event.type in ("MODIFIED", "DELETED"):
+        if self.drift_watch and not item.identity and event.type in ("MODIFIED", "DELETED"):
             self._check_drift(event)
 
     def _check_drift(self, event: InformerEvent) -> None:
@@ -335,7 +365,7 @@ class Agent:
             log.warning("change event not published: %s", exc, extra={"obj": self.ident})
 
     def _complete(self, state: SourceState) -> bool:
-        return all(self.watches.known(g) for g in state.gvks)
+        return all(self.watches.known(k) for k in state.watch_keys)
 
     async def _flusher(self) -> None:
         while True:
@@ -346,6 +376,10 @@ class Agent:
                 if state.dirty and self._complete(state):
                     await self._publish_report(state)
             await self._maybe_ready()
+            errors = self.errors()
+            if errors != self._published_errors:
+                self._published_errors = errors
+                await self._status("ready" if self._ready_written else "starting", errors)
 
     async def _publish_report(self, state: SourceState) -> None:
         if state.aggregated:

@@ -1,4 +1,9 @@
-"""One informer per kind, shared by every EventSource that needs it.
+"""One informer per (kind, identity), shared by every EventSource that needs it.
+
+The identity is the agent's own ("") or a tenant's: multi-tenant EventSources (labels
+``projectsveltos.io/serviceaccount-name`` / ``-namespace``) are listed AND watched as the
+tenant (impersonation), so a tenant never sees, and is never triggered by, objects it may not
+read (BRIEF section 4; Sveltos impersonates on list only).
 
 Informers run in threads (the official client is synchronous); their events are handed to
 the asyncio loop through a bounded queue (backpressure: the informer thread blocks when the
@@ -9,58 +14,96 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from shared.kube import GVK, Informer, InformerEvent, KindNotServed, KubeClient
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
+TENANT_NAME = "projectsveltos.io/serviceaccount-name"
+TENANT_NAMESPACE = "projectsveltos.io/serviceaccount-namespace"
+
+WatchKey = tuple[GVK, str]  # (kind, identity: "" = the agent itself)
+
+
+def tenant_identity(labels: dict[str, str]) -> str:
+    """The user a multi-tenant EventSource is evaluated as ("" for the agent itself)."""
+    name = labels.get(TENANT_NAME)
+    if not name:
+        return ""
+    namespace = labels.get(TENANT_NAMESPACE) or "default"
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    identity: str
+    event: InformerEvent
 
 
 class Watches:
-    def __init__(self, client: KubeClient, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        loop: asyncio.AbstractEventLoop,
+        client_for: Callable[[str], KubeClient] | None = None,
+    ) -> None:
         self.client = client
         self.loop = loop
-        self.queue: asyncio.Queue[InformerEvent] = asyncio.Queue(QUEUE_SIZE)
-        self.informers: dict[GVK, Informer] = {}
-        self.not_served: set[GVK] = set()
+        self.client_for = client_for or (lambda identity: client)
+        self.queue: asyncio.Queue[WatchEvent] = asyncio.Queue(QUEUE_SIZE)
+        self.informers: dict[WatchKey, Informer] = {}
+        self.not_served: set[WatchKey] = set()
 
-    def _deliver(self, event: InformerEvent) -> None:
-        """Called in an informer thread: hand the event to the loop, waiting when full."""
-        if event.type == "FAILED" and "is not served" in event.message:
-            self.not_served.add(event.gvk)
-        elif event.type == "SYNCED":
-            self.not_served.discard(event.gvk)
-        future = asyncio.run_coroutine_threadsafe(self.queue.put(event), self.loop)
-        try:
-            future.result()
-        except Exception:  # the loop is shutting down
-            pass
+    def _deliverer(self, identity: str) -> Callable[[InformerEvent], None]:
+        def deliver(event: InformerEvent) -> None:
+            """Called in an informer thread: hand the event to the loop (waits when full)."""
+            key = (event.gvk, identity)
+            if event.type == "FAILED" and "is not served" in event.message:
+                self.not_served.add(key)
+            elif event.type == "SYNCED":
+                self.not_served.discard(key)
+            future = asyncio.run_coroutine_threadsafe(
+                self.queue.put(WatchEvent(identity, event)), self.loop
+            )
+            try:
+                future.result()
+            except Exception:  # the loop is shutting down
+                pass
 
-    def ensure(self, gvks: Iterable[GVK]) -> None:
-        """Start informers for kinds not watched yet and stop the ones nobody needs."""
-        wanted = set(gvks)
-        for gvk in wanted - set(self.informers):
-            informer = Informer(self.client, gvk, self._deliver)
-            self.informers[gvk] = informer
-            log.info("watching %s", gvk, extra={"obj": self.client.name})
+        return deliver
+
+    def ensure(self, keys: Iterable[WatchKey]) -> None:
+        """Start informers not running yet and stop the ones nobody needs."""
+        wanted = set(keys)
+        for key in wanted - set(self.informers):
+            gvk, identity = key
+            informer = Informer(self.client_for(identity), gvk, self._deliverer(identity))
+            self.informers[key] = informer
+            who = f" as {identity}" if identity else ""
+            log.info("watching %s%s", gvk, who, extra={"obj": self.client.name})
             informer.start()
-        for gvk in set(self.informers) - wanted:
-            informer = self.informers.pop(gvk)
-            self.not_served.discard(gvk)
-            log.info("no longer watching %s", gvk, extra={"obj": self.client.name})
+        for key in set(self.informers) - wanted:
+            informer = self.informers.pop(key)
+            self.not_served.discard(key)
+            log.info("no longer watching %s", key[0], extra={"obj": self.client.name})
             informer.request_stop()
 
-    def known(self, gvk: GVK) -> bool:
-        """True when the cluster's content of this kind is known (listed, or not served)."""
-        informer = self.informers.get(gvk)
+    def known(self, key: WatchKey) -> bool:
+        """True when this content is known (listed, or the kind is not served)."""
+        informer = self.informers.get(key)
         if informer is None:
             return False
-        return informer.synced or gvk in self.not_served
+        return informer.synced or key in self.not_served
 
-    def objects(self, gvk: GVK) -> list[dict[str, object]]:
-        informer = self.informers.get(gvk)
+    def error(self, key: WatchKey) -> str:
+        informer = self.informers.get(key)
+        return informer.error if informer is not None else ""
+
+    def objects(self, key: WatchKey) -> list[dict[str, object]]:
+        informer = self.informers.get(key)
         return list(informer.cache.values()) if informer else []
 
     def stop(self) -> None:
@@ -71,4 +114,4 @@ class Watches:
         self.informers.clear()
 
 
-__all__ = ["KindNotServed", "Watches"]
+__all__ = ["KindNotServed", "WatchEvent", "Watches", "tenant_identity"]
