@@ -76,7 +76,7 @@ class Agent:
         self._reapplying: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._tenant_clients: dict[str, KubeClient] = {}
-        self._published_errors: list[str] = []
+        self._published_status: tuple[list[str], list[str]] = ([], [])
         self._flush_event = asyncio.Event()
         self._stopping = asyncio.Event()
         self._assign_synced = False
@@ -376,10 +376,10 @@ class Agent:
                 if state.dirty and self._complete(state):
                     await self._publish_report(state)
             await self._maybe_ready()
-            errors = self.errors()
-            if errors != self._published_errors:
-                self._published_errors = errors
-                await self._status("ready" if self._ready_written else "starting", errors)
+            current = (self.errors(), sorted({str(g) for g, _ in self.watches.informers}))
+            if current != self._published_status:
+                self._published_status = current
+                await self._status("ready" if self._ready_written else "starting", current[0])
 
     async def _publish_report(self, state: SourceState) -> None:
         if state.aggregated:

@@ -136,6 +136,11 @@ def create_app(manager: Manager, token: str | None = None) -> FastAPI:
             raise HTTPException(404, f"profile {name!r} not found")
         return _profile(manager, name)
 
+    @app.get("/v1/agents", dependencies=guarded)
+    def agents() -> list[dict[str, Any]]:
+        """Each cluster's agent as it last reported itself (state, watched kinds, errors)."""
+        return [a.model_dump(mode="json", by_alias=True) for _, a in sorted(manager.agents.items())]
+
     @app.get("/v1/stats", dependencies=guarded)
     def stats() -> dict[str, int]:
         return dict(manager.stats)

@@ -82,6 +82,7 @@ class Manager:
         self.definition_errors: dict[str, str] = {}  # "Kind/name" -> message
         self.reports_meta: dict[tuple[ClusterKey, str], m.EventReportSnapshot] = {}
         self.outcomes: dict[tuple[ClusterKey, str], m.ApplyOutcome] = {}
+        self.agents: dict[str, m.AgentStatus] = {}
         self.ready = False
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(10_000)
         self._stopping = asyncio.Event()
@@ -112,6 +113,7 @@ class Manager:
         self.kv_desired = await kvbus.KVStore.open(self.js, streams.DESIRED, m.DesiredStateEvent)
         self.kv_outcomes = await kvbus.KVStore.open(self.js, streams.OUTCOMES, m.ApplyOutcomeEvent)
         self.kv_profiles = await kvbus.KVStore.open(self.js, streams.PROFILES, m.ProfileEvent)
+        self.kv_agents = await kvbus.KVStore.open(self.js, streams.AGENTS, m.AgentStatusEvent)
         self._published_profiles = set(await self._keys(self.kv_profiles))
         self._published_desired = set(await self._keys(self.kv_desired))
         self._published_assignments = set(await self._keys(self.kv_assign))
@@ -122,6 +124,7 @@ class Manager:
         self._tasks = [
             asyncio.create_task(self._watch_reports(), name="reports"),
             asyncio.create_task(self._watch_outcomes(), name="outcomes"),
+            asyncio.create_task(self._watch_agents(), name="agents"),
             asyncio.create_task(self._loop(), name="reconcile"),
         ]
         if self.api_port is not None:
@@ -207,6 +210,14 @@ class Manager:
                     item = subjects.parse_cluster_key(change.key)
                     c = item.cluster
                     self.outcomes.pop((ClusterKey(c.namespace, c.name, c.type), item.name), None)
+
+    async def _watch_agents(self) -> None:
+        async with self.kv_agents.watch() as watch:
+            async for change in watch:
+                if change.op == "put" and change.message is not None:
+                    self.agents[change.key] = change.message.data
+                elif change.op == "delete":
+                    self.agents.pop(change.key, None)
 
     def _on_kube(self, event: InformerEvent) -> None:
         gvk = event.gvk

@@ -171,3 +171,16 @@ def test_cluster_profiles_and_instantiated_configmaps_are_mirrored(stack: Stack)
         lambda: mgmt.get(profile_gvk, None, profile["metadata"]["name"]) is None,
         what="ClusterProfile removed with its event",
     )
+
+
+def test_agents_report_their_state(stack: Stack) -> None:
+    assert stack.rest_url
+    agents = eventually(
+        lambda: [a for a in get_json(stack.rest_url + "/v1/agents") if a["state"] == "ready"],
+        what="agents ready",
+    )
+    names = {a["cluster"]["name"] for a in agents}
+    assert names == {"cluster-a", "cluster-b"}
+    a = next(a for a in agents if a["cluster"]["name"] == "cluster-a")
+    assert "/v1/Service" in a["watchedGvks"] or "v1/Service" in a["watchedGvks"]
+    assert a["errors"] == []
