@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,8 @@ class Watcher:
     fields: Matcher | None
     queue: asyncio.Queue[Any]
     closed: bool = False
+    #: called when the watcher overflows (the stream's connection is dropped)
+    on_overflow: Callable[[], None] | None = None
 
     def matches(self, obj: dict[str, Any]) -> bool:
         if self.labels is not None and not self.labels(obj):
@@ -95,6 +97,8 @@ class Watcher:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.close("slow watcher: queue full")
+            if self.on_overflow is not None:
+                self.on_overflow()
 
     def close(self, why: str = "") -> None:
         if self.closed:

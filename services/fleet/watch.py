@@ -62,6 +62,9 @@ async def serve_watch(
     w = Watcher(
         rt.key, rt, namespace, labels, fields, asyncio.Queue(maxsize=store.watch_queue_size)
     )
+    transport = request.transport
+    if transport is not None:
+        w.on_overflow = transport.close  # a watcher that fell behind loses its connection
     first: list[bytes] = []
     close_after_first = False
     if send_initial or rv_param in ("", "0"):

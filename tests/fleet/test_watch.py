@@ -369,3 +369,37 @@ def test_python_client_resumes_after_a_cut_watch(cluster: Cluster) -> None:
             w.stop()
     t.join()
     assert seen == ["first", "while-cut"]
+
+
+async def test_overflowing_watcher_loses_its_connection(tmp_path: Any) -> None:
+    import aiohttp
+
+    from services.fleet import FleetServer
+
+    async with FleetServer(["slow"], tmp_path, watch_queue_size=5) as fleet:
+        ctx = ssl.create_default_context(cafile=str(fleet.ca_file))
+        url = f"{fleet.url('slow')}{CM_PATH}"
+        headers = {"Authorization": f"Bearer {fleet.token}"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.get(url, params={"watch": "true", "resourceVersion": "1"}, ssl=ctx) as resp,
+        ):
+            store = fleet.cluster("slow").store
+            deadline = asyncio.get_running_loop().time() + 10
+            while store.watch_count() == 0:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+            cm_type = store.registry.get("", "v1", "configmaps")
+            assert cm_type is not None
+            for i in range(20):  # one burst, faster than the stream drains
+                fleet.cluster("slow").objects.create(
+                    cm_type, "default", {"metadata": {"name": f"c{i}"}}, "test"
+                )
+            lines = []
+            with pytest.raises(aiohttp.ClientPayloadError):
+                async for line in resp.content:
+                    lines.append(line)
+            assert len(lines) < 20
+        while store.watch_count():
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
