@@ -278,3 +278,56 @@ def test_access_reviews(cluster: Cluster) -> None:
     )
     out = api.create_self_subject_access_review(review)
     assert out.status.allowed is False and out.status.reason
+
+
+def test_networking_v1_api(cluster: Cluster) -> None:
+    net = cluster.networking
+    net.create_namespaced_network_policy(
+        "default",
+        {
+            "metadata": {"name": "deny", "labels": {"svc": "web"}},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "web"}},
+                "ingress": [{"ports": [{"port": 443, "protocol": "TCP"}]}],
+            },
+        },
+    )
+    np = net.read_namespaced_network_policy("deny", "default")
+    assert np.spec.ingress[0].ports[0].port == 443 and np.metadata.generation == 1
+    np = net.patch_namespaced_network_policy(
+        "deny", "default", {"spec": {"ingress": [{"ports": [{"port": 8443, "protocol": "TCP"}]}]}}
+    )
+    assert [p.port for p in np.spec.ingress[0].ports] == [8443]  # no merge key: replaced
+    assert np.metadata.generation == 2
+    net.create_namespaced_ingress(
+        "default",
+        {
+            "metadata": {"name": "ing"},
+            "spec": {
+                "rules": [
+                    {
+                        "host": "a.example",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {
+                                        "service": {"name": "web", "port": {"number": 443}}
+                                    },
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+        },
+    )
+    ing = net.patch_namespaced_ingress_status(
+        "ing", "default", {"status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.1"}]}}}
+    )
+    assert ing.status.load_balancer.ingress[0].ip == "10.0.0.1"
+    listed = net.list_network_policy_for_all_namespaces(label_selector="svc=web")
+    assert [i.metadata.name for i in listed.items] == ["deny"]
+    net.delete_namespaced_ingress("ing", "default")
+    assert net.list_namespaced_ingress("default").items == []
