@@ -14,10 +14,12 @@ import uuid
 from typing import Any
 
 from services.fleet import apply as ssa
+from services.fleet.crds import crd_status, validate_crd
 from services.fleet.errors import ApiError
+from services.fleet.fieldpaths import now
 from services.fleet.kinds import CRD_KEY, NAMESPACE_KEY, SECRET_KEY, ResourceType
+from services.fleet.lifecycle import Lifecycle, not_found
 from services.fleet.patching import clone, json_patch, merge_patch, strategic_merge
-from services.fleet.store import ClusterStore
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -32,10 +34,6 @@ CR_PATCH_TYPES = f"{JSON_PATCH}, {MERGE}, {APPLY}"
 
 def qualified_kind(rt: ResourceType) -> str:
     return f"{rt.kind}.{rt.group}" if rt.group else rt.kind
-
-
-def _not_found(rt: ResourceType, name: str) -> ApiError:
-    return ApiError.not_found(rt.resource_label, name, rt.group)
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -95,34 +93,8 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Objects:
+class Objects(Lifecycle):
     """The write and read rules of one cluster, on top of its :class:`ClusterStore`."""
-
-    def __init__(self, store: ClusterStore) -> None:
-        self.store = store
-
-    # -- helpers ----------------------------------------------------------------------------
-    def _stamp(self, obj: dict[str, Any]) -> None:
-        obj["metadata"]["resourceVersion"] = str(self.store.next_rv())
-
-    def _check_namespace(self, rt: ResourceType, ns: str, name: str) -> None:
-        nsobj = self.store.get(NAMESPACE_KEY, "", ns)
-        if nsobj is None:
-            raise ApiError.not_found("namespaces", ns)
-        if nsobj["metadata"].get("deletionTimestamp"):
-            raise ApiError(
-                403,
-                f'{rt.resource_label} "{name}" is forbidden: unable to create new content in '
-                f"namespace {ns} because it is being terminated",
-                "Forbidden",
-                {"name": name, "kind": rt.plural},
-            )
-
-    def get(self, rt: ResourceType, ns: str, name: str) -> dict[str, Any]:
-        obj = self.store.get(rt.key, ns if rt.namespaced else "", name)
-        if obj is None:
-            raise _not_found(rt, name)
-        return obj
 
     # -- create -----------------------------------------------------------------------------
     def create(
@@ -184,15 +156,15 @@ class Objects:
             obj["status"] = {"phase": "Active"}
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         if rt.key == CRD_KEY:
-            self._validate_crd(obj)
+            validate_crd(obj)
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = ssa.now()
+        meta["creationTimestamp"] = now()
         if rt.generation:
             meta["generation"] = 1
         if not managed:
             ssa.record_update(obj, None, manager, rt.api_version, assoc=rt.builtin)
         if rt.key == CRD_KEY:
-            obj["status"] = self._crd_status(obj)
+            obj["status"] = crd_status(obj)
         if dry_run:
             meta["resourceVersion"] = str(self.store.rv)
             return obj
@@ -284,8 +256,8 @@ class Objects:
             meta["managedFields"] = old_meta.get("managedFields") or []
             ssa.record_update(new, old, manager, rt.api_version, subresource, rt.builtin)
         if rt.key == CRD_KEY:
-            self._validate_crd(new)
-            new["status"] = self._crd_status(new, old.get("status"))
+            validate_crd(new)
+            new["status"] = crd_status(new, old.get("status"))
         if _comparable(new) == _comparable(old):
             return old  # a no-op write keeps the RV and emits nothing
         if dry_run:
@@ -389,7 +361,7 @@ class Objects:
         live = self.store.get(rt.key, ns if rt.namespaced else "", name)
         if live is None:
             if subresource:
-                raise _not_found(rt, name)
+                raise not_found(rt, name)
             obj = ssa.server_side_apply(
                 None,
                 applied,
@@ -419,204 +391,3 @@ class Objects:
         new["metadata"].pop("resourceVersion", None)
         _fold_secret(rt, new)
         return self._commit(rt, live, new, field_manager, subresource, dry_run, record=False), False
-
-    # -- delete -----------------------------------------------------------------------------
-    def delete(
-        self,
-        rt: ResourceType,
-        ns: str,
-        name: str,
-        options: dict[str, Any] | None = None,
-        dry_run: bool = False,
-    ) -> tuple[dict[str, Any], bool]:
-        """Returns (object or Status, removed now)."""
-        obj = self.get(rt, ns, name)
-        pre = (options or {}).get("preconditions") or {}
-        if pre.get("uid") and pre["uid"] != obj["metadata"].get("uid"):
-            raise ApiError(
-                409,
-                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
-                f"{obj['metadata'].get('uid')}",
-                "Conflict",
-                {"name": name, "kind": rt.plural},
-            )
-        if (
-            pre.get("resourceVersion")
-            and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]
-        ):
-            raise ApiError.conflict(rt.resource_label, name, rt.group)
-        if dry_run:
-            return obj, False
-        if rt.key == NAMESPACE_KEY:
-            return self._delete_namespace(rt, obj), False
-        if obj["metadata"].get("finalizers"):
-            if obj["metadata"].get("deletionTimestamp"):
-                return obj, False
-            new = clone(obj)
-            new["metadata"]["deletionTimestamp"] = ssa.now()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
-            self._stamp(new)
-            self.store.put(rt.key, new, obj, "MODIFIED")
-            return new, False
-        new = dict(obj)
-        new["metadata"] = dict(obj["metadata"])
-        self._stamp(new)
-        self._remove(rt, new)
-        return self._success(rt, new), True
-
-    @staticmethod
-    def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        details: dict[str, Any] = {"name": obj["metadata"]["name"]}
-        if rt.group:
-            details["group"] = rt.group
-        details["kind"] = rt.plural
-        details["uid"] = obj["metadata"].get("uid")
-        return {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Success",
-            "details": details,
-        }
-
-    def _remove(self, rt: ResourceType, obj: dict[str, Any]) -> None:
-        """Drop an object for good (its final state already has its new RV)."""
-        self.store.drop(rt.key, obj)
-        if rt.key == CRD_KEY:
-            self._drop_crd(obj)
-        ns = obj["metadata"].get("namespace")
-        if ns:
-            self._maybe_finish_namespace(ns)
-
-    def _delete_namespace(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        name = obj["metadata"]["name"]
-        if not obj["metadata"].get("deletionTimestamp"):
-            new = clone(obj)
-            new["metadata"]["deletionTimestamp"] = ssa.now()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
-            new["status"] = {"phase": "Terminating"}
-            self._stamp(new)
-            self.store.put(rt.key, new, obj, "MODIFIED")
-            obj = new
-        # stand-in for the namespace controller: delete the content at once
-        for key in list(self.store.objects):
-            if key == NAMESPACE_KEY:
-                continue
-            crt = self.store.registry.by_key(key)
-            if crt is None or not crt.namespaced:
-                continue
-            for child in list(self.store.iter(key, name)):
-                self.delete(crt, name, child["metadata"]["name"])
-        self._maybe_finish_namespace(name)
-        return obj
-
-    def _maybe_finish_namespace(self, ns: str) -> None:
-        nsobj = self.store.get(NAMESPACE_KEY, "", ns)
-        if nsobj is None or not nsobj["metadata"].get("deletionTimestamp"):
-            return
-        if nsobj["metadata"].get("finalizers"):
-            return
-        for key, bucket in self.store.objects.items():
-            if key != NAMESPACE_KEY and any(k[0] == ns for k in bucket):
-                return
-        final = dict(nsobj)
-        final["metadata"] = dict(nsobj["metadata"])
-        self._stamp(final)
-        self.store.drop(NAMESPACE_KEY, final)
-
-    def delete_collection(
-        self, rt: ResourceType, ns: str | None, match: Any, dry_run: bool = False
-    ) -> dict[str, Any]:
-        for obj in list(self.store.iter(rt.key, ns)):
-            if match is None or match(obj):
-                self.delete(
-                    rt,
-                    obj["metadata"].get("namespace", ""),
-                    obj["metadata"]["name"],
-                    dry_run=dry_run,
-                )
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-
-    # -- CRDs -------------------------------------------------------------------------------
-    def _validate_crd(self, crd: dict[str, Any]) -> None:
-        spec = crd.get("spec") or {}
-        names = spec.get("names") or {}
-        name = crd["metadata"].get("name", "")
-        kind = "CustomResourceDefinition.apiextensions.k8s.io"
-        for field, value in (
-            ("spec.group", spec.get("group")),
-            ("spec.names.plural", names.get("plural")),
-            ("spec.names.kind", names.get("kind")),
-            ("spec.versions", spec.get("versions")),
-        ):
-            if not value:
-                raise ApiError.invalid(
-                    kind,
-                    name,
-                    field,
-                    "Required value",
-                    "FieldValueRequired",
-                    "apiextensions.k8s.io",
-                )
-        if name != f"{names['plural']}.{spec['group']}":
-            raise ApiError.invalid(
-                kind,
-                name,
-                "metadata.name",
-                f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
-                group="apiextensions.k8s.io",
-            )
-        if sum(1 for v in spec["versions"] if v.get("storage")) != 1:
-            raise ApiError.invalid(
-                kind,
-                name,
-                "spec.versions",
-                "Invalid value: must have exactly one version marked as storage version",
-                group="apiextensions.k8s.io",
-            )
-
-    @staticmethod
-    def _crd_status(crd: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
-        spec = crd.get("spec") or {}
-        names = dict(spec.get("names") or {})
-        names.setdefault("singular", str(names.get("kind", "")).lower())
-        names.setdefault("listKind", f"{names.get('kind', '')}List")
-        storage = next((v["name"] for v in spec.get("versions", []) if v.get("storage")), "")
-        stored = list((old or {}).get("storedVersions") or [])
-        if storage and storage not in stored:
-            stored.append(storage)
-        when = ((old or {}).get("conditions") or [{}])[0].get("lastTransitionTime") or ssa.now()
-        return {
-            "conditions": [
-                {
-                    "type": "NamesAccepted",
-                    "status": "True",
-                    "lastTransitionTime": when,
-                    "reason": "NoConflicts",
-                    "message": "no conflicts found",
-                },
-                {
-                    "type": "Established",
-                    "status": "True",
-                    "lastTransitionTime": when,
-                    "reason": "InitialNamesAccepted",
-                    "message": "the initial names have been accepted",
-                },
-            ],
-            "acceptedNames": names,
-            "storedVersions": stored,
-        }
-
-    def _drop_crd(self, crd: dict[str, Any]) -> None:
-        spec = crd.get("spec") or {}
-        key = (spec.get("group", ""), (spec.get("names") or {}).get("plural", ""))
-        rt = self.store.registry.by_key(key)
-        if rt is not None and not rt.builtin:
-            for obj in list(self.store.iter(key, None)):
-                final = dict(obj)
-                final["metadata"] = dict(obj["metadata"])
-                self._stamp(final)
-                self.store.drop(key, final)
-            self.store.cut_watches(key)
-            self.store.registry.unregister(key)
-            self.store.objects.pop(key, None)

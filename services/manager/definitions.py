@@ -12,6 +12,7 @@ from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.planning import PolicyRefView, TriggerView
 from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
 from shared.api.loading import parse_object
+from shared.evaluation import compile_event_source
 
 SVELTOS_CLUSTER = ("lib.projectsveltos.io/v1beta1", "SveltosCluster")
 CAPI_CLUSTER = ("cluster.x-k8s.io/v1beta1", "Cluster")
@@ -59,7 +60,8 @@ def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
     spec = obj.get("spec") or {}
     if "kind" in spec and "resourceSelectors" not in spec:
         obj = {**obj, "apiVersion": "lib.projectsveltos.io/v1alpha1"}
-    parse_object(obj, source=_ident(obj))  # validation only
+    model = parse_object(obj, source=_ident(obj))
+    compile_event_source(model)  # type: ignore[arg-type]  # Lua syntax, regexes: fail here, early
     return {
         "apiVersion": obj.get("apiVersion"),
         "kind": "EventSource",

@@ -91,6 +91,7 @@ class Manager:
         self._reports_synced = False
         self._published_desired: set[str] = set()
         self._published_profiles: set[str] = set()
+        self._published_status: set[str] = set()
         self._published_assignments: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._cache: dict[str, Any] = {}  # last published body per KV key
@@ -114,6 +115,8 @@ class Manager:
         self.kv_outcomes = await kvbus.KVStore.open(self.js, streams.OUTCOMES, m.ApplyOutcomeEvent)
         self.kv_profiles = await kvbus.KVStore.open(self.js, streams.PROFILES, m.ProfileEvent)
         self.kv_agents = await kvbus.KVStore.open(self.js, streams.AGENTS, m.AgentStatusEvent)
+        self.kv_status = await kvbus.KVStore.open(self.js, streams.STATUS, m.DefinitionStatusEvent)
+        self._published_status = set(await self._keys(self.kv_status))
         self._published_profiles = set(await self._keys(self.kv_profiles))
         self._published_desired = set(await self._keys(self.kv_desired))
         self._published_assignments = set(await self._keys(self.kv_assign))
@@ -218,6 +221,8 @@ class Manager:
                     self.agents[change.key] = change.message.data
                 elif change.op == "delete":
                     self.agents.pop(change.key, None)
+                if change.op != "synced":
+                    self._queue.put_nowait(("tick", None))  # agent errors go into statuses
 
     def _on_kube(self, event: InformerEvent) -> None:
         gvk = event.gvk
@@ -253,7 +258,7 @@ class Manager:
                 self.state.set_event_source(name, definitions.event_source_object(obj))
                 self.definition_errors.pop(ident, None)
             except Exception as exc:
-                self.state.set_event_source(name, None)
+                # bad input loses nothing: clusters keep the last valid version (if any)
                 self.definition_errors[ident] = str(exc)
                 log.error("invalid definition: %s", exc, extra={"obj": ident})
         elif gvk in (CONFIG_MAP, SECRET):
@@ -295,6 +300,60 @@ class Manager:
     # -- reconcile ---------------------------------------------------------------------------
     def _inputs_known(self) -> bool:
         return self._reports_synced and all(g in self._synced for g in WATCHED)
+
+    def definition_statuses(self) -> list[m.DefinitionStatus]:
+        """Status of every known definition: matching clusters and what is wrong."""
+        out: list[m.DefinitionStatus] = []
+        names: dict[tuple[str, str], m.DefinitionStatus] = {}
+        for name, view in self.state.triggers.items():
+            status = self.state.status.get(name)
+            problems = list(status.errors) if status else []
+            names[(view.kind, name)] = m.DefinitionStatus(
+                kind=view.kind,  # type: ignore[arg-type]
+                name=name,
+                matching_clusters=[
+                    cluster_ref(c) for c in (status.matching_clusters if status else [])
+                ],
+                failure_message="; ".join(problems),
+            )
+        for name in self.state.event_sources:
+            problems = []
+            for agent in self.agents.values():
+                problems += [
+                    f"{agent.cluster}: {e}"
+                    for e in agent.errors
+                    if e.startswith(f"EventSource {name}:")
+                ]
+            assigned = [cluster_ref(c) for (c, es) in self.state.assignments if es == name]
+            names[("EventSource", name)] = m.DefinitionStatus(
+                kind="EventSource",
+                name=name,
+                matching_clusters=sorted(assigned, key=str),
+                failure_message="; ".join(problems),
+            )
+        for ident, error in self.definition_errors.items():
+            kind, _, name = ident.partition("/")
+            previous = names.get((kind, name))
+            names[(kind, name)] = m.DefinitionStatus(
+                kind=kind,  # type: ignore[arg-type]
+                name=name,
+                matching_clusters=previous.matching_clusters if previous else [],
+                failure_message=error,
+            )
+        out.extend(names.values())
+        return out
+
+    async def _publish_status(self) -> None:
+        current: set[str] = set()
+        for status in self.definition_statuses():
+            key = subjects.status_key(status.kind, status.name)
+            current.add(key)
+            if self._changed("s:" + key, status) or key not in self._published_status:
+                await self.kv_status.put(m.envelope(status))
+        for key in self._published_status - current:
+            await self.kv_status.delete(key)
+            self._cache.pop("s:" + key, None)
+        self._published_status = current
 
     def _profiles_pending(self) -> set[str]:
         """Profile keys whose desired state is still inside its removal grace period."""
@@ -413,6 +472,7 @@ class Manager:
         self._published_profiles = set(profiles) | (
             self._published_profiles & self._profiles_pending()
         )
+        await self._publish_status()
         log.debug(
             "reconciled: %d assignments, %d desired entries",
             len(assignments),

@@ -16,6 +16,30 @@ CLUSTER_TYPE_LABEL = "eventreport.projectsveltos.io/cluster-type"
 
 
 CLUSTER_PROFILE = GVK("config.projectsveltos.io/v1beta1", "ClusterProfile")
+DEFINITION_KINDS = {
+    "EventSource": GVK("lib.projectsveltos.io/v1beta1", "EventSource"),
+    "EventTrigger": GVK("lib.projectsveltos.io/v1beta1", "EventTrigger"),
+    "EventBasedAddOn": GVK("lib.projectsveltos.io/v1alpha1", "EventBasedAddOn"),
+}
+
+
+def definition_status(status: m.DefinitionStatus) -> dict[str, Any]:
+    """The ``status`` written on an EventSource / EventTrigger / EventBasedAddOn."""
+    out: dict[str, Any] = {
+        "matchingClusters": [
+            {
+                "apiVersion": "cluster.x-k8s.io/v1beta1"
+                if c.type == "capi"
+                else "lib.projectsveltos.io/v1beta1",
+                "kind": "Cluster" if c.type == "capi" else "SveltosCluster",
+                "namespace": c.namespace,
+                "name": c.name,
+            }
+            for c in status.matching_clusters
+        ],
+        "failureMessage": status.failure_message or None,
+    }
+    return out
 
 
 def profile_objects(state: m.ProfileState) -> list[dict[str, Any]]:

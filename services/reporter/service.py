@@ -57,10 +57,12 @@ class Reporter:
         await streams.ensure(js, self.storage)
         reports = await kvbus.KVStore.open(js, streams.REPORTS, m.EventReportEvent)
         profiles = await kvbus.KVStore.open(js, streams.PROFILES, m.ProfileEvent)
+        statuses = await kvbus.KVStore.open(js, streams.STATUS, m.DefinitionStatusEvent)
         self._ready_parts: set[str] = set()
         tasks = [
             asyncio.create_task(self._mirror_reports(reports)),
             asyncio.create_task(self._mirror_profiles(profiles)),
+            asyncio.create_task(self._mirror_status(statuses)),
         ]
         stopper = asyncio.create_task(self._stopping.wait())
         failed = None
@@ -108,6 +110,24 @@ class Reporter:
                 meta = obj["metadata"]
                 written[change.key] = (meta["namespace"], meta["name"])
                 await asyncio.to_thread(self._write, obj, mirroring.report_status(snap))
+
+    async def _mirror_status(self, store: kvbus.KVStore[m.DefinitionStatusEvent]) -> None:
+        async with store.watch() as watch:
+            async for change in watch:
+                if change.op != "put" or change.message is None:
+                    continue  # a deleted definition has no status to write
+                status = change.message.data
+                await asyncio.to_thread(self._write_status, status)
+
+    def _write_status(self, status: m.DefinitionStatus) -> None:
+        gvk = mirroring.DEFINITION_KINDS[status.kind]
+        try:
+            self.kube.patch_status(gvk, None, status.name, mirroring.definition_status(status))
+        except KubeError as exc:
+            if exc.status != 404:  # already gone: nothing to report on
+                log.warning(
+                    "cannot write status: %s", exc, extra={"obj": f"{status.kind}/{status.name}"}
+                )
 
     async def _mirror_profiles(self, store: kvbus.KVStore[m.ProfileEvent]) -> None:
         written: dict[str, list[tuple[GVK, str, str]]] = {}  # kv key -> objects written

@@ -14,6 +14,7 @@ from shared.contract.messages import (
     AppliedObject,
     ApplyOutcome,
     Assignment,
+    DefinitionStatus,
     DesiredObject,
     DesiredState,
     Envelope,
@@ -174,7 +175,22 @@ def examples() -> list[Envelope]:
             }
         ],
     )
-    payloads: list[Payload] = [report, *changes, assignment, desired, outcome, status, profile]
+    definition = DefinitionStatus(
+        kind="EventTrigger",
+        name="network-policy",
+        matching_clusters=[CLUSTER],
+        failure_message="",
+    )
+    payloads: list[Payload] = [
+        report,
+        *changes,
+        assignment,
+        desired,
+        outcome,
+        status,
+        profile,
+        definition,
+    ]
     return [
         envelope(p, time=TIME, id=None if isinstance(p, ResourceChange) else f"example-{i}")
         for i, p in enumerate(payloads)

@@ -48,6 +48,7 @@ T_DESIREDSTATE = "io.ripple.desiredstate.v1"
 T_APPLYOUTCOME = "io.ripple.applyoutcome.v1"
 T_AGENTSTATUS = "io.ripple.agentstatus.v1"
 T_PROFILE = "io.ripple.profile.v1"
+T_STATUS = "io.ripple.status.v1"
 
 
 class Model(BaseModel):
@@ -275,6 +276,20 @@ class ProfileState(Model):
         return [redact(v) for v in values]
 
 
+DefinitionKind = Literal["EventSource", "EventTrigger", "EventBasedAddOn"]
+
+
+class DefinitionStatus(Model):
+    """The status of one definition of the management cluster, as the manager sees it: the
+    clusters a trigger selects, and what is wrong (``failureMessage`` empty when healthy).
+    The reporter writes it into the object's ``status``."""
+
+    kind: DefinitionKind
+    name: str
+    matching_clusters: list[ClusterRef] = Field(default_factory=list)
+    failure_message: str = ""
+
+
 Payload = (
     EventReportSnapshot
     | ResourceChange
@@ -283,6 +298,7 @@ Payload = (
     | ApplyOutcome
     | AgentStatus
     | ProfileState
+    | DefinitionStatus
 )
 
 
@@ -392,6 +408,14 @@ class ProfileEvent(Envelope):
     data: ProfileState
 
 
+class DefinitionStatusEvent(Envelope):
+    """``io.ripple.status.v1``: value of ``ripple-status``."""
+
+    TYPE: ClassVar[str] = T_STATUS
+    type: Literal["io.ripple.status.v1"] = "io.ripple.status.v1"
+    data: DefinitionStatus
+
+
 ResourceChangeEvent = ResourceMatchedEvent | ResourceUpdatedEvent | ResourceUnmatchedEvent
 RESOURCE_CHANGE_EVENTS: tuple[type[Envelope], ...] = (
     ResourceMatchedEvent,
@@ -406,6 +430,7 @@ ENVELOPES: tuple[type[Envelope], ...] = (
     ApplyOutcomeEvent,
     AgentStatusEvent,
     ProfileEvent,
+    DefinitionStatusEvent,
 )
 """Every envelope class, one per CloudEvent type."""
 REGISTRY: dict[str, type[Envelope]] = {cls.TYPE: cls for cls in ENVELOPES}
@@ -418,6 +443,7 @@ _PAYLOAD_CLASS: dict[type[Model], type[Envelope]] = {
     ApplyOutcome: ApplyOutcomeEvent,
     AgentStatus: AgentStatusEvent,
     ProfileState: ProfileEvent,
+    DefinitionStatus: DefinitionStatusEvent,
 }
 _CHANGE_CLASS: dict[str, type[Envelope]] = {
     "matched": ResourceMatchedEvent,
@@ -462,14 +488,15 @@ def envelope(data: Payload, *, id: str | None = None, time: datetime | None = No
     (``ripple://agent/<ns>/<type>--<name>``) or :data:`MANAGER_SOURCE`; ``id`` defaults to the
     dedup id for resource changes and to a random UUID otherwise."""
     cls: type[Envelope]
-    source = data.cluster.source
+    if isinstance(data, Assignment | DesiredState | ProfileState | DefinitionStatus):
+        source = MANAGER_SOURCE
+    else:
+        source = data.cluster.source
     if isinstance(data, ResourceChange):
         cls = _CHANGE_CLASS[data.change]
         id = id or data.msg_id()
     else:
         cls = _PAYLOAD_CLASS[type(data)]
-        if isinstance(data, Assignment | DesiredState | ProfileState):
-            source = MANAGER_SOURCE
     return cls(
         id=id or uuid.uuid4().hex,
         source=source,
@@ -498,6 +525,8 @@ def _key_of(data: Payload) -> str:
         return subjects.outcome_key(data.cluster, data.profile_name)
     if isinstance(data, ProfileState):
         return subjects.profile_key(data.cluster, data.profile_name)
+    if isinstance(data, DefinitionStatus):
+        return subjects.status_key(data.kind, data.name)
     return subjects.agent_key(data.cluster)
 
 

@@ -120,8 +120,24 @@ PROFILES = BucketSpec(
     readers="reporter, external consumers",
 )
 
+STATUS = BucketSpec(
+    bucket="ripple-status",
+    key_format="<kind>.<name>",
+    description="Status of EventSources, EventTriggers and EventBasedAddOns",
+    writers="manager",
+    readers="reporter, external consumers",
+)
+
 STREAMS: tuple[StreamSpec, ...] = (EVENTS,)
-BUCKETS: tuple[BucketSpec, ...] = (ASSIGNMENTS, REPORTS, DESIRED, OUTCOMES, AGENTS, PROFILES)
+BUCKETS: tuple[BucketSpec, ...] = (
+    ASSIGNMENTS,
+    REPORTS,
+    DESIRED,
+    OUTCOMES,
+    AGENTS,
+    PROFILES,
+    STATUS,
+)
 
 
 def stream_config(spec: StreamSpec, storage: Storage = "file") -> Any:

@@ -188,6 +188,28 @@ def profile_key(cluster: ClusterRef, profile: str) -> str:
     return f"{cluster.token}.{encode_token(profile)}"
 
 
+def status_key(kind: str, name: str) -> str:
+    """Key in ``ripple-status``: ``<kind lower-case>.<name>`` (e.g. ``eventtrigger.web``)."""
+    return f"{encode_token(kind.lower())}.{encode_token(name)}"
+
+
+STATUS_KINDS = {
+    "eventsource": "EventSource",
+    "eventtrigger": "EventTrigger",
+    "eventbasedaddon": "EventBasedAddOn",
+}
+
+
+def parse_status_key(key: str) -> tuple[str, str]:
+    """Inverse of :func:`status_key`: ``(Kind, name)``."""
+    parts = key.split(".")
+    if len(parts) != 2 or decode_token(parts[0]) not in STATUS_KINDS:
+        raise InvalidSubject(
+            f"status key {key!r} is not '<eventsource|eventtrigger|eventbasedaddon>.<name>'"
+        )
+    return STATUS_KINDS[decode_token(parts[0])], decode_token(parts[1])
+
+
 def agent_key(cluster: ClusterRef) -> str:
     """Key in ``ripple-agents``: ``<clusterns>.<cluster>``."""
     return cluster.token

@@ -66,6 +66,7 @@ def test_sources_and_types() -> None:
     assert by_type[m.T_ASSIGNMENT].source == m.MANAGER_SOURCE
     assert by_type[m.T_DESIREDSTATE].source == m.MANAGER_SOURCE
     assert by_type[m.T_PROFILE].source == m.MANAGER_SOURCE
+    assert by_type[m.T_STATUS].source == m.MANAGER_SOURCE
     for t in (m.T_EVENTREPORT, m.T_RESOURCE_MATCHED, m.T_APPLYOUTCOME, m.T_AGENTSTATUS):
         assert by_type[t].source == "ripple://agent/default/capi--prod_2Eeu-1"
     assert set(m.REGISTRY) == {
@@ -78,6 +79,7 @@ def test_sources_and_types() -> None:
         "io.ripple.applyoutcome.v1",
         "io.ripple.agentstatus.v1",
         "io.ripple.profile.v1",
+        "io.ripple.status.v1",
     }
 
 

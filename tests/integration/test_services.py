@@ -184,3 +184,112 @@ def test_agents_report_their_state(stack: Stack) -> None:
     a = next(a for a in agents if a["cluster"]["name"] == "cluster-a")
     assert "/v1/Service" in a["watchedGvks"] or "v1/Service" in a["watchedGvks"]
     assert a["errors"] == []
+
+
+BAD_LUA = {
+    "apiVersion": "lib.projectsveltos.io/v1beta1",
+    "kind": "EventSource",
+    "metadata": {"name": "broken-lua"},
+    "spec": {
+        "resourceSelectors": [
+            {
+                "group": "",
+                "version": "v1",
+                "kind": "Service",
+                "evaluate": "function evaluate()\n  return {\nend",
+            }
+        ]
+    },
+}
+ES_GVK = GVK("lib.projectsveltos.io/v1beta1", "EventSource")
+EBA_GVK = GVK("lib.projectsveltos.io/v1alpha1", "EventBasedAddOn")
+
+
+def test_a_bad_event_source_is_reported_in_its_status_and_breaks_nothing(stack: Stack) -> None:
+    mgmt = stack.management
+    mgmt.apply(BAD_LUA, field_manager="test")
+    status = eventually(
+        lambda: (
+            (mgmt.get(ES_GVK, None, "broken-lua") or {}).get("status", {}).get("failureMessage")
+        ),
+        what="failureMessage on the EventSource",
+    )
+    assert "line" in status
+    cluster = stack.client(CLUSTER_A)
+    cluster.apply(service("still-works"), field_manager="test")
+    eventually(
+        lambda: cluster.get(NETPOL, "default", "front-still-works"), what="others unaffected"
+    )
+    trigger = eventually(
+        lambda: (
+            (mgmt.get(EBA_GVK, None, "service-network-policy") or {})
+            .get("status", {})
+            .get("matchingClusters")
+        ),
+        what="trigger status",
+    )
+    assert trigger == [
+        {
+            "apiVersion": "lib.projectsveltos.io/v1beta1",
+            "kind": "SveltosCluster",
+            "namespace": "default",
+            "name": "cluster-a",
+        }
+    ]
+    cluster.delete(SERVICE, "default", "still-works")
+
+
+def test_breaking_a_used_event_source_keeps_its_last_good_version(stack: Stack) -> None:
+    mgmt = stack.management
+    cluster = stack.client(CLUSTER_A)
+    cluster.apply(service("kept"), field_manager="test")
+    eventually(lambda: cluster.get(NETPOL, "default", "front-kept"), what="deployed")
+    good = mgmt.get(ES_GVK, None, "sveltos-service")
+    assert good is not None
+    broken = {
+        "apiVersion": "lib.projectsveltos.io/v1beta1",
+        "kind": "EventSource",
+        "metadata": {"name": "sveltos-service"},
+        "spec": {
+            "resourceSelectors": [
+                {"group": "", "version": "v1", "kind": "Service", "evaluate": "if"}
+            ]
+        },
+    }
+    mgmt.replace(
+        {
+            **broken,
+            "metadata": {
+                **broken["metadata"],
+                "resourceVersion": good["metadata"]["resourceVersion"],
+            },
+        }
+    )
+    eventually(
+        lambda: (
+            (mgmt.get(ES_GVK, None, "sveltos-service") or {})
+            .get("status", {})
+            .get("failureMessage")
+        ),
+        what="the error is shown",
+    )
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:  # nothing is withdrawn because of the bad edit
+        assert cluster.get(NETPOL, "default", "front-kept") is not None
+        time.sleep(0.05)
+    restored = mgmt.get(ES_GVK, None, "sveltos-service")
+    good["metadata"] = {
+        "name": "sveltos-service",
+        "resourceVersion": restored["metadata"]["resourceVersion"],
+    }
+    good.pop("status", None)
+    mgmt.replace(good)
+    eventually(
+        lambda: (
+            not (mgmt.get(ES_GVK, None, "sveltos-service") or {})
+            .get("status", {})
+            .get("failureMessage")
+        ),
+        what="the error clears",
+    )
+    cluster.delete(SERVICE, "default", "kept")

@@ -1,0 +1,256 @@
+"""Field paths of server-side apply: leaves of an object, associative-list steps, and the
+``fieldsV1`` encoding of ``managedFields``.
+
+A path is a tuple of map keys and :class:`Item` steps (an associative-list element
+addressed by its merge key). A leaf is a scalar, an empty map or an atomic list; for the
+built-in kinds, lists of maps with a merge key (the strategic-merge table) are associative.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from services.fleet.patching import MERGE_KEYS
+
+
+@dataclass(frozen=True)
+class Item:
+    """A path step into an associative list: the element whose ``key`` equals ``value``."""
+
+    key: str
+    value: Any
+
+    def encoded(self) -> str:
+        return "k:" + json.dumps({self.key: self.value}, separators=(",", ":"))
+
+
+Path = tuple[str | Item, ...]
+
+#: metadata fields that are never owned (server-managed or identity)
+_SKIP_META = frozenset(
+    {
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "selfLink",
+    }
+)
+_SKIP_TOP = frozenset({"apiVersion", "kind"})
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def leaves(
+    obj: dict[str, Any], include_status: bool = True, assoc: bool = False
+) -> Iterator[tuple[Path, Any]]:
+    """(path, value) for every owned-able leaf of an object."""
+    for key, value in obj.items():
+        if key in _SKIP_TOP or (key == "status" and not include_status):
+            continue
+        if key == "metadata" and isinstance(value, dict):
+            for mk, mv in value.items():
+                if mk in _SKIP_META:
+                    continue
+                yield from _walk((key, mk), mv, assoc)
+            continue
+        yield from _walk((key,), value, assoc)
+
+
+def list_key(field: Any, items: Any) -> str | None:
+    """The merge key of an associative list, or None when the list is atomic."""
+    if not isinstance(field, str) or not isinstance(items, list) or not items:
+        return None
+    for key in MERGE_KEYS.get(field, ()):
+        if all(isinstance(i, dict) and _scalar(i.get(key)) for i in items):
+            values = [i[key] for i in items]
+            if len(set(map(repr, values))) == len(values):
+                return key
+    return None
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _walk(path: Path, value: Any, assoc: bool) -> Iterator[tuple[Path, Any]]:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from _walk((*path, k), v, assoc)
+        return
+    if assoc and value == [] and isinstance(path[-1], str) and path[-1] in MERGE_KEYS:
+        return  # an empty associative list claims no element
+    key = list_key(path[-1], value) if assoc else None
+    if key is None:
+        yield path, value
+        return
+    for element in value:
+        yield from _walk((*path, Item(key, element[key])), element, assoc)
+
+
+MISSING = object()
+
+
+def _step(cur: Any, part: str | Item) -> Any:
+    if isinstance(part, Item):
+        if isinstance(cur, list):
+            for e in cur:
+                if isinstance(e, dict) and e.get(part.key) == part.value:
+                    return e
+        return MISSING
+    if isinstance(cur, dict) and part in cur:
+        return cur[part]
+    return MISSING
+
+
+def get_path(obj: Any, path: Path) -> Any:
+    cur = obj
+    for part in path:
+        cur = _step(cur, part)
+        if cur is MISSING:
+            return MISSING
+    return cur
+
+
+def set_path(obj: dict[str, Any], path: Path, value: Any) -> None:
+    cur: Any = obj
+    for i, part in enumerate(path[:-1]):
+        want_list = isinstance(path[i + 1], Item)
+        if isinstance(part, Item):
+            nxt = _step(cur, part)
+            if nxt is MISSING:
+                nxt = {part.key: part.value}
+                cur.append(nxt)
+        else:
+            nxt = cur.get(part)
+            if not isinstance(nxt, list if want_list else dict):
+                nxt = [] if want_list else {}
+                cur[part] = nxt
+        cur = nxt
+    last = path[-1]
+    assert isinstance(last, str)
+    cur[last] = value
+
+
+def remove_path(obj: dict[str, Any], path: Path) -> None:
+    """Remove a leaf, then prune what the removal left empty (never top-level fields).
+
+    An associative-list element goes when only its key is left; its key field alone is
+    never removed while other fields remain.
+    """
+    chain: list[Any] = [obj]
+    cur: Any = obj
+    for part in path[:-1]:
+        cur = _step(cur, part)
+        if cur is MISSING or not isinstance(cur, dict | list):
+            return
+        chain.append(cur)
+    last = path[-1]
+    if not isinstance(cur, dict) or not isinstance(last, str) or last not in cur:
+        return
+    parent_step = path[-2] if len(path) > 1 else None
+    if isinstance(parent_step, Item) and parent_step.key == last and len(cur) > 1:
+        return
+    del cur[last]
+    for depth in range(len(path) - 1, 0, -1):
+        node, parent, step = chain[depth], chain[depth - 1], path[depth - 1]
+        if isinstance(step, Item):
+            if all(k == step.key for k in node):
+                parent.remove(node)
+                continue
+            break
+        if depth >= 2 and node in ({}, []):
+            del parent[step]
+            continue
+        break
+
+
+def changed_leaves(
+    old: dict[str, Any] | None, new: dict[str, Any], assoc: bool = False
+) -> set[Path]:
+    """Leaves of ``new`` whose value differs from ``old`` (all of them on create)."""
+    if old is None:
+        return {p for p, _ in leaves(new, assoc=assoc)}
+    return {p for p, v in leaves(new, assoc=assoc) if get_path(old, p) != v}
+
+
+# -- fieldsV1 encoding -----------------------------------------------------------------------
+
+
+def _enc(part: str | Item) -> str:
+    return part.encoded() if isinstance(part, Item) else f"f:{part}"
+
+
+#: encoded fieldsV1 documents shared between objects of the same shape (never mutated)
+_ENCODED: dict[frozenset[Path], dict[str, Any]] = {}
+
+
+def encode_fields(paths: Iterable[Path]) -> dict[str, Any]:
+    """The fieldsV1 document of a set of leaves (memoised: treat the result as read-only)."""
+    key = frozenset(paths)
+    doc = _ENCODED.get(key)
+    if doc is None:
+        if len(_ENCODED) >= 4096:
+            _ENCODED.clear()
+        doc = _ENCODED[key] = _encode(key)
+    return doc
+
+
+def _encode(paths: Iterable[Path]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for path in sorted(paths, key=lambda p: tuple(_enc(x) for x in p)):
+        cur = root
+        for part in path:
+            cur = cur.setdefault(_enc(part), {})
+    return _mark_parents(root, top=True)
+
+
+def _mark_parents(node: dict[str, Any], top: bool = False) -> dict[str, Any]:
+    for key, child in list(node.items()):
+        if child:
+            node[key] = _mark_parents(child)
+    if node and not top:
+        return {".": {}, **node}
+    return node
+
+
+def decode_fields(fields: dict[str, Any] | None) -> set[Path]:
+    out: set[Path] = set()
+
+    def walk(node: dict[str, Any], path: Path) -> None:
+        children = [k for k in node if k.startswith(("f:", "k:"))]
+        if not children:
+            if path:
+                out.add(path)
+            return
+        for k in children:
+            walk(node[k], (*path, _dec(k)))
+
+    walk(fields or {}, ())
+    return out
+
+
+def _dec(key: str) -> str | Item:
+    if key.startswith("k:"):
+        try:
+            [(k, v)] = json.loads(key[2:]).items()
+            return Item(k, v)
+        except (ValueError, AttributeError):
+            return key[2:]
+    return key[2:]
+
+
+def overlaps(a: Path, b: Path) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
