@@ -172,6 +172,19 @@ def test_leave_policies_survives_a_restart_of_the_destination_agent(
         source.apply(service(f"{name}-0", label))
         want = {f"{name}-{name}-0"}
         equal_eventually(lambda: policies(dest, name), want, 15, what="policies in dest")
+        keys = desired_profiles(bus, name, DEST_REF)
+        eventually(  # the agent recorded what it applied (its outcome) before it dies
+            lambda: (
+                keys
+                <= set(
+                    bus.kv_items(
+                        streams.OUTCOMES, m.ApplyOutcomeEvent, subjects.cluster_keys(DEST_REF)
+                    )
+                )
+            ),
+            10,
+            what="apply outcome recorded",
+        )
         kill9(stack, agent)
         source.delete(SERVICE, "default", f"{name}-0")
         equal_eventually(lambda: desired_profiles(bus, name, DEST_REF), set(), 10, what="withdrawn")
