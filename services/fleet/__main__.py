@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import logging
 
-from services.fleet.runner import cluster_info, load_fleet_yaml, serve_forever
+from services.fleet.handle import cluster_info, load_fleet_yaml
+from services.fleet.runner import serve_forever
 
 
 def main(argv: list[str] | None = None) -> None:

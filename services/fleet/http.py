@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from services.fleet import rbac
+from services.fleet import access, listing
 from services.fleet.discovery import API_VERSIONS, VERSION
 from services.fleet.errors import ApiError
 from services.fleet.objects import APPLY
@@ -230,7 +230,7 @@ async def resource(
     method = request.method
     user = request.headers.get("Impersonate-User")
     if user and not rt.virtual and state.rbac_enforced(cluster):
-        _authorize(request, store, rt, ns, name, sub, user)
+        access.authorize(request, store, rt, ns, name, sub, user)
     dry_run = q.get("dryRun") == "All"
     content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
     manager = q.get("fieldManager") or (
@@ -253,13 +253,15 @@ async def resource(
                     state.bookmark_interval,
                 )
             return json_response(
-                _list(store, rt, ns, labels, fields, q.get("limit"), q.get("continue"))
+                listing.list_objects(
+                    store, rt, ns, labels, fields, q.get("limit"), q.get("continue")
+                )
             )
         if method == "POST":
             body = parse_body(await request.read(), content_type)
             if rt.virtual:
                 return json_response(
-                    _review(
+                    access.review(
                         state,
                         cluster,
                         rt,
@@ -323,149 +325,11 @@ async def resource(
     raise ApiError.method_not_allowed(method, plural)
 
 
-def _verb(method: str, name: str | None, watch: bool) -> str:
-    if method == "GET":
-        return "watch" if watch else ("get" if name else "list")
-    if method == "DELETE":
-        return "delete" if name else "deletecollection"
-    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
-
-
-def _authorize(
-    request: web.Request,
-    store: Any,
-    rt: Any,
-    ns: str | None,
-    name: str | None,
-    sub: str,
-    user: str,
-) -> None:
-    attrs = rbac.Attributes(
-        user=user,
-        groups=request.headers.getall("Impersonate-Group", []),
-        verb=_verb(request.method, name, request.query.get("watch") in ("true", "1")),
-        group=rt.group,
-        resource=rt.plural,
-        subresource=sub,
-        namespace=ns or "",
-        name=name or "",
-    )
-    allowed, _ = rbac.authorize(store, attrs)
-    if not allowed:
-        details: dict[str, Any] = {}
-        if name:
-            details["name"] = name
-        if rt.group:
-            details["group"] = rt.group
-        details["kind"] = rt.plural
-        raise ApiError(403, rbac.forbidden_message(attrs), "Forbidden", details)
-
-
 def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
     if obj.get("apiVersion") == api_version:
         return obj
     out = dict(obj)
     out["apiVersion"] = api_version
-    return out
-
-
-def _continue_token(start: tuple[str, str], rv: int) -> str:
-    import base64
-
-    raw = json.dumps({"v": 1, "rv": rv, "start": list(start)}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_continue(token: str) -> tuple[str, str]:
-    import base64
-
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        ns, name = data["start"]
-        return str(ns), str(name)
-    except (ValueError, KeyError, TypeError):
-        raise ApiError.bad_request(
-            f"continue key is not valid: illegal base64 data at input byte 0 ({token})"
-        ) from None
-
-
-def _list(
-    store: Any,
-    rt: Any,
-    ns: str | None,
-    labels: Any,
-    fields: Any,
-    limit_param: str | None,
-    cont: str | None,
-) -> dict[str, Any]:
-    namespace = ns if rt.namespaced else None
-    after = _decode_continue(cont) if cont else None
-    items = []
-    for obj in store.iter(rt.key, namespace):
-        if after is not None:
-            om = obj["metadata"]
-            if (om.get("namespace", ""), om["name"]) <= after:
-                continue
-        if labels is not None and not labels(obj):
-            continue
-        if fields is not None and not fields(obj):
-            continue
-        items.append(obj)
-    meta: dict[str, Any] = {"resourceVersion": str(store.rv)}
-    try:
-        limit = int(limit_param) if limit_param else 0
-    except ValueError:
-        raise ApiError.bad_request(f"invalid limit {limit_param!r}") from None
-    if limit > 0 and len(items) > limit:
-        last = items[limit - 1]["metadata"]
-        meta["continue"] = _continue_token((last.get("namespace", ""), last["name"]), store.rv)
-        meta["remainingItemCount"] = len(items) - limit
-        items = items[:limit]
-    return {
-        "kind": f"{rt.kind}List",
-        "apiVersion": rt.api_version,
-        "metadata": meta,
-        "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items],
-    }
-
-
-def _review(
-    state: FleetState,
-    cluster: SimCluster,
-    rt: Any,
-    body: Any,
-    request_user: str | None = None,
-    request_groups: list[str] | None = None,
-) -> dict[str, Any]:
-    """Access reviews: allowed unless a deny rule (hooks) matches the request's attributes."""
-    if not isinstance(body, dict):
-        raise ApiError.bad_request("the object provided is not a JSON object")
-    out = dict(body)
-    out["apiVersion"], out["kind"] = rt.api_version, rt.kind
-    out.setdefault("metadata", {})
-    spec = body.get("spec") or {}
-    attrs = spec.get("resourceAttributes") or {}
-    for rule in state.denied.get(cluster.name, []):
-        if all(attrs.get(k) == v for k, v in rule.items()):
-            out["status"] = {
-                "allowed": False,
-                "denied": True,
-                "reason": "denied by the fleet's test hooks",
-            }
-            return out
-    if rt.plural == "subjectaccessreviews":
-        user, groups = str(spec.get("user", "")), list(spec.get("groups") or [])
-    else:
-        user = request_user or ""
-        groups = list(request_groups or [])
-    if user and state.rbac_enforced(cluster) and attrs:
-        allowed, reason = rbac.authorize(
-            cluster.store, rbac.Attributes.from_review(user, groups, spec)
-        )
-        out["status"] = {"allowed": allowed, **({"reason": reason} if reason else {})}
-        return out
-    out["status"] = {"allowed": True}
     return out
 
 
