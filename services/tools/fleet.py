@@ -42,9 +42,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the clusters on 127.0.0.1 until SIGTERM or Ctrl-C.
 
-        Cluster NAME is at http://127.0.0.1:PORT/clusters/NAME; the management cluster at
-        /clusters/management and at the root. DIR/NAME.kubeconfig holds the URL and the
-        fleet's admin token; test hooks live under /_fleet/.
+        Cluster NAME is at https://127.0.0.1:PORT/clusters/NAME; the management cluster at
+        /clusters/management and at the root. DIR/NAME.kubeconfig holds the URL, the CA and
+        the fleet's admin token; DIR/fleet.json the URL once serving; test hooks live under
+        /_fleet/.
         """
         import asyncio
 
