@@ -285,8 +285,9 @@ class Http:
                 raw = resp.read()
                 status = resp.status
         except urllib.error.HTTPError as err:
-            raw = err.read()
-            status = err.code
+            with err:
+                raw = err.read()
+                status = err.code
         try:
             return status, json.loads(raw) if raw else None
         except ValueError:

@@ -1,0 +1,221 @@
+"""BRIEF section 7, REST API and Secrets: with a token configured every ``/v1`` endpoint
+answers 401 without it (or with a wrong one), the API is read-only, and Secret data never
+appears in REST responses, NATS (reports, events, every bucket but the desired state
+addressed to the destination agent), the management EventReports, or the logs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from services.scenario.stack import Stack
+from shared.contract import streams, subjects
+from shared.contract.redact import REDACTED
+from shared.contract.subjects import ClusterRef
+from tests.reliability.helpers import (
+    API_TOKEN,
+    CONFIG_MAP,
+    EVENT_REPORT,
+    SECRET,
+    Http,
+    SyncNats,
+    delete_definitions,
+    event_source,
+    event_trigger,
+    eventually,
+    rest,
+)
+
+CLUSTER = "default/cluster-rest"
+REF = ClusterRef(namespace="default", name="cluster-rest")
+NAME = "rest-secrets"
+LABEL = "rest-secret-src"
+COLLECTED = f"collected-{uuid.uuid4().hex}"  # a Secret's value in the managed cluster
+REFERENCED = f"referenced-{uuid.uuid4().hex}"  # a Secret's value referenced by the trigger
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def leaks(text: str, *values: str) -> list[str]:
+    """The secret values (plain or base64) found in ``text``."""
+    found = []
+    for value in values:
+        for form in (value, _b64(value)):
+            if form in text:
+                found.append(form)
+    return found
+
+
+@pytest.fixture(scope="module")
+def api(stack: Stack) -> Http:
+    return rest(stack)
+
+
+def get_paths(api: Http) -> list[str]:
+    """Every GET path of the API without path parameters (from its OpenAPI document)."""
+    doc = api.get("/openapi.json")
+    return sorted(p for p, ops in doc["paths"].items() if "get" in ops and "{" not in p)
+
+
+def test_every_v1_endpoint_requires_the_token(api: Http) -> None:
+    paths = [p for p in get_paths(api) if p.startswith("/v1/")]
+    assert {"/v1/triggers", "/v1/errors", "/v1/reports", "/v1/profiles"} <= set(paths)
+    paths += ["/v1/triggers/anything", "/v1/profiles/anything"]
+    for path in paths:
+        for token in (None, "wrong-token", API_TOKEN + "x", ""):
+            status, body = api.call("GET", path, token=token)
+            assert status == 401, f"GET {path} with token {token!r}: {status} {body}"
+        status, _ = api.call("GET", path)
+        assert status in (200, 404), f"GET {path} with the token: {status}"
+    raw = api.call("GET", "/v1/triggers", token=False)
+    assert raw[0] == 401
+
+
+def test_basic_auth_with_the_token_is_refused(api: Http) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(api.base + "/v1/triggers")
+    request.add_header("Authorization", "Basic " + _b64(f"user:{API_TOKEN}"))
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=10)
+    with err.value:
+        assert err.value.code == 401
+
+
+def test_the_api_is_read_only(api: Http) -> None:
+    for path in ("/v1/triggers", "/v1/triggers/x", "/v1/profiles", "/v1/errors"):
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            status, body = api.call(method, path, {"spec": {}})
+            assert status in (404, 405), f"{method} {path}: {status} {body}"
+
+
+@pytest.fixture(scope="module")
+def secrets_flow(stack: Stack) -> Iterator[dict[str, Any]]:
+    """An EventSource collecting Secrets of cluster-rest; its trigger deploys a ConfigMap per
+    Secret (listing the Secret's keys) plus a Secret referenced as it is."""
+    copy_template = (
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata:\n"
+        "  name: copy-{{ .Resource.metadata.name }}\n"
+        "  namespace: default\n"
+        "data:\n"
+        "  keys: '{{ range $k, $v := .Resource.data }}{{ $k }} {{ end }}'\n"
+        "  seen: '{{ .Resource.data.password }}'\n"
+    )
+    deployed_secret = yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "deployed-secret", "namespace": "default"},
+            "data": {"token": _b64(REFERENCED)},
+        }
+    )
+    source = event_source(NAME, LABEL, kind="Secret")
+    template = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": NAME,
+            "namespace": "default",
+            "annotations": {"projectsveltos.io/instantiate": "ok"},
+        },
+        "data": {"copy.yaml": copy_template},
+    }
+    referenced = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "addons.projectsveltos.io/cluster-profile",
+        "metadata": {"name": f"{NAME}-ref", "namespace": "default"},
+        "data": {"secret.yaml": _b64(deployed_secret)},
+    }
+    trigger = event_trigger(NAME, NAME, "rest", NAME)
+    trigger["spec"]["policyRefs"].append(
+        {"kind": "Secret", "namespace": "default", "name": f"{NAME}-ref"}
+    )
+    definitions = [source, template, referenced, trigger]
+    stack.apply_management(definitions)
+    client = stack.client(CLUSTER)
+    client.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "default", "labels": {LABEL: "on"}},
+            "type": "Opaque",
+            "data": {"password": _b64(COLLECTED)},
+        }
+    )
+    copy = eventually(
+        lambda: client.get(CONFIG_MAP, "default", "copy-db"), 15, what="the ConfigMap copy"
+    )
+    eventually(lambda: client.get(SECRET, "default", "deployed-secret"), 15, what="deployed Secret")
+    yield {"copy": copy}
+    delete_definitions(stack, definitions)
+
+
+def test_templates_see_only_redacted_secret_values(stack: Stack, secrets_flow: dict) -> None:
+    copy = secrets_flow["copy"]
+    assert copy["data"]["keys"].split() == ["password"]
+    assert copy["data"]["seen"] == REDACTED
+    assert not leaks(json.dumps(copy), COLLECTED)
+
+
+def test_rest_responses_carry_no_secret_data(api: Http, secrets_flow: dict) -> None:
+    bodies = {path: api.get(path) for path in get_paths(api)}
+    profiles = [p["name"] for p in api.get("/v1/profiles") if p["trigger"] == NAME]
+    assert profiles, "the trigger's profile is listed"
+    for name in profiles:
+        bodies[f"/v1/profiles/{name}"] = api.get(f"/v1/profiles/{name}")
+    bodies[f"/v1/triggers/{NAME}"] = api.get(f"/v1/triggers/{NAME}")
+    text = json.dumps(bodies[f"/v1/profiles/{profiles[0]}"])
+    assert "deployed-secret" in text, "the referenced Secret's manifest is listed (redacted)"
+    for path, body in bodies.items():
+        assert not leaks(json.dumps(body), COLLECTED, REFERENCED), f"GET {path} leaks"
+
+
+def test_nats_carries_no_collected_secret_data(
+    stack: Stack, bus: SyncNats, secrets_flow: dict
+) -> None:
+    raw = bus.kv_raw(streams.REPORTS.bucket, subjects.report_key(REF, NAME))
+    assert raw is not None
+    report = json.loads(raw)["data"]
+    (secret,) = report["resources"]
+    assert secret["data"] == {"password": REDACTED}
+    events = bus.stream_messages(streams.EVENTS.name, subjects.events_wildcard(REF, NAME))
+    assert events, "per-change events were published"
+    for message in events:
+        obj = json.loads(message)["data"].get("object")
+        assert obj is None or obj["data"] == {"password": REDACTED}
+    for bucket in streams.BUCKETS:
+        allowed = (REFERENCED,) if bucket is streams.DESIRED else ()
+        for message in bus.stream_messages(bucket.stream_name, f"$KV.{bucket.bucket}.>"):
+            text = message.decode(errors="replace")
+            found = leaks(text, COLLECTED, REFERENCED)
+            assert all(f in (*allowed, *map(_b64, allowed)) for f in found), (
+                f"{bucket.bucket} leaks {found}"
+            )
+    for message in events:
+        assert not leaks(message.decode(errors="replace"), COLLECTED, REFERENCED)
+
+
+def test_event_report_and_logs_carry_no_secret_data(stack: Stack, secrets_flow: dict) -> None:
+    report = eventually(
+        lambda: stack.management.get(EVENT_REPORT, "default", f"sveltos--{NAME}--cluster-rest"),
+        10,
+        what="the EventReport",
+    )
+    resources = base64.b64decode(report["spec"]["resources"]).decode()
+    assert "password" in resources and REDACTED in resources
+    assert not leaks(json.dumps(report) + resources, COLLECTED, REFERENCED)
+    for log in sorted(stack.log_dir.glob("*.log")):
+        found = leaks(log.read_text(errors="replace"), COLLECTED, REFERENCED)
+        assert not found, f"{log.name} leaks {found}"
