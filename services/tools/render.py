@@ -68,26 +68,25 @@ def _templates_of(path: Path) -> list[tuple[str, str, str | None]]:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError:
         docs = []
-    if (
-        len(docs) == 1
-        and isinstance(docs[0], dict)
-        and docs[0].get("kind")
-        in (
-            "ConfigMap",
-            "Secret",
-        )
-    ):
-        doc = docs[0]
+    holders = [d for d in docs if isinstance(d, dict) and d.get("kind") in ("ConfigMap", "Secret")]
+    if holders and all(isinstance(d, dict) and d.get("apiVersion") for d in docs):
+        # definition files: every ConfigMap/Secret among them holds templates, key by key
         from shared.templating import flavour_of
 
-        flavour = flavour_of((doc.get("metadata") or {}).get("annotations"))
         out: list[tuple[str, str, str | None]] = []
-        for key, value in sorted((doc.get("data") or {}).items()):
-            if doc["kind"] == "Secret":
-                value = base64.b64decode(value).decode("utf-8")
-            out.append((str(key), str(value), flavour))
-        for key, value in sorted((doc.get("stringData") or {}).items()):
-            out.append((str(key), str(value), flavour))
+        for doc in holders:
+            flavour = flavour_of((doc.get("metadata") or {}).get("annotations"))
+            prefix = (
+                f"{doc['kind']}/{(doc.get('metadata') or {}).get('name', '')} "
+                if len(holders) > 1
+                else ""
+            )
+            for key, value in sorted((doc.get("data") or {}).items()):
+                if doc["kind"] == "Secret":
+                    value = base64.b64decode(value).decode("utf-8")
+                out.append((prefix + str(key), str(value), flavour))
+            for key, value in sorted((doc.get("stringData") or {}).items()):
+                out.append((prefix + str(key), str(value), flavour))
         return out
     return [(path.name, text, None)]
 
