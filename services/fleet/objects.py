@@ -15,6 +15,7 @@ from typing import Any
 
 from services.fleet import apply as ssa
 from services.fleet.crds import crd_status, validate_crd
+from services.fleet.defaults import apply_defaults
 from services.fleet.errors import ApiError
 from services.fleet.fieldpaths import now
 from services.fleet.kinds import CRD_KEY, NAMESPACE_KEY, SECRET_KEY, ResourceType
@@ -163,6 +164,7 @@ class Objects(Lifecycle):
             meta["generation"] = 1
         if not managed:
             ssa.record_update(obj, None, manager, rt.api_version, assoc=rt.builtin)
+        apply_defaults(rt, obj, None, self.store)  # defaults belong to no manager
         if rt.key == CRD_KEY:
             obj["status"] = crd_status(obj)
         if dry_run:
@@ -236,6 +238,7 @@ class Objects(Lifecycle):
     ) -> dict[str, Any]:
         meta = _meta(new)
         old_meta = old["metadata"]
+        apply_defaults(rt, new, old, self.store)
         for k in ("name", "namespace", *SERVER_META):
             if k in old_meta:
                 meta[k] = old_meta[k]

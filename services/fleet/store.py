@@ -126,6 +126,8 @@ class ClusterStore:
     floor: int = 0
     events: deque[Event] = field(default_factory=deque)
     watchers: dict[tuple[str, str], list[Watcher]] = field(default_factory=dict)
+    #: Service cluster IPs allocated so far
+    ip_counter: int = 0
 
     # -- objects ----------------------------------------------------------------------------
     def bucket(self, key: tuple[str, str]) -> dict[ObjKey, dict[str, Any]]:

@@ -331,3 +331,38 @@ def test_networking_v1_api(cluster: Cluster) -> None:
     assert [i.metadata.name for i in listed.items] == ["deny"]
     net.delete_namespaced_ingress("ing", "default")
     assert net.list_namespaced_ingress("default").items == []
+
+
+def test_service_defaults(cluster: Cluster) -> None:
+    core = cluster.core
+    a = core.create_namespaced_service(
+        "default",
+        {
+            "metadata": {"name": "a"},
+            "spec": {"selector": {"app": "a"}, "ports": [{"name": "https", "port": 443}]},
+        },
+    )
+    b = core.create_namespaced_service(
+        "default",
+        {
+            "metadata": {"name": "b"},
+            "spec": {"ports": [{"port": 80, "targetPort": 8080, "protocol": "UDP"}]},
+        },
+    )
+    assert a.spec.type == "ClusterIP" and a.spec.session_affinity == "None"
+    assert a.spec.cluster_ip.startswith("10.96.") and a.spec.cluster_ips == [a.spec.cluster_ip]
+    assert a.spec.cluster_ip != b.spec.cluster_ip
+    assert (a.spec.ports[0].protocol, a.spec.ports[0].target_port) == ("TCP", 443)
+    assert (b.spec.ports[0].protocol, b.spec.ports[0].target_port) == ("UDP", 8080)
+    assert a.status.load_balancer is not None
+    # an update that omits the allocated IP keeps it; an unchanged PUT is a no-op
+    out = core.replace_namespaced_service(
+        "a",
+        "default",
+        {
+            "metadata": {"name": "a"},
+            "spec": {"selector": {"app": "a"}, "ports": [{"name": "https", "port": 443}]},
+        },
+    )
+    assert out.spec.cluster_ip == a.spec.cluster_ip
+    assert out.metadata.resource_version == a.metadata.resource_version
