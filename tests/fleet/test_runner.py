@@ -200,3 +200,19 @@ def test_cli_serve_until_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert f"{info['url']}/clusters/one" in out
     assert not (tmp_path / "fleet.json").exists()
+
+
+async def test_certificate_without_openssl(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    from services.fleet import tls
+
+    tls._with_cryptography(tmp_path / tls.CERT, tmp_path / tls.KEY)
+    async with FleetServer(["x"], tmp_path) as fleet:  # reuses the certificate in DIR
+        assert fleet.ca_file == tmp_path / tls.CERT
+        ctx = tls.client_context(fleet.ca_file)
+        headers = {"Authorization": f"Bearer {fleet.token}"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.get(f"{fleet.url('x')}/version", ssl=ctx) as resp,
+        ):
+            assert resp.status == 200
