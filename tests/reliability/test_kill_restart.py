@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from services.scenario.stack import Stack
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
-from shared.kube import KubeClient
+from shared.kube import GVK, KubeClient
 from tests.reliability.helpers import (
     EVENT_REPORT,
     SERVICE,
     SyncNats,
     delete_definitions,
     equal_eventually,
+    eventually,
     expected_policies,
     kill9,
     policies,
@@ -155,3 +158,47 @@ def test_kill9_reporter_during_churn_and_withdrawal(stack: Stack, bus: SyncNats)
         if not stack.processes[victim].running:
             restart(stack, victim)
         delete_definitions(stack, definitions)
+
+
+@pytest.mark.parametrize("victim", ["agent", "manager"])
+def test_trigger_deleted_while_a_service_is_down_leaves_no_orphan(
+    stack: Stack, bus: SyncNats, victim: str
+) -> None:
+    """The trigger is deleted while the agent (or the manager) is dead: after its restart
+    everything the trigger deployed is removed."""
+    name = f"k-orphan-{victim}"
+    label = f"{name}-svc"
+    definitions = policy_set(name, "churn", label)
+    stack.apply_management(definitions)
+    client = stack.client(CLUSTER)
+    process = stack.agent_name(CLUSTER) if victim == "agent" else "manager"
+    try:
+        for i in range(3):
+            client.apply(service(f"{name}-{i}", label))
+        want = {f"{name}-{name}-{i}" for i in range(3)}
+        equal_eventually(lambda: policies(client, name), want, 15, what="policies")
+        equal_eventually(lambda: desired_profiles(bus, name), 3, 10, what="desired")
+        keys = set(bus.kv_items(streams.DESIRED, m.DesiredStateEvent, subjects.cluster_keys(REF)))
+        eventually(  # the agent recorded what it applied before it dies
+            lambda: (
+                keys
+                <= set(
+                    bus.kv_items(streams.OUTCOMES, m.ApplyOutcomeEvent, subjects.cluster_keys(REF))
+                )
+            ),
+            10,
+            what="apply outcomes recorded",
+        )
+        kill9(stack, process)
+        delete_definitions(stack, definitions)
+        if victim == "agent":  # the manager withdraws the desired state meanwhile
+            equal_eventually(lambda: desired_profiles(bus, name), 0, 10, what="withdrawn")
+        restart(stack, process)
+        equal_eventually(lambda: policies(client, name), set(), 15, what="orphans removed")
+        equal_eventually(lambda: desired_profiles(bus, name), 0, 10, what="desired removed")
+    finally:
+        if not stack.processes[process].running:
+            restart(stack, process)
+        for obj in definitions:
+            meta = obj["metadata"]
+            stack.management.delete(GVK.of(obj), meta.get("namespace"), meta["name"])
