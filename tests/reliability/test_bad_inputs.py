@@ -19,8 +19,10 @@ import pytest
 
 from services.scenario.stack import Stack
 from shared.contract.subjects import ClusterRef
+from shared.kube import KubeError
 from tests.reliability.helpers import (
     EVENT_REPORT,
+    EVENT_TRIGGER,
     Http,
     config_map,
     delete_definitions,
@@ -284,3 +286,44 @@ def test_hostile_template_is_reported_and_isolated(
         all_running(stack)
     finally:
         delete_definitions(stack, definitions)
+
+
+# -- invalid definitions ----------------------------------------------------------------------
+INVALID_TRIGGERS = {
+    "unknown-field": {"bogusField": True},
+    "wrong-type": {"oneForEvent": "sometimes"},
+    "bad-selector": {
+        "sourceClusterSelector": {"matchExpressions": [{"key": "lane", "operator": "Near"}]}
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_TRIGGERS))
+def test_invalid_trigger_definition_is_reported_and_isolated(
+    stack: Stack, good: list, api: Http, case: str
+) -> None:
+    """A trigger that does not load is either refused by the API server (the user sees the
+    error at apply time) or accepted there and listed by GET /v1/errors; the good trigger
+    keeps working either way."""
+    name = f"bad-def-{case}"
+    trigger = event_trigger(name, GOOD, "bad", GOOD)
+    trigger["spec"].update(INVALID_TRIGGERS[case])
+    try:
+        try:
+            stack.apply_management([trigger])
+        except KubeError as exc:  # refused at apply time: a clear error for the user
+            assert name in str(exc) or "EventTrigger" in str(exc), str(exc)
+        else:
+            errors = eventually(
+                lambda: [e for e in api.get("/v1/errors") if name in e["object"]],
+                10,
+                what=f"{name} in /v1/errors",
+            )
+            assert errors[0]["message"], errors
+        client = stack.client(CLUSTER)
+        svc = f"svc-def-{case}"
+        client.apply(service(svc, GOOD_LABEL))
+        good_policy_appears(stack, svc)
+        all_running(stack)
+    finally:
+        stack.management.delete(EVENT_TRIGGER, None, name)
