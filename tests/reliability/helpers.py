@@ -337,6 +337,13 @@ class SyncNats:
 
         return int(self.run(put()))
 
+    def kv_delete(self, bucket: str, key: str) -> None:
+        async def delete() -> None:
+            kv = await self.js.key_value(bucket)
+            await kv.delete(key)
+
+        self.run(delete())
+
     def kv_raw(self, bucket: str, key: str) -> bytes | None:
         async def get() -> bytes | None:
             from nats.js.errors import KeyNotFoundError
