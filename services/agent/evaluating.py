@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from services.agent.watching import WatchKey
 from shared.kube.client import GVK, ObjectKey, object_key
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class SourceState:
     errors: dict[ObjectKey, str] = field(default_factory=dict)
     cloud_events: list[dict[str, Any]] = field(default_factory=list)
     identity: str = ""  # the tenant this EventSource is evaluated as ("" = the agent)
+    selectors: list[Any] = field(default_factory=list)  # the EventSource's resourceSelectors
     dirty: bool = True
     generation: int = 0
     aggregate_error: str = ""
@@ -48,8 +50,22 @@ class SourceState:
         return [GVK.from_parts(g, v, k) for g, v, k in self.compiled.gvks]
 
     @property
-    def watch_keys(self) -> list[tuple[GVK, str]]:
-        return [(gvk, self.identity) for gvk in self.gvks]
+    def watch_keys(self) -> list[WatchKey]:
+        """The informers this EventSource needs. A tenant's kind whose selectors all name one
+        namespace is listed and watched in that namespace only (a namespaced Role suffices)."""
+        keys: list[WatchKey] = []
+        for group, version, kind in self.compiled.gvks:
+            gvk = GVK.from_parts(group, version, kind)
+            namespace = ""
+            if self.identity:
+                spaces = {
+                    s.namespace
+                    for s in self.selectors
+                    if GVK.from_parts(s.group, s.version, s.kind) == gvk
+                }
+                namespace = spaces.pop() if len(spaces) == 1 else ""
+            keys.append(WatchKey(gvk, self.identity, namespace))
+        return keys
 
     @property
     def aggregated(self) -> bool:

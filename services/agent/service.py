@@ -27,7 +27,7 @@ from services.agent import cloudevents
 from services.agent.applying import Applier, normal_key
 from services.agent.drifting import drifted
 from services.agent.evaluating import ChangeEvent, SourceState
-from services.agent.watching import Watches, WatchEvent, tenant_identity
+from services.agent.watching import Watches, WatchEvent, WatchKey, tenant_identity
 from shared.api.loading import parse_object
 from shared.bus import kv as kvbus
 from shared.bus.client import connect, publish_change
@@ -158,15 +158,21 @@ class Agent:
         self._stopping.set()
 
     def errors(self) -> list[str]:
-        """What keeps this agent from doing its whole job, for its status."""
+        """What keeps this agent from doing its whole job, for its status. Problems of one
+        EventSource start with ``EventSource <name>:`` (the manager shows them there)."""
         out = [f"EventSource {n}: {e}" for n, e in sorted(self.source_errors.items())]
-        for (gvk, identity), informer in sorted(self.watches.informers.items()):
-            if informer.error:
-                who = f" as {identity}" if identity else ""
-                out.append(f"watch {gvk}{who}: {informer.error}")
-        for state in self.sources.values():
+        attributed = set()
+        for state in sorted(self.sources.values(), key=lambda s: s.name):
+            for key in state.watch_keys:
+                error = self.watches.error(key)
+                if error:
+                    attributed.add(key)
+                    out.append(f"EventSource {state.name}: {error}")
             if state.aggregate_error:
                 out.append(f"EventSource {state.name}: {state.aggregate_error}")
+        for key, informer in sorted(self.watches.informers.items()):
+            if informer.error and key not in attributed:
+                out.append(f"watch {key.gvk}: {informer.error}")
         return out
 
     def _client_for(self, identity: str) -> KubeClient:
@@ -181,7 +187,7 @@ class Agent:
 
     async def _status(self, state: str, errors: list[str] | None = None) -> None:
         gvks = (
-            sorted({str(g) for g, _ in self.watches.informers}) if hasattr(self, "watches") else []
+            sorted({str(k.gvk) for k in self.watches.informers}) if hasattr(self, "watches") else []
         )
         status = m.AgentStatus(
             cluster=self.cluster,
@@ -242,6 +248,7 @@ class Agent:
             collect=bool(source.spec.collect_resources),  # type: ignore[attr-defined]
             definition=definition,
             identity=tenant_identity(dict((definition.get("metadata") or {}).get("labels") or {})),
+            selectors=list(source.spec.resource_selectors),  # type: ignore[attr-defined]
         )
         self.sources[name] = state
         log.info("EventSource assigned", extra={"obj": obj})
@@ -268,7 +275,7 @@ class Agent:
 
     def _update_watches(self) -> None:
         keys = {k for s in self.sources.values() for k in s.watch_keys}
-        keys |= {(GVK(k.api_version, k.kind), "") for k in self.drift_watch}
+        keys |= {WatchKey(GVK(k.api_version, k.kind)) for k in self.drift_watch}
         self.watches.ensure(keys)
 
     # -- evaluation --------------------------------------------------------------------------
@@ -281,7 +288,7 @@ class Agent:
             self._flush_event.set()
 
     def _on_informer_event(self, item: WatchEvent) -> None:
-        event, key = item.event, (item.event.gvk, item.identity)
+        event, key = item.event, item.key
         if event.type in ("SYNCED", "FAILED"):
             for state in self.sources.values():
                 if key in state.watch_keys:
@@ -290,7 +297,7 @@ class Agent:
         for state in self.sources.values():
             if key in state.watch_keys:
                 self._publish_changes(state, state.observe(event.type, event.obj))
-        if self.drift_watch and not item.identity and event.type in ("MODIFIED", "DELETED"):
+        if self.drift_watch and key == WatchKey(key.gvk) and event.type in ("MODIFIED", "DELETED"):
             self._check_drift(event)
 
     def _check_drift(self, event: InformerEvent) -> None:
@@ -376,7 +383,7 @@ class Agent:
                 if state.dirty and self._complete(state):
                     await self._publish_report(state)
             await self._maybe_ready()
-            current = (self.errors(), sorted({str(g) for g, _ in self.watches.informers}))
+            current = (self.errors(), sorted({str(k.gvk) for k in self.watches.informers}))
             if current != self._published_status:
                 self._published_status = current
                 await self._status("ready" if self._ready_written else "starting", current[0])

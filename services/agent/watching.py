@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from shared.kube import GVK, Informer, InformerEvent, KindNotServed, KubeClient
 
@@ -25,7 +26,13 @@ QUEUE_SIZE = 10_000
 TENANT_NAME = "projectsveltos.io/serviceaccount-name"
 TENANT_NAMESPACE = "projectsveltos.io/serviceaccount-namespace"
 
-WatchKey = tuple[GVK, str]  # (kind, identity: "" = the agent itself)
+
+class WatchKey(NamedTuple):
+    """What one informer lists and watches: a kind, as whom, where ("" = all namespaces)."""
+
+    gvk: GVK
+    identity: str = ""  # "" = the agent itself
+    namespace: str = ""
 
 
 def tenant_identity(labels: dict[str, str]) -> str:
@@ -39,7 +46,7 @@ def tenant_identity(labels: dict[str, str]) -> str:
 
 @dataclass(frozen=True)
 class WatchEvent:
-    identity: str
+    key: WatchKey
     event: InformerEvent
 
 
@@ -57,16 +64,15 @@ class Watches:
         self.informers: dict[WatchKey, Informer] = {}
         self.not_served: set[WatchKey] = set()
 
-    def _deliverer(self, identity: str) -> Callable[[InformerEvent], None]:
+    def _deliverer(self, key: WatchKey) -> Callable[[InformerEvent], None]:
         def deliver(event: InformerEvent) -> None:
             """Called in an informer thread: hand the event to the loop (waits when full)."""
-            key = (event.gvk, identity)
             if event.type == "FAILED" and "is not served" in event.message:
                 self.not_served.add(key)
             elif event.type == "SYNCED":
                 self.not_served.discard(key)
             future = asyncio.run_coroutine_threadsafe(
-                self.queue.put(WatchEvent(identity, event)), self.loop
+                self.queue.put(WatchEvent(key, event)), self.loop
             )
             try:
                 future.result()
@@ -79,16 +85,21 @@ class Watches:
         """Start informers not running yet and stop the ones nobody needs."""
         wanted = set(keys)
         for key in wanted - set(self.informers):
-            gvk, identity = key
-            informer = Informer(self.client_for(identity), gvk, self._deliverer(identity))
+            informer = Informer(
+                self.client_for(key.identity),
+                key.gvk,
+                self._deliverer(key),
+                namespace=key.namespace or None,
+            )
             self.informers[key] = informer
-            who = f" as {identity}" if identity else ""
-            log.info("watching %s%s", gvk, who, extra={"obj": self.client.name})
+            who = f" as {key.identity}" if key.identity else ""
+            where = f" in {key.namespace}" if key.namespace else ""
+            log.info("watching %s%s%s", key.gvk, where, who, extra={"obj": self.client.name})
             informer.start()
         for key in set(self.informers) - wanted:
             informer = self.informers.pop(key)
             self.not_served.discard(key)
-            log.info("no longer watching %s", key[0], extra={"obj": self.client.name})
+            log.info("no longer watching %s", key.gvk, extra={"obj": self.client.name})
             informer.request_stop()
 
     def known(self, key: WatchKey) -> bool:
@@ -114,4 +125,4 @@ class Watches:
         self.informers.clear()
 
 
-__all__ = ["KindNotServed", "WatchEvent", "Watches", "tenant_identity"]
+__all__ = ["KindNotServed", "WatchEvent", "WatchKey", "Watches", "tenant_identity"]
