@@ -230,3 +230,38 @@ def test_spoofed_report_is_rejected(stack: Stack, bus: SyncNats, good: list) -> 
         all_running(stack)
     finally:
         delete_definitions(stack, definitions)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "services/manager/service.py Manager._reconcile with state.State.reconcile: after a "
+        "restart, a (trigger, cluster) pair whose report key holds an unreadable value has no "
+        "report, so it produces no desired entries ('unknown: keep whatever the pair had', "
+        "but a fresh manager had nothing); _reconcile then deletes every published desired "
+        "key it did not recompute (_published_desired - desired) and the agent prunes the "
+        "add-ons: an unknown report is read as 'no match'"
+    ),
+)
+def test_malformed_report_withdraws_nothing_after_manager_restart(
+    stack: Stack, bus: SyncNats, good: list
+) -> None:
+    """The manager restarts while the only value of a report key is malformed: the report is
+    unknown, not empty, so nothing deployed from it is withdrawn."""
+    client = stack.client(CLUSTER)
+    client.apply(service("msg-mgr", LABEL))
+    eventually(lambda: f"{GOOD}-msg-mgr" in policies(client, GOOD), 15, what="policy")
+    before = policies(client, GOOD)
+    desired_before = set(
+        bus.kv_items(streams.DESIRED, m.DesiredStateEvent, subjects.cluster_keys(REF))
+    )
+    bus.kv_put(streams.REPORTS.bucket, subjects.report_key(REF, GOOD), b"\x00 garbage")
+    kill9(stack, "manager")
+    restart(stack, "manager")
+    stays(lambda: policies(client, GOOD) == before, 500, what="policies after manager restart")
+    desired_after = set(
+        bus.kv_items(streams.DESIRED, m.DesiredStateEvent, subjects.cluster_keys(REF))
+    )
+    assert desired_before <= desired_after, sorted(desired_before - desired_after)
+    client.apply(service("msg-mgr-after", LABEL))  # the agent republishes a good report
+    eventually(lambda: f"{GOOD}-msg-mgr-after" in policies(client, GOOD), 15, what="recovery")
