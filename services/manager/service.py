@@ -19,7 +19,7 @@ from typing import Any
 
 from services.manager import definitions
 from services.manager.model import ClusterKey, Report
-from services.manager.state import DesiredEntry, State
+from services.manager.state import Changes, DesiredEntry, State
 from shared.bus import kv as kvbus
 from shared.bus.client import connect
 from shared.contract import messages as m
@@ -95,6 +95,9 @@ class Manager:
         self._published_assignments: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._cache: dict[str, Any] = {}  # last published body per KV key
+        self._reconciled = False
+        self._status_due = False
+        self._profile_keys: dict[str, str] = {}  # profile name -> its key in ripple-profiles
         self.stats = {"reconciles": 0, "report_changes": 0, "desired_puts": 0, "desired_deletes": 0}
 
     # -- life cycle --------------------------------------------------------------------------
@@ -222,7 +225,8 @@ class Manager:
                 elif change.op == "delete":
                     self.agents.pop(change.key, None)
                 if change.op != "synced":
-                    self._queue.put_nowait(("tick", None))  # agent errors go into statuses
+                    self._status_due = True  # agent errors go into the statuses
+                    self._queue.put_nowait(("tick", None))
 
     def _on_kube(self, event: InformerEvent) -> None:
         gvk = event.gvk
@@ -238,6 +242,8 @@ class Manager:
         name, namespace = str(meta.get("name", "")), str(meta.get("namespace", "") or "")
         deleted = event.type == "DELETED"
         ident = f"{gvk.kind}/{name}"
+        if gvk in (EVENT_TRIGGER, EVENT_BASED_ADDON, EVENT_SOURCE):
+            self._status_due = True  # a definition's status may change with it
         if gvk in (EVENT_TRIGGER, EVENT_BASED_ADDON):
             if deleted:
                 self.state.delete_trigger(name)
@@ -305,8 +311,9 @@ class Manager:
         """Status of every known definition: matching clusters and what is wrong."""
         out: list[m.DefinitionStatus] = []
         names: dict[tuple[str, str], m.DefinitionStatus] = {}
+        statuses = self.state.status
         for name, view in self.state.triggers.items():
-            status = self.state.status.get(name)
+            status = statuses.get(name)
             problems = list(status.errors) if status else []
             names[(view.kind, name)] = m.DefinitionStatus(
                 kind=view.kind,  # type: ignore[arg-type]
@@ -316,6 +323,9 @@ class Manager:
                 ],
                 failure_message="; ".join(problems),
             )
+        by_source: dict[str, list[ClusterKey]] = {}
+        for c, es in self.state.assignments:
+            by_source.setdefault(es, []).append(c)
         for name in self.state.event_sources:
             problems = []
             for agent in self.agents.values():
@@ -324,7 +334,7 @@ class Manager:
                     for e in agent.errors
                     if e.startswith(f"EventSource {name}:")
                 ]
-            assigned = [cluster_ref(c) for (c, es) in self.state.assignments if es == name]
+            assigned = [cluster_ref(c) for c in by_source.get(name, [])]
             names[("EventSource", name)] = m.DefinitionStatus(
                 kind="EventSource",
                 name=name,
@@ -354,16 +364,6 @@ class Manager:
             await self.kv_status.delete(key)
             self._cache.pop("s:" + key, None)
         self._published_status = current
-
-    def _profiles_pending(self) -> set[str]:
-        """Profile keys whose desired state is still inside its removal grace period."""
-        pending: set[str] = set()
-        for key in self._pending_removal:
-            item = subjects.parse_desired_key(key)
-            for pkey in self._published_profiles:
-                if subjects.parse_profile_key(pkey).name == item.name:
-                    pending.add(pkey)
-        return pending
 
     def _schedule_wakeup(self, delay: float) -> None:
         """Reconcile again once the earliest grace period has run out."""
@@ -402,60 +402,78 @@ class Manager:
             log.exception("input not processed", extra={"obj": "manager"})
 
     async def _reconcile(self) -> None:
+        """Publish what the last changes changed (incremental). The first pass after a start
+        also withdraws what was published before but is no longer wanted."""
         self.stats["reconciles"] += 1
-        self.state.reconcile()
-        generation = time.time_ns() // 1000
-        assignments = {
-            subjects.assignment_key(cluster_ref(c), es): (c, es, v)
-            for (c, es), v in self.state.assignments.items()
-        }
-        for key, (c, es, value) in assignments.items():
+        changes = self.state.reconcile()
+        first = not self._reconciled
+        self._reconciled = True
+        await self._publish_assignments(changes, first)
+        await self._publish_desired(changes, first)
+        await self._publish_profiles(changes, first)
+        if changes.status_changed or first or self._status_due:
+            self._status_due = False
+            await self._publish_status()
+
+    async def _publish_assignments(self, changes: Changes, first: bool) -> None:
+        for (c, es), value in changes.assignments_put.items():
             msg = m.Assignment(
                 cluster=cluster_ref(c),
                 event_source_name=es,
                 event_source=value["eventSource"],
                 triggers=sorted(value["triggers"]),
             )
+            key = subjects.assignment_key(cluster_ref(c), es)
             if self._changed("a:" + key, msg) or key not in self._published_assignments:
                 await self.kv_assign.put(m.envelope(msg))
-                log.info("assigned EventSource %s", es, extra={"obj": str(c)})
                 self._published_assignments.add(key)
-        for key in self._published_assignments - set(assignments):
+                log.info("assigned EventSource %s", es, extra={"obj": str(c)})
+        gone = {
+            subjects.assignment_key(cluster_ref(c), es) for c, es in changes.assignments_deleted
+        }
+        if first:
+            current = {
+                subjects.assignment_key(cluster_ref(c), es) for c, es in self.state.assignments
+            }
+            gone |= self._published_assignments - current
+        for key in gone & self._published_assignments:
             await self.kv_assign.delete(key)
             self._cache.pop("a:" + key, None)
-        self._published_assignments = set(assignments)
+            self._published_assignments.discard(key)
 
-        desired = {
-            subjects.desired_key(cluster_ref(c), p): entry
-            for (c, p), entry in self.state.desired.items()
-        }
-        for key, entry in desired.items():
+    async def _publish_desired(self, changes: Changes, first: bool) -> None:
+        generation = time.time_ns() // 1000
+        for (c, p), entry in changes.desired_put.items():
+            key = subjects.desired_key(cluster_ref(c), p)
+            self._pending_removal.pop(key, None)  # wanted again within its grace period
             msg = self._desired_message(entry, generation)
             if self._changed("d:" + key, msg) or key not in self._published_desired:
                 await self.kv_desired.put(m.envelope(msg))
+                self._published_desired.add(key)
                 self.stats["desired_puts"] += 1
         now = time.monotonic()
-        for key in set(self._pending_removal) & set(desired):
-            del self._pending_removal[key]  # wanted again before its grace period ran out
-        kept: set[str] = set()
-        for key in self._published_desired - set(desired):
-            deadline = self._pending_removal.setdefault(key, now + self.removal_grace)
+        gone = {subjects.desired_key(cluster_ref(c), p) for c, p in changes.desired_deleted}
+        if first:
+            current = {subjects.desired_key(cluster_ref(c), p) for c, p in self.state.desired}
+            gone |= self._published_desired - current
+        for key in gone & self._published_desired:
+            self._pending_removal.setdefault(key, now + self.removal_grace)
+        for key, deadline in list(self._pending_removal.items()):
             if deadline > now:
-                kept.add(key)  # still inside its grace period
-                continue
+                continue  # still inside its grace period
             del self._pending_removal[key]
             await self.kv_desired.delete(key)
             self._cache.pop("d:" + key, None)
+            self._published_desired.discard(key)
             self.stats["desired_deletes"] += 1
-        self._published_desired = set(desired) | kept
         if self._pending_removal:
             self._schedule_wakeup(min(self._pending_removal.values()) - now)
-        profiles = {}
-        for profile in self.state.profiles.values():
+
+    async def _publish_profiles(self, changes: Changes, first: bool) -> None:
+        for profile in changes.profiles_put.values():
             if not profile.cluster_profile:
                 continue
             key = subjects.profile_key(cluster_ref(profile.source), profile.name)
-            profiles[key] = profile
             state = m.ProfileState(
                 cluster=cluster_ref(profile.source),
                 profile_name=profile.name,
@@ -464,21 +482,23 @@ class Manager:
                 instantiated=profile.instantiated,
                 error=profile.error,
             )
+            self._profile_keys[profile.name] = key
             if self._changed("p:" + key, state) or key not in self._published_profiles:
                 await self.kv_profiles.put(m.envelope(state))
-        for key in self._published_profiles - set(profiles) - self._profiles_pending():
+                self._published_profiles.add(key)
+        gone = {
+            self._profile_keys.pop(n) for n in changes.profiles_deleted if n in self._profile_keys
+        }
+        if first:
+            current = {
+                subjects.profile_key(cluster_ref(p.source), p.name)
+                for p in self.state.profiles.values()
+            }
+            gone |= self._published_profiles - current
+        for key in gone & self._published_profiles:
             await self.kv_profiles.delete(key)
             self._cache.pop("p:" + key, None)
-        self._published_profiles = set(profiles) | (
-            self._published_profiles & self._profiles_pending()
-        )
-        await self._publish_status()
-        log.debug(
-            "reconciled: %d assignments, %d desired entries",
-            len(assignments),
-            len(desired),
-            extra={"obj": "manager"},
-        )
+            self._published_profiles.discard(key)
 
     def _changed(self, key: str, msg: Any) -> bool:
         body = msg.model_dump(exclude={"generation"})

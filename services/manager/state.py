@@ -45,6 +45,7 @@ class Changes:
     desired_deleted: set[tuple[ClusterKey, str]] = field(default_factory=set)
     profiles_put: dict[str, ProfilePlan] = field(default_factory=dict)
     profiles_deleted: set[str] = field(default_factory=set)
+    status_changed: bool = False
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
@@ -65,8 +66,8 @@ class State:
         self.reports: dict[tuple[ClusterKey, str], Report] = {}
         self.pairs: dict[Pair, PairPlan] = {}
         self.pair_es: dict[Pair, str] = {}
-        self.status: dict[str, TriggerStatus] = {}
         self._config_status: dict[str, TriggerStatus] = {}
+        self._owner: dict[tuple[ClusterKey, str], ProfilePlan] = {}  # desired key -> profile
         self._dirty: set[Pair] = set()
         self._all_dirty = True
         self.assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
@@ -80,7 +81,6 @@ class State:
 
     def delete_trigger(self, name: str) -> None:
         self.triggers.pop(name, None)
-        self.status.pop(name, None)
         self._mark_trigger(name)
 
     def set_event_source(self, name: str, obj: dict[str, Any] | None) -> None:
@@ -132,111 +132,153 @@ class State:
 
     # -- recomputation -----------------------------------------------------------------------
     def reconcile(self) -> Changes:
+        """Recompute what changed since the last call; return the difference in outputs.
+
+        A report change recomputes only the (trigger, cluster) pairs of that report and
+        touches only their profiles and desired entries; a definition or cluster change
+        re-selects the pairs first (all of them are re-planned)."""
+        changes = Changes()
         world = World(self.clusters, self.refs)
-        wanted_pairs: dict[Pair, str] = {}
-        assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
-        if self._all_dirty or self._dirty:
-            self._config_status = {}
-            for trigger in self.triggers.values():
-                status = TriggerStatus()
-                self._config_status[trigger.name] = status
-                for key in planning.source_clusters(trigger, self.clusters):
-                    status.matching_clusters.append(key)
-                    try:
-                        es_name = planning.event_source_for_cluster(trigger, self.clusters[key])
-                    except Exception as exc:
-                        status.errors.append(f"{key}: {exc}")
-                        continue
-                    wanted_pairs[(trigger.name, key)] = es_name
-                    es_obj = self.event_sources.get(es_name)
-                    if es_obj is None:
-                        status.errors.append(f"EventSource {es_name!r} not found")
-                        continue
-                    entry = assignments.setdefault(
-                        (key, es_name), {"eventSource": es_obj, "triggers": []}
-                    )
-                    entry["triggers"].append(trigger.name)
-        else:
-            wanted_pairs = dict(self.pair_es)
-            assignments = self.assignments
-        dirty = set(self._dirty)
         if self._all_dirty:
-            dirty |= set(wanted_pairs) | set(self.pair_es)
+            wanted_pairs, assignments = self._select()
+            for key, value in assignments.items():
+                if self.assignments.get(key) != value:
+                    changes.assignments_put[key] = value
+            changes.assignments_deleted = set(self.assignments) - set(assignments)
+            self.assignments = assignments
+            dirty = set(self._dirty) | set(wanted_pairs) | set(self.pair_es)
+            self.pair_es = wanted_pairs
+            changes.status_changed = True
+        else:
+            dirty = set(self._dirty)
+        self._dirty.clear()
+        self._all_dirty = False
         for pair in dirty:
-            if pair not in wanted_pairs:
-                self.pairs.pop(pair, None)  # positive knowledge: trigger/cluster no longer match
+            previous = self.pairs.get(pair)
+            if pair not in self.pair_es:
+                if previous is not None:  # positive knowledge: trigger/cluster no longer match
+                    del self.pairs[pair]
+                    self._replace(previous, None, changes)
                 continue
-            es_name = wanted_pairs[pair]
+            es_name = self.pair_es[pair]
             report = self.reports.get((pair[1], es_name))
             if report is None:
                 continue  # unknown: keep whatever the pair had
             trigger = self.triggers[pair[0]]
-            previous = self.pairs.get(pair)
             plan = planning.plan_pair(trigger, self.clusters[pair[1]], es_name, report, world)
             if previous is not None:
-                for name, profile in plan.profiles.items():
-                    old = previous.profiles.get(name)
-                    if profile.error and old is not None and not old.error:
-                        profile.objects = old.objects  # keep the last good objects
-                        profile.destinations = profile.destinations or old.destinations
-                        profile.cluster_profile = profile.cluster_profile or old.cluster_profile
+                self._keep_last_good(previous, plan)
+                if previous.errors != plan.errors:
+                    changes.status_changed = True
+            elif plan.errors:
+                changes.status_changed = True
             self.pairs[pair] = plan
-        for pair in [p for p in self.pairs if p not in wanted_pairs]:
-            del self.pairs[pair]
-        self.pair_es = wanted_pairs
-        self._dirty.clear()
-        self._all_dirty = False
-        self.status = {
+            self._replace(previous, plan, changes)
+        return changes
+
+    def _select(
+        self,
+    ) -> tuple[dict[Pair, str], dict[tuple[ClusterKey, str], dict[str, Any]]]:
+        """Which (trigger, source cluster) pairs exist, and the EventSources to assign."""
+        wanted: dict[Pair, str] = {}
+        assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
+        self._config_status = {}
+        for trigger in self.triggers.values():
+            status = TriggerStatus()
+            self._config_status[trigger.name] = status
+            for key in planning.source_clusters(trigger, self.clusters):
+                status.matching_clusters.append(key)
+                try:
+                    es_name = planning.event_source_for_cluster(trigger, self.clusters[key])
+                except Exception as exc:
+                    status.errors.append(f"{key}: {exc}")
+                    continue
+                wanted[(trigger.name, key)] = es_name
+                es_obj = self.event_sources.get(es_name)
+                if es_obj is None:
+                    status.errors.append(f"EventSource {es_name!r} not found")
+                    continue
+                entry = assignments.setdefault(
+                    (key, es_name), {"eventSource": es_obj, "triggers": []}
+                )
+                entry["triggers"].append(trigger.name)
+        return wanted, assignments
+
+    @staticmethod
+    def _keep_last_good(previous: PairPlan, plan: PairPlan) -> None:
+        """A failing instance keeps the objects of its last good instantiation."""
+        for name, profile in plan.profiles.items():
+            old = previous.profiles.get(name)
+            if profile.error and old is not None and old.objects:
+                profile.objects = old.objects
+                profile.destinations = profile.destinations or old.destinations
+                profile.cluster_profile = profile.cluster_profile or old.cluster_profile
+                profile.instantiated = profile.instantiated or old.instantiated
+
+    def _replace(self, old: PairPlan | None, new: PairPlan | None, changes: Changes) -> None:
+        """Swap one pair's contribution to the profiles and the desired state."""
+        old_profiles = dict(old.profiles) if old else {}
+        new_profiles = {
+            n: p
+            for n, p in (new.profiles if new else {}).items()
+            if not (p.error and not p.objects and not p.cluster_profile)
+        }
+        touched: set[tuple[ClusterKey, str]] = set()
+        for name, profile in old_profiles.items():
+            if self.profiles.get(name) is profile:
+                del self.profiles[name]
+            for dest in profile.destinations:
+                if self._owner.get((dest, name)) is profile:
+                    del self._owner[(dest, name)]
+                    touched.add((dest, name))
+        for name, profile in new_profiles.items():
+            self.profiles[name] = profile
+            for dest in profile.destinations:
+                self._owner[(dest, name)] = profile
+                touched.add((dest, name))
+        for name in set(old_profiles) | set(new_profiles):
+            before, after = old_profiles.get(name), new_profiles.get(name)
+            if after is None:
+                if name not in self.profiles:
+                    changes.profiles_deleted.add(name)
+            elif (
+                before is None
+                or before.cluster_profile != after.cluster_profile
+                or before.instantiated != after.instantiated
+                or before.error != after.error
+            ):
+                changes.profiles_put[name] = after
+                changes.profiles_deleted.discard(name)
+        for key in touched:
+            profile = self._owner.get(key)
+            if profile is None:
+                if self.desired.pop(key, None) is not None:
+                    changes.desired_put.pop(key, None)
+                    changes.desired_deleted.add(key)
+                continue
+            entry = DesiredEntry(
+                cluster=key[0],
+                profile=profile.name,
+                objects=tuple(profile.objects),
+                sync_mode=profile.sync_mode,
+                stop_matching_behavior=profile.stop_matching_behavior,
+                labels=tuple(sorted(profile.labels.items())),
+            )
+            if self.desired.get(key) != entry:
+                self.desired[key] = entry
+                changes.desired_put[key] = entry
+                changes.desired_deleted.discard(key)
+
+    @property
+    def status(self) -> dict[str, TriggerStatus]:
+        """Per trigger: the clusters it selects and what is wrong (definitions and pairs)."""
+        out = {
             name: TriggerStatus(list(s.matching_clusters), list(s.errors))
             for name, s in self._config_status.items()
             if name in self.triggers
         }
         for pair, plan in self.pairs.items():
-            status = self.status.setdefault(pair[0], TriggerStatus())
-            status.errors.extend(f"{pair[1]}: {e}" for e in plan.errors)
-        return self._diff(assignments)
-
-    def _diff(self, assignments: dict[tuple[ClusterKey, str], dict[str, Any]]) -> Changes:
-        changes = Changes()
-        for key, value in assignments.items():
-            if self.assignments.get(key) != value:
-                changes.assignments_put[key] = value
-        changes.assignments_deleted = set(self.assignments) - set(assignments)
-        self.assignments = assignments
-
-        profiles: dict[str, ProfilePlan] = {}
-        desired: dict[tuple[ClusterKey, str], DesiredEntry] = {}
-        for plan in self.pairs.values():
-            for profile in plan.profiles.values():
-                if profile.error and not profile.objects and not profile.cluster_profile:
-                    old = self.profiles.get(profile.name)
-                    if old is None:
-                        continue
-                    profile = old  # a failing instance keeps what it had
-                profiles[profile.name] = profile
-                for dest in profile.destinations:
-                    desired[(dest, profile.name)] = DesiredEntry(
-                        cluster=dest,
-                        profile=profile.name,
-                        objects=tuple(profile.objects),
-                        sync_mode=profile.sync_mode,
-                        stop_matching_behavior=profile.stop_matching_behavior,
-                        labels=tuple(sorted(profile.labels.items())),
-                    )
-        for key, entry in desired.items():
-            if self.desired.get(key) != entry:
-                changes.desired_put[key] = entry
-        changes.desired_deleted = set(self.desired) - set(desired)
-        self.desired = desired
-        for name, profile in profiles.items():
-            old = self.profiles.get(name)
-            if (
-                old is None
-                or old.cluster_profile != profile.cluster_profile
-                or old.instantiated != profile.instantiated
-                or old.error != profile.error
-            ):
-                changes.profiles_put[name] = profile
-        changes.profiles_deleted = set(self.profiles) - set(profiles)
-        self.profiles = profiles
-        return changes
+            if plan.errors:
+                entry = out.setdefault(pair[0], TriggerStatus())
+                entry.errors.extend(f"{pair[1]}: {e}" for e in plan.errors)
+        return out
