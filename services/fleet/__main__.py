@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 
-from services.fleet.handle import cluster_info, load_fleet_yaml
+from services.fleet.handle import cluster_info, load_fleet_access, load_fleet_yaml
 from services.fleet.runner import serve_forever
 
 
@@ -25,14 +25,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--rbac",
-        action="store_true",
-        help="authorize impersonated requests with the clusters' RBAC objects",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="authorize requests the admin impersonates with the clusters' RBAC objects "
+        "(default: fleet.yaml's rbac, else on when it declares users)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     clusters = [cluster_info(n.strip()) for n in args.clusters.split(",") if n.strip()]
+    users: list[dict[str, object]] = []
+    rbac = args.rbac
     if args.config:
         clusters += load_fleet_yaml(args.config)
+        settings = load_fleet_access(args.config)
+        users = settings["users"]
+        rbac = settings["rbac"] if rbac is None else rbac
     asyncio.run(
         serve_forever(
             clusters,
@@ -41,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
             args.host,
             log_size=args.log_size,
             tls=not args.no_tls,
-            rbac=args.rbac,
+            rbac=rbac,
+            users=users,
         )
     )
 

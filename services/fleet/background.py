@@ -125,7 +125,8 @@ class FleetProcess(FleetHandle):
         token: str | None = None,
         log_size: int = 1000,
         tls: bool = True,
-        rbac: bool = False,
+        rbac: bool | None = None,
+        users: list[dict[str, Any]] | None = None,
         extra_args: Iterable[str] = (),
     ) -> None:
         import secrets
@@ -136,7 +137,12 @@ class FleetProcess(FleetHandle):
         self.ca_file: Path | None = None
         infos = [cluster_info(c) for c in clusters]
         spec = self.dir / "fleet-spec.yaml"
-        spec.write_text(yaml.safe_dump({"clusters": [i.as_dict() for i in infos]}))
+        doc: dict[str, Any] = {"clusters": [i.as_dict() for i in infos]}
+        if users:
+            doc["users"] = users
+        if rbac is not None:
+            doc["rbac"] = rbac
+        spec.write_text(yaml.safe_dump(doc))
         ready = self.dir / READY_FILE
         ready.unlink(missing_ok=True)
         env = dict(os.environ, **{TOKEN_ENV: self.token})
@@ -153,7 +159,6 @@ class FleetProcess(FleetHandle):
             "--log-size",
             str(log_size),
             *([] if tls else ["--no-tls"]),
-            *(["--rbac"] if rbac else []),
             *extra_args,
         ]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)

@@ -35,16 +35,36 @@ def cluster_info(spec: ClusterSpec) -> ClusterInfo:
     )
 
 
-def load_fleet_yaml(path: str | Path) -> list[ClusterInfo]:
-    """Clusters of a ``fleet.yaml`` (``clusters: [{namespace, name, type, labels}]``)."""
+def _read_fleet_yaml(path: str | Path) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise FleetConfigError(f"{path}: cannot read the fleet definition: {exc}") from exc
-    entries = doc.get("clusters") if isinstance(doc, dict) else None
-    if not isinstance(entries, list):
+    if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list):
         raise FleetConfigError(f"{path}: expected 'clusters: [...]'")
-    return [cluster_info(e) for e in entries]
+    return doc
+
+
+def load_fleet_yaml(path: str | Path) -> list[ClusterInfo]:
+    """Clusters of a ``fleet.yaml`` (``clusters: [{namespace, name, type, labels}]``)."""
+    return [cluster_info(e) for e in _read_fleet_yaml(path)["clusters"]]
+
+
+def load_fleet_access(path: str | Path) -> dict[str, Any]:
+    """The access settings of a ``fleet.yaml``: ``{"users": [...], "rbac": bool|None}``.
+
+    ``users: [{name, token, groups}]`` are static users valid on every cluster;
+    ``rbac: true|false`` says whether requests the admin impersonates are authorized with
+    RBAC (default: true when ``users`` is not empty).
+    """
+    doc = _read_fleet_yaml(path)
+    users = doc.get("users") or []
+    if not isinstance(users, list):
+        raise FleetConfigError(f"{path}: users: expected a list of {{name, token, groups}}")
+    rbac = doc.get("rbac")
+    if rbac is not None and not isinstance(rbac, bool):
+        raise FleetConfigError(f"{path}: rbac: expected true or false")
+    return {"users": users, "rbac": rbac}
 
 
 class FleetHandle:

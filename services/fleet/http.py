@@ -5,7 +5,9 @@ URL layout (one process, many clusters):
 - ``/clusters/management/...`` and the root (``/api``, ``/apis``, ...): the management cluster;
 - ``/_fleet/...``: test hooks (see :mod:`services.fleet.hooks`);
 - ``/healthz``, ``/readyz``, ``/livez`` (also per cluster) answer ``ok`` without a token.
-Every other request needs ``Authorization: Bearer <fleet token>`` (401 Status otherwise).
+Every other request needs a bearer token (401 Status otherwise): the fleet's admin token,
+a static user's or a ServiceAccount's (:mod:`services.fleet.authn`); non-admin identities
+are authorized with RBAC (:mod:`services.fleet.access`).
 """
 
 from __future__ import annotations
@@ -96,10 +98,15 @@ async def fleet_middleware(
     cluster, tail = _split_cluster(request.path)
     if tail in HEALTH:
         return web.Response(text="ok", content_type="text/plain")
-    auth = request.headers.get("Authorization", "")
-    if auth != f"Bearer {state.token}":
-        return error_response(ApiError(401, "Unauthorized", "Unauthorized"))
-    if not request.path.startswith("/_fleet"):
+    ident = access.authenticate(state, cluster, request.headers.get("Authorization", ""))
+    if ident is None:
+        return error_response(access.unauthorized())
+    if request.path.startswith("/_fleet"):
+        if not ident.admin:  # test hooks belong to the fleet's admin
+            return error_response(
+                ApiError(403, f'User "{ident.user}" cannot use the fleet\'s test hooks')
+            )
+    else:
         state.requests.append(
             {
                 "cluster": cluster,
@@ -120,6 +127,13 @@ async def fleet_middleware(
                         )
                     )
     try:
+        if not request.path.startswith("/_fleet") and (
+            "Impersonate-User" in request.headers or "Impersonate-Group" in request.headers
+        ):
+            target = state.clusters.get(cluster)
+            if target is not None:
+                ident = access.impersonate(state, target, ident, request.headers)
+        request[access.IDENTITY] = ident
         return await handler(request)
     except ApiError as err:
         return error_response(err)
@@ -223,14 +237,16 @@ async def resource(
         raise ApiError.no_route()
     if ns is not None and not rt.namespaced:
         raise ApiError.no_route()
-    if sub and (sub not in ("status", "finalize") or (sub == "status" and not rt.status)):
+    if sub and (
+        sub not in ("status", "finalize", "token")
+        or (sub == "status" and not rt.status)
+        or (sub == "token" and rt.key != access.SA_KEY)
+    ):
         raise ApiError.no_route()
     store, objs = cluster.store, cluster.objects
     q = request.query
     method = request.method
-    user = request.headers.get("Impersonate-User")
-    if user and not rt.virtual and state.rbac_enforced(cluster):
-        access.authorize(request, store, rt, ns, name, sub, user)
+    access.authorize(request, state, cluster, rt, ns, name, sub)
     dry_run = q.get("dryRun") == "All"
     content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
     manager = q.get("fieldManager") or (
@@ -261,14 +277,7 @@ async def resource(
             body = parse_body(await request.read(), content_type)
             if rt.virtual:
                 return json_response(
-                    access.review(
-                        state,
-                        cluster,
-                        rt,
-                        body,
-                        user,
-                        request.headers.getall("Impersonate-Group", []),
-                    ),
+                    access.review(state, cluster, rt, body, request[access.IDENTITY]),
                     201,
                 )
             obj = objs.create(rt, nsv, body, manager, dry_run)
@@ -289,6 +298,11 @@ async def resource(
 
     if sub == "finalize":
         sub = ""
+    if sub == "token":
+        if method != "POST":
+            raise ApiError.method_not_allowed(method, f"{plural}/token")
+        body = parse_body(await request.read(), content_type)
+        return json_response(access.token_request(state, cluster, nsv, name, body), 201)
     if method == "GET":
         if q.get("watch") in ("true", "1"):
             labels = parse_label_selector(q.get("labelSelector"))

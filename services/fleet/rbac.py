@@ -1,8 +1,6 @@
-"""A minimal RBAC authorizer for impersonated requests (opt-in per fleet or per cluster).
+"""The RBAC authorizer (who is authorized with it: :mod:`services.fleet.access`).
 
-The fleet token is the admin: its own requests are always allowed. A request that carries
-``Impersonate-User`` (and optionally ``Impersonate-Group``) is authorized, when RBAC is on,
-against the cluster's Role/RoleBinding/ClusterRole/ClusterRoleBinding objects the way the
+A request's identity is authorized against the cluster's Role/RoleBinding/ClusterRole/ClusterRoleBinding objects the way the
 real authorizer reads them: rules with ``apiGroups``, ``resources`` (``plural`` or
 ``plural/subresource``, ``*``), ``verbs`` and ``resourceNames``; subjects of kind User,
 Group and ServiceAccount (``system:serviceaccount:<ns>:<name>``). Discovery and OpenAPI
@@ -56,7 +54,7 @@ def _subject_matches(subject: dict[str, Any], a: Attributes, binding_ns: str) ->
     if kind == "User":
         return bool(subject.get("name") == a.user)
     if kind == "Group":
-        return subject.get("name") in a.groups or subject.get("name") == "system:authenticated"
+        return subject.get("name") in a.groups
     if kind == "ServiceAccount":
         ns = subject.get("namespace") or binding_ns
         return a.user == f"system:serviceaccount:{ns}:{subject.get('name')}"
@@ -111,7 +109,7 @@ def authorize(store: ClusterStore, a: Attributes) -> tuple[bool, str]:
 def forbidden_message(a: Attributes) -> str:
     """The real authorizer's denial message."""
     resource = f"{a.resource}/{a.subresource}" if a.subresource else a.resource
-    what = f"{resource}.{a.group}" if a.group else resource
+    what = f"{a.resource}.{a.group}" if a.group else a.resource  # no subresource here
     subject = f'{what} "{a.name}"' if a.name else what
     where = f' in the namespace "{a.namespace}"' if a.namespace else " at the cluster scope"
     return (

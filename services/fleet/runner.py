@@ -46,9 +46,12 @@ class FleetServer(FleetHandle):
         watch_queue_size: int = 10_000,
         bookmark_interval: float = 1.0,
         tls: bool = True,
-        rbac: bool = False,
+        rbac: bool | None = None,
+        users: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.state = FleetState(token, log_size, watch_queue_size, bookmark_interval, rbac=rbac)
+        self.state = FleetState(
+            token, log_size, watch_queue_size, bookmark_interval, rbac=rbac, users=users
+        )
         self.tls = tls
         self.token = self.state.token
         self.dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="ripple-fleet-"))
@@ -194,7 +197,8 @@ async def serve_forever(
     log_size: int = 1000,
     announce: Any = print,
     tls: bool = True,
-    rbac: bool = False,
+    rbac: bool | None = None,
+    users: list[dict[str, Any]] | None = None,
 ) -> None:
     """Run a fleet until SIGTERM/SIGINT; writes kubeconfigs and ``DIR/fleet.json``."""
     server = FleetServer(
@@ -206,6 +210,7 @@ async def serve_forever(
         log_size=log_size,
         tls=tls,
         rbac=rbac,
+        users=users,
     )
     await server.start()
     stop = asyncio.Event()

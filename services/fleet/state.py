@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.fleet import authn
 from services.fleet.discovery import Discovery
 from services.fleet.errors import FleetConfigError
 from services.fleet.kinds import NAMESPACE_KEY, Registry
@@ -102,14 +103,20 @@ class FleetState:
         watch_queue_size: int = 10_000,
         bookmark_interval: float = 1.0,
         record_requests: int = 2000,
-        rbac: bool = False,
+        rbac: bool | None = None,
+        users: list[dict[str, Any]] | None = None,
     ) -> None:
         self.token = token or secrets.token_urlsafe(24)
+        #: static users (fleet.yaml ``users``): token -> Identity, valid on every cluster
+        self.users = authn.parse_users(users, self.token)
+        #: signs ServiceAccount tokens (TokenRequest API)
+        self.issuer = authn.TokenIssuer()
         self.log_size = log_size
         self.watch_queue_size = watch_queue_size
         self.bookmark_interval = bookmark_interval
-        #: authorize impersonated requests with RBAC (per cluster: SimCluster.rbac overrides)
-        self.rbac = rbac
+        #: authorize requests impersonated by the admin with RBAC (per cluster:
+        #: SimCluster.rbac overrides); default: on when the fleet declares static users
+        self.rbac = bool(self.users) if rbac is None else rbac
         self.clusters: dict[str, SimCluster] = {}
         self.faults: list[Fault] = []
         self._fault_ids = 0

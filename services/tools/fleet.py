@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
             "", "--clusters", help="Comma-separated cluster names (besides 'management')."
         ),
         config: Path | None = typer.Option(
-            None, "--config", help="fleet.yaml: clusters: [{namespace, name, type, labels}]."
+            None,
+            "--config",
+            help="fleet.yaml: clusters: [{namespace, name, type, labels}], users: [{name, token, groups}], rbac.",
         ),
         dir: Path = typer.Option(..., "--dir", help="Directory for <cluster>.kubeconfig files."),
         port: int = typer.Option(0, "--port", help="TCP port on 127.0.0.1 (0: any free port)."),
@@ -33,11 +35,13 @@ def register(app: typer.Typer) -> None:
             help="HTTPS with a self-signed CA in the kubeconfigs "
             "(kubectl sends bearer tokens only over TLS).",
         ),
-        rbac: bool = typer.Option(
-            False,
-            "--rbac",
-            help="Authorize impersonated requests (Impersonate-User) with each cluster's "
-            "Roles/ClusterRoles and bindings; the token itself stays admin.",
+        rbac: bool | None = typer.Option(
+            None,
+            "--rbac/--no-rbac",
+            help="Authorize requests the admin impersonates (Impersonate-User) with each "
+            "cluster's Roles/ClusterRoles and bindings (default: fleet.yaml's 'rbac', else on "
+            "when it declares 'users'). Static users and ServiceAccount tokens are always "
+            "authorized with RBAC; the admin token is always allowed.",
         ),
     ) -> None:
         """Serve the clusters on 127.0.0.1 until SIGTERM or Ctrl-C.
@@ -51,11 +55,18 @@ def register(app: typer.Typer) -> None:
 
         from services.fleet import cluster_info, load_fleet_yaml, serve_forever
         from services.fleet.errors import FleetConfigError
+        from services.fleet.handle import load_fleet_access
 
         try:
             specs = [cluster_info(n.strip()) for n in clusters.split(",") if n.strip()]
+            users: list[dict[str, object]] = []
             if config is not None:
                 specs += load_fleet_yaml(config)
+                settings = load_fleet_access(config)
+                users = settings["users"]
+                rbac_on = settings["rbac"] if rbac is None else rbac
+            else:
+                rbac_on = rbac
             asyncio.run(
                 serve_forever(
                     specs,
@@ -63,7 +74,8 @@ def register(app: typer.Typer) -> None:
                     port,
                     log_size=log_size,
                     tls=tls,
-                    rbac=rbac,
+                    rbac=rbac_on,
+                    users=users,
                     announce=lambda m: typer.echo(m),
                 )
             )
