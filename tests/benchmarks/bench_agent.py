@@ -99,37 +99,49 @@ def service_body(i: int) -> dict[str, Any]:
 
 
 class ReportTap:
-    """The latest number of matching resources per (cluster, EventSource) in KV
-    ``ripple-reports`` (a plain subscription on the bucket's subjects)."""
+    """The latest report of one (cluster, EventSource), read with KV gets (a subscription to
+    every snapshot would be a slow consumer: each snapshot holds the whole matching set)."""
 
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], int] = {}
+    def __init__(self, cluster: str, event_source: str) -> None:
+        from shared.contract import subjects
+
+        namespace, name = cluster.split("/")
+        ref = subjects.ClusterRef(namespace=namespace, name=name, type="sveltos")
+        self.key = subjects.report_key(ref, event_source)
+        self.count = -1
+        self.size = 0
+        self.revision = 0
 
     async def start(self, url: str) -> Any:
         import nats
 
-        async def on_msg(msg: Any) -> None:
-            if not msg.data:
-                return
-            data = json.loads(msg.data)["data"]
-            c = data["cluster"]
-            key = (f"{c['namespace']}/{c['name']}", data["eventSourceName"])
-            self.counts[key] = len(data.get("matchingResources", []))
-
         self.nc = await nats.connect(url, name="bench-agent tap")
-        await self.nc.subscribe("$KV.ripple-reports.>", cb=on_msg)
-        # current values: a direct get of the stream's last messages is not needed; the
-        # reports of the idle phase are re-read from the manager's REST API instead
+        self.kv = await self.nc.jetstream().key_value("ripple-reports")
+        await self.poll()
         return self.nc
 
+    async def poll(self) -> None:
+        from nats.js.errors import KeyNotFoundError
 
-async def wait_for(cond: Any, timeout: float, what: str) -> float:
+        try:
+            entry = await self.kv.get(self.key)
+        except KeyNotFoundError:
+            return
+        if entry.value:
+            self.count = len(json.loads(entry.value)["data"].get("matchingResources", []))
+            self.size = len(entry.value)
+        self.revision = entry.revision or 0
+
+
+async def wait_for(tap: ReportTap, target: int, timeout: float) -> float:
     t0 = time.monotonic()
-    while not cond():
+    while True:
+        await tap.poll()
+        if tap.count >= target:
+            return time.monotonic() - t0
         if time.monotonic() - t0 > timeout:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - t0
+            raise TimeoutError(f"no report of {target} Services")
+        await asyncio.sleep(0.2)
 
 
 async def rest_reports(url: str) -> list[dict[str, Any]]:
@@ -179,7 +191,7 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     # -- N matching objects, manager and reporter stopped ------------------------------------
     for name in ("manager", "reporter"):
         await asyncio.to_thread(stack.processes[name].stop)
-    tap = ReportTap()
+    tap = ReportTap(BUSY, "sveltos-service")
     nc = await tap.start(stack.nats_url)
     doc = yaml.safe_load(stack.kubeconfig(BUSY).read_text())
     server = doc["clusters"][0]["cluster"]["server"]
@@ -210,13 +222,9 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 await asyncio.gather(*(create(i) for i in range(created, target)))
                 created = target
                 cpu0 = cpu_seconds(busy.pid)
-                key = (BUSY, "sveltos-service")
+                rev0 = tap.revision
                 try:
-                    waited = await wait_for(
-                        lambda t=target, k=key: tap.counts.get(k, -1) >= t,  # type: ignore[misc]
-                        args.timeout,
-                        f"a report of {target} Services",
-                    )
+                    waited = await wait_for(tap, target, args.timeout)
                     seen = True
                 except TimeoutError:
                     waited, seen = args.timeout, False
@@ -229,6 +237,8 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                         "seconds": time.monotonic() - t0,
                         "agent_cpu_s": cpu_seconds(busy.pid) - cpu0,
                         "report_wait_s": waited,
+                        "report_bytes": tap.size,
+                        "reports_published": tap.revision - rev0,
                         "load": os.getloadavg()[0],
                     }
                 )
@@ -236,7 +246,9 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                     r = rows[-1]
                     print(
                         f"{target:>6} Services: RSS {r['rss']:.1f} MiB, PSS {r['pss']:.1f}, "
-                        f"USS {r['uss']:.1f} (report {'seen' if seen else 'NOT seen'}; "
+                        f"USS {r['uss']:.1f}; report {'seen' if seen else 'NOT seen'} "
+                        f"({r['report_bytes'] / 1e6:.2f} MB, {r['reports_published']} snapshots "
+                        f"published for this step; agent CPU {r['agent_cpu_s']:.1f} s; "
                         f"load {r['load']:.2f})",
                         flush=True,
                     )
@@ -254,6 +266,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU sampling")
     parser.add_argument("--timeout", type=float, default=120.0, help="per step")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--state-dir", help="keep the stack's state (logs) here")
     args = parser.parse_args()
     args.objects = [int(x) for x in str(args.objects).split(",")]
     fleet = Fleet(
@@ -267,7 +280,7 @@ def main() -> None:
             fleet,
             SCENARIOS / EXAMPLES[0] / "management",
             crds_dir=SCENARIOS / "03-httproute-per-service" / "crds",
-            state_dir=Path(tmp) / "stack",
+            state_dir=Path(args.state_dir or Path(tmp) / "stack"),
             log_level="WARNING",
         )
         with stack:

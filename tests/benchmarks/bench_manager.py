@@ -250,7 +250,12 @@ def measure_service_loop(
 
     mgr = Manager(None, "nats://127.0.0.1:1")
     mgr.state = fleet.state
-    for name in ("kv_assign", "kv_desired", "kv_profiles", "kv_outcomes", "kv_reports"):
+    import inspect
+    import re
+
+    from services.manager import service
+
+    for name in set(re.findall(r"self\.(kv_\w+)", inspect.getsource(service))):
         setattr(mgr, name, _FakeKV())  # every bucket the service may publish to
     loop = asyncio.new_event_loop()
     try:
