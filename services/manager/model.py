@@ -95,3 +95,7 @@ class PairPlan:
     source: ClusterKey
     profiles: dict[str, ProfilePlan] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # instance fingerprint -> its plan, reused by the next plan of this pair when the
+    # definitions it was made with (``salt``) have not changed
+    instances: dict[Any, ProfilePlan] = field(default_factory=dict)
+    salt: Any = None

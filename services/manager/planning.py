@@ -316,13 +316,57 @@ def cluster_profile(
 
 
 # -- one (trigger, source cluster) ------------------------------------------------------------
+def fingerprint(inst: Instance) -> Any:
+    """What identifies an instance's input: a collected object by its resourceVersion, a
+    reference by itself, a CloudEvent by its id (anything else: its whole data)."""
+    if inst.cloud_event is not None:
+        ce = inst.data.get("CloudEvent") or {}
+        return ("ce", ce.get("source"), ce.get("subject"), ce.get("id"), ce.get("type"))
+    resource = inst.data.get("Resource")
+    if isinstance(resource, Mapping):
+        meta = resource.get("metadata") or {}
+        if meta.get("resourceVersion"):
+            return (
+                "obj",
+                resource.get("apiVersion"),
+                resource.get("kind"),
+                meta.get("namespace"),
+                meta.get("name"),
+                meta.get("resourceVersion"),
+            )
+    if inst.resource is not None and "Resource" in inst.data and inst.data["Resource"] is None:
+        return ("ref", tuple(sorted(inst.resource.items())))
+    from shared.hashing import go_json
+
+    return ("data", go_json(inst.data))
+
+
 def plan_pair(
-    trigger: TriggerView, source: ClusterInfo, es_name: str, report: Report, world: World
+    trigger: TriggerView,
+    source: ClusterInfo,
+    es_name: str,
+    report: Report,
+    world: World,
+    previous: PairPlan | None = None,
+    salt: Any = None,
 ) -> PairPlan:
-    """Every profile that one trigger needs for one source cluster, given its report."""
-    pair = PairPlan(trigger=trigger.name, source=source.key)
+    """Every profile that one trigger needs for one source cluster, given its report.
+
+    With ``previous`` made under the same ``salt`` (the same definitions and clusters),
+    instances whose input did not change are reused instead of rendered again: a report
+    change costs what changed in it, not the size of the report."""
+    pair = PairPlan(trigger=trigger.name, source=source.key, salt=salt)
+    reuse = (
+        previous.instances
+        if previous is not None and salt is not None and previous.salt == salt
+        else {}
+    )
     for inst in instances(trigger, source, report):
-        plan = plan_instance(trigger, source, es_name, inst, world)
+        key = (es_name, fingerprint(inst))
+        plan = reuse.get(key)
+        if plan is None:
+            plan = plan_instance(trigger, source, es_name, inst, world)
+        pair.instances[key] = plan
         if plan.error:
             pair.errors.append(plan.error)
         pair.profiles[plan.name] = plan

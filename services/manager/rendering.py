@@ -17,6 +17,9 @@ import yaml
 from services.manager.errors import InstantiationError
 from shared.templating import render_event_template
 
+# libyaml's safe loader when PyYAML was built with it (5-10x faster than pure Python)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 FLAVOUR_ANNOTATION = "ripple.io/template-flavour"
 SECRET_TYPE = "addons.projectsveltos.io/cluster-profile"
 
@@ -59,7 +62,7 @@ def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) 
 def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:
     """The objects of a (rendered) YAML text; empty documents are skipped."""
     try:
-        docs = list(yaml.safe_load_all(text))
+        docs = list(yaml.load_all(text, Loader=_LOADER))
     except yaml.YAMLError as exc:
         raise InstantiationError(f"{where}: output is not valid YAML: {exc}") from exc
     objects: list[dict[str, Any]] = []

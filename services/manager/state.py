@@ -68,6 +68,8 @@ class State:
         self.pair_es: dict[Pair, str] = {}
         self._config_status: dict[str, TriggerStatus] = {}
         self._owner: dict[tuple[ClusterKey, str], ProfilePlan] = {}  # desired key -> profile
+        self._world_version = 0  # bumped when clusters or referenced objects change
+        self._pairs_by_report: dict[tuple[ClusterKey, str], set[Pair]] = {}
         self._dirty: set[Pair] = set()
         self._all_dirty = True
         self.assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
@@ -91,16 +93,19 @@ class State:
         self._all_dirty = True  # assignments change; cheap compared with rendering
 
     def set_cluster(self, info: ClusterInfo) -> None:
+        self._world_version += 1
         self.clusters[info.key] = info
         self._all_dirty = True
 
     def delete_cluster(self, key: ClusterKey) -> None:
+        self._world_version += 1
         self.clusters.pop(key, None)
         for report_key in [k for k in self.reports if k[0] == key]:
             del self.reports[report_key]
         self._all_dirty = True
 
     def set_ref(self, kind: str, namespace: str, name: str, obj: Mapping[str, Any] | None) -> None:
+        self._world_version += 1
         if obj is None:
             self.refs.pop((kind, namespace, name), None)
         else:
@@ -112,19 +117,14 @@ class State:
                 self._mark_trigger(trigger.name)
 
     def set_report(self, report: Report) -> None:
-        self.reports[(report.cluster, report.event_source)] = report
-        for pair, es in self.pair_es.items():
-            if pair[1] == report.cluster and es == report.event_source:
-                self._dirty.add(pair)
-        if not any(p[1] == report.cluster for p in self.pair_es):
-            self._all_dirty = True
+        key = (report.cluster, report.event_source)
+        self.reports[key] = report
+        self._dirty.update(self._pairs_by_report.get(key, ()))
 
     def delete_report(self, cluster: ClusterKey, event_source: str) -> None:
         """A report that is gone (its EventSource was withdrawn from the cluster)."""
         self.reports.pop((cluster, event_source), None)
-        for pair, es in self.pair_es.items():
-            if pair[1] == cluster and es == event_source:
-                self._dirty.add(pair)
+        self._dirty.update(self._pairs_by_report.get((cluster, event_source), ()))
 
     def _mark_trigger(self, name: str) -> None:
         self._dirty.update(p for p in self.pair_es if p[0] == name)
@@ -148,6 +148,9 @@ class State:
             self.assignments = assignments
             dirty = set(self._dirty) | set(wanted_pairs) | set(self.pair_es)
             self.pair_es = wanted_pairs
+            self._pairs_by_report = {}
+            for pair, es in wanted_pairs.items():
+                self._pairs_by_report.setdefault((pair[1], es), set()).add(pair)
             changes.status_changed = True
         else:
             dirty = set(self._dirty)
@@ -165,7 +168,10 @@ class State:
             if report is None:
                 continue  # unknown: keep whatever the pair had
             trigger = self.triggers[pair[0]]
-            plan = planning.plan_pair(trigger, self.clusters[pair[1]], es_name, report, world)
+            salt = (id(trigger), self._world_version)
+            plan = planning.plan_pair(
+                trigger, self.clusters[pair[1]], es_name, report, world, previous, salt
+            )
             if previous is not None:
                 self._keep_last_good(previous, plan)
                 if previous.errors != plan.errors:
@@ -217,12 +223,16 @@ class State:
 
     def _replace(self, old: PairPlan | None, new: PairPlan | None, changes: Changes) -> None:
         """Swap one pair's contribution to the profiles and the desired state."""
-        old_profiles = dict(old.profiles) if old else {}
-        new_profiles = {
+        old_all = old.profiles if old else {}
+        new_all = {
             n: p
             for n, p in (new.profiles if new else {}).items()
             if not (p.error and not p.objects and not p.cluster_profile)
         }
+        # reused instances are the same objects: only what differs needs work
+        names = {n for n in set(old_all) | set(new_all) if old_all.get(n) is not new_all.get(n)}
+        old_profiles = {n: old_all[n] for n in names if n in old_all}
+        new_profiles = {n: new_all[n] for n in names if n in new_all}
         touched: set[tuple[ClusterKey, str]] = set()
         for name, profile in old_profiles.items():
             if self.profiles.get(name) is profile:
