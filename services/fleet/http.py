@@ -291,8 +291,10 @@ async def resource(
             def match(o: dict[str, Any]) -> bool:
                 return (labels is None or labels(o)) and (fields is None or fields(o))
 
+            raw = await request.read()
+            options = _delete_options(raw, q.get("propagationPolicy"))
             return json_response(
-                objs.delete_collection(rt, ns if rt.namespaced else None, match, dry_run)
+                objs.delete_collection(rt, ns if rt.namespaced else None, match, dry_run, options)
             )
         raise ApiError.method_not_allowed(method, plural)
 
@@ -329,14 +331,22 @@ async def resource(
         )
         return json_response(_out(obj, rt.api_version), 201 if created else 200)
     if method == "DELETE" and not sub:
-        raw = await request.read()
-        options = parse_body(raw, "application/json") if raw else None
-        dry = dry_run or (isinstance(options, dict) and "All" in (options.get("dryRun") or []))
-        obj, _ = objs.delete(rt, nsv, name, options if isinstance(options, dict) else None, dry)
+        options = _delete_options(await request.read(), q.get("propagationPolicy"))
+        dry = dry_run or "All" in (options.get("dryRun") or [])
+        obj, _ = objs.delete(rt, nsv, name, options, dry)
         if obj.get("kind") == "Status":
             return json_response(obj)
         return json_response(_out(obj, rt.api_version))
     raise ApiError.method_not_allowed(method, plural)
+
+
+def _delete_options(raw: bytes, policy: str | None) -> dict[str, Any]:
+    """DeleteOptions from the body, with the ``propagationPolicy`` query as a fallback."""
+    options = parse_body(raw, "application/json") if raw else None
+    out = dict(options) if isinstance(options, dict) else {}
+    if policy and not out.get("propagationPolicy"):
+        out["propagationPolicy"] = policy
+    return out
 
 
 def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:

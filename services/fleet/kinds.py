@@ -211,6 +211,9 @@ _BUILTIN_INDEX: dict[tuple[str, str, str], ResourceType] = {
     (rt.group, rt.version, rt.plural): rt for rt in BUILTINS
 }
 _BUILTIN_BY_KEY: dict[tuple[str, str], ResourceType] = {rt.key: rt for rt in BUILTINS}
+_BUILTIN_BY_KIND: dict[tuple[str, str], ResourceType] = {
+    (rt.group, rt.kind): rt for rt in BUILTINS if not rt.virtual
+}
 #: preferred group order in discovery (core first, then the table's order)
 _BUILTIN_GROUPS: tuple[str, ...] = tuple(dict.fromkeys(rt.group for rt in BUILTINS if rt.group))
 
@@ -274,6 +277,16 @@ class Registry:
         if not types:
             return None
         return next((t for t in types if t.version == t.storage_version), types[0])
+
+    def by_kind(self, group: str, kind: str) -> ResourceType | None:
+        """The type of an ownerReference's (group, kind)."""
+        rt = _BUILTIN_BY_KIND.get((group, kind))
+        if rt is not None:
+            return rt
+        for key, types in self.crds.items():
+            if key[0] == group and types and types[0].kind == kind:
+                return self.by_key(key)
+        return None
 
     def register_crd(self, crd: dict[str, Any]) -> tuple[str, str] | None:
         types = crd_types(crd)

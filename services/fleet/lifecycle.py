@@ -59,20 +59,7 @@ class Lifecycle:
     ) -> tuple[dict[str, Any], bool]:
         """Returns (object or Status, removed now)."""
         obj = self.get(rt, ns, name)
-        pre = (options or {}).get("preconditions") or {}
-        if pre.get("uid") and pre["uid"] != obj["metadata"].get("uid"):
-            raise ApiError(
-                409,
-                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
-                f"{obj['metadata'].get('uid')}",
-                "Conflict",
-                {"name": name, "kind": rt.plural},
-            )
-        if (
-            pre.get("resourceVersion")
-            and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]
-        ):
-            raise ApiError.conflict(rt.resource_label, name, rt.group)
+        self._preconditions(rt, obj, options, name)
         if dry_run:
             return obj, False
         if rt.key == NAMESPACE_KEY:
@@ -91,6 +78,24 @@ class Lifecycle:
         self._stamp(new)
         self._remove(rt, new)
         return self._success(rt, new), True
+
+    def _preconditions(
+        self, rt: ResourceType, obj: dict[str, Any], options: dict[str, Any] | None, name: str
+    ) -> None:
+        pre = (options or {}).get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != obj["metadata"].get("uid"):
+            raise ApiError(
+                409,
+                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
+                f"{obj['metadata'].get('uid')}",
+                "Conflict",
+                {"name": name, "kind": rt.plural},
+            )
+        if (
+            pre.get("resourceVersion")
+            and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]
+        ):
+            raise ApiError.conflict(rt.resource_label, name, rt.group)
 
     @staticmethod
     def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +158,12 @@ class Lifecycle:
         self.store.drop(NAMESPACE_KEY, final)
 
     def delete_collection(
-        self, rt: ResourceType, ns: str | None, match: Any, dry_run: bool = False
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        match: Any,
+        dry_run: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         for obj in list(self.store.iter(rt.key, ns)):
             if match is None or match(obj):
@@ -161,7 +171,8 @@ class Lifecycle:
                     rt,
                     obj["metadata"].get("namespace", ""),
                     obj["metadata"]["name"],
-                    dry_run=dry_run,
+                    options,
+                    dry_run,
                 )
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
 

@@ -18,8 +18,9 @@ from services.fleet.crds import crd_status, validate_crd
 from services.fleet.defaults import apply_defaults
 from services.fleet.errors import ApiError
 from services.fleet.fieldpaths import now
+from services.fleet.gc import GarbageCollector
 from services.fleet.kinds import CRD_KEY, NAMESPACE_KEY, SECRET_KEY, ResourceType
-from services.fleet.lifecycle import Lifecycle, not_found
+from services.fleet.lifecycle import not_found
 from services.fleet.patching import clone, json_patch, merge_patch, strategic_merge
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -94,7 +95,7 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Objects(Lifecycle):
+class Objects(GarbageCollector):
     """The write and read rules of one cluster, on top of its :class:`ClusterStore`."""
 
     # -- create -----------------------------------------------------------------------------

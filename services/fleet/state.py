@@ -55,6 +55,7 @@ class SimCluster:
         assert ns_type is not None
         for ns in INITIAL_NAMESPACES:
             self.objects.create(ns_type, "", {"metadata": {"name": ns}}, "kube-apiserver")
+        self.objects.start_collector()
 
     @property
     def name(self) -> str:

@@ -128,6 +128,12 @@ class ClusterStore:
     watchers: dict[tuple[str, str], list[Watcher]] = field(default_factory=dict)
     #: Service cluster IPs allocated so far
     ip_counter: int = 0
+    #: owner uid -> its dependents (key, namespace, name): the garbage collector's graph
+    dependents: dict[str, set[tuple[tuple[str, str], str, str]]] = field(default_factory=dict)
+    #: work for the garbage collector (:mod:`services.fleet.gc`)
+    gc_queue: deque[tuple[Any, ...]] = field(default_factory=deque)
+    #: called when work is queued (the collector schedules itself)
+    gc_wake: Callable[[], None] | None = None
 
     # -- objects ----------------------------------------------------------------------------
     def bucket(self, key: tuple[str, str]) -> dict[ObjKey, dict[str, Any]]:
@@ -160,6 +166,14 @@ class ClusterStore:
         ns = meta.get("namespace", "")
         self.bucket(key)[(ns, meta["name"])] = obj
         self._emit(Event(int(meta["resourceVersion"]), type_, key, ns, obj, old))
+        refs = meta.get("ownerReferences")
+        old_refs = old["metadata"].get("ownerReferences") if old is not None else None
+        if refs or old_refs:
+            self._owners_changed(key, ns, meta["name"], refs or [], old_refs or [])
+        if meta.get("deletionTimestamp") and "foregroundDeletion" in (meta.get("finalizers") or ()):
+            self._gc(("owner", _self_ref(obj), ns))
+            for dep in self.dependents.get(meta.get("uid", ""), ()):
+                self._gc(("dep", *dep))
 
     def drop(self, key: tuple[str, str], obj: dict[str, Any]) -> None:
         """Remove an object; ``obj`` is its last state stamped with a new RV."""
@@ -167,6 +181,47 @@ class ClusterStore:
         ns = meta.get("namespace", "")
         self.bucket(key).pop((ns, meta["name"]), None)
         self._emit(Event(int(meta["resourceVersion"]), "DELETED", key, ns, obj, None))
+        refs = meta.get("ownerReferences")
+        if refs:
+            self._owners_changed(key, ns, meta["name"], [], refs, gone=True)
+        deps = self.dependents.pop(meta.get("uid", ""), None)
+        for dep in deps or ():
+            self._gc(("dep", *dep))
+
+    # -- the garbage collector's graph ------------------------------------------------------
+    def _gc(self, item: tuple[Any, ...]) -> None:
+        self.gc_queue.append(item)
+        if self.gc_wake is not None:
+            self.gc_wake()
+
+    def _owners_changed(
+        self,
+        key: tuple[str, str],
+        ns: str,
+        name: str,
+        refs: list[dict[str, Any]],
+        old_refs: list[dict[str, Any]],
+        gone: bool = False,
+    ) -> None:
+        new_uids = {r.get("uid") for r in refs if isinstance(r, dict)}
+        old_uids = {r.get("uid") for r in old_refs if isinstance(r, dict)}
+        if new_uids == old_uids and not gone and old_refs:
+            return
+        dep = (key, ns, name)
+        for r in old_refs:
+            uid = r.get("uid") if isinstance(r, dict) else None
+            if uid and uid not in new_uids:
+                deps = self.dependents.get(uid)
+                if deps is not None:
+                    deps.discard(dep)
+                    if not deps:
+                        del self.dependents[uid]
+                self._gc(("owner", r, ns))  # an owner may be waiting for this dependent
+        for uid in new_uids - old_uids:
+            if uid:
+                self.dependents.setdefault(uid, set()).add(dep)
+        if refs and not gone:
+            self._gc(("dep", *dep))  # are its owners there?
 
     # -- events -----------------------------------------------------------------------------
     def _emit(self, event: Event) -> None:
@@ -219,6 +274,16 @@ class ClusterStore:
 
     def watch_count(self) -> int:
         return sum(len(ws) for ws in self.watchers.values())
+
+
+def _self_ref(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    return {
+        "apiVersion": obj.get("apiVersion", ""),
+        "kind": obj.get("kind", ""),
+        "name": meta["name"],
+        "uid": meta.get("uid", ""),
+    }
 
 
 def filtered_type(w: Watcher, event: Event) -> str | None:
