@@ -195,3 +195,37 @@ def test_broken_watch_and_failing_relist_withdraw_nothing(
     finally:
         hooks.call("DELETE", "/_fleet/faults")
         delete_definitions(stack, definitions)
+
+
+def test_manager_restart_while_the_agent_is_dead_withdraws_nothing(
+    stack: Stack, bus: SyncNats
+) -> None:
+    """The agent is dead (no liveness, no new reports) while the manager restarts: the
+    manager rebuilds from the reports in NATS and withdraws nothing; changes made meanwhile
+    are applied once the agent is back."""
+    name = "st-dead"
+    definitions, label = _setup(stack, name)
+    client = stack.client(CLUSTER)
+    before = policies(client, name)
+    agent = stack.agent_name(CLUSTER)
+    desired = bus.record(f"$KV.{streams.DESIRED.bucket}.{KEYS}")
+    try:
+        kill9(stack, agent)
+        client.delete(SERVICE, "default", f"{name}-0")
+        client.apply(service(f"{name}-3", label))
+        kill9(stack, "manager")
+        restart(stack, "manager")
+        stays(lambda: policies(client, name) == before, 500, what="policies, agent dead")
+        _never_withdrawn([], desired, name, {f"{name}-0", f"{name}-1", f"{name}-2"})
+        restart(stack, agent)
+        equal_eventually(
+            lambda: policies(client, name),
+            {f"{name}-{name}-{i}" for i in (1, 2, 3)},
+            15,
+            what="policies after the agent is back",
+        )
+    finally:
+        for process in (agent, "manager"):
+            if not stack.processes[process].running:
+                restart(stack, process)
+        delete_definitions(stack, definitions)
