@@ -30,6 +30,7 @@ from services.agent.evaluating import ChangeEvent, SourceState
 from services.agent.watching import Watches, WatchEvent, WatchKey, tenant_identity
 from shared.api.loading import parse_object
 from shared.bus import kv as kvbus
+from shared.bus.client import close as close_connection
 from shared.bus.client import connect, publish_change
 from shared.contract import messages as m
 from shared.contract import streams, subjects
@@ -149,7 +150,7 @@ class Agent:
         except Exception:
             pass
         await asyncio.to_thread(self.watches.stop)
-        await self.nc.drain()
+        await close_connection(self.nc)
         self.kube.close()
         for client in self._tenant_clients.values():
             client.close()

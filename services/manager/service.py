@@ -21,6 +21,7 @@ from services.manager import definitions
 from services.manager.model import ClusterKey, Report
 from services.manager.state import Changes, DesiredEntry, State
 from shared.bus import kv as kvbus
+from shared.bus.client import close as close_connection
 from shared.bus.client import connect
 from shared.contract import messages as m
 from shared.contract import streams, subjects
@@ -164,7 +165,7 @@ class Manager:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for informer in self._informers.values():
             informer.request_stop()
-        await self.nc.drain()
+        await close_connection(self.nc)
         self.kube.close()
 
     def stop(self) -> None:

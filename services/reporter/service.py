@@ -17,6 +17,7 @@ from typing import Any
 
 from services.reporter import mirroring
 from shared.bus import kv as kvbus
+from shared.bus.client import close as close_connection
 from shared.bus.client import connect
 from shared.contract import messages as m
 from shared.contract import streams
@@ -77,7 +78,7 @@ class Reporter:
                 task.cancel()
             stopper.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self.nc.drain()
+            await close_connection(self.nc)
             self.kube.close()
         if failed is not None:
             raise SystemExit(f"{type(failed).__name__}: {failed}")

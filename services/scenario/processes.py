@@ -10,7 +10,6 @@ which then stops the children in order. When started from the main thread, a chi
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from services.scenario.errors import StackError
+from shared.procs import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,6 @@ def free_port() -> int:
 def ripple_command(*args: str) -> list[str]:
     """``[python, -m, services.cli, *args]`` with the caller's interpreter."""
     return [sys.executable, "-m", "services.cli", *args]
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -118,7 +110,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if main_thread and sys.platform == "linux" else None,
+                preexec_fn=die_with_parent if main_thread and sys.platform == "linux" else None,
             )
         except OSError as err:
             self._close_log()

@@ -72,6 +72,19 @@ async def connect(url: str | list[str], name: str, **opts: Any) -> Client:
     return client
 
 
+async def close(client: Client) -> None:
+    """Drain and close a connection; when draining is impossible (the server is gone or the
+    connection is reconnecting), close it without draining. Never raises."""
+    try:
+        await client.drain()
+    except Exception as err:  # nats-py raises several error types here
+        log.debug("drain failed (%s): closing", err, extra={"obj": "nats"})
+        try:
+            await client.close()
+        except Exception:
+            pass
+
+
 async def publish_event(
     js: Any,
     message: Envelope,

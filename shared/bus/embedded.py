@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -28,8 +29,14 @@ from typing import IO, Self
 
 from shared.bus.errors import BusError
 from shared.contract.limits import MAX_PAYLOAD
+from shared.procs import die_with_parent
 
 BINARY_ENV = "RIPPLE_NATS_SERVER"
+
+
+def _main_thread_on_linux() -> bool:
+    """``preexec_fn`` is only safe from the main thread."""
+    return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
 
 
 def find_binary() -> str:
@@ -123,6 +130,10 @@ class EmbeddedNats:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # its own session: a terminal's Ctrl-C reaches the services first, and they
+            # stop while NATS is still there (we stop it ourselves, last)
+            start_new_session=True,
+            preexec_fn=die_with_parent if _main_thread_on_linux() else None,
         )
         deadline = time.monotonic() + self.start_timeout
         try:
