@@ -34,7 +34,7 @@ HOOK_EVERY = 1000
 MEMORY_ERROR = "not enough memory"
 
 _CORE = r"""
-local py_json_decode, py_json_encode, py_yaml_decode, py_yaml_encode, HOOK_EVERY, MEMORY_CAP = ...
+local py_json_decode, py_json_encode, py_yaml_decode, py_yaml_encode, HOOK_EVERY, MEMORY_CAP, py_over_time = ...
 
 local type, pairs, ipairs, next, select, tostring, tonumber = type, pairs, ipairs, next, select, tostring, tonumber
 local error, assert, rawget, rawset, rawequal, unpack = error, assert, rawget, rawset, rawequal, unpack
@@ -61,15 +61,21 @@ local exceeded = nil   -- the budget error message once the budget is spent
 local budget_instructions = 0
 local function hook()
   hooks_left = hooks_left - 1
-  if hooks_left < 0 then
+  -- C functions (string.rep, gsub...) do much work per instruction: time is a budget too
+  local late = hooks_left < 1e14 and py_over_time()
+  if hooks_left < 0 or late then
     if exceeded == nil then
       local info = getinfo(2, "Sl")
       local where = ""
       if info ~= nil and info.currentline ~= nil and info.currentline > 0 then
         where = info.short_src .. ":" .. info.currentline .. ": "
       end
-      exceeded = where .. "instruction budget exceeded (" .. budget_instructions
-        .. " instructions); the script was stopped"
+      if late and hooks_left >= 0 then
+        exceeded = where .. "time budget exceeded; the script was stopped"
+      else
+        exceeded = where .. "instruction budget exceeded (" .. budget_instructions
+          .. " instructions); the script was stopped"
+      end
     end
     error(exceeded, 0)
   end

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -46,6 +47,10 @@ class Limits:
     instructions: int = 2_000_000
     #: VM instructions per ``aggregatedSelection`` run (it loops over every object)
     aggregate_instructions: int = 50_000_000
+    #: wall-clock seconds per ``evaluate`` run (C functions do much work per instruction)
+    seconds: float = 0.25
+    #: wall-clock seconds per ``aggregatedSelection`` run
+    aggregate_seconds: float = 5.0
     #: memory cap of the runtime, bytes (objects under evaluation count against it)
     memory_bytes: int = 64 * 1024 * 1024
 
@@ -104,6 +109,7 @@ class LuaSandbox:
         # one run at a time: the budget counters and the memory-cap toggling around
         # table_from are per runtime (re-entrant: json.decode converts from inside a run)
         self._lock = threading.RLock()
+        self._deadline = float("inf")
         codecs = Codecs(self.to_lua, max_input=max(1024, self._cap // 4))
         self._ctl = self._runtime.execute(
             PRELUDE,
@@ -113,6 +119,7 @@ class LuaSandbox:
             codecs.yaml_encode,
             HOOK_EVERY,
             self._cap,
+            self._over_time,
         )
         self._evaluate = self._ctl.evaluate
         self._aggregate = self._ctl.aggregate
@@ -120,6 +127,9 @@ class LuaSandbox:
         self._hooks = max(1, self.limits.instructions // HOOK_EVERY)
         self._agg_hooks = max(1, self.limits.aggregate_instructions // HOOK_EVERY)
         self._names: dict[int, str] = {}
+
+    def _over_time(self) -> bool:
+        return time.monotonic() > self._deadline
 
     def to_lua(self, data: Any) -> Any:
         with self._lock:
@@ -189,6 +199,7 @@ class LuaSandbox:
     def _run_evaluate(self, script_id: int, obj: dict[str, Any]) -> LuaOutcome:
         try:
             table = self._to_lua(obj)
+            self._deadline = time.monotonic() + self.limits.seconds
             result = self._evaluate(script_id, table, self._hooks, self.limits.instructions)
         except (lua51.LuaError, MemoryError, RecursionError) as exc:
             self._recover()
@@ -212,6 +223,7 @@ class LuaSandbox:
     def _run_aggregate(self, script_id: int, objs: list[dict[str, Any]]) -> LuaAggregate:
         try:
             table = self._to_lua([plain(o) for o in objs])
+            self._deadline = time.monotonic() + self.limits.aggregate_seconds
             result = self._aggregate(
                 script_id, table, self._agg_hooks, self.limits.aggregate_instructions
             )
