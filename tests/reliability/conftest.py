@@ -1,7 +1,14 @@
 """One stack for the whole package: nats-server, the simulated fleet, manager (REST API with a
 bearer token), reporter and one agent per cluster. Each module works in its own cluster(s)
 (a ``lane`` label selects them) with its own definitions, so modules do not see each other's
-objects."""
+objects.
+
+Modules (BRIEF section 7): ``test_kill_restart`` (kill -9 of agent/manager/reporter during
+churn, no orphan after a restart), ``test_nats_restart`` (kill -9 of nats-server, own stack),
+``test_stale`` (stale is never "no match"), ``test_bad_inputs`` (hostile Lua and templates,
+invalid definitions), ``test_bad_messages`` (malformed/oversized/spoofed NATS values),
+``test_removal`` (removal semantics), ``test_rest_api`` (token, read-only, Secret redaction).
+Known product bugs are ``xfail(strict=True)`` with the bug in the reason."""
 
 from __future__ import annotations
 
@@ -9,27 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.scenario.model import Fleet
 from services.scenario.stack import Stack
-from tests.reliability.helpers import API_TOKEN, SyncNats, kill9, restart
+from tests.reliability.helpers import API_TOKEN, SyncNats, fleet_of, kill9, restart
 
 LANES = ("churn", "stale", "removal", "bad", "rest")
-
-
-def fleet_of(lanes: tuple[str, ...]) -> Fleet:
-    return Fleet.model_validate(
-        {
-            "clusters": [
-                {
-                    "namespace": "default",
-                    "name": f"cluster-{lane}",
-                    "type": "sveltos",
-                    "labels": {"env": "fv", "lane": lane},
-                }
-                for lane in lanes
-            ]
-        }
-    )
 
 
 @pytest.fixture(scope="package")

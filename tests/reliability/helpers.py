@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from services.scenario.model import MANAGEMENT
+from services.scenario.model import MANAGEMENT, Fleet
 from services.scenario.processes import ManagedProcess, wait_ready
 from services.scenario.stack import Stack
 from shared.kube import GVK, KubeClient
@@ -97,6 +97,23 @@ def _show(value: Any) -> str:
     if isinstance(value, set | frozenset):
         return repr(sorted(value))
     return repr(value)
+
+
+# -- fleet ------------------------------------------------------------------------------------
+def fleet_of(lanes: tuple[str, ...]) -> Fleet:
+    return Fleet.model_validate(
+        {
+            "clusters": [
+                {
+                    "namespace": "default",
+                    "name": f"cluster-{lane}",
+                    "type": "sveltos",
+                    "labels": {"env": "fv", "lane": lane},
+                }
+                for lane in lanes
+            ]
+        }
+    )
 
 
 # -- definitions --------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from services.scenario.stack import Stack
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
-from tests.reliability.conftest import fleet_of
 from tests.reliability.helpers import (
     EVENT_REPORT,
     SERVICE,
@@ -21,6 +20,7 @@ from tests.reliability.helpers import (
     equal_eventually,
     eventually,
     expected_policies,
+    fleet_of,
     log_text,
     policies,
     policy_set,
