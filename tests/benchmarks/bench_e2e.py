@@ -451,6 +451,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight")
     parser.add_argument("--log-level", default="WARNING", help="of the services")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--state-dir", help="keep the stack's state (logs) here")
     args = parser.parse_args()
     args.rate = [float(r) for r in str(args.rate).split(",")]
 
@@ -466,7 +467,7 @@ def main() -> None:
         stack = Stack(
             fleet,
             MANAGEMENT,
-            state_dir=Path(tmp) / "stack",
+            state_dir=Path(args.state_dir or Path(tmp) / "stack"),
             log_level=args.log_level,
             ready_timeout=max(120.0, 3.0 * args.clusters),
         )
