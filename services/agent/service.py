@@ -198,7 +198,10 @@ class Agent:
             errors=errors or [],
             time=datetime.now(UTC),
         )
-        await self.agents.put(m.envelope(status))
+        try:  # best effort: liveness must never take the agent down
+            await self.agents.put(m.envelope(status))
+        except Exception as exc:
+            log.warning("status not published: %s", exc, extra={"obj": self.ident})
 
     async def _maybe_ready(self) -> None:
         if self._ready_written or not (self._assign_synced and self._desired_synced):
@@ -271,7 +274,7 @@ class Agent:
         self.sources.pop(name, None)
         self.source_errors.pop(name, None)
         # positive knowledge: the EventSource is no longer assigned here, its report goes
-        await self.reports.delete(subjects.report_key(self.cluster, name))
+        await self.reports.delete_until_done(subjects.report_key(self.cluster, name))
         log.info("EventSource withdrawn", extra={"obj": f"{self.ident}:EventSource/{name}"})
 
     def _update_watches(self) -> None:
@@ -415,7 +418,7 @@ class Agent:
             ],
         )
         try:
-            await self.reports.put(m.envelope(snapshot))
+            await self.reports.put_until_done(m.envelope(snapshot))
         except Exception as exc:
             state.dirty = True
             log.error(
@@ -432,19 +435,23 @@ class Agent:
 
     # -- desired state -----------------------------------------------------------------------
     async def _load_outcomes(self) -> None:
+        """What this cluster's agent deployed before (also mid-apply: ``Provisioning``)."""
         for event in (await self.outcomes.items(subjects.cluster_keys(self.cluster))).values():
             outcome = event.data
             self.applied[outcome.profile_name] = [
                 ObjectKey(a.api_version, a.kind, a.namespace, a.name) for a in outcome.applied
             ]
+            self.leave[outcome.profile_name] = outcome.stop_matching_behavior == "LeavePolicies"
 
     async def _watch_desired(self) -> None:
         seen: set[str] = set()
         async with self.desired.watch(subjects.cluster_keys(self.cluster)) as watch:
             async for change in watch:
                 if change.op == "synced":
-                    # profiles applied before but no longer desired at all (we missed the delete)
-                    for profile in set(self.applied) - seen:
+                    # profiles applied before but no longer desired at all (we missed the
+                    # delete); a key whose value is unreadable is unknown, not gone
+                    unreadable = {subjects.parse_cluster_key(k).name for k in self.desired.invalid}
+                    for profile in set(self.applied) - seen - unreadable:
                         await self._remove_profile(profile)
                     self._desired_synced = True
                     await self._maybe_ready()
@@ -455,6 +462,32 @@ class Agent:
                     await self._remove_profile(profile)
                 else:
                     await self._apply_profile(change.message.data)
+
+    def _outcome(
+        self,
+        desired: m.DesiredState,
+        status: str,
+        message: str,
+        applied: list[tuple[ObjectKey, str]],
+    ) -> m.ApplyOutcome:
+        return m.ApplyOutcome(
+            cluster=self.cluster,
+            profile_name=desired.profile_name,
+            generation=desired.generation,
+            status=status,  # type: ignore[arg-type]
+            message=message,
+            applied=[
+                m.AppliedObject(
+                    api_version=k.api_version,
+                    kind=k.kind,
+                    namespace=k.namespace,
+                    name=k.name,
+                    hash=h,
+                )
+                for k, h in applied
+            ],
+            stop_matching_behavior=desired.stop_matching_behavior,
+        )
 
     async def _apply_profile(self, desired: m.DesiredState, force: bool = False) -> None:
         profile = desired.profile_name
@@ -468,32 +501,23 @@ class Agent:
         self.last_desired[profile] = desired
         objects = [(o.manifest, o.hash) for o in desired.objects]
         previous = self.applied.get(profile, [])
-        result = await asyncio.to_thread(
-            self.applier.apply, profile, objects, previous, desired.sync_mode == "DryRun"
-        )
+        dry_run = desired.sync_mode == "DryRun"
+        if not dry_run:
+            # write-ahead: everything this apply may leave behind is recorded first
+            intent = {normal_key(k): (k, "") for k in previous}
+            for manifest, digest in objects:
+                key = object_key(manifest)
+                intent.setdefault(normal_key(key), (key, digest))
+            wal = self._outcome(desired, "Provisioning", "", list(intent.values()))
+            await self.outcomes.put_until_done(m.envelope(wal))
+        result = await asyncio.to_thread(self.applier.apply, profile, objects, previous, dry_run)
         self.applied[profile] = [k for k, _ in result.applied]
         self.drift_watch = {k: p for k, p in self.drift_watch.items() if p != profile}
         if desired.sync_mode == "ContinuousWithDriftDetection":
             self.drift_watch.update({normal_key(k): profile for k, _ in result.applied})
         self._update_watches()
-        outcome = m.ApplyOutcome(
-            cluster=self.cluster,
-            profile_name=profile,
-            generation=desired.generation,
-            status=result.status,  # type: ignore[arg-type]
-            message=result.message,
-            applied=[
-                m.AppliedObject(
-                    api_version=k.api_version,
-                    kind=k.kind,
-                    namespace=k.namespace,
-                    name=k.name,
-                    hash=h,
-                )
-                for k, h in result.applied
-            ],
-        )
-        await self.outcomes.put(m.envelope(outcome))
+        outcome = self._outcome(desired, result.status, result.message, result.applied)
+        await self.outcomes.put_until_done(m.envelope(outcome))
 
     async def _remove_profile(self, profile: str) -> None:
         self.last_desired.pop(profile, None)
@@ -506,7 +530,8 @@ class Agent:
             log.warning(
                 "removal failed: %s", result.message, extra={"obj": f"{self.ident}:{profile}"}
             )
-        await self.outcomes.delete(subjects.outcome_key(self.cluster, profile))
+            return
+        await self.outcomes.delete_until_done(subjects.outcome_key(self.cluster, profile))
 
 
 async def run_agent(**kwargs: Any) -> None:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services.manager import definitions
+from services.manager import definitions, naming
 from services.manager.model import ClusterKey, Report
 from services.manager.state import Changes, DesiredEntry, State
 from shared.bus import kv as kvbus
@@ -46,6 +46,25 @@ WATCHED = (
     SVELTOS_CLUSTER,
     CAPI_CLUSTER,
 )
+
+
+def _pair_of(labels: dict[str, str]) -> tuple[str, ClusterKey] | None:
+    """The (trigger, source cluster) a published desired state was made for, from the
+    Sveltos labels it carries (None when they are missing)."""
+    for prefix, trigger_key in (
+        (naming.PREFIX_V1BETA1, "eventtriggername"),
+        (naming.PREFIX_V1ALPHA1, "eventbasedaddonname"),
+    ):
+        trigger = labels.get(prefix + trigger_key)
+        if trigger:
+            ctype = "capi" if labels.get(prefix + "clustertype") == "Capi" else "sveltos"
+            cluster = ClusterKey(
+                labels.get(prefix + "clusterNamespace", ""),
+                labels.get(prefix + "clustername", ""),
+                ctype,
+            )
+            return trigger, cluster
+    return None
 
 
 def cluster_ref(key: ClusterKey) -> ClusterRef:
@@ -97,6 +116,9 @@ class Manager:
         self._tasks: list[asyncio.Task[Any]] = []
         self._cache: dict[str, Any] = {}  # last published body per KV key
         self._reconciled = False
+        self._desired_pair: dict[str, tuple[str, ClusterKey] | None] = {}
+        self._held: set[str] = set()  # stale after a restart, but their pair's report is unknown
+        self._held_profiles: set[str] = set()
         self._status_due = False
         self._profile_keys: dict[str, str] = {}  # profile name -> its key in ripple-profiles
         self.stats = {"reconciles": 0, "report_changes": 0, "desired_puts": 0, "desired_deletes": 0}
@@ -122,7 +144,9 @@ class Manager:
         self.kv_status = await kvbus.KVStore.open(self.js, streams.STATUS, m.DefinitionStatusEvent)
         self._published_status = set(await self._keys(self.kv_status))
         self._published_profiles = set(await self._keys(self.kv_profiles))
-        self._published_desired = set(await self._keys(self.kv_desired))
+        published = await self.kv_desired.items()
+        self._published_desired = set(published) | set(self.kv_desired.invalid)
+        self._desired_pair = {k: _pair_of(v.data.labels) for k, v in published.items()}
         self._published_assignments = set(await self._keys(self.kv_assign))
         for gvk in WATCHED:
             informer = Informer(self.kube, gvk, self._from_thread(loop))
@@ -360,9 +384,9 @@ class Manager:
             key = subjects.status_key(status.kind, status.name)
             current.add(key)
             if self._changed("s:" + key, status) or key not in self._published_status:
-                await self.kv_status.put(m.envelope(status))
+                await self.kv_status.put_until_done(m.envelope(status))
         for key in self._published_status - current:
-            await self.kv_status.delete(key)
+            await self.kv_status.delete_until_done(key)
             self._cache.pop("s:" + key, None)
         self._published_status = current
 
@@ -426,7 +450,7 @@ class Manager:
             )
             key = subjects.assignment_key(cluster_ref(c), es)
             if self._changed("a:" + key, msg) or key not in self._published_assignments:
-                await self.kv_assign.put(m.envelope(msg))
+                await self.kv_assign.put_until_done(m.envelope(msg))
                 self._published_assignments.add(key)
                 log.info("assigned EventSource %s", es, extra={"obj": str(c)})
         gone = {
@@ -438,7 +462,7 @@ class Manager:
             }
             gone |= self._published_assignments - current
         for key in gone & self._published_assignments:
-            await self.kv_assign.delete(key)
+            await self.kv_assign.delete_until_done(key)
             self._cache.pop("a:" + key, None)
             self._published_assignments.discard(key)
 
@@ -449,21 +473,36 @@ class Manager:
             self._pending_removal.pop(key, None)  # wanted again within its grace period
             msg = self._desired_message(entry, generation)
             if self._changed("d:" + key, msg) or key not in self._published_desired:
-                await self.kv_desired.put(m.envelope(msg))
+                await self.kv_desired.put_until_done(m.envelope(msg))
                 self._published_desired.add(key)
                 self.stats["desired_puts"] += 1
         now = time.monotonic()
         gone = {subjects.desired_key(cluster_ref(c), p) for c, p in changes.desired_deleted}
-        if first:
+        if first or self._held:
+            # After a restart, what was published but is not wanted now is withdrawn only on
+            # positive knowledge: a key whose (trigger, cluster) still exists but whose report
+            # is unknown (not arrived, unreadable) is held until that report is known.
             current = {subjects.desired_key(cluster_ref(c), p) for c, p in self.state.desired}
-            gone |= self._published_desired - current
+            stale = (self._published_desired - current) if first else set(self._held)
+            unknown = {
+                pair
+                for pair, es in self.state.pair_es.items()
+                if (pair[1], es) not in self.state.reports
+            }
+            self._held = set()
+            for key in stale - current:
+                pair = self._desired_pair.get(key)
+                if pair in unknown or (pair is None and unknown):
+                    self._held.add(key)
+                else:
+                    gone.add(key)
         for key in gone & self._published_desired:
             self._pending_removal.setdefault(key, now + self.removal_grace)
         for key, deadline in list(self._pending_removal.items()):
             if deadline > now:
                 continue  # still inside its grace period
             del self._pending_removal[key]
-            await self.kv_desired.delete(key)
+            await self.kv_desired.delete_until_done(key)
             self._cache.pop("d:" + key, None)
             self._published_desired.discard(key)
             self.stats["desired_deletes"] += 1
@@ -485,7 +524,7 @@ class Manager:
             )
             self._profile_keys[profile.name] = key
             if self._changed("p:" + key, state) or key not in self._published_profiles:
-                await self.kv_profiles.put(m.envelope(state))
+                await self.kv_profiles.put_until_done(m.envelope(state))
                 self._published_profiles.add(key)
         gone = {
             self._profile_keys.pop(n) for n in changes.profiles_deleted if n in self._profile_keys
@@ -497,7 +536,7 @@ class Manager:
             }
             gone |= self._published_profiles - current
         for key in gone & self._published_profiles:
-            await self.kv_profiles.delete(key)
+            await self.kv_profiles.delete_until_done(key)
             self._cache.pop("p:" + key, None)
             self._published_profiles.discard(key)
 

@@ -14,6 +14,7 @@ skipped -- it never stops a watcher. ``get`` raises :class:`InvalidMessage` for 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ class KVStore(Generic[E]):
         self.spec = spec
         self.expected = expected
         self.skipped = 0
+        #: keys whose latest value could not be read: their state is UNKNOWN (not deleted)
+        self.invalid: set[str] = set()
 
     @classmethod
     async def open(
@@ -111,6 +114,32 @@ class KVStore(Generic[E]):
         if entry.value is None:
             return None
         return self.decode(key, entry.value)
+
+    async def put_until_done(self, message: E, *, max_wait: float = 2.0) -> int:
+        """:meth:`put`, retried (backing off up to ``max_wait`` s) while NATS is unreachable
+        or restarting: the put is idempotent, so waiting beats giving up. Cancel to stop."""
+        delay = 0.05
+        while True:
+            try:
+                return await self.put(message)
+            except InvalidMessage:
+                raise
+            except Exception as err:  # timeouts, no responders, reconnecting...
+                log.warning("put failed (%s), retrying", err, extra={"obj": self.spec.bucket})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_wait)
+
+    async def delete_until_done(self, key: str, *, max_wait: float = 2.0) -> None:
+        """:meth:`delete`, retried like :meth:`put_until_done`."""
+        delay = 0.05
+        while True:
+            try:
+                await self.delete(key)
+                return
+            except Exception as err:
+                log.warning("delete failed (%s), retrying", err, extra={"obj": self.spec.bucket})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_wait)
 
     async def delete(self, key: str) -> None:
         """Delete ``key`` (a delete marker watchers see)."""
@@ -201,11 +230,14 @@ class KVWatch(Generic[E]):
         if entry.op == "synced":
             return KVChange("synced", "", 0)
         if entry.op == "delete":
+            self.store.invalid.discard(entry.key)
             return KVChange("delete", entry.key, entry.revision)
         try:
             message = self.store.decode(entry.key, entry.value)
+            self.store.invalid.discard(entry.key)
         except InvalidMessage as err:
             self.store.skipped += 1
+            self.store.invalid.add(entry.key)
             log.warning(
                 "skipping invalid value: %s",
                 err,

@@ -229,11 +229,16 @@ class DesiredState(Model):
     stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
 
 
-ApplyStatus = Literal["Provisioned", "Failed", "Removed"]
+ApplyStatus = Literal["Provisioning", "Provisioned", "Failed", "Removed"]
 
 
 class ApplyOutcome(Model):
-    """What the agent did with one generation of one profile's desired state."""
+    """What the agent did with one generation of one profile's desired state.
+
+    ``Provisioning`` is written BEFORE applying, listing every object the agent may be about
+    to own (what it had plus what it applies), so an agent killed mid-apply still knows, after
+    a restart, what to prune. ``stopMatchingBehavior`` is the profile's, so a restarted agent
+    honours ``LeavePolicies`` for a profile withdrawn while it was down."""
 
     cluster: ClusterRef
     profile_name: str
@@ -241,6 +246,7 @@ class ApplyOutcome(Model):
     status: ApplyStatus
     message: str = ""
     applied: list[AppliedObject] = Field(default_factory=list)
+    stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
 
 
 AgentState = Literal["starting", "ready", "degraded", "stopping"]
