@@ -228,17 +228,18 @@ def measure_changes(
 
 
 class _FakeKV:
-    """In-memory stand-in for ``shared.bus.kv.KVStore`` (put/delete only)."""
+    """In-memory stand-in for ``shared.bus.kv.KVStore``: every coroutine method it is asked
+    for (put, delete, put_until_done, ...) succeeds without doing anything."""
 
     def __init__(self) -> None:
-        self.puts = 0
-        self.deletes = 0
+        self.calls = 0
 
-    async def put(self, event: Any) -> None:
-        self.puts += 1
+    def __getattr__(self, name: str) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> int:
+            self.calls += 1
+            return self.calls
 
-    async def delete(self, key: str) -> None:
-        self.deletes += 1
+        return call
 
 
 def measure_service_loop(
