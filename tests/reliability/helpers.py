@@ -411,15 +411,17 @@ class SyncNats:
             try:
                 while True:
                     try:
-                        msgs = await psub.fetch(100, timeout=0.5)
+                        msgs = await psub.fetch(1000, timeout=2.0)
                     except NatsTimeout:
                         break
                     out.extend(m.data for m in msgs)
+                    if len(msgs) < 1000:
+                        break
             finally:
                 await psub.unsubscribe()
             return out
 
-        result: list[bytes] = self.run(fetch())
+        result: list[bytes] = self.run(fetch(), timeout=120)
         return result
 
     def close(self) -> None:

@@ -84,25 +84,28 @@ def report_errors(api: Http, event_source: str) -> list[str]:
 
 # -- hostile Lua ----------------------------------------------------------------------------
 RUNTIME_SCRIPTS = {
-    "loop": ("function evaluate()\n  while true do end\nend\n", "instruction budget"),
+    "loop": (
+        "function evaluate()\n  while true do end\nend\n",
+        ("instruction budget", "time budget"),
+    ),
     "memory": (
         "function evaluate()\n  local s = 'x'\n  while true do s = s .. s end\nend\n",
-        "memory budget",
+        ("memory budget", "time budget"),
     ),
     "table-memory": (
         "function evaluate()\n  local t = {}\n  local i = 0\n  while true do\n"
         "    i = i + 1\n    t[i] = string.rep('x', 1048576) .. i\n  end\nend\n",
-        "memory budget",
+        ("memory budget", "time budget"),
     ),
     "os-execute": (
         f"function evaluate()\n  os.execute('touch {MARKER}')\n"
         "  local hs = {}\n  hs.matching = true\n  return hs\nend\n",
-        "os",
+        ("'os'",),
     ),
     "io-open": (
         f"function evaluate()\n  local f = io.open('{MARKER}', 'w')\n  f:write('x')\n"
         "  local hs = {}\n  hs.matching = true\n  return hs\nend\n",
-        "io",
+        ("'io'",),
     ),
 }
 
@@ -137,14 +140,18 @@ def test_hostile_lua_is_stopped_reported_and_isolated(
         messages = eventually(
             lambda: report_errors(api, name), 10, what=f"the {case} error in /v1/reports"
         )
-        assert any(expected in msg for msg in messages), messages
+        assert any(e in msg for e in expected for msg in messages), messages
         assert any("line" in msg or "stopped" in msg or "nil" in msg for msg in messages)
 
         def status_message() -> str:
             obj = stack.management.get(EVENT_REPORT, "default", f"sveltos--{name}--cluster-bad")
             return str(((obj or {}).get("status") or {}).get("failureMessage", ""))
 
-        eventually(lambda: expected in status_message(), 10, what="the error in EventReport status")
+        eventually(
+            lambda: any(e in status_message() for e in expected),
+            10,
+            what="the error in EventReport status",
+        )
         assert not policies(client, name), "a hostile script's object was matched"
         assert not MARKER.exists(), "the Lua sandbox let a script write a file"
         all_running(stack)
@@ -152,18 +159,11 @@ def test_hostile_lua_is_stopped_reported_and_isolated(
         delete_definitions(stack, definitions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "shared/evaluation Lua sandbox: the instruction budget counts Lua VM instructions only, "
-        "so a loop of string.rep('x', 100000) (C work per instruction) runs ~30 s before it is "
-        "stopped; the agent evaluates on its event loop, so the whole agent (every other "
-        "EventSource of the cluster, applying desired state) stalls meanwhile"
-    ),
-)
 def test_lua_cpu_bomb_through_c_functions_does_not_stall_the_agent(
     stack: Stack, good: list
 ) -> None:
+    """Regression: the instruction budget alone let a loop of string.rep (C work per
+    instruction) stall the agent for ~30 s; a time budget now stops it."""
     name = "bad-lua-cpu"
     script = "function evaluate()\n  for i = 1, 1e9 do local s = string.rep('x', 100000) end\nend\n"
     definitions = _hostile(name, script)

@@ -147,19 +147,11 @@ def test_malformed_desired_state_is_skipped_and_prunes_nothing(
     serves_good_data(stack, "msg-desired")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services/agent/service.py Agent._watch_desired: on 'synced' it removes every profile "
-        "of self.applied (loaded from ripple-outcomes) whose key was not yielded by the watch; "
-        "a key whose value is invalid is skipped by KVWatch and so counts as 'no longer "
-        "desired': after a restart the agent prunes the add-ons of that profile (unknown is "
-        "read as no match)"
-    ),
-)
 def test_malformed_desired_state_prunes_nothing_after_agent_restart(
     stack: Stack, bus: SyncNats, good: list
 ) -> None:
+    """Regression: an unreadable desired value was read as "no longer desired" at the
+    restarted agent's sync, which pruned the profile's add-ons."""
     client = stack.client(CLUSTER)
     client.apply(service("msg-restart", LABEL))
     eventually(lambda: f"{GOOD}-msg-restart" in policies(client, GOOD), 15, what="policy")
@@ -232,17 +224,6 @@ def test_spoofed_report_is_rejected(stack: Stack, bus: SyncNats, good: list) -> 
         delete_definitions(stack, definitions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services/manager/service.py Manager._reconcile with state.State.reconcile: after a "
-        "restart, a (trigger, cluster) pair whose report key holds an unreadable value has no "
-        "report, so it produces no desired entries ('unknown: keep whatever the pair had', "
-        "but a fresh manager had nothing); _reconcile then deletes every published desired "
-        "key it did not recompute (_published_desired - desired) and the agent prunes the "
-        "add-ons: an unknown report is read as 'no match'"
-    ),
-)
 def test_malformed_report_withdraws_nothing_after_manager_restart(
     stack: Stack, bus: SyncNats, good: list
 ) -> None:

@@ -21,7 +21,6 @@ from shared.contract.subjects import ClusterRef
 from shared.kube import GVK, KubeClient
 from tests.reliability.helpers import (
     EVENT_REPORT,
-    NETWORK_POLICY,
     SERVICE,
     SyncNats,
     delete_definitions,
@@ -203,61 +202,3 @@ def test_trigger_deleted_while_a_service_is_down_leaves_no_orphan(
         for obj in definitions:
             meta = obj["metadata"]
             stack.management.delete(GVK.of(obj), meta.get("namespace"), meta["name"])
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services/agent/service.py: what the agent deployed is known only from ripple-outcomes "
-        "(_load_outcomes); an agent killed after applying a profile but before "
-        "outcomes.put(...) never learns it owns those objects: when the profile is withdrawn "
-        "while it is down, the restarted agent prunes nothing (no sweep of objects carrying "
-        "its projectsveltos.io/owner-name annotation for profiles no longer desired) -> orphan"
-    ),
-)
-def test_agent_killed_between_apply_and_outcome_leaves_no_orphan(
-    stack: Stack, bus: SyncNats
-) -> None:
-    """The crash window is reproduced exactly: the add-on is applied, then its outcome record
-    is removed (as if the agent died before writing it) and the agent is killed."""
-    name = "k-window"
-    label = f"{name}-svc"
-    definitions = policy_set(name, "churn", label)
-    stack.apply_management(definitions)
-    client = stack.client(CLUSTER)
-    agent = stack.agent_name(CLUSTER)
-    try:
-        client.apply(service(f"{name}-0", label))
-        equal_eventually(lambda: policies(client, name), {f"{name}-{name}-0"}, 15, what="policy")
-        keys = {
-            k
-            for k, e in bus.kv_items(
-                streams.DESIRED, m.DesiredStateEvent, subjects.cluster_keys(REF)
-            ).items()
-            if e.data.labels.get("eventtrigger.lib.projectsveltos.io/eventtriggername") == name
-        }
-        assert len(keys) == 1
-        eventually(
-            lambda: (
-                keys
-                <= set(
-                    bus.kv_items(streams.OUTCOMES, m.ApplyOutcomeEvent, subjects.cluster_keys(REF))
-                )
-            ),
-            10,
-            what="outcome recorded",
-        )
-        kill9(stack, agent)
-        bus.kv_delete(streams.OUTCOMES.bucket, next(iter(keys)))
-        delete_definitions(stack, definitions)
-        equal_eventually(lambda: desired_profiles(bus, name), 0, 10, what="withdrawn")
-        restart(stack, agent)
-        equal_eventually(lambda: policies(client, name), set(), 10, what="orphan removed")
-    finally:
-        if not stack.processes[agent].running:
-            restart(stack, agent)
-        for obj in definitions:
-            meta = obj["metadata"]
-            stack.management.delete(GVK.of(obj), meta.get("namespace"), meta["name"])
-        for policy in policies(client, name):  # do not leave the orphan to other tests
-            client.delete(NETWORK_POLICY, "default", policy)

@@ -6,8 +6,6 @@ add-ons in place when the event goes away."""
 
 from __future__ import annotations
 
-import pytest
-
 from services.scenario.stack import Stack
 from shared.contract import messages as m
 from shared.contract import streams, subjects
@@ -142,15 +140,6 @@ def test_leave_policies_keeps_the_addons_when_the_event_goes(stack: Stack, bus: 
         delete_definitions(stack, definitions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services/agent/service.py: Agent.leave (profile -> LeavePolicies) lives only in memory; "
-        "when a LeavePolicies profile's desired key is deleted while the destination agent is "
-        "down, the restarted agent removes it at 'synced' (set(applied) - seen) with "
-        "leave=False and prunes the add-ons LeavePolicies should have left"
-    ),
-)
 def test_leave_policies_survives_a_restart_of_the_destination_agent(
     stack: Stack, bus: SyncNats
 ) -> None:
