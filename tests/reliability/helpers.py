@@ -298,7 +298,7 @@ class Http:
         if use:
             request.add_header("Authorization", f"Bearer {use}")
         try:
-            with urllib.request.urlopen(request, timeout=10, context=self.context) as resp:
+            with urllib.request.urlopen(request, timeout=30, context=self.context) as resp:
                 raw = resp.read()
                 status = resp.status
         except urllib.error.HTTPError as err:

@@ -10,6 +10,8 @@ management EventReport listing exactly the labelled Services.
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from collections.abc import Callable
 
 import pytest
@@ -28,6 +30,7 @@ from tests.reliability.helpers import (
     eventually,
     expected_policies,
     kill9,
+    log_text,
     policies,
     policy_set,
     restart,
@@ -202,3 +205,24 @@ def test_trigger_deleted_while_a_service_is_down_leaves_no_orphan(
         for obj in definitions:
             meta = obj["metadata"]
             stack.management.delete(GVK.of(obj), meta.get("namespace"), meta["name"])
+
+
+@pytest.mark.parametrize("victim", ["agent", "manager", "reporter"])
+def test_sigterm_stops_a_service_promptly_and_it_restarts(stack: Stack, victim: str) -> None:
+    """SIGTERM (a rolling update, a node drain) stops the service within 5 s; started again
+    with the same command line, it becomes ready."""
+    process = stack.agent_name(CLUSTER) if victim == "agent" else victim
+    proc = stack.processes[process]
+    assert proc.proc is not None and proc.running
+    proc.terminate()
+    try:
+        code = proc.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        tail = log_text(stack, process).splitlines()[-3:]
+        proc.proc.kill()
+        proc.proc.wait()
+        raise AssertionError(f"{process} did not stop within 5 s of SIGTERM; log: {tail}") from None
+    finally:
+        proc.stop()
+        restart(stack, process)
+    assert code in (0, -signal.SIGTERM), f"{process} exited with {code}"
