@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from typing import Any
 
 from services.fleet.handle import cluster_info, load_fleet_access, load_fleet_yaml
 from services.fleet.runner import serve_forever
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         help="authorize requests the admin impersonates with the clusters' RBAC objects "
         "(default: fleet.yaml's rbac, else on when it declares users)",
     )
+    parser.add_argument("--profile", help="write cProfile statistics to this file at exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     clusters = [cluster_info(n.strip()) for n in args.clusters.split(",") if n.strip()]
@@ -40,6 +42,21 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_fleet_access(args.config)
         users = settings["users"]
         rbac = settings["rbac"] if rbac is None else rbac
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        _serve(args, clusters, users, rbac)
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+
+
+def _serve(args: argparse.Namespace, clusters: list[Any], users: Any, rbac: Any) -> None:
     asyncio.run(
         serve_forever(
             clusters,

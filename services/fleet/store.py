@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 ObjKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster scope
 CLOSE = object()  # queue sentinel: end the watch stream
+#: events whose serialised watch lines are kept (older events are serialised again if replayed)
+LINE_CACHE_EVENTS = 64
 
 
 class Event:
@@ -48,10 +50,13 @@ class Event:
         self.namespace = namespace
         self.obj = obj
         self.old = old
-        self._cache: dict[tuple[str, str], bytes] = {}
+        self._cache: dict[tuple[str, str], bytes] | None = None
 
     def line(self, type_: str, api_version: str) -> bytes:
-        """The watch line for this event (serialised once per type and apiVersion)."""
+        """The watch line for this event (serialised once per type and apiVersion while the
+        event is recent; the log drops the lines of older events)."""
+        if self._cache is None:
+            self._cache = {}
         cached = self._cache.get((type_, api_version))
         if cached is None:
             cached = watch_line(type_, with_api_version(self.obj, api_version))
@@ -227,6 +232,8 @@ class ClusterStore:
     def _emit(self, event: Event) -> None:
         if len(self.events) >= self.log_size:
             self.floor = self.events.popleft().rv
+        if len(self.events) > LINE_CACHE_EVENTS:  # serialised lines only for recent events
+            self.events[-LINE_CACHE_EVENTS]._cache = None
         self.events.append(event)
         for w in self.watchers.get(event.key, ()):
             if w.namespace is not None and w.namespace != event.namespace:

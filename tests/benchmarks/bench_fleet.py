@@ -1,6 +1,8 @@
 """Simulated fleet at slice size: resident memory, create/patch latency, watch delivery.
 
-Run with ``make bench-fleet`` (``ARGS="--clusters 100 --objects 100 --watches 100"``).
+Run with ``make bench-fleet`` (``ARGS="--clusters 1000 --objects 100 --watches 1000"`` for
+the 1,000-cluster figures; ``--profile FILE`` cProfiles the fleet process and prints its top
+functions).
 The fleet runs in its own process (``start_fleet_process``) so its resident memory and CPU
 are measured alone; the load generator is an asyncio aiohttp client in this process over
 HTTPS with the fleet token, like the services' clients.
@@ -67,7 +69,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     names = [f"c{i:04d}" for i in range(args.clusters)]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        fleet = start_fleet_process(names, Path(tmp), timeout=120)
+        extra = ["--profile", args.profile] if args.profile else []
+        fleet = start_fleet_process(
+            names, Path(tmp), timeout=120, log_size=args.log_size, extra_args=extra
+        )
         startup = time.perf_counter() - t0
         try:
             rss_empty = rss_of(fleet.proc.pid)
@@ -174,6 +179,8 @@ async def _load(
         "rss_empty_mb": round(rss_empty / 2**20, 1),
         "rss_loaded_mb": round(rss_loaded / 2**20, 1),
         "rss_after_patches_mb": round(rss_after / 2**20, 1),
+        "rss_per_cluster_kb": round(rss_loaded / len(names) / 1024, 1),
+        "rss_per_object_b": round((rss_loaded - rss_empty) / (len(names) * args.objects)),
         "create_per_s": round(len(create_lat) / create_wall),
         "create_p50_ms": round(statistics.median(create_lat) * ms, 2),
         "create_p99_ms": round(pct(create_lat, 0.99) * ms, 2),
@@ -195,6 +202,10 @@ def table(r: dict[str, Any]) -> str:
         ("RSS, clusters empty", f"{r['rss_empty_mb']} MB"),
         ("RSS, populated + watches open", f"{r['rss_loaded_mb']} MB"),
         ("RSS, after the patch run", f"{r['rss_after_patches_mb']} MB"),
+        (
+            "RSS per cluster (populated) / per object",
+            f"{r['rss_per_cluster_kb']} KB / {r['rss_per_object_b']} B",
+        ),
         ("create (POST) throughput", f"{r['create_per_s']}/s"),
         ("create latency p50 / p99", f"{r['create_p50_ms']} / {r['create_p99_ms']} ms"),
         ("merge-patch throughput (watched)", f"{r['patch_per_s']}/s"),
@@ -256,11 +267,18 @@ def main() -> None:
     parser.add_argument("--patches", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    parser.add_argument("--log-size", type=int, default=1000, help="watch events kept per cluster")
+    parser.add_argument("--profile", help="cProfile the fleet process into this file")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     if args.json:
         print(json.dumps(result, indent=2))
     print(table(result))
+    if args.profile:
+        import pstats
+
+        print(f"\nfleet process profile ({args.profile}), top functions by own time:")
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":
