@@ -107,6 +107,8 @@ async def _load(
         await asyncio.gather(*(create(n, i) for n, i in jobs))
         create_wall = time.perf_counter() - t
 
+        rss_populated = rss_of(fleet.proc.pid)
+
         # -- watches (in a child process, so the load generator does not delay them) -------
         watch_clusters = [names[i % len(names)] for i in range(args.watches)]
         child = await asyncio.create_subprocess_exec(
@@ -179,8 +181,10 @@ async def _load(
         "rss_empty_mb": round(rss_empty / 2**20, 1),
         "rss_loaded_mb": round(rss_loaded / 2**20, 1),
         "rss_after_patches_mb": round(rss_after / 2**20, 1),
+        "rss_populated_mb": round(rss_populated / 2**20, 1),
         "rss_per_cluster_kb": round(rss_loaded / len(names) / 1024, 1),
-        "rss_per_object_b": round((rss_loaded - rss_empty) / (len(names) * args.objects)),
+        "rss_per_object_b": round((rss_populated - rss_empty) / (len(names) * args.objects)),
+        "rss_per_watch_kb": round((rss_loaded - rss_populated) / max(1, args.watches) / 1024, 1),
         "create_per_s": round(len(create_lat) / create_wall),
         "create_p50_ms": round(statistics.median(create_lat) * ms, 2),
         "create_p99_ms": round(pct(create_lat, 0.99) * ms, 2),
@@ -200,11 +204,13 @@ def table(r: dict[str, Any]) -> str:
         ("clusters / objects / open watches", f"{r['clusters']} / {r['objects']} / {r['watches']}"),
         ("fleet start-up (process, all clusters)", f"{r['startup_s']} s"),
         ("RSS, clusters empty", f"{r['rss_empty_mb']} MB"),
+        ("RSS, populated", f"{r['rss_populated_mb']} MB"),
         ("RSS, populated + watches open", f"{r['rss_loaded_mb']} MB"),
         ("RSS, after the patch run", f"{r['rss_after_patches_mb']} MB"),
         (
-            "RSS per cluster (populated) / per object",
-            f"{r['rss_per_cluster_kb']} KB / {r['rss_per_object_b']} B",
+            "RSS per cluster (everything) / per object / per open watch",
+            f"{r['rss_per_cluster_kb']} KB / {r['rss_per_object_b']} B / "
+            f"{r['rss_per_watch_kb']} KB",
         ),
         ("create (POST) throughput", f"{r['create_per_s']}/s"),
         ("create latency p50 / p99", f"{r['create_p50_ms']} / {r['create_p99_ms']} ms"),
