@@ -15,8 +15,9 @@
 - ``POST /_fleet/clusters/<name>/deny`` ``{"verb"?, "resource"?, "namespace"?, ...}``: access
   reviews whose resourceAttributes match are denied; ``DELETE`` clears the rules.
 - ``POST /_fleet/clusters/<name>/rbac`` ``{"enforce": true|false|null}``: authorize
-  impersonated requests (``Impersonate-User``) with the cluster's RBAC objects (null: the
-  fleet's default, ``--rbac``).
+  requests the admin impersonates (``Impersonate-User``) with the cluster's RBAC objects
+  (null: the fleet's default). Non-admin tokens are always authorized with RBAC.
+- Every hook needs the fleet's admin token.
 - ``GET /_fleet/stats``: totals and the process's resident memory.
 """
 
