@@ -405,7 +405,7 @@ class Agent:
             generation=self.generation,
             complete=True,
             matching_resources=[m.ObjectRef.of(o) for o in objs],
-            resources=objs if state.collect else [],
+            resources=[collected(o) for o in objs] if state.collect else [],
             cloud_events=list(state.cloud_events),
             errors=[
                 m.ObjectError(
@@ -532,6 +532,15 @@ class Agent:
             )
             return
         await self.outcomes.delete_until_done(subjects.outcome_key(self.cluster, profile))
+
+
+def collected(obj: dict[str, Any]) -> dict[str, Any]:
+    """A matching object as it goes into a report: without ``metadata.managedFields`` (half
+    of an object's size, never used by templates; Sveltos' own helpers strip it too)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    return obj
 
 
 async def run_agent(**kwargs: Any) -> None:

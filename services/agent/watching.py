@@ -71,10 +71,10 @@ class Watches:
                 self.not_served.add(key)
             elif event.type == "SYNCED":
                 self.not_served.discard(key)
-            future = asyncio.run_coroutine_threadsafe(
-                self.queue.put(WatchEvent(key, event)), self.loop
-            )
             try:
+                future = asyncio.run_coroutine_threadsafe(
+                    self.queue.put(WatchEvent(key, event)), self.loop
+                )
                 future.result()
             except Exception:  # the loop is shutting down
                 pass

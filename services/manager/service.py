@@ -200,10 +200,10 @@ class Manager:
 
     def _from_thread(self, loop: asyncio.AbstractEventLoop) -> Any:
         def deliver(event: InformerEvent) -> None:
-            fut = asyncio.run_coroutine_threadsafe(self._queue.put(("kube", event)), loop)
             try:
+                fut = asyncio.run_coroutine_threadsafe(self._queue.put(("kube", event)), loop)
                 fut.result()
-            except Exception:
+            except Exception:  # the loop is closing: the informer stops with it
                 pass
 
         return deliver
@@ -293,6 +293,9 @@ class Manager:
                 self.definition_errors[ident] = str(exc)
                 log.error("invalid definition: %s", exc, extra={"obj": ident})
         elif gvk in (CONFIG_MAP, SECRET):
+            labels = meta.get("labels") or {}
+            if labels.get("ripple.io/managed-by") == "ripple":
+                return  # a copy the reporter wrote from our own output: no input of ours
             self.state.set_ref(gvk.kind, namespace, name, None if deleted else obj)
         elif gvk in (SVELTOS_CLUSTER, CAPI_CLUSTER):
             info = definitions.cluster_info(obj)

@@ -196,8 +196,17 @@ class KVWatch(Generic[E]):
             heartbeat=self.heartbeat,
             request_timeout=self.store.timeout,
         )
-        self._watcher = await watcher.start()
-        return self
+        delay = 0.1
+        while True:  # a loaded server may answer consumer creation late: retry, not fail
+            try:
+                self._watcher = await watcher.start()
+                return self
+            except BusError as err:
+                log.warning(
+                    "cannot start watch (%s), retrying", err, extra={"obj": self.store.spec.bucket}
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     @property
     def resets(self) -> int:
