@@ -53,7 +53,10 @@ class Agent:
         coalesce: float = 0.005,
         storage: streams.Storage = "file",
         cloudevent_subjects: list[str] | None = None,
+        metrics_port: int | None = None,
     ) -> None:
+        self.metrics_port = metrics_port
+        self.counts = {"reports": 0, "changes": 0, "applies": 0, "apply_failures": 0, "prunes": 0}
         self.cluster = cluster
         self.cloudevent_subjects = [
             cloudevents.default_subject(cluster),
@@ -105,6 +108,8 @@ class Agent:
         self.outcomes = await kvbus.KVStore.open(self.js, streams.OUTCOMES, m.ApplyOutcomeEvent)
         self.agents = await kvbus.KVStore.open(self.js, streams.AGENTS, m.AgentStatusEvent)
         await self._load_outcomes()
+        if self.metrics_port is not None:
+            self._serve_metrics(self.metrics_port)
         await self._status("starting")
         try:  # warm the discovery cache so the first event does not pay for it
             await asyncio.to_thread(lambda: self.kube.dynamic)
@@ -175,6 +180,70 @@ class Agent:
             if informer.error and key not in attributed:
                 out.append(f"watch {key.gvk}: {informer.error}")
         return out
+
+    def metrics(self) -> dict[str, tuple[str, str, float]]:
+        """What ``--metrics-port`` exposes (prefix ``ripple_agent_``)."""
+        stores = [getattr(self, n, None) for n in ("assignments", "desired")]
+        return {
+            "reports_published_total": (
+                "counter",
+                "EventReport snapshots published",
+                self.counts["reports"],
+            ),
+            "changes_published_total": (
+                "counter",
+                "Per-change events published",
+                self.counts["changes"],
+            ),
+            "applies_total": ("counter", "Desired states applied", self.counts["applies"]),
+            "apply_failures_total": (
+                "counter",
+                "Applies that failed",
+                self.counts["apply_failures"],
+            ),
+            "invalid_messages_total": (
+                "counter",
+                "Unreadable NATS values skipped",
+                sum(s.skipped for s in stores if s is not None),
+            ),
+            "cloudevents_rejected_total": (
+                "counter",
+                "Malformed CloudEvents",
+                self.cloudevents_rejected,
+            ),
+            "evaluation_errors": (
+                "gauge",
+                "Objects whose last evaluation failed",
+                sum(len(s.errors) for s in self.sources.values()),
+            ),
+            "event_sources": ("gauge", "EventSources assigned", len(self.sources)),
+            "event_source_errors": (
+                "gauge",
+                "EventSources that do not compile",
+                len(self.source_errors),
+            ),
+            "watches": (
+                "gauge",
+                "Informers running",
+                len(self.watches.informers) if hasattr(self, "watches") else 0,
+            ),
+            "matching_objects": (
+                "gauge",
+                "Objects matching any EventSource",
+                sum(len(s.matches) for s in self.sources.values()),
+            ),
+        }
+
+    def _serve_metrics(self, port: int) -> None:
+        """Prometheus exposition on 127.0.0.1:port (a daemon thread of prometheus-client)."""
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        from shared.metrics import Collector
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(Collector("ripple_agent", self.metrics))
+        start_http_server(port, addr="127.0.0.1", registry=registry)
+        log.info("metrics on http://127.0.0.1:%d/metrics", port, extra={"obj": self.ident})
 
     def _client_for(self, identity: str) -> KubeClient:
         """The agent's client, or one impersonating a tenant (one per tenant, reused)."""
@@ -372,6 +441,7 @@ class Agent:
     async def _send_change(self, payload: m.ResourceChange) -> None:
         try:
             await publish_change(self.js, payload)
+            self.counts["changes"] += 1
         except Exception as exc:
             log.warning("change event not published: %s", exc, extra={"obj": self.ident})
 
@@ -419,6 +489,7 @@ class Agent:
         )
         try:
             await self.reports.put_until_done(m.envelope(snapshot))
+            self.counts["reports"] += 1
         except Exception as exc:
             state.dirty = True
             log.error(
@@ -511,6 +582,9 @@ class Agent:
             wal = self._outcome(desired, "Provisioning", "", list(intent.values()))
             await self.outcomes.put_until_done(m.envelope(wal))
         result = await asyncio.to_thread(self.applier.apply, profile, objects, previous, dry_run)
+        self.counts["applies"] += 1
+        if result.status == "Failed":
+            self.counts["apply_failures"] += 1
         self.applied[profile] = [k for k, _ in result.applied]
         self.drift_watch = {k: p for k, p in self.drift_watch.items() if p != profile}
         if desired.sync_mode == "ContinuousWithDriftDetection":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets as pysecrets
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from shared.contract.redact import redact
@@ -140,6 +140,13 @@ def create_app(manager: Manager, token: str | None = None) -> FastAPI:
     def agents() -> list[dict[str, Any]]:
         """Each cluster's agent as it last reported itself (state, watched kinds, errors)."""
         return [a.model_dump(mode="json", by_alias=True) for _, a in sorted(manager.agents.items())]
+
+    @app.get("/metrics", dependencies=guarded, response_class=Response)
+    def metrics() -> Response:
+        """Prometheus metrics (counters of work and errors, gauges of state)."""
+        from shared.metrics import CONTENT_TYPE, exposition
+
+        return Response(exposition("ripple_manager", manager.metrics), media_type=CONTENT_TYPE)
 
     @app.get("/v1/stats", dependencies=guarded)
     def stats() -> dict[str, int]:

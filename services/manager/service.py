@@ -335,6 +335,53 @@ class Manager:
     def _inputs_known(self) -> bool:
         return self._reports_synced and all(g in self._synced for g in WATCHED)
 
+    def metrics(self) -> dict[str, tuple[str, str, float]]:
+        """What ``/metrics`` exposes (prefix ``ripple_manager_``)."""
+        stores = [getattr(self, n, None) for n in ("kv_reports", "kv_outcomes", "kv_agents")]
+        skipped = sum(s.skipped for s in stores if s is not None)
+        return {
+            "report_changes_total": (
+                "counter",
+                "Report changes received",
+                self.stats["report_changes"],
+            ),
+            "reconciles_total": ("counter", "Reconcile passes", self.stats["reconciles"]),
+            "desired_puts_total": (
+                "counter",
+                "Desired states published",
+                self.stats["desired_puts"],
+            ),
+            "desired_deletes_total": (
+                "counter",
+                "Desired states withdrawn",
+                self.stats["desired_deletes"],
+            ),
+            "invalid_messages_total": ("counter", "Unreadable NATS values skipped", skipped),
+            "definition_errors": (
+                "gauge",
+                "Definitions that do not load",
+                len(self.definition_errors),
+            ),
+            "instantiation_errors": (
+                "gauge",
+                "Profiles whose last instantiation failed",
+                sum(1 for p in self.state.profiles.values() if p.error),
+            ),
+            "profiles": ("gauge", "Generated profiles", len(self.state.profiles)),
+            "desired_entries": (
+                "gauge",
+                "Desired (cluster, profile) entries",
+                len(self.state.desired),
+            ),
+            "clusters": ("gauge", "Registered clusters", len(self.state.clusters)),
+            "pending_removals": (
+                "gauge",
+                "Add-ons inside their removal grace period",
+                len(self._pending_removal),
+            ),
+            "ready": ("gauge", "1 once every input was read", 1.0 if self.ready else 0.0),
+        }
+
     def definition_statuses(self) -> list[m.DefinitionStatus]:
         """Status of every known definition: matching clusters and what is wrong."""
         out: list[m.DefinitionStatus] = []

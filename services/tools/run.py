@@ -42,6 +42,9 @@ def register(app: typer.Typer) -> None:
         ready_file: str = typer.Option(
             None, "--ready-file", help="Written once the agent is ready."
         ),
+        metrics_port: int = typer.Option(
+            None, "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics."
+        ),
         cloudevent_subject: list[str] = typer.Option(
             [],
             "--cloudevent-subject",
@@ -68,6 +71,7 @@ def register(app: typer.Typer) -> None:
                 ready_file=ready_file,
                 storage="memory" if memory_storage else "file",
                 cloudevent_subjects=list(cloudevent_subject),
+                metrics_port=metrics_port,
             )
         )
 

@@ -293,3 +293,18 @@ def test_breaking_a_used_event_source_keeps_its_last_good_version(stack: Stack) 
         what="the error clears",
     )
     cluster.delete(SERVICE, "default", "kept")
+
+
+def test_metrics_count_work_and_errors(stack: Stack) -> None:
+    assert stack.rest_url
+    with urllib.request.urlopen(stack.rest_url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+        assert response.headers["Content-Type"].startswith("text/plain")
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values["ripple_manager_report_changes_total"] > 0
+    assert values["ripple_manager_ready"] == 1.0
+    assert "ripple_manager_invalid_messages_total" in values
