@@ -417,3 +417,48 @@ def test_fleet_yaml_access_settings(tmp_path: Path) -> None:
     assert state.users["t1"].groups == ("devs", "system:authenticated")
     with pytest.raises(FleetConfigError):
         FleetState(users=[{"name": "x"}])
+
+
+def test_kubectl_with_a_service_account_token(tenant: Cluster) -> None:
+    token = sa_token(tenant)
+    ok = tenant.kubectl("get", "configmaps", "-n", "t", "-o", "name", f"--token={token}")
+    assert ok.stdout.split() == ["configmap/cm-t"]
+    denied = tenant.kubectl("get", "configmaps", "-n", "other", f"--token={token}", check=False)
+    assert denied.returncode != 0
+    assert f"Error from server (Forbidden): {FORBIDDEN_LIST}" in denied.stderr
+    bad = tenant.kubectl("get", "configmaps", "--token=nope", check=False)
+    assert "Unauthorized" in bad.stderr
+
+
+def test_impersonated_service_account_gets_its_groups(tenant: Cluster) -> None:
+    tenant.fleet.enforce_rbac(tenant.name)
+    tenant.rbac.create_namespaced_role(
+        "other",
+        {
+            "metadata": {"name": "secret-lister"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}],
+        },
+    )
+    tenant.rbac.create_namespaced_role_binding(
+        "other",
+        {
+            "metadata": {"name": "all-sa-of-t"},
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": "secret-lister"},
+            "subjects": [{"kind": "Group", "name": "system:serviceaccounts:t"}],
+        },
+    )
+    imp = impersonating(tenant, SA_USER)
+    assert client.CoreV1Api(imp).list_namespaced_secret("other").items == []
+    imp.close()
+    # explicit groups replace the defaults; the group must be impersonable too
+    imp = impersonating(tenant, SA_USER, "elsewhere")
+    status, _ = failure(client.CoreV1Api(imp).list_namespaced_secret, "other")
+    assert status == 403
+    imp.close()
+    token_api = client_with_token(tenant, sa_token(tenant))
+    assert client.CoreV1Api(token_api).list_namespaced_secret("other").items == []
+    token_api.set_default_header("Impersonate-User", SA_USER)
+    token_api.set_default_header("Impersonate-Group", "system:masters")
+    status, body = failure(client.CoreV1Api(token_api).list_namespaced_secret, "other")
+    assert status == 403 and body["message"].startswith('serviceaccounts "sa" is forbidden')
+    token_api.close()
