@@ -196,3 +196,20 @@ def test_kubectl_cascade_foreground(cluster: Cluster) -> None:
     wait_for(lambda: gone(cluster, "k-owner", "k-dep"))
     with pytest.raises(client.ApiException):
         cluster.core.read_namespaced_config_map("k-owner", "default")
+
+
+def test_delete_collection_propagates(cluster: Cluster) -> None:
+    core = cluster.core
+    owners = [
+        core.create_namespaced_config_map(
+            "default", {"metadata": {"name": f"o{i}", "labels": {"role": "owner"}}}
+        )
+        for i in range(2)
+    ]
+    core.create_namespaced_config_map("default", cm("d0", [owner_ref(owners[0])]))
+    core.create_namespaced_config_map("default", cm("d1", [owner_ref(owners[1])]))
+    core.delete_collection_namespaced_config_map(
+        "default", label_selector="role=owner", propagation_policy="Orphan"
+    )
+    assert {"d0", "d1"} <= names(cluster) and not {"o0", "o1"} & names(cluster)
+    assert core.read_namespaced_config_map("d0", "default").metadata.owner_references is None
