@@ -88,7 +88,7 @@ def _rules(store: ClusterStore, kind: str, name: str, namespace: str) -> list[di
 
 def authorize(store: ClusterStore, a: Attributes) -> tuple[bool, str]:
     """(allowed, reason) for ``a`` in ``store``'s cluster."""
-    for binding in store.iter(CLUSTER_ROLE_BINDINGS, None):
+    for binding in (store.objects.get(CLUSTER_ROLE_BINDINGS) or {}).values():
         if not any(_subject_matches(s, a, "") for s in binding.get("subjects") or []):
             continue
         ref = binding.get("roleRef") or {}
