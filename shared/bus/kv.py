@@ -160,13 +160,26 @@ class KVStore(Generic[E]):
         return out
 
     def watch(
-        self, keys: str = ALL_KEYS, *, include_history: bool = False, heartbeat: float = 2.0
+        self,
+        keys: str = ALL_KEYS,
+        *,
+        include_history: bool = False,
+        heartbeat: float = 2.0,
+        start_retry: float = 60.0,
     ) -> KVWatch[E]:
         """Watch keys matching ``keys`` (NATS wildcards): current values first, then
         ``synced``, then every change in order. Use as ``async with`` (it must be stopped).
         ``heartbeat`` (seconds): the consumer is recreated after 3 missed heartbeats (e.g.
-        the server restarted), continuing after the last revision seen."""
-        return KVWatch(self, keys, include_history=include_history, heartbeat=heartbeat)
+        the server restarted), continuing after the last revision seen. ``start_retry``
+        (seconds): how long starting is retried (a loaded server answers late) before the
+        :class:`BusError` is raised (a denied watch also shows as no answer)."""
+        return KVWatch(
+            self,
+            keys,
+            include_history=include_history,
+            heartbeat=heartbeat,
+            start_retry=start_retry,
+        )
 
 
 class KVWatch(Generic[E]):
@@ -175,8 +188,15 @@ class KVWatch(Generic[E]):
     per-cluster permissions can restrict it)."""
 
     def __init__(
-        self, store: KVStore[E], keys: str, *, include_history: bool, heartbeat: float = 2.0
+        self,
+        store: KVStore[E],
+        keys: str,
+        *,
+        include_history: bool,
+        heartbeat: float = 2.0,
+        start_retry: float = 60.0,
     ) -> None:
+        self.start_retry = start_retry
         self.store = store
         self.heartbeat = heartbeat
         self.keys = keys
@@ -197,11 +217,14 @@ class KVWatch(Generic[E]):
             request_timeout=self.store.timeout,
         )
         delay = 0.1
+        deadline = asyncio.get_running_loop().time() + self.start_retry
         while True:  # a loaded server may answer consumer creation late: retry, not fail
             try:
                 self._watcher = await watcher.start()
                 return self
             except BusError as err:
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    raise
                 log.warning(
                     "cannot start watch (%s), retrying", err, extra={"obj": self.store.spec.bucket}
                 )
