@@ -104,14 +104,7 @@ def register_cluster(mgmt: KubeClient, cluster: FleetCluster) -> dict[str, Any]:
     live: Any = mgmt.apply(obj, field_manager=FIELD_MANAGER)
     if live.get("status") != status:
         with contextlib.suppress(KubeError):  # a kind without the status subresource
-            # shared.kube has no public status patch: its raw request helper does it
-            live = mgmt._call(
-                "PATCH",
-                mgmt.path(gvk, cluster.namespace, cluster.name) + "/status",
-                body={"status": status},
-                content_type="application/merge-patch+json",
-                what=f"status of {gvk.kind} {cluster.ref}",
-            )
+            live = mgmt.patch_status(gvk, cluster.namespace, cluster.name, status)
         if not (live or {}).get("status"):
             with contextlib.suppress(KubeError):
                 live = mgmt.merge_patch(gvk, cluster.namespace, cluster.name, {"status": status})
