@@ -389,7 +389,10 @@ class _Emitter:
                 self.sequence(v, child, True)
             else:
                 self.out.write(" ")
-                self.value(v, self.nxt(indent))
+                child = self.nxt(indent)
+                # a block scalar's indentation indicator is relative to this mapping: it
+                # differs from the indent unit when the mapping sits in a "- " entry
+                self.value(v, child, hint=child - indent)
 
     def sequence(self, items: list[Any], indent: int, inline: bool) -> None:
         for n, item in enumerate(items):
