@@ -10,6 +10,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
 
+from shared.templating.gofmt import go_quote
+
 __all__ = ["KEYWORDS", "Item", "lex"]
 
 # item types
@@ -89,25 +91,7 @@ class Item:
         return _go_quote(self.val)
 
 
-def _go_quote(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+_go_quote = go_quote  # Go's strconv.Quote, as %q prints names in error messages
 
 
 def is_space(ch: str) -> bool:
