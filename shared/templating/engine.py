@@ -19,7 +19,7 @@ from shared.templating.builtins import BUILTINS, MISSING
 from shared.templating.errors import TemplateExecError, TemplateLimitError
 from shared.templating.executor import Compiler, Limits, Run, State
 from shared.templating.expressions import ExpressionCompiler
-from shared.templating.lexer import _go_quote
+from shared.templating.gofmt import go_quote
 from shared.templating.parser import parse
 
 __all__ = [
@@ -110,8 +110,8 @@ class CompiledTemplate:
         run = self._compiler.templates.get(name)
         if run is None:
             raise TemplateExecError(
-                f"template: no template {_go_quote(name)} associated with template "
-                f"{_go_quote(self.name)}"
+                f"template: no template {go_quote(name)} associated with template "
+                f"{go_quote(self.name)}"
             )
         dot = MISSING if data is None else data
         st = State(name, dot, limits or self.limits)

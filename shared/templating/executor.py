@@ -17,7 +17,7 @@ from shared.templating.errors import (
     TemplateLimitError,
 )
 from shared.templating.expressions import ExpressionCompiler
-from shared.templating.lexer import _go_quote
+from shared.templating.gofmt import go_quote
 from shared.templating.runtime import (
     NOFINAL,
     Break,
@@ -284,7 +284,7 @@ class Compiler(ExpressionCompiler):
         def run(st: State, dot: Any) -> None:
             tmpl = templates.get(name)
             if tmpl is None:
-                fail(st, node, f"template {_go_quote(name)} not defined")
+                fail(st, node, f"template {go_quote(name)} not defined")
             if st.depth >= st.limits.max_depth:
                 fail(st, node, f"exceeded maximum template depth ({st.limits.max_depth})")
             newdot = pipe(st, dot) if pipe is not None else MISSING

@@ -16,7 +16,7 @@ from shared.templating.errors import (
     TemplateExecError,
     TemplateLimitError,
 )
-from shared.templating.lexer import _go_quote
+from shared.templating.gofmt import go_quote
 from shared.templating.runtime import (
     ABSENT,
     NOFINAL,
@@ -233,7 +233,7 @@ class ExpressionCompiler:
         if mode == "error":
 
             def on_missing(st: State, name: str) -> Any:
-                fail(st, node, f"map has no entry for key {_go_quote(name)}")
+                fail(st, node, f"map has no entry for key {go_quote(name)}")
 
         elif mode == "zero":
 
@@ -279,7 +279,7 @@ class ExpressionCompiler:
     ) -> Any:
         if v is MISSING:
             if self.missingkey == "error":
-                fail(st, node, f"nil data; no entry for key {_go_quote(name)}")
+                fail(st, node, f"nil data; no entry for key {go_quote(name)}")
             return MISSING
         if v is None:
             fail(st, node, f"nil pointer evaluating interface {{}}.{name}")
@@ -408,7 +408,7 @@ class _Context:
     def execute_template(self, name: str, data: Any) -> str:
         tmpl = self.compiler.templates.get(name)
         if tmpl is None:
-            raise FunctionError(f"template {_go_quote(name)} not defined")
+            raise FunctionError(f"template {go_quote(name)} not defined")
         st = self.st
         if st.depth >= st.limits.max_depth:
             raise TemplateLimitError(

@@ -87,11 +87,8 @@ class Item:
         if self.typ in _KEYWORD_TYPES:
             return f"<{self.val}>"
         if len(self.val) > 10:
-            return _go_quote(self.val[:10]) + "..."
-        return _go_quote(self.val)
-
-
-_go_quote = go_quote  # Go's strconv.Quote, as %q prints names in error messages
+            return go_quote(self.val[:10]) + "..."
+        return go_quote(self.val)
 
 
 def is_space(ch: str) -> bool:
@@ -431,12 +428,12 @@ class _Lexer:
 
     def lex_number(self) -> Any:
         if not self._scan_number():
-            self.error(f"bad number syntax: {_go_quote(self.input[self.start : self.pos])}")
+            self.error(f"bad number syntax: {go_quote(self.input[self.start : self.pos])}")
             return self.lex_text
         sign = self.peek()
         if sign in ("+", "-") and sign != "":
             if not self._scan_number() or self.input[self.pos - 1] != "i":
-                self.error(f"bad number syntax: {_go_quote(self.input[self.start : self.pos])}")
+                self.error(f"bad number syntax: {go_quote(self.input[self.start : self.pos])}")
                 return self.lex_text
             self.emit(COMPLEX)
             return self.lex_inside_action
