@@ -11,6 +11,7 @@ import re
 
 from shared.templating import lexer as L
 from shared.templating import nodes as N
+from shared.templating.gofmt import go_quote
 
 __all__ = ["LiteralError", "go_unquote", "parse_number"]
 
@@ -182,7 +183,7 @@ def parse_number(text: str, typ: str) -> N._Num:
             iv = _parse_int(m.group(2))
             im_part = float(iv) if iv is not None else None
         if re_part is None or im_part is None:
-            raise LiteralError(f"illegal number syntax: {L._go_quote(text)}")
+            raise LiteralError(f"illegal number syntax: {go_quote(text)}")
         n.is_complex = True
         n.complex128 = complex(re_part, im_part)
         _simplify_complex(n)
@@ -221,7 +222,7 @@ def parse_number(text: str, typ: str) -> N._Num:
         f = _parse_float(text)
         if f is not None:
             if not any(c in text for c in ".eEpP"):
-                raise LiteralError(f"integer overflow: {L._go_quote(text)}")
+                raise LiteralError(f"integer overflow: {go_quote(text)}")
             n.is_float = True
             n.float64 = f
             if f == math.floor(f) and -(2**63) <= f < 2**63:
@@ -231,7 +232,7 @@ def parse_number(text: str, typ: str) -> N._Num:
                 n.is_uint = True
                 n.uint64 = int(f)
     if not (n.is_int or n.is_uint or n.is_float):
-        raise LiteralError(f"illegal number syntax: {L._go_quote(text)}")
+        raise LiteralError(f"illegal number syntax: {go_quote(text)}")
     return n
 
 

@@ -344,11 +344,11 @@ class TemplateNode(Node):
         self.pipe = pipe
 
     def __str__(self) -> str:
-        from shared.templating.lexer import _go_quote
+        from shared.templating.gofmt import go_quote
 
         if self.pipe is None:
-            return "{{template " + _go_quote(self.name) + "}}"
-        return "{{template " + _go_quote(self.name) + " " + str(self.pipe) + "}}"
+            return "{{template " + go_quote(self.name) + "}}"
+        return "{{template " + go_quote(self.name) + " " + str(self.pipe) + "}}"
 
 
 def is_empty_tree(n: Node | None) -> bool:

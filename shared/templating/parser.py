@@ -12,6 +12,7 @@ from collections.abc import Collection
 from shared.templating import lexer as L
 from shared.templating import nodes as N
 from shared.templating.errors import TemplateSyntaxError
+from shared.templating.gofmt import go_quote
 from shared.templating.lexer import Item
 from shared.templating.literals import LiteralError, go_unquote, parse_number
 
@@ -118,7 +119,7 @@ class _Tree:
             self.tree_set[self.name] = self.root
             return
         if not N.is_empty_tree(self.root):
-            self.errorf(f"template: multiple definition of template {L._go_quote(self.name)}")
+            self.errorf(f"template: multiple definition of template {go_quote(self.name)}")
 
     def child(self, name: str) -> _Tree:
         t = _Tree(
@@ -390,7 +391,7 @@ class _Tree:
             if isinstance(node, N.VariableNode):
                 return N.VariableNode(chain.pos, self.info, [*node.ident, *chain.field])
             if isinstance(node, N.BoolNode | N.StringNode | N.NumberNode | N.NilNode | N.DotNode):
-                self.errorf(f"unexpected . after term {L._go_quote(str(node))}")
+                self.errorf(f"unexpected . after term {go_quote(str(node))}")
             return chain
         return node
 
@@ -399,7 +400,7 @@ class _Tree:
         typ = token.typ
         if typ == L.IDENTIFIER:
             if token.val not in self.funcs:
-                self.errorf(f"function {L._go_quote(token.val)} not defined")
+                self.errorf(f"function {go_quote(token.val)} not defined")
             return N.IdentifierNode(token.pos, self.info, token.val)
         if typ == L.DOT:
             return N.DotNode(token.pos, self.info)
@@ -408,7 +409,7 @@ class _Tree:
         if typ == L.VARIABLE:
             ident = token.val.split(".")
             if ident[0] not in self.vars:
-                self.errorf(f"undefined variable {L._go_quote(ident[0])}")
+                self.errorf(f"undefined variable {go_quote(ident[0])}")
             return N.VariableNode(token.pos, self.info, ident)
         if typ == L.FIELD:
             return N.FieldNode(token.pos, self.info, [token.val[1:]])

@@ -21,7 +21,7 @@ from shared.templating.errors import (
     TemplateExecError,
     TemplateLimitError,
 )
-from shared.templating.lexer import _go_quote
+from shared.templating.gofmt import go_quote
 
 __all__ = [
     "ABSENT",
@@ -139,7 +139,7 @@ def fail(st: State, node: N.Node, msg: str) -> NoReturn:
     tree = node.tree
     loc = tree.location(node.pos) if tree is not None else "?"
     raise TemplateExecError(
-        f"template: {loc}: executing {_go_quote(st.tmpl_name)} at <{node}>: {msg}",
+        f"template: {loc}: executing {go_quote(st.tmpl_name)} at <{node}>: {msg}",
         "".join(st.out),
     )
 
