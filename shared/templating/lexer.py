@@ -411,20 +411,7 @@ class _Lexer:
         return self.lex_inside_action
 
     def lex_char(self) -> Any:
-        while True:
-            ch = self.next()
-            if ch == "\\":
-                ch2 = self.next()
-                if ch2 not in ("", "\n"):
-                    continue
-                ch = ch2
-            if ch in ("", "\n"):
-                self.error("unterminated character constant")
-                return self.lex_text
-            if ch == "'":
-                break
-        self.emit(CHAR_CONSTANT)
-        return self.lex_inside_action
+        return self._lex_escaped("'", "unterminated character constant", CHAR_CONSTANT)
 
     def lex_number(self) -> Any:
         if not self._scan_number():
@@ -466,6 +453,10 @@ class _Lexer:
         return True
 
     def lex_quote(self) -> Any:
+        return self._lex_escaped('"', "unterminated quoted string", STRING)
+
+    def _lex_escaped(self, end: str, unterminated: str, typ: Any) -> Any:
+        """A quoted constant with backslash escapes, up to ``end`` on the same line."""
         while True:
             ch = self.next()
             if ch == "\\":
@@ -474,11 +465,11 @@ class _Lexer:
                     continue
                 ch = ch2
             if ch in ("", "\n"):
-                self.error("unterminated quoted string")
+                self.error(unterminated)
                 return self.lex_text
-            if ch == '"':
+            if ch == end:
                 break
-        self.emit(STRING)
+        self.emit(typ)
         return self.lex_inside_action
 
     def lex_raw_quote(self) -> Any:
