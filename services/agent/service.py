@@ -622,3 +622,18 @@ async def run_agent(**kwargs: Any) -> None:
 
 
 __all__ = ["GVK", "Agent", "run_agent"]
+
+
+async def main(settings: Any, service: Any) -> None:
+    """Entry point used by ``ripple agent`` (transitional: wraps :class:`Agent`)."""
+    agent = Agent(
+        cluster=settings.cluster_ref,
+        kubeconfig=settings.kubeconfig,
+        nats_url=settings.nats_url,
+        ready_file=str(settings.ready_file) if settings.ready_file else None,
+        coalesce=settings.coalesce,
+        storage=settings.storage,
+        cloudevent_subjects=list(settings.cloudevent_subjects),
+    )
+    service.add_metrics(agent.metrics)
+    await agent.run()

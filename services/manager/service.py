@@ -259,7 +259,7 @@ class Manager:
             self._synced.add(gvk)
             return
         if event.type == "FAILED":
-            if "is not served" in event.message:
+            if event.not_served:
                 self._synced.add(gvk)  # e.g. no CAPI in this management cluster
             return
         obj = event.obj
@@ -622,3 +622,18 @@ class Manager:
 
 async def run_manager(**kwargs: Any) -> None:
     await Manager(**kwargs).run()
+
+
+async def main(settings: Any, service: Any) -> None:
+    """Entry point used by ``ripple manager`` (transitional: wraps :class:`Manager`)."""
+    await Manager(
+        kubeconfig=settings.kubeconfig,
+        nats_url=settings.nats_url,
+        ready_file=str(settings.ready_file) if settings.ready_file else None,
+        api_host=settings.api_host,
+        api_port=settings.api_port,
+        api_token=settings.api_token.get_secret_value() if settings.api_token else None,
+        coalesce=settings.coalesce,
+        removal_grace=settings.removal_grace,
+        storage=settings.storage,
+    ).run()

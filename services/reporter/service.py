@@ -222,3 +222,13 @@ class Reporter:
 
 async def run_reporter(**kwargs: Any) -> None:
     await Reporter(**kwargs).run()
+
+
+async def main(settings: Any, service: Any) -> None:
+    """Entry point used by ``ripple reporter`` (transitional: wraps :class:`Reporter`)."""
+    await Reporter(
+        kubeconfig=settings.kubeconfig,
+        nats_url=settings.nats_url,
+        ready_file=str(settings.ready_file) if settings.ready_file else None,
+        storage=settings.storage,
+    ).run()

@@ -1,150 +1,229 @@
-"""``ripple agent`` / ``ripple manager`` / ``ripple reporter``: run one service."""
+"""``ripple agent`` / ``ripple manager`` / ``ripple reporter``: run one service.
+
+Each command builds the service's typed settings (flags win over ``RIPPLE_*`` environment
+variables; an invalid value is one line on stderr and exit code 2) and runs the service under
+:func:`shared.runtime.service.run` (signals, ready file, metrics, exit code).
+"""
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import sys
+from pathlib import Path
 from typing import Any
 
 import typer
 
-NATS_HELP = "NATS server URL (env RIPPLE_NATS_URL)."
+
+def _opt(default: Any, *flags: str, env: str, help: str, **kw: Any) -> Any:
+    return typer.Option(default, *flags, help=f"{help} [env {env}]", show_default=False, **kw)
 
 
-def _run(coro: Any) -> None:
+def _load(cls: Any, **flags: Any) -> Any:
+    from shared.runtime.errors import InvalidSetting
+    from shared.runtime.settings import load
+
     try:
-        asyncio.run(coro)
-    except KeyboardInterrupt:
-        pass
+        return load(cls, **flags)
+    except InvalidSetting as exc:
+        typer.echo(f"ripple: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
-def _cluster(value: str) -> tuple[str, str]:
-    namespace, sep, name = value.partition("/")
-    if not sep or not namespace or not name:
-        raise typer.BadParameter(f"{value!r} is not NAMESPACE/NAME")
-    return namespace, name
+def _run(name: str, settings: Any, main: Any, ident: str | None = None) -> None:
+    from shared.runtime.service import run
+
+    code = run(name, settings, functools.partial(main, settings), ident=ident)
+    sys.stdout.flush()
+    raise typer.Exit(code)
+
+
+NATS = _opt(None, "--nats", env="RIPPLE_NATS_URL", help="NATS server URL(s), comma-separated.")
+NATS_USER = _opt(None, "--nats-user", env="RIPPLE_NATS_USER", help="NATS user.")
+NATS_PASSWORD = _opt(
+    None, "--nats-password", env="RIPPLE_NATS_PASSWORD", help="NATS password (prefer the env)."
+)
+NATS_CREDS = _opt(None, "--nats-creds", env="RIPPLE_NATS_CREDS", help="NATS credentials file.")
+READY = _opt(None, "--ready-file", env="RIPPLE_READY_FILE", help="Written once ready.")
+METRICS_PORT = _opt(
+    None,
+    "--metrics-port",
+    env="RIPPLE_METRICS_PORT",
+    help="Serve /metrics, /healthz, /readyz on this port (0 = any).",
+)
+METRICS_HOST = _opt(
+    None, "--metrics-host", env="RIPPLE_METRICS_HOST", help="Address of the metrics endpoint."
+)
+MEMORY = typer.Option(False, "--memory-storage", help="JetStream memory storage (tests).")
+KUBECONFIG_HELP = "Kubeconfig (default: in-cluster)."
+
+
+def _common_flags(
+    nats: str | None,
+    nats_user: str | None,
+    nats_password: str | None,
+    nats_creds: Path | None,
+    ready_file: Path | None,
+    metrics_host: str | None,
+    metrics_port: int | None,
+    memory_storage: bool,
+) -> dict[str, Any]:
+    return {
+        "nats_url": nats,
+        "nats_user": nats_user,
+        "nats_password": nats_password,
+        "nats_creds": nats_creds,
+        "ready_file": ready_file,
+        "metrics_host": metrics_host,
+        "metrics_port": metrics_port,
+        "storage": "memory" if memory_storage else None,
+    }
 
 
 def register(app: typer.Typer) -> None:
     @app.command("agent")
     def agent(
-        cluster: str = typer.Option(
-            ..., "--cluster", envvar="RIPPLE_CLUSTER", help="This cluster as NAMESPACE/NAME."
+        cluster: str = _opt(
+            None, "--cluster", env="RIPPLE_CLUSTER", help="This cluster as NAMESPACE/NAME."
         ),
-        cluster_type: str = typer.Option(
-            "sveltos", "--cluster-type", envvar="RIPPLE_CLUSTER_TYPE", help="sveltos or capi."
+        cluster_type: str = _opt(
+            None, "--cluster-type", env="RIPPLE_CLUSTER_TYPE", help="sveltos (default) or capi."
         ),
-        kubeconfig: str = typer.Option(
-            None, "--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig (default: in-cluster)."
-        ),
-        nats: str = typer.Option(
-            "nats://127.0.0.1:4222", "--nats", envvar="RIPPLE_NATS_URL", help=NATS_HELP
-        ),
-        ready_file: str = typer.Option(
-            None, "--ready-file", help="Written once the agent is ready."
-        ),
-        metrics_port: int = typer.Option(
-            None, "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics."
-        ),
+        kubeconfig: str = _opt(None, "--kubeconfig", env="KUBECONFIG", help=KUBECONFIG_HELP),
         cloudevent_subject: list[str] = typer.Option(
             [],
             "--cloudevent-subject",
             help="Extra NATS subject carrying CloudEvents (repeatable); "
             "ripple.v1.cloudevents.<ns>.<type>--<cluster>.> is always read.",
         ),
-        memory_storage: bool = typer.Option(
-            False, "--memory-storage", help="JetStream memory storage (tests)."
+        workers: int = _opt(
+            None, "--workers", env="RIPPLE_WORKERS", help="Concurrent apply workers (4)."
         ),
+        nats: str = NATS,
+        nats_user: str = NATS_USER,
+        nats_password: str = NATS_PASSWORD,
+        nats_creds: Path = NATS_CREDS,
+        ready_file: Path = READY,
+        metrics_host: str = METRICS_HOST,
+        metrics_port: int = METRICS_PORT,
+        memory_storage: bool = MEMORY,
     ) -> None:
         """Run the agent of one managed cluster: watch, evaluate, report, apply."""
-        from services.agent.service import run_agent
-        from shared.contract.subjects import ClusterRef
+        from services.agent.settings import AgentSettings
 
-        if cluster_type not in ("sveltos", "capi"):
-            raise typer.BadParameter("--cluster-type must be sveltos or capi")
-        namespace, name = _cluster(cluster)
-        ref = ClusterRef(namespace=namespace, name=name, type=cluster_type)  # type: ignore[arg-type]
-        _run(
-            run_agent(
-                cluster=ref,
-                kubeconfig=kubeconfig,
-                nats_url=nats,
-                ready_file=ready_file,
-                storage="memory" if memory_storage else "file",
-                cloudevent_subjects=list(cloudevent_subject),
-                metrics_port=metrics_port,
-            )
+        settings = _load(
+            AgentSettings,
+            cluster=cluster,
+            cluster_type=cluster_type,
+            kubeconfig=kubeconfig,
+            cloudevent_subjects=list(cloudevent_subject) or None,
+            workers=workers,
+            **_common_flags(
+                nats,
+                nats_user,
+                nats_password,
+                nats_creds,
+                ready_file,
+                metrics_host,
+                metrics_port,
+                memory_storage,
+            ),
         )
+        from services.agent.service import main
+
+        _run("agent", settings, main, ident=str(settings.cluster_ref))
 
     @app.command("manager")
     def manager(
-        kubeconfig: str = typer.Option(
-            None, "--kubeconfig", envvar="KUBECONFIG", help="Management cluster kubeconfig."
+        kubeconfig: str = _opt(
+            None, "--kubeconfig", env="KUBECONFIG", help="Management cluster kubeconfig."
         ),
-        nats: str = typer.Option(
-            "nats://127.0.0.1:4222", "--nats", envvar="RIPPLE_NATS_URL", help=NATS_HELP
+        api_host: str = _opt(None, "--api-host", env="RIPPLE_API_HOST", help="REST API address."),
+        api_port: int = _opt(
+            None, "--api-port", env="RIPPLE_API_PORT", help="REST API port (off when unset)."
         ),
-        ready_file: str = typer.Option(
-            None, "--ready-file", help="Written once the manager is ready."
+        api_token: str = _opt(
+            None, "--api-token", env="RIPPLE_API_TOKEN", help="Bearer token required by REST."
         ),
-        api_host: str = typer.Option("127.0.0.1", "--api-host", help="REST API address."),
-        api_port: int = typer.Option(
-            None, "--api-port", help="REST API port (off when unset; 0 = any)."
-        ),
-        api_token: str = typer.Option(
+        removal_grace: float = _opt(
             None,
-            "--api-token",
-            envvar="RIPPLE_API_TOKEN",
-            help="Bearer token required by the REST API.",
-        ),
-        memory_storage: bool = typer.Option(
-            False, "--memory-storage", help="JetStream memory storage (tests)."
-        ),
-        removal_grace: float = typer.Option(
-            0.0,
             "--removal-grace",
-            envvar="RIPPLE_REMOVAL_GRACE",
+            env="RIPPLE_REMOVAL_GRACE",
             help="Seconds an add-on stays after its event went away (0: remove at once).",
         ),
+        workers: int = _opt(
+            None, "--workers", env="RIPPLE_WORKERS", help="Concurrent publication workers (8)."
+        ),
+        nats: str = NATS,
+        nats_user: str = NATS_USER,
+        nats_password: str = NATS_PASSWORD,
+        nats_creds: Path = NATS_CREDS,
+        ready_file: Path = READY,
+        metrics_host: str = METRICS_HOST,
+        metrics_port: int = METRICS_PORT,
+        memory_storage: bool = MEMORY,
     ) -> None:
         """Run the manager: definitions + reports -> assignments, desired state, REST API."""
-        from services.manager.service import run_manager
+        from services.manager.settings import ManagerSettings
 
-        _run(
-            run_manager(
-                kubeconfig=kubeconfig,
-                nats_url=nats,
-                ready_file=ready_file,
-                api_host=api_host,
-                api_port=api_port,
-                api_token=api_token,
-                removal_grace=removal_grace,
-                storage="memory" if memory_storage else "file",
-            )
+        settings = _load(
+            ManagerSettings,
+            kubeconfig=kubeconfig,
+            api_host=api_host,
+            api_port=api_port,
+            api_token=api_token,
+            removal_grace=removal_grace,
+            workers=workers,
+            **_common_flags(
+                nats,
+                nats_user,
+                nats_password,
+                nats_creds,
+                ready_file,
+                metrics_host,
+                metrics_port,
+                memory_storage,
+            ),
         )
+        from services.manager.service import main
+
+        _run("manager", settings, main)
 
     @app.command("reporter")
     def reporter(
-        kubeconfig: str = typer.Option(
-            None, "--kubeconfig", envvar="KUBECONFIG", help="Management cluster kubeconfig."
+        kubeconfig: str = _opt(
+            None, "--kubeconfig", env="KUBECONFIG", help="Management cluster kubeconfig."
         ),
-        nats: str = typer.Option(
-            "nats://127.0.0.1:4222", "--nats", envvar="RIPPLE_NATS_URL", help=NATS_HELP
+        workers: int = _opt(
+            None, "--workers", env="RIPPLE_WORKERS", help="Concurrent Kubernetes writers (4)."
         ),
-        ready_file: str = typer.Option(
-            None, "--ready-file", help="Written once the reporter is ready."
-        ),
-        memory_storage: bool = typer.Option(
-            False, "--memory-storage", help="JetStream memory storage (tests)."
-        ),
+        nats: str = NATS,
+        nats_user: str = NATS_USER,
+        nats_password: str = NATS_PASSWORD,
+        nats_creds: Path = NATS_CREDS,
+        ready_file: Path = READY,
+        metrics_host: str = METRICS_HOST,
+        metrics_port: int = METRICS_PORT,
+        memory_storage: bool = MEMORY,
     ) -> None:
         """Run the reporter: mirror NATS state into EventReport/ClusterProfile CRDs."""
-        from services.reporter.service import run_reporter
+        from services.reporter.settings import ReporterSettings
 
-        _run(
-            run_reporter(
-                kubeconfig=kubeconfig,
-                nats_url=nats,
-                ready_file=ready_file,
-                storage="memory" if memory_storage else "file",
-            )
+        settings = _load(
+            ReporterSettings,
+            kubeconfig=kubeconfig,
+            workers=workers,
+            **_common_flags(
+                nats,
+                nats_user,
+                nats_password,
+                nats_creds,
+                ready_file,
+                metrics_host,
+                metrics_port,
+                memory_storage,
+            ),
         )
+        from services.reporter.service import main
+
+        _run("reporter", settings, main)

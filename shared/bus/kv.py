@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -81,6 +82,32 @@ class KVStore(Generic[E]):
         except BucketNotFoundError as err:
             raise BusError(f"KV bucket {spec.bucket} does not exist (run ensure)") from err
         return cls(kv, spec, expected, nc=js._nc, timeout=float(getattr(js, "_timeout", 5.0)))
+
+    @classmethod
+    async def open_when_provisioned(
+        cls,
+        js: Any,
+        spec: BucketSpec,
+        expected: type[E] | tuple[type[E], ...],
+        *,
+        on_wait: Any = None,
+        max_delay: float = 5.0,
+    ) -> KVStore[E]:
+        """Bind to a bucket that another service provisions (the manager): wait for it,
+        retrying with a jittered backoff (0.1 s doubling to ``max_delay``). ``on_wait(err)``
+        is called before each wait (status, logs). Cancelled by a stop at any moment."""
+        delay = 0.1
+        while True:
+            try:
+                return await cls.open(js, spec, expected)
+            except BusError as err:
+                if on_wait is not None:
+                    on_wait(err)
+            except Exception as err:  # timeouts, a server restarting: unknown, wait
+                if on_wait is not None:
+                    on_wait(BusError(f"KV bucket {spec.bucket}: {err}"))
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, max_delay)
 
     def decode(self, key: str, value: bytes) -> E:
         """Decode a value read under ``key``; :class:`InvalidMessage` when malformed or when

@@ -1,0 +1,43 @@
+"""The agent's settings (``ripple agent --help``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from shared.contract.subjects import ClusterRef
+from shared.runtime.settings import KUBECONFIG, ServiceSettings
+
+
+class AgentSettings(ServiceSettings):
+    cluster: str = Field(description="This cluster as NAMESPACE/NAME.")
+    cluster_type: str = Field("sveltos", description="sveltos or capi.")
+    kubeconfig: str | None = Field(
+        None, validation_alias=KUBECONFIG, description="Kubeconfig (default: in-cluster)."
+    )
+    cloudevent_subjects: list[str] = Field(
+        default_factory=list, description="Extra NATS subjects carrying CloudEvents."
+    )
+    coalesce: float = Field(
+        0.005, ge=0, le=10, description="Seconds a burst of changes is coalesced into a report."
+    )
+    workers: int = Field(4, ge=1, le=64, description="Concurrent apply/removal workers.")
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster(cls, value: str) -> str:
+        namespace, sep, name = value.partition("/")
+        if not sep or not namespace or not name or "/" in name:
+            raise ValueError(f"{value!r} is not NAMESPACE/NAME")
+        return value
+
+    @field_validator("cluster_type")
+    @classmethod
+    def _cluster_type(cls, value: str) -> str:
+        if value not in ("sveltos", "capi"):
+            raise ValueError("must be sveltos or capi")
+        return value
+
+    @property
+    def cluster_ref(self) -> ClusterRef:
+        namespace, _, name = self.cluster.partition("/")
+        return ClusterRef(namespace=namespace, name=name, type=self.cluster_type)

@@ -1,0 +1,28 @@
+"""The manager's settings (``ripple manager --help``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from shared.runtime.settings import KUBECONFIG, ServiceSettings
+
+
+class ManagerSettings(ServiceSettings):
+    kubeconfig: str | None = Field(
+        None, validation_alias=KUBECONFIG, description="Management cluster kubeconfig."
+    )
+    api_host: str = Field("127.0.0.1", description="REST API address.")
+    api_port: int | None = Field(
+        None, ge=0, le=65535, description="REST API port (off when unset; 0 = any)."
+    )
+    api_token: SecretStr | None = Field(None, description="Bearer token required by the REST API.")
+    coalesce: float = Field(
+        0.002, ge=0, le=10, description="Seconds inputs are batched before one reconcile."
+    )
+    removal_grace: float = Field(
+        0.0, ge=0, description="Seconds an add-on stays after its event went away."
+    )
+    workers: int = Field(8, ge=1, le=64, description="Concurrent NATS publication workers.")
+    max_message_bytes: int = Field(
+        0, ge=0, description="Largest desired state published (0: the server's max_payload)."
+    )

@@ -1,0 +1,340 @@
+"""One life cycle for every service: ``run(name, settings, main)``.
+
+- every task runs in one :class:`asyncio.TaskGroup`: a task that crashes ends the service
+  with a non-zero exit (a supervisor restarts it), after the others were cancelled;
+- SIGTERM/SIGINT are honoured at any moment, NATS connection attempts included: the main
+  task is cancelled, ``on_stop`` callbacks get ``shutdown_grace`` seconds, and a watchdog
+  ends the process if threads still hold it after that;
+- ``/metrics`` (Prometheus), ``/healthz`` and ``/readyz`` are served on the event loop
+  (aiohttp) when ``metrics_port`` is set: they read what the loop owns, no thread does;
+- the event loop's lag is measured all the time (``<svc>_loop_lag_max_seconds``);
+- :meth:`Service.connect` connects to NATS with the service's credentials, retrying with
+  backoff until it succeeds or the service is stopped, and counts permission violations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+
+from shared.runtime.errors import RuntimeFailure
+from shared.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Snapshot = Callable[[], Mapping[str, tuple[str, str, float]]]
+Main = Callable[["Service"], Awaitable[None]]
+
+LAG_INTERVAL = 0.1
+
+
+class LoopLag:
+    """How late the event loop wakes up, sampled every ``interval`` seconds."""
+
+    def __init__(self, interval: float = LAG_INTERVAL) -> None:
+        self.interval = interval
+        self.max = 0.0
+        self.last = 0.0
+        self.samples = 0
+        self.over_100ms = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(self.interval)
+            lag = max(0.0, loop.time() - start - self.interval)
+            self.last = lag
+            self.samples += 1
+            self.max = max(self.max, lag)
+            if lag > 0.1:
+                self.over_100ms += 1
+            if lag > 1.0:
+                log.warning("event loop blocked for %.2fs", lag, extra={"obj": "runtime"})
+
+
+class Service:
+    """What a service's ``main`` receives: its settings, tasks, readiness, metrics, NATS."""
+
+    def __init__(self, name: str, settings: ServiceSettings, ident: str | None = None) -> None:
+        self.name = name
+        self.settings = settings
+        self.ident = ident or name
+        self.lag = LoopLag()
+        self.ready = False
+        self.not_ready_reason = "starting"
+        self.started = time.time()
+        self.stats = {"nats_permission_violations": 0, "nats_errors": 0, "nats_connects": 0}
+        self._metrics: list[Snapshot] = [self._own_metrics]
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._group: asyncio.TaskGroup | None = None
+        self.stopping = asyncio.Event()
+
+    # -- tasks -------------------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` for the service's lifetime: if it raises, the service ends (non-zero)."""
+        if self._group is None:
+            raise RuntimeFailure("spawn() before the service runs")
+        return self._group.create_task(coro, name=name)
+
+    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` at shutdown (in reverse order of registration, time-bounded)."""
+        self._on_stop.append(callback)
+
+    def every(
+        self, interval: float, callback: Callable[[], Awaitable[None]], name: str
+    ) -> asyncio.Task[Any]:
+        """Call ``callback`` every ``interval`` seconds; its failures are logged, not fatal."""
+
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await callback()
+                except Exception as exc:
+                    log.warning("%s failed: %s", name, exc, extra={"obj": self.ident})
+
+        return self.spawn(tick(), name)
+
+    # -- readiness and metrics ---------------------------------------------------------------
+    def set_ready(self) -> None:
+        if self.ready:
+            return
+        self.ready = True
+        self.not_ready_reason = ""
+        if self.settings.ready_file:
+            Path(self.settings.ready_file).write_text(f"{os.getpid()}\n")
+        log.info("%s ready", self.name, extra={"obj": self.ident})
+
+    def add_metrics(self, snapshot: Snapshot) -> None:
+        """A function returning ``name -> (kind, help, value)``, called on the loop at scrape
+        time (so it may read the loop's state)."""
+        self._metrics.append(snapshot)
+
+    def metrics(self) -> dict[str, tuple[str, str, float]]:
+        out: dict[str, tuple[str, str, float]] = {}
+        for snapshot in self._metrics:
+            out.update(snapshot())
+        return out
+
+    def _own_metrics(self) -> dict[str, tuple[str, str, float]]:
+        return {
+            "loop_lag_max_seconds": (
+                "gauge",
+                "Longest event-loop delay seen since start",
+                self.lag.max,
+            ),
+            "loop_lag_seconds": ("gauge", "Last event-loop delay sampled", self.lag.last),
+            "loop_lag_over_100ms_total": (
+                "counter",
+                "Event-loop samples late by more than 100 ms",
+                self.lag.over_100ms,
+            ),
+            "nats_permission_violations_total": (
+                "counter",
+                "NATS operations the server refused (permissions)",
+                self.stats["nats_permission_violations"],
+            ),
+            "nats_errors_total": (
+                "counter",
+                "Asynchronous NATS errors",
+                self.stats["nats_errors"],
+            ),
+            "ready": ("gauge", "1 once the service is ready", 1.0 if self.ready else 0.0),
+        }
+
+    # -- NATS --------------------------------------------------------------------------------
+    async def connect(self, *, inbox_prefix: str | None = None, **opts: Any) -> Any:
+        """A NATS connection with the service's credentials; retried with backoff (0.2 s
+        doubling to 5 s, jittered) until it succeeds. Cancelled by a stop at any moment."""
+        from shared.bus.client import close, connect
+        from shared.bus.errors import BusError
+
+        async def error_cb(err: Exception) -> None:
+            self.stats["nats_errors"] += 1
+            if "permissions violation" in str(err).lower():
+                self.stats["nats_permission_violations"] += 1
+            log.warning("NATS error: %s", err, extra={"obj": self.ident})
+
+        options = {**self.settings.nats_options(), "error_cb": error_cb, **opts}
+        if inbox_prefix:
+            options["inbox_prefix"] = inbox_prefix
+        delay, attempt = 0.2, 0
+        while True:
+            attempt += 1
+            try:
+                client = await connect(
+                    self.settings.nats_servers, f"ripple-{self.name} {self.ident}", **options
+                )
+            except BusError as exc:
+                level = logging.WARNING if attempt in (1, 2) or attempt % 20 == 0 else logging.DEBUG
+                log.log(level, "%s (attempt %d, retrying)", exc, attempt, extra={"obj": self.ident})
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, 5.0)
+                continue
+            self.stats["nats_connects"] += 1
+            self.on_stop(functools.partial(close, client))
+            return client
+
+    # -- HTTP --------------------------------------------------------------------------------
+    async def _serve_http(self, port: int) -> None:
+        from aiohttp import web
+
+        from shared.metrics import exposition
+
+        async def metrics(_: web.Request) -> web.Response:
+            body = exposition(f"ripple_{self.name}", self.metrics)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.json_response({"status": "ok", "lag_seconds": self.lag.last})
+
+        async def readyz(_: web.Request) -> web.Response:
+            if self.ready:
+                return web.json_response({"status": "ready"})
+            return web.json_response(
+                {"status": "not ready", "reason": self.not_ready_reason}, status=503
+            )
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.metrics_host, port)
+        await site.start()
+        self.on_stop(runner.cleanup)
+        sockets = getattr(site._server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+        self.metrics_port = int(bound)
+        log.info(
+            "metrics on http://%s:%d/metrics",
+            self.settings.metrics_host,
+            self.metrics_port,
+            extra={"obj": self.ident},
+        )
+
+    metrics_port: int | None = None
+
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def _run(service: Service, main: Main) -> None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    signals: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        if signals:  # a second signal: stop now
+            os._exit(128 + sig)
+        signals.append(sig)
+        log.info(
+            "%s: stopping (%s)",
+            service.name,
+            signal.Signals(sig).name,
+            extra={"obj": service.ident},
+        )
+        service.stopping.set()
+        _watchdog(service.settings.shutdown_grace + 1.5, 128 + sig)
+        task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+    try:
+        async with asyncio.TaskGroup() as group:
+            service._group = group
+            group.create_task(service.lag.run(), name="loop-lag")
+            if service.settings.metrics_port is not None:
+                await service._serve_http(service.settings.metrics_port)
+            group.create_task(_main(service, main, task), name="main")
+    except asyncio.CancelledError:
+        if not signals and not service.stopping.is_set():
+            raise
+    finally:
+        await _stop(service)
+
+
+async def _main(service: Service, main: Main, owner: asyncio.Task[Any]) -> None:
+    await main(service)
+    service.stopping.set()  # main returned: the service's work is over
+    owner.cancel()
+
+
+async def _stop(service: Service) -> None:
+    for callback in reversed(service._on_stop):
+        try:
+            await asyncio.wait_for(callback(), service.settings.shutdown_grace)
+        except (Exception, asyncio.CancelledError) as exc:
+            log.debug("shutdown step failed: %r", exc, extra={"obj": service.ident})
+
+
+def _watchdog(seconds: float, code: int) -> None:
+    """End the process if a clean shutdown takes longer than ``seconds`` (threads blocked in
+    a request, an executor that does not drain)."""
+    timer = threading.Timer(seconds, lambda: os._exit(code))
+    timer.daemon = True
+    timer.start()
+
+
+def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
+
+
+def run(name: str, settings: ServiceSettings, main: Main, ident: str | None = None) -> int:
+    """Run a service until it is stopped (exit 0) or a task crashes (exit 1)."""
+    service = Service(name, settings, ident)
+    stop_by_signal = False
+    try:
+        asyncio.run(_run(service, main))
+        stop_by_signal = service.stopping.is_set()
+    except KeyboardInterrupt:
+        return 0
+    except BaseExceptionGroup as group:  # a task crashed: one line per cause, exit non-zero
+        for exc in _leaves(group):
+            log.error(
+                "%s: task failed: %s: %s",
+                name,
+                type(exc).__name__,
+                exc,
+                exc_info=exc if not isinstance(exc, RuntimeFailure) else None,
+                extra={"obj": service.ident},
+            )
+        return 1
+    except Exception as exc:
+        log.error(
+            "%s failed: %s: %s",
+            name,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+            extra={"obj": service.ident},
+        )
+        return 1
+    log.info(
+        "%s stopped%s",
+        name,
+        "" if stop_by_signal else " (its work ended)",
+        extra={"obj": service.ident},
+    )
+    return 0
+
+
+__all__ = ["LoopLag", "Service", "run"]
