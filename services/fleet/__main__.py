@@ -9,6 +9,7 @@ from typing import Any
 
 from services.fleet.handle import cluster_info, load_fleet_access, load_fleet_yaml
 from services.fleet.runner import serve_forever
+from services.fleet.state import ClusterInfo
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,8 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     clusters = [cluster_info(n.strip()) for n in args.clusters.split(",") if n.strip()]
-    users: list[dict[str, object]] = []
-    rbac = args.rbac
+    users: list[dict[str, Any]] = []
+    rbac: bool | None = args.rbac
     if args.config:
         clusters += load_fleet_yaml(args.config)
         settings = load_fleet_access(args.config)
@@ -56,7 +57,12 @@ def main(argv: list[str] | None = None) -> None:
             profiler.dump_stats(args.profile)
 
 
-def _serve(args: argparse.Namespace, clusters: list[Any], users: Any, rbac: Any) -> None:
+def _serve(
+    args: argparse.Namespace,
+    clusters: list[ClusterInfo],
+    users: list[dict[str, Any]],
+    rbac: bool | None,
+) -> None:
     asyncio.run(
         serve_forever(
             clusters,

@@ -19,10 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from services.fleet import authn, rbac
 from services.fleet.authn import Identity
 from services.fleet.errors import ApiError
+from services.fleet.kinds import ResourceType
 from services.fleet.state import FleetState, SimCluster
 
 SA_KEY = ("", "serviceaccounts")
@@ -67,7 +69,9 @@ def unauthorized() -> ApiError:
     return ApiError(401, "Unauthorized", "Unauthorized")
 
 
-def impersonate(state: FleetState, cluster: SimCluster, ident: Identity, headers: Any) -> Identity:
+def impersonate(
+    state: FleetState, cluster: SimCluster, ident: Identity, headers: MultiMapping[str]
+) -> Identity:
     """Apply ``Impersonate-User``/``Impersonate-Group``: the requester needs ``impersonate``."""
     user = headers.get("Impersonate-User")
     groups = list(headers.getall("Impersonate-Group", []))
@@ -133,7 +137,7 @@ def authorize(
     request: web.Request,
     state: FleetState,
     cluster: SimCluster,
-    rt: Any,
+    rt: ResourceType,
     ns: str | None,
     name: str | None,
     sub: str,
@@ -157,7 +161,7 @@ def authorize(
 
 
 def review(
-    state: FleetState, cluster: SimCluster, rt: Any, body: Any, requester: Identity
+    state: FleetState, cluster: SimCluster, rt: ResourceType, body: object, requester: Identity
 ) -> dict[str, Any]:
     """Self/SubjectAccessReview: the answer :func:`decide` gives (or a deny hook)."""
     if not isinstance(body, dict):
@@ -200,7 +204,7 @@ def review(
 
 
 def token_request(
-    state: FleetState, cluster: SimCluster, ns: str, name: str, body: Any
+    state: FleetState, cluster: SimCluster, ns: str, name: str, body: object
 ) -> dict[str, Any]:
     """``POST /api/v1/namespaces/NS/serviceaccounts/NAME/token``: a TokenRequest with
     ``status.token`` and ``status.expirationTimestamp``."""

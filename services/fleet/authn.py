@@ -74,7 +74,7 @@ def with_authenticated(groups: Iterable[str]) -> tuple[str, ...]:
     return out if AUTHENTICATED in out else (*out, AUTHENTICATED)
 
 
-def parse_users(entries: Any, admin_token: str = "") -> dict[str, Identity]:
+def parse_users(entries: object, admin_token: str = "") -> dict[str, Identity]:
     """``users: [{name, token, groups}]`` of a fleet configuration -> token -> Identity."""
     if entries is None:
         return {}

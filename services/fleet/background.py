@@ -11,9 +11,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, TypeVar, TypeVarTuple, Unpack
 
 import yaml
 
@@ -26,7 +26,21 @@ from services.fleet.handle import (
     cluster_info,
     http_hook,
 )
-from services.fleet.runner import FleetServer
+from services.fleet.runner import FleetServer, ServerOptions
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+
+class ProcessOptions(TypedDict, total=False):
+    """The keyword options of :class:`FleetProcess` after ``timeout``."""
+
+    token: str | None
+    log_size: int
+    tls: bool
+    rbac: bool | None
+    users: list[dict[str, Any]] | None
+    extra_args: Iterable[str]
 
 
 class FleetThread(FleetHandle):
@@ -38,7 +52,7 @@ class FleetThread(FleetHandle):
         dir: str | Path | None = None,
         port: int = 0,
         startup_timeout: float = 30.0,
-        **options: Any,
+        **options: Unpack[ServerOptions],
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._server = FleetServer(clusters, dir, port=port, **options)
@@ -80,15 +94,15 @@ class FleetThread(FleetHandle):
         """The in-loop server (touch its state only through :meth:`call`)."""
         return self._server
 
-    def call(self, fn: Any, *args: Any) -> Any:
+    def call(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         """Run ``fn(*args)`` on the fleet's loop thread and return its result."""
 
-        async def run() -> Any:
+        async def run() -> T:
             return fn(*args)
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
 
-    def _hook(self, method: str, path: str, body: Any = None) -> Any:
+    def _hook(self, method: str, path: str, body: object = None) -> Any:
         return http_hook(self.base_url, self.token, method, path, body, ca_file=self.ca_file)
 
     def stop(self) -> None:
@@ -107,7 +121,7 @@ def start_fleet_thread(
     clusters: Iterable[ClusterSpec] = (),
     dir: str | Path | None = None,
     port: int = 0,
-    **options: Any,
+    **options: Unpack[ServerOptions],
 ) -> FleetThread:
     """Start a fleet in a background thread; ``fleet.stop()`` when done."""
     return FleetThread(clusters, dir, port, **options)
@@ -180,7 +194,7 @@ class FleetProcess(FleetHandle):
                 raise FleetUnavailable(f"fleet process not ready after {timeout}s")
             time.sleep(0.05)  # polling the ready file with a deadline
 
-    def _hook(self, method: str, path: str, body: Any = None) -> Any:
+    def _hook(self, method: str, path: str, body: object = None) -> Any:
         return http_hook(self.base_url, self.token, method, path, body, ca_file=self.ca_file)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -204,7 +218,7 @@ def start_fleet_process(
     dir: str | Path | None = None,
     port: int = 0,
     timeout: float = 30.0,
-    **options: Any,
+    **options: Unpack[ProcessOptions],
 ) -> FleetProcess:
     """Start a fleet subprocess and wait (up to ``timeout`` s) until it serves."""
     return FleetProcess(clusters, dir, port, timeout, **options)

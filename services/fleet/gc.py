@@ -122,10 +122,11 @@ class GarbageCollector(Lifecycle):
                 item = queue.popleft()
                 steps += 1
                 try:
-                    if item[0] == "dep":
-                        self._attempt_delete(item[1], item[2], item[3])
-                    else:
-                        self._process_owner(item[1], item[2])
+                    match item:
+                        case ("dep", key, ns, name):
+                            self._attempt_delete(key, ns, name)
+                        case ("owner", ref, ns):
+                            self._process_owner(ref, ns)
                 except ApiError as err:  # e.g. a namespace being terminated
                     log.debug("garbage collector: %s: %s", item, err.message)
         finally:
@@ -209,7 +210,7 @@ class GarbageCollector(Lifecycle):
         else:
             self._remove(rt, new)
 
-    def _drop_refs(self, key: tuple[str, str], ns: str, name: str, uids: set[Any]) -> None:
+    def _drop_refs(self, key: tuple[str, str], ns: str, name: str, uids: set[str]) -> None:
         obj = self.store.get(key, ns, name)
         if obj is None:
             return

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
@@ -50,7 +50,14 @@ def load_fleet_yaml(path: str | Path) -> list[ClusterInfo]:
     return [cluster_info(e) for e in _read_fleet_yaml(path)["clusters"]]
 
 
-def load_fleet_access(path: str | Path) -> dict[str, Any]:
+class FleetAccess(TypedDict):
+    """The access settings of a fleet definition (see :func:`load_fleet_access`)."""
+
+    users: list[dict[str, Any]]
+    rbac: bool | None
+
+
+def load_fleet_access(path: str | Path) -> FleetAccess:
     """The access settings of a ``fleet.yaml``: ``{"users": [...], "rbac": bool|None}``.
 
     ``users: [{name, token, groups}]`` are static users valid on every cluster;
@@ -82,7 +89,8 @@ class FleetHandle:
     def kubeconfig(self, cluster: str = MANAGEMENT) -> Path:
         return kubeconfig.path_for(self.dir, cluster)
 
-    def _hook(self, method: str, path: str, body: Any = None) -> Any:
+    def _hook(self, method: str, path: str, body: object = None) -> Any:
+        """A test hook (JSON ``body`` in, the decoded JSON answer out)."""
         raise NotImplementedError
 
     def clusters(self) -> list[dict[str, Any]]:
@@ -145,7 +153,7 @@ def http_hook(
     token: str,
     method: str,
     path: str,
-    body: Any = None,
+    body: object = None,
     timeout: float = 10.0,
     ca_file: Path | None = None,
 ) -> Any:

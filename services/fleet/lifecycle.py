@@ -12,6 +12,7 @@ from services.fleet.errors import ApiError
 from services.fleet.fieldpaths import now
 from services.fleet.kinds import CRD_KEY, NAMESPACE_KEY, ResourceType
 from services.fleet.patching import clone
+from services.fleet.selectors import Matcher
 from services.fleet.store import ClusterStore
 
 
@@ -161,7 +162,7 @@ class Lifecycle:
         self,
         rt: ResourceType,
         ns: str | None,
-        match: Any,
+        match: Matcher | None,
         dry_run: bool = False,
         options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:

@@ -7,6 +7,9 @@ import json
 from typing import Any
 
 from services.fleet.errors import ApiError
+from services.fleet.kinds import ResourceType
+from services.fleet.selectors import Matcher
+from services.fleet.store import ClusterStore
 
 
 def _continue_token(start: tuple[str, str], rv: int) -> str:
@@ -27,11 +30,11 @@ def _decode_continue(token: str) -> tuple[str, str]:
 
 
 def list_objects(
-    store: Any,
-    rt: Any,
+    store: ClusterStore,
+    rt: ResourceType,
     ns: str | None,
-    labels: Any,
-    fields: Any,
+    labels: Matcher | None,
+    fields: Matcher | None,
     limit_param: str | None,
     cont: str | None,
 ) -> dict[str, Any]:

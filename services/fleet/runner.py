@@ -19,9 +19,9 @@ import json
 import os
 import signal
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from aiohttp import web
 
@@ -29,6 +29,19 @@ from services.fleet import kubeconfig, tls
 from services.fleet.handle import READY_FILE, TOKEN_ENV, ClusterSpec, FleetHandle, cluster_info
 from services.fleet.http import make_app
 from services.fleet.state import MANAGEMENT, FleetState, SimCluster
+
+
+class ServerOptions(TypedDict, total=False):
+    """The keyword options of :class:`FleetServer` (and of the helpers that start one)."""
+
+    host: str
+    token: str | None
+    log_size: int
+    watch_queue_size: int
+    bookmark_interval: float
+    tls: bool
+    rbac: bool | None
+    users: list[dict[str, Any]] | None
 
 
 class FleetServer(FleetHandle):
@@ -77,10 +90,7 @@ class FleetServer(FleetHandle):
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
         await site.start()
-        server = site._server
-        assert server is not None
-        sock = server.sockets[0]  # type: ignore[attr-defined]
-        self.port = sock.getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
         scheme = "https" if self.tls else "http"
         self.base_url = f"{scheme}://{self.host}:{self.port}"
         self.state.listeners.append(self._on_cluster)
@@ -120,7 +130,7 @@ class FleetServer(FleetHandle):
         await self.stop()
 
     # hooks, directly on the state (call them from the loop's thread)
-    def _hook(self, method: str, path: str, body: Any = None) -> Any:
+    def _hook(self, method: str, path: str, body: object = None) -> Any:
         raise NotImplementedError  # not used: the methods below are direct
 
     def clusters(self) -> list[dict[str, Any]]:
@@ -197,7 +207,7 @@ async def start_fleet(
     clusters: Iterable[ClusterSpec] = (),
     dir: str | Path | None = None,
     port: int = 0,
-    **options: Any,
+    **options: Unpack[ServerOptions],
 ) -> FleetServer:
     """Start a fleet in the running loop; ``await fleet.stop()`` when done."""
     return await FleetServer(clusters, dir, port=port, **options).start()
@@ -210,7 +220,7 @@ async def serve_forever(
     host: str = "127.0.0.1",
     token: str | None = None,
     log_size: int = 1000,
-    announce: Any = print,
+    announce: Callable[[str], object] = print,
     tls: bool = True,
     rbac: bool | None = None,
     users: list[dict[str, Any]] | None = None,

@@ -17,7 +17,8 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from services.fleet.kinds import Registry, ResourceType
 from services.fleet.selectors import Matcher
@@ -25,7 +26,13 @@ from services.fleet.selectors import Matcher
 log = logging.getLogger(__name__)
 
 ObjKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster scope
-CLOSE = object()  # queue sentinel: end the watch stream
+
+
+class _Sentinel(Enum):
+    CLOSE = "close"
+
+
+CLOSE: Literal[_Sentinel.CLOSE] = _Sentinel.CLOSE  # queue sentinel: end the watch stream
 #: events whose serialised watch lines are kept (older events are serialised again if replayed)
 LINE_CACHE_EVENTS = 64
 
@@ -64,6 +71,15 @@ class Event:
         return cached
 
 
+#: what a watcher's queue carries: (event, the type this watcher sees) or the end of the stream
+WatchItem = tuple[Event, str] | Literal[_Sentinel.CLOSE]
+#: the garbage collector's work: ("dep", key, namespace, name): is this dependent's owner
+#: still there?; ("owner", ownerReference, namespace): may this owner finish its deletion?
+GcWork = (
+    tuple[Literal["dep"], tuple[str, str], str, str] | tuple[Literal["owner"], dict[str, Any], str]
+)
+
+
 def watch_line(type_: str, obj: dict[str, Any]) -> bytes:
     return (json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n").encode()
 
@@ -85,7 +101,7 @@ class Watcher:
     namespace: str | None
     labels: Matcher | None
     fields: Matcher | None
-    queue: asyncio.Queue[Any]
+    queue: asyncio.Queue[WatchItem]
     closed: bool = False
     #: called when the watcher overflows (the stream's connection is dropped)
     on_overflow: Callable[[], None] | None = None
@@ -95,7 +111,7 @@ class Watcher:
             return False
         return self.fields is None or self.fields(obj)
 
-    def offer(self, item: Any) -> None:
+    def offer(self, item: WatchItem) -> None:
         if self.closed:
             return
         try:
@@ -136,7 +152,7 @@ class ClusterStore:
     #: owner uid -> its dependents (key, namespace, name): the garbage collector's graph
     dependents: dict[str, set[tuple[tuple[str, str], str, str]]] = field(default_factory=dict)
     #: work for the garbage collector (:mod:`services.fleet.gc`)
-    gc_queue: deque[tuple[Any, ...]] = field(default_factory=deque)
+    gc_queue: deque[GcWork] = field(default_factory=deque)
     #: called when work is queued (the collector schedules itself)
     gc_wake: Callable[[], None] | None = None
 
@@ -194,7 +210,7 @@ class ClusterStore:
             self._gc(("dep", *dep))
 
     # -- the garbage collector's graph ------------------------------------------------------
-    def _gc(self, item: tuple[Any, ...]) -> None:
+    def _gc(self, item: GcWork) -> None:
         self.gc_queue.append(item)
         if self.gc_wake is not None:
             self.gc_wake()
