@@ -28,19 +28,12 @@ from typing import Any
 from aiohttp import web
 
 from services.fleet.errors import ApiError, FleetConfigError
+from services.fleet.responses import STATE, json_response
 from services.fleet.state import ClusterInfo, FleetState, SimCluster
 
 
 def _state(request: web.Request) -> FleetState:
-    from services.fleet.http import STATE
-
     return request.app[STATE]
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    from services.fleet.http import json_response
-
-    return json_response(body, status)
 
 
 def _cluster(request: web.Request) -> SimCluster:
@@ -80,7 +73,7 @@ def describe(request: web.Request, cluster: SimCluster) -> dict[str, Any]:
 
 async def list_clusters(request: web.Request) -> web.Response:
     state = _state(request)
-    return _json({"clusters": [describe(request, c) for c in state.clusters.values()]})
+    return json_response({"clusters": [describe(request, c) for c in state.clusters.values()]})
 
 
 async def add_cluster(request: web.Request) -> web.Response:
@@ -95,7 +88,7 @@ async def add_cluster(request: web.Request) -> web.Response:
         cluster = _state(request).add_cluster(info)
     except FleetConfigError as exc:
         raise ApiError(409 if "exists" in str(exc) else 400, str(exc)) from None
-    return _json(describe(request, cluster), 201)
+    return json_response(describe(request, cluster), 201)
 
 
 async def remove_cluster(request: web.Request) -> web.Response:
@@ -104,19 +97,19 @@ async def remove_cluster(request: web.Request) -> web.Response:
         _state(request).remove_cluster(cluster.name)
     except FleetConfigError as exc:
         raise ApiError.bad_request(str(exc)) from None
-    return _json({"removed": cluster.name})
+    return json_response({"removed": cluster.name})
 
 
 async def compact(request: web.Request) -> web.Response:
-    return _json({"resourceVersion": _cluster(request).store.compact()})
+    return json_response({"resourceVersion": _cluster(request).store.compact()})
 
 
 async def cut_cluster_watches(request: web.Request) -> web.Response:
-    return _json({"closed": _cluster(request).store.cut_watches()})
+    return json_response({"closed": _cluster(request).store.cut_watches()})
 
 
 async def cut_all_watches(request: web.Request) -> web.Response:
-    return _json({"closed": _state(request).cut_all_watches()})
+    return json_response({"closed": _state(request).cut_all_watches()})
 
 
 async def add_fault(request: web.Request) -> web.Response:
@@ -132,42 +125,42 @@ async def add_fault(request: web.Request) -> web.Response:
         count=None if count is None else int(count),
         delay=float(data.get("delay", 0.0)),
     )
-    return _json(fault.as_dict(), 201)
+    return json_response(fault.as_dict(), 201)
 
 
 async def list_faults(request: web.Request) -> web.Response:
-    return _json({"faults": [f.as_dict() for f in _state(request).faults]})
+    return json_response({"faults": [f.as_dict() for f in _state(request).faults]})
 
 
 async def clear_faults(request: web.Request) -> web.Response:
     state = _state(request)
     n = len(state.faults)
     state.faults.clear()
-    return _json({"cleared": n})
+    return json_response({"cleared": n})
 
 
 async def list_requests(request: web.Request) -> web.Response:
     cluster = request.query.get("cluster")
     reqs = [r for r in _state(request).requests if cluster is None or r["cluster"] == cluster]
-    return _json({"requests": reqs})
+    return json_response({"requests": reqs})
 
 
 async def clear_requests(request: web.Request) -> web.Response:
     _state(request).requests.clear()
-    return _json({"cleared": True})
+    return json_response({"cleared": True})
 
 
 async def add_deny(request: web.Request) -> web.Response:
     cluster = _cluster(request)
     rule = await _body(request)
     _state(request).denied.setdefault(cluster.name, []).append(rule)
-    return _json({"rules": _state(request).denied[cluster.name]}, 201)
+    return json_response({"rules": _state(request).denied[cluster.name]}, 201)
 
 
 async def clear_deny(request: web.Request) -> web.Response:
     cluster = _cluster(request)
     _state(request).denied.pop(cluster.name, None)
-    return _json({"rules": []})
+    return json_response({"rules": []})
 
 
 async def set_rbac(request: web.Request) -> web.Response:
@@ -175,7 +168,9 @@ async def set_rbac(request: web.Request) -> web.Response:
     data = await _body(request)
     enforce = data.get("enforce")
     cluster.rbac = None if enforce is None else bool(enforce)
-    return _json({"cluster": cluster.name, "enforce": _state(request).rbac_enforced(cluster)})
+    return json_response(
+        {"cluster": cluster.name, "enforce": _state(request).rbac_enforced(cluster)}
+    )
 
 
 def rss_bytes() -> int:
@@ -192,7 +187,7 @@ def rss_bytes() -> int:
 
 async def stats(request: web.Request) -> web.Response:
     state = _state(request)
-    return _json(
+    return json_response(
         {
             "clusters": len(state.clusters),
             "objects": sum(

@@ -21,26 +21,18 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from services.fleet import access, listing
+from services.fleet import access, hooks, listing
 from services.fleet.discovery import API_VERSIONS, VERSION
 from services.fleet.errors import ApiError
 from services.fleet.objects import APPLY
+from services.fleet.responses import STATE, error_response, json_response
 from services.fleet.selectors import parse_field_selector, parse_label_selector
 from services.fleet.state import MANAGEMENT, FleetState, SimCluster
-from services.fleet.watch import dumps, serve_watch
+from services.fleet.watch import serve_watch
 
 log = logging.getLogger(__name__)
 
-STATE: web.AppKey[FleetState] = web.AppKey("fleet_state", FleetState)
 HEALTH = frozenset({"/healthz", "/readyz", "/livez", "/healthz/", "/readyz/", "/livez/"})
-
-
-def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=dumps(body), status=status, content_type="application/json")
-
-
-def error_response(err: ApiError) -> web.Response:
-    return json_response(err.status(), err.code)
 
 
 # -- YAML without YAML 1.1 booleans (y/n/on/off stay strings) ------------------------------
@@ -368,8 +360,6 @@ def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
 
 def make_app(state: FleetState) -> web.Application:
     """The aiohttp application serving ``state`` (hooks included)."""
-    from services.fleet import hooks
-
     app = web.Application(middlewares=[fleet_middleware], client_max_size=64 * 1024 * 1024)
     app[STATE] = state
     hooks.add_routes(app)
