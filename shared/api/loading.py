@@ -35,8 +35,12 @@ from shared.api.errors import DefinitionError, DefinitionErrors
 from shared.api.eventreport import EventReport
 from shared.api.eventsource import EventSource
 from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
-from shared.api.meta import ApiModel, TypedObject
+from shared.api.meta import TypedObject
 from shared.api.validation import describe_errors, yaml_position_of
+from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER, SVELTOS_DOMAIN
+from shared.api.validation import (
+    validation_error_to_definition_errors as validation_error_to_definition_errors,
+)
 from shared.api.yamlio import compose_documents
 from shared.api.yamlio import dump_yaml as dump_yaml
 from shared.api.yamlio import to_plain as to_plain
@@ -51,7 +55,6 @@ for _model in (EventSource, EventBasedAddOn, EventTrigger, EventReport, SveltosC
     for _version in _model.API_VERSIONS:
         MODELS[(_version, _model.KIND)] = _model
 
-_SVELTOS_GROUP_SUFFIX = "projectsveltos.io"
 
 
 @dataclass
@@ -107,15 +110,15 @@ def _model_for(api_version: str, kind: str) -> type[TypedObject] | tuple[str, st
     group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
     if versions and group and any(v.startswith(group + "/") for v in versions):
         hint = ""
-        if kind == "EventTrigger" and api_version.endswith("/v1alpha1"):
+        if kind == EVENT_TRIGGER.kind and api_version.endswith("/v1alpha1"):
             hint = " (the v1alpha1 kind is EventBasedAddOn)"
-        elif kind == "EventBasedAddOn" and api_version.endswith("/v1beta1"):
+        elif kind == EVENT_BASED_ADDON.kind and api_version.endswith("/v1beta1"):
             hint = " (the v1beta1 kind is EventTrigger)"
         return (
             "apiVersion",
             f"{kind} is not served in {api_version}; use {' or '.join(versions)}{hint}",
         )
-    if group.endswith(_SVELTOS_GROUP_SUFFIX):
+    if group.endswith(SVELTOS_DOMAIN):
         known = sorted({k for (v, k) in MODELS if v.startswith(group + "/")})
         if not known:
             return ("apiVersion", f"unknown API version {api_version!r}")
@@ -196,23 +199,6 @@ def parse_object(
         raise DefinitionErrors(errors) from exc
 
 
-def validation_error_to_definition_errors(
-    exc: ValidationError,
-    *,
-    source: str,
-    model: type[ApiModel] | None = None,
-    data: Any = None,
-    kind: str = "",
-    name: str = "",
-    index: int | None = None,
-) -> list[DefinitionError]:
-    """Convert a pydantic ValidationError into DefinitionErrors with field paths."""
-    return [
-        DefinitionError(reason, source=source, kind=kind, name=name, index=index, field=path)
-        for path, _raw, reason in describe_errors(exc, model, data)
-    ]
-
-
 _META_KEYS = ("name", "namespace", "labels", "annotations", "generateName")
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
 
@@ -243,7 +229,7 @@ def _repair_flattened(doc: Any) -> tuple[Any, str | None]:
 
 def _compatibility_warnings(doc: dict[str, Any]) -> list[str]:
     """Accepted spellings that Sveltos itself would not honour."""
-    if doc.get("kind") != "EventSource" or not isinstance(doc.get("spec"), dict):
+    if doc.get("kind") != EVENT_SOURCE.kind or not isinstance(doc.get("spec"), dict):
         return []
     spec = doc["spec"]
     places = [("spec", spec)] + [

@@ -17,6 +17,8 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from shared.api.errors import DefinitionError
+
 #: loc entries pydantic adds for union members / validators; never field names here
 _TAG_PREFIXES = ("function-", "tagged-union", "union[", "json-or-python", "lax-or-strict")
 _TYPE_TAGS = {
@@ -229,3 +231,20 @@ def yaml_position_of(
         else:
             break
     return line, column
+
+
+def validation_error_to_definition_errors(
+    exc: ValidationError,
+    *,
+    source: str,
+    model: type[BaseModel] | None = None,
+    data: Any = None,
+    kind: str = "",
+    name: str = "",
+    index: int | None = None,
+) -> list[DefinitionError]:
+    """Convert a pydantic ValidationError into DefinitionErrors with field paths."""
+    return [
+        DefinitionError(reason, source=source, kind=kind, name=name, index=index, field=path)
+        for path, _raw, reason in describe_errors(exc, model, data)
+    ]
