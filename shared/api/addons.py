@@ -13,16 +13,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from shared.api.meta import ApiModel, LooseModel
+from shared.api.vocabulary import INSTANTIATE_ANNOTATION as INSTANTIATE_ANNOTATION
+from shared.api.vocabulary import LEGACY_TEMPLATE_ANNOTATION as LEGACY_TEMPLATE_ANNOTATION
 
 PolicyRefKind = Literal["ConfigMap", "Secret", "GitRepository", "OCIRepository", "Bucket"]
 DeploymentType = Literal["Local", "Remote"]
 StopMatchingBehavior = Literal["WithdrawPolicies", "LeavePolicies"]
 SyncMode = Literal["OneTime", "Continuous", "ContinuousWithDriftDetection", "DryRun"]
-
-#: annotation marking a referenced ConfigMap/Secret as a template to instantiate (v1beta1)
-INSTANTIATE_ANNOTATION = "projectsveltos.io/instantiate"
-#: the annotation used for the same purpose by event-manager v0.17-v0.36
-LEGACY_TEMPLATE_ANNOTATION = "projectsveltos.io/template"
 
 
 class PolicyRef(ApiModel):

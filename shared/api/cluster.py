@@ -2,71 +2,26 @@
 
 Two spellings of the cluster type exist in Sveltos: ``Capi``/``Sveltos`` (EventReport
 ``spec.clusterType``, trigger labels) and lower-case ``capi``/``sveltos`` (report names and
-the ``eventreport.projectsveltos.io/cluster-type`` label, fleet.yaml).
+the ``eventreport.projectsveltos.io/cluster-type`` label, fleet.yaml); both, their
+conversions and the registration kinds are declared in :mod:`shared.api.vocabulary`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from shared.api.meta import ApiModel, ObjectMeta, ObjectReference, TypedObject
 from shared.api.selectors import label_key_problem, label_value_problem
-
-ClusterTypeName = Literal["Capi", "Sveltos"]
-ClusterTypeLower = Literal["capi", "sveltos"]
-
-SVELTOS_CLUSTER_API_VERSION = "lib.projectsveltos.io/v1beta1"
-SVELTOS_CLUSTER_KIND = "SveltosCluster"
-CAPI_CLUSTER_API_VERSION = "cluster.x-k8s.io/v1beta1"
-CAPI_CLUSTER_KIND = "Cluster"
-
-
-class ClusterType:
-    """Conversions between the spellings of the cluster type."""
-
-    CAPI: ClusterTypeName = "Capi"
-    SVELTOS: ClusterTypeName = "Sveltos"
-
-    @staticmethod
-    def title(value: str) -> ClusterTypeName:
-        """``Capi`` or ``Sveltos`` from any spelling (case-insensitive)."""
-        low = value.lower()
-        if low == "capi":
-            return "Capi"
-        if low == "sveltos":
-            return "Sveltos"
-        raise ValueError(f"unknown cluster type {value!r} (expected capi or sveltos)")
-
-    @staticmethod
-    def lower(value: str) -> ClusterTypeLower:
-        """``capi`` or ``sveltos`` from any spelling."""
-        return "capi" if ClusterType.title(value) == "Capi" else "sveltos"
-
-    @staticmethod
-    def api_version(value: str) -> str:
-        return (
-            CAPI_CLUSTER_API_VERSION
-            if ClusterType.title(value) == "Capi"
-            else SVELTOS_CLUSTER_API_VERSION
-        )
-
-    @staticmethod
-    def kind(value: str) -> str:
-        return CAPI_CLUSTER_KIND if ClusterType.title(value) == "Capi" else SVELTOS_CLUSTER_KIND
-
-    @staticmethod
-    def from_kind(kind: str, api_version: str = "") -> ClusterTypeLower:
-        if kind == SVELTOS_CLUSTER_KIND:
-            return "sveltos"
-        if kind == CAPI_CLUSTER_KIND and (
-            not api_version or api_version.startswith("cluster.x-k8s.io/")
-        ):
-            return "capi"
-        raise ValueError(f"{api_version or '?'} {kind!r} is not a cluster kind")
+from shared.api.validation import validation_error_to_definition_errors
+from shared.api.vocabulary import LIB_V1ALPHA1, SVELTOS, SVELTOS_CLUSTER, ClusterKey
+from shared.api.vocabulary import ClusterType as ClusterType
+from shared.api.vocabulary import ClusterTypeLower as ClusterTypeLower
+from shared.api.vocabulary import ClusterTypeName as ClusterTypeName
+from shared.api.yamlio import yaml_error
 
 
 class Cluster(ApiModel):
@@ -74,7 +29,7 @@ class Cluster(ApiModel):
 
     namespace: str = Field(min_length=1)
     name: str = Field(min_length=1)
-    type: ClusterTypeLower = "sveltos"
+    type: ClusterTypeLower = SVELTOS
     labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("type", mode="before")
@@ -105,14 +60,14 @@ class Cluster(ApiModel):
         """``namespace/name`` (how scenario steps name a cluster)."""
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def cluster_key(self) -> ClusterKey:
+        """The plain identity (:class:`~shared.api.vocabulary.ClusterKey`) of this cluster."""
+        return ClusterKey(self.namespace, self.name, self.type)
+
     def reference(self) -> ObjectReference:
         """The ObjectReference Sveltos puts in ``clusterRefs``."""
-        return ObjectReference(
-            api_version=ClusterType.api_version(self.type),
-            kind=ClusterType.kind(self.type),
-            namespace=self.namespace,
-            name=self.name,
-        )
+        return ObjectReference.from_key(self.cluster_key.object_key())
 
     def to_object(self, spec: dict[str, Any] | None = None) -> dict[str, Any]:
         """The SveltosCluster or CAPI Cluster object registering this cluster."""
@@ -120,8 +75,8 @@ class Cluster(ApiModel):
         if self.labels:
             meta["labels"] = dict(self.labels)
         return {
-            "apiVersion": ClusterType.api_version(self.type),
-            "kind": ClusterType.kind(self.type),
+            "apiVersion": self.cluster_key.api_version,
+            "kind": self.cluster_key.kind,
             "metadata": meta,
             "spec": dict(spec or {}),
         }
@@ -138,14 +93,11 @@ class Cluster(ApiModel):
 class SveltosCluster(TypedObject):
     """A SveltosCluster object (spec and status kept loosely)."""
 
-    API_VERSIONS: ClassVar[tuple[str, ...]] = (
-        "lib.projectsveltos.io/v1alpha1",
-        SVELTOS_CLUSTER_API_VERSION,
-    )
-    KIND: ClassVar[str] = SVELTOS_CLUSTER_KIND
+    API_VERSIONS: ClassVar[tuple[str, ...]] = (LIB_V1ALPHA1, SVELTOS_CLUSTER.api_version)
+    KIND: ClassVar[str] = SVELTOS_CLUSTER.kind
 
-    api_version: str = Field(default=SVELTOS_CLUSTER_API_VERSION, alias="apiVersion")
-    kind: str = SVELTOS_CLUSTER_KIND
+    api_version: str = Field(default=SVELTOS_CLUSTER.api_version, alias="apiVersion")
+    kind: str = SVELTOS_CLUSTER.kind
     spec: dict[str, Any] = Field(default_factory=dict)
     status: dict[str, Any] | None = None
 
@@ -153,7 +105,7 @@ class SveltosCluster(TypedObject):
         return Cluster(
             namespace=self.metadata.namespace,
             name=self.metadata.name,
-            type="sveltos",
+            type=SVELTOS,
             labels=dict(self.metadata.labels),
         )
 
@@ -184,16 +136,12 @@ class FleetConfig(ApiModel):
     @classmethod
     def load(cls, path: str | Path) -> FleetConfig:
         """Load fleet.yaml; errors are :class:`~shared.api.errors.DefinitionError`."""
-        from shared.api.loading import validation_error_to_definition_errors, yaml_error
-
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             raise yaml_error(exc, str(path)) from exc
-        from pydantic import ValidationError
-
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

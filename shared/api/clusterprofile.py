@@ -1,13 +1,13 @@
 """ClusterProfile (``config.projectsveltos.io``): the part the manager writes.
 
-Also the label keys event-manager puts on generated ClusterProfiles, ConfigMaps and Secrets
-(sveltos-semantics §4.4): :data:`LABELS` for EventTrigger (v1beta1), :data:`V1ALPHA1_LABELS`
-for EventBasedAddOn, both :class:`TriggerLabels`.
+The label keys event-manager puts on generated ClusterProfiles, ConfigMaps and Secrets
+(sveltos-semantics §4.4) are declared in :mod:`shared.api.vocabulary`
+(``EVENT_TRIGGER_LABELS``, ``EVENT_BASED_ADDON_LABELS``); this module keeps its historical
+names for them (:data:`LABELS`, :data:`V1ALPHA1_LABELS`, ``*_LABEL``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field
@@ -21,112 +21,30 @@ from shared.api.addons import (
 )
 from shared.api.meta import ObjectReference, TypedObject
 from shared.api.selectors import LabelSelector
+from shared.api.vocabulary import (
+    CLUSTER_PROFILE,
+    CONFIG_GROUP,
+    CONFIG_V1ALPHA1,
+    CONFIG_V1BETA1,
+    EVENT_BASED_ADDON_LABELS,
+    EVENT_TRIGGER_LABELS,
+    trigger_labels,
+)
+from shared.api.vocabulary import SERVICE_ACCOUNT_NAME_LABEL as SERVICE_ACCOUNT_NAME_LABEL
+from shared.api.vocabulary import (
+    SERVICE_ACCOUNT_NAMESPACE_LABEL as SERVICE_ACCOUNT_NAMESPACE_LABEL,
+)
+from shared.api.vocabulary import TriggerLabels as TriggerLabels
 
-GROUP = "config.projectsveltos.io"
-V1ALPHA1 = f"{GROUP}/v1alpha1"
-V1BETA1 = f"{GROUP}/v1beta1"
-CLUSTER_PROFILE_KIND = "ClusterProfile"
-
-LABEL_PREFIX = "eventtrigger.lib.projectsveltos.io/"
-V1ALPHA1_LABEL_PREFIX = "eventbasedaddon.lib.projectsveltos.io/"
-
-#: tenant labels copied from the EventTrigger onto everything it generates
-SERVICE_ACCOUNT_NAME_LABEL = "projectsveltos.io/serviceaccount-name"
-SERVICE_ACCOUNT_NAMESPACE_LABEL = "projectsveltos.io/serviceaccount-namespace"
-
-
-@dataclass(frozen=True)
-class TriggerLabels:
-    """Label keys on generated objects, for one prefix."""
-
-    prefix: str
-    trigger_name_suffix: str = "eventtriggername"
-
-    @property
-    def trigger_name(self) -> str:
-        return self.prefix + self.trigger_name_suffix
-
-    @property
-    def cluster_namespace(self) -> str:
-        return self.prefix + "clusterNamespace"
-
-    @property
-    def cluster_name(self) -> str:
-        return self.prefix + "clustername"
-
-    @property
-    def cluster_type(self) -> str:
-        """Value ``Capi``/``Sveltos``."""
-        return self.prefix + "clustertype"
-
-    @property
-    def event_report_name(self) -> str:
-        """Value: the EventSource name (the key name is historical)."""
-        return self.prefix + "eventreportname"
-
-    @property
-    def event_source_name(self) -> str:
-        return self.prefix + "eventsourcename"
-
-    @property
-    def resource_name(self) -> str:
-        return self.prefix + "resourcename"
-
-    @property
-    def resource_namespace(self) -> str:
-        """Only set when the matched object is namespaced."""
-        return self.prefix + "resourcenamespace"
-
-    @property
-    def ce_source(self) -> str:
-        """CloudEvent source with ``/`` replaced by ``-``."""
-        return self.prefix + "cesource"
-
-    @property
-    def ce_subject(self) -> str:
-        return self.prefix + "cesubject"
-
-    @property
-    def ref_namespace(self) -> str:
-        return self.prefix + "refnamespace"
-
-    @property
-    def ref_name(self) -> str:
-        return self.prefix + "refname"
-
-    @property
-    def from_generator(self) -> str:
-        """Value ``ok`` on generator outputs."""
-        return self.prefix + "fromgenerator"
-
-    def identity(
-        self,
-        *,
-        trigger: str,
-        cluster_namespace: str,
-        cluster_name: str,
-        cluster_type: str,
-        resource_name: str = "",
-        resource_namespace: str = "",
-    ) -> dict[str, str]:
-        """The identifying labels of a generated profile (resource ones for oneForEvent)."""
-        from shared.api.cluster import ClusterType
-
-        labels = {
-            self.trigger_name: trigger,
-            self.cluster_namespace: cluster_namespace,
-            self.cluster_name: cluster_name,
-            self.cluster_type: ClusterType.title(cluster_type),
-        }
-        if resource_name:
-            labels[self.resource_name] = resource_name
-        if resource_namespace:
-            labels[self.resource_namespace] = resource_namespace
-        return labels
-
-
-LABELS = TriggerLabels(LABEL_PREFIX)
-V1ALPHA1_LABELS = TriggerLabels(V1ALPHA1_LABEL_PREFIX, "eventbasedaddonname")
+# the vocabulary under this module's historical names
+GROUP = CONFIG_GROUP
+V1ALPHA1 = CONFIG_V1ALPHA1
+V1BETA1 = CONFIG_V1BETA1
+CLUSTER_PROFILE_KIND = CLUSTER_PROFILE.kind
+LABELS = EVENT_TRIGGER_LABELS
+V1ALPHA1_LABELS = EVENT_BASED_ADDON_LABELS
+LABEL_PREFIX = LABELS.prefix
+V1ALPHA1_LABEL_PREFIX = V1ALPHA1_LABELS.prefix
 
 # the EventTrigger keys as plain constants
 EVENT_TRIGGER_NAME_LABEL = LABELS.trigger_name
@@ -146,7 +64,7 @@ FROM_GENERATOR_LABEL = LABELS.from_generator
 
 def labels_for(api_version: str) -> TriggerLabels:
     """The label keys used by a trigger of this apiVersion (v1alpha1: EventBasedAddOn)."""
-    return V1ALPHA1_LABELS if api_version.endswith("/v1alpha1") else LABELS
+    return trigger_labels(api_version)
 
 
 class ClusterProfileSpec(ProfileFields):

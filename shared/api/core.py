@@ -10,17 +10,16 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, field_validator
 
 from shared.api.meta import TypedObject
-
-#: type of the Secrets event-manager generates (and the only type it accepts as source)
-CLUSTER_PROFILE_SECRET_TYPE = "addons.projectsveltos.io/cluster-profile"
+from shared.api.vocabulary import CLUSTER_PROFILE_SECRET_TYPE as CLUSTER_PROFILE_SECRET_TYPE
+from shared.api.vocabulary import CONFIG_MAP, SECRET
 
 
 class ConfigMap(TypedObject):
-    API_VERSIONS: ClassVar[tuple[str, ...]] = ("v1",)
-    KIND: ClassVar[str] = "ConfigMap"
+    API_VERSIONS: ClassVar[tuple[str, ...]] = (CONFIG_MAP.api_version,)
+    KIND: ClassVar[str] = CONFIG_MAP.kind
 
-    api_version: str = Field(default="v1", alias="apiVersion")
-    kind: str = "ConfigMap"
+    api_version: str = Field(default=CONFIG_MAP.api_version, alias="apiVersion")
+    kind: str = CONFIG_MAP.kind
     data: dict[str, str] = Field(default_factory=dict)
     binary_data: dict[str, str] = Field(default_factory=dict, alias="binaryData")
     immutable: bool | None = None
@@ -32,11 +31,11 @@ class ConfigMap(TypedObject):
 
 
 class Secret(TypedObject):
-    API_VERSIONS: ClassVar[tuple[str, ...]] = ("v1",)
-    KIND: ClassVar[str] = "Secret"
+    API_VERSIONS: ClassVar[tuple[str, ...]] = (SECRET.api_version,)
+    KIND: ClassVar[str] = SECRET.kind
 
-    api_version: str = Field(default="v1", alias="apiVersion")
-    kind: str = "Secret"
+    api_version: str = Field(default=SECRET.api_version, alias="apiVersion")
+    kind: str = SECRET.kind
     type: str = ""
     data: dict[str, str] = Field(default_factory=dict)
     string_data: dict[str, str] = Field(default_factory=dict, alias="stringData")

@@ -15,18 +15,28 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_serializer, field_validator
 
-from shared.api.cluster import ClusterType, ClusterTypeName
-from shared.api.eventsource import V1ALPHA1, V1BETA1
 from shared.api.meta import ApiModel, LooseModel, ObjectReference, TypedObject
+from shared.api.vocabulary import (
+    EVENT_REPORT,
+    EVENT_REPORT_FINALIZER,
+    LIB_V1ALPHA1,
+    LIB_V1BETA1,
+    REPORT_CLUSTER_NAME_LABEL,
+    REPORT_CLUSTER_TYPE_LABEL,
+    REPORT_EVENT_SOURCE_LABEL,
+    SVELTOS_NAMESPACE,
+    ClusterType,
+    ClusterTypeName,
+)
 
-EVENT_REPORT_KIND = "EventReport"
+# the vocabulary under this module's historical names
+EVENT_REPORT_KIND = EVENT_REPORT.kind
 #: namespace of the report in the managed cluster
-MANAGED_REPORT_NAMESPACE = "projectsveltos"
-FINALIZER = "eventreport.finalizer.projectsveltos.io"
-
-EVENT_SOURCE_NAME_LABEL = "projectsveltos.io/eventsource-name"
-CLUSTER_NAME_LABEL = "eventreport.projectsveltos.io/cluster-name"
-CLUSTER_TYPE_LABEL = "eventreport.projectsveltos.io/cluster-type"
+MANAGED_REPORT_NAMESPACE = SVELTOS_NAMESPACE
+FINALIZER = EVENT_REPORT_FINALIZER
+EVENT_SOURCE_NAME_LABEL = REPORT_EVENT_SOURCE_LABEL
+CLUSTER_NAME_LABEL = REPORT_CLUSTER_NAME_LABEL
+CLUSTER_TYPE_LABEL = REPORT_CLUSTER_TYPE_LABEL
 
 ReportPhase = Literal["WaitingForDelivery", "Delivering", "Processed"]
 
@@ -149,10 +159,10 @@ class EventReportStatus(LooseModel):
 class EventReport(TypedObject):
     """An EventReport (management copy: namespace = cluster namespace)."""
 
-    API_VERSIONS: ClassVar[tuple[str, ...]] = (V1ALPHA1, V1BETA1)
+    API_VERSIONS: ClassVar[tuple[str, ...]] = (LIB_V1ALPHA1, LIB_V1BETA1)
     KIND: ClassVar[str] = EVENT_REPORT_KIND
 
-    api_version: str = Field(default=V1BETA1, alias="apiVersion")
+    api_version: str = Field(default=LIB_V1BETA1, alias="apiVersion")
     kind: str = EVENT_REPORT_KIND
     spec: EventReportSpec = Field(default_factory=EventReportSpec)
     status: EventReportStatus | None = None

@@ -33,12 +33,19 @@ from pydantic import (
 
 from shared.api.meta import ApiModel, TypedObject
 from shared.api.selectors import LabelSelector
+from shared.api.vocabulary import (
+    EVENT_SOURCE,
+    EVENT_SOURCE_FINALIZER,
+    LIB_GROUP,
+    LIB_V1ALPHA1,
+    LIB_V1BETA1,
+)
 
-GROUP = "lib.projectsveltos.io"
-V1ALPHA1 = f"{GROUP}/v1alpha1"
-V1BETA1 = f"{GROUP}/v1beta1"
-KIND = "EventSource"
-FINALIZER = "eventsource.finalizer.projectsveltos.io"
+GROUP = LIB_GROUP
+V1ALPHA1 = LIB_V1ALPHA1
+V1BETA1 = LIB_V1BETA1
+KIND = EVENT_SOURCE.kind
+FINALIZER = EVENT_SOURCE_FINALIZER
 
 LabelOperation = Literal["Equal", "Different", "Has", "DoesNotHave"]
 

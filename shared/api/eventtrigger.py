@@ -38,13 +38,21 @@ from shared.api.addons import (
     TemplateResourceRef,
 )
 from shared.api.errors import ImmutableFieldError
-from shared.api.eventsource import V1ALPHA1, V1BETA1
 from shared.api.meta import TypedObject
 from shared.api.selectors import LabelSelector, parse_selector, selector_to_string
+from shared.api.vocabulary import (
+    EVENT_BASED_ADDON,
+    EVENT_TRIGGER,
+    EVENT_TRIGGER_FINALIZER,
+    LIB_V1ALPHA1,
+    LIB_V1BETA1,
+)
 
-EVENT_TRIGGER_KIND = "EventTrigger"
-EVENT_BASED_ADDON_KIND = "EventBasedAddOn"
-FINALIZER = "eventtrigger.finalizer.projectsveltos.io"
+V1ALPHA1 = LIB_V1ALPHA1
+V1BETA1 = LIB_V1BETA1
+EVENT_TRIGGER_KIND = EVENT_TRIGGER.kind
+EVENT_BASED_ADDON_KIND = EVENT_BASED_ADDON.kind
+FINALIZER = EVENT_TRIGGER_FINALIZER
 CLOUD_EVENT_ACTIONS = ("Create", "Delete")
 
 

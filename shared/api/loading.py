@@ -37,10 +37,10 @@ from shared.api.eventsource import EventSource
 from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
 from shared.api.meta import TypedObject
 from shared.api.validation import describe_errors, yaml_position_of
-from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER, SVELTOS_DOMAIN
 from shared.api.validation import (
     validation_error_to_definition_errors as validation_error_to_definition_errors,
 )
+from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER, SVELTOS_DOMAIN
 from shared.api.yamlio import compose_documents
 from shared.api.yamlio import dump_yaml as dump_yaml
 from shared.api.yamlio import to_plain as to_plain
@@ -54,7 +54,6 @@ for _model in (EventSource, EventBasedAddOn, EventTrigger, EventReport, SveltosC
                ClusterProfile, ConfigMap, Secret):  # fmt: skip
     for _version in _model.API_VERSIONS:
         MODELS[(_version, _model.KIND)] = _model
-
 
 
 @dataclass

@@ -12,9 +12,12 @@ Conventions for every API model:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.api.vocabulary import ObjectKey
 
 STRICT_CONFIG = ConfigDict(
     populate_by_name=True,
@@ -97,7 +100,11 @@ class ObjectMeta(LooseModel):
 
 
 class ObjectReference(ApiModel):
-    """``corev1.ObjectReference`` as Sveltos stores it in EventReports (four fields)."""
+    """``corev1.ObjectReference`` as Sveltos stores it in EventReports (four fields).
+
+    The model form of :class:`~shared.api.vocabulary.ObjectKey`: :attr:`key` and
+    :meth:`from_key` convert (so does the NATS contract's ``ObjectRef``).
+    """
 
     api_version: str = Field(default="", alias="apiVersion")
     kind: str = ""
@@ -111,6 +118,21 @@ class ObjectReference(ApiModel):
         validate_default=False,
         frozen=True,
     )
+
+    @classmethod
+    def from_key(cls, key: ObjectKey) -> ObjectReference:
+        return cls(
+            api_version=key.api_version, kind=key.kind, namespace=key.namespace, name=key.name
+        )
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectReference:
+        """The reference of an object given as a dict."""
+        return cls.from_key(ObjectKey.of(obj))
+
+    @property
+    def key(self) -> ObjectKey:
+        return ObjectKey(self.api_version, self.kind, self.namespace, self.name)
 
 
 class TypedObject(ApiModel):
