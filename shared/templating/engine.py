@@ -246,24 +246,9 @@ def cache_clear() -> None:
 
 
 def parse_into(compiler: ExpressionCompiler, name: str, text: str) -> Run:
-    """Parse ``text`` against a running set (sprig ``tpl``); returns its compiled root.
-
-    The text's definitions are visible to itself only: the shared, cached set is never
-    changed (renders may run concurrently).
-    """
-    names = set(BUILTINS) | set(compiler.funcs)
-    parsed, order, _ = parse(name, text, funcs=names)
-    child = Compiler(compiler.funcs, compiler.missingkey, html_mode=compiler.html_mode)
-    child.templates.update(compiler.templates)
-    trees: dict[str, N.ListNode] = {}
-    for n in order:
-        if n != name and n in compiler.templates and N.is_empty_tree(parsed[n]):
-            continue
-        trees[n] = parsed[n]
-    for n, tree in trees.items():
-        if n != name:
-            child.templates[n] = child.compile_list(tree)
-    return child.compile_list(trees.get(name))
+    """Parse ``text`` against a running set (sprig ``tpl``); returns its compiled root
+    (:meth:`Compiler.compile_source <shared.templating.executor.Compiler.compile_source>`)."""
+    return compiler.compile_source(name, text)
 
 
 def deep_copy(data: Any) -> Any:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from shared.templating import nodes as N
-from shared.templating.builtins import MISSING, is_true
+from shared.templating.builtins import BUILTINS, MISSING, is_true
 from shared.templating.errors import (
     TemplateError,
     TemplateLimitError,
 )
 from shared.templating.expressions import ExpressionCompiler
 from shared.templating.gofmt import go_quote
+from shared.templating.parser import parse
 from shared.templating.runtime import (
     NOFINAL,
     Break,
@@ -40,6 +41,26 @@ __all__ = ["Compiler", "Limits", "Run", "State", "format_action_value"]
 
 class Compiler(ExpressionCompiler):
     """Compiles the trees of one template set with one set of options."""
+
+    def compile_source(self, name: str, text: str) -> Run:
+        """Parse ``text`` against this running set (sprig ``tpl``); returns its compiled root.
+
+        The text's definitions are visible to itself only: this (shared, cached) set is never
+        changed (renders may run concurrently).
+        """
+        names = set(BUILTINS) | set(self.funcs)
+        parsed, order, _ = parse(name, text, funcs=names)
+        child = Compiler(self.funcs, self.missingkey, html_mode=self.html_mode)
+        child.templates.update(self.templates)
+        trees: dict[str, N.ListNode] = {}
+        for n in order:
+            if n != name and n in self.templates and N.is_empty_tree(parsed[n]):
+                continue
+            trees[n] = parsed[n]
+        for n, tree in trees.items():
+            if n != name:
+                child.templates[n] = child.compile_list(tree)
+        return child.compile_list(trees.get(name))
 
     def compile_list(self, lst: N.ListNode | None) -> Run:
         if lst is None:

@@ -57,6 +57,11 @@ class ExpressionCompiler:
         self.html_mode = html_mode
         self.templates: dict[str, Run] = {}
 
+    def compile_source(self, name: str, text: str) -> Run:
+        """Parse and compile ``text`` against this set (sprig ``tpl``): statements are the
+        executor's, so :class:`~shared.templating.executor.Compiler` implements it."""
+        raise NotImplementedError
+
     def compile_pipeline(self, pipe: N.PipeNode) -> Ev:
         cmds = [self.compile_command(c) for c in pipe.cmds]
         decl = [d.ident[0] for d in pipe.decl]
@@ -427,10 +432,8 @@ class _Context:
         return sub.output()
 
     def render_text(self, text: str, data: Any) -> str:
-        from shared.templating.engine import parse_into
-
         name = self.st.tmpl_name
-        run = parse_into(self.compiler, name, text)
+        run = self.compiler.compile_source(name, text)
         st = self.st
         sub = State(name, MISSING if data is None else data, st.limits)
         sub.depth = st.depth + 1
