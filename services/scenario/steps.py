@@ -1,4 +1,5 @@
-"""Execution of scenario steps against a running :class:`~services.scenario.stack.Stack`.
+"""Execution of scenario steps against a running :class:`~services.scenario.stack.Stack`
+(seen through :class:`StackView`: the stack runs the steps, the steps do not import it).
 
 - ``apply``: server-side apply (field manager ``scenario``) of every object of the file in the
   managed cluster; ``delete``: delete one object (fails when it does not exist); ``label``:
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from services.scenario.compare import check_deployed
 from services.scenario.model import (
@@ -34,6 +35,7 @@ from services.scenario.model import (
     ApplyStep,
     DeleteStep,
     ExpectStep,
+    FleetCluster,
     LabelStep,
     ManageStep,
     ObjectRef,
@@ -43,14 +45,28 @@ from services.scenario.model import (
 from shared.errors import RippleError
 from shared.kube import GVK, KindNotServed, KubeClient, KubeError, object_key
 
-if TYPE_CHECKING:
-    from services.scenario.stack import Stack
-
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.005
 _UNKNOWN = "?"
 FIELD_MANAGER = "scenario"
+
+
+class StackView(Protocol):
+    """What the steps use of a running :class:`~services.scenario.stack.Stack`."""
+
+    @property
+    def management(self) -> KubeClient: ...
+
+    def client(self, cluster: str) -> KubeClient: ...
+
+    def registration(self, cluster: str) -> tuple[GVK, FleetCluster]: ...
+
+    def apply_management(
+        self, objects: list[dict[str, Any]], sources: dict[int, str] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def log_tails(self, cluster: str | None = None, lines: int | None = None) -> str: ...
 
 
 @dataclass
@@ -173,7 +189,7 @@ class _Probe:
 class StepRunner:
     """Runs steps in order against a stack (see the module doc)."""
 
-    def __init__(self, stack: Stack, base_dir: Path, *, timeout: float = 10.0) -> None:
+    def __init__(self, stack: StackView, base_dir: Path, *, timeout: float = 10.0) -> None:
         self.stack = stack
         self.base_dir = base_dir
         self.timeout = timeout
