@@ -34,6 +34,10 @@ def _root(
     """Ripple: event-driven add-on deployment for fleets of Kubernetes clusters."""
     from shared import logs
 
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise typer.BadParameter(
+            f"{log_level!r} is not DEBUG, INFO, WARNING or ERROR", param_hint="--log-level"
+        )
     logs.setup(log_level)
 
 
