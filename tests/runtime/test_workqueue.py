@@ -4,6 +4,7 @@ backoff retries, forget on success, terminal errors, one key's failure contained
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Awaitable, Callable
 
@@ -91,7 +92,7 @@ async def test_failures_are_retried_with_growing_backoff_and_forgotten_on_succes
     task = await start(queue, handler)
     queue.add("p")
     await until(lambda: len(times) == 4 and queue.idle())
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] >= 0.01 and gaps[1] >= 0.02 and gaps[2] >= 0.04
     assert "p" not in queue.failures and queue.num_requeues("p") == 0
     assert queue.stats["failures"] == 3 and queue.stats["successes"] == 1
