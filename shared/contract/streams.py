@@ -140,6 +140,13 @@ BUCKETS: tuple[BucketSpec, ...] = (
 )
 
 
+# -- NATS I/O (debt) ------------------------------------------------------------------------
+# stream_config, bucket_stream_config and ensure build nats-py objects and talk to JetStream:
+# they belong in shared.bus, with their callers (import-linter's "shared.contract does no I/O"
+# contract ignores exactly this module's nats imports until they move). nats-py is imported
+# inside the functions, so importing the contract never loads it.
+
+
 def stream_config(spec: StreamSpec, storage: Storage = "file") -> Any:
     """The nats-py ``StreamConfig`` of a stream spec."""
     from nats.js import api
