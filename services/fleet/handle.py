@@ -14,6 +14,7 @@ import yaml
 from services.fleet import kubeconfig, tls
 from services.fleet.errors import FleetConfigError, FleetError, FleetUnavailable
 from services.fleet.state import MANAGEMENT, ClusterInfo
+from shared.api.vocabulary import SVELTOS
 
 ClusterSpec = str | ClusterInfo | Mapping[str, Any]
 READY_FILE = "fleet.json"
@@ -30,7 +31,7 @@ def cluster_info(spec: ClusterSpec) -> ClusterInfo:
     return ClusterInfo(
         name=str(spec["name"]),
         namespace=str(spec.get("namespace") or "default"),
-        type=str(spec.get("type") or "sveltos"),
+        type=str(spec.get("type") or SVELTOS),
         labels={str(k): str(v) for k, v in (spec.get("labels") or {}).items()},
     )
 

@@ -30,6 +30,7 @@ from aiohttp import web
 from services.fleet.errors import ApiError, FleetConfigError
 from services.fleet.responses import STATE, json_response
 from services.fleet.state import ClusterInfo, FleetState, SimCluster
+from shared.api.vocabulary import SVELTOS
 
 
 def _state(request: web.Request) -> FleetState:
@@ -82,7 +83,7 @@ async def add_cluster(request: web.Request) -> web.Response:
         info = ClusterInfo(
             name=str(data.get("name", "")),
             namespace=str(data.get("namespace", "default")),
-            type=str(data.get("type", "sveltos")),
+            type=str(data.get("type", SVELTOS)),
             labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
         )
         cluster = _state(request).add_cluster(info)

@@ -16,6 +16,7 @@ from services.fleet.errors import FleetConfigError
 from services.fleet.kinds import NAMESPACE_KEY, Registry
 from services.fleet.objects import Objects
 from services.fleet.store import ClusterStore
+from shared.api.vocabulary import SVELTOS
 
 MANAGEMENT = "management"
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -28,7 +29,7 @@ class ClusterInfo:
 
     name: str
     namespace: str = "default"
-    type: str = "sveltos"
+    type: str = SVELTOS
     labels: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

@@ -12,10 +12,10 @@ from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.planning import PolicyRefView, TriggerView
 from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
 from shared.api.loading import parse_object
+from shared.api.vocabulary import CAPI_CLUSTER as CAPI_CLUSTER
+from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, LIB_V1ALPHA1
+from shared.api.vocabulary import SVELTOS_CLUSTER as SVELTOS_CLUSTER
 from shared.evaluation import compile_event_source
-
-SVELTOS_CLUSTER = ("lib.projectsveltos.io/v1beta1", "SveltosCluster")
-CAPI_CLUSTER = ("cluster.x-k8s.io/v1beta1", "Cluster")
 
 
 def trigger_view(obj: dict[str, Any]) -> TriggerView:
@@ -59,12 +59,12 @@ def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
     """
     spec = obj.get("spec") or {}
     if "kind" in spec and "resourceSelectors" not in spec:
-        obj = {**obj, "apiVersion": "lib.projectsveltos.io/v1alpha1"}
+        obj = {**obj, "apiVersion": LIB_V1ALPHA1}
     model = parse_object(obj, source=_ident(obj))
     compile_event_source(model)  # type: ignore[arg-type]  # Lua syntax, regexes: fail here, early
     return {
         "apiVersion": obj.get("apiVersion"),
-        "kind": "EventSource",
+        "kind": EVENT_SOURCE.kind,
         "metadata": {
             "name": (obj.get("metadata") or {}).get("name", ""),
             "labels": (obj.get("metadata") or {}).get("labels") or {},
@@ -75,15 +75,14 @@ def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
 
 def trigger_object(obj: dict[str, Any]) -> dict[str, Any]:
     """EventBasedAddOn objects keep their kind; the apiVersion follows the kind."""
-    if obj.get("kind") == "EventBasedAddOn":
-        return {**obj, "apiVersion": "lib.projectsveltos.io/v1alpha1"}
+    if obj.get("kind") == EVENT_BASED_ADDON.kind:
+        return {**obj, "apiVersion": EVENT_BASED_ADDON.api_version}
     return obj
 
 
 def cluster_info(obj: dict[str, Any]) -> ClusterInfo:
     meta = obj.get("metadata") or {}
-    ctype = "capi" if obj.get("apiVersion", "").startswith("cluster.x-k8s.io") else "sveltos"
-    key = ClusterKey(str(meta.get("namespace") or "default"), str(meta.get("name")), ctype)
+    key = ClusterKey.of(obj)
     clean = {k: v for k, v in obj.items() if k != "status"} | {"status": obj.get("status") or {}}
     meta_clean = {k: v for k, v in meta.items() if k not in ("managedFields",)}
     clean["metadata"] = meta_clean

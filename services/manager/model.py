@@ -7,33 +7,10 @@ and NATS messages and turn the outputs into messages and CRDs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-
-class ClusterKey(NamedTuple):
-    """A registered cluster: namespace, name and type (``sveltos`` or ``capi``)."""
-
-    namespace: str
-    name: str
-    type: str = "sveltos"
-
-    def __str__(self) -> str:
-        return f"{self.type}:{self.namespace}/{self.name}"
-
-    @property
-    def type_title(self) -> str:
-        """``Sveltos`` / ``Capi`` as Sveltos spells it in labels and EventReports."""
-        return "Capi" if self.type == "capi" else "Sveltos"
-
-    @property
-    def api_version(self) -> str:
-        return (
-            "cluster.x-k8s.io/v1beta1" if self.type == "capi" else "lib.projectsveltos.io/v1beta1"
-        )
-
-    @property
-    def kind(self) -> str:
-        return "Cluster" if self.type == "capi" else "SveltosCluster"
+# a registered cluster (namespace, name, type): the catalogue's plain identity
+from shared.api.vocabulary import ClusterKey as ClusterKey
 
 
 @dataclass(frozen=True)

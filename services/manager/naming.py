@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 from services.manager.model import ClusterKey
+from shared.api.vocabulary import (
+    EVENT_BASED_ADDON_LABELS,
+    EVENT_TRIGGER_LABELS,
+    GENERATED_NAME_PREFIX,
+    SVELTOS_NAMESPACE,
+    TriggerLabels,
+    trigger_labels,
+)
 from shared.hashing import stable_name
 
-PREFIX_V1BETA1 = "eventtrigger.lib.projectsveltos.io/"
-PREFIX_V1ALPHA1 = "eventbasedaddon.lib.projectsveltos.io/"
-GENERATED_NAMESPACE = "projectsveltos"
-PROFILE_PREFIX = "sveltos-"
+# the catalogue's values under the names the manager's adapters use
+PREFIX_V1BETA1 = EVENT_TRIGGER_LABELS.prefix
+PREFIX_V1ALPHA1 = EVENT_BASED_ADDON_LABELS.prefix
+GENERATED_NAMESPACE = SVELTOS_NAMESPACE
+PROFILE_PREFIX = GENERATED_NAME_PREFIX
+
+
+def labels_of(trigger_kind: str) -> TriggerLabels:
+    """The label keys of a trigger kind (EventBasedAddOn: the v1alpha1 ones)."""
+    return trigger_labels(trigger_kind)
 
 
 def label_prefix(trigger_kind: str) -> str:
-    return PREFIX_V1ALPHA1 if trigger_kind == "EventBasedAddOn" else PREFIX_V1BETA1
+    return labels_of(trigger_kind).prefix
 
 
 def trigger_label(trigger_kind: str) -> str:
-    name = "eventbasedaddonname" if trigger_kind == "EventBasedAddOn" else "eventtriggername"
-    return label_prefix(trigger_kind) + name
+    return labels_of(trigger_kind).trigger_name
 
 
 def profile_labels(
@@ -29,22 +42,22 @@ def profile_labels(
     cloud_event: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The identifying labels of a generated ClusterProfile (sveltos-semantics §4.4)."""
-    p = label_prefix(trigger_kind)
+    keys = labels_of(trigger_kind)
     labels = {
-        trigger_label(trigger_kind): trigger,
-        p + "clusterNamespace": cluster.namespace,
-        p + "clustername": cluster.name,
-        p + "clustertype": cluster.type_title,
-        p + "eventreportname": event_source,
-        p + "eventsourcename": event_source,
+        keys.trigger_name: trigger,
+        keys.cluster_namespace: cluster.namespace,
+        keys.cluster_name: cluster.name,
+        keys.cluster_type: cluster.type_title,
+        keys.event_report_name: event_source,
+        keys.event_source_name: event_source,
     }
     if resource is not None:
-        labels[p + "resourcename"] = resource.get("name", "")
+        labels[keys.resource_name] = resource.get("name", "")
         if resource.get("namespace"):
-            labels[p + "resourcenamespace"] = resource["namespace"]
+            labels[keys.resource_namespace] = resource["namespace"]
     if cloud_event is not None:
-        labels[p + "cesource"] = cloud_event.get("source", "").replace("/", "-")
-        labels[p + "cesubject"] = cloud_event.get("subject", "").replace("/", "-")
+        labels[keys.ce_source] = cloud_event.get("source", "").replace("/", "-")
+        labels[keys.ce_subject] = cloud_event.get("subject", "").replace("/", "-")
     return {k: _label_value(v) for k, v in labels.items()}
 
 

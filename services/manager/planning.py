@@ -32,14 +32,28 @@ from services.manager.model import (
     Report,
 )
 from shared.api.selectors import LabelSelector
-from shared.hashing import HASH_ANNOTATION, policy_hash
-
-INSTANTIATE_ANNOTATION = "projectsveltos.io/instantiate"
-REFERENCE_KEYS = ("reference-kind", "reference-name", "reference-namespace")
-TENANT_LABELS = (
-    "projectsveltos.io/serviceaccount-name",
-    "projectsveltos.io/serviceaccount-namespace",
+from shared.api.vocabulary import (
+    CAPI,
+    CAPI_CLUSTER,
+    CLUSTER_PROFILE,
+    CONFIG_MAP,
+    HASH_ANNOTATION,
+    INSTANTIATE_ANNOTATION,
+    OWNER_KIND_ANNOTATION,
+    OWNER_NAME_ANNOTATION,
+    REASON_LABEL,
+    REFERENCE_KIND_KEY,
+    REFERENCE_NAME_KEY,
+    REFERENCE_NAMESPACE_KEY,
+    SECRET,
+    SVELTOS,
+    TENANT_LABELS,
+    ObjectKey,
 )
+from shared.hashing import policy_hash
+
+#: label and annotation keys of a deployed object's reference (kind, name, namespace)
+REFERENCE_KEYS = (REFERENCE_KIND_KEY, REFERENCE_NAME_KEY, REFERENCE_NAMESPACE_KEY)
 
 
 @dataclass(frozen=True)
@@ -123,13 +137,7 @@ class Instance:
 
 
 def _ref_of(obj: Mapping[str, Any]) -> dict[str, str]:
-    meta = obj.get("metadata") or {}
-    return {
-        "apiVersion": str(obj.get("apiVersion", "")),
-        "kind": str(obj.get("kind", "")),
-        "namespace": str(meta.get("namespace", "") or ""),
-        "name": str(meta.get("name", "")),
-    }
+    return ObjectKey.of(obj).reference()
 
 
 def instances(trigger: TriggerView, cluster: ClusterInfo, report: Report) -> list[Instance]:
@@ -184,7 +192,7 @@ def destinations(
         ns = _render(dc.get("namespace", ""), data, where + ".namespace") or source.key.namespace
         name = _render(dc.get("name", ""), data, where + ".name")
         kind = _render(dc.get("kind", ""), data, where + ".kind")
-        ctype = "capi" if kind == "Cluster" else "sveltos"
+        ctype = CAPI if kind == CAPI_CLUSTER.kind else SVELTOS
         return [ClusterKey(ns, name, ctype)]
     if trigger.destination_selector is not None and not trigger.destination_selector.is_empty():
         sel = trigger.destination_selector
@@ -201,12 +209,12 @@ def decorate(manifest: dict[str, Any], reference: Reference, profile: str) -> De
     annotations = dict(meta.get("annotations") or {})
     values = (reference.kind, reference.name, reference.namespace)
     for key, value in zip(REFERENCE_KEYS, values, strict=True):
-        labels[f"projectsveltos.io/{key}"] = value
-        annotations[f"projectsveltos.io/{key}"] = value
+        labels[key] = value
+        annotations[key] = value
     annotations[HASH_ANNOTATION] = digest
-    annotations["projectsveltos.io/owner-kind"] = "ClusterProfile"
-    annotations["projectsveltos.io/owner-name"] = profile
-    labels["projectsveltos.io/reason"] = "Resources"
+    annotations[OWNER_KIND_ANNOTATION] = CLUSTER_PROFILE.kind
+    annotations[OWNER_NAME_ANNOTATION] = profile
+    labels[REASON_LABEL] = "Resources"
     meta["labels"], meta["annotations"] = labels, annotations
     return DeployedObject({**manifest, "metadata": meta}, digest, reference)
 
@@ -216,8 +224,8 @@ def _generated_copy(
 ) -> dict[str, Any]:
     meta = ref_obj.get("metadata") or {}
     copy: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": ref_obj.get("kind", "ConfigMap"),
+        "apiVersion": CONFIG_MAP.api_version,
+        "kind": ref_obj.get("kind", CONFIG_MAP.kind),
         "metadata": {
             "name": name,
             "namespace": naming.GENERATED_NAMESPACE,
@@ -225,7 +233,7 @@ def _generated_copy(
             "annotations": dict(meta.get("annotations") or {}),
         },
     }
-    if copy["kind"] == "Secret":
+    if copy["kind"] == SECRET.kind:
         copy["type"] = rendering.SECRET_TYPE
         copy["stringData"] = data
     else:
@@ -272,11 +280,8 @@ def plan_instance(
             render = trigger.instantiates(ref_obj)
             manifests, rendered = rendering.instantiate(ref_obj, inst.data, render=render)
             if render:
-                copy_labels = {
-                    **labels,
-                    naming.label_prefix(trigger.kind) + "refnamespace": ns,
-                    naming.label_prefix(trigger.kind) + "refname": ref_name,
-                }
+                keys = naming.labels_of(trigger.kind)
+                copy_labels = {**labels, keys.ref_namespace: ns, keys.ref_name: ref_name}
                 copy_name = naming.instantiated_name(labels, ref.kind, ns, ref_name)
                 plan.instantiated.append(_generated_copy(ref_obj, copy_name, copy_labels, rendered))
                 reference = Reference(ref.kind, naming.GENERATED_NAMESPACE, copy_name)
@@ -300,16 +305,13 @@ def cluster_profile(
     if trigger.destination_selector is not None and not trigger.destination_selector.is_empty():
         spec["clusterSelector"] = trigger.destination_selector.to_dict()
     else:
-        spec["clusterRefs"] = [
-            {"apiVersion": d.api_version, "kind": d.kind, "namespace": d.namespace, "name": d.name}
-            for d in plan.destinations
-        ]
+        spec["clusterRefs"] = [d.object_key().reference() for d in plan.destinations]
     spec["policyRefs"] = [{**r, "deploymentType": "Remote"} for r in policy_refs]
     spec["syncMode"] = trigger.sync_mode
     spec["stopMatchingBehavior"] = trigger.stop_matching_behavior
     return {
-        "apiVersion": "config.projectsveltos.io/v1beta1",
-        "kind": "ClusterProfile",
+        "apiVersion": CLUSTER_PROFILE.api_version,
+        "kind": CLUSTER_PROFILE.kind,
         "metadata": {"name": plan.name, "labels": dict(plan.labels)},
         "spec": spec,
     }

@@ -15,26 +15,30 @@ from typing import Any
 import yaml
 
 from services.manager.errors import InstantiationError
-from shared.templating import render_event_template
+from shared.api.vocabulary import CLUSTER_PROFILE_SECRET_TYPE, SECRET
+from shared.templating import flavour_of, render_event_template
+from shared.templating.events import Flavour
 
 # libyaml's safe loader when PyYAML was built with it (5-10x faster than pure Python)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-FLAVOUR_ANNOTATION = "ripple.io/template-flavour"
-SECRET_TYPE = "addons.projectsveltos.io/cluster-profile"
+SECRET_TYPE = CLUSTER_PROFILE_SECRET_TYPE
 
 
-def template_flavour(ref_obj: Mapping[str, Any]) -> str:
-    annotations = (ref_obj.get("metadata") or {}).get("annotations") or {}
-    flavour = str(annotations.get(FLAVOUR_ANNOTATION, "go")).lower()
-    return "jinja" if flavour in ("jinja", "jinja2") else "go"
+def template_flavour(ref_obj: Mapping[str, Any]) -> Flavour:
+    """The flavour the referenced object asks for (shared.templating's reading of the
+    annotation, as ``ripple render``); an unknown flavour is an instantiation error."""
+    try:
+        return flavour_of((ref_obj.get("metadata") or {}).get("annotations"))
+    except ValueError as exc:
+        raise InstantiationError(f"{_ident(ref_obj)}: {exc}") from exc
 
 
 def data_entries(ref_obj: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(key, text)`` of a ConfigMap's data or a Secret's decoded data, in key order."""
     kind = ref_obj.get("kind")
     ident = _ident(ref_obj)
-    if kind == "Secret":
+    if kind == SECRET.kind:
         stype = ref_obj.get("type", "")
         if stype and stype != SECRET_TYPE:
             raise InstantiationError(

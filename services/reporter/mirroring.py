@@ -1,42 +1,33 @@
-"""What the reporter writes into the management cluster, computed from NATS state (pure)."""
+"""What the reporter writes into the management cluster, computed from NATS state (pure).
+
+EventReports are built through :class:`shared.api.eventreport.EventReport`, so that what the
+reporter writes is what the API model parses (``spec.resources``: each collected object as
+JSON, newline, ``---``; sveltos-semantics §1.8).
+"""
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
+from shared.api.eventreport import EventReport
+from shared.api.meta import ObjectReference
+from shared.api.vocabulary import CLUSTER_PROFILE as _CLUSTER_PROFILE
+from shared.api.vocabulary import CONFIG_MAP, EVENT_REPORT
+from shared.api.vocabulary import DEFINITION_KINDS as _DEFINITION_KINDS
 from shared.contract import messages as m
 from shared.kube import GVK
 
-EVENT_REPORT_API = "lib.projectsveltos.io/v1beta1"
-EVENTSOURCE_LABEL = "projectsveltos.io/eventsource-name"
-CLUSTER_NAME_LABEL = "eventreport.projectsveltos.io/cluster-name"
-CLUSTER_TYPE_LABEL = "eventreport.projectsveltos.io/cluster-type"
-
-
-CLUSTER_PROFILE = GVK("config.projectsveltos.io/v1beta1", "ClusterProfile")
-DEFINITION_KINDS = {
-    "EventSource": GVK("lib.projectsveltos.io/v1beta1", "EventSource"),
-    "EventTrigger": GVK("lib.projectsveltos.io/v1beta1", "EventTrigger"),
-    "EventBasedAddOn": GVK("lib.projectsveltos.io/v1alpha1", "EventBasedAddOn"),
-}
+# kept for services/reporter/service.py; the catalogue is shared.api.vocabulary
+EVENT_REPORT_API = EVENT_REPORT.api_version
+CLUSTER_PROFILE = GVK(*_CLUSTER_PROFILE)
+DEFINITION_KINDS = {kind: GVK(*gvk) for kind, gvk in _DEFINITION_KINDS.items()}
 
 
 def definition_status(status: m.DefinitionStatus) -> dict[str, Any]:
     """The ``status`` written on an EventSource / EventTrigger / EventBasedAddOn."""
     out: dict[str, Any] = {
-        "matchingClusters": [
-            {
-                "apiVersion": "cluster.x-k8s.io/v1beta1"
-                if c.type == "capi"
-                else "lib.projectsveltos.io/v1beta1",
-                "kind": "Cluster" if c.type == "capi" else "SveltosCluster",
-                "namespace": c.namespace,
-                "name": c.name,
-            }
-            for c in status.matching_clusters
-        ],
+        "matchingClusters": [c.key.object_key().reference() for c in status.matching_clusters],
         "failureMessage": status.failure_message or None,
     }
     return out
@@ -48,48 +39,31 @@ def profile_objects(state: m.ProfileState) -> list[dict[str, Any]]:
     profile = json.loads(json.dumps(state.cluster_profile))
     objs = [profile]
     for obj in state.instantiated:
-        if obj.get("kind") == "ConfigMap":
+        if obj.get("kind") == CONFIG_MAP.kind:
             objs.append(json.loads(json.dumps(obj)))
     return objs
 
 
-def report_name(cluster_type: str, event_source: str, cluster: str) -> str:
-    """``<clustertype lower>--<eventsource>--<cluster>`` (Sveltos' management-side name)."""
-    return f"{cluster_type.lower()}--{event_source}--{cluster}"
+def report_model(snap: m.EventReportSnapshot) -> EventReport:
+    """The management-side EventReport of one snapshot (named and labelled as Sveltos does)."""
+    report = EventReport.for_cluster(
+        cluster_namespace=snap.cluster.namespace,
+        cluster_name=snap.cluster.name,
+        cluster_type=snap.cluster.type,
+        event_source_name=snap.event_source_name,
+        matching_resources=[ObjectReference.from_key(r.key) for r in snap.matching_resources],
+        resources=snap.resources,
+    )
+    report.spec.set_cloud_events(snap.cloud_events)
+    return report
 
 
 def event_report(snap: m.EventReportSnapshot) -> dict[str, Any]:
     """The management-side EventReport of one snapshot, as Sveltos writes it."""
-    ctype = snap.cluster.type
-    resources = b""
-    if snap.resources:
-        resources = b"---".join(
-            json.dumps(o, sort_keys=True, separators=(",", ":")).encode() + b"\n"
-            for o in snap.resources
-        )
-    spec: dict[str, Any] = {
-        "clusterNamespace": snap.cluster.namespace,
-        "clusterName": snap.cluster.name,
-        "clusterType": "Capi" if ctype == "capi" else "Sveltos",
-        "eventSourceName": snap.event_source_name,
-        "matchingResources": [r.model_dump(by_alias=True) for r in snap.matching_resources],
-    }
-    if resources:
-        spec["resources"] = base64.b64encode(resources).decode()
-    return {
-        "apiVersion": EVENT_REPORT_API,
-        "kind": "EventReport",
-        "metadata": {
-            "name": report_name(ctype, snap.event_source_name, snap.cluster.name),
-            "namespace": snap.cluster.namespace,
-            "labels": {
-                EVENTSOURCE_LABEL: snap.event_source_name,
-                CLUSTER_NAME_LABEL: snap.cluster.name,
-                CLUSTER_TYPE_LABEL: ctype.lower(),
-            },
-        },
-        "spec": spec,
-    }
+    obj = report_model(snap).to_dict()
+    # Sveltos writes ``matchingResources: []`` when nothing matches (to_dict drops defaults)
+    obj["spec"].setdefault("matchingResources", [])
+    return obj
 
 
 def report_status(snap: m.EventReportSnapshot) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-HASH_ANNOTATION = "projectsveltos.io/hash"
+from shared.api.vocabulary import HASH_ANNOTATION as HASH_ANNOTATION
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _MISSING = object()

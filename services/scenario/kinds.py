@@ -10,32 +10,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.api import vocabulary as vocab
 from shared.kube import GVK
 
-SVELTOS_CLUSTER = GVK("lib.projectsveltos.io/v1beta1", "SveltosCluster")
-CAPI_CLUSTER = GVK("cluster.x-k8s.io/v1beta1", "Cluster")
-NAMESPACE = GVK("v1", "Namespace")
-CRD = GVK("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+SVELTOS_CLUSTER = GVK(*vocab.SVELTOS_CLUSTER)
+CAPI_CLUSTER = GVK(*vocab.CAPI_CLUSTER)
+NAMESPACE = GVK(*vocab.NAMESPACE)
+CRD = GVK(*vocab.CRD)
 
-#: (group, kind) -> (plural, namespaced, versions) for the kinds a scenario may write
-_KNOWN: dict[tuple[str, str], tuple[str, bool, tuple[str, ...]]] = {
-    ("lib.projectsveltos.io", "SveltosCluster"): ("sveltosclusters", True, ("v1beta1", "v1alpha1")),
-    ("cluster.x-k8s.io", "Cluster"): ("clusters", True, ("v1beta1",)),
-    ("lib.projectsveltos.io", "EventSource"): ("eventsources", False, ("v1beta1", "v1alpha1")),
-    ("lib.projectsveltos.io", "EventBasedAddOn"): ("eventbasedaddons", False, ("v1alpha1",)),
-    ("lib.projectsveltos.io", "EventTrigger"): ("eventtriggers", False, ("v1beta1",)),
-    ("lib.projectsveltos.io", "EventReport"): ("eventreports", True, ("v1beta1", "v1alpha1")),
-    ("config.projectsveltos.io", "ClusterProfile"): (
-        "clusterprofiles",
-        False,
-        ("v1beta1", "v1alpha1"),
-    ),
-    ("config.projectsveltos.io", "Profile"): ("profiles", True, ("v1beta1", "v1alpha1")),
+#: (group, kind) -> (plural, namespaced) for the kinds a scenario may write (their versions:
+#: ``vocab.SERVED_VERSIONS``)
+_KNOWN: dict[tuple[str, str], tuple[str, bool]] = {
+    (vocab.LIB_GROUP, vocab.SVELTOS_CLUSTER.kind): ("sveltosclusters", True),
+    (vocab.CAPI_GROUP, vocab.CAPI_CLUSTER.kind): ("clusters", True),
+    (vocab.LIB_GROUP, vocab.EVENT_SOURCE.kind): ("eventsources", False),
+    (vocab.LIB_GROUP, vocab.EVENT_BASED_ADDON.kind): ("eventbasedaddons", False),
+    (vocab.LIB_GROUP, vocab.EVENT_TRIGGER.kind): ("eventtriggers", False),
+    (vocab.LIB_GROUP, vocab.EVENT_REPORT.kind): ("eventreports", True),
+    (vocab.CONFIG_GROUP, vocab.CLUSTER_PROFILE.kind): ("clusterprofiles", False),
+    (vocab.CONFIG_GROUP, vocab.PROFILE.kind): ("profiles", True),
 }
 
 
 def registration_gvk(cluster_type: str) -> GVK:
-    return CAPI_CLUSTER if cluster_type == "capi" else SVELTOS_CLUSTER
+    return CAPI_CLUSTER if cluster_type == vocab.CAPI else SVELTOS_CLUSTER
 
 
 def fallback_crd(gvk: GVK) -> dict[str, Any] | None:
@@ -44,7 +42,8 @@ def fallback_crd(gvk: GVK) -> dict[str, Any] | None:
     known = _KNOWN.get((gvk.group, gvk.kind))
     if known is None:
         return None
-    plural, namespaced, versions = known
+    plural, namespaced = known
+    versions = vocab.SERVED_VERSIONS[(gvk.group, gvk.kind)]
     return {
         "apiVersion": CRD.api_version,
         "kind": CRD.kind,
@@ -79,7 +78,7 @@ def fallback_crd(gvk: GVK) -> dict[str, Any] | None:
 
 def ready_status(cluster_type: str) -> dict[str, Any]:
     """The status a registered cluster gets so that Sveltos-like controllers treat it as up."""
-    if cluster_type == "capi":
+    if cluster_type == vocab.CAPI:
         return {"phase": "Provisioned", "controlPlaneReady": True, "infrastructureReady": True}
     return {"ready": True}
 

@@ -22,8 +22,9 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from services.scenario.errors import ScenarioError
+from shared.api.vocabulary import SVELTOS
+from shared.api.vocabulary import ClusterTypeLower as ClusterType
 
-ClusterType = Literal["sveltos", "capi"]
 MANAGEMENT = "management"
 """The name under which the management cluster is addressed (``Stack.client("management")``)."""
 
@@ -38,7 +39,7 @@ class FleetCluster(_Strict):
 
     namespace: str = "default"
     name: str = Field(min_length=1)
-    type: ClusterType = "sveltos"
+    type: ClusterType = SVELTOS
     labels: dict[str, str] = Field(default_factory=dict)
 
     @property

@@ -27,7 +27,11 @@ def ensure_namespace(client: KubeClient, name: str) -> None:
     if not name or client.get(kinds.NAMESPACE, None, name) is not None:
         return
     client.apply(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        {
+            "apiVersion": kinds.NAMESPACE.api_version,
+            "kind": kinds.NAMESPACE.kind,
+            "metadata": {"name": name},
+        },
         field_manager=FIELD_MANAGER,
     )
 

@@ -48,13 +48,9 @@ def _many(path: Path) -> list[Any]:
 
 
 def _ref(obj: Any) -> dict[str, Any]:
-    meta = (obj or {}).get("metadata") or {}
-    return {
-        "apiVersion": obj.get("apiVersion", ""),
-        "kind": obj.get("kind", ""),
-        "namespace": meta.get("namespace", ""),
-        "name": meta.get("name", ""),
-    }
+    from shared.api.vocabulary import ObjectKey
+
+    return ObjectKey.of(obj or {}).reference()
 
 
 def _templates_of(path: Path) -> list[tuple[str, str, str | None]]:
@@ -63,14 +59,18 @@ def _templates_of(path: Path) -> list[tuple[str, str, str | None]]:
 
     import yaml
 
+    from shared.api.vocabulary import CONFIG_MAP, SECRET
+
     text = path.read_text(encoding="utf-8")
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError:
         docs = []
-    holders = [d for d in docs if isinstance(d, dict) and d.get("kind") in ("ConfigMap", "Secret")]
+    kinds = (CONFIG_MAP.kind, SECRET.kind)
+    holders = [d for d in docs if isinstance(d, dict) and d.get("kind") in kinds]
     if holders and all(isinstance(d, dict) and d.get("apiVersion") for d in docs):
-        # definition files: every ConfigMap/Secret among them holds templates, key by key
+        # definition files: every ConfigMap/Secret among them holds templates, key by key; the
+        # flavour is read as the manager reads it (shared.templating.flavour_of)
         from shared.templating import flavour_of
 
         out: list[tuple[str, str, str | None]] = []
@@ -82,7 +82,7 @@ def _templates_of(path: Path) -> list[tuple[str, str, str | None]]:
                 else ""
             )
             for key, value in sorted((doc.get("data") or {}).items()):
-                if doc["kind"] == "Secret":
+                if doc["kind"] == SECRET.kind:
                     value = base64.b64decode(value).decode("utf-8")
                 out.append((prefix + str(key), str(value), flavour))
             for key, value in sorted((doc.get("stringData") or {}).items()):

@@ -2,6 +2,9 @@
 
 Modules (by role):
 
+* ``vocabulary``: the one catalogue of Sveltos' names (kinds as GVK pairs, label keys,
+  annotations, cluster types) and the plain identities ObjectKey / ClusterKey; standard
+  library only, so every layer imports it;
 * ``meta``: base model config (snake_case attributes, camelCase aliases, unknown fields are
   errors), ObjectMeta, ObjectReference, TypedObject;
 * ``selectors``: LabelSelector (metav1 semantics), selector strings;

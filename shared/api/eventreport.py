@@ -167,6 +167,16 @@ class EventReport(TypedObject):
     spec: EventReportSpec = Field(default_factory=EventReportSpec)
     status: EventReportStatus | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        # exclude_defaults does not see through the base64 serializers: empty ones are left
+        # out here (Sveltos' []byte/omitempty: no ``resources`` when nothing was collected)
+        spec = out.get("spec") or {}
+        for key in ("resources", "cloudEvents"):
+            if key in spec and not spec[key]:
+                del spec[key]
+        return out
+
     @classmethod
     def for_cluster(
         cls,

@@ -9,6 +9,15 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from shared.api.vocabulary import (
+    CAPI,
+    CLUSTER_PROFILE,
+    CONFIG_MAP,
+    EVENT_SOURCE,
+    EVENT_TRIGGER,
+    EVENT_TRIGGER_LABELS,
+    SVELTOS_NAMESPACE,
+)
 from shared.contract.messages import (
     AgentStatus,
     AppliedObject,
@@ -29,7 +38,7 @@ from shared.contract.messages import (
 )
 from shared.contract.subjects import ClusterRef
 
-CLUSTER = ClusterRef(namespace="default", name="prod.eu-1", type="capi")
+CLUSTER = ClusterRef(namespace="default", name="prod.eu-1", type=CAPI)
 TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SERVICE = {
     "apiVersion": "v1",
@@ -44,9 +53,9 @@ SERVICE = {
     "spec": {"ports": [{"name": "https", "port": 443}]},
 }
 SERVICE_REF = ObjectRef(api_version="v1", kind="Service", namespace="shop", name="web")
-EVENT_SOURCE = {
-    "apiVersion": "lib.projectsveltos.io/v1beta1",
-    "kind": "EventSource",
+EVENT_SOURCE_OBJECT = {
+    "apiVersion": EVENT_SOURCE.api_version,
+    "kind": EVENT_SOURCE.kind,
     "metadata": {"name": "https-service"},
     "spec": {
         "collectResources": True,
@@ -94,7 +103,7 @@ def examples() -> list[Envelope]:
     assignment = Assignment(
         cluster=CLUSTER,
         event_source_name="https-service",
-        event_source=EVENT_SOURCE,
+        event_source=EVENT_SOURCE_OBJECT,
         triggers=["network-policy"],
     )
     desired = DesiredState(
@@ -106,11 +115,11 @@ def examples() -> list[Envelope]:
                 manifest=NETPOL,
                 hash="sha256:9b1f0c3e5f0a4d7c2e8b6a1d3c5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a3b5c7d9e",
                 reference=ResourceReference(
-                    kind="ConfigMap", namespace="projectsveltos", name="sveltos-2m9x4k"
+                    kind=CONFIG_MAP.kind, namespace=SVELTOS_NAMESPACE, name="sveltos-2m9x4k"
                 ),
             )
         ],
-        labels={"eventtrigger.lib.projectsveltos.io/eventtriggername": "network-policy"},
+        labels={EVENT_TRIGGER_LABELS.trigger_name: "network-policy"},
     )
     outcome = ApplyOutcome(
         cluster=CLUSTER,
@@ -139,25 +148,18 @@ def examples() -> list[Envelope]:
         profile_name=PROFILE,
         trigger="network-policy",
         cluster_profile={
-            "apiVersion": "config.projectsveltos.io/v1beta1",
-            "kind": "ClusterProfile",
+            "apiVersion": CLUSTER_PROFILE.api_version,
+            "kind": CLUSTER_PROFILE.kind,
             "metadata": {
                 "name": PROFILE,
-                "labels": {"eventtrigger.lib.projectsveltos.io/eventtriggername": "network-policy"},
+                "labels": {EVENT_TRIGGER_LABELS.trigger_name: "network-policy"},
             },
             "spec": {
-                "clusterRefs": [
-                    {
-                        "apiVersion": "cluster.x-k8s.io/v1beta1",
-                        "kind": "Cluster",
-                        "namespace": "default",
-                        "name": "prod.eu-1",
-                    }
-                ],
+                "clusterRefs": [CLUSTER.key.object_key().reference()],
                 "policyRefs": [
                     {
-                        "kind": "ConfigMap",
-                        "namespace": "projectsveltos",
+                        "kind": CONFIG_MAP.kind,
+                        "namespace": SVELTOS_NAMESPACE,
                         "name": "sveltos-2m9x4k",
                         "deploymentType": "Remote",
                     }
@@ -168,15 +170,15 @@ def examples() -> list[Envelope]:
         },
         instantiated=[
             {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "sveltos-2m9x4k", "namespace": "projectsveltos"},
+                "apiVersion": CONFIG_MAP.api_version,
+                "kind": CONFIG_MAP.kind,
+                "metadata": {"name": "sveltos-2m9x4k", "namespace": SVELTOS_NAMESPACE},
                 "data": {"policy.yaml": "kind: NetworkPolicy\n..."},
             }
         ],
     )
     definition = DefinitionStatus(
-        kind="EventTrigger",
+        kind=EVENT_TRIGGER.kind,
         name="network-policy",
         matching_clusters=[CLUSTER],
         failure_message="",

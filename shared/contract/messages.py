@@ -30,6 +30,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from shared.api.vocabulary import DefinitionKind as DefinitionKind
+from shared.api.vocabulary import ObjectKey
 from shared.contract import subjects
 from shared.contract.errors import InvalidMessage
 from shared.contract.limits import MAX_MESSAGE_BYTES
@@ -70,6 +72,7 @@ class ObjectRef(Model):
     """A Kubernetes object reference: ``apiVersion``, ``kind``, ``namespace`` (empty for
     cluster-scoped objects) and ``name`` (as in an EventReport's ``matchingResources``)."""
 
+    # the wire form of shared.api.vocabulary.ObjectKey (``key`` / ``from_key`` convert)
     model_config = ConfigDict(frozen=True)
 
     api_version: str
@@ -78,15 +81,19 @@ class ObjectRef(Model):
     name: str
 
     @classmethod
+    def from_key(cls, key: ObjectKey) -> ObjectRef:
+        return cls(
+            api_version=key.api_version, kind=key.kind, namespace=key.namespace, name=key.name
+        )
+
+    @classmethod
     def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
         """The reference of a Kubernetes object given as a dict."""
-        meta = obj.get("metadata") or {}
-        return cls(
-            api_version=str(obj.get("apiVersion", "")),
-            kind=str(obj.get("kind", "")),
-            namespace=str(meta.get("namespace") or ""),
-            name=str(meta.get("name", "")),
-        )
+        return cls.from_key(ObjectKey.of(obj))
+
+    @property
+    def key(self) -> ObjectKey:
+        return ObjectKey(self.api_version, self.kind, self.namespace, self.name)
 
     def __str__(self) -> str:
         path = f"{self.namespace}/{self.name}" if self.namespace else self.name
@@ -280,9 +287,6 @@ class ProfileState(Model):
     @classmethod
     def _redact(cls, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [redact(v) for v in values]
-
-
-DefinitionKind = Literal["EventSource", "EventTrigger", "EventBasedAddOn"]
 
 
 class DefinitionStatus(Model):

@@ -19,10 +19,18 @@ A cluster is two tokens: ``<namespace>.<type>--<name>``, where ``<type>`` is ``s
 from __future__ import annotations
 
 import re
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.api.vocabulary import CLUSTER_TYPES as CLUSTER_TYPES
+from shared.api.vocabulary import (
+    DEFINITION_KINDS,
+    SVELTOS,
+    ClusterKey,
+    ClusterType,
+    ClusterTypeLower,
+)
 from shared.contract.errors import InvalidSubject
 
 PREFIX = "ripple"
@@ -31,8 +39,6 @@ ROOT = f"{PREFIX}.{VERSION}"
 EVENTS_ROOT = f"{ROOT}.events"
 """Root of the per-change event subjects: ``ripple.v1.events.<clusterns>.<cluster>.<source>``."""
 
-ClusterType = Literal["sveltos", "capi"]
-CLUSTER_TYPES: tuple[ClusterType, ...] = ("sveltos", "capi")
 _CLUSTER_SEP = "--"
 
 _VERBATIM = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -84,11 +90,22 @@ def decode_token(token: str) -> str:
 class ClusterRef(BaseModel):
     """A managed cluster: the namespace and name of its SveltosCluster or CAPI Cluster."""
 
+    # the wire form of shared.api.vocabulary.ClusterKey (``key`` / ``of`` convert)
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     namespace: str
     name: str
-    type: ClusterType = "sveltos"
+    type: ClusterTypeLower = SVELTOS
+
+    @classmethod
+    def of(cls, key: ClusterKey) -> ClusterRef:
+        """The wire form of a :class:`~shared.api.vocabulary.ClusterKey`."""
+        return cls(namespace=key.namespace, name=key.name, type=ClusterType.lower(key.type))
+
+    @property
+    def key(self) -> ClusterKey:
+        """The plain identity of this cluster (hashable, with its registration kind)."""
+        return ClusterKey(self.namespace, self.name, self.type)
 
     @property
     def token(self) -> str:
@@ -193,11 +210,7 @@ def status_key(kind: str, name: str) -> str:
     return f"{encode_token(kind.lower())}.{encode_token(name)}"
 
 
-STATUS_KINDS = {
-    "eventsource": "EventSource",
-    "eventtrigger": "EventTrigger",
-    "eventbasedaddon": "EventBasedAddOn",
-}
+STATUS_KINDS = {kind.lower(): kind for kind in DEFINITION_KINDS}
 
 
 def parse_status_key(key: str) -> tuple[str, str]:

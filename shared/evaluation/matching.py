@@ -23,33 +23,14 @@ from typing import Any
 
 from shared.api.eventsource import ResourceSelector
 from shared.api.selectors import LabelSelector
+from shared.api.vocabulary import ObjectKey, join_api_version
 
 EQUAL, DIFFERENT, HAS, DOES_NOT_HAVE = 0, 1, 2, 3
 _OPS = {"Equal": EQUAL, "Different": DIFFERENT, "Has": HAS, "DoesNotHave": DOES_NOT_HAVE}
 
 
-def api_version_of(group: str, version: str) -> str:
-    """``("apps", "v1")`` -> ``"apps/v1"``; the core group -> ``"v1"``."""
-    return f"{group}/{version}" if group else version
-
-
-def split_api_version(api_version: str) -> tuple[str, str]:
-    """``"apps/v1"`` -> ``("apps", "v1")``; ``"v1"`` -> ``("", "v1")``."""
-    group, _, version = api_version.rpartition("/")
-    return group, version
-
-
-def identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """``(apiVersion, kind, namespace, name)``: what makes two objects the same object."""
-    md = obj.get("metadata") or {}
-    if not isinstance(md, Mapping):
-        md = {}
-    return (
-        str(obj.get("apiVersion") or ""),
-        str(obj.get("kind") or ""),
-        str(md.get("namespace") or ""),
-        str(md.get("name") or ""),
-    )
+#: ``(apiVersion, kind, namespace, name)``: what makes two objects the same object
+identity = ObjectKey.of
 
 
 def labels_match(filters: tuple[tuple[int, str, str], ...], labels: Mapping[str, Any]) -> bool:
@@ -89,7 +70,7 @@ class SelectorFilter:
         )
         return cls(
             index=index,
-            api_version=api_version_of(sel.group, sel.version),
+            api_version=join_api_version(sel.group, sel.version),
             kind=sel.kind,
             namespace=sel.namespace,
             name=sel.name,

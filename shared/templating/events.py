@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from shared.api.vocabulary import FLAVOUR_ANNOTATION
 from shared.templating.engine import Limits, compile_template, deep_copy
 from shared.templating.values import GoStruct, object_reference
 
@@ -24,14 +25,14 @@ __all__ = [
 
 Flavour = Literal["go", "jinja"]
 
-#: annotation of a referenced ConfigMap/Secret choosing the template flavour
-FLAVOUR_ANNOTATION = "ripple.io/template-flavour"
-
 _ALL_KEYS = ("MatchingResources", "Resources", "CloudEvents")
 
 
 def flavour_of(annotations: Mapping[str, str] | None) -> Flavour:
-    """The flavour a ConfigMap/Secret asks for (``go`` unless annotated ``jinja``)."""
+    """The flavour a ConfigMap/Secret asks for with :data:`FLAVOUR_ANNOTATION` (``go``
+    unless annotated ``jinja``; case and surrounding blanks do not matter; any other value
+    is a ValueError). The one reading of the annotation: the manager and ``ripple render``
+    both call it."""
     value = (annotations or {}).get(FLAVOUR_ANNOTATION, "go").strip().lower()
     if value in ("", "go", "gotemplate", "go-template"):
         return "go"
