@@ -113,12 +113,13 @@ def _rest_paths(base: str) -> list[str]:
 
 def management_summary(stack: Stack) -> list[str]:
     """What the management cluster holds now (EventReports from the reporter, ClusterProfiles)."""
+    from shared.api.vocabulary import EVENT_REPORT
     from shared.kube import GVK, KubeError
 
     lines = []
-    for kind, versions in (("EventReport", ("v1beta1", "v1alpha1")),):
+    for kind, versions in ((EVENT_REPORT.kind, ("v1beta1", "v1alpha1")),):
         for version in versions:
-            gvk = GVK(f"lib.projectsveltos.io/{version}", kind)
+            gvk = GVK(*EVENT_REPORT.at(version))
             try:
                 items, _ = stack.management.list(gvk)
             except KubeError:
