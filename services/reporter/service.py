@@ -1,234 +1,102 @@
-"""The reporter: mirrors NATS state into CRDs of the management cluster.
+"""The reporter: mirrors NATS state into objects of the management cluster.
 
-EventReports (``kubectl get eventreports -A``) follow the KV ``ripple-reports`` bucket: one
-per (cluster, EventSource), created/updated with server-side apply, deleted when the report
-is withdrawn. The reporter holds no state of its own: after a restart it re-reads the bucket
-and converges (objects whose report is gone are deleted).
+- EventReports (``kubectl get eventreports -A``) follow the ``ripple-reports`` bucket: one
+  per (cluster, EventSource), server-side applied with its status, deleted when the report
+  is withdrawn;
+- ClusterProfiles and the ConfigMaps generated for them follow ``ripple-profiles``;
+- definition statuses (EventSource, EventTrigger, EventBasedAddOn) follow ``ripple-status``.
+
+It runs on :mod:`shared.runtime` (signals, readiness, metrics, NATS with the service's
+credentials). The manager provisions the buckets; the reporter waits for them. Every write
+goes through a work queue (:mod:`services.reporter.writer`) and is retried with backoff.
+The reporter holds no state of its own: after a restart it re-reads the buckets and
+converges, objects that no value wants any more being deleted by the orphan sweep.
+
+Modules: ``service`` (this composition), ``mirrors`` (bucket watchers -> wanted content),
+``ownership`` (which value wants which object, pure), ``writer`` (queues, Kubernetes writes,
+retries, metrics), ``mirroring`` (the objects written, pure).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from services.reporter import mirroring
-from shared.bus import kv as kvbus
-from shared.bus.client import close as close_connection
-from shared.bus.client import connect
+from services.reporter.mirrors import PROFILES, REPORTS, Mirrors
+from services.reporter.ownership import Ownership
+from services.reporter.settings import ReporterSettings
+from services.reporter.writer import Writer
+from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
-from shared.kube import GVK, KubeClient, KubeError
+from shared.contract.streams import BucketSpec
+from shared.kube import KubeClient
+from shared.runtime.service import Service
 
 log = logging.getLogger(__name__)
 
-EVENT_REPORT = GVK(mirroring.EVENT_REPORT_API, "EventReport")
-FIELD_MANAGER = "ripple-reporter"
-MANAGED_LABEL = "ripple.io/managed-by"
+E = TypeVar("E", bound=m.Envelope)
+
+#: the buckets read before the reporter is ready
+READY_PARTS = frozenset({REPORTS, PROFILES})
+#: how often keys still failing are logged again (the workers log the first attempts)
+FAILURE_LOG_INTERVAL = 60.0
 
 
-class Reporter:
-    def __init__(
-        self,
-        kubeconfig: str | None,
-        nats_url: str,
-        *,
-        ready_file: str | None = None,
-        storage: streams.Storage = "file",
-    ) -> None:
-        self.kubeconfig = kubeconfig
-        self.nats_url = nats_url
-        self.ready_file = ready_file
-        self.storage = storage
-        self._stopping = asyncio.Event()
+async def main(settings: ReporterSettings, service: Service) -> None:
+    """Entry point of ``ripple reporter`` (run by :func:`shared.runtime.service.run`)."""
+    kube = KubeClient(settings.kubeconfig, name="management")
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, self._stopping.set)
-            except (NotImplementedError, RuntimeError):
-                pass
-        self.kube = KubeClient(self.kubeconfig, name="management")
-        self.nc = await connect(self.nats_url, "ripple-reporter")
-        js = self.nc.jetstream()
-        await streams.ensure(js, self.storage)
-        reports = await kvbus.KVStore.open(js, streams.REPORTS, m.EventReportEvent)
-        profiles = await kvbus.KVStore.open(js, streams.PROFILES, m.ProfileEvent)
-        statuses = await kvbus.KVStore.open(js, streams.STATUS, m.DefinitionStatusEvent)
-        self._ready_parts: set[str] = set()
-        tasks = [
-            asyncio.create_task(self._mirror_reports(reports)),
-            asyncio.create_task(self._mirror_profiles(profiles)),
-            asyncio.create_task(self._mirror_status(statuses)),
-        ]
-        stopper = asyncio.create_task(self._stopping.wait())
-        failed = None
-        try:
-            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper and not task.cancelled() and task.exception():
-                    failed = task.exception()
-                    log.error("reporter failed: %r", failed, extra={"obj": "reporter"})
-        finally:
-            for task in tasks:
-                task.cancel()
-            stopper.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await close_connection(self.nc)
-            self.kube.close()
-        if failed is not None:
-            raise SystemExit(f"{type(failed).__name__}: {failed}")
+    async def close_kube() -> None:
+        await asyncio.to_thread(kube.close)
 
-    def _part_ready(self, part: str) -> None:
-        self._ready_parts.add(part)
-        if self._ready_parts >= {"reports", "profiles"}:
-            if self.ready_file:
-                Path(self.ready_file).write_text(f"{os.getpid()}\n")
-            log.info("reporter ready", extra={"obj": "reporter"})
+    service.on_stop(close_kube)
+    service.not_ready_reason = "connecting to NATS"
+    nc = await service.connect()
+    js = nc.jetstream()
+    reports = await _open(service, js, streams.REPORTS, m.EventReportEvent)
+    profiles = await _open(service, js, streams.PROFILES, m.ProfileEvent)
+    statuses = await _open(service, js, streams.STATUS, m.DefinitionStatusEvent)
 
-    async def _mirror_reports(self, store: kvbus.KVStore[m.EventReportEvent]) -> None:
-        written: dict[str, tuple[str, str]] = {}  # kv key -> (namespace, name)
-        async with store.watch() as watch:
-            async for change in watch:
-                if change.op == "synced":
-                    await asyncio.to_thread(self._delete_orphans, set(written.values()))
-                    self._part_ready("reports")
-                    continue
-                if change.op == "delete" or change.message is None:
-                    target = written.pop(change.key, None)
-                    if target:
-                        await asyncio.to_thread(self._delete, *target)
-                    continue
-                snap = change.message.data
-                if not snap.complete:
-                    continue
-                obj = mirroring.event_report(snap)
-                obj["metadata"]["labels"][MANAGED_LABEL] = "ripple"
-                meta = obj["metadata"]
-                written[change.key] = (meta["namespace"], meta["name"])
-                await asyncio.to_thread(self._write, obj, mirroring.report_status(snap))
+    ownership = Ownership()
+    writer = Writer(kube, ownership.wanted)
+    service.add_metrics(writer.metrics)
+    read: set[str] = set()
 
-    async def _mirror_status(self, store: kvbus.KVStore[m.DefinitionStatusEvent]) -> None:
-        async with store.watch() as watch:
-            async for change in watch:
-                if change.op != "put" or change.message is None:
-                    continue  # a deleted definition has no status to write
-                status = change.message.data
-                await asyncio.to_thread(self._write_status, status)
+    def synced(part: str) -> None:
+        read.add(part)
+        log.info("%s bucket read", part, extra={"obj": "reporter"})
+        if read >= READY_PARTS:
+            service.set_ready()
+        else:
+            service.not_ready_reason = f"reading {', '.join(sorted(READY_PARTS - read))}"
 
-    def _write_status(self, status: m.DefinitionStatus) -> None:
-        gvk = mirroring.DEFINITION_KINDS[status.kind]
-        try:
-            self.kube.patch_status(gvk, None, status.name, mirroring.definition_status(status))
-        except KubeError as exc:
-            if exc.status != 404:  # already gone: nothing to report on
-                log.warning(
-                    "cannot write status: %s", exc, extra={"obj": f"{status.kind}/{status.name}"}
-                )
+    service.not_ready_reason = f"reading {', '.join(sorted(READY_PARTS))}"
+    mirrors = Mirrors(writer, ownership, synced)
 
-    async def _mirror_profiles(self, store: kvbus.KVStore[m.ProfileEvent]) -> None:
-        written: dict[str, list[tuple[GVK, str, str]]] = {}  # kv key -> objects written
-        await asyncio.to_thread(self._ensure_namespace)
-        async with store.watch() as watch:
-            async for change in watch:
-                if change.op == "synced":
-                    keep = {t for objs in written.values() for t in objs}
-                    await asyncio.to_thread(self._delete_profile_orphans, keep)
-                    self._part_ready("profiles")
-                    continue
-                before = written.pop(change.key, [])
-                if change.op == "delete" or change.message is None:
-                    for gvk, ns, name in before:
-                        await asyncio.to_thread(self._delete_object, gvk, ns, name)
-                    continue
-                objs = mirroring.profile_objects(change.message.data)
-                now: list[tuple[GVK, str, str]] = []
-                for obj in objs:
-                    obj["metadata"].setdefault("labels", {})[MANAGED_LABEL] = "ripple"
-                    await asyncio.to_thread(self._apply, obj)
-                    meta = obj["metadata"]
-                    now.append((GVK.of(obj), meta.get("namespace", ""), meta["name"]))
-                written[change.key] = now
-                for gvk, ns, name in set(before) - set(now):
-                    await asyncio.to_thread(self._delete_object, gvk, ns, name)
+    async def log_failures() -> None:
+        writer.log_failures()
 
-    def _ensure_namespace(self) -> None:
-        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "projectsveltos"}}
-        try:
-            self.kube.apply(ns, field_manager=FIELD_MANAGER)
-        except KubeError as exc:
-            log.warning(
-                "cannot create namespace projectsveltos: %s", exc, extra={"obj": "reporter"}
-            )
-
-    def _apply(self, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        ident = f"{obj['kind']}/{meta.get('namespace', '')}/{meta['name']}"
-        try:
-            self.kube.apply(obj, field_manager=FIELD_MANAGER)
-        except KubeError as exc:
-            log.warning("cannot write: %s", exc, extra={"obj": ident})
-
-    def _delete_object(self, gvk: GVK, namespace: str, name: str) -> None:
-        try:
-            self.kube.delete(gvk, namespace or None, name)
-        except KubeError as exc:
-            log.warning("cannot delete: %s", exc, extra={"obj": f"{gvk.kind}/{namespace}/{name}"})
-
-    def _delete_profile_orphans(self, keep: set[tuple[GVK, str, str]]) -> None:
-        for gvk in (mirroring.CLUSTER_PROFILE, GVK("v1", "ConfigMap")):
-            try:
-                items, _ = self.kube.list(gvk, label_selector=f"{MANAGED_LABEL}=ripple")
-            except KubeError as exc:
-                log.warning("cannot list %s: %s", gvk, exc, extra={"obj": "reporter"})
-                continue
-            for item in items:
-                meta = item.get("metadata") or {}
-                key = (gvk, str(meta.get("namespace", "") or ""), str(meta.get("name", "")))
-                if key not in keep:
-                    self._delete_object(*key)
-
-    def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
-        ident = f"EventReport/{obj['metadata']['namespace']}/{obj['metadata']['name']}"
-        try:
-            self.kube.apply(obj, field_manager=FIELD_MANAGER)
-            meta = obj["metadata"]
-            self.kube.patch_status(EVENT_REPORT, meta["namespace"], meta["name"], status)
-        except KubeError as exc:
-            log.warning("cannot write: %s", exc, extra={"obj": ident})
-
-    def _delete(self, namespace: str, name: str) -> None:
-        try:
-            self.kube.delete(EVENT_REPORT, namespace, name)
-        except KubeError as exc:
-            log.warning("cannot delete: %s", exc, extra={"obj": f"EventReport/{namespace}/{name}"})
-
-    def _delete_orphans(self, keep: set[tuple[str, str]]) -> None:
-        try:
-            items, _ = self.kube.list(EVENT_REPORT, label_selector=f"{MANAGED_LABEL}=ripple")
-        except KubeError as exc:
-            log.warning("cannot list EventReports: %s", exc, extra={"obj": "reporter"})
-            return
-        for item in items:
-            meta = item.get("metadata") or {}
-            key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
-            if key not in keep:
-                self._delete(*key)
+    service.spawn(mirrors.reports(reports), "reporter-reports")
+    service.spawn(mirrors.profiles(profiles), "reporter-profiles")
+    service.spawn(mirrors.statuses(statuses), "reporter-statuses")
+    service.every(FAILURE_LOG_INTERVAL, log_failures, "reporter-failure-log")
+    await writer.run(settings.workers)  # until the service stops
 
 
-async def run_reporter(**kwargs: Any) -> None:
-    await Reporter(**kwargs).run()
+async def _open(service: Service, js: Any, spec: BucketSpec, expected: type[E]) -> KVStore[E]:
+    """Bind to a bucket the manager provisions (waits until it exists)."""
+    waits = 0
+
+    def waiting(err: Exception) -> None:
+        nonlocal waits
+        waits += 1
+        service.not_ready_reason = f"waiting for bucket {spec.bucket} (the manager creates it)"
+        level = logging.INFO if waits == 1 or waits % 20 == 0 else logging.DEBUG
+        log.log(level, "%s (waiting)", err, extra={"obj": spec.bucket})
+
+    return await KVStore.open_when_provisioned(js, spec, expected, on_wait=waiting)
 
 
-async def main(settings: Any, service: Any) -> None:
-    """Entry point used by ``ripple reporter`` (transitional: wraps :class:`Reporter`)."""
-    await Reporter(
-        kubeconfig=settings.kubeconfig,
-        nats_url=settings.nats_url,
-        ready_file=str(settings.ready_file) if settings.ready_file else None,
-        storage=settings.storage,
-    ).run()
+__all__ = ["main"]

@@ -1,0 +1,175 @@
+"""NATS state -> wanted management-cluster objects: one watch per bucket, on the event loop.
+
+Each watcher turns bucket changes into wanted content (:class:`services.reporter.writer.
+Writer`) and ownership (:class:`services.reporter.ownership.Ownership`); it never writes
+itself, so a slow or failing API server never holds up a watch. Once a bucket's current
+values were read (``synced``) the orphan sweep of its kinds is queued: objects labelled
+managed-by ripple that no value wants are deleted. Unknown is never "gone": an incomplete
+report, or a value that cannot be read, holds the objects it names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from services.reporter import mirroring
+from services.reporter.ownership import Ownership
+from services.reporter.writer import Write, Writer
+from shared.api.eventreport import report_name
+from shared.api.vocabulary import (
+    CLUSTER_PROFILE,
+    CONFIG_MAP,
+    DEFINITION_KINDS,
+    EVENT_REPORT,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    NAMESPACE,
+    SVELTOS_NAMESPACE,
+    ObjectKey,
+)
+from shared.bus.kv import KVStore
+from shared.contract import messages as m
+from shared.contract import subjects
+from shared.contract.errors import InvalidSubject
+
+log = logging.getLogger(__name__)
+
+REPORTS = "reports"
+PROFILES = "profiles"
+GENERATED_NAMESPACE = ObjectKey(NAMESPACE.api_version, NAMESPACE.kind, "", SVELTOS_NAMESPACE)
+
+
+def managed(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` labelled managed-by ripple (what the orphan sweep lists)."""
+    meta = dict(obj.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+    return {**obj, "metadata": meta}
+
+
+def report_object_key(cluster: subjects.ClusterRef, event_source: str) -> ObjectKey:
+    """The management-side EventReport of one (cluster, EventSource)."""
+    name = report_name(cluster.type, event_source, cluster.name)
+    return ObjectKey(EVENT_REPORT.api_version, EVENT_REPORT.kind, cluster.namespace, name)
+
+
+class Mirrors:
+    """The three bucket watchers; ``synced(part)`` is called once per bucket read."""
+
+    def __init__(self, writer: Writer, ownership: Ownership, synced: Callable[[str], None]) -> None:
+        self.writer = writer
+        self.ownership = ownership
+        self.synced = synced
+
+    def _set(self, source: str, wanted: dict[ObjectKey, Write]) -> None:
+        for key in self.ownership.want(source, wanted):
+            self.writer.delete(key)
+        for key, write in wanted.items():
+            self.writer.put(key, write)
+
+    def _drop(self, source: str) -> None:
+        for key in self.ownership.drop(source):
+            self.writer.delete(key)
+
+    # -- EventReports ------------------------------------------------------------------------
+    async def reports(self, store: KVStore[m.EventReportEvent]) -> None:
+        async with store.watch() as watch:
+            async for change in watch:
+                if change.op == "synced":
+                    self.writer.sweep(EVENT_REPORT, lambda: self._hold_reports(store))
+                    self.synced(REPORTS)
+                elif change.op == "delete" or change.message is None:
+                    self._drop(f"{REPORTS}/{change.key}")
+                else:
+                    self._report(change.key, change.message.data)
+
+    def _report(self, kv_key: str, snap: m.EventReportSnapshot) -> None:
+        source = f"{REPORTS}/{kv_key}"
+        if not snap.complete:  # unknown, not empty: keep whatever is there
+            self.ownership.hold(source, [report_object_key(snap.cluster, snap.event_source_name)])
+            return
+        obj = managed(mirroring.event_report(snap))
+        self._set(source, {ObjectKey.of(obj): Write(obj, mirroring.report_status(snap))})
+
+    def _hold_reports(self, store: KVStore[m.EventReportEvent]) -> str:
+        """Before the sweep compares: unreadable report values hold their EventReport."""
+        unknown = []
+        for kv_key in sorted(store.invalid):
+            try:
+                item = subjects.parse_report_key(kv_key)
+            except InvalidSubject:
+                unknown.append(kv_key)
+                continue
+            key = report_object_key(item.cluster, item.name)
+            self.ownership.hold(f"{REPORTS}/{kv_key}", [key])
+        if unknown:
+            return f"report values under unparseable keys cannot be read: {', '.join(unknown)}"
+        return ""
+
+    # -- ClusterProfiles and generated ConfigMaps --------------------------------------------
+    async def profiles(self, store: KVStore[m.ProfileEvent]) -> None:
+        self.ownership.want("static", [GENERATED_NAMESPACE])
+        namespace = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": SVELTOS_NAMESPACE},
+        }
+        self.writer.put(GENERATED_NAMESPACE, Write(namespace))
+        async with store.watch() as watch:
+            async for change in watch:
+                if change.op == "synced":
+                    self.writer.sweep(CLUSTER_PROFILE, lambda: self._hold_profiles(store))
+                    self.writer.sweep(CONFIG_MAP, lambda: self._configmaps_known(store))
+                    self.synced(PROFILES)
+                elif change.op == "delete" or change.message is None:
+                    self._drop(f"{PROFILES}/{change.key}")
+                else:
+                    objs = [managed(o) for o in mirroring.profile_objects(change.message.data)]
+                    self._set(f"{PROFILES}/{change.key}", {ObjectKey.of(o): Write(o) for o in objs})
+
+    def _hold_profiles(self, store: KVStore[m.ProfileEvent]) -> str:
+        """Unreadable profile values hold their ClusterProfile (named after the profile)."""
+        unknown = []
+        for kv_key in sorted(store.invalid):
+            try:
+                item = subjects.parse_profile_key(kv_key)
+            except InvalidSubject:
+                unknown.append(kv_key)
+                continue
+            key = ObjectKey(CLUSTER_PROFILE.api_version, CLUSTER_PROFILE.kind, "", item.name)
+            self.ownership.hold(f"{PROFILES}/{kv_key}", [key])
+        if unknown:
+            return f"profile values under unparseable keys cannot be read: {', '.join(unknown)}"
+        return ""
+
+    def _configmaps_known(self, store: KVStore[m.ProfileEvent]) -> str:
+        """The ConfigMaps of an unreadable profile value are unknown: no sweep meanwhile."""
+        if store.invalid:
+            return f"profile values cannot be read: {', '.join(sorted(store.invalid))}"
+        return ""
+
+    # -- definition statuses -----------------------------------------------------------------
+    async def statuses(self, store: KVStore[m.DefinitionStatusEvent]) -> None:
+        async with store.watch() as watch:
+            async for change in watch:
+                if change.op == "synced":
+                    continue
+                if change.op == "put" and change.message is not None:
+                    status = change.message.data
+                    key = definition_key(status.kind, status.name)
+                    self.writer.patch_status(key, mirroring.definition_status(status))
+                    continue
+                try:  # a deleted status value: its definition is gone, nothing to write
+                    kind, name = subjects.parse_status_key(change.key)
+                except InvalidSubject:
+                    continue
+                self.writer.forget_status(definition_key(kind, name))
+
+
+def definition_key(kind: str, name: str) -> ObjectKey:
+    gvk = DEFINITION_KINDS[kind]
+    return ObjectKey(gvk.api_version, gvk.kind, "", name)
+
+
+__all__ = ["GENERATED_NAMESPACE", "Mirrors", "definition_key", "managed", "report_object_key"]

@@ -1,0 +1,279 @@
+"""The reporter's writes into the management cluster, each through a work queue.
+
+Three queues, keyed by what they write (client-go semantics, :mod:`shared.runtime.workqueue`):
+
+- ``objects`` -- one key per Kubernetes object (EventReport, ClusterProfile, generated
+  ConfigMap, the ``projectsveltos`` Namespace). The loop keeps the latest wanted content per
+  key (:class:`Write`, or ``None``: delete it); the handler applies or deletes the content
+  wanted *when it runs* (level-triggered), in a thread (the kube client is synchronous);
+- ``statuses`` -- one key per definition (EventSource, EventTrigger, EventBasedAddOn): the
+  latest status to merge-patch. A 404 (the definition was deleted) is success;
+- ``sweeps`` -- one key per kind: the orphan sweep (objects labelled managed-by ripple that
+  no NATS value wants are deleted through ``objects``). A failed list is retried, never read
+  as "nothing there".
+
+A failure is retried with exponential backoff; an answer retrying cannot change (400, 413,
+415, 422) is :class:`~shared.runtime.errors.Terminal`: kept as the key's failure (logs,
+metrics) until the key's content changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from services.reporter.ownership import identity
+from shared.api.vocabulary import GVK, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey
+from shared.kube import GVK as KubeGVK
+from shared.kube import KindNotServed, KubeClient, KubeError
+from shared.runtime.errors import Terminal
+from shared.runtime.workqueue import WorkQueue, run_workers
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "ripple-reporter"
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+#: answers that retrying the same request cannot change
+TERMINAL_STATUSES = frozenset({400, 413, 415, 422})
+#: the reason of a discovery that gave no answer (shared.kube.DiscoveryFailed): unknown
+DISCOVERY_FAILED = "DiscoveryFailed"
+
+
+def is_terminal(exc: KubeError) -> bool:
+    """The API server refused the content itself (retrying cannot help)."""
+    return exc.status in TERMINAL_STATUSES and exc.reason != DISCOVERY_FAILED
+
+
+def is_gone(exc: KubeError) -> bool:
+    """Positive knowledge that the object is not there: a 404 for it, or its kind not
+    served. A discovery that failed (even with a 404) is unknown."""
+    return isinstance(exc, KindNotServed) or (exc.status == 404 and exc.reason != DISCOVERY_FAILED)
+
+
+@dataclass(frozen=True)
+class Write:
+    """The wanted content of one object; ``status`` is merge-patched after the apply."""
+
+    obj: dict[str, Any]
+    status: dict[str, Any] | None = None
+
+
+class SweepDeferred(Exception):
+    """The orphan sweep of a kind must wait: some NATS values are unknown (retried)."""
+
+
+#: called on the loop before a sweep compares: protects unknown objects, returns why the
+#: sweep must wait ("" when it may go on)
+Prepare = Callable[[], str]
+
+
+class Writer:
+    """Owns the queues and the wanted state (on the loop); ``keep(key)`` tells whether a
+    NATS value wants ``key`` (the orphan sweep deletes the others)."""
+
+    def __init__(self, kube: KubeClient, keep: Callable[[ObjectKey], bool]) -> None:
+        self.kube = kube
+        self.keep = keep
+        self.objects: WorkQueue[ObjectKey] = WorkQueue("objects")
+        self.statuses: WorkQueue[ObjectKey] = WorkQueue("statuses")
+        self.sweeps: WorkQueue[GVK] = WorkQueue("sweeps")
+        self.prepare: dict[GVK, Prepare] = {}
+        self._objects: dict[ObjectKey, Write | None] = {}  # wanted, not yet done
+        self._statuses: dict[ObjectKey, dict[str, Any]] = {}
+        self.stats = {
+            "writes": 0,
+            "deletes": 0,
+            "status_patches": 0,
+            "status_gone": 0,
+            "write_failures": 0,
+            "status_failures": 0,
+            "sweeps": 0,
+            "sweep_failures": 0,
+            "orphans": 0,
+        }
+
+    @property
+    def queues(self) -> tuple[WorkQueue[Any], ...]:
+        return (self.objects, self.statuses, self.sweeps)
+
+    # -- wanted state (the loop) -------------------------------------------------------------
+    def put(self, key: ObjectKey, write: Write) -> None:
+        self._objects[key] = write
+        self.objects.add(key)
+
+    def delete(self, key: ObjectKey) -> None:
+        self._objects[key] = None
+        self.objects.add(key)
+
+    def patch_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
+        self._statuses[key] = status
+        self.statuses.add(key)
+
+    def forget_status(self, key: ObjectKey) -> None:
+        """The definition's status value is gone: nothing to patch any more."""
+        self._statuses.pop(key, None)
+        self.statuses.discard(key)
+
+    def sweep(self, gvk: GVK, prepare: Prepare | None = None) -> None:
+        if prepare is not None:
+            self.prepare[gvk] = prepare
+        self.sweeps.add(gvk)
+
+    # -- workers -----------------------------------------------------------------------------
+    async def run(self, workers: int) -> None:
+        """Process the three queues until cancelled or shut down."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(run_workers(self.objects, self._write, workers=workers))
+            group.create_task(run_workers(self.statuses, self._patch, workers=workers))
+            group.create_task(run_workers(self.sweeps, self._sweep, workers=1))
+
+    def shut_down(self) -> None:
+        for queue in self.queues:
+            queue.shut_down()
+
+    async def _write(self, key: ObjectKey) -> None:
+        if key not in self._objects:
+            return  # done meanwhile
+        want = self._objects[key]
+        try:
+            if want is None:
+                existed = await asyncio.to_thread(self._delete_now, key)
+                self.stats["deletes"] += 1
+                log.info("deleted" if existed else "already gone", extra={"obj": str(key)})
+            else:
+                await asyncio.to_thread(self._apply_now, want)
+                self.stats["writes"] += 1
+                log.debug("written", extra={"obj": str(key)})
+        except Exception as exc:
+            self.stats["write_failures"] += 1
+            if isinstance(exc, KubeError) and is_terminal(exc):
+                raise Terminal(str(exc)) from exc
+            raise
+        if self._objects.get(key, False) is want:  # unchanged while it was written
+            del self._objects[key]
+
+    def _apply_now(self, write: Write) -> None:
+        obj = write.obj
+        self.kube.apply(obj, field_manager=FIELD_MANAGER)
+        if write.status is not None:
+            meta = obj["metadata"]
+            gvk = KubeGVK(obj["apiVersion"], obj["kind"])
+            self.kube.patch_status(gvk, meta.get("namespace"), meta["name"], write.status)
+
+    def _delete_now(self, key: ObjectKey) -> bool:
+        try:
+            return self.kube.delete(KubeGVK(*key.gvk), key.namespace or None, key.name)
+        except KubeError as exc:
+            if isinstance(exc, KindNotServed):
+                return False  # no such kind: no such object
+            raise
+
+    async def _patch(self, key: ObjectKey) -> None:
+        status = self._statuses.get(key)
+        if status is None:
+            return
+        gvk = KubeGVK(*key.gvk)
+        try:
+            await asyncio.to_thread(self.kube.patch_status, gvk, None, key.name, status)
+        except KubeError as exc:
+            if not is_gone(exc):
+                self.stats["status_failures"] += 1
+                if is_terminal(exc):
+                    raise Terminal(str(exc)) from exc
+                raise
+            self.stats["status_gone"] += 1  # the definition was deleted: nothing to show
+            log.debug("no status written: %s", exc, extra={"obj": str(key)})
+        except Exception:
+            self.stats["status_failures"] += 1
+            raise
+        else:
+            self.stats["status_patches"] += 1
+        if self._statuses.get(key) is status:
+            del self._statuses[key]
+
+    async def _sweep(self, gvk: GVK) -> None:
+        """Delete the objects of ``gvk`` labelled managed-by ripple that nothing wants."""
+        try:
+            items, _ = await asyncio.to_thread(
+                self.kube.list, KubeGVK(*gvk), label_selector=MANAGED_SELECTOR
+            )
+        except KindNotServed:
+            items = []  # positive knowledge: no such kind, no such object
+        except Exception:
+            self.stats["sweep_failures"] += 1
+            raise
+        prepare = self.prepare.get(gvk)
+        reason = prepare() if prepare is not None else ""
+        if reason:
+            self.stats["sweep_failures"] += 1
+            raise SweepDeferred(f"orphan sweep of {gvk.kind} waits: {reason}")
+        pending = {identity(k) for k in self._objects}
+        orphans = 0
+        for item in items:
+            key = ObjectKey.of(item)
+            if self.keep(key) or identity(key) in pending:
+                continue
+            log.info("orphan (no NATS value wants it): deleting", extra={"obj": str(key)})
+            self.delete(key)
+            orphans += 1
+        self.stats["sweeps"] += 1
+        self.stats["orphans"] += orphans
+        log.info(
+            "orphan sweep of %s: %d listed, %d orphans",
+            gvk.kind,
+            len(items),
+            orphans,
+            extra={"obj": "reporter"},
+        )
+
+    # -- observability -----------------------------------------------------------------------
+    def log_failures(self) -> None:
+        """One line per key still failing (the workers log the first attempts only)."""
+        for queue in self.queues:
+            for key, failure in list(queue.failures.items()):
+                log.warning(
+                    "%s: still failing%s after %d attempt(s): %s",
+                    queue.name,
+                    " (terminal: fix the input)" if failure.terminal else "",
+                    failure.attempts,
+                    failure.message,
+                    extra={"obj": str(key)},
+                )
+
+    def metrics(self) -> dict[str, tuple[str, str, float]]:
+        out: dict[str, tuple[str, str, float]] = {}
+        for queue in self.queues:
+            out.update(queue.metrics())
+        s = self.stats
+        failures = [f for q in self.queues for f in q.failures.values()]
+        counters = {
+            "writes_total": ("Objects applied into the management cluster", s["writes"]),
+            "deletes_total": ("Objects deleted from the management cluster", s["deletes"]),
+            "status_patches_total": ("Definition statuses written", s["status_patches"]),
+            "status_gone_total": ("Statuses not written: definition deleted", s["status_gone"]),
+            "write_failures_total": ("Object writes/deletes that failed", s["write_failures"]),
+            "status_failures_total": ("Status patches that failed", s["status_failures"]),
+            "sweeps_total": ("Orphan sweeps done", s["sweeps"]),
+            "sweep_failures_total": ("Orphan sweeps failed or deferred", s["sweep_failures"]),
+            "orphans_total": ("Orphans found by the sweeps", s["orphans"]),
+            "retries_total": (
+                "Retries scheduled after a failure (all queues)",
+                sum(q.stats["retries"] for q in self.queues),
+            ),
+        }
+        for name, (text, value) in counters.items():
+            out[name] = ("counter", text, float(value))
+        out["failing_keys"] = ("gauge", "Keys whose last attempt failed", len(failures))
+        out["terminal_keys"] = (
+            "gauge",
+            "Keys not retried until their content changes (refused by the API server)",
+            sum(1 for f in failures if f.terminal),
+        )
+        out["pending_writes"] = ("gauge", "Objects wanted but not written yet", len(self._objects))
+        return out
+
+
+__all__ = ["FIELD_MANAGER", "MANAGED_SELECTOR", "SweepDeferred", "Write", "Writer"]

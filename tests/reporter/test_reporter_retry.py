@@ -1,0 +1,323 @@
+"""The reporter's writes are retried until they succeed (issue 12).
+
+Real processes and servers: a ``ripple reporter`` subprocess (with ``--metrics-port``), a
+nats-server whose buckets the test provisions as the manager would, and a cluster of the
+simulated fleet (real HTTPS, Sveltos CRDs installed) whose fault hook (``POST
+/_fleet/faults``) makes the reporter's requests fail. Every wait polls with a deadline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.fleet import FleetThread, start_fleet_thread
+from services.scenario.processes import ManagedProcess, free_port, ripple_command, wait_ready
+from services.scenario.provision import install_sveltos_crds
+from shared.api.vocabulary import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from shared.bus.embedded import EmbeddedNats
+from shared.bus.kv import KVStore
+from shared.contract import messages as m
+from shared.contract import streams, subjects
+from shared.kube import GVK, KubeClient
+from tests.reliability.helpers import SyncNats, eventually, stays
+
+EVENT_REPORT = GVK("lib.projectsveltos.io/v1beta1", "EventReport")
+EVENT_TRIGGER = GVK("lib.projectsveltos.io/v1beta1", "EventTrigger")
+CLUSTER_PROFILE = GVK("config.projectsveltos.io/v1beta1", "ClusterProfile")
+CONFIG_MAP = GVK("v1", "ConfigMap")
+CLUSTER = m.ClusterRef(namespace="default", name="c1", type="sveltos")
+REPORTS_PATH = r"/apis/lib\.projectsveltos\.io/v1beta1/(namespaces/[^/]+/)?eventreports"
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
+    handle = start_fleet_thread([], tmp_path_factory.mktemp("reporter-fleet"), log_size=200)
+    yield handle
+    handle.stop()
+
+
+def snapshot(source: str, *services: str, complete: bool = True) -> m.EventReportSnapshot:
+    return m.EventReportSnapshot(
+        cluster=CLUSTER,
+        event_source_name=source,
+        agent_instance="test",
+        generation=1,
+        complete=complete,
+        matching_resources=[
+            m.ObjectRef(api_version="v1", kind="Service", namespace="default", name=s)
+            for s in services
+        ],
+    )
+
+
+def report_name(source: str) -> str:
+    return f"sveltos--{source}--{CLUSTER.name}"
+
+
+@dataclass
+class Harness:
+    """One management cluster, one nats-server, one reporter process."""
+
+    fleet: FleetThread
+    cluster: str
+    kube: KubeClient
+    bus: SyncNats
+    state: Path
+    bus_url: str
+    reporter: ManagedProcess | None = None
+    metrics_url: str = ""
+    stores: dict[str, Any] = field(default_factory=dict)
+
+    # -- the reporter ----------------------------------------------------------------------
+    def start(self) -> None:
+        port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{port}/metrics"
+        argv = ripple_command(
+            "reporter",
+            "--kubeconfig",
+            str(self.fleet.kubeconfig(self.cluster)),
+            "--nats",
+            self.bus_url,
+            "--ready-file",
+            str(self.state / "ready"),
+            "--metrics-port",
+            str(port),
+        )
+        self.reporter = ManagedProcess(
+            "reporter", argv, self.state / "reporter.log", ready_file=self.state / "ready"
+        ).start()
+        wait_ready([self.reporter], 60)
+
+    def stop(self) -> None:
+        if self.reporter is not None:
+            self.reporter.stop()
+
+    def log(self) -> str:
+        return (self.state / "reporter.log").read_text(errors="replace")
+
+    def metrics(self) -> dict[str, float]:
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as resp:
+            text = resp.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def metric(self, name: str) -> float:
+        return self.metrics()[f"ripple_reporter_{name}"]
+
+    # -- NATS, as the agents and the manager write it --------------------------------------
+    def store(self, spec: streams.BucketSpec, expected: Any) -> Any:
+        if spec.bucket not in self.stores:
+            self.stores[spec.bucket] = self.bus.run(KVStore.open(self.bus.js, spec, expected))
+        return self.stores[spec.bucket]
+
+    def put(self, payload: Any) -> None:
+        spec, cls = {
+            m.EventReportSnapshot: (streams.REPORTS, m.EventReportEvent),
+            m.ProfileState: (streams.PROFILES, m.ProfileEvent),
+            m.DefinitionStatus: (streams.STATUS, m.DefinitionStatusEvent),
+        }[type(payload)]
+        self.bus.run(self.store(spec, cls).put(m.envelope(payload)))
+
+    def delete_report(self, source: str) -> None:
+        store = self.store(streams.REPORTS, m.EventReportEvent)
+        self.bus.run(store.delete(subjects.report_key(CLUSTER, source)))
+
+    # -- the management cluster ------------------------------------------------------------
+    def fault(self, path: str, status: int, method: str, count: int | None = None) -> None:
+        self.fleet.inject_fault(
+            path, cluster=self.cluster, method=method, status=status, count=count
+        )
+
+    def report(self, source: str) -> dict[str, Any] | None:
+        return self.kube.get(EVENT_REPORT, "default", report_name(source))
+
+    def matching(self, source: str) -> set[str] | None:
+        obj = self.report(source)
+        if obj is None:
+            return None
+        return {r["name"] for r in obj["spec"].get("matchingResources") or []}
+
+
+@pytest.fixture
+def harness(fleet: FleetThread, nats_server: EmbeddedNats, tmp_path: Path) -> Iterator[Harness]:
+    name = f"rep{next(_names)}-{os.getpid() % 1000}"
+    kubeconfig = fleet.add_cluster(name)
+    kube = KubeClient(str(kubeconfig), name=name)
+    install_sveltos_crds(kube, 30)
+    bus = SyncNats(nats_server.url)
+    bus.run(streams.ensure(bus.js, "memory"))  # the manager provisions the buckets
+    h = Harness(fleet, name, kube, bus, tmp_path, nats_server.url)
+    try:
+        yield h
+    finally:
+        h.stop()
+        fleet.clear_faults()
+        bus.close()
+        kube.close()
+        fleet.remove_cluster(name)
+
+
+def test_an_event_report_refused_with_503_appears_once_the_fault_clears(harness: Harness) -> None:
+    harness.start()
+    harness.fault(REPORTS_PATH, 503, "PATCH")
+    harness.put(snapshot("web", "a", "b"))
+    eventually(lambda: harness.metric("write_failures_total") >= 3, what="failed writes retried")
+    assert harness.report("web") is None
+    assert harness.metric("failing_keys") == 1
+    assert harness.metric("workqueue_objects_retries_total") >= 3
+    assert f"EventReport/default/{report_name('web')}" in harness.log()  # logged with the object
+
+    harness.fleet.clear_faults()  # nothing else changes: the retry alone writes it
+    assert eventually(lambda: harness.matching("web"), what="EventReport") == {"a", "b"}
+    report = harness.report("web")
+    assert report is not None and report["status"]["phase"] == "Processed"
+    assert report["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY_VALUE
+    eventually(lambda: harness.metric("failing_keys") == 0, what="failure forgotten")
+    assert harness.metric("retries_total") >= 3
+
+
+def test_an_event_report_refused_as_invalid_is_not_retried_until_it_changes(
+    harness: Harness,
+) -> None:
+    harness.start()
+    harness.fault(REPORTS_PATH, 422, "PATCH", count=1)
+    harness.put(snapshot("bad", "a"))
+    eventually(lambda: harness.metric("terminal_keys") == 1, what="terminal failure shown")
+    stays(lambda: harness.metric("retries_total") == 0, 500, what="no retry")
+    assert harness.report("bad") is None
+    assert f"[EventReport/default/{report_name('bad')}]" in harness.log()
+
+    harness.put(snapshot("bad", "a", "b"))  # new content: worth another try
+    assert eventually(lambda: harness.matching("bad"), what="EventReport") == {"a", "b"}
+    eventually(lambda: harness.metric("terminal_keys") == 0, what="terminal failure cleared")
+
+
+def test_a_withdrawn_report_is_deleted_once_deletes_succeed_again(harness: Harness) -> None:
+    harness.start()
+    harness.put(snapshot("gone", "a"))
+    eventually(lambda: harness.report("gone"), what="EventReport written")
+    harness.fault(REPORTS_PATH, 500, "DELETE")
+    harness.delete_report("gone")
+    eventually(lambda: harness.metric("write_failures_total") >= 2, what="failed deletes")
+    assert harness.report("gone") is not None
+    harness.fleet.clear_faults()
+    eventually(lambda: harness.report("gone") is None, what="EventReport deleted")
+    assert harness.metric("deletes_total") == 1
+
+
+def test_the_orphan_sweep_waits_for_a_list_that_answers(harness: Harness) -> None:
+    """Objects labelled managed-by ripple whose NATS value is gone are deleted after the
+    first sync, but only on positive knowledge: a failing list is retried, never read as
+    "nothing there"; incomplete and unreadable values hold their EventReport."""
+    for source in ("orphan", "kept", "incomplete", "unreadable"):
+        harness.kube.apply(
+            {
+                "apiVersion": EVENT_REPORT.api_version,
+                "kind": "EventReport",
+                "metadata": {
+                    "name": report_name(source),
+                    "namespace": "default",
+                    "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+                },
+                "spec": {"eventSourceName": source},
+            }
+        )
+    harness.kube.apply(
+        {
+            "apiVersion": EVENT_REPORT.api_version,
+            "kind": "EventReport",
+            "metadata": {"name": "someone-elses", "namespace": "default"},
+        }
+    )
+    harness.put(snapshot("kept", "a"))
+    harness.put(snapshot("incomplete", complete=False))
+    harness.bus.kv_put(
+        streams.REPORTS.bucket, subjects.report_key(CLUSTER, "unreadable"), b"not json"
+    )
+    harness.fault(REPORTS_PATH + "$", 503, "GET")  # the list (discovery paths differ)
+
+    harness.start()  # ready: the buckets were read, the list still fails
+    eventually(lambda: harness.metric("sweep_failures_total") >= 2, what="sweep retried")
+    assert harness.report("orphan") is not None
+
+    harness.fleet.clear_faults()
+    eventually(lambda: harness.report("orphan") is None, what="orphan deleted")
+    eventually(lambda: harness.metric("sweeps_total") == 3, what="all kinds swept")
+    assert harness.matching("kept") == {"a"}
+    assert harness.report("incomplete") is not None
+    assert harness.report("unreadable") is not None
+    assert harness.kube.get(EVENT_REPORT, "default", "someone-elses") is not None
+    assert harness.metric("orphans_total") == 1
+
+
+def test_definition_status_is_retried_and_a_deleted_definition_is_no_failure(
+    harness: Harness,
+) -> None:
+    harness.kube.apply(
+        {
+            "apiVersion": EVENT_TRIGGER.api_version,
+            "kind": "EventTrigger",
+            "metadata": {"name": "present"},
+            "spec": {"eventSourceName": "web", "sourceClusterSelector": {}},
+        }
+    )
+    harness.start()
+    harness.fault(r"/eventtriggers/present/status$", 503, "PATCH", count=3)
+    harness.put(m.DefinitionStatus(kind="EventTrigger", name="present", failure_message="bad"))
+    harness.put(m.DefinitionStatus(kind="EventTrigger", name="deleted", failure_message="x"))
+
+    def failure_message() -> str | None:
+        obj = harness.kube.get(EVENT_TRIGGER, None, "present") or {}
+        return (obj.get("status") or {}).get("failureMessage")
+
+    assert eventually(failure_message, what="status written") == "bad"
+    eventually(lambda: harness.metric("status_gone_total") == 1, what="404 is success")
+    assert harness.metric("status_failures_total") == 3
+    assert harness.metric("failing_keys") == 0
+
+
+def test_profiles_and_their_configmaps_are_written_through_failures(harness: Harness) -> None:
+    harness.start()
+    harness.fault(r"/configmaps/", 503, "PATCH", count=3)
+    harness.fault(r"/clusterprofiles/", 500, "PATCH", count=2)
+    profile = {
+        "apiVersion": CLUSTER_PROFILE.api_version,
+        "kind": "ClusterProfile",
+        "metadata": {"name": "sveltos-p1"},
+        "spec": {"policyRefs": [{"kind": "ConfigMap", "namespace": "projectsveltos"}]},
+    }
+    generated = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "sveltos-cm1", "namespace": "projectsveltos"},
+        "data": {"policy.yaml": "kind: NetworkPolicy"},
+    }
+    harness.put(
+        m.ProfileState(
+            cluster=CLUSTER,
+            profile_name="sveltos-p1",
+            trigger="t",
+            cluster_profile=profile,
+            instantiated=[generated],
+        )
+    )
+    eventually(lambda: harness.kube.get(CLUSTER_PROFILE, None, "sveltos-p1"), what="profile")
+    copy = eventually(
+        lambda: harness.kube.get(CONFIG_MAP, "projectsveltos", "sveltos-cm1"), what="ConfigMap"
+    )
+    assert copy["data"] == generated["data"]
+    assert harness.metric("write_failures_total") >= 5
+    eventually(lambda: harness.metric("failing_keys") == 0, what="no failing key")
