@@ -141,6 +141,7 @@ def _ref_of(obj: Mapping[str, Any]) -> dict[str, str]:
 
 
 def instances(trigger: TriggerView, cluster: ClusterInfo, report: Report) -> list[Instance]:
+    data: dict[str, Any]  # the template data of one instance
     if trigger.one_for_event:
         out: list[Instance] = []
         if report.resources:
