@@ -1,15 +1,11 @@
-"""Sveltos' vocabulary, declared once: kinds, label keys, annotations, cluster types, and the
-plain identities of an object (:class:`ObjectKey`) and of a registered cluster
-(:class:`ClusterKey`).
+"""Sveltos' vocabulary, declared once: kinds, label keys, annotations, cluster types, and
+the identities of an object (:class:`ObjectKey`) and of a registered cluster (:class:`ClusterKey`).
 
-Standard library only (no pydantic), so that every layer imports it cheaply, including
-``shared.templating``, ``shared.kube`` and the simulated fleet. The kinds are
-:class:`GVK` tuples ``(apiVersion, kind)``; ``shared.kube``'s GVK is a tuple of the same
-shape, so ``kube.GVK(*EVENT_TRIGGER)`` converts and both compare and hash alike.
-
-The pydantic forms convert to and from these: :class:`shared.api.meta.ObjectReference` and
-the contract's ``ObjectRef`` (``.key`` / ``from_key``), the contract's ``ClusterRef``
-(``.key`` / ``ClusterRef.of``); sveltos-semantics §4.4 and §5 for the labels.
+Standard library only (no pydantic; shared.hashing is stdlib too), so every layer imports it
+cheaply. Kinds are :class:`GVK` tuples ``(apiVersion, kind)``; ``shared.kube``'s GVK has the
+same shape, so ``kube.GVK(*EVENT_TRIGGER)`` converts and both compare and hash alike.
+The pydantic forms convert: :class:`shared.api.meta.ObjectReference` and the contract's
+``ObjectRef`` (``.key`` / ``from_key``), the contract's ``ClusterRef`` (``.key`` / ``of``).
 """
 
 from __future__ import annotations
@@ -17,6 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
+
+# ``projectsveltos.io/hash`` (``sha256:`` + hex digest of a deployed object) is declared by
+# shared.hashing (a lower layer, which computes it) and catalogued here
+from shared.hashing import HASH_ANNOTATION as HASH_ANNOTATION
 
 # --- groups and apiVersions -------------------------------------------------------------------
 SVELTOS_DOMAIN = "projectsveltos.io"
@@ -283,8 +283,6 @@ REFERENCE_NAMESPACE_KEY = f"{SVELTOS_DOMAIN}/reference-namespace"
 REASON_LABEL = f"{SVELTOS_DOMAIN}/reason"
 OWNER_KIND_ANNOTATION = f"{SVELTOS_DOMAIN}/owner-kind"
 OWNER_NAME_ANNOTATION = f"{SVELTOS_DOMAIN}/owner-name"
-#: ``sha256:`` + hex digest of a deployed object (shared.hashing.policy_hash)
-HASH_ANNOTATION = f"{SVELTOS_DOMAIN}/hash"
 
 #: Ripple's own: what the reporter writes into the management cluster
 MANAGED_BY_LABEL = "ripple.io/managed-by"
