@@ -10,6 +10,7 @@ from typing import Any
 
 from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.planning import PolicyRefView, TriggerView
+from shared.api.eventsource import EventSource
 from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
 from shared.api.loading import parse_object
 from shared.api.vocabulary import CAPI_CLUSTER as CAPI_CLUSTER
@@ -61,7 +62,9 @@ def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
     if "kind" in spec and "resourceSelectors" not in spec:
         obj = {**obj, "apiVersion": LIB_V1ALPHA1}
     model = parse_object(obj, source=_ident(obj))
-    compile_event_source(model)  # type: ignore[arg-type]  # Lua syntax, regexes: fail here, early
+    if not isinstance(model, EventSource):
+        raise TypeError(f"{_ident(obj)} is not an EventSource")
+    compile_event_source(model)  # Lua syntax, regexes: fail here, early
     return {
         "apiVersion": obj.get("apiVersion"),
         "kind": EVENT_SOURCE.kind,

@@ -64,6 +64,12 @@ class ProfilePlan:
     error: str = ""
 
 
+#: what identifies an instance's input (:func:`services.manager.planning.fingerprint`)
+Fingerprint = tuple[object, ...]
+#: (EventSource name, fingerprint): the key of an instance in :attr:`PairPlan.instances`
+InstanceKey = tuple[str, Fingerprint]
+
+
 @dataclass
 class PairPlan:
     """Everything one trigger produces for one source cluster."""
@@ -74,5 +80,5 @@ class PairPlan:
     errors: list[str] = field(default_factory=list)
     # instance fingerprint -> its plan, reused by the next plan of this pair when the
     # definitions it was made with (``salt``) have not changed
-    instances: dict[Any, ProfilePlan] = field(default_factory=dict)
-    salt: Any = None
+    instances: dict[InstanceKey, ProfilePlan] = field(default_factory=dict)
+    salt: object = None

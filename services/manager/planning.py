@@ -26,6 +26,7 @@ from services.manager.model import (
     ClusterInfo,
     ClusterKey,
     DeployedObject,
+    Fingerprint,
     PairPlan,
     ProfilePlan,
     Reference,
@@ -319,7 +320,7 @@ def cluster_profile(
 
 
 # -- one (trigger, source cluster) ------------------------------------------------------------
-def fingerprint(inst: Instance) -> Any:
+def fingerprint(inst: Instance) -> Fingerprint:
     """What identifies an instance's input: a collected object by its resourceVersion, a
     reference by itself, a CloudEvent by its id (anything else: its whole data)."""
     if inst.cloud_event is not None:
@@ -351,7 +352,7 @@ def plan_pair(
     report: Report,
     world: World,
     previous: PairPlan | None = None,
-    salt: Any = None,
+    salt: object = None,
 ) -> PairPlan:
     """Every profile that one trigger needs for one source cluster, given its report.
 
