@@ -230,7 +230,7 @@ def _format_validation(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_step(raw: Any, number: int, source: str = "steps.yaml") -> Step:
+def parse_step(raw: object, number: int, source: str = "steps.yaml") -> Step:
     """One entry of ``steps:`` -> :class:`Step`; :class:`ScenarioError` names step and field."""
     where = f"{source}: step {number}"
     if not isinstance(raw, dict) or len(raw) != 1:
@@ -253,7 +253,7 @@ def parse_step(raw: Any, number: int, source: str = "steps.yaml") -> Step:
     return Step(number=number, action=action)
 
 
-def parse_steps(document: Any, source: str = "steps.yaml") -> list[Step]:
+def parse_steps(document: object, source: str = "steps.yaml") -> list[Step]:
     """The whole ``steps.yaml`` document (``{steps: [...]}``) -> steps."""
     if not isinstance(document, dict) or "steps" not in document:
         raise ScenarioError(f"{source}: expected a mapping with a 'steps' list")

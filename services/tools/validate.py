@@ -59,17 +59,11 @@ def _first(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 
 def _load_event_source(path: Path) -> EventSource:
+    from shared.api import loading
     from shared.api.eventsource import EventSource
 
     try:
-        from shared.api import loading
-    except ImportError:  # pragma: no cover - the loader ships with shared.api
-        loading = None  # type: ignore[assignment]
-    try:
-        if loading is not None:
-            objs = [item.obj for item in loading.load_file(path)]
-        else:  # pragma: no cover
-            objs = [EventSource.model_validate(d) for d in _load_documents(path)]
+        objs = [item.obj for item in loading.load_file(path)]
     except Exception as exc:
         raise CaseFailure(f"{path.name}: {exc}") from exc
     sources = [o for o in objs if isinstance(o, EventSource)]
