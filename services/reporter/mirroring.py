@@ -12,16 +12,8 @@ from typing import Any
 
 from shared.api.eventreport import EventReport
 from shared.api.meta import ObjectReference
-from shared.api.vocabulary import CLUSTER_PROFILE as _CLUSTER_PROFILE
-from shared.api.vocabulary import CONFIG_MAP, EVENT_REPORT
-from shared.api.vocabulary import DEFINITION_KINDS as _DEFINITION_KINDS
+from shared.api.vocabulary import CONFIG_MAP
 from shared.contract import messages as m
-from shared.kube import GVK
-
-# kept for services/reporter/service.py; the catalogue is shared.api.vocabulary
-EVENT_REPORT_API = EVENT_REPORT.api_version
-CLUSTER_PROFILE = GVK(*_CLUSTER_PROFILE)
-DEFINITION_KINDS = {kind: GVK(*gvk) for kind, gvk in _DEFINITION_KINDS.items()}
 
 
 def definition_status(status: m.DefinitionStatus) -> dict[str, Any]:

@@ -140,4 +140,3 @@ def test_definition_status_lists_the_registration_objects() -> None:
         },
     ]
     assert out["failureMessage"] is None
-    assert mirroring.DEFINITION_KINDS["EventBasedAddOn"].api_version.endswith("/v1alpha1")
