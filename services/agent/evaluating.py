@@ -4,6 +4,10 @@ Each assigned EventSource keeps the set of objects that currently match it. Obje
 come from the informers; :meth:`SourceState.observe` re-evaluates one object and returns the
 per-change events (matched / updated / unmatched). BRIEF section 4: an evaluation error on
 one object keeps that object's previous state and is recorded, it never aborts the others.
+
+An aggregatedSelection EventSource keeps the objects its selectors select; its matching set
+is recomputed from them (:meth:`SourceState.aggregation_input`, run anywhere, then
+:meth:`SourceState.apply_aggregation` on the loop).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.agent.watching import WatchKey
+from shared.evaluation import AggregateResult, CompiledEventSource
 from shared.kube.client import GVK, ObjectKey, object_key
 
 log = logging.getLogger(__name__)
@@ -32,7 +37,7 @@ class SourceState:
     """Matching state of one EventSource in this cluster."""
 
     name: str
-    compiled: Any  # shared.evaluation.CompiledEventSource
+    compiled: CompiledEventSource
     collect: bool
     definition: dict[str, Any]
     matches: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
@@ -41,16 +46,24 @@ class SourceState:
     cloud_events: list[dict[str, Any]] = field(default_factory=list)
     identity: str = ""  # the tenant this EventSource is evaluated as ("" = the agent)
     selectors: list[Any] = field(default_factory=list)  # the EventSource's resourceSelectors
-    dirty: bool = True
-    generation: int = 0
+    #: a second compilation for aggregations run off the loop (Lua calls are serialised per
+    #: compiled source: the loop's evaluations never wait for a running aggregation)
+    aggregator: CompiledEventSource | None = None
+    dirty: bool = True  # the report may differ from the last one published
     aggregate_error: str = ""
+    replaying: bool = False  # the informers' current content is still being evaluated
+    seeded: bool = False  # CloudEvents of the previous report were read back
+    published: bool = False  # a complete report was published by this agent instance
+    watch_keys: tuple[WatchKey, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        self.watch_keys = self._watch_keys()
 
     @property
     def gvks(self) -> list[GVK]:
         return [GVK.from_parts(g, v, k) for g, v, k in self.compiled.gvks]
 
-    @property
-    def watch_keys(self) -> list[WatchKey]:
+    def _watch_keys(self) -> tuple[WatchKey, ...]:
         """The informers this EventSource needs. A tenant's kind whose selectors all name one
         namespace is listed and watched in that namespace only (a namespaced Role suffices)."""
         keys: list[WatchKey] = []
@@ -65,7 +78,7 @@ class SourceState:
                 }
                 namespace = spaces.pop() if len(spaces) == 1 else ""
             keys.append(WatchKey(gvk, self.identity, namespace))
-        return keys
+        return tuple(dict.fromkeys(keys))
 
     @property
     def aggregated(self) -> bool:
@@ -125,12 +138,13 @@ class SourceState:
             return [ChangeEvent("unmatched", key, obj)]
         return []
 
-    def run_aggregation(self) -> list[ChangeEvent]:
-        """Recompute the matching set of an aggregatedSelection EventSource."""
-        if not self.aggregated:
-            return []
-        objs = [self.selected[k] for k in sorted(self.selected)]
-        result = self.compiled.aggregate(objs)
+    def aggregation_input(self) -> list[dict[str, Any]]:
+        """The selected objects, in key order: a copy the aggregation may read anywhere
+        (objects are replaced on change, never mutated)."""
+        return [self.selected[k] for k in sorted(self.selected)]
+
+    def apply_aggregation(self, result: AggregateResult) -> list[ChangeEvent]:
+        """Take an aggregation's result as the matching set; the per-change events."""
         if result.error:
             self.aggregate_error = result.error
             log.warning("aggregation error: %s", result.error, extra={"obj": self.name})
@@ -150,6 +164,13 @@ class SourceState:
                 changes.append(ChangeEvent("updated", k, o))
         self.matches = fresh
         return changes
+
+    def run_aggregation(self) -> list[ChangeEvent]:
+        """Recompute the matching set of an aggregatedSelection EventSource (here, now)."""
+        if not self.aggregated:
+            return []
+        engine = self.aggregator or self.compiled
+        return self.apply_aggregation(engine.aggregate(self.aggregation_input()))
 
     def matching_objects(self) -> list[dict[str, Any]]:
         return [self.matches[k] for k in sorted(self.matches)]

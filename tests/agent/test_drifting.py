@@ -11,7 +11,7 @@ DESIRED = {
 
 
 def live(**changes: object) -> dict[str, object]:
-    obj = {
+    obj: dict[str, object] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
@@ -40,3 +40,31 @@ def test_list_length_matters() -> None:
     desired = {"spec": {"ports": [{"port": 80}]}}
     assert drifted(desired, {"spec": {"ports": [{"port": 80}, {"port": 81}]}}) == ".spec.ports"
     assert drifted(desired, {"spec": {"ports": [{"port": 80, "protocol": "TCP"}]}}) == ""
+
+
+def test_the_drift_index_names_the_profile_to_apply_again() -> None:
+    from services.agent.drifting import DriftIndex
+    from shared.contract import messages as m
+    from shared.kube import GVK, ObjectKey
+    from tests.agent.helpers import desired
+
+    index = DriftIndex()
+    key = ObjectKey("v1", "ConfigMap", "default", "x")
+    index.track("p", [key])
+    assert index.kinds() == {GVK("v1", "ConfigMap")}
+    want = desired("p", DESIRED)
+
+    def wanted(profile: str) -> m.DesiredState | None:
+        return want if profile == "p" else None
+
+    def nothing(profile: str) -> m.DesiredState | None:
+        return None
+
+    assert index.check("MODIFIED", live(), wanted) is None
+    drift = index.check("MODIFIED", live(data={"k": "other"}), wanted)
+    assert drift is not None and (drift.profile, drift.where) == ("p", ".data.k")
+    assert index.check("DELETED", live(), wanted) is not None
+    assert index.check("ADDED", live(data={}), wanted) is None
+    assert index.check("MODIFIED", live(data={}), nothing) is None, "not desired: no drift"
+    index.untrack("p")
+    assert index.check("DELETED", live(), wanted) is None and index.kinds() == set()

@@ -1,14 +1,23 @@
-"""The agent's Prometheus metrics: names, kinds and the exposition format."""
+"""The agent's Prometheus metrics: names, kinds and the exposition format (the snapshot the
+runtime serves on the loop)."""
 
-from services.agent.service import Agent
-from shared.contract.subjects import ClusterRef
+from services.agent.metrics import snapshot
+from services.agent.state import AgentState
 from shared.metrics import exposition
+from tests.agent.helpers import CLUSTER, event_source
 
 
 def test_agent_metrics_exposition() -> None:
-    agent = Agent(ClusterRef(namespace="default", name="a"), None, "nats://127.0.0.1:1")
-    agent.counts["reports"] = 3
-    text = exposition("ripple_agent", agent.metrics).decode()
+    state = AgentState(CLUSTER)
+    state.counts.reports = 3
+    state.assignments.put("svc", event_source())
+    state.queues.profiles.add("p")
+    text = exposition("ripple_agent", lambda: snapshot(state, watches=2, invalid=1)).decode()
     assert "# TYPE ripple_agent_reports_published_total counter" in text
     assert "ripple_agent_reports_published_total 3.0" in text
     assert "# TYPE ripple_agent_evaluation_errors gauge" in text
+    assert "ripple_agent_event_sources 1.0" in text
+    assert "ripple_agent_watches 2.0" in text
+    assert "ripple_agent_invalid_messages_total 1.0" in text
+    assert "ripple_agent_workqueue_profiles_depth 1.0" in text
+    assert "# TYPE ripple_agent_workqueue_reports_failures_total counter" in text

@@ -1,0 +1,205 @@
+"""The apply plan: what to do for one profile of this cluster (pure: no I/O).
+
+The handler of a profile is level-triggered: it compares the latest *wanted* desired state
+(or its absence) with what this cluster holds of the profile (:class:`Record`) and
+:func:`decide` says what to do:
+
+- **apply** when the wanted state differs from what was applied with success, the last
+  apply failed, or a deployed object drifted. Before a real apply, a *write-ahead* outcome
+  (``Provisioning``) records every object the apply may leave behind -- what the profile
+  held before and what it is about to create -- so that an agent killed mid-apply still
+  knows, after its restart, what to prune or remove. ``DryRun`` applies nothing and writes
+  no write-ahead outcome;
+- **nothing** when it is up to date, when a ``OneTime`` profile was deployed already (it is
+  never updated), when the wanted state is unknown (an unreadable value, or the initial
+  values not read yet: unknown is never "not desired");
+- **remove** when the profile is positively no longer desired: what it deployed is deleted,
+  unless its ``stopMatchingBehavior`` is ``LeavePolicies``;
+- **publish the outcome** when only the outcome's publication failed.
+
+After an apply (:func:`settle_apply`), a profile that failed keeps, as its record, every
+object it may have left behind, and is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shared.contract import messages as m
+from shared.contract.subjects import ClusterRef
+from shared.kube.client import ObjectKey, object_key
+
+Applied = tuple[tuple[ObjectKey, str], ...]  # (object, hash it was applied with)
+
+
+def normal_key(key: ObjectKey) -> ObjectKey:
+    """Namespaced keys without a namespace mean ``default`` (as the agent applies them)."""
+    return ObjectKey(key.api_version, key.kind, key.namespace or "default", key.name)
+
+
+@dataclass
+class ApplyResult:
+    status: Literal["Provisioned", "Failed", "Removed"]
+    message: str = ""
+    applied: list[tuple[ObjectKey, str]] = field(default_factory=list)  # (key, hash)
+
+
+@dataclass
+class Record:
+    """What this cluster holds of one profile: every object an apply may have left behind
+    (as its outcome in KV records it), whether removal leaves them in place, whether the
+    last apply succeeded, what this agent instance last applied with success, and an
+    outcome whose publication is still owed."""
+
+    applied: Applied = ()
+    leave: bool = False
+    deployed: bool = False
+    desired: m.DesiredState | None = None
+    owed: m.ApplyOutcome | None = None
+
+    @property
+    def keys(self) -> tuple[ObjectKey, ...]:
+        return tuple(k for k, _ in self.applied)
+
+
+def record_from_outcome(outcome: m.ApplyOutcome) -> Record:
+    """What a previous agent instance recorded (``Provisioning``: an apply was under way)."""
+    return Record(
+        applied=tuple(
+            (ObjectKey(a.api_version, a.kind, a.namespace, a.name), a.hash) for a in outcome.applied
+        ),
+        leave=outcome.stop_matching_behavior == "LeavePolicies",
+        deployed=outcome.status == "Provisioned",
+    )
+
+
+@dataclass(frozen=True)
+class ApplyPlan:
+    profile: str
+    objects: tuple[tuple[dict[str, Any], str], ...]  # (manifest, hash)
+    previous: tuple[ObjectKey, ...]  # pruned when no longer desired
+    dry_run: bool
+    intent: Applied  # everything the apply may leave behind
+    write_ahead: m.ApplyOutcome | None  # published BEFORE applying (None: DryRun)
+    drift_detection: bool
+
+
+@dataclass(frozen=True)
+class RemovalPlan:
+    profile: str
+    keys: tuple[ObjectKey, ...]
+    leave: bool
+
+
+@dataclass(frozen=True)
+class Nothing:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Apply:
+    plan: ApplyPlan
+
+
+@dataclass(frozen=True)
+class Remove:
+    plan: RemovalPlan
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    outcome: m.ApplyOutcome
+
+
+Action = Nothing | Apply | Remove | PublishOutcome
+
+
+def decide(
+    cluster: ClusterRef,
+    profile: str,
+    wanted: m.DesiredState | None,
+    record: Record | None,
+    *,
+    unknown: bool = False,
+    synced: bool = True,
+    drifted: bool = False,
+) -> Action:
+    """What to do for ``profile`` now. ``wanted`` is the latest desired state (None: not
+    desired); ``unknown``: its latest value is unreadable; ``synced``: the initial values
+    were all read; ``drifted``: a deployed object departed from it."""
+    if wanted is None:
+        if unknown or not synced:
+            return Nothing("desired state unknown")
+        if record is None:
+            return Nothing("not desired, nothing deployed")
+        return Remove(RemovalPlan(profile, record.keys, record.leave))
+    if record is not None and record.owed is not None and record.desired == wanted:
+        return PublishOutcome(record.owed)
+    if record is not None and record.deployed and record.applied:
+        if wanted.sync_mode == "OneTime":
+            return Nothing("OneTime profile already deployed: not updated")
+        if record.desired == wanted and not drifted:
+            return Nothing("up to date")
+    return Apply(plan_apply(cluster, wanted, record))
+
+
+def plan_apply(cluster: ClusterRef, wanted: m.DesiredState, record: Record | None) -> ApplyPlan:
+    objects = tuple((o.manifest, o.hash) for o in wanted.objects)
+    previous = record.keys if record is not None else ()
+    dry_run = wanted.sync_mode == "DryRun"
+    intent: dict[ObjectKey, tuple[ObjectKey, str]] = {normal_key(k): (k, "") for k in previous}
+    for manifest, digest in objects:
+        key = object_key(manifest)
+        intent[normal_key(key)] = (key, digest)
+    applied = tuple(intent.values())
+    return ApplyPlan(
+        profile=wanted.profile_name,
+        objects=objects,
+        previous=previous,
+        dry_run=dry_run,
+        intent=applied,
+        write_ahead=None if dry_run else outcome(cluster, wanted, "Provisioning", "", applied),
+        drift_detection=wanted.sync_mode == "ContinuousWithDriftDetection",
+    )
+
+
+def settle_apply(
+    cluster: ClusterRef, plan: ApplyPlan, wanted: m.DesiredState, result: ApplyResult
+) -> Record:
+    """The record after an apply, with the outcome to publish (``owed``). A failed apply
+    keeps everything it may have left behind (the plan's intent), to prune or remove it
+    later whatever happens meanwhile."""
+    ok = result.status != "Failed"
+    applied: Applied = tuple(result.applied) if ok or plan.dry_run else plan.intent
+    return Record(
+        applied=applied,
+        leave=wanted.stop_matching_behavior == "LeavePolicies",
+        deployed=ok,
+        desired=wanted,
+        owed=outcome(cluster, wanted, result.status, result.message, applied),
+    )
+
+
+def outcome(
+    cluster: ClusterRef,
+    desired: m.DesiredState,
+    status: m.ApplyStatus,
+    message: str,
+    applied: Iterable[tuple[ObjectKey, str]],
+) -> m.ApplyOutcome:
+    return m.ApplyOutcome(
+        cluster=cluster,
+        profile_name=desired.profile_name,
+        generation=desired.generation,
+        status=status,
+        message=message,
+        applied=[
+            m.AppliedObject(
+                api_version=k.api_version, kind=k.kind, namespace=k.namespace, name=k.name, hash=h
+            )
+            for k, h in applied
+        ],
+        stop_matching_behavior=desired.stop_matching_behavior,
+    )

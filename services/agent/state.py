@@ -1,0 +1,81 @@
+"""What the agent's event loop owns (no I/O): the cores' state, the work queues, counters.
+
+Created in one place, before any task starts (:func:`services.agent.service.main`); read by
+the handlers, the inputs, the status and the metrics, all on the loop. Threads (applies,
+large reports, aggregations) only ever get immutable copies.
+
+Work queues (client-go semantics, :mod:`shared.runtime.workqueue`), one per kind of effect:
+
+- ``profiles``: apply / prune / removal, keyed by profile name (drift re-applies re-add it);
+- ``reports``: EventReport publication (and deletion once withdrawn), keyed by EventSource;
+- ``changes``: per-change events, keyed by EventSource (its :class:`Backlog` in order);
+- ``status``: the agent's status in KV ``ripple-agents`` (one key).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from services.agent.assigning import Assignments
+from services.agent.drifting import DriftIndex
+from services.agent.planning import Record
+from services.agent.reporting import Backlog
+from shared.contract import messages as m
+from shared.contract.subjects import ClusterRef
+from shared.runtime.workqueue import Backoff, WorkQueue
+
+STATUS_KEY = "status"
+
+PROFILE_BACKOFF = Backoff(base=0.2, cap=30.0)
+PUBLISH_BACKOFF = Backoff(base=0.1, cap=10.0)
+
+
+@dataclass
+class Counts:
+    reports: int = 0
+    reports_deleted: int = 0
+    changes: int = 0
+    applies: int = 0
+    apply_failures: int = 0
+    removals: int = 0
+    removal_failures: int = 0
+    drift_reapplies: int = 0
+    cloudevents_rejected: int = 0
+
+
+@dataclass
+class Queues:
+    profiles: WorkQueue[str] = field(default_factory=lambda: WorkQueue("profiles", PROFILE_BACKOFF))
+    reports: WorkQueue[str] = field(default_factory=lambda: WorkQueue("reports", PUBLISH_BACKOFF))
+    changes: WorkQueue[str] = field(default_factory=lambda: WorkQueue("changes", PUBLISH_BACKOFF))
+    status: WorkQueue[str] = field(default_factory=lambda: WorkQueue("status", PUBLISH_BACKOFF))
+
+    def all(self) -> tuple[WorkQueue[str], ...]:
+        return (self.profiles, self.reports, self.changes, self.status)
+
+
+class AgentState:
+    """Everything one agent keeps in memory, for one cluster."""
+
+    def __init__(self, cluster: ClusterRef, instance: str | None = None) -> None:
+        self.cluster = cluster
+        self.ident = str(cluster)
+        self.instance = instance or uuid.uuid4().hex[:12]
+        # EventSources: assignments, match state, reports and per-change events
+        self.assignments = Assignments(self.ident)
+        self.assignments_synced = False
+        self.backlog = Backlog()
+        self.generation = 0  # of the reports this instance publishes
+        # desired state: what is wanted, what is held, what drifted
+        self.wanted: dict[str, m.DesiredState] = {}
+        self.records: dict[str, Record] = {}
+        self.desired_synced = False
+        self.initial_profiles: set[str] = set()  # found at start-up, not handled yet
+        self.drift = DriftIndex()
+        self.drifted: set[str] = set()
+        # effects and what was published
+        self.queues = Queues()
+        self.counts = Counts()
+        self.published_status: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+        self.published_status_at = 0.0

@@ -1,0 +1,63 @@
+"""The agent's status lines and readiness (pure)."""
+
+from __future__ import annotations
+
+from services.agent.assigning import Assignments
+from services.agent.status import QueueFailures, errors, not_ready
+from services.agent.watching import WatchKey
+from shared.kube import GVK
+from shared.runtime.workqueue import Failure
+from tests.agent.helpers import event_source
+
+SERVICE = WatchKey(GVK("v1", "Service"))
+SECRET = WatchKey(GVK("v1", "Secret"))
+
+
+def test_errors_name_their_event_source_profile_or_watch() -> None:
+    a = Assignments("c")
+    a.put("svc", event_source())
+    a.put("bad", {"kind": "EventSource"})
+    lines = errors(
+        a,
+        {SERVICE: "list failed: 503", SECRET: "forbidden"},
+        [
+            QueueFailures(
+                "apply/removal",
+                {"p": Failure("apply failed: no CRD", 2, 0.0, retry_in=0.4)},
+                "profile",
+            ),
+            QueueFailures(
+                "report publication", {"svc": Failure("too big", 1, 0.0, True)}, "EventSource"
+            ),
+        ],
+    )
+    assert lines[0].startswith("EventSource bad: ")
+    assert lines[1:] == [
+        "EventSource svc: list failed: 503",
+        "watch v1/Secret: forbidden",
+        "profile p: apply/removal failed: apply failed: no CRD (attempt 2, retry in 0.4s)",
+        "EventSource svc: report publication failed: too big (not retried)",
+    ]
+
+
+def test_ready_once_inputs_are_read_profiles_handled_and_reports_published() -> None:
+    a = Assignments("c")
+    state = a.put("svc", event_source()).state
+    assert state is not None
+
+    def reason(
+        assignments_synced: bool = True, desired_synced: bool = True, initial_profiles: int = 0
+    ) -> str:
+        return not_ready(
+            a,
+            assignments_synced=assignments_synced,
+            desired_synced=desired_synced,
+            initial_profiles=initial_profiles,
+        )
+
+    assert reason(assignments_synced=False) == "reading assignments"
+    assert reason(desired_synced=False) == "reading desired state"
+    assert reason(initial_profiles=2) == "applying 2 profile(s) found at start-up"
+    assert reason() == "reports not complete yet: svc"
+    state.published = True
+    assert reason() == ""
