@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import EngineError, InvalidInput, RippleError
+from shared.errors import EngineError, ExternalError, InvalidInput, RippleError
 
 
 class ManagerError(RippleError):
@@ -15,3 +15,7 @@ class InstantiationError(ManagerError, EngineError):
 
 class DefinitionProblem(ManagerError, InvalidInput):
     """A definition in the management cluster cannot be used as it is."""
+
+
+class PublishFailed(ManagerError, ExternalError):
+    """A put or delete of one of the manager's KV keys failed (retried with backoff)."""

@@ -12,7 +12,7 @@ an instance whose template fails keeps its previous objects and reports the erro
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,7 @@ class State:
         self._world_version = 0  # bumped when clusters or referenced objects change
         self._pairs_by_report: dict[tuple[ClusterKey, str], set[Pair]] = {}
         self._dirty: set[Pair] = set()
+        self._crashed: dict[Pair, str] = {}  # pairs whose planning raised unexpectedly
         self._all_dirty = True
         self.assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
         self.desired: dict[tuple[ClusterKey, str], DesiredEntry] = {}
@@ -138,6 +139,14 @@ class State:
         touches only their profiles and desired entries; a definition or cluster change
         re-selects the pairs first (all of them are re-planned)."""
         changes = Changes()
+        for _ in self.reconcile_steps(changes):
+            pass
+        return changes
+
+    def reconcile_steps(self, changes: Changes) -> Iterator[None]:
+        """:meth:`reconcile` in steps: yields after each (trigger, cluster) pair planned, so
+        a caller on an event loop can give the loop back between pairs (the inputs must not
+        change until the generator is exhausted); ``changes`` is complete at the end."""
         world = World(self.clusters, self.refs)
         if self._all_dirty:
             wanted_pairs, assignments = self._select()
@@ -159,6 +168,7 @@ class State:
         for pair in dirty:
             previous = self.pairs.get(pair)
             if pair not in self.pair_es:
+                self._crashed.pop(pair, None)
                 if previous is not None:  # positive knowledge: trigger/cluster no longer match
                     del self.pairs[pair]
                     self._replace(previous, None, changes)
@@ -169,9 +179,18 @@ class State:
                 continue  # unknown: keep whatever the pair had
             trigger = self.triggers[pair[0]]
             salt = (id(trigger), self._world_version)
-            plan = planning.plan_pair(
-                trigger, self.clusters[pair[1]], es_name, report, world, previous, salt
-            )
+            try:
+                plan = planning.plan_pair(
+                    trigger, self.clusters[pair[1]], es_name, report, world, previous, salt
+                )
+            except Exception as exc:  # a bug: the pair keeps what it had and shows the error
+                log.exception("planning failed", extra={"obj": f"{pair[0]} {pair[1]}"})
+                self._crashed[pair] = f"internal error while planning: {exc!r}"
+                changes.status_changed = True
+                yield
+                continue
+            if self._crashed.pop(pair, None) is not None:
+                changes.status_changed = True
             if previous is not None:
                 self._keep_last_good(previous, plan)
                 if previous.errors != plan.errors:
@@ -180,7 +199,7 @@ class State:
                 changes.status_changed = True
             self.pairs[pair] = plan
             self._replace(previous, plan, changes)
-        return changes
+            yield
 
     def _select(
         self,
@@ -260,24 +279,42 @@ class State:
                 changes.profiles_put[name] = after
                 changes.profiles_deleted.discard(name)
         for key in touched:
-            profile = self._owner.get(key)
-            if profile is None:
+            owner = self._owner.get(key)
+            if owner is None:
                 if self.desired.pop(key, None) is not None:
                     changes.desired_put.pop(key, None)
                     changes.desired_deleted.add(key)
                 continue
             entry = DesiredEntry(
                 cluster=key[0],
-                profile=profile.name,
-                objects=tuple(profile.objects),
-                sync_mode=profile.sync_mode,
-                stop_matching_behavior=profile.stop_matching_behavior,
-                labels=tuple(sorted(profile.labels.items())),
+                profile=owner.name,
+                objects=tuple(owner.objects),
+                sync_mode=owner.sync_mode,
+                stop_matching_behavior=owner.stop_matching_behavior,
+                labels=tuple(sorted(owner.labels.items())),
             )
             if self.desired.get(key) != entry:
                 self.desired[key] = entry
                 changes.desired_put[key] = entry
                 changes.desired_deleted.discard(key)
+
+    def unknown_pairs(self) -> set[Pair]:
+        """The (trigger, source cluster) pairs that exist but whose report is unknown (not
+        arrived, unreadable) or whose planning failed: what they produce is neither wanted
+        nor unwanted yet."""
+        unknown = {pair for pair, es in self.pair_es.items() if (pair[1], es) not in self.reports}
+        return unknown | (set(self._crashed) & set(self.pair_es))
+
+    def failing_profiles(self) -> set[str]:
+        """Profiles whose latest instantiation failed and that have no good version (so
+        nothing of theirs is wanted now): an error, not positive knowledge of "no match"."""
+        return {
+            name
+            for plan in self.pairs.values()
+            if plan.errors
+            for name, profile in plan.profiles.items()
+            if profile.error and name not in self.profiles
+        }
 
     @property
     def status(self) -> dict[str, TriggerStatus]:
@@ -291,4 +328,7 @@ class State:
             if plan.errors:
                 entry = out.setdefault(pair[0], TriggerStatus())
                 entry.errors.extend(f"{pair[1]}: {e}" for e in plan.errors)
+        for pair, error in self._crashed.items():
+            if pair in self.pair_es:
+                out.setdefault(pair[0], TriggerStatus()).errors.append(f"{pair[1]}: {error}")
         return out

@@ -1,0 +1,161 @@
+"""The manager's inputs, applied to its state (pure: no I/O).
+
+Informer events of the management cluster (definitions, referenced ConfigMaps/Secrets,
+registered clusters) and KV changes (reports, apply outcomes, agent statuses) arrive here as
+values; :class:`Inputs` applies them to the :class:`~services.manager.state.State` and keeps
+what the REST API and the statuses show. Nothing is known before every informer listed once
+and the reports were read once (:meth:`Inputs.known`); an informer that fails keeps what it
+knew, and only a kind the cluster positively does not serve counts as known and empty.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from services.manager import definitions
+from services.manager.model import ClusterKey, Report
+from services.manager.state import State
+from shared.api import vocabulary as v
+from shared.contract import messages as m
+from shared.contract import subjects
+
+if TYPE_CHECKING:
+    from shared.bus.kv import KVChange
+    from shared.kube import InformerEvent
+
+log = logging.getLogger(__name__)
+
+TRIGGER_KINDS = (v.EVENT_TRIGGER, v.EVENT_BASED_ADDON)
+CLUSTER_KINDS = (v.SVELTOS_CLUSTER, v.CAPI_CLUSTER)
+REF_KINDS = (v.CONFIG_MAP, v.SECRET)
+WATCHED: tuple[v.GVK, ...] = (v.EVENT_SOURCE, *TRIGGER_KINDS, *REF_KINDS, *CLUSTER_KINDS)
+"""The kinds the manager watches in the management cluster."""
+
+
+def _cluster_of(ref: subjects.ClusterRef) -> ClusterKey:
+    return ClusterKey(ref.namespace, ref.name, ref.type)
+
+
+class Inputs:
+    """The state and what the manager knows besides it (owned by the event loop)."""
+
+    def __init__(self, state: State | None = None) -> None:
+        self.state = state or State()
+        self.definition_errors: dict[str, str] = {}  # "Kind/name" -> message
+        self.reports: dict[tuple[ClusterKey, str], m.EventReportSnapshot] = {}
+        self.outcomes: dict[tuple[ClusterKey, str], m.ApplyOutcome] = {}
+        self.agents: dict[str, m.AgentStatus] = {}
+        self.synced: set[tuple[str, str]] = set()
+        self.informer_errors: dict[tuple[str, str], str] = {}  # kind -> why it is unknown
+        self.reports_synced = False
+        self.status_due = True  # the statuses need recomputing
+        self.report_changes = 0
+
+    def known(self) -> bool:
+        """Every input was read once: from now on an absence is positive knowledge."""
+        return self.reports_synced and all(g in self.synced for g in WATCHED)
+
+    # -- the management cluster --------------------------------------------------------------
+    def on_kube(self, event: InformerEvent) -> None:
+        gvk = v.GVK(*event.gvk)
+        if event.type == "SYNCED":
+            self.synced.add(gvk)
+            self.informer_errors.pop(gvk, None)
+            return
+        if event.type == "FAILED":
+            if event.not_served:
+                self.synced.add(gvk)  # e.g. no CAPI in this management cluster
+                self.informer_errors.pop(gvk, None)
+            else:  # unknown: keep what was known, say why
+                self.informer_errors[gvk] = event.message
+            return
+        obj = event.obj
+        meta = obj.get("metadata") or {}
+        name, namespace = str(meta.get("name", "")), str(meta.get("namespace", "") or "")
+        deleted = event.type == "DELETED"
+        if gvk in TRIGGER_KINDS or gvk == v.EVENT_SOURCE:
+            self.status_due = True  # a definition's status may change with it
+            self._definition(gvk, name, obj, deleted)
+        elif gvk in REF_KINDS:
+            labels = meta.get("labels") or {}
+            if labels.get(v.MANAGED_BY_LABEL) == v.MANAGED_BY_VALUE:
+                return  # a copy the reporter wrote from our own output: no input of ours
+            self.state.set_ref(gvk.kind, namespace, name, None if deleted else obj)
+        elif gvk in CLUSTER_KINDS:
+            info = definitions.cluster_info(obj)
+            if deleted:
+                self.state.delete_cluster(info.key)
+            else:
+                self.state.set_cluster(info)
+
+    def _definition(self, gvk: v.GVK, name: str, obj: dict[str, Any], deleted: bool) -> None:
+        ident = f"{gvk.kind}/{name}"
+        trigger = gvk in TRIGGER_KINDS
+        if deleted:
+            if trigger:
+                self.state.delete_trigger(name)
+            else:
+                self.state.set_event_source(name, None)
+            self.definition_errors.pop(ident, None)
+            return
+        try:
+            if trigger:
+                self.state.set_trigger(definitions.trigger_view(definitions.trigger_object(obj)))
+            else:
+                self.state.set_event_source(name, definitions.event_source_object(obj))
+        except Exception as exc:
+            # bad input loses nothing: clusters keep the last valid version (if any)
+            self.definition_errors[ident] = str(exc)
+            log.error("invalid definition: %s", exc, extra={"obj": ident})
+        else:
+            self.definition_errors.pop(ident, None)
+
+    # -- NATS --------------------------------------------------------------------------------
+    def on_report(self, change: KVChange[m.EventReportEvent]) -> None:
+        if change.op == "synced":
+            self.reports_synced = True
+            return
+        self.report_changes += 1
+        if change.op == "delete" or change.message is None:
+            item = subjects.parse_cluster_key(change.key)
+            key = _cluster_of(item.cluster)
+            self.reports.pop((key, item.name), None)
+            self.state.delete_report(key, item.name)
+            return
+        snap = change.message.data
+        if not snap.complete:
+            return  # never read an incomplete snapshot as "no match"
+        key = _cluster_of(snap.cluster)
+        self.reports[(key, snap.event_source_name)] = snap
+        self.state.set_report(
+            Report(
+                cluster=key,
+                event_source=snap.event_source_name,
+                matching=[r.model_dump(by_alias=True) for r in snap.matching_resources],
+                resources=list(snap.resources),
+                cloud_events=list(snap.cloud_events),
+            )
+        )
+
+    def on_outcome(self, change: KVChange[m.ApplyOutcomeEvent]) -> None:
+        if change.op == "put" and change.message is not None:
+            outcome = change.message.data
+            self.outcomes[(_cluster_of(outcome.cluster), outcome.profile_name)] = outcome
+        elif change.op == "delete":
+            item = subjects.parse_cluster_key(change.key)
+            self.outcomes.pop((_cluster_of(item.cluster), item.name), None)
+
+    def on_agent(self, change: KVChange[m.AgentStatusEvent]) -> bool:
+        """Apply an agent's status; True when the statuses must be recomputed (agents report
+        EventSource errors: only a change of its errors matters, not a heartbeat)."""
+        before = self.agents.get(change.key)
+        if change.op == "put" and change.message is not None:
+            self.agents[change.key] = change.message.data
+        elif change.op == "delete":
+            self.agents.pop(change.key, None)
+        after = self.agents.get(change.key)
+        if (before.errors if before else []) == (after.errors if after else []):
+            return False
+        self.status_due = True
+        return True

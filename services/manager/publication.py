@@ -1,0 +1,312 @@
+"""What the manager publishes, and when it may withdraw it: the publication rules (pure).
+
+The reconcile (:meth:`services.manager.state.State.reconcile`) says what changed in the
+outputs; :class:`Publication` turns that into *wanted values per KV key* and answers, for
+one key at one moment, what its publisher must do (:meth:`Publication.decide`):
+
+- a wanted key is put (:class:`Put`, with the value to publish);
+- a key published before this process started, no longer wanted, whose (trigger, source
+  cluster) still exists but whose report is unknown (not arrived, unreadable) is HELD: stale
+  is never "no match", so it stays until that report is known (:data:`HOLD`);
+- a desired key no longer wanted stays published until its removal grace period has run out
+  (:class:`Wait`); the grace is counted again from the restart for keys found at start-up,
+  so a restart never removes early;
+- otherwise a published key that is not wanted is deleted (:data:`DELETE`): on the first
+  pass after a start this withdraws what was published before and is no longer wanted, on
+  positive knowledge only (definitions and clusters read completely, the report known).
+
+No I/O, no clock of its own (``now`` is given), no asyncio: unit-tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Any, Final, NamedTuple
+
+from services.manager.model import ClusterKey, ProfilePlan
+from services.manager.outputs import (
+    ASSIGNMENTS,
+    BUCKETS,
+    DESIRED,
+    PROFILES,
+    STATUS,
+    Item,
+    Owner,
+    assignment_key,
+    desired_key,
+    owner_of_labels,
+    profile_key,
+)
+from services.manager.state import Changes, DesiredEntry
+from shared.api.vocabulary import CAPI, SVELTOS, TRIGGER_LABEL_SETS, ClusterType
+
+Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the buckets held when the manager started: every key (unreadable values
+    included: their state is unknown, not absent) and, for desired states and profiles, the
+    (trigger, source cluster) each was made for (None when its labels do not say) and the
+    profile's name."""
+
+    keys: Mapping[str, AbstractSet[str]] = field(default_factory=dict)
+    pairs: Mapping[Item, Pair | None] = field(default_factory=dict)
+    profiles: Mapping[Item, str] = field(default_factory=dict)
+
+
+class Unknown(NamedTuple):
+    """What the manager does not know after a restart: the pairs whose report is unknown,
+    and the profiles whose instantiation fails (no last good version in memory yet)."""
+
+    pairs: AbstractSet[Pair] = frozenset()
+    failing: AbstractSet[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs or self.failing)
+
+
+class Put(NamedTuple):
+    """Publish ``value`` under the key (the publisher skips an unchanged body)."""
+
+    value: Any
+
+
+class Wait(NamedTuple):
+    """Inside its removal grace period: ask again in ``seconds``."""
+
+    seconds: float
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+DELETE: Final = _Marker("DELETE")
+"""Withdraw the key (published, no longer wanted, nothing holds it)."""
+HOLD: Final = _Marker("HOLD")
+"""Leave the key as it is: its pair's report is unknown since the restart."""
+NOTHING: Final = _Marker("NOTHING")
+"""Nothing to do: not wanted and not published."""
+
+Decision = Put | Wait | _Marker
+
+
+class Publication:
+    """The wanted value of every key of the manager's buckets, what is published, held and
+    waiting for removal. Owned by the event loop; every method is synchronous and pure."""
+
+    def __init__(self, removal_grace: float = 0.0, published: Published | None = None) -> None:
+        start = published or Published()
+        self.removal_grace = removal_grace
+        self.first = True
+        self.wanted: dict[str, dict[str, Any]] = {b: {} for b in BUCKETS}
+        self.published: dict[str, set[str]] = {b: set(start.keys.get(b, ())) for b in BUCKETS}
+        self.pairs: dict[Item, Pair | None] = dict(start.pairs)
+        self.profile_names: dict[Item, str] = dict(start.profiles)
+        self.held: set[Item] = set()
+        self.pending: dict[Item, float] = {}  # desired keys no longer wanted -> removal time
+        self.owners: dict[Item, Owner] = {}  # the definition a key is published for
+        self._profile_keys: dict[str, str] = {}  # profile name -> its key
+
+    # -- after each reconcile ----------------------------------------------------------------
+    def observe(
+        self,
+        changes: Changes,
+        unknown: Callable[[], Unknown],
+        now: float,
+        statuses: Mapping[str, Any] | None = None,
+    ) -> set[Item]:
+        """Take the changes of one reconcile (and, when recomputed, every definition status
+        by key); return the keys whose publication must be looked at. ``unknown()`` says what
+        is unknown (called only when something is or may be held)."""
+        dirty: set[Item] = set()
+        self._assignments(changes, dirty)
+        self._desired(changes, now, dirty)
+        self._profiles(changes, dirty)
+        if statuses is not None:
+            self._statuses(statuses, dirty)
+        if self.first:
+            self._first_pass(unknown, now, dirty)
+            self.first = False
+        elif self.held:
+            self._release(unknown(), now, dirty)
+        return dirty
+
+    def _assignments(self, changes: Changes, dirty: set[Item]) -> None:
+        wanted = self.wanted[ASSIGNMENTS]
+        for (cluster, es), value in changes.assignments_put.items():
+            key = assignment_key(cluster, es)
+            wanted[key] = (cluster, es, value)
+            self.owners[(ASSIGNMENTS, key)] = ("EventSource", es)
+            dirty.add((ASSIGNMENTS, key))
+        for cluster, es in changes.assignments_deleted:
+            key = assignment_key(cluster, es)
+            wanted.pop(key, None)
+            dirty.add((ASSIGNMENTS, key))
+
+    def _desired(self, changes: Changes, now: float, dirty: set[Item]) -> None:
+        wanted = self.wanted[DESIRED]
+        for (cluster, profile), entry in changes.desired_put.items():
+            item = (DESIRED, desired_key(cluster, profile))
+            wanted[item[1]] = entry
+            self.pending.pop(item, None)  # wanted again within its grace period
+            self.held.discard(item)
+            owner = owner_of_labels(dict(entry.labels))
+            if owner is not None:
+                self.owners[item] = owner
+            dirty.add(item)
+        for cluster, profile in changes.desired_deleted:
+            item = (DESIRED, desired_key(cluster, profile))
+            wanted.pop(item[1], None)
+            if item[1] in self.published[DESIRED]:
+                self.pending.setdefault(item, now + self.removal_grace)
+            dirty.add(item)
+
+    def _profiles(self, changes: Changes, dirty: set[Item]) -> None:
+        wanted = self.wanted[PROFILES]
+        for name, plan in changes.profiles_put.items():
+            if not plan.cluster_profile:
+                continue
+            key = profile_key(plan.source, name)
+            self._profile_keys[name] = key
+            wanted[key] = plan
+            self.held.discard((PROFILES, key))
+            self.owners[(PROFILES, key)] = _owner_of_profile(plan)
+            dirty.add((PROFILES, key))
+        for name in changes.profiles_deleted:
+            old = self._profile_keys.pop(name, None)
+            if old is not None:
+                wanted.pop(old, None)
+                dirty.add((PROFILES, old))
+
+    def _statuses(self, statuses: Mapping[str, Any], dirty: set[Item]) -> None:
+        wanted = self.wanted[STATUS]
+        for key in set(wanted) - set(statuses):
+            dirty.add((STATUS, key))
+        for key, status in statuses.items():
+            if wanted.get(key) != status:
+                dirty.add((STATUS, key))
+        self.wanted[STATUS] = dict(statuses)
+
+    def _first_pass(self, unknown: Callable[[], Unknown], now: float, dirty: set[Item]) -> None:
+        """Everything published before the start and no longer wanted: withdrawn, except
+        desired states and profiles whose pair's report is unknown or whose profile fails
+        to instantiate (held)."""
+        stale = {
+            (bucket, key)
+            for bucket in BUCKETS
+            for key in self.published[bucket] - set(self.wanted[bucket])
+        }
+        what = unknown() if any(b in (DESIRED, PROFILES) for b, _ in stale) else Unknown()
+        for item in stale:
+            if item[0] in (DESIRED, PROFILES) and self._unknown(item, what):
+                self.held.add(item)
+                continue
+            if item[0] == DESIRED:
+                self.pending.setdefault(item, now + self.removal_grace)
+            dirty.add(item)
+
+    def _release(self, what: Unknown, now: float, dirty: set[Item]) -> None:
+        """Held keys whose report became known (or whose pair is gone), and whose profile no
+        longer fails: removable now."""
+        for item in list(self.held):
+            if self._unknown(item, what):
+                continue
+            self.held.discard(item)
+            if item[1] in self.wanted[item[0]]:
+                continue  # wanted again: its put is already queued
+            if item[0] == DESIRED:
+                self.pending.setdefault(item, now + self.removal_grace)
+            dirty.add(item)
+
+    def _unknown(self, item: Item, what: Unknown) -> bool:
+        if self.profile_names.get(item, "") in what.failing:
+            return True
+        pair = self.pairs.get(item)
+        return pair in what.pairs if pair is not None else bool(what.pairs)
+
+    # -- when a publisher looks at a key -----------------------------------------------------
+    def decide(self, item: Item, now: float) -> Decision:
+        """What to do with ``item`` at ``now`` (no side effect)."""
+        bucket, key = item
+        value = self.wanted[bucket].get(key)
+        if value is not None:
+            return Put(value)
+        if item in self.held:
+            return HOLD
+        if key not in self.published[bucket]:
+            return NOTHING
+        deadline = self.pending.get(item)
+        if deadline is not None and deadline > now:
+            return Wait(deadline - now)
+        return DELETE
+
+    def put_done(self, item: Item, now: float) -> None:
+        """``item`` was put. No longer wanted meanwhile: its grace period starts now."""
+        bucket, key = item
+        self.published[bucket].add(key)
+        if bucket == DESIRED and key not in self.wanted[bucket]:
+            self.pending.setdefault(item, now + self.removal_grace)
+
+    def deleted(self, item: Item) -> None:
+        """``item`` was deleted from its bucket."""
+        self.published[item[0]].discard(item[1])
+        self.pending.pop(item, None)
+        self.pairs.pop(item, None)
+        self.profile_names.pop(item, None)
+        if item[1] not in self.wanted[item[0]]:
+            self.owners.pop(item, None)
+
+    # -- views -------------------------------------------------------------------------------
+    def owner(self, item: Item) -> Owner | None:
+        """The definition ``(kind, name)`` a key is published for (None: a status key)."""
+        return self.owners.get(item)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "held": len(self.held),
+            "pending_removals": len(self.pending),
+            **{f"wanted_{b}": len(self.wanted[b]) for b in BUCKETS},
+            **{f"published_{b}": len(self.published[b]) for b in BUCKETS},
+        }
+
+
+def pair_of_labels(labels: Mapping[str, str]) -> Pair | None:
+    """The (trigger, source cluster) a published desired state was made for, from the
+    Sveltos labels it carries (None when they are missing)."""
+    for keys in TRIGGER_LABEL_SETS:
+        trigger = labels.get(keys.trigger_name)
+        if trigger:
+            ctype = CAPI if labels.get(keys.cluster_type) == ClusterType.CAPI else SVELTOS
+            cluster = ClusterKey(
+                labels.get(keys.cluster_namespace, ""), labels.get(keys.cluster_name, ""), ctype
+            )
+            return trigger, cluster
+    return None
+
+
+def _owner_of_profile(plan: ProfilePlan) -> Owner:
+    return owner_of_labels(plan.labels) or ("EventTrigger", plan.trigger)
+
+
+__all__ = [
+    "DELETE",
+    "HOLD",
+    "NOTHING",
+    "Decision",
+    "DesiredEntry",
+    "Pair",
+    "Publication",
+    "Published",
+    "Put",
+    "Unknown",
+    "Wait",
+    "pair_of_labels",
+]

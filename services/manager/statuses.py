@@ -1,0 +1,106 @@
+"""The status of every definition, as the manager sees it (pure).
+
+A trigger's status: the clusters it selects and what is wrong -- its definition, its
+instantiations (per source cluster), and its outputs that cannot be published (an oversized
+profile, a put that keeps failing). An EventSource's status: the clusters it is assigned to,
+what its agents report about it, and its assignments that cannot be published. A definition
+that does not load shows its error (and keeps the clusters it had).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from services.manager.model import ClusterKey
+from services.manager.outputs import Item, Owner, cluster_ref
+from services.manager.state import State
+from shared.contract import messages as m
+from shared.contract import subjects
+from shared.runtime.workqueue import Failure
+
+
+@dataclass(frozen=True)
+class DefinitionView:
+    """One definition's status: kind, name, matching clusters and problems (in order)."""
+
+    kind: str
+    name: str
+    matching_clusters: tuple[ClusterKey, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return subjects.status_key(self.kind, self.name)
+
+    def message(self) -> m.DefinitionStatus:
+        return m.DefinitionStatus(
+            kind=self.kind,
+            name=self.name,
+            matching_clusters=[cluster_ref(c) for c in self.matching_clusters],
+            failure_message="; ".join(self.errors),
+        )
+
+
+def publication_problems(
+    failures: Mapping[Item, Failure], owners: Mapping[Item, Owner]
+) -> dict[Owner, list[str]]:
+    """The failing publications of each definition, one line each (stable across retries:
+    attempts and delays are left out, so a retry does not rewrite the status)."""
+    out: dict[Owner, list[str]] = {}
+    for item, failure in sorted(failures.items()):
+        owner = owners.get(item)
+        if owner is None:
+            continue
+        text = failure.message if failure.terminal else f"{failure.message} (retrying)"
+        out.setdefault(owner, []).append(text)
+    return out
+
+
+def definition_views(
+    state: State,
+    definition_errors: Mapping[str, str],
+    agent_errors: Iterable[tuple[str, str]] = (),
+    problems: Mapping[Owner, list[str]] | None = None,
+) -> dict[str, DefinitionView]:
+    """Every known definition's status, by its key in ``ripple-status``.
+
+    ``definition_errors``: ``"Kind/name" -> message`` of definitions that do not load;
+    ``agent_errors``: ``(cluster, error)`` as agents report them (``EventSource <name>: ...``
+    errors are an EventSource's); ``problems``: failing publications per definition."""
+    problems = problems or {}
+    views: dict[tuple[str, str], DefinitionView] = {}
+    statuses = state.status
+    for name, trigger in state.triggers.items():
+        status = statuses.get(name)
+        errors = list(status.errors) if status else []
+        errors += problems.get((trigger.kind, name), [])
+        views[(trigger.kind, name)] = DefinitionView(
+            trigger.kind,
+            name,
+            tuple(status.matching_clusters) if status else (),
+            tuple(errors),
+        )
+    by_source: dict[str, list[ClusterKey]] = {}
+    for cluster, es in state.assignments:
+        by_source.setdefault(es, []).append(cluster)
+    agent_errors = list(agent_errors)
+    for name in state.event_sources:
+        prefix = f"EventSource {name}:"
+        errors = [f"{cluster}: {e}" for cluster, e in agent_errors if e.startswith(prefix)]
+        errors += problems.get(("EventSource", name), [])
+        views[("EventSource", name)] = DefinitionView(
+            "EventSource", name, tuple(sorted(by_source.get(name, []), key=str)), tuple(errors)
+        )
+    for ident, error in definition_errors.items():
+        kind, _, name = ident.partition("/")
+        previous = views.get((kind, name))
+        views[(kind, name)] = DefinitionView(
+            kind, name, previous.matching_clusters if previous else (), (error,)
+        )
+    return {view.key: view for view in views.values()}
+
+
+def agent_errors(agents: Mapping[str, m.AgentStatus]) -> list[tuple[str, str]]:
+    """``(cluster, error)`` of every agent's reported errors."""
+    return [(str(a.cluster), e) for a in agents.values() for e in a.errors]

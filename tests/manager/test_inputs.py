@@ -1,0 +1,132 @@
+"""The manager's inputs, without servers: when everything is known, what a failed informer
+or an incomplete report means (unknown, never "no match"), bad definitions, agents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.manager.inputs import WATCHED, Inputs
+from shared.api import vocabulary as v
+from shared.bus.kv import KVChange
+from shared.contract import messages as m
+from shared.contract import subjects
+from shared.contract.subjects import ClusterRef
+from shared.kube import GVK, InformerEvent
+
+REF = ClusterRef(namespace="default", name="cluster-a")
+
+TRIGGER: dict[str, Any] = {
+    "apiVersion": "lib.projectsveltos.io/v1beta1",
+    "kind": "EventTrigger",
+    "metadata": {"name": "t"},
+    "spec": {
+        "sourceClusterSelector": {"matchLabels": {"env": "fv"}},
+        "eventSourceName": "svc",
+        "policyRefs": [{"kind": "ConfigMap", "namespace": "default", "name": "tpl"}],
+    },
+}
+
+
+def event(kind: str, gvk: tuple[str, str], obj: dict[str, Any] | None = None, **kw: Any) -> Any:
+    return InformerEvent(kind, GVK(*gvk), obj or {}, **kw)
+
+
+def synced(inputs: Inputs, *, but: tuple[str, str] | None = None) -> None:
+    for gvk in WATCHED:
+        if gvk != but:
+            inputs.on_kube(event("SYNCED", gvk))
+
+
+def snapshot(complete: bool = True, *names: str) -> KVChange[m.EventReportEvent]:
+    snap = m.EventReportSnapshot(
+        cluster=REF,
+        event_source_name="svc",
+        agent_instance="i",
+        generation=1,
+        complete=complete,
+        matching_resources=[
+            m.ObjectRef(api_version="v1", kind="Service", namespace="default", name=n)
+            for n in names
+        ],
+    )
+    return KVChange("put", subjects.report_key(REF, "svc"), 1, m.envelope(snap))
+
+
+def test_nothing_is_known_before_every_input_was_read_once() -> None:
+    inputs = Inputs()
+    synced(inputs, but=v.CAPI_CLUSTER)
+    inputs.on_report(KVChange("synced", "", 0))
+    assert not inputs.known()
+    inputs.on_kube(event("FAILED", v.CAPI_CLUSTER, message="discovery: 503"))
+    assert not inputs.known(), "a failed discovery is unknown, not 'no objects'"
+    assert "503" in inputs.informer_errors[v.CAPI_CLUSTER]
+    inputs.on_kube(event("FAILED", v.CAPI_CLUSTER, message="not served", not_served=True))
+    assert inputs.known(), "a kind positively not served is known and empty"
+    assert v.CAPI_CLUSTER not in inputs.informer_errors
+
+
+def test_reports_must_be_read_once() -> None:
+    inputs = Inputs()
+    synced(inputs)
+    assert not inputs.known()
+    inputs.on_report(KVChange("synced", "", 0))
+    assert inputs.known()
+
+
+def test_an_incomplete_report_is_never_read_as_no_match() -> None:
+    inputs = Inputs()
+    inputs.on_report(snapshot(True, "s1"))
+    inputs.on_report(snapshot(False))
+    (report,) = inputs.state.reports.values()
+    assert [r["name"] for r in report.matching] == ["s1"]
+    inputs.on_report(KVChange("delete", subjects.report_key(REF, "svc"), 3))
+    assert inputs.state.reports == {} and inputs.reports == {}
+
+
+def test_a_bad_trigger_keeps_its_last_good_version_and_shows_the_error() -> None:
+    inputs = Inputs()
+    inputs.on_kube(event("ADDED", v.EVENT_TRIGGER, TRIGGER))
+    assert "t" in inputs.state.triggers and inputs.definition_errors == {}
+    broken = {**TRIGGER, "spec": {**TRIGGER["spec"], "sourceClusterSelector": 3}}
+    inputs.on_kube(event("MODIFIED", v.EVENT_TRIGGER, broken))
+    assert "t" in inputs.state.triggers
+    assert "EventTrigger/t" in inputs.definition_errors
+    inputs.on_kube(event("DELETED", v.EVENT_TRIGGER, broken))
+    assert "t" not in inputs.state.triggers and inputs.definition_errors == {}
+
+
+def test_the_reporters_copies_of_our_output_are_not_inputs() -> None:
+    inputs = Inputs()
+    copy: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "sveltos-x",
+            "namespace": "projectsveltos",
+            "labels": {v.MANAGED_BY_LABEL: v.MANAGED_BY_VALUE},
+        },
+    }
+    inputs.on_kube(event("ADDED", v.CONFIG_MAP, copy))
+    assert inputs.state.refs == {}
+    copy["metadata"]["labels"] = {}
+    inputs.on_kube(event("ADDED", v.CONFIG_MAP, copy))
+    assert list(inputs.state.refs) == [("ConfigMap", "projectsveltos", "sveltos-x")]
+
+
+def agent(errors: list[str]) -> KVChange[m.AgentStatusEvent]:
+    status = m.AgentStatus(
+        cluster=REF, instance="i", state="ready", errors=errors, time=datetime.now(UTC)
+    )
+    return KVChange("put", subjects.agent_key(REF), 1, m.envelope(status))
+
+
+def test_only_a_change_of_an_agents_errors_recomputes_statuses() -> None:
+    inputs = Inputs()
+    inputs.status_due = False
+    assert not inputs.on_agent(agent([]))  # a heartbeat
+    assert inputs.on_agent(agent(["EventSource svc: boom"]))
+    inputs.status_due = False
+    assert not inputs.on_agent(agent(["EventSource svc: boom"]))
+    assert inputs.on_agent(KVChange("delete", subjects.agent_key(REF), 2))
+    assert inputs.status_due
