@@ -2,20 +2,22 @@
 
 Bearer-token auth when a token is configured (``RIPPLE_API_TOKEN`` / ``--api-token``).
 Secrets' data never appears in responses: Secret manifests are redacted.
+
+Every endpoint is ``async def``: it runs on the event loop and reads the manager's latest
+immutable :class:`~services.manager.snapshot.Snapshot` (never a dict the loop mutates).
 """
 
 from __future__ import annotations
 
 import secrets as pysecrets
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
+from services.manager.snapshot import Snapshot
 from shared.contract.redact import redact
-
-if TYPE_CHECKING:
-    from services.manager.service import Manager
 
 
 class Health(BaseModel):
@@ -64,14 +66,33 @@ class DefinitionErrorOut(BaseModel):
     message: str
 
 
-def create_app(manager: Manager, token: str | None = None) -> FastAPI:
+class PublicationFailureOut(BaseModel):
+    bucket: str
+    key: str
+    definition: str
+    message: str
+    attempts: int
+    since: float
+    terminal: bool
+    retry_in: float = Field(serialization_alias="retryIn")
+
+
+class Source(Protocol):
+    """What the API reads: the latest snapshot, and the metrics."""
+
+    def snapshot(self) -> Snapshot: ...
+
+    def metrics(self) -> Mapping[str, tuple[str, str, float]]: ...
+
+
+def create_app(source: Source, token: str | None = None) -> FastAPI:
     app = FastAPI(
         title="Ripple manager",
         version="v1",
         description="Read-only status of Ripple's event-driven add-on deployment.",
     )
 
-    def auth(request: Request) -> None:
+    async def auth(request: Request) -> None:
         if not token:
             return
         header = request.headers.get("authorization", "")
@@ -80,101 +101,122 @@ def create_app(manager: Manager, token: str | None = None) -> FastAPI:
             raise HTTPException(401, "a valid bearer token is required")
 
     guarded = [Depends(auth)]
+    snap: Callable[[], Snapshot] = source.snapshot
 
     @app.get("/healthz", response_model=Health)
-    def healthz() -> Health:
-        return Health(status="ok", ready=manager.ready)
+    async def healthz() -> Health:
+        return Health(status="ok", ready=snap().ready)
 
     @app.get("/v1/clusters", response_model=list[ClusterOut], dependencies=guarded)
-    def clusters() -> list[ClusterOut]:
+    async def clusters() -> list[ClusterOut]:
         return [
             ClusterOut(namespace=k.namespace, name=k.name, type=k.type, labels=c.labels)
-            for k, c in sorted(manager.state.clusters.items())
+            for k, c in sorted(snap().clusters.items())
         ]
 
     @app.get("/v1/triggers", response_model=list[TriggerOut], dependencies=guarded)
-    def triggers() -> list[TriggerOut]:
-        return [_trigger(manager, name) for name in sorted(manager.state.triggers)]
+    async def triggers() -> list[TriggerOut]:
+        s = snap()
+        return [_trigger(s, name) for name in sorted(s.triggers)]
 
     @app.get("/v1/triggers/{name}", response_model=TriggerOut, dependencies=guarded)
-    def trigger(name: str) -> TriggerOut:
-        if name not in manager.state.triggers:
+    async def trigger(name: str) -> TriggerOut:
+        s = snap()
+        if name not in s.triggers:
             raise HTTPException(404, f"trigger {name!r} not found")
-        return _trigger(manager, name)
+        return _trigger(s, name)
 
     @app.get("/v1/errors", response_model=list[DefinitionErrorOut], dependencies=guarded)
-    def errors() -> list[DefinitionErrorOut]:
+    async def errors() -> list[DefinitionErrorOut]:
+        """Definitions that do not load, then outputs that cannot be published."""
+        s = snap()
+        out = [DefinitionErrorOut(object=k, message=v) for k, v in s.definition_errors]
+        out += [
+            DefinitionErrorOut(object=f"{f.bucket}/{f.key}", message=f.message) for f in s.failures
+        ]
+        return out
+
+    @app.get("/v1/publication", response_model=list[PublicationFailureOut], dependencies=guarded)
+    async def publication() -> list[PublicationFailureOut]:
+        """Every KV key whose last put or delete failed: retried with backoff, or (terminal:
+        oversized, unencodable) kept until its value changes."""
         return [
-            DefinitionErrorOut(object=k, message=v)
-            for k, v in sorted(manager.definition_errors.items())
+            PublicationFailureOut(
+                bucket=f.bucket,
+                key=f.key,
+                definition=f.owner,
+                message=f.message,
+                attempts=f.attempts,
+                since=f.since,
+                terminal=f.terminal,
+                retry_in=f.retry_in,
+            )
+            for f in snap().failures
         ]
 
     @app.get("/v1/reports", response_model=list[ReportOut], dependencies=guarded)
-    def reports() -> list[ReportOut]:
-        out = []
-        for (cluster, es), snap in sorted(manager.reports_meta.items()):
-            out.append(
-                ReportOut(
-                    cluster=str(cluster),
-                    event_source_name=es,
-                    generation=snap.generation,
-                    matching_resources=[
-                        r.model_dump(by_alias=True) for r in snap.matching_resources
-                    ],
-                    errors=[e.model_dump(by_alias=True) for e in snap.errors],
-                )
+    async def reports() -> list[ReportOut]:
+        return [
+            ReportOut(
+                cluster=str(cluster),
+                event_source_name=es,
+                generation=report.generation,
+                matching_resources=[r.model_dump(by_alias=True) for r in report.matching_resources],
+                errors=[e.model_dump(by_alias=True) for e in report.errors],
             )
-        return out
+            for (cluster, es), report in sorted(snap().reports.items())
+        ]
 
     @app.get("/v1/profiles", response_model=list[ProfileOut], dependencies=guarded)
-    def profiles() -> list[ProfileOut]:
-        return [_profile(manager, name) for name in sorted(manager.state.profiles)]
+    async def profiles() -> list[ProfileOut]:
+        s = snap()
+        return [_profile(s, name) for name in sorted(s.profiles)]
 
     @app.get("/v1/profiles/{name}", response_model=ProfileOut, dependencies=guarded)
-    def profile(name: str) -> ProfileOut:
-        if name not in manager.state.profiles:
+    async def profile(name: str) -> ProfileOut:
+        s = snap()
+        if name not in s.profiles:
             raise HTTPException(404, f"profile {name!r} not found")
-        return _profile(manager, name)
+        return _profile(s, name)
 
     @app.get("/v1/agents", dependencies=guarded)
-    def agents() -> list[dict[str, Any]]:
+    async def agents() -> list[dict[str, Any]]:
         """Each cluster's agent as it last reported itself (state, watched kinds, errors)."""
-        return [a.model_dump(mode="json", by_alias=True) for _, a in sorted(manager.agents.items())]
+        return [a.model_dump(mode="json", by_alias=True) for _, a in sorted(snap().agents.items())]
 
     @app.get("/metrics", dependencies=guarded, response_class=Response)
-    def metrics() -> Response:
+    async def metrics() -> Response:
         """Prometheus metrics (counters of work and errors, gauges of state)."""
         from shared.metrics import CONTENT_TYPE, exposition
 
-        return Response(exposition("ripple_manager", manager.metrics), media_type=CONTENT_TYPE)
+        body = exposition("ripple_manager", source.metrics)
+        return Response(body, media_type=CONTENT_TYPE)
 
     @app.get("/v1/stats", dependencies=guarded)
-    def stats() -> dict[str, int]:
-        return dict(manager.stats)
+    async def stats() -> dict[str, int]:
+        return dict(snap().stats)
 
     return app
 
 
-def _trigger(manager: Manager, name: str) -> TriggerOut:
-    view = manager.state.triggers[name]
-    status = manager.state.status.get(name)
+def _trigger(s: Snapshot, name: str) -> TriggerOut:
+    view = s.triggers[name]
     return TriggerOut(
         name=name,
         kind=view.kind,
         event_source_name=view.event_source_name,
         one_for_event=view.one_for_event,
-        matching_clusters=[str(c) for c in (status.matching_clusters if status else [])],
-        profiles=sorted(p.name for p in manager.state.profiles.values() if p.trigger == name),
-        errors=list(status.errors if status else []),
+        matching_clusters=[str(c) for c in s.trigger_clusters(name)],
+        profiles=list(s.profiles_by_trigger.get(name, ())),
+        errors=list(s.trigger_errors(name)),
     )
 
 
-def _profile(manager: Manager, name: str) -> ProfileOut:
-    plan = manager.state.profiles[name]
+def _profile(s: Snapshot, name: str) -> ProfileOut:
+    plan = s.profiles[name]
     outcomes = {
         str(cluster): {"status": o.status, "message": o.message, "generation": o.generation}
-        for (cluster, profile), o in manager.outcomes.items()
-        if profile == name
+        for cluster, o in s.outcomes.get(name, ())
     }
     return ProfileOut(
         name=plan.name,

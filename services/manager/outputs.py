@@ -10,6 +10,7 @@ the publisher keeps it as the key's failure and the trigger's status shows it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,15 +40,18 @@ def cluster_ref(key: ClusterKey) -> subjects.ClusterRef:
     )
 
 
-# -- keys --------------------------------------------------------------------------------------
+# -- keys (memoised: encoding subject tokens is the costly part of a key) ---------------------
+@functools.lru_cache(maxsize=1 << 16)
 def assignment_key(cluster: ClusterKey, event_source: str) -> str:
     return subjects.assignment_key(cluster_ref(cluster), event_source)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def desired_key(cluster: ClusterKey, profile: str) -> str:
     return subjects.desired_key(cluster_ref(cluster), profile)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def profile_key(source: ClusterKey, profile: str) -> str:
     return subjects.profile_key(cluster_ref(source), profile)
 

@@ -18,9 +18,13 @@ Measured:
    ``set_report``, ``reconcile`` (planning of the dirty pair + diff of all outputs);
 2. batching: k report changes (k clusters) folded into one ``reconcile``, as the manager's
    coalescing loop does under load;
-3. publish side: ``Manager._reconcile`` (the service's own loop body: message building,
-   change detection for every desired entry) with an in-memory KV instead of NATS;
-4. memory: tracemalloc of the State (inputs + plans + desired) per 10k instances.
+3. publish side: ``Reconciler.reconcile`` and the publication it queues (the service's own
+   loop body: work queue, message building, encoding, change detection) with in-memory
+   buckets instead of NATS;
+4. loop lag: the event loop's worst delay while the reports of every cluster arrive at once
+   and every instance is rendered and published (the reconcile gives the loop back every
+   slice);
+5. memory: tracemalloc of the State (inputs + plans + desired) per 10k instances.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ SCENARIO = SCENARIOS / "01-network-policy-per-service" / "management"
 
 def load_definitions() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     def one(name: str) -> dict[str, Any]:
-        return yaml.safe_load((SCENARIO / name).read_text())
+        loaded: dict[str, Any] = yaml.safe_load((SCENARIO / name).read_text())
+        return loaded
 
     return (
         one("eventsource.yaml"),
@@ -227,60 +232,104 @@ def measure_changes(
     }
 
 
-class _FakeKV:
-    """In-memory stand-in for ``shared.bus.kv.KVStore``: every coroutine method it is asked
-    for (put, delete, put_until_done, ...) succeeds without doing anything."""
+class _MemoryBucket:
+    """An in-memory bucket (what the publisher needs of a KV bucket: put and delete)."""
 
     def __init__(self) -> None:
-        self.calls = 0
+        self.values: dict[str, bytes] = {}
 
-    def __getattr__(self, name: str) -> Any:
-        async def call(*args: Any, **kwargs: Any) -> int:
-            self.calls += 1
-            return self.calls
+    async def put(self, key: str, value: bytes) -> int:
+        await asyncio.sleep(0)  # a round trip suspends, as a NATS request does
+        self.values[key] = value
+        return len(self.values)
 
-        return call
+    async def delete(self, key: str) -> None:
+        await asyncio.sleep(0)
+        self.values.pop(key, None)
+
+
+def _reconciler(fleet: Fleet) -> Any:
+    from services.manager.outputs import BUCKETS
+    from services.manager.reconciler import Reconciler
+
+    return Reconciler({b: _MemoryBucket() for b in BUCKETS}, limit=1 << 22, state=fleet.state)
+
+
+async def _drained(rec: Any) -> None:
+    while not rec.publisher.queue.idle():
+        await asyncio.sleep(0)
 
 
 def measure_service_loop(
     fleet: Fleet, seconds: float, rng: random.Random, max_changes: int = 50_000
 ) -> dict[str, float]:
-    """``Manager._reconcile`` (planning + message building + change detection for every
-    desired entry) per report change, NATS replaced by an in-memory KV."""
-    from services.manager.service import Manager
+    """``Reconciler.reconcile`` and the publication it queues (work queue, message building,
+    encoding, change detection) per report change, NATS replaced by in-memory buckets."""
 
-    mgr = Manager(None, "nats://127.0.0.1:1")
-    mgr.state = fleet.state
-    import inspect
-    import re
+    async def run() -> dict[str, float]:
+        rec = _reconciler(fleet)
+        workers = asyncio.create_task(rec.publisher.run(8))
+        try:
+            await rec.reconcile()  # first publication of everything
+            await _drained(rec)
+            n = len(fleet.keys)
+            changes = 0
+            total = 0.0
+            gc.collect()
+            start = time.thread_time()
+            while time.thread_time() - start < seconds and changes < max_changes:
+                report = fleet.churn(rng.randrange(n), rng)
+                t0 = time.thread_time()
+                fleet.state.set_report(report)
+                await rec.reconcile()
+                await _drained(rec)
+                total += time.thread_time() - t0
+                changes += 1
+        finally:
+            workers.cancel()
+            await asyncio.gather(workers, return_exceptions=True)
+        return {
+            "changes": changes,
+            "changes_per_s": changes / total if total else 0.0,
+            "us_per_change": total / changes * 1e6 if changes else 0.0,
+            "desired_entries": len(fleet.state.desired),
+        }
 
-    from services.manager import service
+    return asyncio.run(run())
 
-    for name in set(re.findall(r"self\.(kv_\w+)", inspect.getsource(service))):
-        setattr(mgr, name, _FakeKV())  # every bucket the service may publish to
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(mgr._reconcile())  # first publication of everything
-        n = len(fleet.keys)
-        changes = 0
-        total = 0.0
-        gc.collect()
-        start = time.thread_time()
-        while time.thread_time() - start < seconds and changes < max_changes:
-            report = fleet.churn(rng.randrange(n), rng)
-            t0 = time.thread_time()
-            fleet.state.set_report(report)
-            loop.run_until_complete(mgr._reconcile())
-            total += time.thread_time() - t0
-            changes += 1
-    finally:
-        loop.close()
-    return {
-        "changes": changes,
-        "changes_per_s": changes / total if total else 0.0,
-        "us_per_change": total / changes * 1e6 if changes else 0.0,
-        "desired_entries": len(fleet.state.desired),
-    }
+
+def measure_loop_lag(fleet: Fleet) -> dict[str, float]:
+    """The event loop's worst lag while the reports of every cluster arrive at once (a
+    start-up): every instance is rendered and published in one reconcile, which gives the
+    loop back every slice."""
+    from shared.runtime.service import LoopLag
+
+    async def run() -> dict[str, float]:
+        rec = _reconciler(fleet)
+        workers = asyncio.create_task(rec.publisher.run(8))
+        lag = LoopLag(interval=0.005)
+        sampler = asyncio.create_task(lag.run())
+        try:
+            await asyncio.sleep(0.02)
+            for c in range(len(fleet.keys)):
+                fleet.state.set_report(fleet.report(c))
+            t0 = time.perf_counter()
+            await rec.reconcile()
+            await _drained(rec)
+            elapsed = time.perf_counter() - t0
+        finally:
+            for task in (workers, sampler):
+                task.cancel()
+            await asyncio.gather(workers, sampler, return_exceptions=True)
+        return {
+            "instances": fleet.instances(),
+            "seconds": elapsed,
+            "lag_max_ms": lag.max * 1000,
+            "yields": rec.stats["reconcile_yields"],
+            "puts": rec.publisher.stats["puts"],
+        }
+
+    return asyncio.run(run())
 
 
 def measure_memory(clusters: int, per_cluster: int) -> dict[str, float]:
@@ -368,7 +417,7 @@ def main() -> None:
             f"({row['us_per_change']:.0f} us/change, reconcile p99 {row['p99_ms']:.1f} ms)"
         )
 
-    say("\n## Manager._reconcile (publish side, in-memory KV), one change per reconcile")
+    say("\n## Reconciler (reconcile + publication, in-memory buckets), one change per reconcile")
     results["service_loop"] = []
     for clusters, per in [(10, 10), (100, 10)] + ([] if args.quick else [(1000, 10)]):
         fl = Fleet(clusters, per)
@@ -382,6 +431,19 @@ def main() -> None:
         )
         del fl
         gc.collect()
+
+    say("\n## event-loop lag: every cluster's report at once, rendered and published")
+    clusters, per = (100, 10) if args.quick else (1000, 10)
+    fl = Fleet(clusters, per)
+    row = measure_loop_lag(fl)
+    results["loop_lag"] = row
+    say(
+        f"{row['instances']} instances planned and {row['puts']:.0f} keys published in "
+        f"{row['seconds']:.2f} s; worst loop lag {row['lag_max_ms']:.1f} ms "
+        f"({row['yields']:.0f} slices given back)"
+    )
+    del fl
+    gc.collect()
 
     say("\n## memory (tracemalloc), NetworkPolicy instances")
     results["memory"] = []

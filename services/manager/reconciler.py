@@ -1,0 +1,291 @@
+"""The manager's loop: inputs in batches, one reconcile per batch, publication queued.
+
+:class:`Reconciler` owns the state on the event loop. Inputs (informer events, report
+changes) arrive on a bounded queue (backpressure to the informers and watches); the loop
+drains what is there (a batch), applies it, and -- once every input was read once --
+reconciles once for the batch, then hands the keys whose publication must be looked at to
+the :class:`~services.manager.publisher.Publisher`'s work queue. Applying a huge batch and
+planning many pairs give the loop back every slice (:class:`~shared.runtime.slicing.Slicer`),
+so REST, metrics and publication workers never wait long. It does no I/O of its own, so the
+benchmark and the tests run it with in-memory buckets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from services.manager.inputs import Inputs
+from services.manager.outputs import Item
+from services.manager.publication import Publication, Published, Unknown
+from services.manager.publisher import Bucket, Publisher
+from services.manager.snapshot import Snapshot, build
+from services.manager.state import Changes, State
+from services.manager.statuses import (
+    DefinitionView,
+    agent_errors,
+    definition_views,
+    publication_problems,
+)
+from shared.runtime.slicing import Slicer
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 20_000  # inputs applied before a reconcile, at most
+SNAPSHOT_MAX_AGE = 1.0  # seconds a REST snapshot's counters may lag behind
+
+
+class Reconciler:
+    def __init__(
+        self,
+        buckets: Mapping[str, Bucket],
+        *,
+        limit: int,
+        removal_grace: float = 0.0,
+        coalesce: float = 0.002,
+        published: Published | None = None,
+        seeds: Mapping[Item, bytes] | None = None,
+        state: State | None = None,
+        queue_size: int = 10_000,
+    ) -> None:
+        self.inputs = Inputs(state)
+        self.state = self.inputs.state
+        self.publication = Publication(removal_grace, published)
+        self.publisher = Publisher(
+            self.publication, buckets, limit=limit, seeds=seeds, on_failure=self._failed
+        )
+        self.coalesce = coalesce
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(queue_size)
+        self.ready = False
+        self.on_ready: Callable[[], None] = lambda: None
+        self.invalid_messages: Callable[[], int] = lambda: 0
+        self.stats = {"reconciles": 0, "batch_max": 0, "reconcile_yields": 0}
+        self.reconcile_max = 0.0  # seconds, longest reconcile (wall clock, yields included)
+        self._version = 0
+        self._snapshot = Snapshot()
+        self._snapshot_at = 0.0
+        self._reconciling = False
+        self._tick_pending = False
+
+    # -- inputs ------------------------------------------------------------------------------
+    async def submit(self, source: str, item: Any) -> None:
+        """Queue one input (``kube``, ``report`` or ``tick``); waits while the queue is full."""
+        await self.queue.put((source, item))
+
+    def from_thread(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
+        """A callback for informer threads: blocks the thread while the queue is full."""
+
+        def deliver(event: Any) -> None:
+            try:
+                asyncio.run_coroutine_threadsafe(self.submit("kube", event), loop).result()
+            except Exception:  # the loop is closing: the informer stops with it
+                pass
+
+        return deliver
+
+    def apply_outcome(self, change: Any) -> None:
+        self.inputs.on_outcome(change)
+        self._version += 1
+
+    def apply_agent(self, change: Any) -> None:
+        if self.inputs.on_agent(change):
+            self._nudge()
+        self._version += 1
+
+    def _nudge(self) -> None:
+        """Reconcile soon (statuses to recompute) without a new input."""
+        if self._tick_pending:
+            return
+        try:
+            self.queue.put_nowait(("tick", None))
+            self._tick_pending = True
+        except asyncio.QueueFull:
+            pass  # a batch is waiting anyway
+
+    def _failed(self, item: Item) -> None:
+        """A publication failed or recovered: its definition's status changes."""
+        self._version += 1
+        if self.publication.owner(item) is not None:
+            self.inputs.status_due = True
+            self._nudge()
+
+    def _dispatch(self, source: str, item: Any) -> None:
+        try:
+            if source == "kube":
+                self.inputs.on_kube(item)
+            elif source == "report":
+                self.inputs.on_report(item)
+            else:
+                self._tick_pending = False
+        except Exception:
+            log.exception("input not processed", extra={"obj": f"{source} {item!r:.200}"})
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        slicer = Slicer()
+        while True:
+            source, item = await self.queue.get()
+            slicer.restart()
+            self._dispatch(source, item)
+            if self.coalesce:
+                await asyncio.sleep(self.coalesce)
+            applied = 1
+            while not self.queue.empty() and applied < MAX_BATCH:
+                self._dispatch(*self.queue.get_nowait())
+                applied += 1
+                await slicer.pause()
+            self.stats["batch_max"] = max(self.stats["batch_max"], applied)
+            if self.inputs.known():
+                await self.reconcile(slicer)
+
+    async def reconcile(self, slicer: Slicer | None = None) -> None:
+        """One reconcile of everything applied so far, and its publication queued."""
+        slicer = slicer or Slicer()
+        started = time.perf_counter()
+        yields = slicer.yields
+        changes = Changes()
+        self._reconciling = True
+        try:
+            for _ in self.state.reconcile_steps(changes):
+                await slicer.pause()
+        finally:
+            self._reconciling = False
+        statuses = None
+        if changes.status_changed or self.inputs.status_due or self.publication.first:
+            self.inputs.status_due = False
+            statuses = {key: view.message() for key, view in self.views().items()}
+        now = asyncio.get_running_loop().time()
+        self.publisher.add(self.publication.observe(changes, self._unknown, now, statuses))
+        self.stats["reconciles"] += 1
+        self.stats["reconcile_yields"] += slicer.yields - yields
+        self.reconcile_max = max(self.reconcile_max, time.perf_counter() - started)
+        self._version += 1
+        if not self.ready:
+            self.ready = True
+            log.info("manager ready: every input was read", extra={"obj": "manager"})
+            self.on_ready()
+
+    def _unknown(self) -> Unknown:
+        return Unknown(self.state.unknown_pairs(), self.state.failing_profiles())
+
+    def views(self) -> dict[str, DefinitionView]:
+        """Every definition's status (publication failures included)."""
+        problems = publication_problems(self.publisher.queue.failures, self.publication.owners)
+        return definition_views(
+            self.state,
+            self.inputs.definition_errors,
+            agent_errors(self.inputs.agents),
+            problems,
+        )
+
+    # -- what REST and /metrics read -----------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot; rebuilt on the loop when the state changed since (never in
+        the middle of a reconcile: a request then gets the previous one)."""
+        current = self._snapshot
+        fresh = current.version == self._version
+        if self._reconciling or (fresh and time.monotonic() - self._snapshot_at < SNAPSHOT_MAX_AGE):
+            return current
+        self._snapshot = build(
+            ready=self.ready,
+            version=self._version,
+            clusters=self.state.clusters,
+            triggers=self.state.triggers,
+            views=self.views(),
+            profiles=self.state.profiles,
+            reports=self.inputs.reports,
+            outcomes=self.inputs.outcomes,
+            agents=self.inputs.agents,
+            definition_errors=self.inputs.definition_errors,
+            failures=self.publisher.queue.failures,
+            owners=self.publication.owners,
+            stats=self.counters(),
+        )
+        self._snapshot_at = time.monotonic()
+        return self._snapshot
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "reconciles": self.stats["reconciles"],
+            "report_changes": self.inputs.report_changes,
+            "desired_puts": self.publisher.stats["desired_puts"],
+            "desired_deletes": self.publisher.stats["desired_deletes"],
+            "puts": self.publisher.stats["puts"],
+            "deletes": self.publisher.stats["deletes"],
+            "publication_failures": len(self.publisher.queue.failures),
+        }
+
+    def metrics(self) -> dict[str, tuple[str, str, float]]:
+        """What ``/metrics`` exposes (prefix ``ripple_manager_``); read on the loop."""
+        counts = self.publication.counts()
+        out: dict[str, tuple[str, str, float]] = {
+            "report_changes_total": (
+                "counter",
+                "Report changes received",
+                self.inputs.report_changes,
+            ),
+            "reconciles_total": ("counter", "Reconcile passes", self.stats["reconciles"]),
+            "reconcile_max_seconds": (
+                "gauge",
+                "Longest reconcile (wall clock, slices given back to the loop included)",
+                self.reconcile_max,
+            ),
+            "input_batch_max": (
+                "gauge",
+                "Most inputs applied before one reconcile",
+                self.stats["batch_max"],
+            ),
+            "desired_puts_total": (
+                "counter",
+                "Desired states published",
+                self.publisher.stats["desired_puts"],
+            ),
+            "desired_deletes_total": (
+                "counter",
+                "Desired states withdrawn",
+                self.publisher.stats["desired_deletes"],
+            ),
+            "invalid_messages_total": (
+                "counter",
+                "Unreadable NATS values skipped",
+                self.invalid_messages(),
+            ),
+            "definition_errors": (
+                "gauge",
+                "Definitions that do not load",
+                len(self.inputs.definition_errors),
+            ),
+            "instantiation_errors": (
+                "gauge",
+                "Profiles whose last instantiation failed",
+                sum(1 for p in self.state.profiles.values() if p.error),
+            ),
+            "profiles": ("gauge", "Generated profiles", len(self.state.profiles)),
+            "desired_entries": (
+                "gauge",
+                "Desired (cluster, profile) entries",
+                len(self.state.desired),
+            ),
+            "clusters": ("gauge", "Registered clusters", len(self.state.clusters)),
+            "pending_removals": (
+                "gauge",
+                "Add-ons inside their removal grace period",
+                counts["pending_removals"],
+            ),
+            "held_keys": (
+                "gauge",
+                "Published keys held after a restart until their report is known",
+                counts["held"],
+            ),
+            "publication_failures": (
+                "gauge",
+                "KV keys whose last put or delete failed",
+                len(self.publisher.queue.failures),
+            ),
+            "ready": ("gauge", "1 once every input was read", 1.0 if self.ready else 0.0),
+        }
+        out.update(self.publisher.metrics())
+        return out
