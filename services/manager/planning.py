@@ -16,7 +16,7 @@ Rules (Sveltos' own unless BRIEF section 4 says otherwise):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -359,6 +359,26 @@ def plan_pair(
     With ``previous`` made under the same ``salt`` (the same definitions and clusters),
     instances whose input did not change are reused instead of rendered again: a report
     change costs what changed in it, not the size of the report."""
+    steps = plan_pair_steps(trigger, source, es_name, report, world, previous, salt)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            plan: PairPlan = done.value
+            return plan
+
+
+def plan_pair_steps(
+    trigger: TriggerView,
+    source: ClusterInfo,
+    es_name: str,
+    report: Report,
+    world: World,
+    previous: PairPlan | None = None,
+    salt: object = None,
+) -> Generator[None, None, PairPlan]:
+    """:func:`plan_pair` in steps: yields after each instance it renders (a caller on an
+    event loop gives the loop back between them) and returns the pair's plan."""
     pair = PairPlan(trigger=trigger.name, source=source.key, salt=salt)
     reuse = (
         previous.instances
@@ -370,6 +390,7 @@ def plan_pair(
         plan = reuse.get(key)
         if plan is None:
             plan = plan_instance(trigger, source, es_name, inst, world)
+            yield
         pair.instances[key] = plan
         if plan.error:
             pair.errors.append(plan.error)

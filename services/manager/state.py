@@ -12,7 +12,7 @@ an instance whose template fails keeps its previous objects and reports the erro
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,10 +143,11 @@ class State:
             pass
         return changes
 
-    def reconcile_steps(self, changes: Changes) -> Iterator[None]:
-        """:meth:`reconcile` in steps: yields after each (trigger, cluster) pair planned, so
-        a caller on an event loop can give the loop back between pairs (the inputs must not
-        change until the generator is exhausted); ``changes`` is complete at the end."""
+    def reconcile_steps(self, changes: Changes) -> Generator[None, None, None]:
+        """:meth:`reconcile` in steps: yields after each instance rendered and each (trigger,
+        cluster) pair planned, so a caller on an event loop can give the loop back between
+        them (the inputs must not change until the generator is exhausted); ``changes`` is
+        complete at the end."""
         world = World(self.clusters, self.refs)
         if self._all_dirty:
             wanted_pairs, assignments = self._select()
@@ -179,8 +180,8 @@ class State:
                 continue  # unknown: keep whatever the pair had
             trigger = self.triggers[pair[0]]
             salt = (id(trigger), self._world_version)
-            try:
-                plan = planning.plan_pair(
+            try:  # yields after each instance rendered: long pairs are sliced too
+                plan = yield from planning.plan_pair_steps(
                     trigger, self.clusters[pair[1]], es_name, report, world, previous, salt
                 )
             except Exception as exc:  # a bug: the pair keeps what it had and shows the error
