@@ -67,9 +67,9 @@ class Watches:
     def _deliverer(self, key: WatchKey) -> Callable[[InformerEvent], None]:
         def deliver(event: InformerEvent) -> None:
             """Called in an informer thread: hand the event to the loop (waits when full)."""
-            if event.type == "FAILED" and "is not served" in event.message:
+            if event.type == "FAILED" and event.not_served:
                 self.not_served.add(key)
-            elif event.type == "SYNCED":
+            elif event.type in ("SYNCED", "FAILED"):  # a failure is unknown, not "not served"
                 self.not_served.discard(key)
             try:
                 future = asyncio.run_coroutine_threadsafe(

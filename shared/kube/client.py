@@ -1,30 +1,29 @@
 """A small synchronous adapter over the official client for unstructured objects.
 
-Everything is a plain ``dict``; kinds are resolved through the DynamicClient's discovery (with
-a private cache file, refreshed when a kind is missing so a just-created CRD is found).
+Everything is a plain ``dict``; kinds are resolved by :mod:`shared.kube.discovery` with raw
+GETs of the discovery documents (cached once resolved, refetched on a miss so a just-created
+CRD is found). A kind is :class:`KindNotServed` only on positive knowledge; a discovery that
+fails is :class:`DiscoveryFailed` (unknown).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from shared.kube.discovery import Answer, ApiResource, Discovery
 from shared.kube.errors import KindNotServed, KubeError, KubeNotFound, WatchExpired
 
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "ripple"
+DISCOVERY_TIMEOUT = 15.0  # seconds per discovery document
 
 
 class GVK(NamedTuple):
@@ -70,14 +69,24 @@ def object_key(obj: dict[str, Any]) -> ObjectKey:
     )
 
 
-def _error(exc: ApiException, what: str) -> KubeError:
+def _reason_message(exc: ApiException) -> tuple[str, str]:
     reason, message = "", str(exc.reason or "")
     try:
         body = json.loads(exc.body or "{}")
         reason = str(body.get("reason", ""))
         message = str(body.get("message", message))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError):
         pass
+    return reason, message
+
+
+def _detail(exc: ApiException) -> str:
+    reason, message = _reason_message(exc)
+    return f"{reason}: {message}" if reason else message
+
+
+def _error(exc: ApiException, what: str) -> KubeError:
+    reason, message = _reason_message(exc)
     cls = KubeNotFound if exc.status == 404 else KubeError
     return cls(f"{what}: {exc.status} {reason}: {message}", status=exc.status or 0, reason=reason)
 
@@ -85,7 +94,7 @@ def _error(exc: ApiException, what: str) -> KubeError:
 class KubeClient:
     """One cluster, reached through a kubeconfig (or the in-cluster configuration).
 
-    Thread-safe for concurrent requests (the underlying urllib3 pool is); discovery refreshes
+    Thread-safe for concurrent requests (the underlying urllib3 pool is); discovery fetches
     are serialised.
     """
 
@@ -107,57 +116,43 @@ class KubeClient:
             self.api.set_default_header("Impersonate-User", impersonate)
         self.name = name or (kubeconfig or "in-cluster")
         self.host = str(self.api.configuration.host)
-        fd, self._cache_file = tempfile.mkstemp(prefix="ripple-discovery-", suffix=".json")
-        os.close(fd)
-        os.unlink(self._cache_file)
-        self._lock = threading.Lock()
-        self._discovery_lock = threading.RLock()
-        self._dynamic: DynamicClient | None = None
-        self._resources: dict[GVK, Any] = {}
+        self.discovery = Discovery(self._discovery_get, self.name, self.host)
 
     # -- discovery ---------------------------------------------------------------------------
+    def _discovery_get(self, path: str) -> Answer:
+        """One raw GET of a discovery document (never raises: failures are answers)."""
+        try:
+            raw = self._request("GET", path, timeout=DISCOVERY_TIMEOUT).read()
+        except ApiException as exc:
+            return Answer(int(exc.status or 0), None, _detail(exc))
+        except Exception as exc:  # urllib3 transport errors, timeouts
+            return Answer(0, None, f"{type(exc).__name__}: {exc}")
+        try:
+            return Answer(200, json.loads(raw))
+        except ValueError as exc:
+            return Answer(200, None, f"unreadable JSON ({exc})")
+
     @property
-    def dynamic(self) -> DynamicClient:
-        with self._lock:
-            if self._dynamic is None:
-                try:
-                    self._dynamic = DynamicClient(self.api, cache_file=self._cache_file)
-                except ApiException as exc:
-                    raise _error(exc, f"discovery on {self.host}") from exc
-                except Exception as exc:  # urllib3 transport errors
-                    raise KubeError(f"discovery on {self.host}: {exc}") from exc
-            return self._dynamic
+    def dynamic(self) -> Discovery:
+        """Discovery with both group lists fetched (warms the cache; raises
+        :class:`DiscoveryFailed` when they do not answer). Kept under its old name: it was
+        the DynamicClient."""
+        self.discovery.warm()
+        return self.discovery
 
-    def resource(self, gvk: GVK) -> Any:
-        """The DynamicClient resource for a kind; refreshes discovery once on a miss.
+    def resource(self, gvk: GVK) -> ApiResource:
+        """The resource serving a kind. Resolved kinds are cached; a miss refetches discovery.
 
-        Resolved kinds are cached; lookups are serialised (the DynamicClient's discovery
-        cache is not thread-safe)."""
-        cached = self._resources.get(gvk)
-        if cached is not None:
-            return cached
-        dynamic = self.dynamic
-        with self._discovery_lock:
-            for attempt in (0, 1):
-                try:
-                    res = dynamic.resources.get(api_version=gvk.api_version, kind=gvk.kind)
-                    self._resources[gvk] = res
-                    return res
-                except ResourceNotFoundError:
-                    if attempt == 0:
-                        dynamic.resources.invalidate_cache()
-                        continue
-                except ApiException as exc:
-                    raise _error(exc, f"discovery of {gvk}") from exc
-                except Exception as exc:  # transport errors during discovery
-                    raise KubeError(f"discovery of {gvk}: {exc}") from exc
-        raise KindNotServed(f"{self.name}: {gvk} is not served", status=404, reason="NotFound")
+        Raises :class:`KindNotServed` only when discovery answered completely and lacks the
+        kind, :class:`DiscoveryFailed` (a :class:`KubeError`) when it did not answer."""
+        return self.discovery.resolve(gvk)
 
     def forget(self, gvk: GVK) -> None:
         """Drop a cached kind (e.g. after a 404 on its collection: its CRD went away)."""
-        self._resources.pop(gvk, None)
+        self.discovery.forget(gvk.api_version)
 
     def serves(self, gvk: GVK) -> bool:
+        """Whether the kind is served; raises :class:`DiscoveryFailed` when unknown."""
         try:
             self.resource(gvk)
         except KindNotServed:
@@ -165,12 +160,10 @@ class KubeClient:
         return True
 
     def path(self, gvk: GVK, namespace: str | None = None, name: str | None = None) -> str:
-        res = self.resource(gvk)
-        ns = namespace if res.namespaced else None
-        return str(res.path(name=name, namespace=ns))
+        return self.resource(gvk).path(name=name, namespace=namespace)
 
     def namespaced(self, gvk: GVK) -> bool:
-        return bool(self.resource(gvk).namespaced)
+        return self.resource(gvk).namespaced
 
     # -- raw requests ------------------------------------------------------------------------
     def _request(
@@ -392,8 +385,4 @@ class KubeClient:
             http.release_conn()
 
     def close(self) -> None:
-        try:
-            self.api.close()
-        finally:
-            if os.path.exists(self._cache_file):
-                os.unlink(self._cache_file)
+        self.api.close()

@@ -19,7 +19,20 @@ class KubeNotFound(KubeError):
 
 
 class KindNotServed(KubeError):
-    """The cluster does not serve this apiVersion/kind (no CRD, unknown group)."""
+    """Positive knowledge: the cluster does not serve this apiVersion/kind. Discovery answered
+    completely (200) and its group list lacks the group or version, or the group/version's
+    resource list lacks the kind (no CRD, unknown group)."""
+
+
+class DiscoveryFailed(KubeError):
+    """Discovery gave no complete answer (5xx, 403, a 404 for a group/version the group list
+    names, a transport error, a timeout, an unreadable document): whether the kind is served
+    is UNKNOWN, never "not served". ``status`` is the HTTP status (0: no answer) and ``url``
+    the document that failed."""
+
+    def __init__(self, message: str, status: int = 0, reason: str = "", url: str = "") -> None:
+        super().__init__(message, status, reason)
+        self.url = url
 
 
 class WatchExpired(KubeError):

@@ -5,31 +5,62 @@ every change to a callback as an :class:`InformerEvent`. After a 410 Gone or a b
 it relists and emits the difference against its cache, so no change is missed or doubled.
 ``synced`` becomes true after the first complete list: until then consumers must not read
 "no objects" as "nothing matches".
+
+A failed list, watch or discovery is retried with exponential backoff and jitter (0.2 s
+doubling up to 30 s, from 0.2 s again after a successful list); each failure is a FAILED
+event carrying the message, and the cache is kept (what was last known stays known). Only
+positive knowledge that the kind is not served (:class:`KindNotServed`) is a FAILED event
+with ``not_served=True``: its objects are gone, the cache empties (DELETED events first),
+and discovery is polled again at most every 5 s (its CRD may be installed).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.kube.client import GVK, KubeClient, ObjectKey, object_key
-from shared.kube.errors import KindNotServed, KubeError, WatchExpired
+from shared.kube.errors import DiscoveryFailed, KindNotServed, KubeError, WatchExpired
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class InformerEvent:
-    """``type`` is ADDED, MODIFIED or DELETED (objects), or SYNCED / FAILED (the informer)."""
+    """``type`` is ADDED, MODIFIED or DELETED (objects), or SYNCED / FAILED (the informer).
+
+    A FAILED event carries the error in ``message``; ``not_served`` is true only when the
+    cluster positively does not serve the kind (known, and empty), false when the list,
+    watch or discovery failed (unknown: keep what was known)."""
 
     type: str
     gvk: GVK
     obj: dict[str, Any] = field(default_factory=dict)
     old: dict[str, Any] | None = None
     message: str = ""
+    not_served: bool = False
+
+
+class Backoff:
+    """Exponential backoff with jitter: ``initial`` doubling up to ``cap`` seconds; each
+    delay is drawn in [d/2, d] so informers failing together do not retry together."""
+
+    def __init__(self, initial: float = 0.2, cap: float = 30.0) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.failures = 0
+
+    def next(self) -> float:
+        ceiling = min(self.cap, self.initial * 2.0 ** min(self.failures, 32))
+        self.failures += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
 Callback = Callable[[InformerEvent], None]
@@ -46,7 +77,9 @@ class Informer:
         *,
         namespace: str | None = None,
         label_selector: str = "",
-        retry_seconds: float = 1.0,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 30.0,
+        not_served_max: float = 5.0,
         watch_timeout: int = 300,
     ) -> None:
         self.client = client
@@ -54,12 +87,16 @@ class Informer:
         self.callback = callback
         self.namespace = namespace
         self.label_selector = label_selector
-        self.retry_seconds = retry_seconds
+        self.backoff = Backoff(backoff_initial, backoff_max)
+        # a kind not served is polled more often than a failure is retried: its CRD may come
+        self.not_served_max = not_served_max
         self.watch_timeout = watch_timeout
         self.cache: dict[ObjectKey, dict[str, Any]] = {}
         self.synced = False
         self.resource_version = ""
         self.error = ""
+        self.not_served = False  # positive knowledge: the cluster does not serve the kind
+        self.retry_in = 0.0  # the delay before the next attempt (0: not failing)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ident = f"{client.name}:{gvk}"
@@ -90,6 +127,9 @@ class Informer:
                 log.info("watch expired (410 Gone), relisting", extra=extra)
                 continue
             except KindNotServed as exc:
+                self._gone()
+                self._fail(f"{exc}", not_served=True)
+            except DiscoveryFailed as exc:
                 self._fail(f"{exc}")
             except KubeError as exc:
                 if exc.status == 404:  # the kind went away (CRD deleted): rediscover
@@ -98,13 +138,23 @@ class Informer:
             except Exception as exc:  # never let the thread die silently
                 log.exception("informer crashed", extra=extra)
                 self._fail(f"internal error: {exc}")
-            self._stop.wait(self.retry_seconds)
+            delay = self.backoff.next()
+            self.retry_in = min(delay, self.not_served_max) if self.not_served else delay
+            self._stop.wait(self.retry_in)
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, *, not_served: bool = False) -> None:
         if message != self.error:
             log.warning("list/watch failed: %s", message, extra={"obj": self._ident})
         self.error = message
-        self.callback(InformerEvent("FAILED", self.gvk, message=message))
+        self.not_served = not_served
+        self.callback(InformerEvent("FAILED", self.gvk, message=message, not_served=not_served))
+
+    def _gone(self) -> None:
+        """The kind is positively not served: its objects are gone with it."""
+        old_cache, self.cache = self.cache, {}
+        self.resource_version = ""
+        for prev in old_cache.values():
+            self.callback(InformerEvent("DELETED", self.gvk, prev, prev))
 
     def _relist(self) -> None:
         items, rv = self.client.list(self.gvk, self.namespace, label_selector=self.label_selector)
@@ -122,6 +172,9 @@ class Informer:
             if key not in fresh:
                 self.callback(InformerEvent("DELETED", self.gvk, prev, prev))
         self.error = ""
+        self.not_served = False
+        self.retry_in = 0.0
+        self.backoff.reset()
         if not self.synced:
             self.synced = True
         self.callback(InformerEvent("SYNCED", self.gvk))

@@ -19,7 +19,7 @@ import pytest
 from services.scenario.stack import Stack
 from tests.reliability.helpers import API_TOKEN, SyncNats, fleet_of, kill9, restart
 
-LANES = ("churn", "stale", "removal", "bad", "rest")
+LANES = ("churn", "stale", "removal", "bad", "rest", "discovery")
 
 
 @pytest.fixture(scope="package")
