@@ -35,6 +35,9 @@ CLUSTER_PROFILE = GVK("config.projectsveltos.io/v1beta1", "ClusterProfile")
 CONFIG_MAP = GVK("v1", "ConfigMap")
 CLUSTER = m.ClusterRef(namespace="default", name="c1", type="sveltos")
 REPORTS_PATH = r"/apis/lib\.projectsveltos\.io/v1beta1/(namespaces/[^/]+/)?eventreports"
+#: a deadline after a fault clears: the next retry may be up to the backoff cap (60 s) away
+#: when a loaded machine let many attempts fail first (it is a fraction of a second otherwise)
+AFTER_BACKOFF = 70.0
 _names = itertools.count()
 
 
@@ -181,7 +184,8 @@ def test_an_event_report_refused_with_503_appears_once_the_fault_clears(harness:
     assert f"EventReport/default/{report_name('web')}" in harness.log()  # logged with the object
 
     harness.fleet.clear_faults()  # nothing else changes: the retry alone writes it
-    assert eventually(lambda: harness.matching("web"), what="EventReport") == {"a", "b"}
+    found = eventually(lambda: harness.matching("web"), AFTER_BACKOFF, what="EventReport")
+    assert found == {"a", "b"}
     report = harness.report("web")
     assert report is not None and report["status"]["phase"] == "Processed"
     assert report["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY_VALUE
@@ -214,7 +218,7 @@ def test_a_withdrawn_report_is_deleted_once_deletes_succeed_again(harness: Harne
     eventually(lambda: harness.metric("write_failures_total") >= 2, what="failed deletes")
     assert harness.report("gone") is not None
     harness.fleet.clear_faults()
-    eventually(lambda: harness.report("gone") is None, what="EventReport deleted")
+    eventually(lambda: harness.report("gone") is None, AFTER_BACKOFF, what="deleted")
     assert harness.metric("deletes_total") == 1
 
 
@@ -254,7 +258,7 @@ def test_the_orphan_sweep_waits_for_a_list_that_answers(harness: Harness) -> Non
     assert harness.report("orphan") is not None
 
     harness.fleet.clear_faults()
-    eventually(lambda: harness.report("orphan") is None, what="orphan deleted")
+    eventually(lambda: harness.report("orphan") is None, AFTER_BACKOFF, what="orphan deleted")
     eventually(lambda: harness.metric("sweeps_total") == 3, what="all kinds swept")
     assert harness.matching("kept") == {"a"}
     assert harness.report("incomplete") is not None
