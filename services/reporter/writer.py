@@ -28,7 +28,7 @@ from typing import Any
 from services.reporter.ownership import identity
 from shared.api.vocabulary import GVK, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey
 from shared.kube import GVK as KubeGVK
-from shared.kube import KindNotServed, KubeClient, KubeError
+from shared.kube import DiscoveryFailed, KindNotServed, KubeClient, KubeError
 from shared.runtime.errors import Terminal
 from shared.runtime.workqueue import WorkQueue, run_workers
 
@@ -38,19 +38,19 @@ FIELD_MANAGER = "ripple-reporter"
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 #: answers that retrying the same request cannot change
 TERMINAL_STATUSES = frozenset({400, 413, 415, 422})
-#: the reason of a discovery that gave no answer (shared.kube.DiscoveryFailed): unknown
-DISCOVERY_FAILED = "DiscoveryFailed"
 
 
 def is_terminal(exc: KubeError) -> bool:
     """The API server refused the content itself (retrying cannot help)."""
-    return exc.status in TERMINAL_STATUSES and exc.reason != DISCOVERY_FAILED
+    return exc.status in TERMINAL_STATUSES and not isinstance(exc, DiscoveryFailed)
 
 
 def is_gone(exc: KubeError) -> bool:
     """Positive knowledge that the object is not there: a 404 for it, or its kind not
     served. A discovery that failed (even with a 404) is unknown."""
-    return isinstance(exc, KindNotServed) or (exc.status == 404 and exc.reason != DISCOVERY_FAILED)
+    if isinstance(exc, DiscoveryFailed):
+        return False
+    return isinstance(exc, KindNotServed) or exc.status == 404
 
 
 @dataclass(frozen=True)

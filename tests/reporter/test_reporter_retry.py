@@ -222,9 +222,20 @@ def test_a_withdrawn_report_is_deleted_once_deletes_succeed_again(harness: Harne
     assert harness.metric("deletes_total") == 1
 
 
-def test_the_orphan_sweep_waits_for_a_list_that_answers(harness: Harness) -> None:
+LIB_DISCOVERY = r"^/apis/lib\.projectsveltos\.io/v1beta1$"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [(REPORTS_PATH + "$", 503), (LIB_DISCOVERY, 503), (LIB_DISCOVERY, 404)],
+    ids=["list-503", "discovery-503", "discovery-404"],
+)
+def test_the_orphan_sweep_waits_for_positive_knowledge(
+    harness: Harness, path: str, status: int
+) -> None:
     """Objects labelled managed-by ripple whose NATS value is gone are deleted after the
-    first sync, but only on positive knowledge: a failing list is retried, never read as
+    first sync, but only on positive knowledge: a failing list, or a failing discovery (a
+    404 for a group/version the group list names included), is retried, never read as
     "nothing there"; incomplete and unreadable values hold their EventReport."""
     for source in ("orphan", "kept", "incomplete", "unreadable"):
         harness.kube.apply(
@@ -251,16 +262,16 @@ def test_the_orphan_sweep_waits_for_a_list_that_answers(harness: Harness) -> Non
     harness.bus.kv_put(
         streams.REPORTS.bucket, subjects.report_key(CLUSTER, "unreadable"), b"not json"
     )
-    harness.fault(REPORTS_PATH + "$", 503, "GET")  # the list (discovery paths differ)
+    harness.fault(path, status, "GET")  # the reporter's discovery cache starts empty
 
-    harness.start()  # ready: the buckets were read, the list still fails
+    harness.start()  # ready: the buckets were read, the sweep still fails
     eventually(lambda: harness.metric("sweep_failures_total") >= 2, what="sweep retried")
     assert harness.report("orphan") is not None
 
     harness.fleet.clear_faults()
     eventually(lambda: harness.report("orphan") is None, AFTER_BACKOFF, what="orphan deleted")
     eventually(lambda: harness.metric("sweeps_total") == 3, what="all kinds swept")
-    assert harness.matching("kept") == {"a"}
+    eventually(lambda: harness.matching("kept") == {"a"}, AFTER_BACKOFF, what="kept written")
     assert harness.report("incomplete") is not None
     assert harness.report("unreadable") is not None
     assert harness.kube.get(EVENT_REPORT, "default", "someone-elses") is not None
