@@ -30,9 +30,12 @@ from services.manager.settings import ManagerSettings
 from services.manager.snapshot import Snapshot
 from services.manager.stores import Stores, provision, read_published
 from shared.bus.kv import KVChange, KVStore
+from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the loop runs
 from shared.runtime.service import Service
 
 log = logging.getLogger(__name__)
+
+STOP_WATCH = 0.5  # seconds
 
 
 async def main(settings: ManagerSettings, service: Service) -> None:
@@ -78,8 +81,6 @@ async def main(settings: ManagerSettings, service: Service) -> None:
 def start_informers(settings: ManagerSettings, service: Service, reconciler: Reconciler) -> None:
     """One informer per watched kind of the management cluster (threads of the Kubernetes
     client), delivering into the reconciler's input queue."""
-    from shared.kube import GVK, Informer, KubeClient
-
     kube = KubeClient(settings.kubeconfig, name="management")
     deliver = reconciler.from_thread(asyncio.get_running_loop())
     informers = [Informer(kube, GVK(*gvk), deliver) for gvk in WATCHED]
@@ -96,10 +97,16 @@ def start_informers(settings: ManagerSettings, service: Service, reconciler: Rec
 
 async def watch(store: KVStore[Any], apply: Callable[[KVChange[Any]], Awaitable[None]]) -> None:
     """Every change of a bucket, in order (current values, ``synced``, then changes). A
-    watch that cannot be started ends the service (a restart rebuilds from the buckets)."""
-    async with store.watch() as changes:
+    watch that cannot be started ends the service (a restart rebuilds from the buckets).
+    Stopping it waits at most :data:`STOP_WATCH` seconds for the server (its consumer
+    expires anyway): a loaded server never delays a shutdown."""
+    changes = await store.watch().start()
+    try:
         async for change in changes:
             await apply(change)
+    finally:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(changes.stop(), STOP_WATCH)
 
 
 def _sync(fn: Callable[[KVChange[Any]], None]) -> Callable[[KVChange[Any]], Awaitable[None]]:
