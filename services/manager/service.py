@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.manager.inputs import WATCHED
 from services.manager.outputs import effective_limit
@@ -32,6 +32,9 @@ from services.manager.stores import Stores, provision, read_published
 from shared.bus.kv import KVChange, KVStore
 from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the loop runs
 from shared.runtime.service import Service
+
+if TYPE_CHECKING:
+    from services.manager.api import Source
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ class _ApiSource:
         return self._service.metrics()
 
 
-async def serve_api(source: _ApiSource, host: str, port: int, token: str | None) -> None:
+async def serve_api(source: Source, host: str, port: int, token: str | None) -> None:
     """The REST API (uvicorn on this event loop); the runtime keeps the signals."""
     import uvicorn
 
