@@ -1,30 +1,26 @@
 """Applying the desired state of this cluster (server-side apply, prune, outcome).
 
-Synchronous Kubernetes calls; the service runs them in a worker thread. Pruning deletes only
-objects this agent deployed for the same profile (checked through the owner annotation on the
-live object), so an object another profile or a user took over is never removed.
+Synchronous Kubernetes calls; the service runs them in a worker thread, on the plan's
+immutable data. Pruning deletes only objects this agent deployed for the same profile
+(checked through the owner annotation on the live object), so an object another profile or
+a user took over is never removed; an object still desired is never pruned, even when its
+apply failed. A kind the cluster positively does not serve holds no object to prune.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from shared.kube import GVK, KubeClient, KubeError
+from services.agent.planning import ApplyResult, normal_key
+from shared.kube import GVK, KindNotServed, KubeClient, KubeError
 from shared.kube.client import ObjectKey, object_key
 
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "ripple"
 OWNER_ANNOTATION = "projectsveltos.io/owner-name"
-
-
-@dataclass
-class ApplyResult:
-    status: str  # Provisioned | Failed | Removed
-    message: str = ""
-    applied: list[tuple[ObjectKey, str]] = field(default_factory=list)  # (key, hash)
 
 
 def _owned_by(live: dict[str, Any] | None, profile: str) -> bool:
@@ -42,14 +38,14 @@ class Applier:
     def apply(
         self,
         profile: str,
-        objects: list[tuple[dict[str, Any], str]],
-        previous: list[ObjectKey],
+        objects: Sequence[tuple[dict[str, Any], str]],
+        previous: Sequence[ObjectKey],
         dry_run: bool = False,
     ) -> ApplyResult:
         """Apply every ``(manifest, hash)``; prune ``previous`` objects no longer desired."""
         result = ApplyResult("Provisioned")
         errors: list[str] = []
-        wanted: set[ObjectKey] = set()
+        wanted = {normal_key(object_key(manifest)) for manifest, _ in objects}
         for manifest, digest in objects:
             key = object_key(manifest)
             try:
@@ -72,7 +68,9 @@ class Applier:
             result.message = "; ".join(errors)
         return result
 
-    def remove(self, profile: str, previous: list[ObjectKey], leave: bool = False) -> ApplyResult:
+    def remove(
+        self, profile: str, previous: Sequence[ObjectKey], leave: bool = False
+    ) -> ApplyResult:
         """The profile is no longer desired here: delete what it deployed (unless ``leave``)."""
         errors: list[str] = []
         if not leave:
@@ -83,7 +81,10 @@ class Applier:
     def _prune(self, profile: str, key: ObjectKey, dry_run: bool) -> list[str]:
         gvk = GVK(key.api_version, key.kind)
         try:
-            live = self.client.get(gvk, key.namespace or None, key.name)
+            try:
+                live = self.client.get(gvk, key.namespace or None, key.name)
+            except KindNotServed:  # positive knowledge: no such kind, so no such object
+                return []
             if not _owned_by(live, profile):
                 return []
             if not dry_run:
@@ -95,6 +96,4 @@ class Applier:
         return []
 
 
-def normal_key(key: ObjectKey) -> ObjectKey:
-    """Namespaced keys without a namespace mean ``default`` (as the agent applies them)."""
-    return ObjectKey(key.api_version, key.kind, key.namespace or "default", key.name)
+__all__ = ["Applier", "ApplyResult", "normal_key"]

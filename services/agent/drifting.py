@@ -73,8 +73,9 @@ class DriftIndex:
         """The drift one informer event shows (None: none): a deployed object was deleted,
         or a field the profile's latest desired manifest sets no longer has that value
         (``desired_of(profile)``: the latest desired state, so that the changes of an apply
-        under way are not taken for drift)."""
-        if not self.owner or event_type not in ("MODIFIED", "DELETED"):
+        under way are not taken for drift). ``ADDED`` counts too: an informer started after
+        the apply lists objects that may have drifted before it listed them."""
+        if not self.owner or event_type not in ("ADDED", "MODIFIED", "DELETED"):
             return None
         key = normal_key(object_key(live))
         profile = self.owner.get(key)
@@ -88,6 +89,16 @@ class DriftIndex:
                 where = drifted(obj.manifest, live)
                 return Drift(profile, key, where) if where else None
         return None
+
+    def missing(self, gvk: GVK, present: Iterable[ObjectKey]) -> list[Drift]:
+        """Deployed objects of ``gvk`` absent from a complete list (``present``): deleted
+        before their informer listed (no DELETED event will come for them)."""
+        there = {normal_key(k) for k in present}
+        return [
+            Drift(profile, key, "deleted")
+            for key, profile in sorted(self.owner.items())
+            if (key.api_version, key.kind) == (gvk.api_version, gvk.kind) and key not in there
+        ]
 
 
 @dataclass(frozen=True)

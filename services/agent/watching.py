@@ -16,9 +16,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from shared.kube import GVK, Informer, InformerEvent, KindNotServed, KubeClient
+from shared.kube import GVK, Informer, InformerEvent, KindNotServed, KubeClient, ObjectKey
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +103,33 @@ class Watches:
             informer.request_stop()
 
     def known(self, key: WatchKey) -> bool:
-        """True when this content is known (listed, or the kind is not served)."""
+        """True when this content is known now: listed and not failing since, or the kind
+        is positively not served. A failed list, watch or discovery is unknown (what was
+        last known is kept, but is not reported as current)."""
         informer = self.informers.get(key)
         if informer is None:
             return False
-        return informer.synced or key in self.not_served
+        if key in self.not_served:
+            return True
+        return informer.synced and not informer.error
 
     def error(self, key: WatchKey) -> str:
         informer = self.informers.get(key)
         return informer.error if informer is not None else ""
 
-    def objects(self, key: WatchKey) -> list[dict[str, object]]:
+    def errors(self) -> dict[WatchKey, str]:
+        """The informers whose last list/watch failed, with the error."""
+        return {k: i.error for k, i in self.informers.items() if i.error}
+
+    def cached_keys(self, key: WatchKey) -> list[ObjectKey]:
+        """The objects the informer holds now (their keys: read each with :meth:`current`,
+        which returns its newest version, never one older than an event already seen)."""
         informer = self.informers.get(key)
-        return list(informer.cache.values()) if informer else []
+        return list(informer.cache) if informer else []
+
+    def current(self, key: WatchKey, obj: ObjectKey) -> dict[str, Any] | None:
+        informer = self.informers.get(key)
+        return informer.cache.get(obj) if informer else None
 
     def stop(self) -> None:
         for informer in self.informers.values():

@@ -64,7 +64,12 @@ def test_the_drift_index_names_the_profile_to_apply_again() -> None:
     drift = index.check("MODIFIED", live(data={"k": "other"}), wanted)
     assert drift is not None and (drift.profile, drift.where) == ("p", ".data.k")
     assert index.check("DELETED", live(), wanted) is not None
-    assert index.check("ADDED", live(data={}), wanted) is None
+    assert index.check("ADDED", live(), wanted) is None
+    assert index.check("ADDED", live(data={}), wanted) is not None, "drifted before listed"
+    assert index.missing(GVK("v1", "ConfigMap"), [key]) == []
+    gone = index.missing(GVK("v1", "ConfigMap"), [])
+    assert [(d.profile, d.where) for d in gone] == [("p", "deleted")]
+    assert index.missing(GVK("v1", "Secret"), []) == []
     assert index.check("MODIFIED", live(data={}), nothing) is None, "not desired: no drift"
     index.untrack("p")
     assert index.check("DELETED", live(), wanted) is None and index.kinds() == set()

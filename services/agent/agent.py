@@ -1,0 +1,157 @@
+"""The agent's shell: the I/O handles next to the loop's state, and the small steps every
+input and handler shares (queueing effects, watches, readiness, status, metrics).
+
+One :class:`Agent` is built by :func:`services.agent.service.main` once NATS and the buckets
+are there, before any task starts; nothing is created later (no half-built agent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from services.agent import metrics, status
+from services.agent.applying import Applier
+from services.agent.evaluating import ChangeEvent, SourceState
+from services.agent.reporting import change_payload
+from services.agent.settings import AgentSettings
+from services.agent.state import STATUS_KEY, AgentState
+from services.agent.watching import Watches, WatchKey
+from shared.bus.kv import KVStore
+from shared.contract import messages as m
+from shared.kube import GVK, KubeClient
+from shared.runtime.service import Service
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The buckets the agent reads and writes (provisioned by the manager)."""
+
+    assignments: KVStore[m.AssignmentEvent]
+    reports: KVStore[m.EventReportEvent]
+    desired: KVStore[m.DesiredStateEvent]
+    outcomes: KVStore[m.ApplyOutcomeEvent]
+    agents: KVStore[m.AgentStatusEvent]
+
+
+class Agent:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        service: Service,
+        state: AgentState,
+        *,
+        nc: Any,
+        stores: Stores,
+        kube: KubeClient,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.state = state
+        self.cluster = state.cluster
+        self.ident = state.ident
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.stores = stores
+        self.kube = kube
+        self.tenants: dict[str, KubeClient] = {}
+        self.watches = Watches(kube, asyncio.get_running_loop(), self.client_for)
+        self.applier = Applier(kube, self.cluster.name)
+
+    # -- Kubernetes --------------------------------------------------------------------------
+    def client_for(self, identity: str) -> KubeClient:
+        """The agent's client, or one impersonating a tenant (one per tenant, reused)."""
+        if not identity:
+            return self.kube
+        client = self.tenants.get(identity)
+        if client is None:
+            client = KubeClient(
+                self.settings.kubeconfig, impersonate=identity, name=self.cluster.name
+            )
+            self.tenants[identity] = client
+        return client
+
+    def known(self, key: WatchKey) -> bool:
+        return self.watches.known(key)
+
+    def update_watches(self) -> None:
+        """One informer per key any EventSource needs, plus the kinds of drift detection."""
+        keys = self.state.assignments.watch_keys()
+        keys |= {WatchKey(GVK(g.api_version, g.kind)) for g in self.state.drift.kinds()}
+        self.watches.ensure(keys)
+
+    # -- queueing effects --------------------------------------------------------------------
+    def report_due(self, name: str) -> None:
+        """The report of ``name`` may have changed: look at it after the coalescing delay."""
+        self.state.queues.reports.add_after(name, self.settings.coalesce)
+
+    def changed(self, state: SourceState, changes: list[ChangeEvent]) -> None:
+        """Queue the per-change events of ``state`` (published in order, retried)."""
+        if not changes:
+            return
+        for change in changes:
+            self.state.backlog.push(state.name, change_payload(self.cluster, state, change))
+        self.state.queues.changes.add(state.name)
+
+    def status_due(self) -> None:
+        self.state.queues.status.add(STATUS_KEY)
+
+    # -- readiness, status, metrics ----------------------------------------------------------
+    def check_ready(self) -> None:
+        if self.service.ready:
+            return
+        s = self.state
+        reason = status.not_ready(
+            s.assignments,
+            assignments_synced=s.assignments_synced,
+            desired_synced=s.desired_synced,
+            initial_profiles=len(s.initial_profiles),
+        )
+        if reason:
+            self.service.not_ready_reason = reason
+            return
+        self.service.set_ready()  # logs "agent ready" and writes the ready file
+        self.status_due()
+
+    def errors(self) -> list[str]:
+        q = self.state.queues
+        return status.errors(
+            self.state.assignments,
+            self.watches.errors(),
+            (
+                status.QueueFailures("apply/removal", q.profiles.failures, "profile"),
+                status.QueueFailures("report publication", q.reports.failures, "EventSource"),
+                status.QueueFailures("per-change events", q.changes.failures, "EventSource"),
+            ),
+            self.state.backlog.errors(),
+        )
+
+    def current_status(self, state: m.AgentState | None = None) -> m.AgentStatus:
+        if state is None:
+            state = "ready" if self.service.ready else "starting"
+        return status.agent_status(
+            self.cluster, self.state.instance, state, self.watches.informers, self.errors()
+        )
+
+    def metrics(self) -> metrics.Metrics:
+        invalid = self.stores.assignments.skipped + self.stores.desired.skipped
+        return metrics.snapshot(self.state, watches=len(self.watches.informers), invalid=invalid)
+
+    # -- shutdown ----------------------------------------------------------------------------
+    async def stop(self) -> None:
+        """Say so in the status (best effort), stop the informers, close the clients."""
+        log.info("agent stopping", extra={"obj": self.ident})
+        try:
+            await asyncio.wait_for(
+                self.stores.agents.put(m.envelope(self.current_status("stopping"))), 1.0
+            )
+        except Exception as exc:
+            log.debug("stopping status not published: %s", exc, extra={"obj": self.ident})
+        await asyncio.to_thread(self.watches.stop)
+        self.kube.close()
+        for client in self.tenants.values():
+            client.close()

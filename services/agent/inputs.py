@@ -1,0 +1,180 @@
+"""The agent's inputs: they feed the cores and queue the effects, and do no effect themselves.
+
+- the assignments of the cluster (KV ``ripple-assignments``, own keys only);
+- its desired state (KV ``ripple-desired``, own keys only);
+- the informers' events, drained in slices (:class:`shared.runtime.slicing.Slicer`) so that
+  a burst never holds the loop longer than one slice;
+- CloudEvents on the cluster's subject and any configured one;
+- at start-up, the outcomes a previous instance recorded (what it deployed, also mid-apply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from services.agent import cloudevents, observing
+from services.agent.agent import Agent
+from services.agent.drifting import Drift
+from services.agent.evaluating import SourceState
+from services.agent.planning import record_from_outcome
+from services.agent.watching import WatchEvent
+from shared.bus.errors import BusError
+from shared.contract import subjects
+from shared.runtime.slicing import Slicer
+
+log = logging.getLogger(__name__)
+
+
+async def load_outcomes(agent: Agent) -> None:
+    """What this cluster's agent deployed before (also mid-apply: ``Provisioning``).
+    Retried until it is read: without it, nothing could be pruned or removed."""
+    keys = subjects.cluster_keys(agent.cluster)
+    delay = 0.2
+    while True:
+        try:
+            outcomes = await agent.stores.outcomes.items(keys)
+            break
+        except BusError as exc:
+            agent.service.not_ready_reason = f"reading apply outcomes: {exc}"
+            log.warning("outcomes not read (retrying): %s", exc, extra={"obj": agent.ident})
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, 5.0)
+    for event in outcomes.values():
+        agent.state.records[event.data.profile_name] = record_from_outcome(event.data)
+
+
+async def watch_assignments(agent: Agent) -> None:
+    state = agent.state
+    async with agent.stores.assignments.watch(subjects.cluster_keys(agent.cluster)) as watch:
+        async for change in watch:
+            if change.op == "synced":
+                state.assignments_synced = True
+                agent.check_ready()
+                continue
+            name = subjects.parse_cluster_key(change.key).name
+            if change.op == "delete" or change.message is None:
+                decided = state.assignments.delete(name)
+            else:
+                decided = state.assignments.put(name, change.message.data.event_source)
+            if decided.decision in ("assigned", "replaced", "withdrawn"):
+                agent.update_watches()
+                agent.report_due(name)
+            agent.status_due()
+            if decided.state is not None:
+                await replay(agent, decided.state)
+
+
+async def replay(agent: Agent, state: SourceState) -> None:
+    """Evaluate what the informers already hold for a newly assigned EventSource, in
+    slices. Each object is read at its newest version when its turn comes, so an event
+    processed meanwhile is never undone by an older copy. Its report waits until done."""
+    slicer = Slicer()
+    for key in state.watch_keys:
+        for obj_key in agent.watches.cached_keys(key):
+            if agent.state.assignments.sources.get(state.name) is not state:
+                return  # replaced or withdrawn meanwhile: the newer state replays itself
+            obj = agent.watches.current(key, obj_key)
+            if obj is not None:
+                agent.changed(state, observing.replay(state, obj))
+            await slicer.pause()
+    state.replaying = False
+    agent.report_due(state.name)
+
+
+async def watch_desired(agent: Agent) -> None:
+    state = agent.state
+    profiles = state.queues.profiles
+    seen: set[str] = set()
+    async with agent.stores.desired.watch(subjects.cluster_keys(agent.cluster)) as watch:
+        async for change in watch:
+            if change.op == "synced":
+                # every profile held or seen is looked at again once the initial values are
+                # known: one held but no longer desired (its delete was missed) is removed
+                for profile in set(state.records) | seen:
+                    state.initial_profiles.add(profile)
+                    profiles.add(profile)
+                state.desired_synced = True
+                agent.check_ready()
+                continue
+            profile = subjects.parse_cluster_key(change.key).name
+            seen.add(profile)
+            if change.op == "delete" or change.message is None:
+                state.wanted.pop(profile, None)
+            else:
+                state.wanted[profile] = change.message.data
+            if not state.desired_synced:
+                state.initial_profiles.add(profile)
+            profiles.add(profile)
+
+
+async def drain_informers(agent: Agent) -> None:
+    """Evaluate every informer event; give the loop back after each slice of work."""
+    queue = agent.watches.queue
+    slicer = Slicer()
+    while True:
+        item = await queue.get()
+        slicer.restart()
+        on_informer_event(agent, item)
+        while not queue.empty():
+            on_informer_event(agent, queue.get_nowait())
+            await slicer.pause()
+
+
+def on_informer_event(agent: Agent, item: WatchEvent) -> None:
+    state = agent.state
+    seen = observing.observe(state.assignments, item)
+    for source, change in seen.changes:
+        agent.changed(source, [change])
+    for source in seen.touched:
+        agent.report_due(source.name)
+    if seen.knowledge:
+        agent.status_due()
+    if item.key.identity or item.key.namespace or not state.drift.owner:
+        return  # drift is watched as the agent itself, in every namespace
+    if item.event.type == "SYNCED":
+        present = agent.watches.cached_keys(item.key)
+        for gone in state.drift.missing(item.key.gvk, present):
+            _reapply(agent, gone)
+        return
+    drift = state.drift.check(item.event.type, item.event.obj, state.wanted.get)
+    if drift is not None:
+        _reapply(agent, drift)
+
+
+def _reapply(agent: Agent, drift: Drift) -> None:
+    state = agent.state
+    if drift.profile in state.drifted:
+        return
+    log.info("drift at %s: re-applying", drift.where, extra={"obj": f"{agent.ident}:{drift.key}"})
+    state.drifted.add(drift.profile)
+    state.counts.drift_reapplies += 1
+    state.queues.profiles.add(drift.profile)
+
+
+async def on_cloud_event(agent: Agent, msg: Any) -> None:
+    state = agent.state
+    try:
+        event = cloudevents.parse(msg.data)
+    except cloudevents.InvalidCloudEvent as exc:
+        state.counts.cloudevents_rejected += 1
+        log.warning("CloudEvent on %s rejected: %s", msg.subject, exc, extra={"obj": agent.ident})
+        return
+    matched = observing.observe_cloud_event(state.assignments, msg.subject, event)
+    for name, error in matched.errors:
+        log.warning("CloudEvent match failed: %s", error, extra={"obj": name})
+    for source in matched.kept:
+        agent.report_due(source.name)
+
+
+async def subscribe_cloud_events(agent: Agent) -> None:
+    """Subscribe to the cluster's CloudEvents subject and the configured ones."""
+
+    async def callback(msg: Any) -> None:
+        await on_cloud_event(agent, msg)
+
+    wanted = [cloudevents.default_subject(agent.cluster), *agent.settings.cloudevent_subjects]
+    for subject in dict.fromkeys(wanted):
+        await agent.nc.subscribe(subject, cb=callback)
