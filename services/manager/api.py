@@ -128,9 +128,11 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
 
     @app.get("/v1/errors", response_model=list[DefinitionErrorOut], dependencies=guarded)
     async def errors() -> list[DefinitionErrorOut]:
-        """Definitions that do not load, then outputs that cannot be published."""
+        """Definitions that do not load, kinds of the management cluster that cannot be read
+        (unknown: nothing of theirs is withdrawn), then outputs that cannot be published."""
         s = snap()
         out = [DefinitionErrorOut(object=k, message=v) for k, v in s.definition_errors]
+        out += [DefinitionErrorOut(object=k, message=v) for k, v in s.informer_errors]
         out += [
             DefinitionErrorOut(object=f"{f.bucket}/{f.key}", message=f.message) for f in s.failures
         ]

@@ -126,6 +126,14 @@ def payload(bucket: str, value: Any, generation: int) -> Payload:
     raise TypeError(f"no payload for {type(value).__name__} in {bucket}")
 
 
+def checked_payload(bucket: str, value: Any, generation: int, what: str) -> Payload:
+    """:func:`payload`; :class:`Terminal` when the value does not make a valid message."""
+    try:
+        return payload(bucket, value, generation)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise Terminal(f"{what} is not a valid message: {exc}") from exc
+
+
 def describe(bucket: str, key: str, value: Any = None) -> str:
     """What an output is, for messages: the profile and cluster when known."""
     if bucket == DESIRED and isinstance(value, DesiredEntry):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from services.manager.errors import PublishFailed
-from services.manager.outputs import DESIRED, Item, describe, encode, payload
+from services.manager.outputs import DESIRED, Item, checked_payload, describe, encode
 from services.manager.publication import DELETE, Publication, Put, Wait
 from shared.runtime.errors import Terminal
 from shared.runtime.slicing import Slicer
@@ -106,13 +106,14 @@ class Publisher:
         if published and (cached is value or cached == value):
             self.stats["unchanged"] += 1
             return
-        data = payload(bucket, value, time.time_ns() // 1000)
+        what = describe(bucket, key, value)
+        data = checked_payload(bucket, value, time.time_ns() // 1000, what)
         seed = self._seeds.pop(item, None)
         if published and seed is not None and seed == body_digest(data):
             self._cache[item] = value  # the bucket already holds this body (a restart)
             self.stats["unchanged"] += 1
             return
-        raw = encode(data, self.limit, describe(bucket, key, value))
+        raw = encode(data, self.limit, what)
         try:
             await self.buckets[bucket].put(key, raw)
         except Exception as exc:

@@ -200,6 +200,7 @@ class Reconciler:
             outcomes=self.inputs.outcomes,
             agents=self.inputs.agents,
             definition_errors=self.inputs.definition_errors,
+            informer_errors=self.inputs.informer_errors,
             failures=self.publisher.queue.failures,
             owners=self.publication.owners,
             stats=self.counters(),
@@ -279,6 +280,11 @@ class Reconciler:
                 "gauge",
                 "Published keys held after a restart until their report is known",
                 counts["held"],
+            ),
+            "informers_failing": (
+                "gauge",
+                "Kinds of the management cluster whose list, watch or discovery fails (unknown)",
+                len(self.inputs.informer_errors),
             ),
             "publication_failures": (
                 "gauge",

@@ -53,6 +53,7 @@ class Snapshot:
     )
     agents: Mapping[str, m.AgentStatus] = field(default_factory=_empty)
     definition_errors: tuple[tuple[str, str], ...] = ()
+    informer_errors: tuple[tuple[str, str], ...] = ()  # kind -> why it is unknown
     failures: tuple[FailureView, ...] = ()
     stats: Mapping[str, int] = field(default_factory=_empty)
 
@@ -77,6 +78,7 @@ def build(
     outcomes: Mapping[tuple[ClusterKey, str], m.ApplyOutcome],
     agents: Mapping[str, m.AgentStatus],
     definition_errors: Mapping[str, str],
+    informer_errors: Mapping[tuple[str, str], str],
     failures: Mapping[tuple[str, str], Failure],
     owners: Mapping[tuple[str, str], tuple[str, str]],
     stats: Mapping[str, int],
@@ -122,6 +124,7 @@ def build(
         ),
         agents=MappingProxyType(dict(agents)),
         definition_errors=tuple(sorted(definition_errors.items())),
+        informer_errors=tuple(sorted((f"{g[0]}/{g[1]}", e) for g, e in informer_errors.items())),
         failures=tuple(failing),
         stats=MappingProxyType(dict(stats)),
     )

@@ -13,6 +13,7 @@ from services.manager.outputs import (
     DESIRED,
     PROFILES,
     STATUS,
+    checked_payload,
     effective_limit,
     encode,
     payload,
@@ -122,3 +123,9 @@ def test_status_and_cluster_refs_payloads() -> None:
     key = ClusterKey("ns", "c", "capi")
     with pytest.raises(TypeError):
         payload(STATUS, key, 1)
+
+
+def test_a_value_that_makes_no_valid_message_is_terminal() -> None:
+    bad = DesiredEntry(A, "sveltos-x", (), "Sometimes", "WithdrawPolicies", ())
+    with pytest.raises(Terminal, match="not a valid message"):
+        checked_payload(DESIRED, bad, 1, "desired state of profile sveltos-x")
