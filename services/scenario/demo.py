@@ -85,11 +85,23 @@ def look_around(stack: Stack) -> list[str]:
         f"    {k} --kubeconfig {_rel(stack.kubeconfig(first))} apply --server-side "
         f"-f {_rel(STORY / 'cluster' / 'another-service.yaml')}",
         "",
-        f"  NATS: {stack.nats_url}  — every subject is under {ROOT}.> ; "
+        f"  NATS: {stack.nats_server_url}  — every subject is under {ROOT}.> ; "
         f"per-change events: {EVENTS_ROOT}.>",
-        f"    {_rel(Path(sys.executable))} -m services.scenario.subscribe {stack.nats_url} "
-        f"'{EVENTS_ROOT}.>'",
     ]
+    if stack.credentials is not None:
+        creds = _rel(stack.credentials_file)
+        lines += [
+            f"    authorization is on: users and passwords in {creds} (mode 0600);",
+            "    tools use the admin user (its URL is admin_url there; the nats CLI: "
+            "--user admin --password <its password>)",
+            f"    {_rel(Path(sys.executable))} -m services.scenario.subscribe {creds} "
+            f"'{EVENTS_ROOT}.>'",
+        ]
+    else:
+        lines.append(
+            f"    {_rel(Path(sys.executable))} -m services.scenario.subscribe "
+            f"{stack.nats_server_url} '{EVENTS_ROOT}.>'"
+        )
     if stack.rest_url:
         lines += ["", f"  REST: {stack.rest_url}"]
         lines += [f"    curl {stack.rest_url}{path}" for path in _rest_paths(stack.rest_url)]

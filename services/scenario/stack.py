@@ -7,7 +7,9 @@ management cluster's CRDs, cluster registrations and definitions, and the servic
 
 Order of bring-up (:meth:`Stack.start`):
 
-1. ``nats-server`` (:class:`shared.bus.embedded.EmbeddedNats`, JetStream under ``nats/``);
+1. ``nats-server`` (:class:`shared.bus.embedded.EmbeddedNats`, JetStream under ``nats/``),
+   with a user per service and an ``admin`` unless ``secure=False`` (see
+   :mod:`services.scenario.stacknats`; passwords in ``nats/credentials.json``, mode 0600);
 2. the simulated fleet, a child process ``ripple fleet serve --config fleet.yaml --dir fleet/
    --port N``, awaited until every kubeconfig exists and the management API answers;
 3. management cluster: Sveltos CRDs (:func:`shared.api.crds.crd_documents`, with minimal
@@ -18,7 +20,8 @@ Order of bring-up (:meth:`Stack.start`):
    the namespaces of namespaced objects are created first);
 6. services (unless ``services=False``): ``ripple manager``, ``ripple reporter`` and one
    ``ripple agent`` per cluster, each a child process logging to ``logs/<name>.log``, awaited
-   through its ready file (``ready/<name>``) with a deadline.
+   through its ready file (``ready/<name>``) with a deadline; each gets its NATS user and
+   password in ``RIPPLE_NATS_USER``/``RIPPLE_NATS_PASSWORD`` (never in argv).
 
 :meth:`Stack.stop` stops the agents, then the manager and the reporter (each group: SIGTERM
 to all, then SIGKILL after a grace period), then the fleet, then nats-server. It is idempotent and runs on ``__exit__``.
@@ -41,6 +44,7 @@ import yaml
 
 from services.scenario import kinds, provision
 from services.scenario.commands import agent_name, fleet_command, service_commands
+from services.scenario.credentials import NatsCredentials
 from services.scenario.errors import StackError
 from services.scenario.model import (
     MANAGEMENT,
@@ -55,10 +59,11 @@ from services.scenario.processes import (
     ManagedProcess,
     free_port,
     stop_all,
-    tail,
     wait_ready,
     wait_until,
 )
+from services.scenario.stacklogs import StackLogs
+from services.scenario.stacknats import StackNats
 from shared.kube import GVK, KubeClient, KubeError
 
 if TYPE_CHECKING:
@@ -81,13 +86,14 @@ def _read_dir(directory: Path | None) -> tuple[list[dict[str, Any]], dict[int, s
     return objects, sources
 
 
-class Stack:
+class Stack(StackNats, StackLogs):
     """Everything a scenario needs, up for one fleet (see the module doc).
 
     ``fleet`` is a :class:`Fleet` or the path of a ``fleet.yaml``. ``state_dir`` receives the
     kubeconfigs (``fleet/``), logs (``logs/``), ready files and NATS store; a temporary
     directory is used (and removed on a clean stop) when it is not given. ``services=False``
-    brings up only NATS, the fleet, CRDs, registrations and definitions.
+    brings up only NATS, the fleet, CRDs, registrations and definitions. ``secure=False``
+    runs nats-server without authorization.
     """
 
     def __init__(
@@ -103,6 +109,7 @@ class Stack:
         api_port: int | None = None,
         fleet_port: int | None = None,
         log_lines: int = 15,
+        secure: bool = True,
     ) -> None:
         self.fleet = fleet if isinstance(fleet, Fleet) else load_fleet(Path(fleet))
         self.management_dir = Path(management_dir) if management_dir else None
@@ -115,6 +122,8 @@ class Stack:
         self.api_port = api_port
         self.fleet_port = fleet_port
         self.log_lines = log_lines
+        self.secure = secure
+        self.credentials: NatsCredentials | None = None
         self.nats: EmbeddedNats | None = None
         self.fleet_process: ManagedProcess | None = None
         self.processes: dict[str, ManagedProcess] = {}
@@ -130,12 +139,6 @@ class Stack:
     @property
     def kubeconfig_dir(self) -> Path:
         return self.state_dir / "fleet"
-
-    @property
-    def nats_url(self) -> str:
-        if self.nats is None:
-            raise StackError("the stack is not started")
-        return self.nats.url
 
     @property
     def rest_url(self) -> str | None:
@@ -247,18 +250,6 @@ class Stack:
         self._started = False
 
     # -- bring-up steps --------------------------------------------------------------------------
-    def _start_nats(self) -> None:
-        from shared.bus.embedded import EmbeddedNats
-
-        self.nats = EmbeddedNats(self.state_dir / "nats")
-        try:
-            self.nats.start()
-        except Exception as err:
-            raise StackError(
-                f"nats-server did not start: {err}",
-                logs=f"--- {self.nats.log_path} ---\n{tail(self.nats.log_path)}",
-            ) from err
-
     def _start_fleet(self) -> None:
         self.kubeconfig_dir.mkdir(parents=True, exist_ok=True)
         fleet_file = self.state_dir / "fleet.yaml"
@@ -345,7 +336,7 @@ class Stack:
         self.api_port = self.api_port or free_port()
         commands = service_commands(
             self.fleet,
-            nats_url=self.nats_url,
+            nats_url=self.nats_server_url,
             management_kubeconfig=self.kubeconfig(MANAGEMENT).resolve(),
             cluster_kubeconfig={
                 c.ref: self.kubeconfig(c.ref).resolve() for c in self.fleet.clusters
@@ -355,13 +346,14 @@ class Stack:
             log_level=self.log_level,
         )
         env = {"RIPPLE_LOG_LEVEL": self.log_level}
+        nats_env = self.nats_env()
         for cmd in commands:
             proc = ManagedProcess(
                 cmd.name,
                 cmd.argv,
                 self.log_dir / f"{cmd.name}.log",
                 ready_file=cmd.ready_file,
-                env=env,
+                env={**env, **nats_env.get(cmd.name, {})},
             )
             self.processes[cmd.name] = proc.start()
         wait_ready(list(self.processes.values()), self.ready_timeout)
@@ -369,36 +361,6 @@ class Stack:
     @staticmethod
     def agent_name(cluster: str) -> str:
         return agent_name(cluster)
-
-    # -- diagnostics -----------------------------------------------------------------------------
-    def dead_processes(self) -> list[ManagedProcess]:
-        procs = [*self.processes.values()]
-        if self.fleet_process is not None:
-            procs.append(self.fleet_process)
-        return [p for p in procs if p.proc is not None and not p.running]
-
-    def log_tails(self, cluster: str | None = None, lines: int | None = None) -> str:
-        """The last ``lines`` lines of the logs that matter for a failure in ``cluster``: any
-        process that exited, the manager, the cluster's agent (and the fleet's when the
-        services are off)."""
-        lines = lines or self.log_lines
-        names: list[str] = [p.name for p in self.dead_processes()]
-        for name in ("manager", self.agent_name(cluster) if cluster else ""):
-            if name and name in self.processes and name not in names:
-                names.append(name)
-        if not self.services and "fleet" not in names:
-            names.append("fleet")
-        chunks = []
-        for name in names:
-            path = self.log_dir / f"{name}.log"
-            proc = self.processes.get(name) or (self.fleet_process if name == "fleet" else None)
-            state = ""
-            if proc is not None and proc.proc is not None and not proc.running:
-                state = f" (exited with code {proc.returncode})"
-            chunks.append(
-                f"--- {name}{state}: last {lines} lines of {path} ---\n{tail(path, lines)}"
-            )
-        return "\n".join(chunks)
 
     # -- steps -----------------------------------------------------------------------------------
     def run_steps(

@@ -1,9 +1,12 @@
 """Print NATS messages as they arrive (the demo's "look around" helper)::
 
     python -m services.scenario.subscribe nats://127.0.0.1:4222 'ripple.v1.events.>'
+    python -m services.scenario.subscribe .demo/nats/credentials.json 'ripple.v1.events.>'
 
-One line per message: the subject, then the payload (JSON compacted, cut at 400 characters).
-Ctrl-C stops it.
+The first argument is a NATS URL (credentials may be inside: ``nats://user:pw@host:port``)
+or the ``credentials.json`` of a secure stack (its ``admin_url`` is used). One line per
+message: the subject, then the payload (JSON compacted, cut at 400 characters). Ctrl-C stops
+it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ async def subscribe(url: str, subject: str) -> None:
         print(f"{msg.subject} {_show(msg.data)}", flush=True)
 
     await nc.subscribe(subject, cb=on_message)
-    print(f"subscribed to {subject} on {url} (Ctrl-C stops)", flush=True)
+    where = url.rpartition("@")[2]  # never print a password
+    print(f"subscribed to {subject} on {where} (Ctrl-C stops)", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
@@ -44,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0 if args else 2
     url, subject = args[0], (args[1] if len(args) > 1 else "ripple.v1.>")
+    if url.endswith(".json"):
+        with open(url, encoding="utf-8") as fh:
+            url = str(json.load(fh)["admin_url"])
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(subscribe(url, subject))
     return 0

@@ -17,6 +17,7 @@ MODULES = [
     "services.tools.fleet",
     "services.tools.scenario",
     "services.tools.demo",
+    "services.tools.natsconfig",
     "services.tools.run",
 ]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -29,15 +32,87 @@ log = logging.getLogger(__name__)
 MSG_ID_HEADER = "Nats-Msg-Id"
 
 
-async def connect(url: str | list[str], name: str, **opts: Any) -> Client:
+PERMISSIONS_VIOLATION = "permissions violation"
+"""How nats-server words a refused publish or subscription (``-ERR 'Permissions Violation
+for Publish to ...'``); nats-py hands it to ``error_cb``."""
+
+AUTHORIZATION_VIOLATION = "authorization violation"
+"""How nats-server words refused credentials (the connection is closed)."""
+
+
+@dataclass
+class BusStats:
+    """Counters of one connection made by :func:`connect`, for a service's metrics
+    (:meth:`metrics`). A permission violation is a refusal by the server: a publish or
+    subscription outside the user's permissions (a misconfiguration, or a spoofing
+    attempt)."""
+
+    permission_violations: int = 0
+    last_permission_violation: str = ""
+    authorization_violations: int = 0
+    """Connection attempts whose credentials the server refused."""
+    async_errors: int = 0
+    """Every asynchronous error nats-py reported (the violations included)."""
+
+    def record(self, err: BaseException) -> None:
+        self.async_errors += 1
+        text = str(err)
+        if PERMISSIONS_VIOLATION in text.lower():
+            self.permission_violations += 1
+            self.last_permission_violation = text
+        elif AUTHORIZATION_VIOLATION in text.lower():
+            self.authorization_violations += 1
+
+    def metrics(self, prefix: str = "nats_") -> dict[str, tuple[str, str, float]]:
+        """``{name: (type, help, value)}``, the form the services' ``/metrics`` use."""
+        return {
+            f"{prefix}permission_violations_total": (
+                "counter",
+                "Publishes and subscriptions the NATS server refused (permissions violation)",
+                float(self.permission_violations),
+            ),
+            f"{prefix}authorization_violations_total": (
+                "counter",
+                "Connection attempts whose credentials the NATS server refused",
+                float(self.authorization_violations),
+            ),
+            f"{prefix}async_errors_total": (
+                "counter",
+                "Asynchronous errors reported by the NATS connection",
+                float(self.async_errors),
+            ),
+        }
+
+
+_STATS: weakref.WeakKeyDictionary[Client, BusStats] = weakref.WeakKeyDictionary()
+
+
+def bus_stats(client: Client) -> BusStats:
+    """The counters of a connection made by :func:`connect` (zeros for any other)."""
+    return _STATS.get(client) or BusStats()
+
+
+async def connect(
+    url: str | list[str], name: str, *, stats: BusStats | None = None, **opts: Any
+) -> Client:
     """Connect with Ripple's defaults: reconnect forever (0.5 s apart, jittered by nats-py),
     2 s connect timeout, 10 s pings, and callbacks that log disconnects, reconnects and
-    asynchronous errors (e.g. permission violations). ``opts`` override any nats-py option."""
+    asynchronous errors (e.g. permission violations). ``opts`` override any nats-py option
+    (``user=``/``password=``, ``user_credentials=``, ``inbox_prefix=``...); an ``error_cb``
+    given there is called after the error is counted. Asynchronous errors are counted in
+    ``stats`` (a new :class:`BusStats` when not given), also available as
+    :func:`bus_stats(client) <bus_stats>`."""
     obj = {"obj": name}
     holder: list[Client] = []
+    counters = stats if stats is not None else BusStats()
+    user_error_cb = opts.pop("error_cb", None)
 
     async def error_cb(err: Exception) -> None:
-        log.warning("NATS error: %s", err, extra=obj)
+        counters.record(err)
+        if user_error_cb is not None:
+            await user_error_cb(err)
+        else:
+            log.warning("NATS error: %s", err, extra=obj)
 
     async def disconnected_cb() -> None:
         closing = bool(holder) and (holder[0].is_closed or holder[0].is_draining)
@@ -57,19 +132,34 @@ async def connect(url: str | list[str], name: str, **opts: Any) -> Client:
         "connect_timeout": 2,
         "ping_interval": 10,
         "max_outstanding_pings": 3,
-        "error_cb": error_cb,
         "disconnected_cb": disconnected_cb,
         "reconnected_cb": reconnected_cb,
         "closed_cb": closed_cb,
     }
     options.update(opts)
+    options["error_cb"] = error_cb
     servers = [url] if isinstance(url, str) else url
+    client = Client()
     try:
-        client: Client = await nats.connect(servers=servers, **options)
+        await client.connect(servers=servers, **options)
     except Exception as err:  # nats-py raises a variety of OSError/NATS errors here
-        raise BusError(f"cannot connect to NATS at {servers} as {name!r}: {err}") from err
+        with contextlib.suppress(Exception):  # e.g. refused credentials leave a socket open
+            await client.close()
+        where = [_redact(s) for s in servers]
+        raise BusError(f"cannot connect to NATS at {where} as {name!r}: {err}") from err
     holder.append(client)
+    _STATS[client] = counters
     return client
+
+
+def _redact(url: str) -> str:
+    """``url`` without a password (``nats://user:***@host``)."""
+    head, at, host = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, userinfo = head.rpartition("//")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
 
 
 async def close(client: Client) -> None:

@@ -6,8 +6,9 @@ matching the contract, store in a given or temporary directory.
         nc = await nats.connect(server.url)
 
 ``extra_config`` is appended to the generated configuration file (e.g. an
-``authorization { ... }`` block). :meth:`kill` (SIGKILL) and :meth:`start` again reuse the
-same port and store directory, so clients reconnect and JetStream state survives.
+``authorization { ... }`` block; the file is readable by its owner only). :meth:`kill`
+(SIGKILL) and :meth:`start` again reuse the same port and store directory, so clients
+reconnect and JetStream state survives.
 """
 
 from __future__ import annotations
@@ -112,18 +113,21 @@ class EmbeddedNats:
             stale.unlink()
         config = self.dir / "nats-server.conf"
         listen = f"127.0.0.1:{self.port if self.port is not None else -1}"
-        config.write_text(
-            "\n".join(
-                [
-                    f"listen: {json.dumps(listen)}",
-                    f"max_payload: {self.max_payload}",
-                    f"ports_file_dir: {json.dumps(str(ports_dir))}",
-                    f"jetstream {{ store_dir: {json.dumps(str(self.dir / 'js'))} }}",
-                    self.extra_config,
-                    "",
-                ]
-            )
+        text = "\n".join(
+            [
+                f"listen: {json.dumps(listen)}",
+                f"max_payload: {self.max_payload}",
+                f"ports_file_dir: {json.dumps(str(ports_dir))}",
+                f"jetstream {{ store_dir: {json.dumps(str(self.dir / 'js'))} }}",
+                self.extra_config,
+                "",
+            ]
         )
+        # owner-only: ``extra_config`` may hold passwords
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap
         self._proc = subprocess.Popen(
             [find_binary(), "-c", str(config)],

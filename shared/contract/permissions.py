@@ -1,10 +1,13 @@
-"""Per-cluster NATS permissions: what one cluster's agent may publish and subscribe to.
+"""NATS users and their permissions: one user per cluster's agent, the manager, the reporter
+and an administrator.
 
 An agent may publish only its own cluster's events, reports, outcomes and status, and may
-read (direct get by key) only its own assignments and desired state. A spoofed identity --
-agent A writing cluster B's report key -- is rejected by the server with a permissions
-violation. :func:`authorization_block` renders a nats-server ``authorization`` block with
-one user per cluster (see docs/nats-contract.md).
+read (direct get by key, or a consumer filtered to its keys) only its own assignments,
+desired state, reports and outcomes. A spoofed identity -- agent A writing cluster B's report
+key -- is rejected by the server with a permissions violation. The reporter reads the buckets
+it mirrors and writes nothing. The manager provisions streams and buckets and reads and
+writes everything. :func:`authorization_block` renders a nats-server ``authorization`` block
+(see docs/nats-contract.md, section 7).
 """
 
 from __future__ import annotations
@@ -14,15 +17,39 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from shared.contract import streams
-from shared.contract.subjects import EVENTS_ROOT, ClusterRef
+from shared.contract.subjects import EVENTS_ROOT, ROOT, ClusterRef
 
 JS_API = "$JS.API"
+
+REPORTER_INBOX_PREFIX = "_INBOX.REPORTER"
+"""The reporter's inbox prefix (``inbox_prefix=`` in nats-py). Upper case: no cluster's
+namespace token can spell it, so no agent's inbox permission covers it."""
+
+REPORTER_BUCKETS: tuple[streams.BucketSpec, ...] = (
+    streams.REPORTS,
+    streams.PROFILES,
+    streams.STATUS,
+    streams.OUTCOMES,
+    streams.AGENTS,
+)
+"""The buckets the reporter may read (what it mirrors into the management cluster)."""
 
 
 def agent_inbox_prefix(cluster: ClusterRef) -> str:
     """The inbox prefix an agent connects with (``inbox_prefix=`` in nats-py), so that it
     can subscribe to its own replies only: ``_INBOX.<clusterns>.<cluster>``."""
     return f"_INBOX.{cluster.token}"
+
+
+def agent_user(cluster: ClusterRef) -> str:
+    """The NATS user name of ``cluster``'s agent: ``agent-<clusterns>.<cluster>`` (the
+    subject tokens, so two clusters never share a name)."""
+    return f"agent-{cluster.token}"
+
+
+def cloudevents_subject(cluster: ClusterRef) -> str:
+    """Where ``cluster``'s agent receives CloudEvents: ``ripple.v1.cloudevents.<token>.>``."""
+    return f"{ROOT}.cloudevents.{cluster.token}.>"
 
 
 def _kv(bucket: streams.BucketSpec, suffix: str) -> str:
@@ -37,16 +64,27 @@ class Permissions:
     subscribe: tuple[str, ...]
 
 
-def agent_permissions(cluster: ClusterRef, *, watch_compat: bool = False) -> Permissions:
+_AGENT_READS = (streams.ASSIGNMENTS, streams.DESIRED, streams.REPORTS, streams.OUTCOMES)
+_AGENT_WATCHES = (streams.ASSIGNMENTS, streams.DESIRED, streams.OUTCOMES)
+
+
+def agent_permissions(
+    cluster: ClusterRef,
+    *,
+    watch_compat: bool = False,
+    cloudevent_subjects: Iterable[str] = (),
+) -> Permissions:
     """The permissions of ``cluster``'s agent.
 
     Writes are always restricted to the cluster's own subjects and keys. Reads by direct get
-    are restricted to its own keys. Watching needs a consumer: by default only consumers
-    whose filter is in the API subject (``$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>``)
-    are allowed, as :class:`shared.bus.kv.KVStore` watches create them. nats-py's own KV
-    watch uses the unfiltered ``$JS.API.CONSUMER.CREATE.<stream>``; ``watch_compat=True``
-    also allows that for the assignments and desired-state buckets, at the price of letting
-    the agent read other clusters' values of those two buckets."""
+    are restricted to its own keys. Watching (its assignments and desired state, and listing
+    its outcomes at start-up) needs a consumer: by default only consumers whose filter is in
+    the API subject (``$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>``) are allowed, as
+    :class:`shared.bus.kv.KVStore` watches create them. nats-py's own KV watch uses the
+    unfiltered ``$JS.API.CONSUMER.CREATE.<stream>``; ``watch_compat=True`` also allows that
+    for those buckets, at the price of letting the agent read other clusters' values.
+    The agent subscribes to its CloudEvents subject (:func:`cloudevents_subject`) and to
+    ``cloudevent_subjects`` (extra subjects it is configured with), and to its own inbox."""
     own = cluster.token
     publish = [
         # its own per-change events, report/outcome keys and status key
@@ -57,34 +95,65 @@ def agent_permissions(cluster: ClusterRef, *, watch_compat: bool = False) -> Per
         # binding to the buckets (stream info) and direct reads of its own keys
         *(f"{JS_API}.STREAM.INFO.{b.stream_name}" for b in streams.BUCKETS),
         f"{JS_API}.INFO",
-        *(
-            f"{JS_API}.DIRECT.GET.{b.stream_name}.{_kv(b, f'{own}.>')}"
-            for b in (streams.ASSIGNMENTS, streams.DESIRED, streams.REPORTS, streams.OUTCOMES)
-        ),
+        *(f"{JS_API}.DIRECT.GET.{b.stream_name}.{_kv(b, f'{own}.>')}" for b in _AGENT_READS),
         f"{JS_API}.DIRECT.GET.{streams.AGENTS.stream_name}.{_kv(streams.AGENTS, own)}",
         # watching its own keys through consumers whose filter is in the API subject
         *(
             f"{JS_API}.CONSUMER.CREATE.{b.stream_name}.*.{_kv(b, f'{own}.>')}"
-            for b in (streams.ASSIGNMENTS, streams.DESIRED)
+            for b in _AGENT_WATCHES
         ),
         *(
             f"{JS_API}.CONSUMER.{op}.{b.stream_name}.*"
-            for b in (streams.ASSIGNMENTS, streams.DESIRED)
+            for b in _AGENT_WATCHES
             for op in ("INFO", "DELETE")
         ),
         "$JS.FC.>",  # flow-control replies of push consumers
     ]
     if watch_compat:
-        publish += [
-            f"{JS_API}.CONSUMER.CREATE.{b.stream_name}"
-            for b in (streams.ASSIGNMENTS, streams.DESIRED)
-        ]
-    subscribe = [f"{agent_inbox_prefix(cluster)}.>"]
+        publish += [f"{JS_API}.CONSUMER.CREATE.{b.stream_name}" for b in _AGENT_WATCHES]
+    subscribe = [
+        f"{agent_inbox_prefix(cluster)}.>",
+        cloudevents_subject(cluster),
+        *(s for s in cloudevent_subjects if s != cloudevents_subject(cluster)),
+    ]
     return Permissions(tuple(publish), tuple(subscribe))
 
 
-MANAGER_PERMISSIONS = Permissions(publish=(">",), subscribe=(">",))
-"""The manager (and reporter) read and write everything."""
+ADMIN_PERMISSIONS = Permissions(publish=(">",), subscribe=(">",))
+"""Everything: for operators' tools and tests."""
+
+MANAGER_PERMISSIONS = ADMIN_PERMISSIONS
+"""The manager's (see :func:`manager_permissions`)."""
+
+
+def manager_permissions() -> Permissions:
+    """The manager's permissions: everything. It provisions the streams and buckets
+    (:func:`shared.contract.streams.ensure`), writes assignments, desired state, profiles
+    and status, reads every bucket and deletes what a removed cluster leaves behind."""
+    return MANAGER_PERMISSIONS
+
+
+def reporter_permissions(inbox_prefix: str = REPORTER_INBOX_PREFIX) -> Permissions:
+    """The reporter's permissions: read (bind, direct get, watch with any consumer filter)
+    the buckets of :data:`REPORTER_BUCKETS`, nothing else; it publishes no message and no
+    key. It connects with ``inbox_prefix=`` :data:`REPORTER_INBOX_PREFIX` (replies to
+    other users are not readable to it)."""
+    publish = [
+        f"{JS_API}.INFO",
+        *(f"{JS_API}.STREAM.INFO.{b.stream_name}" for b in REPORTER_BUCKETS),
+        *(f"{JS_API}.DIRECT.GET.{b.stream_name}.>" for b in REPORTER_BUCKETS),
+        # any consumer of these streams: filtered (.<name>.<filter>), named or unnamed
+        *(f"{JS_API}.CONSUMER.CREATE.{b.stream_name}" for b in REPORTER_BUCKETS),
+        *(f"{JS_API}.CONSUMER.CREATE.{b.stream_name}.>" for b in REPORTER_BUCKETS),
+        *(
+            f"{JS_API}.CONSUMER.{op}.{b.stream_name}.*"
+            for b in REPORTER_BUCKETS
+            for op in ("INFO", "DELETE")
+        ),
+        "$JS.FC.>",
+    ]
+    return Permissions(tuple(publish), (f"{inbox_prefix}.>",))
+
 
 READER_PERMISSIONS = Permissions(
     publish=(f"{JS_API}.>", "$JS.FC.>", "$JS.ACK.>"),

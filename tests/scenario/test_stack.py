@@ -46,7 +46,7 @@ def _steps(stack: Stack, base: Path, steps: list[dict[str, Any]], **kw: Any) -> 
 
 
 def test_nats_and_fleet_are_up(stack: Stack) -> None:
-    host, port = stack.nats_url.removeprefix("nats://").split(":")
+    host, port = stack.nats_server_url.removeprefix("nats://").split(":")
     with socket.create_connection((host, int(port)), timeout=2) as sock:
         assert sock.recv(4) == b"INFO"
     assert stack.rest_url is None  # no services
