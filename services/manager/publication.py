@@ -20,7 +20,7 @@ No I/O, no clock of its own (``now`` is given), no asyncio: unit-tested in milli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
@@ -43,6 +43,8 @@ from services.manager.state import Changes, DesiredEntry
 from shared.api.vocabulary import CAPI, SVELTOS, TRIGGER_LABEL_SETS, ClusterType
 
 Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
+
+STEP = 256  # changed outputs taken between two chances to give the event loop back
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,27 @@ class Publication:
         """Take the changes of one reconcile (and, when recomputed, every definition status
         by key); return the keys whose publication must be looked at. ``unknown()`` says what
         is unknown (called only when something is or may be held)."""
+        steps = self.observe_steps(changes, unknown, now, statuses)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                dirty: set[Item] = done.value
+                return dirty
+
+    def observe_steps(
+        self,
+        changes: Changes,
+        unknown: Callable[[], Unknown],
+        now: float,
+        statuses: Mapping[str, Any] | None = None,
+    ) -> Generator[None, None, set[Item]]:
+        """:meth:`observe` in steps: yields every :data:`STEP` changed outputs (their keys
+        are computed here), so a caller on an event loop can give the loop back."""
         dirty: set[Item] = set()
-        self._assignments(changes, dirty)
-        self._desired(changes, now, dirty)
-        self._profiles(changes, dirty)
+        yield from self._assignments(changes, dirty)
+        yield from self._desired(changes, now, dirty)
+        yield from self._profiles(changes, dirty)
         if statuses is not None:
             self._statuses(statuses, dirty)
         if self.first:
@@ -139,21 +158,23 @@ class Publication:
             self._release(unknown(), now, dirty)
         return dirty
 
-    def _assignments(self, changes: Changes, dirty: set[Item]) -> None:
+    def _assignments(self, changes: Changes, dirty: set[Item]) -> Iterator[None]:
         wanted = self.wanted[ASSIGNMENTS]
-        for (cluster, es), value in changes.assignments_put.items():
+        for n, ((cluster, es), value) in enumerate(changes.assignments_put.items(), 1):
             key = assignment_key(cluster, es)
             wanted[key] = (cluster, es, value)
             self.owners[(ASSIGNMENTS, key)] = ("EventSource", es)
             dirty.add((ASSIGNMENTS, key))
+            if n % STEP == 0:
+                yield
         for cluster, es in changes.assignments_deleted:
             key = assignment_key(cluster, es)
             wanted.pop(key, None)
             dirty.add((ASSIGNMENTS, key))
 
-    def _desired(self, changes: Changes, now: float, dirty: set[Item]) -> None:
+    def _desired(self, changes: Changes, now: float, dirty: set[Item]) -> Iterator[None]:
         wanted = self.wanted[DESIRED]
-        for (cluster, profile), entry in changes.desired_put.items():
+        for n, ((cluster, profile), entry) in enumerate(changes.desired_put.items(), 1):
             item = (DESIRED, desired_key(cluster, profile))
             wanted[item[1]] = entry
             self.pending.pop(item, None)  # wanted again within its grace period
@@ -162,16 +183,20 @@ class Publication:
             if owner is not None:
                 self.owners[item] = owner
             dirty.add(item)
-        for cluster, profile in changes.desired_deleted:
+            if n % STEP == 0:
+                yield
+        for n, (cluster, profile) in enumerate(changes.desired_deleted, 1):
             item = (DESIRED, desired_key(cluster, profile))
             wanted.pop(item[1], None)
             if item[1] in self.published[DESIRED]:
                 self.pending.setdefault(item, now + self.removal_grace)
             dirty.add(item)
+            if n % STEP == 0:
+                yield
 
-    def _profiles(self, changes: Changes, dirty: set[Item]) -> None:
+    def _profiles(self, changes: Changes, dirty: set[Item]) -> Iterator[None]:
         wanted = self.wanted[PROFILES]
-        for name, plan in changes.profiles_put.items():
+        for n, (name, plan) in enumerate(changes.profiles_put.items(), 1):
             if not plan.cluster_profile:
                 continue
             key = profile_key(plan.source, name)
@@ -180,6 +205,8 @@ class Publication:
             self.held.discard((PROFILES, key))
             self.owners[(PROFILES, key)] = _owner_of_profile(plan)
             dirty.add((PROFILES, key))
+            if n % STEP == 0:
+                yield
         for name in changes.profiles_deleted:
             old = self._profile_keys.pop(name, None)
             if old is not None:
@@ -206,6 +233,8 @@ class Publication:
         }
         what = unknown() if any(b in (DESIRED, PROFILES) for b, _ in stale) else Unknown()
         for item in stale:
+            if item[1] not in self.published[item[0]]:
+                continue  # deleted meanwhile (observe gives the loop back between steps)
             if item[0] in (DESIRED, PROFILES) and self._unknown(item, what):
                 self.held.add(item)
                 continue

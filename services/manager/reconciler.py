@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.manager.inputs import Inputs
-from services.manager.outputs import Item
+from services.manager.outputs import BUCKETS, Item
 from services.manager.publication import Publication, Published, Unknown
 from services.manager.publisher import Bucket, Publisher
 from services.manager.snapshot import Snapshot, build
@@ -35,6 +35,7 @@ from shared.runtime.slicing import Slicer
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 20_000  # inputs applied before a reconcile, at most
+ADD_STEP = 1024  # keys queued for publication between two chances to give the loop back
 SNAPSHOT_MAX_AGE = 1.0  # seconds a REST snapshot's counters may lag behind
 
 
@@ -147,18 +148,28 @@ class Reconciler:
         started = time.perf_counter()
         yields = slicer.yields
         changes = Changes()
-        self._reconciling = True
+        self._reconciling = True  # REST gets the previous snapshot until this one is done
         try:
             for _ in self.state.reconcile_steps(changes):
                 await slicer.pause()
+            statuses = None
+            if changes.status_changed or self.inputs.status_due or self.publication.first:
+                self.inputs.status_due = False
+                statuses = {key: view.message() for key, view in self.views().items()}
+            now = asyncio.get_running_loop().time()
+            steps = self.publication.observe_steps(changes, self._unknown, now, statuses)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    dirty: list[Item] = sorted(done.value, key=_publication_order)
+                    break
+                await slicer.pause()
         finally:
             self._reconciling = False
-        statuses = None
-        if changes.status_changed or self.inputs.status_due or self.publication.first:
-            self.inputs.status_due = False
-            statuses = {key: view.message() for key, view in self.views().items()}
-        now = asyncio.get_running_loop().time()
-        self.publisher.add(self.publication.observe(changes, self._unknown, now, statuses))
+        for start in range(0, len(dirty), ADD_STEP):
+            self.publisher.add(dirty[start : start + ADD_STEP])
+            await slicer.pause()
         self.stats["reconciles"] += 1
         self.stats["reconcile_yields"] += slicer.yields - yields
         self.reconcile_max = max(self.reconcile_max, time.perf_counter() - started)
@@ -295,3 +306,11 @@ class Reconciler:
         }
         out.update(self.publisher.metrics())
         return out
+
+
+_ORDER = {bucket: n for n, bucket in enumerate(BUCKETS)}
+
+
+def _publication_order(item: Item) -> int:
+    """Assignments first (agents start watching), then desired states, profiles, statuses."""
+    return _ORDER[item[0]]

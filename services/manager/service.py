@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import uvicorn
+
+from services.manager import api  # heavy (FastAPI): imported before the loop runs
 from services.manager.inputs import WATCHED
 from services.manager.outputs import effective_limit
 from services.manager.reconciler import Reconciler
@@ -32,9 +36,6 @@ from services.manager.stores import Stores, provision, read_published
 from shared.bus.kv import KVChange, KVStore
 from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the loop runs
 from shared.runtime.service import Service
-
-if TYPE_CHECKING:
-    from services.manager.api import Source
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,12 @@ async def main(settings: ManagerSettings, service: Service) -> None:
         published=start.published,
         seeds=start.seeds,
     )
-    reconciler.on_ready = service.set_ready
+
+    def ready() -> None:
+        gc.freeze()  # what was read at start-up is long-lived: full collections skip it
+        service.set_ready()
+
+    reconciler.on_ready = ready
     reconciler.invalid_messages = stores.invalid_messages
     service.add_metrics(reconciler.metrics)
     service.not_ready_reason = "reading definitions and reports"
@@ -134,11 +140,8 @@ class _ApiSource:
         return self._service.metrics()
 
 
-async def serve_api(source: Source, host: str, port: int, token: str | None) -> None:
+async def serve_api(source: api.Source, host: str, port: int, token: str | None) -> None:
     """The REST API (uvicorn on this event loop); the runtime keeps the signals."""
-    import uvicorn
-
-    from services.manager.api import create_app
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -146,7 +149,7 @@ async def serve_api(source: Source, host: str, port: int, token: str | None) -> 
             yield  # SIGTERM/SIGINT belong to the service runtime
 
     config = uvicorn.Config(
-        create_app(source, token=token),
+        api.create_app(source, token=token),
         host=host,
         port=port,
         log_level="warning",
