@@ -117,7 +117,7 @@ class Publisher:
         try:
             await self.buckets[bucket].put(key, raw)
         except Exception as exc:
-            raise PublishFailed(f"put of {bucket} key {key} failed: {_why(exc)}") from exc
+            raise PublishFailed(f"{bucket} key {key}: put failed: {_why(exc)}") from exc
         self._cache[item] = value
         self.publication.put_done(item, asyncio.get_running_loop().time())
         self.stats["puts"] += 1
@@ -129,7 +129,7 @@ class Publisher:
         try:
             await self.buckets[bucket].delete(key)
         except Exception as exc:
-            raise PublishFailed(f"delete of {bucket} key {key} failed: {_why(exc)}") from exc
+            raise PublishFailed(f"{bucket} key {key}: delete failed: {_why(exc)}") from exc
         self._cache.pop(item, None)
         self._seeds.pop(item, None)
         self.publication.deleted(item)

@@ -67,14 +67,14 @@ def test_failing_publications_show_in_their_definition_status() -> None:
         (PROFILES, "k1"): Failure(
             "profile p1 is 9 bytes encoded, over the 8-byte limit", 1, now, True
         ),
-        (DESIRED, "k2"): Failure("put of ripple-desired key k2 failed: timeout", 3, now),
+        (DESIRED, "k2"): Failure("ripple-desired key k2: put failed: timeout", 3, now),
         (STATUS, "eventtrigger.t"): Failure("put failed", 1, now),  # no owner: REST only
     }
     owners = {(PROFILES, "k1"): ("EventTrigger", "t"), (DESIRED, "k2"): ("EventTrigger", "t")}
     problems = publication_problems(failures, owners)
     assert problems == {
         ("EventTrigger", "t"): [
-            "put of ripple-desired key k2 failed: timeout (retrying)",
+            "ripple-desired key k2: put failed: timeout (retrying)",
             "profile p1 is 9 bytes encoded, over the 8-byte limit",
         ]
     }
