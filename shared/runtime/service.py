@@ -166,6 +166,11 @@ class Service:
             log.warning("NATS error: %s", err, extra={"obj": self.ident})
 
         options = {**self.settings.nats_options(), "error_cb": error_cb, **opts}
+        # nats-py retries a first connection forever inside connect() when reconnects are
+        # unlimited: bound each attempt (two tries per server) so that this loop logs, backs
+        # off and stays cancellable; unlimited reconnects are restored once connected.
+        reconnects = options.get("max_reconnect_attempts", -1)
+        options["max_reconnect_attempts"] = 1
         if inbox_prefix:
             options["inbox_prefix"] = inbox_prefix
         delay, attempt = 0.2, 0
@@ -181,6 +186,7 @@ class Service:
                 await asyncio.sleep(random.uniform(delay / 2, delay))
                 delay = min(delay * 2, 5.0)
                 continue
+            client.options["max_reconnect_attempts"] = reconnects
             self.stats["nats_connects"] += 1
             self.on_stop(functools.partial(close, client))
             return client

@@ -42,12 +42,13 @@ def kubeconfig(tmp_path: Path) -> Path:
 
 
 def spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        ripple_command(*args),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-    )
+    with log.open("wb") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            ripple_command(*args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        )
 
 
 def wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -158,6 +159,8 @@ def test_metrics_healthz_and_readyz(kubeconfig: Path, tmp_path: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{base}/readyz", timeout=5)
         assert err.value.code == 503
+        assert json.load(err.value)["status"] == "not ready"
+        err.value.close()
         with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
             text = resp.read().decode()
         assert "ripple_reporter_loop_lag_max_seconds" in text
