@@ -24,8 +24,8 @@ from tests.reliability.helpers import (
     kill9,
     policies,
     policy_set,
-    restart,
     rest,
+    restart,
     service,
     stays,
 )
@@ -78,8 +78,8 @@ def test_oversized_profile_is_an_error_of_its_trigger_and_the_good_one_keeps_wor
     client.apply(service("huge-1", f"{BAD}-svc"))
     eventually(lambda: policies(client, GOOD) == {f"{GOOD}-web-1"}, 30, what="good add-on")
 
-    errors = eventually(lambda: oversize_reported(bad_errors(api)) and bad_errors(api), 30)
-    message = next(e for e in errors if "over the" in e)
+    eventually(lambda: oversize_reported(bad_errors(api)), 30, what="the error in REST")
+    message = next(e for e in bad_errors(api) if "over the" in e)
     assert "profile sveltos-" in message, message
     limit = int(message.split("over the ")[1].split("-byte")[0])
     assert limit <= MAX_PAYLOAD
