@@ -12,10 +12,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from services.agent import metrics, status
+from services.agent import metrics, reporting, status
 from services.agent.applying import Applier
 from services.agent.evaluating import ChangeEvent, SourceState
-from services.agent.reporting import change_payload
 from services.agent.settings import AgentSettings
 from services.agent.state import STATUS_KEY, AgentState
 from services.agent.watching import Watches, WatchKey
@@ -87,14 +86,18 @@ class Agent:
     # -- queueing effects --------------------------------------------------------------------
     def report_due(self, name: str) -> None:
         """The report of ``name`` may have changed: look at it after the coalescing delay."""
-        self.state.queues.reports.add_after(name, self.settings.coalesce)
+        source = self.state.assignments.sources.get(name)
+        delay = reporting.coalesce_delay(source, self.settings.coalesce)
+        self.state.queues.reports.add_after(name, delay)
 
     def changed(self, state: SourceState, changes: list[ChangeEvent]) -> None:
         """Queue the per-change events of ``state`` (published in order, retried)."""
         if not changes:
             return
         for change in changes:
-            self.state.backlog.push(state.name, change_payload(self.cluster, state, change))
+            self.state.backlog.push(
+                state.name, reporting.change_payload(self.cluster, state, change)
+            )
         self.state.queues.changes.add(state.name)
 
     def status_due(self) -> None:

@@ -173,6 +173,7 @@ async def publish_report(agent: Agent, name: str) -> None:
             agent.changed(source, source.apply_aggregation(result))
         state.generation += 1
         data = reporting.take(source, agent.cluster, state.instance, state.generation)
+        started = time.perf_counter()
         try:
             if len(data.objects) > INLINE_REPORT:
                 key, raw = await asyncio.to_thread(reporting.encode_report, data)
@@ -180,6 +181,8 @@ async def publish_report(agent: Agent, name: str) -> None:
                 key, raw = reporting.encode_report(data)
         except InvalidMessage as exc:  # over the message limit: until the set changes
             raise Terminal(f"report not published: {exc}") from exc
+        finally:
+            source.report_cost = time.perf_counter() - started
         await agent.stores.reports.kv.put(key, raw)
     except BaseException:
         source.dirty = True

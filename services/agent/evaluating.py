@@ -54,6 +54,7 @@ class SourceState:
     replaying: bool = False  # the informers' current content is still being evaluated
     seeded: bool = False  # CloudEvents of the previous report were read back
     published: bool = False  # a complete report was published by this agent instance
+    report_cost: float = 0.0  # seconds the last report took to build and encode
     watch_keys: tuple[WatchKey, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:

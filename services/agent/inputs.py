@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 from typing import Any
@@ -110,17 +111,32 @@ async def watch_desired(agent: Agent) -> None:
             profiles.add(profile)
 
 
+FREEZE_AFTER = 1000
+"""Informer events after which, once the burst is drained, what is in memory is frozen."""
+
+
 async def drain_informers(agent: Agent) -> None:
-    """Evaluate every informer event; give the loop back after each slice of work."""
+    """Evaluate every informer event; give the loop back after each slice of work.
+
+    After a burst, the objects now held (informer caches, matching sets) are moved out of
+    the cyclic garbage collector's view (:func:`gc.freeze`): a full collection otherwise
+    scans all of them and holds the loop (300 ms at 20,000 collected objects). They are
+    still freed by reference counting when they go (they hold no reference cycles)."""
     queue = agent.watches.queue
     slicer = Slicer()
+    since_freeze = 0
     while True:
         item = await queue.get()
         slicer.restart()
         on_informer_event(agent, item)
+        since_freeze += 1
         while not queue.empty():
             on_informer_event(agent, queue.get_nowait())
+            since_freeze += 1
             await slicer.pause()
+        if since_freeze >= FREEZE_AFTER:
+            gc.freeze()
+            since_freeze = 0
 
 
 def on_informer_event(agent: Agent, item: WatchEvent) -> None:

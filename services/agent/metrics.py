@@ -8,6 +8,8 @@ NATS permission violations, ready). Each work queue adds ``workqueue_<name>_adds
 
 from __future__ import annotations
 
+import gc
+
 from services.agent.state import AgentState
 
 Metrics = dict[str, tuple[str, str, float]]
@@ -64,6 +66,11 @@ def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metric
         ),
         "profiles": ("gauge", "Profiles deployed or being deployed", len(state.records)),
         "watches": ("gauge", "Informers running", watches),
+        "gc_frozen_objects": (
+            "gauge",
+            "Objects moved out of the cyclic GC's scans after bursts",
+            gc.get_freeze_count(),
+        ),
         "matching_objects": (
             "gauge",
             "Objects matching any EventSource",

@@ -7,6 +7,8 @@
 - :func:`take` copies what a report needs on the loop (references: objects are replaced on
   change, never mutated); :func:`encode_report` builds and encodes it anywhere (a thread:
   a large report costs tens of milliseconds).
+- :func:`coalesce_delay`: bursts are coalesced for the configured delay, or longer for a
+  report that is expensive to build (twice what the last one took);
 - :class:`Backlog`: the per-change events not published yet, per EventSource, in order.
   They are drained by one worker at a time per EventSource and removed only once published;
   a failed publication keeps them (and everything after them) for the retry.
@@ -30,6 +32,18 @@ Gate = Literal["publish", "incomplete", "clean"]
 MAX_BACKLOG = 100_000
 """Pending per-change events kept per EventSource while NATS does not take them; beyond
 it the oldest are dropped, counted and shown in the agent's status (never silently)."""
+
+
+COST_FACTOR = 2.0
+"""A report is looked at again no sooner than this many times what building the last one
+took: a large matching set under a stream of changes costs at most about a third of a core
+in snapshots, and small ones keep the configured coalescing delay."""
+
+
+def coalesce_delay(state: SourceState | None, coalesce: float) -> float:
+    """How long changes to ``state``'s report are coalesced before it is looked at."""
+    cost = state.report_cost if state is not None else 0.0
+    return max(coalesce, COST_FACTOR * cost)
 
 
 def unknown_keys(state: SourceState, known: Callable[[WatchKey], bool]) -> list[WatchKey]:

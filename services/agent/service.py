@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -76,6 +77,7 @@ async def main(settings: AgentSettings, service: Service) -> None:
         await asyncio.to_thread(lambda: kube.dynamic)
     except Exception as exc:
         log.warning("discovery failed (will retry): %s", exc, extra={"obj": agent.ident})
+    gc.freeze()  # what start-up built lives as long as the process: out of the GC's scans
     log.info("agent started (instance %s)", state.instance, extra={"obj": agent.ident})
     service.not_ready_reason = "reading assignments"
     agent.status_due()

@@ -7,7 +7,14 @@ import pytest
 
 from services.agent.assigning import Assignments
 from services.agent.evaluating import SourceState
-from services.agent.reporting import Backlog, change_payload, encode_report, gate, take
+from services.agent.reporting import (
+    Backlog,
+    change_payload,
+    coalesce_delay,
+    encode_report,
+    gate,
+    take,
+)
 from services.agent.watching import WatchKey
 from shared.contract import messages as m
 from shared.contract.errors import InvalidMessage
@@ -121,3 +128,12 @@ def test_the_backlog_drops_the_oldest_over_its_limit_and_says_so() -> None:
     assert backlog.errors() == [
         "EventSource svc: 1 per-change events dropped (NATS did not take them)"
     ]
+
+
+def test_an_expensive_report_is_coalesced_longer() -> None:
+    state = Assignments("c").put("svc", event_source()).state
+    assert state is not None
+    assert coalesce_delay(state, 0.005) == 0.005
+    state.report_cost = 0.05  # the last one took 50 ms to build
+    assert coalesce_delay(state, 0.005) == 0.1
+    assert coalesce_delay(None, 0.005) == 0.005

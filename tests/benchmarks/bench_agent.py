@@ -14,7 +14,10 @@ The real processes (:class:`services.scenario.stack.Stack`), two clusters:
 
 Measured from ``/proc/<pid>/status`` and ``/proc/<pid>/smaps_rollup``: RSS, PSS (shared pages
 divided among the processes sharing them) and USS (private pages: what one more agent costs);
-CPU seconds from ``/proc/<pid>/stat`` over ``--idle`` seconds of idleness.
+CPU seconds from ``/proc/<pid>/stat`` over ``--idle`` seconds of idleness; the agent's event
+loop lag from its own ``/metrics`` (``ripple_agent_loop_lag_max_seconds``, the longest delay
+since start, and ``ripple_agent_loop_lag_over_100ms_total``: every service runs with
+``RIPPLE_METRICS_PORT=0``, the port is found in ``/proc``).
 
 Then the manager and the reporter are stopped (so that only the agent works and the
 NetworkPolicies/HTTPRoutes of thousands of Services are not generated) and ``--objects``
@@ -144,6 +147,41 @@ async def wait_for(tap: ReportTap, target: int, timeout: float) -> float:
         await asyncio.sleep(0.2)
 
 
+def listening_ports(pid: int) -> list[int]:
+    """The TCP ports ``pid`` listens on (its sockets' inodes matched in /proc/net/tcp)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+            ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+async def loop_lag(stack: Stack, cluster: str) -> dict[str, float]:
+    """The agent's loop-lag metrics, read from its ``/metrics`` (the port it listens on)."""
+    pid = stack.processes[stack.agent_name(cluster)].pid
+    ports = listening_ports(pid) if pid else []
+    if not ports:
+        return {}
+    url = f"http://127.0.0.1:{ports[0]}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        text = await resp.text()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("ripple_agent_loop_lag_max_seconds", "ripple_agent_loop_lag_over_100ms_total"):
+            out[name.removeprefix("ripple_agent_loop_lag_")] = float(value)
+    return out
+
+
 async def rest_reports(url: str) -> list[dict[str, Any]]:
     async with aiohttp.ClientSession() as http, http.get(f"{url}/v1/reports") as resp:
         return list(await resp.json())
@@ -223,12 +261,15 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 created = target
                 cpu0 = cpu_seconds(busy.pid)
                 rev0 = tap.revision
+                lag0 = await loop_lag(stack, BUSY)
                 try:
                     waited = await wait_for(tap, target, args.timeout)
                     seen = True
                 except TimeoutError:
                     waited, seen = args.timeout, False
                 await asyncio.sleep(2)
+                lag = await loop_lag(stack, BUSY)
+                control = await loop_lag(stack, IDLE)  # same machine, nothing to do
                 rows.append(
                     {
                         "objects": target,
@@ -240,6 +281,10 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                         "report_bytes": tap.size,
                         "reports_published": tap.revision - rev0,
                         "load": os.getloadavg()[0],
+                        "lag_max_s": lag.get("max_seconds", float("nan")),
+                        "idle_agent_lag_max_s": control.get("max_seconds", float("nan")),
+                        "lags_over_100ms": lag.get("over_100ms_total", 0.0)
+                        - lag0.get("over_100ms_total", 0.0),
                     }
                 )
                 if not args.json:
@@ -249,6 +294,9 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                         f"USS {r['uss']:.1f}; report {'seen' if seen else 'NOT seen'} "
                         f"({r['report_bytes'] / 1e6:.2f} MB, {r['reports_published']} snapshots "
                         f"published for this step; agent CPU {r['agent_cpu_s']:.1f} s; "
+                        f"loop lag max {r['lag_max_s'] * 1000:.0f} ms since start, "
+                        f"{r['lags_over_100ms']:.0f} samples over 100 ms in this step "
+                        f"(idle agent: {r['idle_agent_lag_max_s'] * 1000:.0f} ms); "
                         f"load {r['load']:.2f})",
                         flush=True,
                     )
@@ -275,6 +323,7 @@ def main() -> None:
             FleetCluster(namespace="default", name="idle", labels={"env": "prod"}),
         ]
     )
+    os.environ["RIPPLE_METRICS_PORT"] = "0"  # every service serves /metrics on a free port
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
         stack = Stack(
             fleet,
