@@ -30,6 +30,7 @@ from services.reporter.writer import Writer
 from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
+from shared.contract.permissions import REPORTER_INBOX_PREFIX
 from shared.contract.streams import BucketSpec
 from shared.kube import KubeClient
 from shared.runtime.service import Service
@@ -53,7 +54,7 @@ async def main(settings: ReporterSettings, service: Service) -> None:
 
     service.on_stop(close_kube)
     service.not_ready_reason = "connecting to NATS"
-    nc = await service.connect()
+    nc = await service.connect(inbox_prefix=REPORTER_INBOX_PREFIX)
     js = nc.jetstream()
     reports = await _open(service, js, streams.REPORTS, m.EventReportEvent)
     profiles = await _open(service, js, streams.PROFILES, m.ProfileEvent)
