@@ -53,9 +53,16 @@ def service_commands(
     ready_dir: Path,
     api_port: int,
     log_level: str,
+    metrics_ports: dict[str, int] | None = None,
 ) -> list[ServiceCommand]:
-    """Manager, reporter, then one agent per cluster of the fleet."""
+    """Manager, reporter, then one agent per cluster of the fleet. ``metrics_ports`` (service
+    name -> port) adds ``--metrics-port`` to the services named there."""
     level = ["--log-level", log_level]
+    ports = metrics_ports or {}
+
+    def metrics(name: str) -> list[str]:
+        return ["--metrics-port", str(ports[name])] if name in ports else []
+
     common = ["--nats", nats_url]
     mgmt = ["--kubeconfig", str(management_kubeconfig)]
     out = [
@@ -70,13 +77,20 @@ def service_commands(
                 str(ready_dir / "manager"),
                 "--api-port",
                 str(api_port),
+                *metrics("manager"),
             ),
             ready_dir / "manager",
         ),
         ServiceCommand(
             "reporter",
             ripple_command(
-                *level, "reporter", *mgmt, *common, "--ready-file", str(ready_dir / "reporter")
+                *level,
+                "reporter",
+                *mgmt,
+                *common,
+                "--ready-file",
+                str(ready_dir / "reporter"),
+                *metrics("reporter"),
             ),
             ready_dir / "reporter",
         ),
@@ -95,6 +109,7 @@ def service_commands(
             *common,
             "--ready-file",
             str(ready_dir / name),
+            *metrics(name),
         )
         out.append(ServiceCommand(name, argv, ready_dir / name))
     return out

@@ -110,6 +110,7 @@ class Stack(StackNats, StackLogs):
         fleet_port: int | None = None,
         log_lines: int = 15,
         secure: bool = True,
+        metrics: bool = False,
     ) -> None:
         self.fleet = fleet if isinstance(fleet, Fleet) else load_fleet(Path(fleet))
         self.management_dir = Path(management_dir) if management_dir else None
@@ -123,6 +124,9 @@ class Stack(StackNats, StackLogs):
         self.fleet_port = fleet_port
         self.log_lines = log_lines
         self.secure = secure
+        #: service name -> port of its /metrics, /healthz, /readyz (``metrics=True``)
+        self.metrics_ports: dict[str, int] = {}
+        self._metrics = metrics
         self.credentials: NatsCredentials | None = None
         self.nats: EmbeddedNats | None = None
         self.fleet_process: ManagedProcess | None = None
@@ -334,6 +338,9 @@ class Stack(StackNats, StackLogs):
 
     def _start_services(self) -> None:
         self.api_port = self.api_port or free_port()
+        if self._metrics:
+            names = ["manager", "reporter", *(agent_name(c.ref) for c in self.fleet.clusters)]
+            self.metrics_ports = {n: self.metrics_ports.get(n) or free_port() for n in names}
         commands = service_commands(
             self.fleet,
             nats_url=self.nats_server_url,
@@ -344,6 +351,7 @@ class Stack(StackNats, StackLogs):
             ready_dir=self.state_dir / "ready",
             api_port=self.api_port,
             log_level=self.log_level,
+            metrics_ports=self.metrics_ports,
         )
         env = {"RIPPLE_LOG_LEVEL": self.log_level}
         nats_env = self.nats_env()

@@ -22,6 +22,7 @@ import random
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,18 @@ LAG_INTERVAL = 0.1
 class LoopLag:
     """How late the event loop wakes up, sampled every ``interval`` seconds."""
 
-    def __init__(self, interval: float = LAG_INTERVAL) -> None:
+    def __init__(self, interval: float = LAG_INTERVAL, recent: float = 10.0) -> None:
         self.interval = interval
+        self.recent: deque[tuple[float, float]] = deque()  # (loop time, lag), last 10 s
+        self.recent_seconds = recent
         self.max = 0.0
         self.last = 0.0
         self.samples = 0
         self.over_100ms = 0
+
+    @property
+    def recent_max(self) -> float:
+        return max((lag for _, lag in self.recent), default=0.0)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -54,6 +61,10 @@ class LoopLag:
             await asyncio.sleep(self.interval)
             lag = max(0.0, loop.time() - start - self.interval)
             self.last = lag
+            now = loop.time()
+            self.recent.append((now, lag))
+            while self.recent and self.recent[0][0] < now - self.recent_seconds:
+                self.recent.popleft()
             self.samples += 1
             self.max = max(self.max, lag)
             if lag > 0.1:
@@ -134,6 +145,11 @@ class Service:
                 self.lag.max,
             ),
             "loop_lag_seconds": ("gauge", "Last event-loop delay sampled", self.lag.last),
+            "loop_lag_recent_max_seconds": (
+                "gauge",
+                "Longest event-loop delay over the last 10 seconds",
+                self.lag.recent_max,
+            ),
             "loop_lag_over_100ms_total": (
                 "counter",
                 "Event-loop samples late by more than 100 ms",

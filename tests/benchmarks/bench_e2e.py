@@ -248,6 +248,8 @@ class Load:
                 if not ok:
                     self.errors += 1
 
+        lag: dict[str, float] = {}
+        poller = asyncio.create_task(self.loop_lag(http, lag))
         start = time.monotonic()
         cpu0, wait0 = self.cpu(), self.waits()
         stats0 = await self.manager_stats(http)
@@ -269,6 +271,7 @@ class Load:
                 tasks.append(asyncio.create_task(op(cluster, True, name)))
         await asyncio.gather(*tasks)
         issued = time.monotonic() - start
+        poller.cancel()
         cpu1, wait1 = self.cpu(), self.waits()
         stats1 = await self.manager_stats(http)
         load = os.getloadavg()
@@ -283,7 +286,28 @@ class Load:
             "runqueue_wait": {k: (wait1[k] - wait0[k]) / issued for k in wait0},
             "manager_per_s": {k: (stats1.get(k, 0) - v) / issued for k, v in stats0.items()},
             "load": load,
+            "loop_lag_max_ms": {k: v * 1000 for k, v in lag.items()},
         }
+
+    async def loop_lag(self, http: aiohttp.ClientSession, worst: dict[str, float]) -> None:
+        """Poll every service's ``loop_lag_recent_max_seconds`` (worst delay of its event loop
+        over the last 10 s) every 2 s; keep the worst per role (manager, reporter, agents)."""
+        while True:
+            for name, port in self.stack.metrics_ports.items():
+                role = "agents (worst)" if name.startswith("agent-") else name
+                try:
+                    async with http.get(
+                        f"http://127.0.0.1:{port}/metrics",
+                        ssl=False,
+                        timeout=aiohttp.ClientTimeout(total=2),
+                    ) as resp:
+                        text = await resp.text()
+                except (aiohttp.ClientError, TimeoutError):
+                    continue
+                for line in text.splitlines():
+                    if "_loop_lag_recent_max_seconds " in line and not line.startswith("#"):
+                        worst[role] = max(worst.get(role, 0.0), float(line.split()[-1]))
+            await asyncio.sleep(2.0)
 
     def pids(self) -> dict[str, int | None]:
         out: dict[str, int | None] = {}
@@ -423,6 +447,7 @@ def print_row(row: dict[str, Any]) -> None:
         f"{k} {v:.2f}" for k, v in sorted(row["runqueue_wait"].items(), key=lambda x: -x[1])
     )
     mgr = ", ".join(f"{k} {v:.0f}" for k, v in row["manager_per_s"].items())
+    lag = ", ".join(f"{k} {v:.0f}" for k, v in sorted(row.get("loop_lag_max_ms", {}).items()))
     st = row["stages"]
     stages = ", ".join(f"{k} {v['p50_ms']:.1f}/{v['p99_ms']:.1f}" for k, v in st.items())
     print(
@@ -432,7 +457,7 @@ def print_row(row: dict[str, Any]) -> None:
         f"  max {row['max_ms']:.1f}  (create p50/p99 {row['create_p50_ms']:.1f}/"
         f"{row['create_p99_ms']:.1f}, delete {row['delete_p50_ms']:.1f}/"
         f"{row['delete_p99_ms']:.1f})  load {row['load'][0]:.2f}\n    stages p50/p99 ms: {stages}\n    CPU cores used: {cpu}\n    run-queue wait (s/s, main thread): {wait}\n"
-        f"    manager per s: {mgr}",
+        f"    manager per s: {mgr}\n    worst event-loop lag (ms): {lag}",
         flush=True,
     )
 
@@ -470,6 +495,7 @@ def main() -> None:
             state_dir=Path(args.state_dir or Path(tmp) / "stack"),
             log_level=args.log_level,
             ready_timeout=max(120.0, 3.0 * args.clusters),
+            metrics=True,
         )
         with stack:
             startup = time.monotonic() - t0
