@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -131,11 +132,14 @@ class Watches:
         informer = self.informers.get(key)
         return informer.cache.get(obj) if informer else None
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop every informer, waiting ``timeout`` seconds in all for their threads (a
+        thread blocked in a watch request is a daemon: it does not hold the process)."""
         for informer in self.informers.values():
             informer.request_stop()
+        deadline = time.monotonic() + timeout
         for informer in self.informers.values():
-            informer.stop(timeout=1.0)
+            informer.stop(timeout=max(0.0, deadline - time.monotonic()))
         self.informers.clear()
 
 

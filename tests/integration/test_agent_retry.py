@@ -6,7 +6,8 @@ Real processes (:class:`services.scenario.stack.Stack`), real NATS, the simulate
   in the managed cluster, with no other change (the apply fails, shows in the outcome and
   the agent's status, and is retried with backoff until it succeeds);
 - a removal that fails (the API server refuses the delete) is retried until it succeeds,
-  without a restart, and shows in the agent's status meanwhile.
+  without a restart, and shows in the agent's status meanwhile;
+- all of it under the cluster's own NATS user (the stack is secure by default): no refusal.
 """
 
 from __future__ import annotations
@@ -243,3 +244,14 @@ def test_a_failed_removal_is_retried_until_it_succeeds(stack: Stack, bus: SyncNa
     finally:
         hooks.call("DELETE", "/_fleet/faults")
         delete_definitions(stack, definitions)
+
+
+def test_the_agent_did_all_this_as_its_own_nats_user(stack: Stack) -> None:
+    """Every NATS operation above (watches of its assignments, desired state and outcomes,
+    report/outcome/status writes and deletes, per-change events, CloudEvents subscription)
+    ran under the cluster's own user with the contract's permissions: none was refused."""
+    assert stack.secure and stack.credentials is not None
+    log = (stack.log_dir / f"{stack.agent_name(CLUSTER)}.log").read_text(errors="replace")
+    assert "agent started" in log
+    assert "permissions violation" not in log.lower()
+    assert "authorization violation" not in log.lower()
