@@ -61,10 +61,11 @@ async def _reconcile(agent: Agent, profile: str) -> None:
     obj = f"{agent.ident}:{profile}"
     drifted = profile in state.drifted
     state.drifted.discard(profile)
+    wanted = state.wanted.get(profile)
     action = planning.decide(
         agent.cluster,
         profile,
-        state.wanted.get(profile),
+        wanted,
         state.records.get(profile),
         unknown=subjects.desired_key(agent.cluster, profile) in agent.stores.desired.invalid,
         synced=state.desired_synced,
@@ -78,14 +79,16 @@ async def _reconcile(agent: Agent, profile: str) -> None:
         await _publish_outcome(agent, record)
         return
     if isinstance(action, Apply):
-        await _apply(agent, profile, action.plan)
+        assert wanted is not None  # decide() applies only what is wanted
+        await _apply(agent, profile, action.plan, wanted)
         return
     await _remove(agent, profile, action)
 
 
-async def _apply(agent: Agent, profile: str, plan: planning.ApplyPlan) -> None:
+async def _apply(
+    agent: Agent, profile: str, plan: planning.ApplyPlan, wanted: m.DesiredState
+) -> None:
     state = agent.state
-    wanted = state.wanted[profile]
     if plan.write_ahead is not None:  # everything this apply may leave behind, first
         await agent.stores.outcomes.put(m.envelope(plan.write_ahead))
     result = await asyncio.to_thread(
