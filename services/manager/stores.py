@@ -21,6 +21,7 @@ from services.manager.model import ClusterKey
 from services.manager.outputs import ASSIGNMENTS, DESIRED, PROFILES, STATUS, Item
 from services.manager.publication import Pair, Published, pair_of_labels
 from services.manager.publisher import Bucket, body_digest
+from shared.bus import provision as bus_provision
 from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
@@ -49,7 +50,7 @@ async def retrying(what: str, step: Callable[[], Awaitable[T]], max_delay: float
 
 async def provision(js: Any, storage: Storage) -> None:
     """Create or update every stream and bucket of the contract (retried)."""
-    await retrying("provisioning streams and buckets", lambda: streams.ensure(js, storage))
+    await retrying("provisioning streams and buckets", lambda: bus_provision.ensure(js, storage))
     log.info("streams and buckets provisioned", extra={"obj": "manager"})
 
 

@@ -76,7 +76,7 @@ class KVStore(Generic[E]):
     async def open(
         cls, js: Any, spec: BucketSpec, expected: type[E] | tuple[type[E], ...]
     ) -> KVStore[E]:
-        """Bind to an existing bucket (create it with :func:`shared.contract.streams.ensure`)."""
+        """Bind to an existing bucket (create it with :func:`shared.bus.provision.ensure`)."""
         try:
             kv = await js.key_value(spec.bucket)
         except BucketNotFoundError as err:

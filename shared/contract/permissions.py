@@ -128,7 +128,7 @@ MANAGER_PERMISSIONS = ADMIN_PERMISSIONS
 
 def manager_permissions() -> Permissions:
     """The manager's permissions: everything. It provisions the streams and buckets
-    (:func:`shared.contract.streams.ensure`), writes assignments, desired state, profiles
+    (:func:`shared.bus.provision.ensure`), writes assignments, desired state, profiles
     and status, reads every bucket and deletes what a removed cluster leaves behind."""
     return MANAGER_PERMISSIONS
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from shared.contract.limits import MAX_PAYLOAD
 from shared.contract.subjects import EVENTS_ROOT
@@ -138,87 +138,3 @@ BUCKETS: tuple[BucketSpec, ...] = (
     PROFILES,
     STATUS,
 )
-
-
-# -- NATS I/O (debt) ------------------------------------------------------------------------
-# stream_config, bucket_stream_config and ensure build nats-py objects and talk to JetStream:
-# they belong in shared.bus, with their callers (import-linter's "shared.contract does no I/O"
-# contract ignores exactly this module's nats imports until they move). nats-py is imported
-# inside the functions, so importing the contract never loads it.
-
-
-def stream_config(spec: StreamSpec, storage: Storage = "file") -> Any:
-    """The nats-py ``StreamConfig`` of a stream spec."""
-    from nats.js import api
-
-    return api.StreamConfig(
-        name=spec.name,
-        description=spec.description,
-        subjects=list(spec.subjects),
-        retention=api.RetentionPolicy.LIMITS,
-        max_age=spec.max_age,
-        max_bytes=spec.max_bytes,
-        max_msg_size=spec.max_msg_size,
-        duplicate_window=spec.duplicate_window,
-        storage=_storage(storage),
-        discard=api.DiscardPolicy.OLD,
-        num_replicas=1,
-    )
-
-
-def bucket_stream_config(spec: BucketSpec, storage: Storage = "file") -> Any:
-    """The nats-py ``StreamConfig`` backing a KV bucket, identical to what
-    ``js.create_key_value`` builds (so ``js.key_value(bucket)`` works on it)."""
-    from nats.js import api
-
-    duplicate_window = 120.0 if spec.ttl is None else min(120.0, spec.ttl)
-    return api.StreamConfig(
-        name=spec.stream_name,
-        description=spec.description,
-        subjects=[f"$KV.{spec.bucket}.>"],
-        allow_direct=True,
-        allow_rollup_hdrs=True,
-        deny_delete=True,
-        discard=api.DiscardPolicy.NEW,
-        duplicate_window=duplicate_window,
-        max_age=spec.ttl,
-        max_bytes=-1,
-        max_consumers=-1,
-        max_msg_size=spec.max_value_size,
-        max_msgs=-1,
-        max_msgs_per_subject=spec.history,
-        num_replicas=1,
-        storage=_storage(storage),
-    )
-
-
-def _storage(storage: Storage) -> Any:
-    from nats.js import api
-
-    return api.StorageType.MEMORY if storage == "memory" else api.StorageType.FILE
-
-
-async def ensure(js: Any, storage: Storage = "file") -> None:
-    """Create every stream and bucket of the contract, or update them to this definition
-    (idempotent; safe to call from every service at start-up). Changing the storage type of
-    an existing resource is refused by the server and raises
-    :class:`shared.errors.ExternalError`."""
-    from nats.js.errors import Error as JsError
-    from nats.js.errors import NotFoundError
-
-    from shared.errors import ExternalError
-
-    configs = [stream_config(s, storage) for s in STREAMS]
-    configs += [bucket_stream_config(b, storage) for b in BUCKETS]
-    for config in configs:
-        try:
-            try:
-                await js.stream_info(config.name)
-            except NotFoundError:
-                await js.add_stream(config)
-                log.info("created stream %s", config.name, extra={"obj": config.name})
-            else:
-                await js.update_stream(config)
-                log.debug("stream %s is up to date", config.name, extra={"obj": config.name})
-        except JsError as err:
-            raise ExternalError(f"JetStream refused stream {config.name}: {err}") from err

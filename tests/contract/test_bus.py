@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 
+from shared.bus import provision
 from shared.bus.client import EventStream, publish_change, publish_event
 from shared.bus.kv import KVChange, KVStore
 from shared.contract import messages as m
@@ -38,7 +39,7 @@ def change(cluster: ClusterRef, kind: str, rv: str, name: str = "web") -> m.Reso
 async def test_ensure_is_idempotent_and_configures_limits(nats_client: Client) -> None:
     js = nats_client.jetstream()
     for _ in range(3):
-        await streams.ensure(js, storage="memory")
+        await provision.ensure(js, storage="memory")
     info = await js.stream_info("RIPPLE_EVENTS")
     assert info.config.subjects == ["ripple.v1.events.>"]
     assert info.config.duplicate_window == 120
@@ -57,10 +58,10 @@ async def test_ensure_is_idempotent_and_configures_limits(nats_client: Client) -
 
 async def test_ensure_refuses_a_storage_change(nats_client: Client) -> None:
     js = nats_client.jetstream()
-    await streams.ensure(js, storage="file")
-    await streams.ensure(js, storage="file")
+    await provision.ensure(js, storage="file")
+    await provision.ensure(js, storage="file")
     with pytest.raises(ExternalError, match="RIPPLE_EVENTS"):
-        await streams.ensure(js, storage="memory")
+        await provision.ensure(js, storage="memory")
 
 
 async def test_events_through_the_stream_with_an_ordered_consumer(jetstream: Any) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import nats
 import pytest
 
+from shared.bus import provision
 from shared.bus.client import connect
 from shared.bus.embedded import EmbeddedNats, find_binary
 from shared.bus.errors import BusError
@@ -45,7 +46,7 @@ async def test_async_context_manager_max_payload_and_restart(tmp_path: Path) -> 
         client = await connect(server.url, "t", max_reconnect_attempts=0)
         assert client.max_payload == MAX_PAYLOAD
         js = client.jetstream()
-        await streams.ensure(js)  # file storage: survives a crash
+        await provision.ensure(js)  # file storage: survives a crash
         store = await KVStore.open(js, streams.REPORTS, m.EventReportEvent)
         report = examples()[0]
         assert isinstance(report, m.EventReportEvent)
@@ -70,7 +71,7 @@ async def test_watch_survives_a_nats_server_crash(tmp_path: Path) -> None:
     client = await connect(server.url, "t", reconnect_time_wait=0.05)
     try:
         js = client.jetstream(timeout=2)
-        await streams.ensure(js)
+        await provision.ensure(js)
         store = await KVStore.open(js, streams.REPORTS, m.EventReportEvent)
         report = examples()[0]
         assert isinstance(report, m.EventReportEvent)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 
+from shared.bus import provision
 from shared.bus.client import bus_stats, connect, publish_change
 from shared.bus.embedded import EmbeddedNats
 from shared.bus.errors import BusError
@@ -51,7 +52,7 @@ async def secured(tmp_path: Path) -> AsyncIterator[tuple[Client, Client, list[st
             max_reconnect_attempts=0,
         )
         try:
-            await streams.ensure(manager.jetstream(), storage="memory")
+            await provision.ensure(manager.jetstream(), storage="memory")
             yield manager, agent, errors
         finally:
             await agent.close()

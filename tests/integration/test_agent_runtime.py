@@ -24,8 +24,8 @@ import pytest
 from services.scenario.model import Fleet
 from services.scenario.processes import ManagedProcess, free_port, ripple_command
 from services.scenario.stack import Stack
+from shared.bus import provision as bus_provision
 from shared.bus.client import close, connect
-from shared.contract import streams
 
 CLUSTER = "default/cluster-rt"
 
@@ -66,7 +66,7 @@ async def provision(url: str) -> None:
     """What the manager does at start-up: the contract's streams and buckets."""
     client = await connect(url, "test-provisioner", max_reconnect_attempts=0)
     try:
-        await streams.ensure(client.jetstream(), "memory")
+        await bus_provision.ensure(client.jetstream(), "memory")
     finally:
         await close(client)
 

@@ -14,6 +14,7 @@ import pytest
 from services.manager.outputs import DESIRED, PROFILES, desired_key
 from services.manager.reconciler import Reconciler
 from services.manager.stores import Stores, read_published
+from shared.bus import provision
 from shared.contract import streams
 from tests.manager.test_publication import A, B, new_state, report
 
@@ -160,7 +161,7 @@ async def test_a_failing_bucket_is_retried_without_holding_up_other_keys(
     failure = next(f for (b, _), f in failures.items() if b == DESIRED)
     assert not failure.terminal and "put failed" in failure.message
     assert rec.publisher.queue.stats["retries"] >= 1
-    await streams.ensure(jetstream, "memory")  # the bucket is back
+    await provision.ensure(jetstream, "memory")  # the bucket is back
     wanted = {desired_key(c, p) for c, p in state.desired}
     await until(lambda: _equal(keys(stores.desired), wanted), what="desired state published")
     await until(lambda: not failures, what="failures cleared")

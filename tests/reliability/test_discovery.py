@@ -225,17 +225,6 @@ def test_restarting_agent_with_failing_discovery_withdraws_nothing(
     _agent_case(stack, bus, hooks, path, status, delete=delete)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "agent bug (services/agent/applying.py Applier.apply + service.py _apply_profile): "
-        "when the restarted agent re-applies its desired state and an apply fails (here: "
-        "the NetworkPolicy's discovery, /apis answers 503), Applier.apply prunes the very "
-        "object it failed to apply (it is in `previous` but not in `wanted`) and "
-        "_apply_profile records applied=[]; once the Deployment's desired state is withdrawn "
-        "after recovery, its NetworkPolicy is never pruned (orphan)"
-    ),
-)
 def test_restarting_agent_with_failing_group_list_then_a_deletion_converges(
     stack: Stack, bus: SyncNats, hooks: Http
 ) -> None:

@@ -22,6 +22,7 @@ from services.fleet import FleetThread, start_fleet_thread
 from services.scenario.processes import ManagedProcess, free_port, ripple_command, wait_ready
 from services.scenario.provision import install_sveltos_crds
 from shared.api.vocabulary import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from shared.bus import provision
 from shared.bus.embedded import EmbeddedNats
 from shared.bus.kv import KVStore
 from shared.contract import messages as m
@@ -161,7 +162,7 @@ def harness(fleet: FleetThread, nats_server: EmbeddedNats, tmp_path: Path) -> It
     kube = KubeClient(str(kubeconfig), name=name)
     install_sveltos_crds(kube, 30)
     bus = SyncNats(nats_server.url)
-    bus.run(streams.ensure(bus.js, "memory"))  # the manager provisions the buckets
+    bus.run(provision.ensure(bus.js, "memory"))  # the manager provisions the buckets
     h = Harness(fleet, name, kube, bus, tmp_path, nats_server.url)
     try:
         yield h

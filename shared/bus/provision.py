@@ -1,0 +1,87 @@
+"""Provisioning the contract's streams and KV buckets on a JetStream server.
+
+The specs (names, subjects, limits) are data of the contract (:mod:`shared.contract.streams`);
+turning them into nats-py ``StreamConfig`` objects and creating or updating them is NATS I/O,
+so it lives here. Only the manager (and tests, and the embedded default) call :func:`ensure`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nats.js import api
+from nats.js.errors import Error as JsError
+from nats.js.errors import NotFoundError
+
+from shared.contract.streams import BUCKETS, STREAMS, BucketSpec, Storage, StreamSpec
+from shared.errors import ExternalError
+
+log = logging.getLogger(__name__)
+
+
+def stream_config(spec: StreamSpec, storage: Storage = "file") -> Any:
+    """The nats-py ``StreamConfig`` of a stream spec."""
+    return api.StreamConfig(
+        name=spec.name,
+        description=spec.description,
+        subjects=list(spec.subjects),
+        retention=api.RetentionPolicy.LIMITS,
+        max_age=spec.max_age,
+        max_bytes=spec.max_bytes,
+        max_msg_size=spec.max_msg_size,
+        duplicate_window=spec.duplicate_window,
+        storage=_storage(storage),
+        discard=api.DiscardPolicy.OLD,
+        num_replicas=1,
+    )
+
+
+def bucket_stream_config(spec: BucketSpec, storage: Storage = "file") -> Any:
+    """The nats-py ``StreamConfig`` backing a KV bucket, identical to what
+    ``js.create_key_value`` builds (so ``js.key_value(bucket)`` works on it)."""
+    duplicate_window = 120.0 if spec.ttl is None else min(120.0, spec.ttl)
+    return api.StreamConfig(
+        name=spec.stream_name,
+        description=spec.description,
+        subjects=[f"$KV.{spec.bucket}.>"],
+        allow_direct=True,
+        allow_rollup_hdrs=True,
+        deny_delete=True,
+        discard=api.DiscardPolicy.NEW,
+        duplicate_window=duplicate_window,
+        max_age=spec.ttl,
+        max_bytes=-1,
+        max_consumers=-1,
+        max_msg_size=spec.max_value_size,
+        max_msgs=-1,
+        max_msgs_per_subject=spec.history,
+        num_replicas=1,
+        storage=_storage(storage),
+    )
+
+
+def _storage(storage: Storage) -> Any:
+    return api.StorageType.MEMORY if storage == "memory" else api.StorageType.FILE
+
+
+async def ensure(js: Any, storage: Storage = "file") -> None:
+    """Create every stream and bucket of the contract, or update them to this definition
+    (idempotent). The manager provisions at start-up; agents and the reporter only bind to
+    what exists (their NATS users may not administer streams). Changing the storage type of
+    an existing resource is refused by the server and raises
+    :class:`shared.errors.ExternalError`."""
+    configs = [stream_config(s, storage) for s in STREAMS]
+    configs += [bucket_stream_config(b, storage) for b in BUCKETS]
+    for config in configs:
+        try:
+            try:
+                await js.stream_info(config.name)
+            except NotFoundError:
+                await js.add_stream(config)
+                log.info("created stream %s", config.name, extra={"obj": config.name})
+            else:
+                await js.update_stream(config)
+                log.debug("stream %s is up to date", config.name, extra={"obj": config.name})
+        except JsError as err:
+            raise ExternalError(f"JetStream refused stream {config.name}: {err}") from err
