@@ -9,6 +9,7 @@ that does not load shows its error (and keeps the clusters it had).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -69,12 +70,15 @@ def definition_views(
     ``agent_errors``: ``(cluster, error)`` as agents report them (``EventSource <name>: ...``
     errors are an EventSource's); ``problems``: failing publications per definition."""
     problems = problems or {}
+    agent_errors = list(agent_errors)
+    applies = apply_problems(state, agent_errors)
     views: dict[tuple[str, str], DefinitionView] = {}
     statuses = state.status
     for name, trigger in state.triggers.items():
         status = statuses.get(name)
         errors = list(status.errors) if status else []
         errors += problems.get((trigger.kind, name), [])
+        errors += applies.get(name, [])
         views[(trigger.kind, name)] = DefinitionView(
             trigger.kind,
             name,
@@ -84,7 +88,6 @@ def definition_views(
     by_source: dict[str, list[ClusterKey]] = {}
     for cluster, es in state.assignments:
         by_source.setdefault(es, []).append(cluster)
-    agent_errors = list(agent_errors)
     for name in state.event_sources:
         prefix = f"EventSource {name}:"
         errors = [f"{cluster}: {e}" for cluster, e in agent_errors if e.startswith(prefix)]
@@ -99,6 +102,26 @@ def definition_views(
             kind, name, previous.matching_clusters if previous else (), (error,)
         )
     return {view.key: view for view in views.values()}
+
+
+_RETRY_NOTE = re.compile(r" \(attempt \d+, retry in [0-9.]+s\)$")
+
+
+def apply_problems(state: State, agent_errors: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Per trigger: its profiles' apply/removal failures as agents report them
+    (``profile <name>: ...``), attempt counts replaced by "(retrying)" so that a retry does
+    not rewrite the status."""
+    out: dict[str, list[str]] = {}
+    for cluster, error in agent_errors:
+        if not error.startswith("profile "):
+            continue
+        name, _, what = error[len("profile ") :].partition(": ")
+        profile = state.profiles.get(name)
+        if profile is None:
+            continue
+        what = _RETRY_NOTE.sub(" (retrying)", what)
+        out.setdefault(profile.trigger, []).append(f"{cluster}: profile {name}: {what}")
+    return out
 
 
 def agent_errors(agents: Mapping[str, m.AgentStatus]) -> list[tuple[str, str]]:

@@ -129,3 +129,17 @@ def test_a_value_that_makes_no_valid_message_is_terminal() -> None:
     bad = DesiredEntry(A, "sveltos-x", (), "Sometimes", "WithdrawPolicies", ())
     with pytest.raises(Terminal, match="not a valid message"):
         checked_payload(DESIRED, bad, 1, "desired state of profile sveltos-x")
+
+
+def test_apply_failures_reported_by_agents_show_on_the_trigger_without_retry_noise() -> None:
+    state = new_state()
+    report(state, A, "s1")
+    state.reconcile()
+    (profile,) = state.profiles
+    line = f"profile {profile}: apply/removal failed: no kind Widget (attempt 3, retry in 0.8s)"
+    again = line.replace("attempt 3, retry in 0.8s", "attempt 4, retry in 1.6s")
+    first = definition_views(state, {}, [(str(B), line), (str(B), "profile gone: x")])
+    second = definition_views(state, {}, [(str(B), again)])
+    (error,) = first["eventtrigger.t"].errors
+    assert error == f"{B}: profile {profile}: apply/removal failed: no kind Widget (retrying)"
+    assert second["eventtrigger.t"].errors == (error,)  # a retry does not rewrite the status
