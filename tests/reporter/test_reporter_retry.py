@@ -9,7 +9,9 @@ simulated fleet (real HTTPS, Sveltos CRDs installed) whose fault hook (``POST
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from shared.bus.embedded import EmbeddedNats
 from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams, subjects
+from shared.contract.subjects import ClusterRef
 from shared.kube import GVK, KubeClient
 from tests.reliability.helpers import SyncNats, eventually, stays
 
@@ -34,7 +37,7 @@ EVENT_REPORT = GVK("lib.projectsveltos.io/v1beta1", "EventReport")
 EVENT_TRIGGER = GVK("lib.projectsveltos.io/v1beta1", "EventTrigger")
 CLUSTER_PROFILE = GVK("config.projectsveltos.io/v1beta1", "ClusterProfile")
 CONFIG_MAP = GVK("v1", "ConfigMap")
-CLUSTER = m.ClusterRef(namespace="default", name="c1", type="sveltos")
+CLUSTER = ClusterRef(namespace="default", name="c1", type="sveltos")
 REPORTS_PATH = r"/apis/lib\.projectsveltos\.io/v1beta1/(namespaces/[^/]+/)?eventreports"
 #: a deadline after a fault clears: the next retry may be up to the backoff cap (60 s) away
 #: when a loaded machine let many attempts fail first (it is a fraction of a second otherwise)
@@ -80,9 +83,16 @@ class Harness:
     reporter: ManagedProcess | None = None
     metrics_url: str = ""
     stores: dict[str, Any] = field(default_factory=dict)
+    provisioned: bool = False
+
+    def provision(self) -> None:
+        """Create the buckets, as the manager does (the reporter only waits for them)."""
+        if not self.provisioned:
+            self.bus.run(provision.ensure(self.bus.js, "memory"))
+            self.provisioned = True
 
     # -- the reporter ----------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, *, wait: bool = True) -> None:
         port = free_port()
         self.metrics_url = f"http://127.0.0.1:{port}/metrics"
         argv = ripple_command(
@@ -99,7 +109,21 @@ class Harness:
         self.reporter = ManagedProcess(
             "reporter", argv, self.state / "reporter.log", ready_file=self.state / "ready"
         ).start()
-        wait_ready([self.reporter], 60)
+        if wait:
+            self.provision()
+            wait_ready([self.reporter], 60)
+
+    def readyz(self) -> tuple[int, dict[str, Any]] | None:
+        """``/readyz``: (status, body), or None while nothing answers."""
+        url = self.metrics_url.replace("/metrics", "/readyz")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            with err:
+                return err.code, json.loads(err.read())
+        except OSError:
+            return None
 
     def stop(self) -> None:
         if self.reporter is not None:
@@ -123,16 +147,20 @@ class Harness:
 
     # -- NATS, as the agents and the manager write it --------------------------------------
     def store(self, spec: streams.BucketSpec, expected: Any) -> Any:
+        self.provision()
         if spec.bucket not in self.stores:
             self.stores[spec.bucket] = self.bus.run(KVStore.open(self.bus.js, spec, expected))
         return self.stores[spec.bucket]
 
-    def put(self, payload: Any) -> None:
-        spec, cls = {
-            m.EventReportSnapshot: (streams.REPORTS, m.EventReportEvent),
-            m.ProfileState: (streams.PROFILES, m.ProfileEvent),
-            m.DefinitionStatus: (streams.STATUS, m.DefinitionStatusEvent),
-        }[type(payload)]
+    def put(self, payload: m.EventReportSnapshot | m.ProfileState | m.DefinitionStatus) -> None:
+        spec: streams.BucketSpec
+        cls: type[m.Envelope]
+        if isinstance(payload, m.EventReportSnapshot):
+            spec, cls = streams.REPORTS, m.EventReportEvent
+        elif isinstance(payload, m.ProfileState):
+            spec, cls = streams.PROFILES, m.ProfileEvent
+        else:
+            spec, cls = streams.STATUS, m.DefinitionStatusEvent
         self.bus.run(self.store(spec, cls).put(m.envelope(payload)))
 
     def delete_report(self, source: str) -> None:
@@ -162,7 +190,6 @@ def harness(fleet: FleetThread, nats_server: EmbeddedNats, tmp_path: Path) -> It
     kube = KubeClient(str(kubeconfig), name=name)
     install_sveltos_crds(kube, 30)
     bus = SyncNats(nats_server.url)
-    bus.run(provision.ensure(bus.js, "memory"))  # the manager provisions the buckets
     h = Harness(fleet, name, kube, bus, tmp_path, nats_server.url)
     try:
         yield h
@@ -172,6 +199,22 @@ def harness(fleet: FleetThread, nats_server: EmbeddedNats, tmp_path: Path) -> It
         bus.close()
         kube.close()
         fleet.remove_cluster(name)
+
+
+def test_the_reporter_waits_for_the_buckets_the_manager_provisions(harness: Harness) -> None:
+    harness.start(wait=False)
+
+    def waiting() -> str:
+        answer = harness.readyz()
+        reason = str(answer[1].get("reason", "")) if answer and answer[0] == 503 else ""
+        return reason if "waiting for bucket" in reason else ""
+
+    assert "ripple-reports" in eventually(waiting, 30, what="/readyz: waiting for a bucket")
+    assert harness.reporter is not None and not harness.reporter.is_ready()
+
+    harness.provision()
+    wait_ready([harness.reporter], 60)
+    assert harness.readyz() == (200, {"status": "ready"})
 
 
 def test_an_event_report_refused_with_503_appears_once_the_fault_clears(harness: Harness) -> None:
@@ -334,6 +377,6 @@ def test_profiles_and_their_configmaps_are_written_through_failures(harness: Har
     copy = eventually(
         lambda: harness.kube.get(CONFIG_MAP, "projectsveltos", "sveltos-cm1"), what="ConfigMap"
     )
-    assert copy["data"] == generated["data"]
+    assert copy is not None and copy["data"] == generated["data"]
     assert harness.metric("write_failures_total") >= 5
     eventually(lambda: harness.metric("failing_keys") == 0, what="no failing key")
