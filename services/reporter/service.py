@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from services.reporter.mirrors import PROFILES, REPORTS, Mirrors
@@ -79,11 +80,25 @@ async def main(settings: ReporterSettings, service: Service) -> None:
     async def log_failures() -> None:
         writer.log_failures()
 
-    service.spawn(mirrors.reports(reports), "reporter-reports")
-    service.spawn(mirrors.profiles(profiles), "reporter-profiles")
-    service.spawn(mirrors.statuses(statuses), "reporter-statuses")
+    service.spawn(stoppable(mirrors.reports(reports), "reports"), "reporter-reports")
+    service.spawn(stoppable(mirrors.profiles(profiles), "profiles"), "reporter-profiles")
+    service.spawn(stoppable(mirrors.statuses(statuses), "statuses"), "reporter-statuses")
     service.every(FAILURE_LOG_INTERVAL, log_failures, "reporter-failure-log")
     await writer.run(settings.workers)  # until the service stops
+
+
+async def stoppable(coro: Coroutine[Any, Any, None], name: str) -> None:
+    """Run a bucket watcher in its own task and, when stopped, cancel it until it ends: in
+    Python 3.11 ``asyncio.wait_for`` (the KV watcher's heartbeat wait) loses a cancellation
+    that races an arriving message, and the watcher would run on after SIGTERM."""
+    task = asyncio.create_task(coro, name=f"{name}-watch")
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.05)
+        raise
 
 
 async def _open(service: Service, js: Any, spec: BucketSpec, expected: type[E]) -> KVStore[E]:
@@ -100,4 +115,4 @@ async def _open(service: Service, js: Any, spec: BucketSpec, expected: type[E]) 
     return await KVStore.open_when_provisioned(js, spec, expected, on_wait=waiting)
 
 
-__all__ = ["main"]
+__all__ = ["main", "stoppable"]
