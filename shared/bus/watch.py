@@ -168,7 +168,10 @@ class FilteredWatcher:
             return RawEntry("synced", "", 0)
         while True:
             try:
-                msg = await asyncio.wait_for(self._queue.get(), timeout=self.heartbeat * 3)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation
+                # that races an arriving message, and the watch would outlive a SIGTERM
+                async with asyncio.timeout(self.heartbeat * 3):
+                    msg = await self._queue.get()
             except TimeoutError:
                 await self._reset("missed heartbeats")
                 continue
