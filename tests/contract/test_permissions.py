@@ -202,7 +202,8 @@ async def test_agent_can_do_what_the_agent_service_does(
     await agent.flush()
     subject = p.cloudevents_subject(CLUSTER).replace(">", "app.created")
     await manager.publish(subject, b"{}")
-    async with asyncio.timeout(5):
+    await manager.flush()
+    async with asyncio.timeout(10):
         assert await received.get() == subject
     await agent.flush()
     assert errors == []
