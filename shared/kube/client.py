@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from shared.api import vocabulary as _vocabulary
 from shared.kube.discovery import Answer, ApiResource, Discovery
 from shared.kube.errors import KindNotServed, KubeError, KubeNotFound, WatchExpired
 
@@ -26,47 +27,10 @@ FIELD_MANAGER = "ripple"
 DISCOVERY_TIMEOUT = 15.0  # seconds per discovery document
 
 
-class GVK(NamedTuple):
-    """apiVersion + kind; ``api_version`` is ``v1`` for core or ``group/version``."""
-
-    api_version: str
-    kind: str
-
-    @classmethod
-    def of(cls, obj: dict[str, Any]) -> GVK:
-        return cls(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
-
-    @classmethod
-    def from_parts(cls, group: str, version: str, kind: str) -> GVK:
-        return cls(f"{group}/{version}" if group else version, kind)
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    def __str__(self) -> str:
-        return f"{self.api_version}/{self.kind}"
-
-
-class ObjectKey(NamedTuple):
-    api_version: str
-    kind: str
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{ns}{self.name}"
-
-
-def object_key(obj: dict[str, Any]) -> ObjectKey:
-    meta = obj.get("metadata") or {}
-    return ObjectKey(
-        str(obj.get("apiVersion", "")),
-        str(obj.get("kind", "")),
-        str(meta.get("namespace") or ""),
-        str(meta.get("name") or ""),
-    )
+# One vocabulary: the kube adapter's kinds and object identities are shared.api's.
+GVK = _vocabulary.GVK
+ObjectKey = _vocabulary.ObjectKey
+object_key = _vocabulary.ObjectKey.of
 
 
 def _reason_message(exc: ApiException) -> tuple[str, str]:
