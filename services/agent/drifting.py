@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.agent.planning import normal_key
+from shared.api.vocabulary import GVK, ObjectKey
 from shared.contract import messages as m
-from shared.kube.client import GVK, ObjectKey, object_key
+
+object_key = ObjectKey.of
 
 IGNORED_METADATA = {"resourceVersion", "uid", "generation", "creationTimestamp", "managedFields"}
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.agent.watching import WatchKey
+from shared.api.vocabulary import GVK, ObjectKey
 from shared.evaluation import AggregateResult, CompiledEventSource
-from shared.kube.client import GVK, ObjectKey, object_key
+
+object_key = ObjectKey.of
 
 log = logging.getLogger(__name__)
 

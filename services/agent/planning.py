@@ -27,9 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
 from shared.contract.subjects import ClusterRef
-from shared.kube.client import ObjectKey, object_key
+
+object_key = ObjectKey.of
 
 Applied = tuple[tuple[ObjectKey, str], ...]  # (object, hash it was applied with)
 

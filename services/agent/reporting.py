@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 from services.agent.evaluating import ChangeEvent, SourceState
 from services.agent.watching import WatchKey
+from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
 from shared.contract.subjects import ClusterRef
-from shared.kube.client import ObjectKey
 
 Gate = Literal["publish", "incomplete", "clean"]
 
