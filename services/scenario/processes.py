@@ -74,6 +74,7 @@ class ManagedProcess:
         self.ready_file = ready_file
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
+        self._terminated = False  # SIGTERM sent to the current process
         self._log: IO[bytes] | None = None
 
     def __repr__(self) -> str:
@@ -98,6 +99,7 @@ class ManagedProcess:
             with contextlib.suppress(FileNotFoundError):
                 self.ready_file.unlink()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(self.env or {})}
+        self._terminated = False
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log.write(f"# {' '.join(self.argv)}\n".encode())
         self._log.flush()
@@ -133,8 +135,9 @@ class ManagedProcess:
         )
 
     def terminate(self) -> None:
-        """Send SIGTERM (if running) without waiting."""
-        if self.proc is not None and self.proc.poll() is None:
+        """Send SIGTERM (if running and not sent yet) without waiting."""
+        if self.proc is not None and self.proc.poll() is None and not self._terminated:
+            self._terminated = True
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
 

@@ -259,8 +259,10 @@ async def _run(service: Service, main: Main) -> None:
     signals: list[int] = []
 
     def on_signal(sig: int) -> None:
-        if signals:  # a second signal: stop now
-            os._exit(128 + sig)
+        if signals:  # a second Ctrl-C stops now; a repeated SIGTERM changes nothing
+            if sig == signal.SIGINT:
+                os._exit(128 + sig)
+            return
         signals.append(sig)
         log.info(
             "%s: stopping (%s)",
@@ -327,6 +329,8 @@ def run(name: str, settings: ServiceSettings, main: Main, ident: str | None = No
     try:
         asyncio.run(_run(service, main))
         stop_by_signal = service.stopping.is_set()
+        # the loop has removed its handlers: a late SIGTERM must not kill an exiting process
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     except KeyboardInterrupt:
         return 0
     except BaseExceptionGroup as group:  # a task crashed: one line per cause, exit non-zero

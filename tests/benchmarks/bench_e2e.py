@@ -249,7 +249,7 @@ class Load:
                     self.errors += 1
 
         lag: dict[str, float] = {}
-        poller = asyncio.create_task(self.loop_lag(http, lag))
+        poller = asyncio.create_task(self.loop_lag(http, lag, args.warmup))
         start = time.monotonic()
         cpu0, wait0 = self.cpu(), self.waits()
         stats0 = await self.manager_stats(http)
@@ -289,9 +289,13 @@ class Load:
             "loop_lag_max_ms": {k: v * 1000 for k, v in lag.items()},
         }
 
-    async def loop_lag(self, http: aiohttp.ClientSession, worst: dict[str, float]) -> None:
+    async def loop_lag(
+        self, http: aiohttp.ClientSession, worst: dict[str, float], after: float
+    ) -> None:
         """Poll every service's ``loop_lag_recent_max_seconds`` (worst delay of its event loop
-        over the last 10 s) every 2 s; keep the worst per role (manager, reporter, agents)."""
+        over the last 10 s) every 2 s, from ``after`` seconds on plus 10 s (so the figure
+        covers the measured part of the window only); keep the worst per role."""
+        await asyncio.sleep(after + 10.0)
         while True:
             for name, port in self.stack.metrics_ports.items():
                 role = "agents (worst)" if name.startswith("agent-") else name
