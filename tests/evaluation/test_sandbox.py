@@ -184,7 +184,9 @@ def test_memory_bomb_with_tables_and_pcall() -> None:
     )
     result = c.evaluate(service())
     assert result.error is not None
-    assert "memory budget exceeded" in result.error or "instruction budget" in result.error
+    # whichever budget runs out first stops it (on a loaded machine the time budget can)
+    budgets = ("memory budget exceeded", "instruction budget", "time budget exceeded")
+    assert any(b in result.error for b in budgets), result.error
 
 
 def test_huge_single_allocation_is_refused() -> None:
