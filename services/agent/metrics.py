@@ -8,8 +8,6 @@ NATS permission violations, ready). Each work queue adds ``workqueue_<name>_adds
 
 from __future__ import annotations
 
-import gc
-
 from services.agent.state import AgentState
 
 Metrics = dict[str, tuple[str, str, float]]
@@ -68,8 +66,8 @@ def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metric
         "watches": ("gauge", "Informers running", watches),
         "gc_frozen_objects": (
             "gauge",
-            "Objects moved out of the cyclic GC's scans after bursts",
-            gc.get_freeze_count(),
+            "Objects moved out of the cyclic GC's scans, counted at the last freeze",
+            c.gc_frozen,
         ),
         "matching_objects": (
             "gauge",

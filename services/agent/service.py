@@ -78,6 +78,7 @@ async def main(settings: AgentSettings, service: Service) -> None:
     except Exception as exc:
         log.warning("discovery failed (will retry): %s", exc, extra={"obj": agent.ident})
     gc.freeze()  # what start-up built lives as long as the process: out of the GC's scans
+    state.counts.gc_frozen = gc.get_freeze_count()
     log.info("agent started (instance %s)", state.instance, extra={"obj": agent.ident})
     service.not_ready_reason = "reading assignments"
     agent.status_due()

@@ -42,6 +42,8 @@ class Counts:
     removal_failures: int = 0
     drift_reapplies: int = 0
     cloudevents_rejected: int = 0
+    #: objects frozen out of the cyclic GC, counted when frozen (counting walks them all)
+    gc_frozen: int = 0
 
 
 @dataclass

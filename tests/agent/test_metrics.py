@@ -1,6 +1,8 @@
 """The agent's Prometheus metrics: names, kinds and the exposition format (the snapshot the
 runtime serves on the loop)."""
 
+import pytest
+
 from services.agent.metrics import snapshot
 from services.agent.state import AgentState
 from shared.metrics import exposition
@@ -21,3 +23,20 @@ def test_agent_metrics_exposition() -> None:
     assert "ripple_agent_invalid_messages_total 1.0" in text
     assert "ripple_agent_workqueue_profiles_depth 1.0" in text
     assert "# TYPE ripple_agent_workqueue_reports_failures_total counter" in text
+
+
+def test_frozen_objects_are_counted_at_freeze_time_not_per_scrape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``gc.get_freeze_count()`` walks every frozen object (5-15 ms on the loop in an agent):
+    a scrape reports the count taken when the agent froze them."""
+    import gc
+
+    def walk() -> int:
+        raise AssertionError("a scrape must not walk the frozen objects")
+
+    state = AgentState(CLUSTER)
+    state.counts.gc_frozen = 1234
+    monkeypatch.setattr(gc, "get_freeze_count", walk)
+    text = exposition("ripple_agent", lambda: snapshot(state)).decode()
+    assert "ripple_agent_gc_frozen_objects 1234.0" in text
