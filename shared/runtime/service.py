@@ -89,6 +89,7 @@ class Service:
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._group: asyncio.TaskGroup | None = None
         self.stopping = asyncio.Event()
+        self.metrics_port: int | None = None  # bound port of /metrics (when served)
 
     # -- tasks -------------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -245,8 +246,6 @@ class Service:
             self.metrics_port,
             extra={"obj": self.ident},
         )
-
-    metrics_port: int | None = None
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
