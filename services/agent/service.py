@@ -31,13 +31,12 @@ import functools
 import gc
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from services.agent import effects, inputs
 from services.agent.agent import Agent, Stores
 from services.agent.settings import AgentSettings
 from services.agent.state import AgentState
-from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
 from shared.contract.permissions import agent_inbox_prefix
@@ -61,11 +60,11 @@ async def main(settings: AgentSettings, service: Service) -> None:
     nc = await service.connect(inbox_prefix=agent_inbox_prefix(cluster))
     js = nc.jetstream()
     stores = Stores(
-        assignments=await _open(service, js, streams.ASSIGNMENTS, m.AssignmentEvent),
-        reports=await _open(service, js, streams.REPORTS, m.EventReportEvent),
-        desired=await _open(service, js, streams.DESIRED, m.DesiredStateEvent),
-        outcomes=await _open(service, js, streams.OUTCOMES, m.ApplyOutcomeEvent),
-        agents=await _open(service, js, streams.AGENTS, m.AgentStatusEvent),
+        assignments=await service.open_bucket(js, streams.ASSIGNMENTS, m.AssignmentEvent),
+        reports=await service.open_bucket(js, streams.REPORTS, m.EventReportEvent),
+        desired=await service.open_bucket(js, streams.DESIRED, m.DesiredStateEvent),
+        outcomes=await service.open_bucket(js, streams.OUTCOMES, m.ApplyOutcomeEvent),
+        agents=await service.open_bucket(js, streams.AGENTS, m.AgentStatusEvent),
     )
     kube = KubeClient(settings.kubeconfig, name=cluster.name)
     agent = Agent(settings, service, state, nc=nc, stores=stores, kube=kube)
@@ -92,20 +91,6 @@ async def main(settings: AgentSettings, service: Service) -> None:
     await inputs.subscribe_cloud_events(agent)
     service.every(STATUS_CHECK, _status_check(agent), "status")
     await service.stopping.wait()
-
-
-async def _open(service: Service, js: Any, spec: streams.BucketSpec, cls: type[E]) -> KVStore[E]:
-    """Bind to a bucket the manager provisions; not ready (and saying why) until it is."""
-    reason = f"waiting for bucket {spec.bucket}"
-    said: list[str] = []
-
-    def on_wait(err: Exception) -> None:
-        service.not_ready_reason = reason
-        if not said:
-            said.append(reason)
-            log.warning("%s: %s", reason, err, extra={"obj": service.ident})
-
-    return await KVStore.open_when_provisioned(js, spec, cls, on_wait=on_wait)
 
 
 def _run_queue(

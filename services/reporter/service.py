@@ -28,11 +28,9 @@ from services.reporter.mirrors import PROFILES, REPORTS, Mirrors
 from services.reporter.ownership import Ownership
 from services.reporter.settings import ReporterSettings
 from services.reporter.writer import Writer
-from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
 from shared.contract.permissions import REPORTER_INBOX_PREFIX
-from shared.contract.streams import BucketSpec
 from shared.kube import KubeClient
 from shared.runtime.service import Service
 
@@ -57,9 +55,9 @@ async def main(settings: ReporterSettings, service: Service) -> None:
     service.not_ready_reason = "connecting to NATS"
     nc = await service.connect(inbox_prefix=REPORTER_INBOX_PREFIX)
     js = nc.jetstream()
-    reports = await _open(service, js, streams.REPORTS, m.EventReportEvent)
-    profiles = await _open(service, js, streams.PROFILES, m.ProfileEvent)
-    statuses = await _open(service, js, streams.STATUS, m.DefinitionStatusEvent)
+    reports = await service.open_bucket(js, streams.REPORTS, m.EventReportEvent)
+    profiles = await service.open_bucket(js, streams.PROFILES, m.ProfileEvent)
+    statuses = await service.open_bucket(js, streams.STATUS, m.DefinitionStatusEvent)
 
     ownership = Ownership()
     writer = Writer(kube, ownership.wanted)
@@ -99,20 +97,6 @@ async def stoppable(coro: Coroutine[Any, Any, None], name: str) -> None:
             task.cancel()
             await asyncio.wait({task}, timeout=0.05)
         raise
-
-
-async def _open(service: Service, js: Any, spec: BucketSpec, expected: type[E]) -> KVStore[E]:
-    """Bind to a bucket the manager provisions (waits until it exists)."""
-    waits = 0
-
-    def waiting(err: Exception) -> None:
-        nonlocal waits
-        waits += 1
-        service.not_ready_reason = f"waiting for bucket {spec.bucket} (the manager creates it)"
-        level = logging.INFO if waits == 1 or waits % 20 == 0 else logging.DEBUG
-        log.log(level, "%s (waiting)", err, extra={"obj": spec.bucket})
-
-    return await KVStore.open_when_provisioned(js, spec, expected, on_wait=waiting)
 
 
 __all__ = ["main", "stoppable"]

@@ -25,12 +25,19 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.contract.messages import Envelope
+from shared.contract.streams import BucketSpec
 from shared.runtime.errors import RuntimeFailure
 from shared.runtime.settings import ServiceSettings
 
+if TYPE_CHECKING:
+    from shared.bus.kv import KVStore
+
 log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Envelope)
 
 Snapshot = Callable[[], Mapping[str, tuple[str, str, float]]]
 Main = Callable[["Service"], Awaitable[None]]
@@ -207,6 +214,22 @@ class Service:
             self.stats["nats_connects"] += 1
             self.on_stop(functools.partial(close, client))
             return client
+
+    async def open_bucket(self, js: Any, spec: BucketSpec, expected: type[E]) -> KVStore[E]:
+        """Bind to a bucket the manager provisions: until it exists the service is not ready
+        and ``/readyz`` says which bucket it waits for (logged once, then every 20th try)."""
+        from shared.bus.kv import KVStore
+
+        waits = 0
+
+        def waiting(err: Exception) -> None:
+            nonlocal waits
+            waits += 1
+            self.not_ready_reason = f"waiting for bucket {spec.bucket} (the manager creates it)"
+            level = logging.INFO if waits == 1 or waits % 20 == 0 else logging.DEBUG
+            log.log(level, "%s (waiting)", err, extra={"obj": self.ident})
+
+        return await KVStore.open_when_provisioned(js, spec, expected, on_wait=waiting)
 
     # -- HTTP --------------------------------------------------------------------------------
     async def _serve_http(self, port: int) -> None:
