@@ -58,26 +58,16 @@ MEMORY = typer.Option(False, "--memory-storage", help="JetStream memory storage 
 KUBECONFIG_HELP = "Kubeconfig (default: in-cluster)."
 
 
-def _common_flags(
-    nats: str | None,
-    nats_user: str | None,
-    nats_password: str | None,
-    nats_creds: Path | None,
-    ready_file: Path | None,
-    metrics_host: str | None,
-    metrics_port: int | None,
-    memory_storage: bool,
-) -> dict[str, Any]:
-    return {
-        "nats_url": nats,
-        "nats_user": nats_user,
-        "nats_password": nats_password,
-        "nats_creds": nats_creds,
-        "ready_file": ready_file,
-        "metrics_host": metrics_host,
-        "metrics_port": metrics_port,
-        "storage": "memory" if memory_storage else None,
-    }
+def _flags(params: dict[str, Any]) -> dict[str, Any]:
+    """A command's parameters as settings fields (``--nats`` is ``nats_url``,
+    ``--memory-storage`` is ``storage``, ``--cloudevent-subject`` ``cloudevent_subjects``);
+    flags left unset stay out, so the environment and the defaults apply."""
+    renames = {"nats": "nats_url", "cloudevent_subject": "cloudevent_subjects"}
+    out = {renames.get(k, k): v for k, v in params.items() if v is not None}
+    out["storage"] = "memory" if out.pop("memory_storage", False) else None
+    if not out.get("cloudevent_subjects"):
+        out.pop("cloudevent_subjects", None)
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -109,26 +99,10 @@ def register(app: typer.Typer) -> None:
         memory_storage: bool = MEMORY,
     ) -> None:
         """Run the agent of one managed cluster: watch, evaluate, report, apply."""
+        params = dict(locals())  # the flags, before anything else is bound
         from services.agent.settings import AgentSettings
 
-        settings = _load(
-            AgentSettings,
-            cluster=cluster,
-            cluster_type=cluster_type,
-            kubeconfig=kubeconfig,
-            cloudevent_subjects=list(cloudevent_subject) or None,
-            workers=workers,
-            **_common_flags(
-                nats,
-                nats_user,
-                nats_password,
-                nats_creds,
-                ready_file,
-                metrics_host,
-                metrics_port,
-                memory_storage,
-            ),
-        )
+        settings = _load(AgentSettings, **_flags(params))
         from services.agent.service import main
 
         _run("agent", settings, main, ident=str(settings.cluster_ref))
@@ -164,27 +138,10 @@ def register(app: typer.Typer) -> None:
         memory_storage: bool = MEMORY,
     ) -> None:
         """Run the manager: definitions + reports -> assignments, desired state, REST API."""
+        params = dict(locals())  # the flags, before anything else is bound
         from services.manager.settings import ManagerSettings
 
-        settings = _load(
-            ManagerSettings,
-            kubeconfig=kubeconfig,
-            api_host=api_host,
-            api_port=api_port,
-            api_token=api_token,
-            removal_grace=removal_grace,
-            workers=workers,
-            **_common_flags(
-                nats,
-                nats_user,
-                nats_password,
-                nats_creds,
-                ready_file,
-                metrics_host,
-                metrics_port,
-                memory_storage,
-            ),
-        )
+        settings = _load(ManagerSettings, **_flags(params))
         from services.manager.service import main
 
         _run("manager", settings, main)
@@ -207,23 +164,10 @@ def register(app: typer.Typer) -> None:
         memory_storage: bool = MEMORY,
     ) -> None:
         """Run the reporter: mirror NATS state into EventReport/ClusterProfile CRDs."""
+        params = dict(locals())  # the flags, before anything else is bound
         from services.reporter.settings import ReporterSettings
 
-        settings = _load(
-            ReporterSettings,
-            kubeconfig=kubeconfig,
-            workers=workers,
-            **_common_flags(
-                nats,
-                nats_user,
-                nats_password,
-                nats_creds,
-                ready_file,
-                metrics_host,
-                metrics_port,
-                memory_storage,
-            ),
-        )
+        settings = _load(ReporterSettings, **_flags(params))
         from services.reporter.service import main
 
         _run("reporter", settings, main)
