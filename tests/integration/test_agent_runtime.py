@@ -10,14 +10,13 @@ next to the runtime's (loop lag, NATS refusals), read on the loop; SIGTERM stops
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import signal
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,19 +25,11 @@ from services.scenario.processes import ManagedProcess, free_port, ripple_comman
 from services.scenario.stack import Stack
 from shared.bus import provision as bus_provision
 from shared.bus.client import close, connect
+from tests.integration.helpers import eventually as _eventually
 
 CLUSTER = "default/cluster-rt"
 
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {timeout} s: {what} (last: {last!r})")
+eventually = functools.partial(_eventually, timeout=20.0, interval=0.05)
 
 
 def get(url: str) -> tuple[int, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -33,6 +32,7 @@ from shared.contract import permissions as p
 from shared.contract import streams
 from shared.contract.subjects import ClusterRef, cluster_keys, report_key
 from shared.kube import GVK
+from tests.integration.helpers import eventually, service
 from tests.paths import SCENARIOS
 
 SCENARIO = SCENARIOS / "01-network-policy-per-service"
@@ -40,26 +40,6 @@ NETPOL = GVK("networking.k8s.io/v1", "NetworkPolicy")
 SERVICE = GVK("v1", "Service")
 A = ClusterRef(namespace="default", name="cluster-a")
 B = ClusterRef(namespace="default", name="cluster-b")
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.01)
-    raise AssertionError(f"not true within {timeout} s: {what} (last: {last!r})")
-
-
-def service(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": "default", "labels": {"sveltos": "fv"}},
-        "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
-    }
 
 
 @pytest.fixture(scope="module")

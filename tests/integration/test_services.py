@@ -3,10 +3,11 @@ REST API, and the optional removal grace period. Real processes, real NATS, real
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 
 from services.scenario.stack import Stack
 from shared.kube import GVK, KubeClient
+from tests.integration.helpers import eventually as _eventually
+from tests.integration.helpers import service
 from tests.paths import SCENARIOS
 
 SCENARIO = SCENARIOS / "01-network-policy-per-service"
@@ -22,25 +25,7 @@ NETPOL = GVK("networking.k8s.io/v1", "NetworkPolicy")
 REPORT = GVK("lib.projectsveltos.io/v1beta1", "EventReport")
 CLUSTER_A = "default/cluster-a"
 
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.01)
-    raise AssertionError(f"not true within {timeout} s: {what} (last: {last!r})")
-
-
-def service(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": "default", "labels": {"sveltos": "fv"}},
-        "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
-    }
+eventually = functools.partial(_eventually, timeout=10.0)
 
 
 def get_json(url: str, token: str | None = None) -> Any:
