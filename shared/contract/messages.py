@@ -12,31 +12,31 @@ Build envelopes with :func:`envelope`, serialise them with :func:`encode`, read 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, TypeVar, overload
+from typing import ClassVar, Literal, TypeVar, overload
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.api.vocabulary import DefinitionKind as DefinitionKind
-from shared.api.vocabulary import ObjectKey
 from shared.contract import subjects
 from shared.contract.errors import InvalidMessage
 from shared.contract.limits import MAX_MESSAGE_BYTES
-from shared.contract.redact import redact
-from shared.contract.subjects import ClusterRef
+from shared.contract.payloads import *  # noqa: F403 (the payloads are part of this module's API)
+from shared.contract.payloads import (
+    AgentStatus,
+    ApplyOutcome,
+    Assignment,
+    DefinitionStatus,
+    DesiredState,
+    EventReportSnapshot,
+    Match,
+    MatchHead,
+    Model,
+    Payload,
+    ProfileState,
+    ResourceChange,
+)
 
 MANAGER_SOURCE = "ripple://manager"
 """CloudEvents ``source`` of everything the manager writes."""
@@ -45,272 +45,14 @@ T_EVENTREPORT = "io.ripple.eventreport.v1"
 T_RESOURCE_MATCHED = "io.ripple.resource.matched.v1"
 T_RESOURCE_UPDATED = "io.ripple.resource.updated.v1"
 T_RESOURCE_UNMATCHED = "io.ripple.resource.unmatched.v1"
+T_MATCH = "io.ripple.match.v1"
+T_MATCHHEAD = "io.ripple.matchhead.v1"
 T_ASSIGNMENT = "io.ripple.assignment.v1"
 T_DESIREDSTATE = "io.ripple.desiredstate.v1"
 T_APPLYOUTCOME = "io.ripple.applyoutcome.v1"
 T_AGENTSTATUS = "io.ripple.agentstatus.v1"
 T_PROFILE = "io.ripple.profile.v1"
 T_STATUS = "io.ripple.status.v1"
-
-
-class Model(BaseModel):
-    """Base of payload models: camelCase on the wire, snake_case in Python, extra ignored."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="ignore",
-    )
-
-
-# --- payload parts ---------------------------------------------------------------------------
-
-
-class ObjectRef(Model):
-    """A Kubernetes object reference: ``apiVersion``, ``kind``, ``namespace`` (empty for
-    cluster-scoped objects) and ``name`` (as in an EventReport's ``matchingResources``)."""
-
-    # the wire form of shared.api.vocabulary.ObjectKey (``key`` / ``from_key`` convert)
-    model_config = ConfigDict(frozen=True)
-
-    api_version: str
-    kind: str
-    namespace: str = ""
-    name: str
-
-    @classmethod
-    def from_key(cls, key: ObjectKey) -> ObjectRef:
-        return cls(
-            api_version=key.api_version, kind=key.kind, namespace=key.namespace, name=key.name
-        )
-
-    @classmethod
-    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
-        """The reference of a Kubernetes object given as a dict."""
-        return cls.from_key(ObjectKey.of(obj))
-
-    @property
-    def key(self) -> ObjectKey:
-        return ObjectKey(self.api_version, self.kind, self.namespace, self.name)
-
-    def __str__(self) -> str:
-        path = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.api_version}/{self.kind}/{path}"
-
-
-class ObjectError(Model):
-    """A per-object evaluation error (the object keeps its previous match state)."""
-
-    object: ObjectRef
-    message: str
-
-
-class ResourceReference(Model):
-    """The ConfigMap/Secret (or other source) a desired object was rendered from."""
-
-    kind: str
-    namespace: str = ""
-    name: str
-
-
-class DesiredObject(Model):
-    """One object to apply: the manifest, its ``projectsveltos.io/hash`` and its origin."""
-
-    manifest: dict[str, Any]
-    hash: str
-    reference: ResourceReference
-
-
-class AppliedObject(ObjectRef):
-    """An object applied by the agent, with the hash it was applied with."""
-
-    hash: str = ""
-
-
-# --- payloads ----------------------------------------------------------------------------------
-
-
-class EventReportSnapshot(Model):
-    """The current matching set of one EventSource in one cluster (Sveltos' EventReport spec).
-
-    ``complete`` is false until the agent has finished its initial list and evaluation: a
-    consumer must never read an incomplete snapshot as "no match". ``generation`` increases
-    with every snapshot one agent instance (``agent_instance``) publishes; see
-    :meth:`supersedes`. ``resources`` (only with ``collectResources``) are redacted on
-    construction (:func:`shared.contract.redact.redact`).
-    """
-
-    cluster: ClusterRef
-    event_source_name: str
-    agent_instance: str
-    generation: int = Field(ge=0)
-    complete: bool
-    matching_resources: list[ObjectRef] = Field(default_factory=list)
-    resources: list[dict[str, Any]] = Field(default_factory=list)
-    cloud_events: list[dict[str, Any]] = Field(default_factory=list)
-    errors: list[ObjectError] = Field(default_factory=list)
-
-    @field_validator("resources", mode="after")
-    @classmethod
-    def _redact_resources(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [redact(obj) for obj in value]
-
-    def supersedes(self, other: EventReportSnapshot | None) -> bool:
-        """True unless ``other`` comes from the same agent instance with a newer or equal
-        generation (a stale or repeated snapshot the consumer should drop). Snapshots of a
-        different instance (the agent restarted) always win: KV order is publication order."""
-        if other is None or other.agent_instance != self.agent_instance:
-            return True
-        return self.generation > other.generation
-
-
-ChangeKind = Literal["matched", "updated", "unmatched"]
-
-
-class ResourceChange(Model):
-    """One change of one object with respect to one EventSource: it started matching
-    (``matched``), still matches and changed (``updated``), or stopped matching / was deleted
-    (``unmatched``). ``object`` is the object (redacted) when the EventSource collects
-    resources."""
-
-    cluster: ClusterRef
-    event_source_name: str
-    change: ChangeKind
-    ref: ObjectRef
-    uid: str = ""
-    resource_version: str = ""
-    object: dict[str, Any] | None = None
-
-    @field_validator("object", mode="after")
-    @classmethod
-    def _redact_object(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else redact(value)
-
-    def msg_id(self) -> str:
-        """Deterministic ``Nats-Msg-Id``: the same change of the same object version published
-        twice (an agent restart, a retry) is stored once by the stream's duplicate window."""
-        ident = [
-            self.cluster.type,
-            self.cluster.namespace,
-            self.cluster.name,
-            self.event_source_name,
-            self.ref.api_version,
-            self.ref.kind,
-            self.ref.namespace,
-            self.ref.name,
-            self.uid,
-            self.resource_version,
-            self.change,
-        ]
-        digest = hashlib.sha256(json.dumps(ident, separators=(",", ":")).encode()).hexdigest()
-        return f"rc-{digest[:40]}"
-
-
-class Assignment(Model):
-    """An EventSource assigned to a cluster by the manager (the full EventSource object, and
-    the triggers that caused the assignment). Deleting the key unassigns it."""
-
-    cluster: ClusterRef
-    event_source_name: str
-    event_source: dict[str, Any]
-    triggers: list[str] = Field(default_factory=list)
-
-
-SyncMode = Literal["OneTime", "Continuous", "ContinuousWithDriftDetection", "DryRun"]
-StopMatchingBehavior = Literal["WithdrawPolicies", "LeavePolicies"]
-
-
-class DesiredState(Model):
-    """Everything one profile wants deployed in one destination cluster. Deleting the key
-    withdraws the profile (unless the last value said ``LeavePolicies``). Manifests are NOT
-    redacted: this bucket is readable only by the destination cluster's agent."""
-
-    cluster: ClusterRef
-    profile_name: str
-    generation: int = Field(ge=0)
-    objects: list[DesiredObject] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
-    sync_mode: SyncMode = "Continuous"
-    stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
-
-
-ApplyStatus = Literal["Provisioning", "Provisioned", "Failed", "Removed"]
-
-
-class ApplyOutcome(Model):
-    """What the agent did with one generation of one profile's desired state.
-
-    ``Provisioning`` is written BEFORE applying, listing every object the agent may be about
-    to own (what it had plus what it applies), so an agent killed mid-apply still knows, after
-    a restart, what to prune. ``stopMatchingBehavior`` is the profile's, so a restarted agent
-    honours ``LeavePolicies`` for a profile withdrawn while it was down."""
-
-    cluster: ClusterRef
-    profile_name: str
-    generation: int = Field(ge=0)
-    status: ApplyStatus
-    message: str = ""
-    applied: list[AppliedObject] = Field(default_factory=list)
-    stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
-
-
-AgentState = Literal["starting", "ready", "degraded", "stopping"]
-
-
-class AgentStatus(Model):
-    """Liveness and health of one cluster's agent."""
-
-    cluster: ClusterRef
-    instance: str
-    state: AgentState
-    watched_gvks: list[str] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
-    time: AwareDatetime
-
-
-class ProfileState(Model):
-    """A generated ClusterProfile and the ConfigMaps instantiated for it, as the manager
-    computed them (the reporter writes them into the management cluster), keyed by the
-    profile's source cluster. ``error`` says why the last instantiation failed (the previous
-    objects are then kept). Generated Secrets are listed with their data redacted."""
-
-    cluster: ClusterRef
-    profile_name: str
-    trigger: str
-    cluster_profile: dict[str, Any]
-    instantiated: list[dict[str, Any]] = Field(default_factory=list)
-    error: str = ""
-
-    @field_validator("instantiated")
-    @classmethod
-    def _redact(cls, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [redact(v) for v in values]
-
-
-class DefinitionStatus(Model):
-    """The status of one definition of the management cluster, as the manager sees it: the
-    clusters a trigger selects, and what is wrong (``failureMessage`` empty when healthy).
-    The reporter writes it into the object's ``status``."""
-
-    kind: DefinitionKind
-    name: str
-    matching_clusters: list[ClusterRef] = Field(default_factory=list)
-    failure_message: str = ""
-
-
-Payload = (
-    EventReportSnapshot
-    | ResourceChange
-    | Assignment
-    | DesiredState
-    | ApplyOutcome
-    | AgentStatus
-    | ProfileState
-    | DefinitionStatus
-)
-
 
 # --- envelopes ---------------------------------------------------------------------------------
 
@@ -378,6 +120,26 @@ class ResourceUnmatchedEvent(_ResourceEvent):
     data: ResourceChange
 
 
+class MatchEvent(Envelope):
+    """``io.ripple.match.v1``: value of a ``ripple-matches`` entry (one matching object)."""
+
+    TYPE: ClassVar[str] = T_MATCH
+    type: Literal["io.ripple.match.v1"] = "io.ripple.match.v1"
+    data: Match
+
+
+class MatchHeadEvent(Envelope):
+    """``io.ripple.matchhead.v1``: value of a ``ripple-matches`` head (one matching set)."""
+
+    TYPE: ClassVar[str] = T_MATCHHEAD
+    type: Literal["io.ripple.matchhead.v1"] = "io.ripple.matchhead.v1"
+    data: MatchHead
+
+
+MatchesEvent = MatchEvent | MatchHeadEvent
+"""A value of ``ripple-matches``."""
+
+
 class AssignmentEvent(Envelope):
     """``io.ripple.assignment.v1``: value of ``ripple-assignments``."""
 
@@ -435,6 +197,8 @@ RESOURCE_CHANGE_EVENTS: tuple[type[Envelope], ...] = (
 ENVELOPES: tuple[type[Envelope], ...] = (
     EventReportEvent,
     *RESOURCE_CHANGE_EVENTS,
+    MatchEvent,
+    MatchHeadEvent,
     AssignmentEvent,
     DesiredStateEvent,
     ApplyOutcomeEvent,
@@ -448,6 +212,8 @@ REGISTRY: dict[str, type[Envelope]] = {cls.TYPE: cls for cls in ENVELOPES}
 
 _PAYLOAD_CLASS: dict[type[Model], type[Envelope]] = {
     EventReportSnapshot: EventReportEvent,
+    Match: MatchEvent,
+    MatchHead: MatchHeadEvent,
     Assignment: AssignmentEvent,
     DesiredState: DesiredStateEvent,
     ApplyOutcome: ApplyOutcomeEvent,
@@ -474,6 +240,12 @@ def envelope(
 def envelope(
     data: ResourceChange, *, id: str | None = ..., time: datetime | None = ...
 ) -> ResourceChangeEvent: ...
+@overload
+def envelope(data: Match, *, id: str | None = ..., time: datetime | None = ...) -> MatchEvent: ...
+@overload
+def envelope(
+    data: MatchHead, *, id: str | None = ..., time: datetime | None = ...
+) -> MatchHeadEvent: ...
 @overload
 def envelope(
     data: Assignment, *, id: str | None = ..., time: datetime | None = ...
@@ -527,6 +299,10 @@ def _key_of(data: Payload) -> str:
         return subjects.report_key(data.cluster, data.event_source_name)
     if isinstance(data, ResourceChange):
         return subjects.event_subject(data.cluster, data.event_source_name)
+    if isinstance(data, Match):
+        return subjects.match_key(data.cluster, data.event_source_name, data.ref.key)
+    if isinstance(data, MatchHead):
+        return subjects.match_head_key(data.cluster, data.event_source_name)
     if isinstance(data, Assignment):
         return subjects.assignment_key(data.cluster, data.event_source_name)
     if isinstance(data, DesiredState):

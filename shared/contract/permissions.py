@@ -1,9 +1,9 @@
 """NATS users and their permissions: one user per cluster's agent, the manager, the reporter
 and an administrator.
 
-An agent may publish only its own cluster's events, reports, outcomes and status, and may
+An agent may publish only its own cluster's events, reports, matching sets, outcomes and status, and may
 read (direct get by key, or a consumer filtered to its keys) only its own assignments,
-desired state, reports and outcomes. A spoofed identity -- agent A writing cluster B's report
+desired state, reports, matching sets, outcomes and events. A spoofed identity -- agent A writing cluster B's report
 key -- is rejected by the server with a permissions violation. The reporter reads the buckets
 it mirrors and writes nothing. The manager provisions streams and buckets and reads and
 writes everything. :func:`authorization_block` renders a nats-server ``authorization`` block
@@ -26,7 +26,7 @@ REPORTER_INBOX_PREFIX = "_INBOX.REPORTER"
 namespace token can spell it, so no agent's inbox permission covers it."""
 
 REPORTER_BUCKETS: tuple[streams.BucketSpec, ...] = (
-    streams.REPORTS,
+    streams.MATCHES,
     streams.PROFILES,
     streams.STATUS,
     streams.OUTCOMES,
@@ -64,8 +64,14 @@ class Permissions:
     subscribe: tuple[str, ...]
 
 
-_AGENT_READS = (streams.ASSIGNMENTS, streams.DESIRED, streams.REPORTS, streams.OUTCOMES)
-_AGENT_WATCHES = (streams.ASSIGNMENTS, streams.DESIRED, streams.OUTCOMES)
+_AGENT_READS = (
+    streams.ASSIGNMENTS,
+    streams.DESIRED,
+    streams.REPORTS,
+    streams.MATCHES,
+    streams.OUTCOMES,
+)
+_AGENT_WATCHES = (streams.ASSIGNMENTS, streams.DESIRED, streams.MATCHES, streams.OUTCOMES)
 
 
 def agent_permissions(
@@ -90,6 +96,7 @@ def agent_permissions(
         # its own per-change events, report/outcome keys and status key
         f"{EVENTS_ROOT}.{own}.>",
         _kv(streams.REPORTS, f"{own}.>"),
+        _kv(streams.MATCHES, f"{own}.>"),
         _kv(streams.OUTCOMES, f"{own}.>"),
         _kv(streams.AGENTS, own),
         # binding to the buckets (stream info) and direct reads of its own keys
@@ -102,9 +109,11 @@ def agent_permissions(
             f"{JS_API}.CONSUMER.CREATE.{b.stream_name}.*.{_kv(b, f'{own}.>')}"
             for b in _AGENT_WATCHES
         ),
+        # reading back its own per-change events (what a restart may already have stored)
+        f"{JS_API}.CONSUMER.CREATE.{streams.EVENTS.name}.*.{EVENTS_ROOT}.{own}.>",
         *(
-            f"{JS_API}.CONSUMER.{op}.{b.stream_name}.*"
-            for b in _AGENT_WATCHES
+            f"{JS_API}.CONSUMER.{op}.{name}.*"
+            for name in (*(b.stream_name for b in _AGENT_WATCHES), streams.EVENTS.name)
             for op in ("INFO", "DELETE")
         ),
         "$JS.FC.>",  # flow-control replies of push consumers

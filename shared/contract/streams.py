@@ -1,6 +1,6 @@
 """JetStream resources of the contract, declared as data, and :func:`ensure` to create them.
 
-One stream carries the per-change events for external consumers; five KV buckets hold the
+One stream carries the per-change events for external consumers; the KV buckets hold the
 level-triggered state every service converges from (latest value per key).
 
 =====================  ==========================================  =========  ==============
@@ -8,7 +8,8 @@ resource               keys / subjects                             writer     re
 =====================  ==========================================  =========  ==============
 ``RIPPLE_EVENTS``      ``ripple.v1.events.<ns>.<cluster>.<src>``   agents     anyone
 ``ripple-assignments`` ``<ns>.<cluster>.<eventsource>``            manager    that agent
-``ripple-reports``     ``<ns>.<cluster>.<eventsource>``            agents     manager, ...
+``ripple-reports``     ``<ns>.<cluster>.<eventsource>``            agents     consumers
+``ripple-matches``     ``<ns>.<cluster>.<eventsource>[.<object>]`` agents     manager, ...
 ``ripple-desired``     ``<ns>.<cluster>.<profile>``                manager    that agent
 ``ripple-outcomes``    ``<ns>.<cluster>.<profile>``                agents     manager, ...
 ``ripple-agents``      ``<ns>.<cluster>``                          agents     manager, ...
@@ -86,9 +87,22 @@ ASSIGNMENTS = BucketSpec(
 REPORTS = BucketSpec(
     bucket="ripple-reports",
     key_format="<clusterns>.<cluster>.<eventsource>",
-    description="Latest EventReport snapshot per cluster and EventSource",
+    description=(
+        "Latest EventReport snapshot per cluster and EventSource (deprecated: coalesced; "
+        "Ripple's services read ripple-matches)"
+    ),
     writers="agents (their own cluster's keys only)",
-    readers="manager, reporter",
+    readers="external consumers (deprecated)",
+)
+MATCHES = BucketSpec(
+    bucket="ripple-matches",
+    key_format=(
+        "<clusterns>.<cluster>.<eventsource> (head) and "
+        "<clusterns>.<cluster>.<eventsource>.<apiVersion>.<kind>.<namespace>.<name> (entry)"
+    ),
+    description="Matching sets as deltas: one entry per matching object, one head per set",
+    writers="agents (their own cluster's keys only)",
+    readers="manager, reporter, external consumers",
 )
 DESIRED = BucketSpec(
     bucket="ripple-desired",
@@ -132,6 +146,7 @@ STREAMS: tuple[StreamSpec, ...] = (EVENTS,)
 BUCKETS: tuple[BucketSpec, ...] = (
     ASSIGNMENTS,
     REPORTS,
+    MATCHES,
     DESIRED,
     OUTCOMES,
     AGENTS,

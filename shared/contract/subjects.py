@@ -30,6 +30,7 @@ from shared.api.vocabulary import (
     ClusterKey,
     ClusterType,
     ClusterTypeLower,
+    ObjectKey,
 )
 from shared.contract.errors import InvalidSubject
 
@@ -183,6 +184,61 @@ def events_wildcard(cluster: ClusterRef | None = None, event_source: str | None 
 def report_key(cluster: ClusterRef, event_source: str) -> str:
     """Key in ``ripple-reports``: ``<clusterns>.<cluster>.<eventsource>``."""
     return f"{cluster.token}.{encode_token(event_source)}"
+
+
+def match_head_key(cluster: ClusterRef, event_source: str) -> str:
+    """Key of a matching set's head in ``ripple-matches``: ``<clusterns>.<cluster>.<eventsource>``."""
+    return f"{cluster.token}.{encode_token(event_source)}"
+
+
+def match_key(cluster: ClusterRef, event_source: str, obj: ObjectKey) -> str:
+    """Key of one matching object in ``ripple-matches``:
+    ``<clusterns>.<cluster>.<eventsource>.<apiVersion>.<kind>.<namespace>.<name>`` (seven
+    tokens; the namespace of a cluster-scoped object is the empty token ``_``)."""
+    return (
+        f"{cluster.token}.{encode_token(event_source)}.{encode_token(obj.api_version)}."
+        f"{encode_token(obj.kind)}.{encode_token(obj.namespace)}.{encode_token(obj.name)}"
+    )
+
+
+def match_keys(cluster: ClusterRef, event_source: str | None = None) -> str:
+    """KV filter in ``ripple-matches``: every head and entry of one cluster
+    (``<clusterns>.<cluster>.>``), or the entries (not the head) of one EventSource there
+    (``<clusterns>.<cluster>.<eventsource>.>``)."""
+    if event_source is None:
+        return f"{cluster.token}.>"
+    return f"{cluster.token}.{encode_token(event_source)}.>"
+
+
+class MatchItem(NamedTuple):
+    """A parsed ``ripple-matches`` key: ``obj`` is None for a head."""
+
+    cluster: ClusterRef
+    event_source: str
+    obj: ObjectKey | None
+
+
+def parse_match_key(key: str) -> MatchItem:
+    """Inverse of :func:`match_head_key` (3 tokens) and :func:`match_key` (7 tokens); raise
+    :class:`InvalidSubject` on anything else."""
+    parts = key.split(".")
+    what = f"match key {key!r}"
+    if len(parts) not in (3, 7):
+        raise InvalidSubject(
+            f"{what}: expected '<clusterns>.<cluster>.<eventsource>' or 7 tokens "
+            "'<clusterns>.<cluster>.<eventsource>.<apiVersion>.<kind>.<namespace>.<name>'"
+        )
+    try:
+        cluster = ClusterRef.from_tokens(parts[0], parts[1])
+        name = decode_token(parts[2])
+        if len(parts) == 3:
+            return MatchItem(cluster, name, None)
+        api_version, kind, namespace, obj_name = (decode_token(t) for t in parts[3:])
+    except InvalidSubject as err:
+        raise InvalidSubject(f"{what}: {err}") from None
+    if not api_version or not kind or not obj_name:
+        raise InvalidSubject(f"{what}: apiVersion, kind and name must not be empty")
+    return MatchItem(cluster, name, ObjectKey(api_version, kind, namespace, obj_name))
 
 
 def assignment_key(cluster: ClusterRef, event_source: str) -> str:
