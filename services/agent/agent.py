@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from services.agent import metrics, reporting, status
+from services.agent import deltas, metrics, reporting, status
 from services.agent.applying import Applier
 from services.agent.evaluating import ChangeEvent, SourceState
 from services.agent.settings import AgentSettings
@@ -32,6 +32,7 @@ class Stores:
 
     assignments: KVStore[m.AssignmentEvent]
     reports: KVStore[m.EventReportEvent]
+    matches: KVStore[m.MatchesEvent]
     desired: KVStore[m.DesiredStateEvent]
     outcomes: KVStore[m.ApplyOutcomeEvent]
     agents: KVStore[m.AgentStatusEvent]
@@ -85,20 +86,29 @@ class Agent:
 
     # -- queueing effects --------------------------------------------------------------------
     def report_due(self, name: str) -> None:
-        """The report of ``name`` may have changed: look at it after the coalescing delay."""
-        source = self.state.assignments.sources.get(name)
-        delay = reporting.coalesce_delay(source, self.settings.coalesce)
-        self.state.queues.reports.add_after(name, delay)
+        """What is known of ``name``, its CloudEvents or errors may have changed: look at its
+        head (and resync) now, at its deprecated snapshot after the coalescing interval."""
+        self.state.queues.changes.add(name)
+        interval = self.settings.report_interval
+        if interval > 0:
+            source = self.state.assignments.sources.get(name)
+            self.state.queues.reports.add_after(name, reporting.coalesce_delay(source, interval))
 
     def changed(self, state: SourceState, changes: list[ChangeEvent]) -> None:
-        """Queue the per-change events of ``state`` (published in order, retried)."""
+        """Queue the deltas of ``state`` (published in order, retried). Before its resync,
+        changes are not queued: the resync publishes the net difference."""
         if not changes:
             return
-        for change in changes:
-            self.state.backlog.push(
-                state.name, reporting.change_payload(self.cluster, state, change)
-            )
+        if state.synced:
+            pending, instance = self.state.pending, self.state.instance
+            for change in changes:
+                pending.push(state.name, deltas.of_change(self.cluster, state, instance, change))
         self.state.queues.changes.add(state.name)
+        interval = self.settings.report_interval
+        if interval > 0 and state.dirty:
+            self.state.queues.reports.add_after(
+                state.name, reporting.coalesce_delay(state, interval)
+            )
 
     def status_due(self) -> None:
         self.state.queues.status.add(STATUS_KEY)
@@ -130,7 +140,7 @@ class Agent:
                 status.QueueFailures("report publication", q.reports.failures, "EventSource"),
                 status.QueueFailures("per-change events", q.changes.failures, "EventSource"),
             ),
-            self.state.backlog.errors(),
+            self.state.pending.errors(),
         )
 
     def current_status(self, state: m.AgentState | None = None) -> m.AgentStatus:

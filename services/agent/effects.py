@@ -9,12 +9,13 @@ failure shows in the agent's status and metrics until the key succeeds.
   (:mod:`services.agent.planning` decides). Kubernetes calls run in a worker thread on the
   plan's immutable data. An apply that failed (a CRD not installed yet, a webhook down) is
   retried until it succeeds or the profile changes; so is a removal that failed.
-- :func:`publish_report` (``reports``): the CURRENT report of an EventSource, only when it is
-  complete (:func:`services.agent.reporting.gate`); the report of a withdrawn one is
-  deleted. Large reports are built and encoded in a thread from an immutable copy.
-- :func:`publish_changes` (``changes``): an EventSource's pending per-change events, in
-  order; what NATS did not acknowledge stays pending for the retry (dedup ids make a
-  repeat harmless).
+- :func:`publish_changes` (``changes``): an EventSource's pending deltas in order (the
+  per-change event, then the ``ripple-matches`` entry), then its head when it changed; the
+  first publication of an instance is a resync (:mod:`services.agent.deltas`); a withdrawn
+  EventSource's head, entries and snapshot are deleted. What NATS did not acknowledge stays
+  pending for the retry (dedup ids make a repeated event harmless).
+- :func:`publish_report` (``reports``): the deprecated ``ripple-reports`` snapshot, coalesced
+  (``--report-interval``), only when complete; large ones are built in a thread.
 - :func:`publish_status` (``status``): the agent's status, when it changed or as heartbeat.
 """
 
@@ -23,17 +24,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 
-from services.agent import cloudevents, planning, reporting
+from services.agent import cloudevents, deltas, planning, reporting
 from services.agent.agent import Agent
 from services.agent.errors import EffectFailed
+from services.agent.evaluating import SourceState
 from services.agent.planning import Apply, Nothing, PublishOutcome, Record, Remove
 from services.agent.state import AgentState
-from shared.bus.client import publish_change
+from shared.api.vocabulary import ObjectKey
+from shared.bus.client import decode_event, publish_change
+from shared.bus.history import read_back
 from shared.contract import messages as m
-from shared.contract import subjects
+from shared.contract import streams, subjects
 from shared.contract.errors import InvalidMessage
-from shared.runtime.errors import Terminal
 
 log = logging.getLogger(__name__)
 
@@ -141,82 +145,190 @@ async def _remove(agent: Agent, profile: str, action: Remove) -> None:
     log.info("profile removed: %s", what, extra={"obj": f"{agent.ident}:{profile}"})
 
 
-# -- reports ---------------------------------------------------------------------------------
+# -- legacy EventReport snapshots (deprecated, coalesced) ---------------------------------
 async def publish_report(agent: Agent, name: str) -> None:
+    """The current snapshot of ``name`` in ``ripple-reports`` (deprecated; at most once per
+    ``report_interval``), only when it is complete. Over the message limit it is skipped,
+    logged and counted: Ripple's services read ``ripple-matches``, which has no size limit."""
     state = agent.state
     source = state.assignments.sources.get(name)
-    key = subjects.report_key(agent.cluster, name)
-    if source is None:
-        if name in state.assignments.withdrawn:  # positive knowledge: delete the report
-            await agent.stores.reports.delete(key)
-            state.assignments.report_done(name)
-            state.counts.reports_deleted += 1
+    if source is None or agent.settings.report_interval <= 0:
         return
-    if not source.seeded:  # CloudEvents received before a restart stay in the report
-        try:
-            previous = await agent.stores.reports.get(key)
-        except InvalidMessage as exc:
-            log.warning("previous report unreadable: %s", exc, extra={"obj": name})
-            previous = None
-        if previous is not None:
-            kept = list(previous.data.cloud_events)
-            for event in source.cloud_events:
-                kept = cloudevents.keep_latest(kept, event)
-            source.cloud_events = kept
-        source.seeded = True
-    if reporting.gate(source, agent.known) != "publish":
+    if reporting.gate(source, agent.known) != "publish" or not source.synced:
         return
     source.dirty = False  # changes from now on make it dirty again (and re-queue it)
+    data = reporting.take(source, agent.cluster, state.instance, state.next_generation())
+    started = time.perf_counter()
     try:
-        if source.aggregated:
-            engine = source.aggregator or source.compiled
-            result = await asyncio.to_thread(engine.aggregate, source.aggregation_input())
-            if state.assignments.sources.get(name) is not source:
-                return  # replaced meanwhile: the new state publishes its own report
-            agent.changed(source, source.apply_aggregation(result))
-        state.generation += 1
-        data = reporting.take(source, agent.cluster, state.instance, state.generation)
-        started = time.perf_counter()
-        try:
-            if len(data.objects) > INLINE_REPORT:
-                key, raw = await asyncio.to_thread(reporting.encode_report, data)
-            else:
-                key, raw = reporting.encode_report(data)
-        except InvalidMessage as exc:  # over the message limit: until the set changes
-            raise Terminal(f"report not published: {exc}") from exc
-        finally:
-            source.report_cost = time.perf_counter() - started
+        if len(data.objects) > INLINE_REPORT:
+            key, raw = await asyncio.to_thread(reporting.encode_report, data)
+        else:
+            key, raw = reporting.encode_report(data)
+    except InvalidMessage as exc:  # over the message limit: skipped until the set changes
+        state.counts.reports_skipped += 1
+        log.warning("EventReport snapshot skipped: %s", exc, extra={"obj": f"{agent.ident}:{name}"})
+        return
+    finally:
+        source.report_cost = time.perf_counter() - started
+    try:
         await agent.stores.reports.kv.put(key, raw)
     except BaseException:
         source.dirty = True
         raise
-    source.published = True
     state.counts.reports += 1
-    log.info("report: %d matching", len(data.objects), extra={"obj": f"{agent.ident}:{name}"})
-    agent.check_ready()
 
 
-# -- per-change events -----------------------------------------------------------------------
+# -- matching sets as deltas and per-change events ---------------------------------------------
 async def publish_changes(agent: Agent, name: str) -> None:
+    """Publish ``name``'s pending deltas in order (event, then entry), then its head when
+    it changed. The first publication of an instance is a resync (:func:`_resync`)."""
     state = agent.state
+    source = state.assignments.sources.get(name)
+    if source is None:
+        if name in state.assignments.withdrawn:
+            await _withdraw(agent, name)
+        return
+    if name in state.pending.overflowed:
+        source.synced = False
+        state.pending.drop(name)
+    if not source.synced:
+        if not reporting.complete(source, agent.known):
+            return  # re-queued when what is known changes (report_due)
+        await _resync(agent, source)
+        if state.assignments.sources.get(name) is not source:
+            return  # replaced meanwhile: the new state resynchronises itself
+    await _drain(agent, name)
+    await _publish_head(agent, source)
+
+
+async def _resync(agent: Agent, source: SourceState) -> None:
+    state = agent.state
+    stored = state.stored.setdefault(source.name, deltas.StoredSet())
+    if stored.recovered and not source.seeded:
+        # CloudEvents received before a restart stay in the set
+        for event in stored.cloud_events:
+            source.cloud_events = cloudevents.keep_latest(source.cloud_events, event)
+        source.seeded = True
+    found = deltas.resync(agent.cluster, source, state.instance, stored.entries)
+    if stored.recovered and found:
+        found = await _skip_stored(agent, source.name, stored, found)
+    stored.recovered = False
+    source.synced = True  # from now on every change is a delta, after these
+    state.pending.drop(source.name)
+    for item in found:
+        state.pending.push(source.name, item)
+    state.counts.resyncs += 1
+    log.info(
+        "matching set resynchronised: %d matching, %d change(s) to publish",
+        len(source.matches),
+        len(found),
+        extra={"obj": f"{agent.ident}:{source.name}"},
+    )
+
+
+async def _skip_stored(
+    agent: Agent, name: str, stored: deltas.StoredSet, found: list[deltas.Delta]
+) -> list[deltas.Delta]:
+    """Drop the events a previous instance stored without recording their entries."""
+    since = stored.newest - deltas.RECOVERY_WINDOW if stored.newest else time.time() - 300
+    subject = subjects.event_subject(agent.cluster, name)
+    msgs = await read_back(
+        agent.nc, streams.EVENTS.name, subject, datetime.fromtimestamp(since, UTC)
+    )
+    last: dict[ObjectKey, tuple[str, str]] = {}
+    for msg in msgs:
+        try:
+            event = decode_event(msg)
+        except InvalidMessage:
+            continue
+        data = event.data  # type: ignore[attr-defined]
+        last[data.ref.key] = (data.change, data.resource_version)
+    kept = deltas.already_stored(found, last)
+    skipped = sum(1 for a, b in zip(found, kept, strict=True) if a.event and not b.event)
+    agent.state.counts.events_already_stored += skipped
+    return kept
+
+
+async def _drain(agent: Agent, name: str) -> None:
+    state = agent.state
+    stored = state.stored.setdefault(name, deltas.StoredSet())
     while True:
-        batch = state.backlog.head(name, CHANGE_BATCH)
+        batch = state.pending.head(name, CHANGE_BATCH)
         if not batch:
             return
+        events = [d.event for _, d in batch if d.event is not None]
         results = await asyncio.gather(
-            *(publish_change(agent.js, payload) for _, payload in batch), return_exceptions=True
+            *(publish_change(agent.js, e) for e in events), return_exceptions=True
         )
-        done = 0
-        for (seq, _), outcome in zip(batch, results, strict=True):
-            if isinstance(outcome, BaseException):
-                if done:
-                    state.backlog.done(name, done)
+        for outcome in results:
+            if isinstance(outcome, BaseException):  # retried: dedup ids make repeats harmless
                 raise EffectFailed(
                     f"per-change event not published: {type(outcome).__name__}: {outcome}"
                 ) from outcome
-            done = seq
-            state.counts.changes += 1
-        state.backlog.done(name, done)
+        last = deltas.collapse(d for _, d in batch)
+        kv = agent.stores.matches.kv
+        ops = [
+            kv.put(subjects.match_key(agent.cluster, name, k), m.encode(m.envelope(d.entry)))
+            if d.entry is not None
+            else kv.delete(subjects.match_key(agent.cluster, name, k))
+            for k, d in last.items()
+        ]
+        results = await asyncio.gather(*ops, return_exceptions=True)
+        for outcome in results:
+            if isinstance(outcome, BaseException):
+                raise EffectFailed(
+                    f"matching-set entry not written: {type(outcome).__name__}: {outcome}"
+                ) from outcome
+        for k, d in last.items():
+            if d.entry is None:
+                stored.entries.pop(k, None)
+            else:
+                stored.entries[k] = deltas.Stored(d.entry.uid, d.entry.resource_version)
+        state.counts.changes += len(events)
+        state.counts.entries_written += len(last)
+        state.pending.done(name, batch[-1][0])
+
+
+async def _publish_head(agent: Agent, source: SourceState) -> None:
+    state = agent.state
+    complete = reporting.complete(source, agent.known)
+    content = deltas.head_content(source, complete)
+    if state.heads.get(source.name) == content:
+        return
+    head = deltas.head(agent.cluster, source, state.instance, state.next_generation(), complete)
+    await agent.stores.matches.put(m.envelope(head))
+    state.heads[source.name] = content
+    if complete and not source.published:
+        source.published = True
+        log.info(
+            "matching set published: %d matching",
+            len(source.matches),
+            extra={"obj": f"{agent.ident}:{source.name}"},
+        )
+        agent.check_ready()
+
+
+async def _withdraw(agent: Agent, name: str) -> None:
+    """Positive knowledge: the EventSource is no longer assigned here. Its head goes first
+    (readers drop the set), then its entries and its deprecated snapshot."""
+    state = agent.state
+    state.pending.drop(name)
+    await agent.stores.matches.delete(subjects.match_head_key(agent.cluster, name))
+    stored = state.stored.get(name)
+    keys = list(stored.entries) if stored is not None else []
+    kv = agent.stores.matches.kv
+    for start in range(0, len(keys), CHANGE_BATCH):
+        part = keys[start : start + CHANGE_BATCH]
+        await asyncio.gather(*(kv.delete(subjects.match_key(agent.cluster, name, k)) for k in part))
+        if stored is not None:
+            for k in part:
+                stored.entries.pop(k, None)
+    state.stored.pop(name, None)
+    state.heads.pop(name, None)
+    await agent.stores.reports.delete(subjects.report_key(agent.cluster, name))
+    state.assignments.report_done(name)
+    state.counts.reports_deleted += 1
+    log.info("matching set withdrawn", extra={"obj": f"{agent.ident}:{name}"})
 
 
 # -- status ----------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ class SourceState:
     aggregate_error: str = ""
     replaying: bool = False  # the informers' current content is still being evaluated
     seeded: bool = False  # CloudEvents of the previous report were read back
-    published: bool = False  # a complete report was published by this agent instance
+    published: bool = False  # a complete head was published by this agent instance
+    synced: bool = False  # its entries were resynchronised: every change is now a delta
     report_cost: float = 0.0  # seconds the last report took to build and encode
     watch_keys: tuple[WatchKey, ...] = field(init=False, default=())
 

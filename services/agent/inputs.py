@@ -18,11 +18,13 @@ from typing import Any
 
 from services.agent import cloudevents, observing
 from services.agent.agent import Agent
+from services.agent.deltas import Stored, StoredSet
 from services.agent.drifting import Drift
 from services.agent.evaluating import SourceState
 from services.agent.planning import record_from_outcome
 from services.agent.watching import WatchEvent
 from shared.bus.errors import BusError
+from shared.contract import messages as m
 from shared.contract import subjects
 from shared.runtime.slicing import Slicer
 
@@ -47,12 +49,54 @@ async def load_outcomes(agent: Agent) -> None:
         agent.state.records[event.data.profile_name] = record_from_outcome(event.data)
 
 
+async def load_matches(agent: Agent) -> None:
+    """What this cluster's matching sets hold in ``ripple-matches`` (written by a previous
+    instance): the base of each EventSource's resync. Retried until it is read: without
+    it, a restart would publish every match again and could not withdraw what went."""
+    delay = 0.2
+    while True:
+        try:
+            values = await agent.stores.matches.items(subjects.match_keys(agent.cluster))
+            break
+        except BusError as exc:
+            agent.service.not_ready_reason = f"reading matching sets: {exc}"
+            log.warning("matching sets not read (retrying): %s", exc, extra={"obj": agent.ident})
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, 5.0)
+    stored = agent.state.stored
+    for event in values.values():
+        data = event.data
+        name = data.event_source_name
+        entry = stored.setdefault(name, StoredSet(recovered=True))
+        entry.newest = max(entry.newest, event.time.timestamp())
+        if isinstance(data, m.MatchHead):
+            entry.cloud_events = list(data.cloud_events)
+        else:
+            entry.entries[data.ref.key] = Stored(data.uid, data.resource_version)
+    log.info(
+        "matching sets read back: %d set(s), %d entries",
+        len(stored),
+        sum(len(s.entries) for s in stored.values()),
+        extra={"obj": agent.ident},
+    )
+
+
+def withdraw_orphans(agent: Agent) -> None:
+    """Once the assignments are read: the stored sets of EventSources no longer assigned
+    (unassigned while the agent was down) are withdrawn -- positive knowledge."""
+    state = agent.state
+    for name in [n for n in state.stored if n not in state.assignments.sources]:
+        state.assignments.withdrawn.add(name)
+        state.queues.changes.add(name)
+
+
 async def watch_assignments(agent: Agent) -> None:
     state = agent.state
     async with agent.stores.assignments.watch(subjects.cluster_keys(agent.cluster)) as watch:
         async for change in watch:
             if change.op == "synced":
                 state.assignments_synced = True
+                withdraw_orphans(agent)
                 agent.check_ready()
                 continue
             name = subjects.parse_cluster_key(change.key).name

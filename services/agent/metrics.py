@@ -19,7 +19,11 @@ def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metric
     sources = state.assignments.sources.values()
     c = state.counts
     out: Metrics = {
-        "reports_published_total": ("counter", "EventReport snapshots published", c.reports),
+        "reports_published_total": (
+            "counter",
+            "Deprecated EventReport snapshots published (ripple-reports)",
+            c.reports,
+        ),
         "reports_deleted_total": (
             "counter",
             "EventReports deleted (EventSource withdrawn)",
@@ -41,15 +45,36 @@ def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metric
             "Malformed CloudEvents",
             c.cloudevents_rejected,
         ),
-        "change_events_dropped_total": (
+        "entries_written_total": (
             "counter",
-            "Per-change events dropped over the backlog limit",
-            sum(state.backlog.dropped.values()),
+            "ripple-matches entries written or deleted",
+            c.entries_written,
+        ),
+        "resyncs_total": (
+            "counter",
+            "Matching sets resynchronised against ripple-matches (start, new definition, "
+            "backlog overflow)",
+            c.resyncs,
+        ),
+        "events_already_stored_total": (
+            "counter",
+            "Per-change events found stored at a restart and not published again",
+            c.events_already_stored,
+        ),
+        "backlog_overflows_total": (
+            "counter",
+            "Backlog overflows (the EventSource was resynchronised)",
+            sum(state.pending.overflows.values()),
         ),
         "change_events_pending": (
             "gauge",
-            "Per-change events waiting to be published",
-            state.backlog.size(),
+            "Deltas (per-change events and entries) waiting to be published",
+            state.pending.size(),
+        ),
+        "reports_skipped_total": (
+            "counter",
+            "Deprecated EventReport snapshots skipped over the message limit",
+            c.reports_skipped,
         ),
         "evaluation_errors": (
             "gauge",

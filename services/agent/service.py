@@ -3,18 +3,20 @@
 - receives the EventSources assigned to its cluster (KV ``ripple-assignments``);
 - keeps one informer per kind (and tenant), shared by all EventSources, and evaluates every
   change;
-- publishes each EventSource's EventReport (KV ``ripple-reports``) when its matching set or
-  collected content changes, coalescing bursts for ``coalesce`` seconds, and a per-change
-  CloudEvent on ``ripple.v1.events...``;
+- publishes each EventSource's matching set as deltas: per change, a CloudEvent on
+  ``ripple.v1.events...`` and the object's entry in KV ``ripple-matches``, plus a small head
+  (completeness, CloudEvents, errors); the deprecated whole snapshots (KV ``ripple-reports``)
+  at most once per ``report_interval``;
 - applies the desired state published for its cluster (KV ``ripple-desired``) with
   server-side apply, prunes what is no longer desired, and publishes the outcome (KV
   ``ripple-outcomes``); its status goes to KV ``ripple-agents``.
 
-Stale is never "no match": a report is published only once every kind its EventSource needs
-is known (listed and not failing, or positively not served). Every side effect goes through a
+Stale is never "no match": a set is resynchronised and its head says complete only once
+every kind its EventSource needs is known (listed and not failing, or positively not served). Every side effect goes through a
 work queue (:mod:`services.agent.effects`) and is retried with backoff. Module map: the pure
 cores are :mod:`~services.agent.assigning`, :mod:`~services.agent.evaluating`,
-:mod:`~services.agent.observing`, :mod:`~services.agent.reporting`,
+:mod:`~services.agent.observing`, :mod:`~services.agent.deltas`,
+:mod:`~services.agent.reporting`,
 :mod:`~services.agent.planning`, :mod:`~services.agent.drifting`,
 :mod:`~services.agent.status`; the shell is this module, :mod:`~services.agent.agent`,
 :mod:`~services.agent.inputs`, :mod:`~services.agent.effects`,
@@ -62,6 +64,7 @@ async def main(settings: AgentSettings, service: Service) -> None:
     stores = Stores(
         assignments=await service.open_bucket(js, streams.ASSIGNMENTS, m.AssignmentEvent),
         reports=await service.open_bucket(js, streams.REPORTS, m.EventReportEvent),
+        matches=await service.open_bucket(js, streams.MATCHES, (m.MatchEvent, m.MatchHeadEvent)),
         desired=await service.open_bucket(js, streams.DESIRED, m.DesiredStateEvent),
         outcomes=await service.open_bucket(js, streams.OUTCOMES, m.ApplyOutcomeEvent),
         agents=await service.open_bucket(js, streams.AGENTS, m.AgentStatusEvent),
@@ -72,6 +75,8 @@ async def main(settings: AgentSettings, service: Service) -> None:
     service.on_stop(agent.stop)
     service.not_ready_reason = "reading apply outcomes"
     await inputs.load_outcomes(agent)
+    service.not_ready_reason = "reading matching sets"
+    await inputs.load_matches(agent)
     try:  # warm the discovery cache so the first event does not pay for it
         await asyncio.to_thread(lambda: kube.dynamic)
     except Exception as exc:

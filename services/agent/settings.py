@@ -17,8 +17,14 @@ class AgentSettings(ServiceSettings):
     cloudevent_subjects: list[str] = Field(
         default_factory=list, description="Extra NATS subjects carrying CloudEvents."
     )
-    coalesce: float = Field(
-        0.005, ge=0, le=10, description="Seconds a burst of changes is coalesced into a report."
+    report_interval: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Seconds between two snapshots of a matching set in the deprecated ripple-reports "
+            "bucket (longer for large sets; 0: none). Ripple's services read ripple-matches."
+        ),
     )
     workers: int = Field(4, ge=1, le=64, description="Concurrent apply/removal workers.")
 

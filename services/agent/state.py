@@ -7,8 +7,9 @@ large reports, aggregations) only ever get immutable copies.
 Work queues (client-go semantics, :mod:`shared.runtime.workqueue`), one per kind of effect:
 
 - ``profiles``: apply / prune / removal, keyed by profile name (drift re-applies re-add it);
-- ``reports``: EventReport publication (and deletion once withdrawn), keyed by EventSource;
-- ``changes``: per-change events, keyed by EventSource (its :class:`Backlog` in order);
+- ``changes``: deltas (per-change events + ``ripple-matches`` entries) and heads, keyed by
+  EventSource (its :class:`~services.agent.deltas.Pending` deltas in order); withdrawals;
+- ``reports``: the deprecated ``ripple-reports`` snapshots, keyed by EventSource;
 - ``status``: the agent's status in KV ``ripple-agents`` (one key).
 """
 
@@ -18,9 +19,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from services.agent.assigning import Assignments
+from services.agent.deltas import HeadContent, Pending, StoredSet
 from services.agent.drifting import DriftIndex
 from services.agent.planning import Record
-from services.agent.reporting import Backlog
 from shared.contract import messages as m
 from shared.contract.subjects import ClusterRef
 from shared.runtime.workqueue import Backoff, WorkQueue
@@ -34,8 +35,12 @@ PUBLISH_BACKOFF = Backoff(base=0.1, cap=10.0)
 @dataclass
 class Counts:
     reports: int = 0
+    reports_skipped: int = 0
     reports_deleted: int = 0
     changes: int = 0
+    entries_written: int = 0
+    resyncs: int = 0
+    events_already_stored: int = 0
     applies: int = 0
     apply_failures: int = 0
     removals: int = 0
@@ -67,8 +72,10 @@ class AgentState:
         # EventSources: assignments, match state, reports and per-change events
         self.assignments = Assignments(self.ident)
         self.assignments_synced = False
-        self.backlog = Backlog()
-        self.generation = 0  # of the reports this instance publishes
+        self.pending = Pending()  # deltas not published yet, per EventSource
+        self.stored: dict[str, StoredSet] = {}  # ripple-matches entries, per EventSource
+        self.heads: dict[str, HeadContent] = {}  # the last head published, per EventSource
+        self.generation = 0  # of the heads and snapshots this instance publishes
         # desired state: what is wanted, what is held, what drifted
         self.wanted: dict[str, m.DesiredState] = {}
         self.records: dict[str, Record] = {}
@@ -81,3 +88,7 @@ class AgentState:
         self.counts = Counts()
         self.published_status: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
         self.published_status_at = 0.0
+
+    def next_generation(self) -> int:
+        self.generation += 1
+        return self.generation

@@ -215,7 +215,9 @@ class Service:
             self.on_stop(functools.partial(close, client))
             return client
 
-    async def open_bucket(self, js: Any, spec: BucketSpec, expected: type[E]) -> KVStore[E]:
+    async def open_bucket(
+        self, js: Any, spec: BucketSpec, expected: type[E] | tuple[type[E], ...]
+    ) -> KVStore[E]:
         """Bind to a bucket the manager provisions: until it exists the service is not ready
         and ``/readyz`` says which bucket it waits for (logged once, then every 20th try)."""
         from shared.bus.kv import KVStore

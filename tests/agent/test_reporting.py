@@ -8,8 +8,6 @@ import pytest
 from services.agent.assigning import Assignments
 from services.agent.evaluating import SourceState
 from services.agent.reporting import (
-    Backlog,
-    change_payload,
     coalesce_delay,
     encode_report,
     gate,
@@ -85,49 +83,6 @@ def test_a_report_over_the_message_limit_is_refused() -> None:
     state.observe("ADDED", big)
     with pytest.raises(InvalidMessage, match="limit"):
         encode_report(take(state, CLUSTER, "i", 1))
-
-
-def test_per_change_events_carry_the_object_only_when_collected() -> None:
-    state = Assignments("c").put("svc", event_source()).state
-    assert state is not None
-    (matched,) = state.observe("ADDED", svc("web", labels={"sveltos": "fv"}))
-    (unmatched,) = state.observe("DELETED", svc("web", "2"))
-    assert change_payload(CLUSTER, state, matched).object is not None
-    assert change_payload(CLUSTER, state, unmatched).object is None
-    state.collect = False
-    assert change_payload(CLUSTER, state, matched).object is None
-
-
-def payload(name: str) -> m.ResourceChange:
-    return m.ResourceChange(
-        cluster=CLUSTER,
-        event_source_name="svc",
-        change="matched",
-        ref=m.ObjectRef(api_version="v1", kind="Service", name=name),
-    )
-
-
-def test_the_backlog_keeps_order_and_removes_exactly_what_was_published() -> None:
-    backlog = Backlog()
-    for name in "abc":
-        backlog.push("svc", payload(name))
-    batch = backlog.head("svc", 2)
-    assert [p.ref.name for _, p in batch] == ["a", "b"]
-    backlog.push("svc", payload("d"))  # added while a and b are being published
-    backlog.done("svc", batch[0][0])  # only a was acknowledged
-    assert [p.ref.name for _, p in backlog.head("svc", 10)] == ["b", "c", "d"]
-    backlog.done("svc", backlog.head("svc", 10)[-1][0])
-    assert backlog.size() == 0 and backlog.pending == {}
-
-
-def test_the_backlog_drops_the_oldest_over_its_limit_and_says_so() -> None:
-    backlog = Backlog(limit=2)
-    for name in "abc":
-        backlog.push("svc", payload(name))
-    assert [p.ref.name for _, p in backlog.head("svc", 10)] == ["b", "c"]
-    assert backlog.errors() == [
-        "EventSource svc: 1 per-change events dropped (NATS did not take them)"
-    ]
 
 
 def test_an_expensive_report_is_coalesced_longer() -> None:

@@ -1,0 +1,149 @@
+"""The matching sets as deltas (services.agent.deltas): O(1) per change, resync as the net
+difference, events already stored not republished, a bounded backlog that resynchronises."""
+
+from __future__ import annotations
+
+from services.agent.assigning import Assignments
+from services.agent.deltas import (
+    Delta,
+    Pending,
+    Stored,
+    already_stored,
+    collapse,
+    head,
+    head_content,
+    of_change,
+    resync,
+)
+from services.agent.evaluating import SourceState
+from shared.api.vocabulary import ObjectKey
+from shared.contract import messages as m
+from shared.contract import subjects
+from tests.agent.helpers import CLUSTER, event_source, svc
+
+LABELS = {"sveltos": "fv"}
+
+
+def source() -> SourceState:
+    state = Assignments("c").put("svc", event_source()).state
+    assert state is not None
+    return state
+
+
+def key(name: str) -> ObjectKey:
+    return ObjectKey("v1", "Service", "default", name)
+
+
+def test_a_change_is_one_event_and_one_entry_whatever_the_size_of_the_set() -> None:
+    state = source()
+    for i in range(1000):
+        state.observe("ADDED", svc(f"s{i}", labels=LABELS))
+    (change,) = state.observe("MODIFIED", svc("s7", "2", labels=LABELS))
+    d = of_change(CLUSTER, state, "inst", change)
+    assert d.event is not None and d.event.change == "updated"
+    assert d.entry is not None and d.entry.resource_version == "2"
+    assert d.entry.agent_instance == "inst"
+    key_of = m.message_key(m.envelope(d.entry))
+    assert subjects.parse_match_key(key_of).obj == d.key
+
+
+def test_the_object_is_carried_only_when_collected_and_never_in_unmatched() -> None:
+    state = source()
+    (matched,) = state.observe("ADDED", svc("web", labels=LABELS))
+    (unmatched,) = state.observe("DELETED", svc("web", "2"))
+    first = of_change(CLUSTER, state, "i", matched)
+    gone = of_change(CLUSTER, state, "i", unmatched)
+    assert first.event is not None and first.event.object is not None
+    assert first.entry is not None and first.entry.object is not None
+    assert gone.event is not None and gone.event.object is None and gone.entry is None
+    state.collect = False
+    plain = of_change(CLUSTER, state, "i", matched)
+    assert plain.event is not None and plain.event.object is None
+    assert plain.entry is not None and plain.entry.object is None
+
+
+def test_managed_fields_are_not_published() -> None:
+    state = source()
+    obj = svc("web", labels=LABELS)
+    obj["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    (matched,) = state.observe("ADDED", obj)
+    d = of_change(CLUSTER, state, "i", matched)
+    assert d.entry is not None and d.entry.object is not None
+    assert "managedFields" not in d.entry.object["metadata"]
+
+
+def test_a_resync_publishes_the_net_difference_with_the_stored_entries() -> None:
+    state = source()
+    state.observe("ADDED", svc("same", "1", labels=LABELS))
+    state.observe("ADDED", svc("changed", "5", labels=LABELS))
+    state.observe("ADDED", svc("new", "1", labels=LABELS))
+    stored = {
+        key("same"): Stored("", "1"),
+        key("changed"): Stored("", "4"),
+        key("gone"): Stored("uid-gone", "9"),
+    }
+    found = {d.key.name: d for d in resync(CLUSTER, state, "i", stored)}
+    assert sorted(found) == ["changed", "gone", "new"]
+    changes = {n: d.event.change for n, d in found.items() if d.event is not None}
+    assert changes == {"changed": "updated", "gone": "unmatched", "new": "matched"}
+    assert found["gone"].entry is None
+    assert found["gone"].event is not None and found["gone"].event.resource_version == "9"
+
+
+def test_events_already_stored_are_not_published_again_but_their_entries_are() -> None:
+    state = source()
+    state.observe("ADDED", svc("a", "3", labels=LABELS))
+    state.observe("ADDED", svc("b", "4", labels=LABELS))
+    stored = {key("gone"): Stored("u", "9")}
+    found = resync(CLUSTER, state, "i", stored)
+    last = {key("a"): ("matched", "3"), key("b"): ("updated", "3"), key("gone"): ("unmatched", "10")}
+    kept = {d.key.name: d for d in already_stored(found, last)}
+    assert kept["a"].event is None and kept["a"].entry is not None  # stored: same version
+    assert kept["b"].event is not None  # a newer version than the one stored
+    assert kept["gone"].event is None and kept["gone"].entry is None  # its unmatched is stored
+
+
+def test_a_batch_writes_only_the_last_entry_of_each_object() -> None:
+    a1 = Delta(key("a"), None, None)
+    b = Delta(key("b"), None, None)
+    a2 = Delta(key("a"), None, None)
+    assert list(collapse([a1, b, a2]).values()) == [a2, b]
+
+
+def delta(name: str) -> Delta:
+    return Delta(key(name), None, None)
+
+
+def test_pending_keeps_order_and_removes_exactly_what_was_published() -> None:
+    pending = Pending()
+    for name in "abc":
+        pending.push("svc", delta(name))
+    batch = pending.head("svc", 2)
+    assert [d.key.name for _, d in batch] == ["a", "b"]
+    pending.push("svc", delta("d"))  # added while a and b are being published
+    pending.done("svc", batch[0][0])  # only a was acknowledged
+    assert [d.key.name for _, d in pending.head("svc", 10)] == ["b", "c", "d"]
+    pending.done("svc", pending.head("svc", 10)[-1][0])
+    assert pending.size() == 0 and pending.pending == {}
+
+
+def test_an_overflow_drops_the_backlog_and_asks_for_a_resync_never_silently() -> None:
+    pending = Pending(limit=2)
+    for name in "abcd":
+        pending.push("svc", delta(name))
+    assert pending.size("svc") == 0 and "svc" in pending.overflowed
+    assert pending.errors() == [
+        "EventSource svc: 1 backlog overflow(s): resynchronised (consumers saw the net change)"
+    ]
+    pending.drop("svc")  # the resync starts from the current state
+    pending.push("svc", delta("e"))
+    assert [d.key.name for _, d in pending.head("svc", 10)] == ["e"]
+
+
+def test_the_head_counts_every_error_and_lists_a_bounded_number() -> None:
+    state = source()
+    for i in range(m.MAX_HEAD_ERRORS + 5):
+        state.errors[key(f"e{i:03}")] = "lua: boom"
+    h = head(CLUSTER, state, "i", 3, complete=True)
+    assert h.error_count == m.MAX_HEAD_ERRORS + 5 and len(h.errors) == m.MAX_HEAD_ERRORS
+    assert head_content(state, True) != head_content(state, False)
