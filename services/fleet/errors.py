@@ -132,6 +132,20 @@ class ApiError(Exception):
         )
 
     @classmethod
+    def unsupported_protobuf(cls, api_version: str, kind: str) -> ApiError:
+        """A protobuf body of a kind the fleet has no protobuf schema for."""
+        group = api_version.rpartition("/")[0]
+        what = f"{kind or 'an object without a kind'} ({api_version or 'no apiVersion'})"
+        return cls(
+            415,
+            f"the fleet cannot decode {what} from protobuf: it reads Secret, ConfigMap and "
+            "DeleteOptions in application/vnd.kubernetes.protobuf; send this kind as "
+            "application/json",
+            "UnsupportedMediaType",
+            {"group": group, "kind": kind} if group else {"kind": kind},
+        )
+
+    @classmethod
     def method_not_allowed(cls, method: str, resource: str) -> ApiError:
         return cls(
             405,

@@ -12,20 +12,18 @@ are authorized with RBAC (:mod:`services.fleet.access`).
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from services.fleet import access, hooks, listing
+from services.fleet import access, hooks, listing, protobuf
+from services.fleet.bodies import _Loader as _Loader  # re-exported for tests/fleet/test_apply
+from services.fleet.bodies import delete_options, parse_body
 from services.fleet.discovery import API_VERSIONS, VERSION
 from services.fleet.errors import ApiError
-from services.fleet.objects import APPLY
-from services.fleet.responses import STATE, error_response, json_response
+from services.fleet.responses import STATE, error_response, json_response, object_response
 from services.fleet.selectors import parse_field_selector, parse_label_selector
 from services.fleet.state import MANAGEMENT, FleetState, SimCluster
 from services.fleet.watch import serve_watch
@@ -33,50 +31,6 @@ from services.fleet.watch import serve_watch
 log = logging.getLogger(__name__)
 
 HEALTH = frozenset({"/healthz", "/readyz", "/livez", "/healthz/", "/readyz/", "/livez/"})
-
-
-# -- YAML without YAML 1.1 booleans (y/n/on/off stay strings) ------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    __import__("re").compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
-def _interned(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {sys.intern(k): v for k, v in pairs}
-
-
-#: request bodies with interned keys: 100,000 stored objects share one "metadata", "name", ...
-_DECODER = json.JSONDecoder(object_pairs_hook=_interned)
-
-
-def parse_body(raw: bytes, content_type: str) -> Any:
-    if "protobuf" in content_type or "cbor" in content_type:
-        raise ApiError.unsupported_media("application/json, application/yaml")
-    if not raw:
-        return None
-    try:
-        return _DECODER.decode(raw.decode())
-    except ValueError:
-        if content_type == APPLY or "yaml" in content_type:
-            try:
-                return yaml.load(raw, Loader=_Loader)
-            except yaml.YAMLError as exc:
-                raise ApiError.bad_request(f"error decoding YAML: {exc}") from None
-        raise ApiError.bad_request(
-            "the object provided is unrecognized (must be of type JSON): invalid character"
-        ) from None
 
 
 # -- middleware ----------------------------------------------------------------------------
@@ -99,9 +53,10 @@ async def fleet_middleware(
     cluster, tail = _split_cluster(request.path)
     if tail in HEALTH:
         return web.Response(text="ok", content_type="text/plain")
+    accept = request.headers.get("Accept", "")
     ident = access.authenticate(state, cluster, request.headers.get("Authorization", ""))
     if ident is None:
-        return error_response(access.unauthorized())
+        return error_response(access.unauthorized(), accept)
     if request.path.startswith("/_fleet"):
         if not ident.admin:  # test hooks belong to the fleet's admin
             return error_response(
@@ -114,6 +69,7 @@ async def fleet_middleware(
                 "method": request.method,
                 "path": tail + (f"?{request.query_string}" if request.query_string else ""),
                 "contentType": request.headers.get("Content-Type", ""),
+                "accept": accept,
             }
         )
         if state.faults:
@@ -125,7 +81,8 @@ async def fleet_middleware(
                         ApiError(
                             fault.status,
                             f"injected failure ({fault.status}) by the fleet's test hooks",
-                        )
+                        ),
+                        accept,
                     )
     try:
         if not request.path.startswith("/_fleet") and (
@@ -137,7 +94,7 @@ async def fleet_middleware(
         request[access.IDENTITY] = ident
         return await handler(request)
     except ApiError as err:
-        return error_response(err)
+        return error_response(err, accept)
 
 
 # -- routing -------------------------------------------------------------------------------
@@ -269,20 +226,21 @@ async def resource(
                     fields,
                     state.bookmark_interval,
                 )
-            return json_response(
+            return object_response(
+                request,
                 listing.list_objects(
                     store, rt, ns, labels, fields, q.get("limit"), q.get("continue")
-                )
+                ),
             )
         if method == "POST":
-            body = parse_body(await request.read(), content_type)
+            body = parse_body(await request.read(), content_type, rt.kind)
             if rt.virtual:
                 return json_response(
                     access.review(state, cluster, rt, body, request[access.IDENTITY]),
                     201,
                 )
             obj = objs.create(rt, nsv, body, manager, dry_run)
-            return json_response(obj, 201)
+            return object_response(request, obj, 201)
         if method == "DELETE":
             if "deletecollection" not in rt.verbs:
                 raise ApiError.method_not_allowed(method, plural)
@@ -293,9 +251,10 @@ async def resource(
                 return (labels is None or labels(o)) and (fields is None or fields(o))
 
             raw = await request.read()
-            options = _delete_options(raw, q.get("propagationPolicy"))
-            return json_response(
-                objs.delete_collection(rt, ns if rt.namespaced else None, match, dry_run, options)
+            options = delete_options(raw, content_type, q.get("propagationPolicy"))
+            return object_response(
+                request,
+                objs.delete_collection(rt, ns if rt.namespaced else None, match, dry_run, options),
             )
         raise ApiError.method_not_allowed(method, plural)
 
@@ -304,7 +263,7 @@ async def resource(
     if sub == "token":
         if method != "POST":
             raise ApiError.method_not_allowed(method, f"{plural}/token")
-        body = parse_body(await request.read(), content_type)
+        body = parse_body(await request.read(), content_type, "TokenRequest")
         return json_response(access.token_request(state, cluster, nsv, name, body), 201)
     if method == "GET":
         if q.get("watch") in ("true", "1"):
@@ -319,35 +278,28 @@ async def resource(
                 fields,
                 state.bookmark_interval,
             )
-        return json_response(_out(objs.get(rt, nsv, name), rt.api_version))
+        return object_response(request, _out(objs.get(rt, nsv, name), rt.api_version))
     if method == "PUT":
-        body = parse_body(await request.read(), content_type)
+        body = parse_body(await request.read(), content_type, rt.kind)
         obj = objs.update(rt, nsv, name, body, manager, sub, dry_run)
-        return json_response(_out(obj, rt.api_version))
+        return object_response(request, _out(obj, rt.api_version))
     if method == "PATCH":
-        body = parse_body(await request.read(), content_type)
+        raw = await request.read()
+        # patches are JSON or YAML: a protobuf body gets the patch types' 415 from objs.patch
+        body = None if content_type == protobuf.MEDIA_TYPE else parse_body(raw, content_type)
         force = q.get("force") in ("true", "1")
         obj, created = objs.patch(
             rt, nsv, name, content_type, body, manager, sub, dry_run, force, q.get("fieldManager")
         )
-        return json_response(_out(obj, rt.api_version), 201 if created else 200)
+        return object_response(request, _out(obj, rt.api_version), 201 if created else 200)
     if method == "DELETE" and not sub:
-        options = _delete_options(await request.read(), q.get("propagationPolicy"))
+        options = delete_options(await request.read(), content_type, q.get("propagationPolicy"))
         dry = dry_run or "All" in (options.get("dryRun") or [])
         obj, _ = objs.delete(rt, nsv, name, options, dry)
         if obj.get("kind") == "Status":
-            return json_response(obj)
-        return json_response(_out(obj, rt.api_version))
+            return object_response(request, obj)
+        return object_response(request, _out(obj, rt.api_version))
     raise ApiError.method_not_allowed(method, plural)
-
-
-def _delete_options(raw: bytes, policy: str | None) -> dict[str, Any]:
-    """DeleteOptions from the body, with the ``propagationPolicy`` query as a fallback."""
-    options = parse_body(raw, "application/json") if raw else None
-    out = dict(options) if isinstance(options, dict) else {}
-    if policy and not out.get("propagationPolicy"):
-        out["propagationPolicy"] = policy
-    return out
 
 
 def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:

@@ -188,13 +188,16 @@ def test_wait_for_delete(cluster: Cluster) -> None:
 
 
 def test_protobuf_generators_are_refused(cluster: Cluster) -> None:
-    out = cluster.kubectl("create", "configmap", "gen", "--from-literal=a=b", check=False)
-    assert out.returncode != 0  # kubectl sends protobuf here: 415, no JSON fallback
+    # kubectl sends protobuf here; the fleet reads Secrets and ConfigMaps in protobuf
+    # (tests/fleet/test_protobuf.py), other kinds get a 415 naming them, no JSON fallback
+    out = cluster.kubectl("create", "deployment", "gen", "--image=nginx", check=False)
+    assert out.returncode != 0
+    assert "cannot decode Deployment (apps/v1) from protobuf" in out.stderr
     assert any(
         r["contentType"].startswith("application/vnd.kubernetes.protobuf")
         for r in cluster.fleet.requests(cluster.name)
     )
-    assert cluster.core.list_namespaced_config_map("default").items == []
+    assert cluster.apps.list_namespaced_deployment("default").items == []
 
 
 def test_delete_namespace_with_kubectl(cluster: Cluster) -> None:
