@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
+from services.manager.matchsets import MatchSet
 from services.manager.snapshot import Snapshot
 from shared.contract.redact import redact
 
@@ -46,8 +47,32 @@ class ReportOut(BaseModel):
     cluster: str
     event_source_name: str = Field(serialization_alias="eventSourceName")
     generation: int
+    complete: bool
+    agent_instance: str = Field(serialization_alias="agentInstance")
+    count: int
     matching_resources: list[dict[str, str]] = Field(serialization_alias="matchingResources")
     errors: list[dict[str, Any]]
+    error_count: int = Field(serialization_alias="errorCount")
+    resources: list[dict[str, Any]] | None = None
+    cloud_events: list[dict[str, Any]] | None = Field(None, serialization_alias="cloudEvents")
+
+
+def _report(cluster: Any, es: str, ms: MatchSet, *, full: bool = False) -> ReportOut:
+    """One matching set as REST shows it (built in one synchronous step on the loop)."""
+    keys = sorted(ms.entries)
+    return ReportOut(
+        cluster=str(cluster),
+        event_source_name=es,
+        generation=ms.generation,
+        complete=ms.complete,
+        agent_instance=ms.agent_instance,
+        count=len(keys),
+        matching_resources=[ms.entries[k].ref for k in keys],
+        errors=[e.model_dump(by_alias=True) for e in ms.errors],
+        error_count=ms.error_count,
+        resources=[r for k in keys if (r := ms.entries[k].resource) is not None] if full else None,
+        cloud_events=list(ms.cloud_events) if full else None,
+    )
 
 
 class ProfileOut(BaseModel):
@@ -156,18 +181,31 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
             for f in snap().failures
         ]
 
-    @app.get("/v1/reports", response_model=list[ReportOut], dependencies=guarded)
+    @app.get(
+        "/v1/reports",
+        response_model=list[ReportOut],
+        response_model_exclude_none=True,
+        dependencies=guarded,
+    )
     async def reports() -> list[ReportOut]:
-        return [
-            ReportOut(
-                cluster=str(cluster),
-                event_source_name=es,
-                generation=report.generation,
-                matching_resources=[r.model_dump(by_alias=True) for r in report.matching_resources],
-                errors=[e.model_dump(by_alias=True) for e in report.errors],
-            )
-            for (cluster, es), report in sorted(snap().reports.items())
-        ]
+        """Every matching set the manager knows (from ``ripple-matches``): references,
+        completeness, errors. The collected objects are on ``/v1/reports/{ns}/{cluster}/{es}``."""
+        return [_report(c, es, ms) for (c, es), ms in sorted(snap().reports.items())]
+
+    @app.get(
+        "/v1/reports/{namespace}/{cluster}/{event_source}",
+        response_model=ReportOut,
+        response_model_exclude_none=True,
+        dependencies=guarded,
+        responses={404: {"description": "no such matching set"}},
+    )
+    async def report(namespace: str, cluster: str, event_source: str) -> ReportOut:
+        """One matching set with its collected objects and CloudEvents (also when it is too
+        large for the EventReport object in the management cluster)."""
+        for (c, es), ms in snap().reports.items():
+            if c.namespace == namespace and c.name == cluster and es == event_source:
+                return _report(c, es, ms, full=True)
+        raise HTTPException(404, f"no matching set {event_source!r} in {namespace}/{cluster}")
 
     @app.get("/v1/profiles", response_model=list[ProfileOut], dependencies=guarded)
     async def profiles() -> list[ProfileOut]:

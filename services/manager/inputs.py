@@ -1,7 +1,8 @@
 """The manager's inputs, applied to its state (pure: no I/O).
 
 Informer events of the management cluster (definitions, referenced ConfigMaps/Secrets,
-registered clusters) and KV changes (reports, apply outcomes, agent statuses) arrive here as
+registered clusters) and KV changes (matching sets as deltas, apply outcomes, agent
+statuses) arrive here as
 values; :class:`Inputs` applies them to the :class:`~services.manager.state.State` and keeps
 what the REST API and the statuses show. Nothing is known before every informer listed once
 and the reports were read once (:meth:`Inputs.known`); an informer that fails keeps what it
@@ -14,7 +15,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from services.manager import definitions
-from services.manager.model import ClusterKey, Report
+from services.manager.matchsets import Entry, MatchSet
+from services.manager.model import ClusterKey
 from services.manager.state import State
 from shared.api import vocabulary as v
 from shared.contract import messages as m
@@ -43,7 +45,7 @@ class Inputs:
     def __init__(self, state: State | None = None) -> None:
         self.state = state or State()
         self.definition_errors: dict[str, str] = {}  # "Kind/name" -> message
-        self.reports: dict[tuple[ClusterKey, str], m.EventReportSnapshot] = {}
+        self.reports: dict[tuple[ClusterKey, str], MatchSet] = {}
         self.outcomes: dict[tuple[ClusterKey, str], m.ApplyOutcome] = {}
         self.agents: dict[str, m.AgentStatus] = {}
         self.synced: set[tuple[str, str]] = set()
@@ -57,6 +59,16 @@ class Inputs:
         return self.reports_synced and all(g in self.synced for g in WATCHED)
 
     # -- the management cluster --------------------------------------------------------------
+    @staticmethod
+    def generated(event: InformerEvent) -> bool:
+        """An event of an object Ripple generated (a ConfigMap/Secret copy the reporter wrote
+        from the manager's output): never an input, so never queued."""
+        if v.GVK(*event.gvk) not in REF_KINDS or event.type in ("SYNCED", "FAILED"):
+            return False
+        meta = event.obj.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        return bool(labels.get(v.MANAGED_BY_LABEL) == v.MANAGED_BY_VALUE)
+
     def on_kube(self, event: InformerEvent) -> None:
         gvk = v.GVK(*event.gvk)
         if event.type == "SYNCED":
@@ -112,31 +124,42 @@ class Inputs:
             self.definition_errors.pop(ident, None)
 
     # -- NATS --------------------------------------------------------------------------------
-    def on_report(self, change: KVChange[m.EventReportEvent]) -> None:
+    def on_match(self, change: KVChange[m.MatchesEvent]) -> None:
+        """Apply one ``ripple-matches`` change (O(1)): an entry put or deleted, a head put
+        (completeness, CloudEvents), or a head deleted (the EventSource is no longer
+        assigned to that cluster: its set is gone)."""
         if change.op == "synced":
             self.reports_synced = True
             return
         self.report_changes += 1
-        if change.op == "delete" or change.message is None:
-            item = subjects.parse_cluster_key(change.key)
-            key = _cluster_of(item.cluster)
-            self.reports.pop((key, item.name), None)
-            self.state.delete_report(key, item.name)
+        item = subjects.parse_match_key(change.key)
+        key = (_cluster_of(item.cluster), item.event_source)
+        sets = self.reports
+        if item.obj is None and change.op == "delete":
+            if sets.pop(key, None) is not None:
+                self.state.delete_report(*key)
             return
-        snap = change.message.data
-        if not snap.complete:
-            return  # never read an incomplete snapshot as "no match"
-        key = _cluster_of(snap.cluster)
-        self.reports[(key, snap.event_source_name)] = snap
-        self.state.set_report(
-            Report(
-                cluster=key,
-                event_source=snap.event_source_name,
-                matching=[r.model_dump(by_alias=True) for r in snap.matching_resources],
-                resources=list(snap.resources),
-                cloud_events=list(snap.cloud_events),
-            )
-        )
+        matches = sets.get(key)
+        if matches is None:
+            if change.op == "delete":
+                return  # an entry of a set that is gone: nothing to forget
+            matches = sets[key] = MatchSet(*key)
+        if change.op == "delete":
+            changed = matches.delete(item.obj) if item.obj is not None else False
+        elif change.message is None:
+            return
+        else:
+            data = change.message.data
+            if isinstance(data, m.MatchHead):
+                was_known = matches.known
+                changed = matches.set_head(data)
+                if matches.known and not was_known:
+                    self.state.set_report(matches)  # known from now on
+                    return
+            else:
+                changed = matches.put(data.ref.key, Entry.of(data))
+        if changed and matches.known:
+            self.state.report_changed(*key)
 
     def on_outcome(self, change: KVChange[m.ApplyOutcomeEvent]) -> None:
         if change.op == "put" and change.message is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 # a registered cluster (namespace, name, type): the catalogue's plain identity
 from shared.api.vocabulary import ClusterKey as ClusterKey
+from shared.api.vocabulary import ObjectKey
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,7 @@ class PairPlan:
     # definitions it was made with (``salt``) have not changed
     instances: dict[InstanceKey, ProfilePlan] = field(default_factory=dict)
     salt: object = None
+    # oneForEvent: the instance of each matching object, and the version of the matching set
+    # planned (-1: a whole report), so that the next plan costs what changed since
+    by_object: dict[ObjectKey, InstanceKey] = field(default_factory=dict)
+    version: int = -1

@@ -392,6 +392,8 @@ def plan_pair_steps(
             plan = plan_instance(trigger, source, es_name, inst, world)
             yield
         pair.instances[key] = plan
+        if inst.resource is not None:
+            pair.by_object[ObjectKey.from_reference(inst.resource)] = key
         if plan.error:
             pair.errors.append(plan.error)
         pair.profiles[plan.name] = plan

@@ -73,13 +73,15 @@ class Reconciler:
 
     # -- inputs ------------------------------------------------------------------------------
     async def submit(self, source: str, item: Any) -> None:
-        """Queue one input (``kube``, ``report`` or ``tick``); waits while the queue is full."""
+        """Queue one input (``kube``, ``match`` or ``tick``); waits while the queue is full."""
         await self.queue.put((source, item))
 
     def from_thread(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
         """A callback for informer threads: blocks the thread while the queue is full."""
 
         def deliver(event: Any) -> None:
+            if Inputs.generated(event):
+                return  # our own output coming back: no input, no reconcile
             try:
                 asyncio.run_coroutine_threadsafe(self.submit("kube", event), loop).result()
             except Exception:  # the loop is closing: the informer stops with it
@@ -117,8 +119,8 @@ class Reconciler:
         try:
             if source == "kube":
                 self.inputs.on_kube(item)
-            elif source == "report":
-                self.inputs.on_report(item)
+            elif source == "match":
+                self.inputs.on_match(item)
             else:
                 self._tick_pending = False
         except Exception:

@@ -1,7 +1,7 @@
-"""The manager service: definitions + reports -> assignments and desired state, over NATS.
+"""The manager service: definitions + matching sets -> assignments and desired state, over NATS.
 
 Inputs: informers on the management cluster (EventSources, EventTriggers, EventBasedAddOns,
-ConfigMaps, Secrets, SveltosClusters, CAPI Clusters) and watches of KV ``ripple-reports``,
+ConfigMaps, Secrets, SveltosClusters, CAPI Clusters) and watches of KV ``ripple-matches``,
 ``ripple-outcomes`` and ``ripple-agents``. Outputs: KV ``ripple-assignments``,
 ``ripple-desired``, ``ripple-profiles`` and ``ripple-status``, through one work queue
 (:mod:`services.manager.publisher`). The REST API reads immutable snapshots.
@@ -69,13 +69,13 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     reconciler.on_ready = ready
     reconciler.invalid_messages = stores.invalid_messages
     service.add_metrics(reconciler.metrics)
-    service.not_ready_reason = "reading definitions and reports"
+    service.not_ready_reason = "reading definitions and matching sets"
     log.info("manager started (message limit %d bytes)", limit, extra={"obj": "manager"})
 
     start_informers(settings, service, reconciler)
     service.spawn(reconciler.run(), "reconcile")
     service.spawn(reconciler.publisher.run(settings.workers), "publish")
-    service.spawn(watch(stores.reports, lambda c: reconciler.submit("report", c)), "watch-reports")
+    service.spawn(watch(stores.matches, lambda c: reconciler.submit("match", c)), "watch-matches")
     service.spawn(watch(stores.outcomes, _sync(reconciler.apply_outcome)), "watch-outcomes")
     service.spawn(watch(stores.agents, _sync(reconciler.apply_agent)), "watch-agents")
     if settings.api_port is not None:

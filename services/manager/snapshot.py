@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from services.manager.matchsets import MatchSet
 from services.manager.model import ClusterInfo, ClusterKey, ProfilePlan
 from services.manager.planning import TriggerView
 from services.manager.statuses import DefinitionView
@@ -47,7 +48,8 @@ class Snapshot:
     views: Mapping[tuple[str, str], DefinitionView] = field(default_factory=_empty)  # (kind, name)
     profiles: Mapping[str, ProfilePlan] = field(default_factory=_empty)
     profiles_by_trigger: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
-    reports: Mapping[tuple[ClusterKey, str], m.EventReportSnapshot] = field(default_factory=_empty)
+    #: the live matching sets (read on the loop only, in one synchronous step)
+    reports: Mapping[tuple[ClusterKey, str], MatchSet] = field(default_factory=_empty)
     outcomes: Mapping[str, tuple[tuple[ClusterKey, m.ApplyOutcome], ...]] = field(
         default_factory=_empty
     )
@@ -74,7 +76,7 @@ def build(
     triggers: Mapping[str, TriggerView],
     views: Mapping[str, DefinitionView],
     profiles: Mapping[str, ProfilePlan],
-    reports: Mapping[tuple[ClusterKey, str], m.EventReportSnapshot],
+    reports: Mapping[tuple[ClusterKey, str], MatchSet],
     outcomes: Mapping[tuple[ClusterKey, str], m.ApplyOutcome],
     agents: Mapping[str, m.AgentStatus],
     definition_errors: Mapping[str, str],

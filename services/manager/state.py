@@ -16,9 +16,11 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.manager import planning
+from services.manager import increments, planning
+from services.manager.matchsets import MatchSet
 from services.manager.model import ClusterInfo, ClusterKey, PairPlan, ProfilePlan, Report
 from services.manager.planning import TriggerView, World
+from shared.api.vocabulary import ObjectKey
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class State:
         self.event_sources: dict[str, dict[str, Any]] = {}
         self.clusters: dict[ClusterKey, ClusterInfo] = {}
         self.refs: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-        self.reports: dict[tuple[ClusterKey, str], Report] = {}
+        self.reports: dict[tuple[ClusterKey, str], Report | MatchSet] = {}
         self.pairs: dict[Pair, PairPlan] = {}
         self.pair_es: dict[Pair, str] = {}
         self._config_status: dict[str, TriggerStatus] = {}
@@ -117,10 +119,17 @@ class State:
             ):
                 self._mark_trigger(trigger.name)
 
-    def set_report(self, report: Report) -> None:
+    def set_report(self, report: Report | MatchSet) -> None:
+        """A whole report, or a matching set kept up to date by deltas (then call
+        :meth:`report_changed` after each change)."""
         key = (report.cluster, report.event_source)
         self.reports[key] = report
         self._dirty.update(self._pairs_by_report.get(key, ()))
+
+    def report_changed(self, cluster: ClusterKey, event_source: str) -> None:
+        """The matching set of ``(cluster, event_source)`` changed (its pairs re-plan what
+        changed in it)."""
+        self._dirty.update(self._pairs_by_report.get((cluster, event_source), ()))
 
     def delete_report(self, cluster: ClusterKey, event_source: str) -> None:
         """A report that is gone (its EventSource was withdrawn from the cluster)."""
@@ -175,15 +184,29 @@ class State:
                     self._replace(previous, None, changes)
                 continue
             es_name = self.pair_es[pair]
-            report = self.reports.get((pair[1], es_name))
-            if report is None:
+            source = self.reports.get((pair[1], es_name))
+            if source is None or (isinstance(source, MatchSet) and not source.known):
                 continue  # unknown: keep whatever the pair had
             trigger = self.triggers[pair[0]]
             salt = (id(trigger), self._world_version)
+            if (
+                isinstance(source, MatchSet)
+                and previous is not None
+                and trigger.one_for_event
+                and previous.salt == salt
+                and previous.version >= 0
+                and pair not in self._crashed
+            ):
+                changed = source.changed_since(previous.version)
+                if changed is not None:  # only what changed since the last plan
+                    yield from self._plan_changes(pair, source, changed, world, changes)
+                    continue
+            report = source.report() if isinstance(source, MatchSet) else source
             try:  # yields after each instance rendered: long pairs are sliced too
                 plan = yield from planning.plan_pair_steps(
                     trigger, self.clusters[pair[1]], es_name, report, world, previous, salt
                 )
+                plan.version = source.version if isinstance(source, MatchSet) else -1
             except Exception as exc:  # a bug: the pair keeps what it had and shows the error
                 log.exception("planning failed", extra={"obj": f"{pair[0]} {pair[1]}"})
                 self._crashed[pair] = f"internal error while planning: {exc!r}"
@@ -201,6 +224,35 @@ class State:
             self.pairs[pair] = plan
             self._replace(previous, plan, changes)
             yield
+
+    def _plan_changes(
+        self,
+        pair: Pair,
+        source: MatchSet,
+        changed: list[ObjectKey],
+        world: World,
+        changes: Changes,
+    ) -> Generator[None, None, None]:
+        plan = self.pairs[pair]
+        errors = list(plan.errors)
+        try:
+            before, after = yield from increments.plan_changes_steps(
+                self.triggers[pair[0]],
+                self.clusters[pair[1]],
+                self.pair_es[pair],
+                source,
+                changed,
+                world,
+                plan,
+            )
+        except Exception as exc:  # a bug: the pair shows the error, and re-plans in full
+            log.exception("planning failed", extra={"obj": f"{pair[0]} {pair[1]}"})
+            self._crashed[pair] = f"internal error while planning: {exc!r}"
+            changes.status_changed = True
+            return
+        if plan.errors != errors:
+            changes.status_changed = True
+        self._swap(before, after, changes)
 
     def _select(
         self,
@@ -251,8 +303,18 @@ class State:
         }
         # reused instances are the same objects: only what differs needs work
         names = {n for n in set(old_all) | set(new_all) if old_all.get(n) is not new_all.get(n)}
-        old_profiles = {n: old_all[n] for n in names if n in old_all}
-        new_profiles = {n: new_all[n] for n in names if n in new_all}
+        self._swap({n: old_all.get(n) for n in names}, {n: new_all.get(n) for n in names}, changes)
+
+    def _swap(
+        self,
+        before: Mapping[str, ProfilePlan | None],
+        after: Mapping[str, ProfilePlan | None],
+        changes: Changes,
+    ) -> None:
+        """Swap the profiles of the names in ``before``/``after`` (None: none) in the outputs."""
+        names = {n for n in set(before) | set(after) if before.get(n) is not after.get(n)}
+        old_profiles = {n: p for n in names if (p := before.get(n)) is not None}
+        new_profiles = {n: p for n in names if (p := after.get(n)) is not None}
         touched: set[tuple[ClusterKey, str]] = set()
         for name, profile in old_profiles.items():
             if self.profiles.get(name) is profile:
@@ -267,17 +329,17 @@ class State:
                 self._owner[(dest, name)] = profile
                 touched.add((dest, name))
         for name in set(old_profiles) | set(new_profiles):
-            before, after = old_profiles.get(name), new_profiles.get(name)
-            if after is None:
+            was, now = old_profiles.get(name), new_profiles.get(name)
+            if now is None:
                 if name not in self.profiles:
                     changes.profiles_deleted.add(name)
             elif (
-                before is None
-                or before.cluster_profile != after.cluster_profile
-                or before.instantiated != after.instantiated
-                or before.error != after.error
+                was is None
+                or was.cluster_profile != now.cluster_profile
+                or was.instantiated != now.instantiated
+                or was.error != now.error
             ):
-                changes.profiles_put[name] = after
+                changes.profiles_put[name] = now
                 changes.profiles_deleted.discard(name)
         for key in touched:
             owner = self._owner.get(key)

@@ -57,7 +57,7 @@ async def provision(js: Any, storage: Storage) -> None:
 @dataclass(frozen=True)
 class Stores:
     assignments: KVStore[m.AssignmentEvent]
-    reports: KVStore[m.EventReportEvent]
+    matches: KVStore[m.MatchesEvent]
     desired: KVStore[m.DesiredStateEvent]
     outcomes: KVStore[m.ApplyOutcomeEvent]
     profiles: KVStore[m.ProfileEvent]
@@ -73,7 +73,7 @@ class Stores:
 
         return cls(
             assignments=await one(streams.ASSIGNMENTS, m.AssignmentEvent),
-            reports=await one(streams.REPORTS, m.EventReportEvent),
+            matches=await one(streams.MATCHES, (m.MatchEvent, m.MatchHeadEvent)),
             desired=await one(streams.DESIRED, m.DesiredStateEvent),
             outcomes=await one(streams.OUTCOMES, m.ApplyOutcomeEvent),
             profiles=await one(streams.PROFILES, m.ProfileEvent),
@@ -92,7 +92,7 @@ class Stores:
 
     def invalid_messages(self) -> int:
         """Unreadable values skipped by the manager's watches."""
-        return self.reports.skipped + self.outcomes.skipped + self.agents.skipped
+        return self.matches.skipped + self.outcomes.skipped + self.agents.skipped
 
 
 @dataclass(frozen=True)

@@ -38,25 +38,39 @@ def synced(inputs: Inputs, *, but: tuple[str, str] | None = None) -> None:
             inputs.on_kube(event("SYNCED", gvk))
 
 
-def snapshot(complete: bool = True, *names: str) -> KVChange[m.EventReportEvent]:
-    snap = m.EventReportSnapshot(
+def head(complete: bool = True, generation: int = 1) -> KVChange[m.MatchesEvent]:
+    data = m.MatchHead(
         cluster=REF,
         event_source_name="svc",
         agent_instance="i",
-        generation=1,
+        generation=generation,
         complete=complete,
-        matching_resources=[
-            m.ObjectRef(api_version="v1", kind="Service", namespace="default", name=n)
-            for n in names
-        ],
     )
-    return KVChange("put", subjects.report_key(REF, "svc"), 1, m.envelope(snap))
+    return KVChange("put", subjects.match_head_key(REF, "svc"), generation, m.envelope(data))
+
+
+def key_of(name: str) -> v.ObjectKey:
+    return v.ObjectKey("v1", "Service", "default", name)
+
+
+def entry(name: str, rv: str = "1") -> KVChange[m.MatchesEvent]:
+    data = m.Match(
+        cluster=REF,
+        event_source_name="svc",
+        ref=m.ObjectRef(api_version="v1", kind="Service", namespace="default", name=name),
+        resource_version=rv,
+    )
+    return KVChange("put", subjects.match_key(REF, "svc", key_of(name)), 1, m.envelope(data))
+
+
+def gone(name: str) -> KVChange[m.MatchesEvent]:
+    return KVChange("delete", subjects.match_key(REF, "svc", key_of(name)), 1)
 
 
 def test_nothing_is_known_before_every_input_was_read_once() -> None:
     inputs = Inputs()
     synced(inputs, but=v.CAPI_CLUSTER)
-    inputs.on_report(KVChange("synced", "", 0))
+    inputs.on_match(KVChange("synced", "", 0))
     assert not inputs.known()
     inputs.on_kube(event("FAILED", v.CAPI_CLUSTER, message="discovery: 503"))
     assert not inputs.known(), "a failed discovery is unknown, not 'no objects'"
@@ -70,18 +84,40 @@ def test_reports_must_be_read_once() -> None:
     inputs = Inputs()
     synced(inputs)
     assert not inputs.known()
-    inputs.on_report(KVChange("synced", "", 0))
+    inputs.on_match(KVChange("synced", "", 0))
     assert inputs.known()
 
 
-def test_an_incomplete_report_is_never_read_as_no_match() -> None:
+def test_a_set_is_known_only_from_its_first_complete_head() -> None:
     inputs = Inputs()
-    inputs.on_report(snapshot(True, "s1"))
-    inputs.on_report(snapshot(False))
+    inputs.on_match(entry("s1"))
+    inputs.on_match(head(complete=False))
+    assert inputs.state.reports == {}, "a partial first publication is not a matching set"
+    inputs.on_match(head(complete=True, generation=2))
     (report,) = inputs.state.reports.values()
-    assert [r["name"] for r in report.matching] == ["s1"]
-    inputs.on_report(KVChange("delete", subjects.report_key(REF, "svc"), 3))
+    assert [r["name"] for r in report.report().matching] == ["s1"]
+
+
+def test_entries_are_deltas_and_an_incomplete_head_withdraws_nothing() -> None:
+    inputs = Inputs()
+    inputs.on_match(entry("s1"))
+    inputs.on_match(head())
+    inputs.on_match(entry("s2"))
+    inputs.on_match(gone("s1"))  # positive knowledge from the agent
+    inputs.on_match(head(complete=False, generation=2))  # an informer fails: stale, not empty
+    (report,) = inputs.state.reports.values()
+    assert [r["name"] for r in report.report().matching] == ["s2"]
+    assert report.changed_since(0) is not None
+
+
+def test_a_deleted_head_is_a_set_that_is_gone_and_stray_deletes_are_harmless() -> None:
+    inputs = Inputs()
+    inputs.on_match(entry("s1"))
+    inputs.on_match(head())
+    inputs.on_match(KVChange("delete", subjects.match_head_key(REF, "svc"), 3))
     assert inputs.state.reports == {} and inputs.reports == {}
+    inputs.on_match(gone("s1"))  # the agent deletes the entries after the head
+    assert inputs.reports == {}
 
 
 def test_a_bad_trigger_keeps_its_last_good_version_and_shows_the_error() -> None:
