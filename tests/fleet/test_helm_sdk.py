@@ -1,5 +1,5 @@
 """Helm v4's Go SDK (``helm_python``, ctypes over libhelm_c, no helm binary) against a fleet
-cluster: install, upgrade, status, history, values, list and uninstall of a chart written to
+cluster: install, upgrade, status, history, values, list, rollback and uninstall of a chart in
 ``tmp_path``, checked through the official Python client.
 
 Helm keeps its releases in Secrets written by client-go's typed clients, in protobuf (create,
@@ -134,6 +134,13 @@ def test_install_upgrade_uninstall(cluster: Cluster, helm_config: Any, tmp_path:
     assert [(h["revision"], h["status"]) for h in history] == [(1, "superseded"), (2, "deployed")]
     assert helm_config.get_values("demo") == {"greeting": "bye", "replicas": 2}
     assert [r["name"] for r in helm_config.list()] == ["demo"]
+
+    timed(times, "rollback", helm_config.rollback, "demo", version=1)  # revision 3 = 1
+    assert cluster.core.read_namespaced_config_map("demo-settings", "default").data == {
+        "greeting": "hi"
+    }
+    assert [h["status"] for h in helm_config.history("demo")] == ["superseded"] * 2 + ["deployed"]
+    assert release_of(cluster, "demo", 3)[1]["config"] == {"greeting": "hi"}
 
     requests = cluster.fleet.requests(cluster.name)
     writes = {(r["method"], r["contentType"]) for r in requests if "/secrets" in r["path"]}
