@@ -158,12 +158,16 @@ def encode(msg: Message, obj: dict[str, Any]) -> bytes:
         if value is None:
             continue
         if f.kind in _MAPS:
+            if not isinstance(value, dict):
+                raise TypeError(f"{msg.name}.{f.name}: expected an object")
             for key in sorted(value):
                 entry = bytearray()
                 wire.put_string(entry, 1, key)
                 _put(entry, 2, BYTES if f.kind == BYTES_MAP else STRING, None, value[key])
                 wire.put_bytes(out, f.number, entry)
         elif f.repeated:
+            if not isinstance(value, list):
+                raise TypeError(f"{msg.name}.{f.name}: expected a list")
             for item in value:
                 _put(out, f.number, f.kind, f.message, item)
         elif f.presence or f.kind not in _SCALARS or value:
@@ -184,9 +188,13 @@ def _put(out: bytearray, number: int, kind: str, msg: Message | None, value: Any
         wire.put_int(out, number, int(value))
     elif kind == MESSAGE:
         assert msg is not None
+        if not isinstance(value, dict):
+            raise TypeError(f"{msg.name}: expected an object")
         wire.put_bytes(out, number, encode(msg, value))
     elif kind == TIME:
         stamp = dt.datetime.fromisoformat(value)
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=dt.UTC)
         ts = bytearray()
         wire.put_int(ts, 1, int(stamp.timestamp()))
         wire.put_int(ts, 2, 0)  # metav1.Time has second precision: Go writes nanos 0
@@ -257,5 +265,5 @@ def encode_object(obj: dict[str, Any], api_version: str, kind: str) -> bytes | N
         return None
     try:
         return wrap(api_version, kind, encode(msg, obj))
-    except (TypeError, ValueError, AttributeError, binascii.Error):
+    except (TypeError, ValueError, binascii.Error):
         return None

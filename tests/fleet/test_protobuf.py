@@ -260,6 +260,9 @@ def test_what_cannot_be_decoded_or_encoded() -> None:
     assert protobuf.encode_object({"spec": {}}, "apps/v1", "Deployment") is None
     assert protobuf.encode_object({"data": {"a": 1}}, "v1", "ConfigMap") is None
     assert protobuf.encode_object({"data": {"a": "not base64!"}}, "v1", "Secret") is None
+    assert protobuf.encode_object({"metadata": {"finalizers": "a/b"}}, "v1", "Secret") is None
+    assert protobuf.encode_object({"metadata": "m"}, "v1", "Secret") is None
+    assert protobuf.encode_object({"data": ["a"]}, "v1", "ConfigMap") is None
 
 
 @pytest.mark.parametrize(
