@@ -4,13 +4,19 @@ Three queues, keyed by what they write (client-go semantics, :mod:`shared.runtim
 
 - ``objects`` -- one key per Kubernetes object (EventReport, ClusterProfile, generated
   ConfigMap, the ``projectsveltos`` Namespace). The loop keeps the latest wanted content per
-  key (:class:`Write`, or ``None``: delete it); the handler applies or deletes the content
+  key (:class:`Write`; a :data:`Build` called when the write is due, for content that is
+  costly to build; or ``None``: delete it); the handler applies or deletes the content
   wanted *when it runs* (level-triggered), in a thread (the kube client is synchronous);
 - ``statuses`` -- one key per definition (EventSource, EventTrigger, EventBasedAddOn): the
   latest status to merge-patch. A 404 (the definition was deleted) is success;
 - ``sweeps`` -- one key per kind: the orphan sweep (objects labelled managed-by ripple that
   no NATS value wants are deleted through ``objects``). A failed list is retried, never read
   as "nothing there".
+
+Coalescing: a change queues its key after ``delay`` seconds (``add_after``: the first
+change of a key starts the delay, the next ones within it ride along), so many changes of
+one object within the delay are one write; a write (or status patch) whose content is what
+was last written successfully is skipped. Deletes are never skipped (they are idempotent).
 
 A failure is retried with exponential backoff; an answer retrying cannot change (400, 413,
 415, 422) is :class:`~shared.runtime.errors.Terminal`: kept as the key's failure (logs,
@@ -20,6 +26,8 @@ metrics) until the key's content changes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,12 +61,28 @@ def is_gone(exc: KubeError) -> bool:
     return isinstance(exc, KindNotServed) or exc.status == 404
 
 
+def fingerprint(value: Any) -> str:
+    """SHA-256 of ``value``'s canonical JSON."""
+    raw = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Write:
     """The wanted content of one object; ``status`` is merge-patched after the apply."""
 
     obj: dict[str, Any]
     status: dict[str, Any] | None = None
+
+    def digest(self) -> str:
+        """A fingerprint of the content (identical writes are skipped)."""
+        return fingerprint([self.obj, self.status])
+
+
+#: content built when its write is due: called on the loop, returns what builds the
+#: :class:`Write` in a worker thread (from an immutable copy), or None: nothing to write now
+Build = Callable[[], Callable[[], Write] | None]
+Wanted = Write | Build | None
 
 
 class SweepDeferred(Exception):
@@ -74,17 +98,28 @@ class Writer:
     """Owns the queues and the wanted state (on the loop); ``keep(key)`` tells whether a
     NATS value wants ``key`` (the orphan sweep deletes the others)."""
 
-    def __init__(self, kube: KubeClient, keep: Callable[[ObjectKey], bool]) -> None:
+    def __init__(
+        self, kube: KubeClient, keep: Callable[[ObjectKey], bool], delay: float = 0.0
+    ) -> None:
         self.kube = kube
         self.keep = keep
+        self.delay = delay
         self.objects: WorkQueue[ObjectKey] = WorkQueue("objects")
         self.statuses: WorkQueue[ObjectKey] = WorkQueue("statuses")
         self.sweeps: WorkQueue[GVK] = WorkQueue("sweeps")
         self.prepare: dict[GVK, Prepare] = {}
-        self._objects: dict[ObjectKey, Write | None] = {}  # wanted, not yet done
+        self._objects: dict[ObjectKey, Wanted] = {}  # wanted, not yet done
         self._statuses: dict[ObjectKey, dict[str, Any]] = {}
+        self._written: dict[ObjectKey, str] = {}  # digest of the last successful write
+        self._patched: dict[ObjectKey, str] = {}  # digest of the last status patched
+        self._busy: set[ObjectKey] = set()  # objects whose handler is running
+        self._patching: set[ObjectKey] = set()
         self.stats = {
             "writes": 0,
+            "writes_skipped": 0,
+            "coalesced": 0,
+            "status_skipped": 0,
+            "status_coalesced": 0,
             "deletes": 0,
             "status_patches": 0,
             "status_gone": 0,
@@ -101,20 +136,32 @@ class Writer:
 
     # -- wanted state (the loop) -------------------------------------------------------------
     def put(self, key: ObjectKey, write: Write) -> None:
-        self._objects[key] = write
-        self.objects.add(key)
+        self._want(key, write)
+
+    def build(self, key: ObjectKey, build: Build) -> None:
+        """Write what ``build`` gives when the write is due (see :data:`Build`)."""
+        self._want(key, build)
 
     def delete(self, key: ObjectKey) -> None:
-        self._objects[key] = None
-        self.objects.add(key)
+        self._want(key, None)
+
+    def _want(self, key: ObjectKey, wanted: Wanted) -> None:
+        if key in self._objects and key not in self._busy:
+            self.stats["coalesced"] += 1  # the pending content is replaced before its write
+        self._objects[key] = wanted
+        self.objects.add_after(key, self.delay)
 
     def patch_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
+        if key in self._statuses and key not in self._patching:
+            self.stats["status_coalesced"] += 1
         self._statuses[key] = status
-        self.statuses.add(key)
+        self.statuses.add_after(key, self.delay)
 
     def forget_status(self, key: ObjectKey) -> None:
-        """The definition's status value is gone: nothing to patch any more."""
+        """The definition's status value is gone: nothing to patch any more (and a
+        definition created again under the name starts without a status)."""
         self._statuses.pop(key, None)
+        self._patched.pop(key, None)
         self.statuses.discard(key)
 
     def sweep(self, gvk: GVK, prepare: Prepare | None = None) -> None:
@@ -138,30 +185,52 @@ class Writer:
         if key not in self._objects:
             return  # done meanwhile
         want = self._objects[key]
+        self._busy.add(key)
         try:
-            if want is None:
-                existed = await asyncio.to_thread(self._delete_now, key)
-                self.stats["deletes"] += 1
-                log.info("deleted" if existed else "already gone", extra={"obj": str(key)})
-            else:
-                await asyncio.to_thread(self._apply_now, want)
-                self.stats["writes"] += 1
-                log.debug("written", extra={"obj": str(key)})
+            await self._write_now(key, want)
         except Exception as exc:
             self.stats["write_failures"] += 1
+            self._written.pop(key, None)  # what the server holds now is unknown
             if isinstance(exc, KubeError) and is_terminal(exc):
                 raise Terminal(str(exc)) from exc
             raise
+        finally:
+            self._busy.discard(key)
         if self._objects.get(key, False) is want:  # unchanged while it was written
             del self._objects[key]
 
-    def _apply_now(self, write: Write) -> None:
+    async def _write_now(self, key: ObjectKey, want: Wanted) -> None:
+        if want is None:
+            self._written.pop(key, None)
+            existed = await asyncio.to_thread(self._delete_now, key)
+            self.stats["deletes"] += 1
+            log.info("deleted" if existed else "already gone", extra={"obj": str(key)})
+            return
+        make = (lambda: want) if isinstance(want, Write) else want()
+        if make is None:
+            return  # nothing to write now (its content became unknown meanwhile)
+        digest = await asyncio.to_thread(self._apply_now, make, self._written.get(key))
+        if digest is None:
+            self.stats["writes_skipped"] += 1
+            log.debug("unchanged: not written", extra={"obj": str(key)})
+            return
+        self._written[key] = digest
+        self.stats["writes"] += 1
+        log.debug("written", extra={"obj": str(key)})
+
+    def _apply_now(self, make: Callable[[], Write], last: str | None) -> str | None:
+        """Build and apply (in a thread); None when the content is ``last`` (not written)."""
+        write = make()
+        digest = write.digest()
+        if digest == last:
+            return None
         obj = write.obj
         self.kube.apply(obj, field_manager=FIELD_MANAGER)
         if write.status is not None:
             meta = obj["metadata"]
             gvk = KubeGVK(obj["apiVersion"], obj["kind"])
             self.kube.patch_status(gvk, meta.get("namespace"), meta["name"], write.status)
+        return digest
 
     def _delete_now(self, key: ObjectKey) -> bool:
         try:
@@ -175,7 +244,14 @@ class Writer:
         status = self._statuses.get(key)
         if status is None:
             return
+        digest = fingerprint(status)
+        if self._patched.get(key) == digest:
+            self.stats["status_skipped"] += 1
+            if self._statuses.get(key) is status:
+                del self._statuses[key]
+            return
         gvk = KubeGVK(*key.gvk)
+        self._patching.add(key)
         try:
             await asyncio.to_thread(self.kube.patch_status, gvk, None, key.name, status)
         except KubeError as exc:
@@ -191,6 +267,9 @@ class Writer:
             raise
         else:
             self.stats["status_patches"] += 1
+            self._patched[key] = digest
+        finally:
+            self._patching.discard(key)
         if self._statuses.get(key) is status:
             del self._statuses[key]
 
@@ -251,9 +330,25 @@ class Writer:
         failures = [f for q in self.queues for f in q.failures.values()]
         counters = {
             "writes_total": ("Objects applied into the management cluster", s["writes"]),
+            "writes_skipped_total": (
+                "Object writes skipped: the content is what was last written",
+                s["writes_skipped"],
+            ),
+            "coalesced_total": (
+                "Object changes merged into a write still pending (write delay)",
+                s["coalesced"],
+            ),
             "deletes_total": ("Objects deleted from the management cluster", s["deletes"]),
             "status_patches_total": ("Definition statuses written", s["status_patches"]),
             "status_gone_total": ("Statuses not written: definition deleted", s["status_gone"]),
+            "status_patches_skipped_total": (
+                "Status patches skipped: the status is what was last written",
+                s["status_skipped"],
+            ),
+            "status_coalesced_total": (
+                "Status changes merged into a patch still pending (write delay)",
+                s["status_coalesced"],
+            ),
             "write_failures_total": ("Object writes/deletes that failed", s["write_failures"]),
             "status_failures_total": ("Status patches that failed", s["status_failures"]),
             "sweeps_total": ("Orphan sweeps done", s["sweeps"]),
@@ -276,4 +371,13 @@ class Writer:
         return out
 
 
-__all__ = ["FIELD_MANAGER", "MANAGED_SELECTOR", "SweepDeferred", "Write", "Writer"]
+__all__ = [
+    "FIELD_MANAGER",
+    "MANAGED_SELECTOR",
+    "Build",
+    "SweepDeferred",
+    "Wanted",
+    "Write",
+    "Writer",
+    "fingerprint",
+]
