@@ -5,16 +5,22 @@ Writer`) and ownership (:class:`services.reporter.ownership.Ownership`); it neve
 itself, so a slow or failing API server never holds up a watch. Once a bucket's current
 values were read (``synced``) the orphan sweep of its kinds is queued: objects labelled
 managed-by ripple that no value wants are deleted. Unknown is never "gone": an incomplete
-report, or a value that cannot be read, holds the objects it names.
+head, or a value that cannot be read, holds the objects it names.
+
+EventReports follow ``ripple-matches`` (:mod:`services.reporter.matchsets`): each change is
+applied in O(1); the report of a set is built (O(n), in a worker thread, within the size
+budget) only when its write is due -- at most once per write delay, whatever the changes.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from services.reporter import mirroring
+from services.reporter.matchsets import MatchSets, ReportInput, decide
 from services.reporter.ownership import Ownership
 from services.reporter.writer import Write, Writer
 from shared.api.eventreport import report_name
@@ -36,7 +42,7 @@ from shared.contract.errors import InvalidSubject
 
 log = logging.getLogger(__name__)
 
-REPORTS = "reports"
+MATCHES = "matches"
 PROFILES = "profiles"
 GENERATED_NAMESPACE = ObjectKey(NAMESPACE.api_version, NAMESPACE.kind, "", SVELTOS_NAMESPACE)
 
@@ -57,10 +63,18 @@ def report_object_key(cluster: subjects.ClusterRef, event_source: str) -> Object
 class Mirrors:
     """The three bucket watchers; ``synced(part)`` is called once per bucket read."""
 
-    def __init__(self, writer: Writer, ownership: Ownership, synced: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        ownership: Ownership,
+        synced: Callable[[str], None],
+        budget: int = mirroring.REPORT_BUDGET,
+    ) -> None:
         self.writer = writer
         self.ownership = ownership
         self.synced = synced
+        self.budget = budget
+        self.sets = MatchSets()
 
     def _set(self, source: str, wanted: dict[ObjectKey, Write]) -> None:
         for key in self.ownership.want(source, wanted):
@@ -73,39 +87,101 @@ class Mirrors:
             self.writer.delete(key)
 
     # -- EventReports ------------------------------------------------------------------------
-    async def reports(self, store: KVStore[m.EventReportEvent]) -> None:
+    async def matches(self, store: KVStore[m.MatchesEvent]) -> None:
         async with store.watch() as watch:
             async for change in watch:
                 if change.op == "synced":
-                    self.writer.sweep(EVENT_REPORT, lambda: self._hold_reports(store))
-                    self.synced(REPORTS)
-                elif change.op == "delete" or change.message is None:
-                    self._drop(f"{REPORTS}/{change.key}")
-                else:
-                    self._report(change.key, change.message.data)
+                    self.writer.sweep(EVENT_REPORT, lambda: self._hold_matches(store))
+                    self.synced(MATCHES)
+                    continue
+                try:
+                    item = subjects.parse_match_key(change.key)
+                except InvalidSubject:
+                    continue  # a delete under a key no value can have (puts are checked)
+                message = change.message if change.op == "put" else None
+                self.match(store, item, None if message is None else message.data)
 
-    def _report(self, kv_key: str, snap: m.EventReportSnapshot) -> None:
-        source = f"{REPORTS}/{kv_key}"
-        if not snap.complete:  # unknown, not empty: keep whatever is there
-            self.ownership.hold(source, [report_object_key(snap.cluster, snap.event_source_name)])
+    def match(
+        self,
+        store: KVStore[m.MatchesEvent],
+        item: subjects.MatchItem,
+        data: m.Match | m.MatchHead | None,
+    ) -> None:
+        """Apply one put (``data``) or delete of ``ripple-matches`` and settle the report."""
+        set_id = subjects.match_head_key(item.cluster, item.event_source)
+        before = decide(self.sets.get(set_id))
+        mset = self.sets.apply(item, data)
+        if mset is None:
             return
-        obj = managed(mirroring.event_report(snap))
-        self._set(source, {ObjectKey.of(obj): Write(obj, mirroring.report_status(snap))})
+        after = decide(mset)
+        source = f"{MATCHES}/{set_id}"
+        key = report_object_key(item.cluster, item.event_source)
+        if after == "write":
+            for orphan in self.ownership.want(source, [key]):
+                self.writer.delete(orphan)
+            self.writer.build(key, functools.partial(self._prepare, store, set_id))
+        elif after == "hold":  # unknown, not empty: keep whatever is there
+            self.ownership.hold(source, [key])
+        elif after == "delete":
+            if before != "delete":  # the head was deleted: the EventSource is unassigned
+                self.ownership.drop(source)
+                if not self.ownership.wanted(key):
+                    self.writer.delete(key)
+            self.sets.forget_if_empty(mset)
 
-    def _hold_reports(self, store: KVStore[m.EventReportEvent]) -> str:
-        """Before the sweep compares: unreadable report values hold their EventReport."""
+    def _prepare(self, store: KVStore[m.MatchesEvent], set_id: str) -> Callable[[], Write] | None:
+        """When the report's write is due (on the loop): an immutable copy of its set, to be
+        rendered in a worker thread; None while its content is unknown."""
+        mset = self.sets.get(set_id)
+        if decide(mset) != "write" or mset is None or set_id in store.invalid:
+            return None  # incomplete, gone, or its head cannot be read: hold
+        unreadable = []
+        prefix = f"{set_id}."
+        for kv_key in store.invalid:
+            if kv_key.startswith(prefix):
+                try:
+                    obj = subjects.parse_match_key(kv_key).obj
+                except InvalidSubject:
+                    continue
+                if obj is not None:
+                    unreadable.append(obj)
+        return functools.partial(self._render, mset.take(tuple(unreadable)))
+
+    def _render(self, data: ReportInput) -> Write:
+        report = mirroring.event_report(data, self.budget)
+        if report.fit != "full":
+            log.info(
+                "over the size budget: %s",
+                report.status.get("failureMessage", ""),
+                extra={"obj": str(report_object_key(data.cluster, data.event_source))},
+            )
+        return Write(managed(report.obj), report.status)
+
+    def _hold_matches(self, store: KVStore[m.MatchesEvent]) -> str:
+        """Before the sweep compares: unreadable values hold the EventReport of their set."""
         unknown = []
         for kv_key in sorted(store.invalid):
             try:
-                item = subjects.parse_report_key(kv_key)
+                item = subjects.parse_match_key(kv_key)
             except InvalidSubject:
                 unknown.append(kv_key)
                 continue
-            key = report_object_key(item.cluster, item.name)
-            self.ownership.hold(f"{REPORTS}/{kv_key}", [key])
+            source = f"{MATCHES}/{subjects.match_head_key(item.cluster, item.event_source)}"
+            self.ownership.hold(source, [report_object_key(item.cluster, item.event_source)])
         if unknown:
-            return f"report values under unparseable keys cannot be read: {', '.join(unknown)}"
+            return f"match values under unparseable keys cannot be read: {', '.join(unknown)}"
         return ""
+
+    def metrics(self) -> dict[str, tuple[str, str, float]]:
+        """Gauges of the matching sets held (read at scrape time, O(sets))."""
+        return {
+            "matching_sets": ("gauge", "Matching sets read from ripple-matches", len(self.sets)),
+            "matching_entries": (
+                "gauge",
+                "Matching objects held (entries of ripple-matches)",
+                sum(len(s.entries) for s in self.sets),
+            ),
+        }
 
     # -- ClusterProfiles and generated ConfigMaps --------------------------------------------
     async def profiles(self, store: KVStore[m.ProfileEvent]) -> None:
@@ -172,4 +248,12 @@ def definition_key(kind: str, name: str) -> ObjectKey:
     return ObjectKey(gvk.api_version, gvk.kind, "", name)
 
 
-__all__ = ["GENERATED_NAMESPACE", "Mirrors", "definition_key", "managed", "report_object_key"]
+__all__ = [
+    "GENERATED_NAMESPACE",
+    "MATCHES",
+    "PROFILES",
+    "Mirrors",
+    "definition_key",
+    "managed",
+    "report_object_key",
+]

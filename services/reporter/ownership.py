@@ -1,11 +1,11 @@
 """Which NATS value wants which management-cluster object (pure, owned by the event loop).
 
-A *source* is one value of a bucket (``reports/<kv key>``, ``profiles/<kv key>``): a report
-owns its EventReport, a profile its ClusterProfile and generated ConfigMaps. When a source
-changes or goes away, the objects it no longer wants and that no other source wants are the
-ones to delete. A source may *hold* objects whose content is unknown (an incomplete snapshot,
-an unreadable value): they are kept, neither written nor deleted, and the orphan sweep
-leaves them alone -- unknown is never "gone".
+A *source* is one matching set or one value of a bucket (``matches/<head key>``,
+``profiles/<kv key>``): a matching set owns its EventReport, a profile its ClusterProfile and
+generated ConfigMaps. When a source changes or goes away, the objects it no longer wants and
+that no other source wants are the ones to delete. A source may *hold* objects whose content
+is unknown (an incomplete head, an unreadable value): they are kept, neither written nor
+deleted, and the orphan sweep leaves them alone -- unknown is never "gone".
 """
 
 from __future__ import annotations

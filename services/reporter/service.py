@@ -1,20 +1,24 @@
 """The reporter: mirrors NATS state into objects of the management cluster.
 
-- EventReports (``kubectl get eventreports -A``) follow the ``ripple-reports`` bucket: one
-  per (cluster, EventSource), server-side applied with its status, deleted when the report
-  is withdrawn;
+- EventReports (``kubectl get eventreports -A``) follow the ``ripple-matches`` bucket (one
+  entry per matching object, one head per set): one per (cluster, EventSource), server-side
+  applied with its status, within a size budget (``--report-budget``), deleted when the
+  set's head is deleted;
 - ClusterProfiles and the ConfigMaps generated for them follow ``ripple-profiles``;
 - definition statuses (EventSource, EventTrigger, EventBasedAddOn) follow ``ripple-status``.
 
 It runs on :mod:`shared.runtime` (signals, readiness, metrics, NATS with the service's
 credentials). The manager provisions the buckets; the reporter waits for them. Every write
-goes through a work queue (:mod:`services.reporter.writer`) and is retried with backoff.
+goes through a work queue (:mod:`services.reporter.writer`) and is retried with backoff;
+changes of one object within ``--write-delay`` seconds are one write, and a write whose
+content is what was last written is skipped.
 The reporter holds no state of its own: after a restart it re-reads the buckets and
 converges, objects that no value wants any more being deleted by the orphan sweep.
 
 Modules: ``service`` (this composition), ``mirrors`` (bucket watchers -> wanted content),
-``ownership`` (which value wants which object, pure), ``writer`` (queues, Kubernetes writes,
-retries, metrics), ``mirroring`` (the objects written, pure).
+``matchsets`` (the matching sets of ``ripple-matches``, pure), ``ownership`` (which value
+wants which object, pure), ``writer`` (queues, coalescing, Kubernetes writes, retries,
+metrics), ``mirroring`` (the objects written, within the size budget, pure).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from services.reporter.mirrors import PROFILES, REPORTS, Mirrors
+from services.reporter.mirrors import MATCHES, PROFILES, Mirrors
 from services.reporter.ownership import Ownership
 from services.reporter.settings import ReporterSettings
 from services.reporter.writer import Writer
+from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
 from shared.contract.permissions import REPORTER_INBOX_PREFIX
@@ -39,7 +44,10 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=m.Envelope)
 
 #: the buckets read before the reporter is ready
-READY_PARTS = frozenset({REPORTS, PROFILES})
+READY_PARTS = frozenset({MATCHES, PROFILES})
+#: the two kinds of value in ``ripple-matches`` (entries and heads); ``Service.open_bucket``
+#: is typed for one class, ``KVStore`` takes a tuple
+MATCH_TYPES = cast("type[m.MatchesEvent]", (m.MatchEvent, m.MatchHeadEvent))
 #: how often keys still failing are logged again (the workers log the first attempts)
 FAILURE_LOG_INTERVAL = 60.0
 
@@ -55,12 +63,12 @@ async def main(settings: ReporterSettings, service: Service) -> None:
     service.not_ready_reason = "connecting to NATS"
     nc = await service.connect(inbox_prefix=REPORTER_INBOX_PREFIX)
     js = nc.jetstream()
-    reports = await service.open_bucket(js, streams.REPORTS, m.EventReportEvent)
+    matches: KVStore[m.MatchesEvent] = await service.open_bucket(js, streams.MATCHES, MATCH_TYPES)
     profiles = await service.open_bucket(js, streams.PROFILES, m.ProfileEvent)
     statuses = await service.open_bucket(js, streams.STATUS, m.DefinitionStatusEvent)
 
     ownership = Ownership()
-    writer = Writer(kube, ownership.wanted)
+    writer = Writer(kube, ownership.wanted, delay=settings.write_delay)
     service.add_metrics(writer.metrics)
     read: set[str] = set()
 
@@ -73,12 +81,13 @@ async def main(settings: ReporterSettings, service: Service) -> None:
             service.not_ready_reason = f"reading {', '.join(sorted(READY_PARTS - read))}"
 
     service.not_ready_reason = f"reading {', '.join(sorted(READY_PARTS))}"
-    mirrors = Mirrors(writer, ownership, synced)
+    mirrors = Mirrors(writer, ownership, synced, budget=settings.report_budget)
+    service.add_metrics(mirrors.metrics)
 
     async def log_failures() -> None:
         writer.log_failures()
 
-    service.spawn(stoppable(mirrors.reports(reports), "reports"), "reporter-reports")
+    service.spawn(stoppable(mirrors.matches(matches), "matches"), "reporter-matches")
     service.spawn(stoppable(mirrors.profiles(profiles), "profiles"), "reporter-profiles")
     service.spawn(stoppable(mirrors.statuses(statuses), "statuses"), "reporter-statuses")
     service.every(FAILURE_LOG_INTERVAL, log_failures, "reporter-failure-log")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.reporter import mirroring
+from services.reporter.matchsets import MatchSets, ReportInput
 from shared.api.eventreport import EventReport, decode_resources, encode_resources
 from shared.api.meta import ObjectReference
 from shared.api.vocabulary import (
@@ -19,9 +20,10 @@ from shared.api.vocabulary import (
     REPORT_EVENT_SOURCE_LABEL,
     SVELTOS,
     SVELTOS_CLUSTER,
+    ObjectKey,
 )
 from shared.contract import messages as m
-from shared.contract.subjects import ClusterRef
+from shared.contract.subjects import ClusterRef, MatchItem
 
 
 def _service(name: str, namespace: str = "shop") -> dict[str, Any]:
@@ -33,53 +35,85 @@ def _service(name: str, namespace: str = "shop") -> dict[str, Any]:
     }
 
 
-def _snapshot(
-    objects: list[dict[str, Any]], *, ctype: str = CAPI, collect: bool = True
-) -> m.EventReportSnapshot:
-    return m.EventReportSnapshot(
-        cluster=ClusterRef(namespace="fleet", name="c1", type=ctype),  # type: ignore[arg-type]
+def _input(
+    objects: list[dict[str, Any]],
+    *,
+    ctype: str = CAPI,
+    collect: bool = True,
+    cloud_events: list[dict[str, Any]] | None = None,
+) -> ReportInput:
+    cluster = ClusterRef(namespace="fleet", name="c1", type=ctype)
+    sets = MatchSets()
+    for obj in objects:
+        data = m.Match(
+            cluster=cluster,
+            event_source_name="https",
+            ref=m.ObjectRef.of(obj),
+            object=obj if collect else None,
+        )
+        sets.apply(MatchItem(cluster, "https", ObjectKey.of(obj)), data)
+    head = m.MatchHead(
+        cluster=cluster,
         event_source_name="https",
         agent_instance="a1",
         generation=1,
         complete=True,
-        matching_resources=[m.ObjectRef.of(o) for o in objects],
-        resources=objects if collect else [],
+        cloud_events=cloud_events or [],
     )
+    mset = sets.apply(MatchItem(cluster, "https", None), head)
+    assert mset is not None
+    return mset.take()
 
 
-SNAPSHOTS = {
-    "two collected": _snapshot([_service("web"), _service("db")]),
-    "one collected, sveltos": _snapshot([_service("web")], ctype=SVELTOS),
-    "references only": _snapshot([_service("web"), _service("db")], collect=False),
-    "cluster-scoped": _snapshot(
-        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}]
-    ),
-    "nothing matches": _snapshot([]),
+def _model(data: ReportInput) -> EventReport:
+    """The same report built through the API model alone (no budget)."""
+    objects = sorted(data.entries)
+    report = EventReport.for_cluster(
+        cluster_namespace=data.cluster.namespace,
+        cluster_name=data.cluster.name,
+        cluster_type=data.cluster.type,
+        event_source_name=data.event_source,
+        matching_resources=[ObjectReference.from_key(k) for k, _ in objects],
+        resources=[o for _, e in objects for o in decode_resources(e.resource or b"")],
+    )
+    report.spec.set_cloud_events(data.head.cloud_events)
+    return report
+
+
+INPUTS = {
+    "two collected": ([_service("web"), _service("db")], {}),
+    "one collected, sveltos": ([_service("web")], {"ctype": SVELTOS}),
+    "references only": ([_service("web"), _service("db")], {"collect": False}),
+    "cluster-scoped": ([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}], {}),
+    "nothing matches": ([], {}),
 }
 
 
-@pytest.mark.parametrize("snap", SNAPSHOTS.values(), ids=SNAPSHOTS.keys())
-def test_round_trip_through_the_api_model(snap: m.EventReportSnapshot) -> None:
-    mirrored = mirroring.event_report(snap)
+@pytest.mark.parametrize(("objects", "options"), INPUTS.values(), ids=INPUTS.keys())
+def test_round_trip_through_the_api_model(
+    objects: list[dict[str, Any]], options: dict[str, Any]
+) -> None:
+    data = _input(objects, **options)
+    mirrored = mirroring.event_report(data).obj
     parsed = EventReport.model_validate(mirrored)
-    assert parsed == mirroring.report_model(snap)
+    assert parsed == _model(data)
     # the model's own output, plus only the empty matchingResources list Sveltos writes
     expected = parsed.to_dict()
     expected["spec"].setdefault("matchingResources", [])
     assert mirrored == expected
-    # nothing of the snapshot is lost
-    assert parsed.spec.resource_list() == snap.resources
-    assert [r.key for r in parsed.spec.matching_resources] == [
-        r.key for r in snap.matching_resources
-    ]
+    # nothing of the set is lost
+    by_key = {ObjectKey.of(o): o for o in objects}
+    assert [r.key for r in parsed.spec.matching_resources] == sorted(by_key)
+    collected = [by_key[k] for k in sorted(by_key)] if options.get("collect", True) else []
+    assert parsed.spec.resource_list() == collected
 
 
 def test_resources_are_encoded_as_sveltos_does() -> None:
     """Each collected object JSON-encoded, newline, ``---``, concatenated (§1.8): the old
     reporter joined the documents with ``---`` (no trailing separator), which the model
     parsed into different bytes."""
-    objects = [_service("web"), _service("db")]
-    mirrored = mirroring.event_report(_snapshot(objects))
+    objects = [_service("db"), _service("web")]
+    mirrored = mirroring.event_report(_input(objects)).obj
     raw = base64.b64decode(mirrored["spec"]["resources"])
     assert raw == encode_resources(objects)
     assert raw.count(b"\n---") == 2 and raw.endswith(b"\n---")
@@ -87,8 +121,7 @@ def test_resources_are_encoded_as_sveltos_does() -> None:
 
 
 def test_identity_names_labels_and_kind() -> None:
-    snap = _snapshot([_service("web")])
-    obj = mirroring.event_report(snap)
+    obj = mirroring.event_report(_input([_service("web")])).obj
     assert (obj["apiVersion"], obj["kind"]) == EVENT_REPORT
     assert obj["metadata"]["name"] == "capi--https--c1"
     assert obj["metadata"]["namespace"] == "fleet"
@@ -102,17 +135,15 @@ def test_identity_names_labels_and_kind() -> None:
 
 
 def test_no_match_writes_an_empty_list_and_no_resources() -> None:
-    spec = mirroring.event_report(_snapshot([]))["spec"]
+    spec = mirroring.event_report(_input([])).obj["spec"]
     assert spec["matchingResources"] == []
     assert "resources" not in spec
 
 
 def test_cloud_events_are_mirrored() -> None:
-    snap = _snapshot([]).model_copy(
-        update={"cloud_events": [{"specversion": "1.0", "id": "1", "source": "s", "type": "t"}]}
-    )
-    parsed = EventReport.model_validate(mirroring.event_report(snap))
-    assert parsed.spec.cloud_event_list() == snap.cloud_events
+    events = [{"specversion": "1.0", "id": "1", "source": "s", "type": "t"}]
+    parsed = EventReport.model_validate(mirroring.event_report(_input([], cloud_events=events)).obj)
+    assert parsed.spec.cloud_event_list() == events
 
 
 def test_definition_status_lists_the_registration_objects() -> None:

@@ -52,18 +52,33 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
     handle.stop()
 
 
-def snapshot(source: str, *services: str, complete: bool = True) -> m.EventReportSnapshot:
-    return m.EventReportSnapshot(
-        cluster=CLUSTER,
-        event_source_name=source,
-        agent_instance="test",
-        generation=1,
-        complete=complete,
-        matching_resources=[
-            m.ObjectRef(api_version="v1", kind="Service", namespace="default", name=s)
-            for s in services
-        ],
-    )
+@dataclass(frozen=True)
+class MatchingSet:
+    """What an agent publishes for one EventSource: an entry per object, then the head."""
+
+    source: str
+    services: tuple[str, ...]
+    complete: bool = True
+    collect: bool = False
+    pad: int = 0
+
+    def objects(self) -> list[dict[str, Any]]:
+        return [service_object(s, self.pad) for s in self.services]
+
+
+def matching_set(source: str, *services: str, complete: bool = True) -> MatchingSet:
+    return MatchingSet(source, services, complete)
+
+
+def service_object(name: str, pad: int = 0) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default"},
+    }
+    if pad:
+        obj["metadata"]["annotations"] = {"pad": "x" * pad}
+    return obj
 
 
 def report_name(source: str) -> str:
@@ -84,6 +99,9 @@ class Harness:
     metrics_url: str = ""
     stores: dict[str, Any] = field(default_factory=dict)
     provisioned: bool = False
+    #: the entries published per EventSource (what the next set replaces)
+    entries: dict[str, set[str]] = field(default_factory=dict)
+    generation: int = 0
 
     def provision(self) -> None:
         """Create the buckets, as the manager does (the reporter only waits for them)."""
@@ -92,7 +110,7 @@ class Harness:
             self.provisioned = True
 
     # -- the reporter ----------------------------------------------------------------------
-    def start(self, *, wait: bool = True) -> None:
+    def start(self, *, wait: bool = True, flags: tuple[str, ...] = ()) -> None:
         port = free_port()
         self.metrics_url = f"http://127.0.0.1:{port}/metrics"
         argv = ripple_command(
@@ -105,6 +123,7 @@ class Harness:
             str(self.state / "ready"),
             "--metrics-port",
             str(port),
+            *flags,
         )
         self.reporter = ManagedProcess(
             "reporter", argv, self.state / "reporter.log", ready_file=self.state / "ready"
@@ -152,20 +171,61 @@ class Harness:
             self.stores[spec.bucket] = self.bus.run(KVStore.open(self.bus.js, spec, expected))
         return self.stores[spec.bucket]
 
-    def put(self, payload: m.EventReportSnapshot | m.ProfileState | m.DefinitionStatus) -> None:
+    def matches(self) -> Any:
+        return self.store(streams.MATCHES, (m.MatchEvent, m.MatchHeadEvent))
+
+    def put(self, payload: MatchingSet | m.ProfileState | m.DefinitionStatus) -> None:
         spec: streams.BucketSpec
         cls: type[m.Envelope]
-        if isinstance(payload, m.EventReportSnapshot):
-            spec, cls = streams.REPORTS, m.EventReportEvent
-        elif isinstance(payload, m.ProfileState):
+        if isinstance(payload, MatchingSet):
+            self.publish(payload)
+            return
+        if isinstance(payload, m.ProfileState):
             spec, cls = streams.PROFILES, m.ProfileEvent
         else:
             spec, cls = streams.STATUS, m.DefinitionStatusEvent
         self.bus.run(self.store(spec, cls).put(m.envelope(payload)))
 
+    def publish(self, mset: MatchingSet) -> None:
+        """As the agent does: the entries that changed, then the head that covers them."""
+        self.bus.run(self._publish(self.matches(), mset))
+
+    async def _publish(self, store: Any, mset: MatchingSet) -> None:
+        before = self.entries.get(mset.source, set())
+        for obj in mset.objects():
+            match = m.Match(
+                cluster=CLUSTER,
+                event_source_name=mset.source,
+                ref=m.ObjectRef.of(obj),
+                object=obj if mset.collect else None,
+                agent_instance="test",
+            )
+            await store.put(m.envelope(match))
+        for name in sorted(before - set(mset.services)):
+            ref = m.ObjectRef.of(service_object(name))
+            await store.delete(subjects.match_key(CLUSTER, mset.source, ref.key))
+        self.entries[mset.source] = set(mset.services)
+        self.generation += 1
+        head = m.MatchHead(
+            cluster=CLUSTER,
+            event_source_name=mset.source,
+            agent_instance="test",
+            generation=self.generation,
+            complete=mset.complete,
+        )
+        await store.put(m.envelope(head))
+
     def delete_report(self, source: str) -> None:
-        store = self.store(streams.REPORTS, m.EventReportEvent)
-        self.bus.run(store.delete(subjects.report_key(CLUSTER, source)))
+        """As the agent does when the EventSource is unassigned: the head, then the entries."""
+        store = self.matches()
+
+        async def withdraw() -> None:
+            await store.delete(subjects.match_head_key(CLUSTER, source))
+            for name in sorted(self.entries.pop(source, set())):
+                ref = m.ObjectRef.of(service_object(name))
+                await store.delete(subjects.match_key(CLUSTER, source, ref.key))
+
+        self.bus.run(withdraw())
 
     # -- the management cluster ------------------------------------------------------------
     def fault(self, path: str, status: int, method: str, count: int | None = None) -> None:
@@ -209,7 +269,7 @@ def test_the_reporter_waits_for_the_buckets_the_manager_provisions(harness: Harn
         reason = str(answer[1].get("reason", "")) if answer and answer[0] == 503 else ""
         return reason if "waiting for bucket" in reason else ""
 
-    assert "ripple-reports" in eventually(waiting, 30, what="/readyz: waiting for a bucket")
+    assert "ripple-matches" in eventually(waiting, 30, what="/readyz: waiting for a bucket")
     assert harness.reporter is not None and not harness.reporter.is_ready()
 
     harness.provision()
@@ -220,7 +280,7 @@ def test_the_reporter_waits_for_the_buckets_the_manager_provisions(harness: Harn
 def test_an_event_report_refused_with_503_appears_once_the_fault_clears(harness: Harness) -> None:
     harness.start()
     harness.fault(REPORTS_PATH, 503, "PATCH")
-    harness.put(snapshot("web", "a", "b"))
+    harness.put(matching_set("web", "a", "b"))
     eventually(lambda: harness.metric("write_failures_total") >= 3, what="failed writes retried")
     assert harness.report("web") is None
     assert harness.metric("failing_keys") == 1
@@ -242,20 +302,20 @@ def test_an_event_report_refused_as_invalid_is_not_retried_until_it_changes(
 ) -> None:
     harness.start()
     harness.fault(REPORTS_PATH, 422, "PATCH", count=1)
-    harness.put(snapshot("bad", "a"))
+    harness.put(matching_set("bad", "a"))
     eventually(lambda: harness.metric("terminal_keys") == 1, what="terminal failure shown")
     stays(lambda: harness.metric("retries_total") == 0, 500, what="no retry")
     assert harness.report("bad") is None
     assert f"[EventReport/default/{report_name('bad')}]" in harness.log()
 
-    harness.put(snapshot("bad", "a", "b"))  # new content: worth another try
+    harness.put(matching_set("bad", "a", "b"))  # new content: worth another try
     assert eventually(lambda: harness.matching("bad"), what="EventReport") == {"a", "b"}
     eventually(lambda: harness.metric("terminal_keys") == 0, what="terminal failure cleared")
 
 
 def test_a_withdrawn_report_is_deleted_once_deletes_succeed_again(harness: Harness) -> None:
     harness.start()
-    harness.put(snapshot("gone", "a"))
+    harness.put(matching_set("gone", "a"))
     eventually(lambda: harness.report("gone"), what="EventReport written")
     harness.fault(REPORTS_PATH, 500, "DELETE")
     harness.delete_report("gone")
@@ -301,10 +361,10 @@ def test_the_orphan_sweep_waits_for_positive_knowledge(
             "metadata": {"name": "someone-elses", "namespace": "default"},
         }
     )
-    harness.put(snapshot("kept", "a"))
-    harness.put(snapshot("incomplete", complete=False))
+    harness.put(matching_set("kept", "a"))
+    harness.put(matching_set("incomplete", complete=False))
     harness.bus.kv_put(
-        streams.REPORTS.bucket, subjects.report_key(CLUSTER, "unreadable"), b"not json"
+        streams.MATCHES.bucket, subjects.match_head_key(CLUSTER, "unreadable"), b"not json"
     )
     harness.fault(path, status, "GET")  # the reporter's discovery cache starts empty
 
@@ -380,3 +440,42 @@ def test_profiles_and_their_configmaps_are_written_through_failures(harness: Har
     assert copy is not None and copy["data"] == generated["data"]
     assert harness.metric("write_failures_total") >= 5
     eventually(lambda: harness.metric("failing_keys") == 0, what="no failing key")
+
+
+def test_many_changes_of_a_report_are_few_writes(harness: Harness) -> None:
+    """An EventSource whose set grows one object at a time (an entry and a head each) is
+    written once per write delay, not once per change; the last write has every object."""
+    harness.start()
+    names = [f"s{i:02d}" for i in range(40)]
+    for count in range(1, len(names) + 1):
+        harness.put(matching_set("busy", *names[:count]))
+    assert eventually(lambda: harness.matching("busy") == set(names), what="all 40 listed")
+    writes = harness.metric("writes_total")
+    assert writes < 15, writes  # 80 changes; each write covers at least one second of them
+    assert harness.metric("coalesced_total") > 0
+    assert (harness.metric("matching_sets"), harness.metric("matching_entries")) == (1, 40)
+
+    harness.put(matching_set("busy", *names))  # the same set again: nothing to write
+    eventually(lambda: harness.metric("writes_skipped_total") >= 1, what="identical skipped")
+    assert harness.metric("writes_total") == writes
+
+
+def test_a_report_over_the_size_budget_is_written_without_its_objects(harness: Harness) -> None:
+    """300 collected objects of ~600 bytes do not fit a 64 KiB budget: the references are
+    written, the objects are not, and the status says where they are."""
+    harness.start(flags=("--report-budget", "65536", "--write-delay", "0.2"))
+    names = tuple(f"big-{i:03d}" for i in range(300))
+    harness.put(MatchingSet("big", names, collect=True, pad=600))
+    assert eventually(lambda: harness.matching("big"), what="EventReport") == set(names)
+    report = harness.report("big")
+    assert report is not None and "resources" not in report["spec"]
+    message = report["status"]["failureMessage"]
+    assert "spec.resources not written: the 300 collected objects" in message
+    assert "NATS KV ripple-matches" in message
+
+    small = MatchingSet("big", names[:3], collect=True, pad=600)  # fits again: all written
+    harness.put(small)
+    eventually(lambda: harness.matching("big") == set(names[:3]), what="three listed")
+    report = harness.report("big")
+    assert report is not None and report["spec"].get("resources")
+    assert "failureMessage" not in (report.get("status") or {})
