@@ -154,6 +154,22 @@ def register(app: typer.Typer) -> None:
         workers: int = _opt(
             None, "--workers", env="RIPPLE_WORKERS", help="Concurrent Kubernetes writers (4)."
         ),
+        write_delay: float = _opt(
+            None,
+            "--write-delay",
+            env="RIPPLE_WRITE_DELAY",
+            metavar="SECONDS",
+            help="Seconds a changed object waits before it is written, so that the changes "
+            "within it are one write; identical rewrites are skipped (1.0; 0: at once).",
+        ),
+        report_budget: int = _opt(
+            None,
+            "--report-budget",
+            env="RIPPLE_REPORT_BUDGET",
+            metavar="BYTES",
+            help="Size budget of one EventReport: over it the collected objects, then the "
+            "references that do not fit, are left out and the status says so (1048576).",
+        ),
         nats: str = NATS,
         nats_user: str = NATS_USER,
         nats_password: str = NATS_PASSWORD,
