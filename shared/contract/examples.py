@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from shared.api.vocabulary import (
     CAPI,
@@ -28,6 +29,8 @@ from shared.contract.messages import (
     DesiredState,
     Envelope,
     EventReportSnapshot,
+    Match,
+    MatchHead,
     ObjectError,
     ObjectRef,
     Payload,
@@ -69,6 +72,10 @@ NETPOL = {
     "spec": {"podSelector": {"matchLabels": {"app": "web"}}},
 }
 PROFILE = "sveltos-8d3kq0f1yzt2h6c4r9ax"
+LUA_ERROR = ObjectError(
+    object=ObjectRef(api_version="v1", kind="Service", namespace="shop", name="db"),
+    message="lua: line 3: attempt to index a nil value",
+)
 
 
 def examples() -> list[Envelope]:
@@ -81,12 +88,7 @@ def examples() -> list[Envelope]:
         complete=True,
         matching_resources=[SERVICE_REF],
         resources=[SERVICE],
-        errors=[
-            ObjectError(
-                object=ObjectRef(api_version="v1", kind="Service", namespace="shop", name="db"),
-                message="lua: line 3: attempt to index a nil value",
-            )
-        ],
+        errors=[LUA_ERROR],
     )
     changes = [
         ResourceChange(
@@ -100,6 +102,24 @@ def examples() -> list[Envelope]:
         )
         for change, version in (("matched", "4711"), ("updated", "4712"), ("unmatched", "4713"))
     ]
+    match = Match(
+        cluster=CLUSTER,
+        event_source_name="https-service",
+        ref=SERVICE_REF,
+        uid="2f1c9c55-8a2e-4c57-9d3b-1b7a1fa0c001",
+        resource_version="4711",
+        object=SERVICE,
+        agent_instance="agent-7f9c",
+    )
+    head = MatchHead(
+        cluster=CLUSTER,
+        event_source_name="https-service",
+        agent_instance="agent-7f9c",
+        generation=42,
+        complete=True,
+        errors=[LUA_ERROR],
+        error_count=1,
+    )
     assignment = Assignment(
         cluster=CLUSTER,
         event_source_name="https-service",
@@ -186,6 +206,8 @@ def examples() -> list[Envelope]:
     payloads: list[Payload] = [
         report,
         *changes,
+        match,
+        head,
         assignment,
         desired,
         outcome,
@@ -197,6 +219,17 @@ def examples() -> list[Envelope]:
         envelope(p, time=TIME, id=None if isinstance(p, ResourceChange) else f"example-{i}")
         for i, p in enumerate(payloads)
     ]
+
+
+E = TypeVar("E", bound=Envelope)
+
+
+def example(cls: type[E]) -> E:
+    """The example of one envelope class (e.g. ``example(MatchEvent)``)."""
+    for message in examples():
+        if isinstance(message, cls):
+            return message
+    raise LookupError(f"no example of {cls.TYPE}")
 
 
 def markdown() -> str:

@@ -16,7 +16,7 @@ from shared.bus.kv import KVChange, KVStore
 from shared.contract import messages as m
 from shared.contract import streams
 from shared.contract.errors import InvalidMessage
-from shared.contract.examples import CLUSTER, SERVICE_REF, examples
+from shared.contract.examples import CLUSTER, SERVICE_REF, example, examples
 from shared.contract.subjects import ClusterRef, cluster_keys, events_wildcard
 from shared.errors import ExternalError
 
@@ -115,7 +115,7 @@ async def test_malformed_and_spoofed_events_are_skipped(jetstream: Any) -> None:
     await jetstream.publish(subject, b"{not json")
     spoofed = m.envelope(change(OTHER, "matched", "1"))  # cluster c2's data on prod's subject
     await jetstream.publish(subject, m.encode(spoofed))
-    await jetstream.publish(subject, m.encode(m.envelope(examples()[-1].data)))  # wrong type
+    await jetstream.publish(subject, m.encode(example(m.DefinitionStatusEvent)))  # wrong type
     await publish_change(jetstream, good)
     async with EventStream(jetstream) as stream:
         event = await stream.next(timeout=5)
@@ -124,11 +124,15 @@ async def test_malformed_and_spoofed_events_are_skipped(jetstream: Any) -> None:
 
 
 KV_CASES = [
-    (streams.REPORTS, m.EventReportEvent, 0),
-    (streams.ASSIGNMENTS, m.AssignmentEvent, 4),
-    (streams.DESIRED, m.DesiredStateEvent, 5),
-    (streams.OUTCOMES, m.ApplyOutcomeEvent, 6),
-    (streams.AGENTS, m.AgentStatusEvent, 7),
+    (streams.REPORTS, m.EventReportEvent),
+    (streams.MATCHES, m.MatchEvent),
+    (streams.MATCHES, m.MatchHeadEvent),
+    (streams.ASSIGNMENTS, m.AssignmentEvent),
+    (streams.DESIRED, m.DesiredStateEvent),
+    (streams.OUTCOMES, m.ApplyOutcomeEvent),
+    (streams.AGENTS, m.AgentStatusEvent),
+    (streams.PROFILES, m.ProfileEvent),
+    (streams.STATUS, m.DefinitionStatusEvent),
 ]
 
 
@@ -142,16 +146,16 @@ async def _collect(watch: Any, n: int) -> list[KVChange[Any]]:
     return out
 
 
-@pytest.mark.parametrize(("spec", "cls", "index"), KV_CASES, ids=[c[0].bucket for c in KV_CASES])
+@pytest.mark.parametrize(("spec", "cls"), KV_CASES, ids=[c[1].TYPE for c in KV_CASES])
 async def test_kv_put_get_watch_delete(
-    jetstream: Any, spec: streams.BucketSpec, cls: type[m.Envelope], index: int
+    jetstream: Any, spec: streams.BucketSpec, cls: type[m.Envelope]
 ) -> None:
-    message = examples()[index]
-    assert isinstance(message, cls)
+    message = example(cls)
     store = await KVStore.open(jetstream, spec, cls)
     key = m.message_key(message)
     assert await store.get(key) is None
-    async with store.watch(cluster_keys(CLUSTER) if spec is not streams.AGENTS else ">") as watch:
+    per_cluster = spec not in (streams.AGENTS, streams.STATUS)
+    async with store.watch(cluster_keys(CLUSTER) if per_cluster else ">") as watch:
         first = await _collect(watch, 1)
         assert first == [KVChange("synced", "", 0)]
         # one revision per key is kept: wait for each change before the next, or the watcher
@@ -198,7 +202,7 @@ async def test_malformed_and_spoofed_kv_values_are_skipped(jetstream: Any) -> No
         f"{key}-a": b"garbage",
         f"{key}-b": json.dumps({"specversion": "1.0", "type": "io.ripple.x.v1"}).encode(),
         f"{key}-c": m.encode(spoofed),  # cluster c2's report under one of prod's keys
-        f"{key}-d": m.encode(examples()[-1]),  # an agent status in the reports bucket
+        f"{key}-d": m.encode(example(m.AgentStatusEvent)),  # an agent status in the reports bucket
     }
     async with store.watch() as watch:
         await _collect(watch, 1)  # synced

@@ -67,13 +67,22 @@ def test_sources_and_types() -> None:
     assert by_type[m.T_DESIREDSTATE].source == m.MANAGER_SOURCE
     assert by_type[m.T_PROFILE].source == m.MANAGER_SOURCE
     assert by_type[m.T_STATUS].source == m.MANAGER_SOURCE
-    for t in (m.T_EVENTREPORT, m.T_RESOURCE_MATCHED, m.T_APPLYOUTCOME, m.T_AGENTSTATUS):
+    for t in (
+        m.T_EVENTREPORT,
+        m.T_RESOURCE_MATCHED,
+        m.T_MATCH,
+        m.T_MATCHHEAD,
+        m.T_APPLYOUTCOME,
+        m.T_AGENTSTATUS,
+    ):
         assert by_type[t].source == "ripple://agent/default/capi--prod_2Eeu-1"
     assert set(m.REGISTRY) == {
         "io.ripple.eventreport.v1",
         "io.ripple.resource.matched.v1",
         "io.ripple.resource.updated.v1",
         "io.ripple.resource.unmatched.v1",
+        "io.ripple.match.v1",
+        "io.ripple.matchhead.v1",
         "io.ripple.assignment.v1",
         "io.ripple.desiredstate.v1",
         "io.ripple.applyoutcome.v1",
