@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from services.reporter.mirrors import MATCHES, PROFILES, Mirrors
 from services.reporter.ownership import Ownership
@@ -45,9 +45,8 @@ E = TypeVar("E", bound=m.Envelope)
 
 #: the buckets read before the reporter is ready
 READY_PARTS = frozenset({MATCHES, PROFILES})
-#: the two kinds of value in ``ripple-matches`` (entries and heads); ``Service.open_bucket``
-#: is typed for one class, ``KVStore`` takes a tuple
-MATCH_TYPES = cast("type[m.MatchesEvent]", (m.MatchEvent, m.MatchHeadEvent))
+#: the two kinds of value in ``ripple-matches``: entries and heads
+MATCH_TYPES: tuple[type[m.MatchesEvent], ...] = (m.MatchEvent, m.MatchHeadEvent)
 #: how often keys still failing are logged again (the workers log the first attempts)
 FAILURE_LOG_INTERVAL = 60.0
 
