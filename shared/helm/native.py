@@ -10,7 +10,8 @@ silently running hooks. The three action calls below go through ``helm_python._n
 with exactly the argument list ``Config.install``/``upgrade``/``uninstall`` use; everything
 else is the public ``helm_python`` API.
 
-:func:`translate` maps every ``helm_python`` error to :mod:`shared.helm.errors`.
+:func:`translate` maps every ``helm_python`` error to :mod:`shared.helm.errors`;
+:func:`bounded` runs a call under a wall-clock limit (cancelling install/upgrade).
 
 A Helm call blocks its thread and releases the GIL (ctypes), so callers run these from a
 worker thread. One :class:`helm_python.Config` serves concurrent actions on different
@@ -21,23 +22,63 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import helm_python
+import yaml
 from helm_python import _native
 
 from shared.helm import errors as e
 
 Kubeconfig = str | os.PathLike[str] | bytes
+DEFAULT_QPS = 200.0
+DEFAULT_BURST = 400
+T = TypeVar("T")
+_GRACE = 2.0  # seconds a cancelled call gets to return
 
 _RENDER_HINTS = ("execution error at", "parse error", "template: ", "error converting YAML")
 _VALUES_HINTS = ("values don't meet the specifications", "schema(s)")
-_CONFLICT_HINTS = ("invalid ownership metadata", "exists and cannot be imported", "conflict")
+_CONFLICT_HINTS = (
+    "invalid ownership metadata",
+    "exists and cannot be imported",
+    "apply failed with",
+)
 _BUSY_HINTS = ("another operation", "is in progress")
-_NOT_FOUND_HINTS = ("not found", "manifest unknown", "name unknown", "no such host")
+_NOT_FOUND_HINTS = ("not found", "manifest unknown", "name unknown")
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/ripple/helm`` (``~/.cache``), or a per-user directory in /tmp."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    for candidate in (Path(base) / "ripple" / "helm", _tmp_cache()):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            if os.access(candidate, os.W_OK):
+                return candidate
+        except OSError:
+            continue
+    raise e.HelmFailure("no writable Helm cache directory (set one explicitly)")
+
+
+def _tmp_cache() -> Path:
+    return Path(tempfile.gettempdir()) / f"ripple-helm-{os.getuid()}"
+
+
+def cluster_name(kubeconfig: Kubeconfig) -> str:
+    """The kubeconfig's current context (for messages), or its file name."""
+    try:
+        text = kubeconfig if isinstance(kubeconfig, bytes) else Path(kubeconfig).read_bytes()
+        context = (yaml.safe_load(text) or {}).get("current-context")
+    except (OSError, yaml.YAMLError, AttributeError):
+        context = None
+    if context:
+        return str(context)
+    return "inline kubeconfig" if isinstance(kubeconfig, bytes) else os.fspath(kubeconfig)
 
 
 def open_config(
@@ -69,33 +110,58 @@ def open_config(
     )
 
 
-class Deadline:
-    """A cancellation context that fires after ``seconds`` (for install and upgrade)."""
+def bounded(
+    call: Callable[[helm_python.HelmContext], T], seconds: float, where: e.Where, doing: str
+) -> T:
+    """Run ``call(context)`` in a daemon thread; give up after ``seconds``.
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.context = helm_python.HelmContext()
-        self.expired = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
+    At the deadline the context is cancelled (install and upgrade honour it: they return
+    ``HelmCancelledError`` at once); a call still running ``_GRACE`` seconds later is left
+    to finish in the background (the SDK offers no way to stop uninstall or status) and
+    :class:`~shared.helm.errors.OperationTimeout` is raised. Every other outcome is
+    translated like :func:`translate`.
+    """
+    context = helm_python.HelmContext()
+    box: dict[str, Any] = {}
+    done = threading.Event()
 
-    def _fire(self) -> None:
-        self.expired = True
-        self.context.cancel()
+    def run() -> None:
+        try:
+            box["value"] = call(context)
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            done.set()
 
-    def __enter__(self) -> Deadline:
-        self._timer.start()
-        return self
+    threading.Thread(target=run, name=f"helm {doing}", daemon=True).start()
+    if not done.wait(seconds):
+        context.cancel()
+        if not done.wait(_GRACE):
+            raise e.OperationTimeout(
+                f"{doing} did not finish within {seconds:g}s (Helm may still complete it)", where
+            )
+    context.close()
+    error = box.get("error")
+    if isinstance(error, helm_python.HelmCancelledError):
+        raise e.OperationTimeout(
+            f"{doing} was cancelled after {seconds:g}s: {error}", where, str(error)
+        ) from error
+    if isinstance(error, helm_python.HelmError):
+        raise classify(error, where, doing) from error
+    if error is not None:
+        raise error
+    value: T = box["value"]
+    return value
 
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-        self.context.close()
+
+def _options(options: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in options.items() if v not in (None, "", False)})
 
 
 def _action(
     function: str,
     config: helm_python.Config,
-    deadline: Deadline,
+    context: helm_python.HelmContext,
     chart: helm_python.Chart,
     name: str,
     values: dict[str, Any],
@@ -104,12 +170,12 @@ def _action(
     payload = _native.call_string(
         function,
         config._raw(),
-        deadline.context._raw(),
+        context._raw(),
         chart._raw(),
         None,
         name,
         json.dumps(values),
-        json.dumps({k: v for k, v in options.items() if v not in (None, "", False)}),
+        _options(options),
     )
     decoded: dict[str, Any] = json.loads(payload)
     return decoded
@@ -117,34 +183,38 @@ def _action(
 
 def install(
     config: helm_python.Config,
-    deadline: Deadline,
+    context: helm_python.HelmContext,
     chart: helm_python.Chart,
     name: str,
     values: dict[str, Any],
     options: dict[str, Any],
 ) -> dict[str, Any]:
-    """``helm install`` with any option of the C ABI's InstallOptions (hooks off)."""
-    return _action("helm_install", config, deadline, chart, name, values, options)
+    """``helm install`` with any option of the C ABI's InstallOptions; the release summary."""
+    return _action("helm_install", config, context, chart, name, values, options)
 
 
 def upgrade(
     config: helm_python.Config,
-    deadline: Deadline,
+    context: helm_python.HelmContext,
     chart: helm_python.Chart,
     name: str,
     values: dict[str, Any],
     options: dict[str, Any],
 ) -> dict[str, Any]:
-    """``helm upgrade`` with any option of the C ABI's UpgradeOptions (hooks off)."""
-    return _action("helm_upgrade", config, deadline, chart, name, values, options)
+    """``helm upgrade`` with any option of the C ABI's UpgradeOptions; the release summary."""
+    return _action("helm_upgrade", config, context, chart, name, values, options)
 
 
 def uninstall(config: helm_python.Config, name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """``helm uninstall`` with any option of the C ABI's UninstallOptions (hooks off)."""
-    present = {k: v for k, v in options.items() if v not in (None, "", False)}
-    payload = _native.call_string("helm_uninstall", config._raw(), name, json.dumps(present))
+    """``helm uninstall`` with any option of the C ABI's UninstallOptions."""
+    payload = _native.call_string("helm_uninstall", config._raw(), name, _options(options))
     decoded: dict[str, Any] = json.loads(payload)
     return decoded
+
+
+def rollback(config: helm_python.Config, name: str, options: dict[str, Any]) -> None:
+    """``helm rollback`` (to the previous revision unless ``version``) with ABI options."""
+    _native.call_status("helm_rollback", config._raw(), name, _options(options))
 
 
 def classify(exc: helm_python.HelmError, where: e.Where, doing: str) -> e.HelmError:
@@ -206,12 +276,17 @@ def is_not_found(exc: BaseException) -> bool:
 
 
 __all__ = [
-    "Deadline",
+    "DEFAULT_BURST",
+    "DEFAULT_QPS",
     "Kubeconfig",
+    "bounded",
     "classify",
+    "cluster_name",
+    "default_cache_dir",
     "install",
     "is_not_found",
     "open_config",
+    "rollback",
     "translate",
     "uninstall",
     "upgrade",
