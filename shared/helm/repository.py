@@ -10,12 +10,15 @@ daemon thread. No event loop is involved, so it runs beside any service or test:
         repo.add("examples/charts/kyverno-lite", version="3.1.5")   # a new version, live
 
 ``username``/``password`` make it demand HTTP basic authentication. ``requests`` counts the
-paths served (tests use it to check what a cache saved).
+paths served (tests use it to check what a cache saved). The same archives are also served
+read-only as an OCI registry (plain HTTP) at ``oci_url``, for ``oci://`` chart sources.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import logging
 import shutil
 import tempfile
@@ -41,18 +44,90 @@ class _Handler(SimpleHTTPRequestHandler):
         super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def _serve(self, body: bool) -> None:
+        path = self.path.split("?", 1)[0]
         if not self.repo._authorised(self.headers.get("Authorization", "")):
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="charts"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self._reply(401, b"", {"WWW-Authenticate": 'Basic realm="charts"'}, body)
             return
         with self.repo._lock:
-            self.repo.requests[self.path.split("?", 1)[0]] += 1
-        super().do_GET()
+            self.repo.requests[path] += 1
+        if path == "/v2" or path.startswith("/v2/"):
+            self._reply(*self.repo._oci.answer(path), body=body)
+        elif body:
+            super().do_GET()
+        else:
+            super().do_HEAD()
+
+    def _reply(self, status: int, data: bytes, headers: dict[str, str], body: bool) -> None:
+        self.send_response(status)
+        for key, value in {**headers, "Content-Length": str(len(data))}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("chart repository: " + format, *args)
+
+
+_OCI_PREFIX = "charts"
+_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+_CONFIG = "application/vnd.cncf.helm.config.v1+json"
+_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+
+class _Registry:
+    """The read side of the OCI distribution API over the archives: what ``helm pull
+    oci://...`` asks (tags, manifests by tag or digest, blobs)."""
+
+    def __init__(self, archives: Iterable[Path] = ()) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.manifests: dict[tuple[str, str], str] = {}  # (chart, tag or digest) -> digest
+        self.tags: dict[str, list[str]] = {}
+        for archive in archives:
+            with helm_python.Chart.load(archive) as chart:
+                meta = chart.metadata
+            name, version = str(meta["name"]), str(meta["version"])
+            config, layer = self._blob(json.dumps(meta).encode()), self._blob(archive.read_bytes())
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": _MANIFEST,
+                "config": {"mediaType": _CONFIG, **config},
+                "layers": [{"mediaType": _LAYER, **layer}],
+            }
+            digest = self._blob(json.dumps(manifest).encode())["digest"]
+            tag = version.replace("+", "_")
+            self.manifests[(name, tag)] = self.manifests[(name, digest)] = digest
+            self.tags.setdefault(name, []).append(tag)
+
+    def _blob(self, data: bytes) -> dict[str, Any]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.blobs[digest] = data
+        return {"digest": digest, "size": len(data)}
+
+    def answer(self, path: str) -> tuple[int, bytes, dict[str, str]]:
+        """(status, body, headers) for a ``/v2/...`` path."""
+        parts = path.strip("/").split("/")
+        json_type = {"Content-Type": "application/json"}
+        if len(parts) == 1:
+            return 200, b"{}", json_type
+        if len(parts) == 5 and parts[1] == _OCI_PREFIX:
+            name, kind, ref = parts[2], parts[3], parts[4]
+            if kind == "tags" and ref == "list" and name in self.tags:
+                listing = {"name": f"{_OCI_PREFIX}/{name}", "tags": self.tags[name]}
+                return 200, json.dumps(listing).encode(), json_type
+            digest = self.manifests.get((name, ref)) if kind == "manifests" else ref
+            if digest in self.blobs and kind in ("manifests", "blobs"):
+                kind_type = _MANIFEST if kind == "manifests" else "application/octet-stream"
+                headers = {"Content-Type": kind_type, "Docker-Content-Digest": digest}
+                return 200, self.blobs[digest], headers
+        error = {"errors": [{"code": "NAME_UNKNOWN", "message": f"{path} not found"}]}
+        return 404, json.dumps(error).encode(), json_type
 
 
 class ChartRepository:
@@ -79,6 +154,7 @@ class ChartRepository:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        self._oci = _Registry()
 
     @property
     def url(self) -> str:
@@ -155,9 +231,15 @@ class ChartRepository:
             )
         )
 
+    @property
+    def oci_url(self) -> str:
+        """The same charts as an OCI registry: ``oci://host:port/charts`` (plain HTTP)."""
+        return self.url.replace("http://", "oci://", 1) + "/" + _OCI_PREFIX
+
     def _reindex(self) -> None:
         (self._dir / "index.yaml").unlink(missing_ok=True)
         helm_python.repo_index_generate(self._dir, base_url=self.url)
+        self._oci = _Registry(sorted(self._dir.glob("*.tgz")))
 
     def _authorised(self, header: str) -> bool:
         return not self._credentials or header == self._credentials

@@ -6,7 +6,9 @@
   only when the constraint names one, as Helm does), and the archive is downloaded by Helm
   from its absolute URL into ``<cache>/charts/<repo hash>/<name>-<version>.tgz`` and checked
   against the index digest. An exact ``chartVersion`` already in the cache needs no network.
-- ``oci://``: ``helm_python.pull`` resolves the tag (constraints included) and downloads.
+- ``oci://``: a constraint is resolved among the repository's tags (same rules); the
+  archive is pulled by Helm into ``<cache>/charts/<ref hash>/``; an exact cached version
+  needs no network. Logins go to ``<cache>/registry.json``, never Helm's file in $HOME.
 - local (``file://`` or absolute path): a chart directory or ``.tgz``, or a directory of
   ``<chart>/`` and ``<chart>-<version>.tgz``; no cache.
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cmp_to_key
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import helm_python
 
@@ -230,21 +232,42 @@ def resolve_http(
     return _resolved(target, repo, where, actual)
 
 
+def _tags(ref: str, cache_dir: Path, auth: RepositoryAuth, where: e.Where) -> list[str]:
+    """The versions an OCI repository holds (tags, ``_`` read as ``+``)."""
+    credentials = cache_dir / "registry.json"  # never Helm's file under $HOME
+    with (
+        translate(where, f"listing the tags of {ref}"),
+        helm_python.RegistryClient(
+            plain_http=auth.plain_http, credentials_file=credentials
+        ) as client,
+    ):
+        if auth.username:
+            host = urlsplit(ref.replace("oci://", "https://", 1)).netloc
+            client.login(
+                host,
+                auth.username,
+                auth.password,
+                insecure=auth.insecure_skip_tls_verify,
+                plain_http=auth.plain_http,
+            )
+        return [t.replace("_", "+") for t in client.tags(ref)]
+
+
 def resolve_oci(
     spec: HelmChart, cache_dir: Path, auth: RepositoryAuth, where: e.Where
 ) -> ResolvedChart:
     ref = f"{spec.repository_url.rstrip('/')}/{spec.chart_ref()}"
     directory = _repo_dir(cache_dir, ref)
     base = spec.chart_ref().rsplit("/", 1)[-1]
-    exact = _exact(spec.chart_version)
-    cached = directory / f"{base}-{exact}.tgz"
-    if exact and cached.is_file():
+    version = spec.chart_version.strip()
+    if not _exact(version):  # a constraint: choose among the tags, as for an index
+        version = pick_version(_tags(ref, cache_dir, auth, where), version, where, ref)
+    cached = directory / f"{base}-{_exact(version)}.tgz"
+    if cached.is_file():
         return _resolved(cached, ref, where)
-    got = _download(ref, directory, auth, where, version=spec.chart_version or None)
-    resolved = _resolved(got, ref, where)
-    target = directory / f"{base}-{_exact(resolved.version) or resolved.version}.tgz"
-    os.replace(got, target)
-    return _resolved(target, ref, where, resolved.digest)
+    got = _download(ref, directory, auth, where, version=version)
+    os.replace(got, cached)
+    return _resolved(cached, ref, where)
 
 
 def resolve_local(spec: HelmChart, where: e.Where) -> ResolvedChart:

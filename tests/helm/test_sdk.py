@@ -86,6 +86,13 @@ def test_a_range_follows_new_versions(cluster: Cluster, repo: ChartRepository, c
     assert (moved.action, moved.chart_version) == ("upgrade", "0.2.1")
 
 
+def test_install_from_an_oci_registry(cluster: Cluster, repo: ChartRepository, cache: Path) -> None:
+    oci = {"registryCredentialsConfig": {"plainHTTP": True}}
+    done = deploy(cluster, repo.oci_url, "^0.1", cache=cache, spec=oci)
+    assert (done.action, done.chart_version, done.status) == ("install", "0.1.0", "deployed")
+    assert greeting(cluster)["chartVersion"] == "0.1.0"
+
+
 def test_the_spec_values_are_used_without_explicit_values(
     cluster: Cluster, repo: ChartRepository, cache: Path
 ) -> None:

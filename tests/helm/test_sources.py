@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import helm_python
 import pytest
 
 from shared.helm import errors as e
 from shared.helm import sources
+from shared.helm.native import default_cache_dir
 from shared.helm.repository import ChartRepository
 from shared.helm.sources import RepositoryAuth, pick_version, resolve
 from tests.helm.conftest import CHARTS, HELLO, hello_spec
@@ -160,3 +162,47 @@ def test_the_lru_keeps_a_bounded_number_of_charts(tmp_path: Path, cache: Path) -
         archive = helm_python.package(HELLO, destination=tmp_path, version=f"1.0.{i}")
         resolve(hello_spec(archive, f"1.0.{i}"), cache)
     assert len(sources._loaded) == sources._LRU_SIZE
+
+
+def oci_spec(repo: ChartRepository, version: str) -> Any:
+    return hello_spec(repo.oci_url, version, registryCredentialsConfig={"plainHTTP": True})
+
+
+def test_oci_exact_version_and_cache(repo: ChartRepository, cache: Path) -> None:
+    chart = resolve(oci_spec(repo, "0.1.0"), cache)
+    assert (chart.name, chart.version, chart.source) == ("hello", "0.1.0", f"{repo.oci_url}/hello")
+    assert helm_python.digest(chart.path) == f"sha256:{chart.digest}"
+    served = sum(repo.requests.values())
+    assert resolve(oci_spec(repo, "0.1.0"), cache).digest == chart.digest
+    assert sum(repo.requests.values()) == served
+
+
+def test_oci_constraints_choose_among_the_tags(repo: ChartRepository, cache: Path) -> None:
+    assert resolve(oci_spec(repo, "~0.2"), cache).version == "0.2.0"
+    assert resolve(oci_spec(repo, ">=0.1.0 <0.2.0"), cache).version == "0.1.0"
+    assert repo.requests["/v2/charts/hello/tags/list"] == 2
+
+
+def test_oci_missing_version_or_chart_is_terminal(repo: ChartRepository, cache: Path) -> None:
+    with pytest.raises(e.ChartNotFound, match=r"9\.9\.9: not found"):
+        resolve(oci_spec(repo, "9.9.9"), cache)
+    with pytest.raises(e.ChartNotFound, match=r"no version matching '\^3'"):
+        resolve(oci_spec(repo, "^3"), cache)
+    with pytest.raises(e.HelmTerminal):
+        resolve(
+            hello_spec(
+                repo.oci_url,
+                "~1",
+                chartName="demo/nope",
+                registryCredentialsConfig={"plainHTTP": True},
+            ),
+            cache,
+        )
+
+
+def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "ripple" / "helm"
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/not-writable")
+    fallback = default_cache_dir()
+    assert fallback.name.startswith("ripple-helm-") and fallback.is_dir()
