@@ -21,6 +21,7 @@ releases; concurrent writes to one release must be serialised by the caller.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -217,6 +218,18 @@ def rollback(config: helm_python.Config, name: str, options: dict[str, Any]) -> 
     _native.call_status("helm_rollback", config._raw(), name, _options(options))
 
 
+def manifest(config: helm_python.Config, name: str, where: e.Where) -> str:
+    """The rendered manifest of the release's current revision."""
+    with translate(where, "reading the release manifest"):
+        return str(config.status(name).get("manifest") or "")
+
+
+def enable_sdk_logging(level: int = logging.WARNING) -> None:
+    """Route the Helm SDK's own log records (from Go) to the ``shared.helm.native.helm``
+    logger. Process-wide; call once at start-up, before the first operation."""
+    helm_python.enable_logging(level, logging.getLogger(f"{__name__}.helm"))
+
+
 def classify(exc: helm_python.HelmError, where: e.Where, doing: str) -> e.HelmError:
     """The Ripple error for a ``helm_python`` error raised while ``doing`` something."""
     detail = str(exc)
@@ -283,8 +296,10 @@ __all__ = [
     "classify",
     "cluster_name",
     "default_cache_dir",
+    "enable_sdk_logging",
     "install",
     "is_not_found",
+    "manifest",
     "open_config",
     "rollback",
     "translate",

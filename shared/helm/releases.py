@@ -28,11 +28,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 
 from shared.api.vocabulary import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from shared.helm import errors as e
 
 OWNER_LABEL = "ripple.io/owner"
 DIGEST_LABEL = "ripple.io/chart-digest"
@@ -44,6 +45,13 @@ PENDING = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalli
 
 Action = Literal["install", "upgrade", "uninstall", "none"]
 Step = Literal["install", "replace", "upgrade", "none", "busy", "reinstall", "rollback"]
+
+
+class ReleaseRef(NamedTuple):
+    """A release by namespace and name."""
+
+    namespace: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,14 @@ def ownership_problem(current: ReleaseInfo, owner: str) -> str:
     return ""
 
 
+def check_owner(current: ReleaseInfo, owner: str, adopt: bool, where: e.Where) -> None:
+    """Raise :class:`~shared.helm.errors.ReleaseConflict` unless ``owner`` may touch the
+    release (or adopts it)."""
+    problem = ownership_problem(current, owner)
+    if problem and not adopt:
+        raise e.ReleaseConflict(problem, where)
+
+
 def _age(deployed_at: str, now: datetime) -> float:
     try:
         return (now - datetime.fromisoformat(deployed_at)).total_seconds()
@@ -241,8 +257,10 @@ __all__ = [
     "Action",
     "ManifestDiff",
     "ReleaseInfo",
+    "ReleaseRef",
     "ReleaseResult",
     "Step",
+    "check_owner",
     "decide",
     "diff",
     "objects",

@@ -20,6 +20,7 @@ Ownership, the install/upgrade/no-op decision and recovery are in
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -27,7 +28,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import helm_python
 
@@ -39,13 +40,16 @@ from shared.helm.native import (
     Kubeconfig,
     cluster_name,
     default_cache_dir,
+    enable_sdk_logging,
 )
 from shared.helm.releases import (
+    Action,
     ReleaseInfo,
+    ReleaseRef,
     ReleaseResult,
+    check_owner,
     decide,
     diff,
-    ownership_problem,
     release_labels,
 )
 from shared.helm.sources import RepositoryAuth, ResolvedChart, resolve
@@ -55,13 +59,6 @@ from shared.logs import ident
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 60.0
-
-
-class ReleaseRef(NamedTuple):
-    """A release by name, for :func:`uninstall` and :func:`status`."""
-
-    namespace: str
-    name: str
 
 
 def _status(
@@ -82,14 +79,12 @@ def _status(
     return native.bounded(read, timeout, where, "reading the release")
 
 
-def _check_owner(current: ReleaseInfo, owner: str, adopt: bool, where: e.Where) -> None:
-    problem = ownership_problem(current, owner)
-    if problem and not adopt:
-        raise e.ReleaseConflict(problem, where)
-
-
 def _validate(resolved: ResolvedChart, values: dict[str, Any], eff: Effective, w: e.Where) -> None:
     """Values against the chart's schema, then a render: terminal errors before any write."""
+    try:
+        json.dumps(values, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise e.InvalidValues(f"values are not JSON data: {exc}", w) from None
     with native.translate(w, "validating the values"):
         if not eff.skip_schema_validation:
             resolved.chart.validate_schema(values)
@@ -113,7 +108,8 @@ def install_or_upgrade(
     storage_driver: str = "secret",
 ) -> ReleaseResult:
     """Make the release match ``chart`` and ``values`` (``None``: the entry's ``values``):
-    install when absent, upgrade when the chart or values changed, nothing when identical.
+    install when absent, upgrade when the chart or values changed, nothing when identical
+    (whatever ``helmChartAction`` says: :func:`apply` follows it).
 
     ``dry_run`` changes nothing: the result says what would be done, with a diff of the
     objects (rendered against the current release's manifest).
@@ -136,7 +132,7 @@ def install_or_upgrade(
     ) as cfg:
         current = _status(cfg, name, where, eff.timeout_seconds)
         if current is not None:
-            _check_owner(current, owner, adopt, where)
+            check_owner(current, owner, adopt, where)
         step, reason = decide(
             current,
             chart_name=resolved.name,
@@ -148,12 +144,18 @@ def install_or_upgrade(
         )
         if step == "busy":
             raise e.OperationInProgress(reason, where)
-        action = {"none": "none", "upgrade": "upgrade", "rollback": "upgrade"}.get(step, "install")
+        action: Action = (
+            "none"
+            if step == "none"
+            else "upgrade"
+            if step in ("upgrade", "rollback")
+            else "install"
+        )
 
         def result(summary: Mapping[str, Any] | None, **extra: Any) -> ReleaseResult:
             info = ReleaseInfo.of(summary) if summary else current
             return ReleaseResult(
-                action=action,  # type: ignore[arg-type]
+                action=action,
                 release=name,
                 namespace=namespace,
                 revision=info.revision if info else 0,
@@ -177,7 +179,7 @@ def install_or_upgrade(
                     is_install=action == "install",
                     is_upgrade=action == "upgrade",
                 )
-            before = _manifest(cfg, name, where) if current else ""
+            before = native.manifest(cfg, name, where) if current else ""
             return result(None, dry_run=True, diff=diff(before, rendered))
         if step == "none":
             return result(None)
@@ -195,11 +197,6 @@ def install_or_upgrade(
         extra={"obj": obj},
     )
     return outcome
-
-
-def _manifest(cfg: helm_python.Config, name: str, where: e.Where) -> str:
-    with native.translate(where, "reading the release manifest"):
-        return str(cfg.status(name).get("manifest") or "")
 
 
 def _write(
@@ -285,9 +282,9 @@ def uninstall(
                 "none", name, namespace, current.revision if current else 0, "absent", reason=gone
             )
         where = e.Where(current.chart_name, current.chart_version, name, namespace, cluster)
-        _check_owner(current, owner, adopt, where)
+        check_owner(current, owner, adopt, where)
         if dry_run:
-            changes = diff(_manifest(cfg, name, where), "")
+            changes = diff(native.manifest(cfg, name, where), "")
         else:
             options = {
                 "disable_hooks": True,
@@ -392,6 +389,7 @@ __all__ = [
     "apply",
     "cluster_name",
     "default_cache_dir",
+    "enable_sdk_logging",
     "install_or_upgrade",
     "list_releases",
     "status",

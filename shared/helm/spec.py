@@ -252,7 +252,7 @@ class HelmChart(LooseModel):
     def values_dict(self) -> dict[str, Any]:
         """``values`` (an instantiated YAML document) as a mapping; empty -> ``{}``."""
         try:
-            loaded = yaml.safe_load(self.values) if self.values.strip() else {}
+            loaded = yaml.load(self.values, _ValuesLoader) if self.values.strip() else {}
         except yaml.YAMLError as exc:
             raise InvalidHelmChart(
                 f"release {self.release_namespace}/{self.release_name}: values are not YAML: {exc}"
@@ -305,6 +305,16 @@ class HelmChart(LooseModel):
 
 
 _WHOLE = "Ripple always sends the complete values"
+
+
+class _ValuesLoader(yaml.SafeLoader):
+    """YAML as Helm reads values: timestamps stay strings (no datetime objects)."""
+
+
+_ValuesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 __all__ = [
     "DEFAULT_MAX_HISTORY",

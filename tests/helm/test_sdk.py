@@ -5,6 +5,7 @@ the errors a work queue needs to tell apart (terminal versus retryable)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -322,3 +323,23 @@ spec:
     storage: true
     schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
 """
+
+
+def test_values_must_be_json_data(cluster: Cluster, repo: ChartRepository, cache: Path) -> None:
+    with pytest.raises(e.InvalidValues, match="values are not JSON data"):
+        deploy(cluster, repo.url, values={"greeting": object()}, cache=cache)
+    dated = hello_spec(repo.url, values="greeting: 2024-01-01\n")  # a string, as for Helm
+    sdk.install_or_upgrade(cluster.kubeconfig, dated, cache_dir=cache)
+    assert greeting(cluster)["greeting"] == "2024-01-01"
+
+
+def test_the_sdk_logs_through_python_logging(
+    cluster: Cluster, repo: ChartRepository, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sdk.enable_sdk_logging(logging.DEBUG)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="shared.helm.native.helm"):
+            deploy(cluster, repo.url, cache=cache)
+    finally:
+        helm_python.disable_logging()
+    assert any(r.name == "shared.helm.native.helm" for r in caplog.records)
