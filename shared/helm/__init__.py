@@ -7,8 +7,10 @@ here, the operations live in modules imported explicitly by the code that runs t
 - :mod:`shared.helm.spec` — :class:`HelmChart`, a Sveltos ``helmCharts`` entry, and the
   options Ripple honours (no Helm SDK needed: safe for validation anywhere).
 - :mod:`shared.helm.errors` — :class:`HelmFailure` (retry) versus :class:`HelmTerminal`.
-- :mod:`shared.helm.sdk` — ``install_or_upgrade``, ``uninstall``, ``status``,
+- :mod:`shared.helm.sdk` — ``install_or_upgrade``, ``uninstall``, ``apply``, ``status``,
   ``list_releases``: synchronous, for a worker thread.
+- :mod:`shared.helm.releases` — the pure decisions: ownership labels, install / upgrade /
+  nothing / recovery, manifest diffs, the result types.
 - :mod:`shared.helm.sources` — chart resolution (HTTP repository index with semver
   constraints, ``oci://``, local directory or ``.tgz``) into a digest-checked cache.
 - :mod:`shared.helm.native` — the calls into ``helm_python`` and the translation of its

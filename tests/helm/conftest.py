@@ -20,9 +20,11 @@ from kubernetes import client, config
 
 from shared.helm.repository import ChartRepository
 from shared.helm.spec import HelmChart
+from tests.paths import REPO
 
 CHARTS = Path(__file__).parent / "charts"
 HELLO = CHARTS / "hello"
+KYVERNO_LITE = REPO / "examples" / "charts" / "kyverno-lite"
 _names = itertools.count()
 
 

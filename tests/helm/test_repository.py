@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from shared.helm.repository import ChartRepository
-from tests.helm.conftest import CHARTS, HELLO
+from tests.helm.conftest import HELLO, KYVERNO_LITE
 
 
 def get(url: str) -> bytes:
@@ -60,8 +60,7 @@ def test_a_version_added_while_serving_appears_in_the_index(repo: ChartRepositor
 
 
 def test_several_charts(tmp_path: Path) -> None:
-    lite = CHARTS.parent.parent.parent / "examples" / "charts" / "kyverno-lite"
-    with ChartRepository([HELLO, lite]) as r:
+    with ChartRepository([HELLO, KYVERNO_LITE]) as r:
         assert sorted(helm_python.repo_index(r.url)["entries"]) == ["hello", "kyverno"]
 
 

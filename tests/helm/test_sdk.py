@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import helm_python
 import pytest
+from kubernetes import client
 from kubernetes.client import ApiException
 
 from shared.helm import errors as e
@@ -18,7 +20,8 @@ from shared.helm import sdk
 from shared.helm.releases import DIGEST_LABEL, OWNER_LABEL
 from shared.helm.repository import ChartRepository
 from shared.helm.sdk import ReleaseRef
-from tests.helm.conftest import HELLO, Cluster, hello_spec
+from shared.helm.spec import HelmChart
+from tests.helm.conftest import HELLO, KYVERNO_LITE, Cluster, hello_spec
 
 NS = "greetings"
 
@@ -343,3 +346,38 @@ def test_the_sdk_logs_through_python_logging(
     finally:
         helm_python.disable_logging()
     assert any(r.name == "shared.helm.native.helm" for r in caplog.records)
+
+
+def test_the_spec_kyverno_example_with_the_stand_in_chart(cluster: Cluster, cache: Path) -> None:
+    with ChartRepository([KYVERNO_LITE]) as r:
+        entry = {  # event-framework.txt's helmCharts example, pointed at the loopback repository
+            "repositoryURL": r.url,
+            "repositoryName": "kyverno",
+            "chartName": "kyverno/kyverno",
+            "chartVersion": "v2.6.0",
+            "releaseName": "kyverno-latest",
+            "releaseNamespace": "kyverno",
+            "helmChartAction": "Install",
+            "values": "image:\n  tag: v1.8.5\n",
+        }
+        done = sdk.apply(cluster.kubeconfig, HelmChart.parse(entry), cache_dir=cache, owner="p")
+    assert (done.action, done.chart_name, done.chart_version) == ("install", "kyverno", "2.6.0")
+    apps = client.AppsV1Api(cluster.api)
+    deployment = apps.read_namespaced_deployment("kyverno-latest", "kyverno")
+    assert deployment.spec.template.spec.containers[0].image == "ghcr.io/kyverno/kyverno:v1.8.5"
+    config_map = cluster.core.read_namespaced_config_map("kyverno-latest", "kyverno")
+    assert config_map.data["excludeGroups"] == "system:nodes"
+
+
+def test_concurrent_operations_on_different_releases(
+    cluster: Cluster, repo: ChartRepository, cache: Path
+) -> None:
+    names = [f"r{i}" for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(
+                lambda n: deploy(cluster, repo.url, cache=cache, spec={"releaseName": n}), names
+            )
+        )
+    assert [(r.release, r.status) for r in results] == [(n, "deployed") for n in names]
+    assert [r.name for r in sdk.list_releases(cluster.kubeconfig, namespace=NS)] == names
