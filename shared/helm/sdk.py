@@ -80,16 +80,14 @@ def _status(
 
 
 def _validate(resolved: ResolvedChart, values: dict[str, Any], eff: Effective, w: e.Where) -> None:
-    """Values against the chart's schema, then a render: terminal errors before any write."""
+    """Values as JSON data, then against the chart's schema: terminal errors first."""
     try:
         json.dumps(values, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise e.InvalidValues(f"values are not JSON data: {exc}", w) from None
-    with native.translate(w, "validating the values"):
-        if not eff.skip_schema_validation:
+    if not eff.skip_schema_validation:
+        with native.translate(w, "validating the values"):
             resolved.chart.validate_schema(values)
-    with native.translate(w, "rendering the chart"):
-        resolved.chart.render(values, name=w.release, namespace=w.namespace)
 
 
 def install_or_upgrade(
@@ -112,7 +110,9 @@ def install_or_upgrade(
     (whatever ``helmChartAction`` says: :func:`apply` follows it).
 
     ``dry_run`` changes nothing: the result says what would be done, with a diff of the
-    objects (rendered against the current release's manifest).
+    objects (rendered against the current release's manifest). Templates are rendered with
+    the cluster at hand (``lookup`` works) before anything is written, so a template error
+    is a terminal :class:`~shared.helm.errors.RenderFailed`, never a half-done release.
     """
     started = time.monotonic()
     eff = chart.effective()
@@ -169,20 +169,20 @@ def install_or_upgrade(
                 **extra,
             )
 
+        if step == "none" and not dry_run:
+            return result(None)
+        with native.translate(where, "rendering the chart"):  # before any write
+            rendered = cfg.render(
+                resolved.chart,
+                wanted,
+                name=name,
+                namespace=namespace,
+                is_install=action == "install",
+                is_upgrade=action == "upgrade",
+            )
         if dry_run:
-            with native.translate(where, "rendering the chart"):
-                rendered = cfg.render(
-                    resolved.chart,
-                    wanted,
-                    name=name,
-                    namespace=namespace,
-                    is_install=action == "install",
-                    is_upgrade=action == "upgrade",
-                )
             before = native.manifest(cfg, name, where) if current else ""
             return result(None, dry_run=True, diff=diff(before, rendered))
-        if step == "none":
-            return result(None)
         summary = _write(cfg, step, resolved, wanted, labels, eff, where)
     outcome = result(summary)
     log.info(
