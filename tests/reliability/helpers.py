@@ -424,6 +424,36 @@ class SyncNats:
         result: list[bytes] = self.run(fetch(), timeout=120)
         return result
 
+    def stream_history(
+        self, stream: str, subject: str, timeout: float = 120.0
+    ) -> list[tuple[int, bytes, dict[str, str]]]:
+        """Every message ``stream`` holds on ``subject`` (a filter), from the stream's first
+        one, in stream order: (stream sequence, data, headers). An ordered consumer
+        (``deliver_policy=ALL``) is read until it says nothing more is pending."""
+
+        async def read() -> list[tuple[int, bytes, dict[str, str]]]:
+            from nats.js.api import DeliverPolicy
+
+            info = await self.js.stream_info(stream, subjects_filter=subject)
+            if not sum((info.state.subjects or {}).values()):
+                return []  # an ordered consumer would wait for a first message
+            sub = await self.js.subscribe(
+                subject, stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+            )
+            out: list[tuple[int, bytes, dict[str, str]]] = []
+            try:
+                while True:
+                    msg = await sub.next_msg(timeout=10)
+                    meta = msg.metadata
+                    out.append((meta.sequence.stream, msg.data, dict(msg.headers or {})))
+                    if meta.num_pending == 0:
+                        return out
+            finally:
+                await sub.unsubscribe()
+
+        result: list[tuple[int, bytes, dict[str, str]]] = self.run(read(), timeout=timeout)
+        return result
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.run(self.nc.close(), timeout=5)
@@ -452,3 +482,96 @@ def report_history(
         body = json.loads(data)
         out.append({r["name"] for r in body["data"].get("matchingResources") or []})
     return out
+
+
+def match_deletes(
+    recorded: list[tuple[str, bytes, dict[str, str]]], cluster: Any, event_source: str
+) -> tuple[bool, set[str]]:
+    """From values recorded on ``$KV.ripple-matches.…``: whether the head of ``event_source``
+    in ``cluster`` (a ClusterRef) was deleted, and the names of the objects whose entries
+    were deleted (the agent's "no longer matches")."""
+    from shared.contract import streams, subjects
+
+    prefix = f"$KV.{streams.MATCHES.bucket}."
+    head, entries = False, set()
+    for subject, _, headers in recorded:
+        if headers.get("KV-Operation") not in ("DEL", "PURGE") or not subject.startswith(prefix):
+            continue
+        item = subjects.parse_match_key(subject[len(prefix) :])
+        if item.cluster != cluster or item.event_source != event_source:
+            continue
+        if item.obj is None:
+            head = True
+        else:
+            entries.add(item.obj.name)
+    return head, entries
+
+
+class Replay:
+    """The per-change events of one matching set replayed in stream order: ``matched`` and
+    ``updated`` add the object's name, ``unmatched`` removes it. ``repeated`` lists every
+    (name, change, resourceVersion) stored more than once; ``inconsistent`` every event that
+    does not follow from the ones before (matched while matching, updated or unmatched while
+    not matching); ``misplaced`` every event whose data names another subject."""
+
+    def __init__(self, messages: list[tuple[int, bytes, dict[str, str]]], subject: str) -> None:
+        from shared.contract import messages as m
+
+        self.names: set[str] = set()
+        self.changes: list[tuple[str, str, str]] = []
+        self.events: list[tuple[int, str, str, str]] = []  # (sequence, *change) in order
+        self.repeated: list[tuple[str, str, str]] = []
+        self.inconsistent: list[tuple[int, str, str, str]] = []
+        self.misplaced: list[tuple[int, str]] = []
+        seen: set[tuple[str, str, str]] = set()
+        for seq, data, _ in messages:
+            event = m.decode(data, m.RESOURCE_CHANGE_EVENTS, where=f"{subject} #{seq}")
+            change: Any = event.data  # type: ignore[attr-defined]
+            if m.message_key(event) != subject:
+                self.misplaced.append((seq, m.message_key(event)))
+            ident = (change.ref.name, change.change, change.resource_version)
+            self.changes.append(ident)
+            self.events.append((seq, *ident))
+            if ident in seen:
+                self.repeated.append(ident)
+            seen.add(ident)
+            present = change.ref.name in self.names
+            if (change.change == "matched") == present:
+                self.inconsistent.append((seq, *ident))
+            if change.change == "unmatched":
+                self.names.discard(change.ref.name)
+            else:
+                self.names.add(change.ref.name)
+
+    def of(self, name: str, after: int = 0) -> list[tuple[str, str]]:
+        """The (change, resourceVersion) of ``name``'s events stored after sequence ``after``."""
+        return [(c, rv) for seq, n, c, rv in self.events if n == name and seq > after]
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.repeated:
+            out.append(f"stored more than once: {self.repeated}")
+        if self.inconsistent:
+            out.append(f"not following from the events before: {self.inconsistent}")
+        if self.misplaced:
+            out.append(f"data of another subject: {self.misplaced}")
+        return out
+
+
+def replay_events(bus: SyncNats, cluster: Any, event_source: str) -> Replay:
+    """The whole ``ripple.v1.events.<ns>.<cluster>.<es>`` history of ``event_source`` in
+    ``cluster`` (a ClusterRef) read from RIPPLE_EVENTS and replayed."""
+    from shared.contract import streams, subjects
+
+    subject = subjects.event_subject(cluster, event_source)
+    return Replay(bus.stream_history(streams.EVENTS.name, subject), subject)
+
+
+def manager_metric(stack: Stack, name: str) -> float:
+    """One value of the manager's ``/metrics`` (REST API, with the token)."""
+    status, text = rest(stack).call("GET", "/metrics")
+    assert status == 200, f"GET /metrics: {status} {text}"
+    for line in str(text).splitlines():
+        if line.split(" ", 1)[0] == name:
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name} in the manager's /metrics")

@@ -2,9 +2,10 @@
 "not served".
 
 An agent (of ``cluster-discovery``) or the manager restarts (kill -9) while the fleet answers
-503 or 404 to a discovery document its kinds need. Nothing is withdrawn: no report value
-drops an object that still exists, no report, assignment or desired state is deleted, no
-NetworkPolicy goes; the error (cluster, URL, status) shows in the agent's status and the
+503 or 404 to a discovery document its kinds need. Nothing is withdrawn: no
+``ripple-matches`` entry of an object that still exists is deleted (nor does a deprecated
+``ripple-reports`` snapshot drop it), no matching-set head, assignment or desired state is
+deleted, no NetworkPolicy goes; the error (cluster, URL, status) shows in the agent's status and the
 EventSource's definition status, or in the manager's log while it stays not ready. Once the
 fault is cleared, the changes made meanwhile are applied.
 """
@@ -35,6 +36,7 @@ from tests.reliability.helpers import (
     fleet_name,
     kill9,
     log_text,
+    match_deletes,
     policies,
     policy_template,
     report_history,
@@ -120,6 +122,7 @@ def _fault(hooks: Http, path: str, status: int, cluster: str) -> None:
 
 def _record(bus: SyncNats) -> dict[str, list[tuple[str, bytes, dict[str, str]]]]:
     return {
+        "matches": bus.record(f"$KV.{streams.MATCHES.bucket}.{KEYS}"),
         "reports": bus.record(f"$KV.{streams.REPORTS.bucket}.{KEYS}"),
         "assignments": bus.record(f"$KV.{streams.ASSIGNMENTS.bucket}.{KEYS}"),
         "desired": bus.record(f"$KV.{streams.DESIRED.bucket}.{KEYS}"),
@@ -133,8 +136,13 @@ def _never_withdrawn(
     kept: set[str],
     gone: int = 0,
 ) -> None:
-    """No report dropped a Deployment of ``kept``; no report, assignment or definition status
-    was deleted; exactly ``gone`` desired states were (those of Deployments deleted)."""
+    """No entry of a Deployment of ``kept`` was deleted (nor dropped from a deprecated
+    snapshot); no matching-set head, report, assignment or definition status was deleted; at
+    most ``gone`` desired states were (those of Deployments deleted)."""
+    head, entries = match_deletes(recorded["matches"], REF, name)
+    assert not head, f"the matching set of {name} was deleted while discovery failed"
+    dropped = kept & entries
+    assert not dropped, f"entries of {name} deleted: {sorted(dropped)} (unknown read as gone)"
     for value in report_history(recorded["reports"], subjects.report_key(REF, name)):
         assert value is not None, f"report of {name} deleted while discovery failed"
         missing = kept - value
@@ -274,8 +282,8 @@ def test_restarting_manager_with_failing_discovery_withdraws_nothing(
         stays(lambda: policies(client, name) == before, 1000, what="policies while discovery fails")
         assert _manager_ready(stack) is False
         assert _desired_keys(bus) >= desired_before
-        # the agent is alive: its reports drop the deleted Deployment (positive knowledge),
-        # but the manager, which cannot read its definitions, withdraws nothing
+        # the agent is alive: it deletes the deleted Deployment's entry (positive
+        # knowledge), but the manager, which cannot read its definitions, withdraws nothing
         _never_withdrawn(recorded, name, {f"{name}-{i}" for i in (1, 2)})
         hooks.call("DELETE", "/_fleet/faults")
         wait_ready([stack.processes["manager"]], 60)

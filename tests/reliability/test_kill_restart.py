@@ -6,6 +6,16 @@ under test is killed a third of the way through and restarted (same command line
 of the way through, while the churn goes on. Expected state: one NetworkPolicy per labelled
 Service and none other, one desired profile per labelled Service, and (for the reporter) the
 management EventReport listing exactly the labelled Services.
+
+Per-change events (issue 13): the whole ``ripple.v1.events.default.sveltos--cluster-churn.<es>``
+history of the churned EventSource (``<es>`` is the test's name: its EventSource selects the
+Services labelled ``<es>-svc=on``), replayed from RIPPLE_EVENTS (matched/updated add the
+Service, unmatched removes it), is the set of labelled Services at the end, every event
+follows from the ones before, and no (Service, change, resourceVersion) is stored twice. When
+the agent is the one killed, this is the test of its restart recovery: the Services deleted
+(or no longer matching) while it was down appear as ``unmatched`` after its restart, and
+whatever the killed instance had stored (an event without its entry, when the kill falls
+between the two) is not stored again.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from collections.abc import Callable
 import pytest
 
 from services.scenario.stack import Stack
+from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
@@ -33,6 +44,7 @@ from tests.reliability.helpers import (
     log_text,
     policies,
     policy_set,
+    replay_events,
     restart,
     service,
     services,
@@ -77,7 +89,27 @@ def assert_converged(stack: Stack, bus: SyncNats, name: str, label: str) -> None
     )
 
 
-def _kill_and_restart(stack: Stack, bus: SyncNats, victim: str, name: str) -> None:
+def assert_events_replay(stack: Stack, bus: SyncNats, name: str, label: str) -> None:
+    """The per-change event guarantee of the EventSource ``name`` (Services labelled
+    ``label``): its event history replays to the labelled Services, each change stored once."""
+    client = stack.client(CLUSTER)
+    expected = services(client, label)
+    # convergence of the policies implies the entries, hence the events before them, are in
+    equal_eventually(
+        lambda: replay_events(bus, REF, name).names, expected, 10, what=f"{name} events replayed"
+    )
+    replay = replay_events(bus, REF, name)
+    assert not replay.problems(), f"{name} events: {'; '.join(replay.problems())}"
+    assert replay.changes, f"no per-change event of {name}"
+
+
+def _kill_and_restart(
+    stack: Stack,
+    bus: SyncNats,
+    victim: str,
+    name: str,
+    extra: dict[int, Callable[[], None]] | None = None,
+) -> None:
     label = f"{name}-svc"
     definitions = policy_set(name, "churn", label)
     stack.apply_management(definitions)
@@ -88,11 +120,16 @@ def _kill_and_restart(stack: Stack, bus: SyncNats, victim: str, name: str) -> No
             label,
             name,
             36,
-            {12: lambda: kill9(stack, victim), 24: lambda: restart(stack, victim, wait=False)},
+            {
+                12: lambda: kill9(stack, victim),
+                24: lambda: restart(stack, victim, wait=False),
+                **(extra or {}),
+            },
         )
         restart_proc = stack.processes[victim]
         assert restart_proc.running
         assert_converged(stack, bus, name, label)
+        assert_events_replay(stack, bus, name, label)
     finally:
         if not stack.processes[victim].running:
             restart(stack, victim)
@@ -100,7 +137,40 @@ def _kill_and_restart(stack: Stack, bus: SyncNats, victim: str, name: str) -> No
 
 
 def test_kill9_agent_during_churn(stack: Stack, bus: SyncNats) -> None:
-    _kill_and_restart(stack, bus, stack.agent_name(CLUSTER), "k-agent")
+    """Besides the churn, while the agent is down a Service it had stored is deleted,
+    another stops matching (its label changes) and a third is updated: after its restart the
+    stream holds ``unmatched``, ``unmatched`` and ``updated`` for them (the net difference),
+    stored after the killed instance's last event."""
+    name = "k-agent"
+    label = f"{name}-svc"
+    agent = stack.agent_name(CLUSTER)
+    client = stack.client(CLUSTER)
+    gone, unlabelled, updated = f"{name}-0", f"{name}-5", f"{name}-3"
+    last = [0]
+
+    def kill() -> None:
+        for svc in (gone, unlabelled, updated):  # the agent stored them: they match
+            key = subjects.match_key(REF, name, ObjectKey("v1", "Service", "default", svc))
+            eventually(lambda key=key: bus.kv_raw(streams.MATCHES.bucket, key), 15, what=key)
+        kill9(stack, agent)
+        history = bus.stream_history(streams.EVENTS.name, subjects.event_subject(REF, name))
+        last[0] = max(seq for seq, _, _ in history)
+
+    def while_down() -> None:
+        client.delete(SERVICE, "default", gone)
+        off = service(unlabelled)
+        off["metadata"]["labels"] = {label: "off"}
+        client.apply(off)
+        touched = service(updated, label)
+        touched["metadata"]["annotations"] = {"ripple-test/touched": "yes"}
+        client.apply(touched)
+
+    _kill_and_restart(stack, bus, agent, name, {12: kill, 15: while_down})
+    replay = replay_events(bus, REF, name)
+    for svc in (gone, unlabelled):
+        assert [c for c, _ in replay.of(svc, last[0])] == ["unmatched"], replay.of(svc)
+    version = client.get(SERVICE, "default", updated)["metadata"]["resourceVersion"]
+    assert replay.of(updated, last[0]) == [("updated", version)], replay.of(updated)
 
 
 def test_kill9_manager_during_churn(stack: Stack, bus: SyncNats) -> None:
@@ -130,15 +200,18 @@ def test_kill9_reporter_during_churn_and_withdrawal(stack: Stack, bus: SyncNats)
 
     equal_eventually(lambda: reported(gone), {f"{gone}-0"}, 15, what="EventReport before kill")
 
+    entry = subjects.match_key(REF, gone, ObjectKey("v1", "Service", "default", f"{gone}-0"))
+
     def withdraw() -> None:
         delete_definitions(stack, doomed)
-        # positive knowledge reached NATS: the agent deleted the report key
-        equal_eventually(
-            lambda: bus.kv_raw(streams.REPORTS.bucket, subjects.report_key(REF, gone)),
-            None,
-            15,
-            what="report key withdrawn",
-        )
+        # positive knowledge reached NATS: the agent deleted the set's head and its entry
+        for key, what in ((subjects.match_head_key(REF, gone), "head"), (entry, "entry")):
+            equal_eventually(
+                lambda key=key: bus.kv_raw(streams.MATCHES.bucket, key),
+                None,
+                15,
+                what=f"matching set {what} withdrawn",
+            )
 
     victim = "reporter"
     try:
@@ -157,6 +230,7 @@ def test_kill9_reporter_during_churn_and_withdrawal(stack: Stack, bus: SyncNats)
             lambda: reported(name), services(client, label), 30, what="churned EventReport"
         )
         equal_eventually(lambda: report(gone), None, 15, what="withdrawn EventReport (orphan)")
+        assert_events_replay(stack, bus, name, label)
     finally:
         if not stack.processes[victim].running:
             restart(stack, victim)

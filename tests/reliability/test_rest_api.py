@@ -1,7 +1,8 @@
 """BRIEF section 7, REST API and Secrets: with a token configured every ``/v1`` endpoint
 answers 401 without it (or with a wrong one), the API is read-only, and Secret data never
-appears in REST responses, NATS (reports, events, every bucket but the desired state
-addressed to the destination agent), the management EventReports, or the logs."""
+appears in REST responses, NATS (matching-set entries, deprecated reports, events, every
+bucket but the desired state addressed to the destination agent), the management
+EventReports, or the logs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from services.scenario.stack import Stack
+from shared.api.vocabulary import ObjectKey
 from shared.contract import streams, subjects
 from shared.contract.redact import REDACTED
 from shared.contract.subjects import ClusterRef
@@ -176,6 +178,10 @@ def test_rest_responses_carry_no_secret_data(api: Http, secrets_flow: dict) -> N
     for name in profiles:
         bodies[f"/v1/profiles/{name}"] = api.get(f"/v1/profiles/{name}")
     bodies[f"/v1/triggers/{NAME}"] = api.get(f"/v1/triggers/{NAME}")
+    full = f"/v1/reports/default/cluster-rest/{NAME}"  # with the collected objects
+    bodies[full] = api.get(full)
+    (collected,) = bodies[full]["resources"]
+    assert collected["data"] == {"password": REDACTED}, collected
     text = json.dumps(bodies[f"/v1/profiles/{profiles[0]}"])
     assert "deployed-secret" in text, "the referenced Secret's manifest is listed (redacted)"
     for path, body in bodies.items():
@@ -185,8 +191,16 @@ def test_rest_responses_carry_no_secret_data(api: Http, secrets_flow: dict) -> N
 def test_nats_carries_no_collected_secret_data(
     stack: Stack, bus: SyncNats, secrets_flow: dict
 ) -> None:
-    raw = bus.kv_raw(streams.REPORTS.bucket, subjects.report_key(REF, NAME))
-    assert raw is not None
+    key = subjects.match_key(REF, NAME, ObjectKey("v1", "Secret", "default", "db"))
+    raw = bus.kv_raw(streams.MATCHES.bucket, key)
+    assert raw is not None, f"no ripple-matches entry {key}"
+    assert json.loads(raw)["data"]["object"]["data"] == {"password": REDACTED}
+    # the deprecated snapshot, published at most once per --report-interval (1 s)
+    raw = eventually(
+        lambda: bus.kv_raw(streams.REPORTS.bucket, subjects.report_key(REF, NAME)),
+        5,
+        what="the deprecated ripple-reports snapshot",
+    )
     report = json.loads(raw)["data"]
     (secret,) = report["resources"]
     assert secret["data"] == {"password": REDACTED}

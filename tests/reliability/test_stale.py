@@ -2,7 +2,8 @@
 
 While the agent of ``cluster-stale`` is paused (SIGSTOP), restarting with a failing list, or
 losing its watch with every list failing, nothing deployed for the cluster is withdrawn: no
-report value drops a Service that still exists, no desired profile is deleted, no
+``ripple-matches`` entry of a Service that still exists is deleted, nor the set's head (nor
+does a deprecated ``ripple-reports`` snapshot drop it), no desired profile is deleted, no
 NetworkPolicy goes. After recovery, the changes made meanwhile are applied.
 """
 
@@ -27,6 +28,7 @@ from tests.reliability.helpers import (
     fleet_name,
     kill9,
     log_text,
+    match_deletes,
     paused,
     policies,
     policy_set,
@@ -60,16 +62,36 @@ def _setup(stack: Stack, name: str) -> tuple[list[dict], str]:
     return definitions, label
 
 
-def _never_withdrawn(
-    recorded_reports: list, recorded_desired: list, name: str, kept: set[str]
-) -> None:
-    for value in report_history(recorded_reports, subjects.report_key(REF, name)):
+class Recorded:
+    """What is published for cluster-stale from now on: ``ripple-matches`` (heads and
+    entries), the deprecated ``ripple-reports`` snapshots, ``ripple-desired``."""
+
+    def __init__(self, bus: SyncNats) -> None:
+        self.matches = bus.record(f"$KV.{streams.MATCHES.bucket}.{subjects.match_keys(REF)}")
+        self.reports = bus.record(f"$KV.{streams.REPORTS.bucket}.{KEYS}")
+        self.desired = bus.record(f"$KV.{streams.DESIRED.bucket}.{KEYS}")
+
+
+def _deleted_once_known(recorded: Recorded, name: str, svc: str) -> None:
+    """After recovery the entry of ``svc`` (deleted meanwhile) is deleted: positive knowledge
+    (and the recording sees entry deletes)."""
+    eventually(
+        lambda: svc in match_deletes(recorded.matches, REF, name)[1], 10, what=f"{svc} deleted"
+    )
+
+
+def _never_withdrawn(recorded: Recorded, name: str, kept: set[str]) -> None:
+    head, entries = match_deletes(recorded.matches, REF, name)
+    assert not head, f"the matching set of {name} was deleted while the agent was stale"
+    dropped = kept & entries
+    assert not dropped, f"entries of {name} deleted: {sorted(dropped)} (stale read as gone)"
+    for value in report_history(recorded.reports, subjects.report_key(REF, name)):
         assert value is not None, f"report of {name} was deleted while the agent was stale"
         missing = kept - value
         assert not missing, f"a report of {name} dropped {sorted(missing)} (stale read as gone)"
     deletes = [
         s
-        for s, _, h in recorded_desired
+        for s, _, h in recorded.desired
         if h.get("KV-Operation") in ("DEL", "PURGE") and any(k in s for k in kept)
     ]
     assert not deletes, f"desired profiles withdrawn while stale: {deletes}"
@@ -80,8 +102,7 @@ def test_paused_agent_withdraws_nothing_then_catches_up(stack: Stack, bus: SyncN
     definitions, label = _setup(stack, name)
     client = stack.client(CLUSTER)
     before = policies(client, name)
-    reports = bus.record(f"$KV.{streams.REPORTS.bucket}.{KEYS}")
-    desired = bus.record(f"$KV.{streams.DESIRED.bucket}.{KEYS}")
+    recorded = Recorded(bus)
     try:
         with paused(stack, stack.agent_name(CLUSTER)):
             client.delete(SERVICE, "default", f"{name}-0")
@@ -93,7 +114,8 @@ def test_paused_agent_withdraws_nothing_then_catches_up(stack: Stack, bus: SyncN
             15,
             what="policies after SIGCONT",
         )
-        _never_withdrawn(reports, desired, name, {f"{name}-1", f"{name}-2"})
+        _never_withdrawn(recorded, name, {f"{name}-1", f"{name}-2"})
+        _deleted_once_known(recorded, name, f"{name}-0")
     finally:
         delete_definitions(stack, definitions)
 
@@ -118,8 +140,7 @@ def test_agent_restarting_with_failing_list_withdraws_nothing(
         },
     )
     assert status == 201, body
-    reports = bus.record(f"$KV.{streams.REPORTS.bucket}.{KEYS}")
-    desired = bus.record(f"$KV.{streams.DESIRED.bucket}.{KEYS}")
+    recorded = Recorded(bus)
     try:
         kill9(stack, agent)
         restart(stack, agent, wait=False)
@@ -131,7 +152,7 @@ def test_agent_restarting_with_failing_list_withdraws_nothing(
             what="the restarted agent's list fails",
         )
         stays(lambda: policies(client, name) == before, 500, what="policies while lists fail")
-        _never_withdrawn(reports, desired, name, {f"{name}-0", f"{name}-1", f"{name}-2"})
+        _never_withdrawn(recorded, name, {f"{name}-0", f"{name}-1", f"{name}-2"})
         hooks.call("DELETE", "/_fleet/faults")
         equal_eventually(
             lambda: policies(client, name),
@@ -140,7 +161,7 @@ def test_agent_restarting_with_failing_list_withdraws_nothing(
             what="policies after the list recovers",
         )
         wait_ready([stack.processes[agent]], 30)
-        _never_withdrawn(reports, desired, name, {f"{name}-1", f"{name}-2"})
+        _never_withdrawn(recorded, name, {f"{name}-1", f"{name}-2"})
     finally:
         hooks.call("DELETE", "/_fleet/faults")
         delete_definitions(stack, definitions)
@@ -157,8 +178,7 @@ def test_broken_watch_and_failing_relist_withdraw_nothing(
     client = stack.client(CLUSTER)
     before = policies(client, name)
     fleet = fleet_name(stack, CLUSTER)
-    reports = bus.record(f"$KV.{streams.REPORTS.bucket}.{KEYS}")
-    desired = bus.record(f"$KV.{streams.DESIRED.bucket}.{KEYS}")
+    recorded = Recorded(bus)
     try:
         status, body = hooks.call(
             "POST",
@@ -183,7 +203,7 @@ def test_broken_watch_and_failing_relist_withdraw_nothing(
         )
         client.delete(SERVICE, "default", f"{name}-0")
         stays(lambda: policies(client, name) == before, 500, what="policies while lists fail")
-        _never_withdrawn(reports, desired, name, {f"{name}-0", f"{name}-1", f"{name}-2"})
+        _never_withdrawn(recorded, name, {f"{name}-0", f"{name}-1", f"{name}-2"})
         hooks.call("DELETE", "/_fleet/faults")
         equal_eventually(
             lambda: policies(client, name),
@@ -191,7 +211,8 @@ def test_broken_watch_and_failing_relist_withdraw_nothing(
             15,
             what="policies after the relist",
         )
-        _never_withdrawn(reports, desired, name, {f"{name}-1", f"{name}-2"})
+        _never_withdrawn(recorded, name, {f"{name}-1", f"{name}-2"})
+        _deleted_once_known(recorded, name, f"{name}-0")
     finally:
         hooks.call("DELETE", "/_fleet/faults")
         delete_definitions(stack, definitions)
@@ -200,15 +221,15 @@ def test_broken_watch_and_failing_relist_withdraw_nothing(
 def test_manager_restart_while_the_agent_is_dead_withdraws_nothing(
     stack: Stack, bus: SyncNats
 ) -> None:
-    """The agent is dead (no liveness, no new reports) while the manager restarts: the
-    manager rebuilds from the reports in NATS and withdraws nothing; changes made meanwhile
-    are applied once the agent is back."""
+    """The agent is dead (no liveness, no new changes) while the manager restarts: the
+    manager rebuilds from the matching sets in NATS and withdraws nothing; changes made
+    meanwhile are applied once the agent is back."""
     name = "st-dead"
     definitions, label = _setup(stack, name)
     client = stack.client(CLUSTER)
     before = policies(client, name)
     agent = stack.agent_name(CLUSTER)
-    desired = bus.record(f"$KV.{streams.DESIRED.bucket}.{KEYS}")
+    recorded = Recorded(bus)
     try:
         kill9(stack, agent)
         client.delete(SERVICE, "default", f"{name}-0")
@@ -216,7 +237,7 @@ def test_manager_restart_while_the_agent_is_dead_withdraws_nothing(
         kill9(stack, "manager")
         restart(stack, "manager")
         stays(lambda: policies(client, name) == before, 500, what="policies, agent dead")
-        _never_withdrawn([], desired, name, {f"{name}-0", f"{name}-1", f"{name}-2"})
+        _never_withdrawn(recorded, name, {f"{name}-0", f"{name}-1", f"{name}-2"})
         restart(stack, agent)
         equal_eventually(
             lambda: policies(client, name),
