@@ -156,6 +156,8 @@ async def publish_report(agent: Agent, name: str) -> None:
         return
     if reporting.gate(source, agent.known) != "publish" or not source.synced:
         return
+    if source.too_large and len(source.matches) >= source.too_large:
+        return  # it did not fit at this size: not built again until the set shrinks
     source.dirty = False  # changes from now on make it dirty again (and re-queue it)
     data = reporting.take(source, agent.cluster, state.instance, state.next_generation())
     started = time.perf_counter()
@@ -164,7 +166,8 @@ async def publish_report(agent: Agent, name: str) -> None:
             key, raw = await asyncio.to_thread(reporting.encode_report, data)
         else:
             key, raw = reporting.encode_report(data)
-    except InvalidMessage as exc:  # over the message limit: skipped until the set changes
+    except InvalidMessage as exc:  # over the message limit: skipped until the set shrinks
+        source.too_large = max(1, int(len(data.objects) * 0.9))
         state.counts.reports_skipped += 1
         log.warning("EventReport snapshot skipped: %s", exc, extra={"obj": f"{agent.ident}:{name}"})
         return
@@ -172,6 +175,7 @@ async def publish_report(agent: Agent, name: str) -> None:
         source.report_cost = time.perf_counter() - started
     try:
         await agent.stores.reports.kv.put(key, raw)
+        source.too_large = 0
     except BaseException:
         source.dirty = True
         raise

@@ -57,6 +57,7 @@ class SourceState:
     seeded: bool = False  # CloudEvents of the previous report were read back
     published: bool = False  # a complete head was published by this agent instance
     synced: bool = False  # its entries were resynchronised: every change is now a delta
+    too_large: int = 0  # set size from which the deprecated snapshot is over the limit
     report_cost: float = 0.0  # seconds the last report took to build and encode
     watch_keys: tuple[WatchKey, ...] = field(init=False, default=())
 

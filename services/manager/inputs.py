@@ -21,6 +21,7 @@ from services.manager.state import State
 from shared.api import vocabulary as v
 from shared.contract import messages as m
 from shared.contract import subjects
+from shared.contract.errors import InvalidSubject
 
 if TYPE_CHECKING:
     from shared.bus.kv import KVChange
@@ -160,6 +161,19 @@ class Inputs:
                 changed = matches.put(data.ref.key, Entry.of(data))
         if changed and matches.known:
             self.state.report_changed(*key)
+
+    @staticmethod
+    def unreadable_sets(keys: set[str]) -> set[tuple[ClusterKey, str]]:
+        """The matching sets with an entry or head whose latest value could not be read:
+        that object is unknown (never "no match"), so what their pairs produced is held."""
+        out: set[tuple[ClusterKey, str]] = set()
+        for key in keys:
+            try:
+                item = subjects.parse_match_key(key)
+            except InvalidSubject:
+                continue
+            out.add((_cluster_of(item.cluster), item.event_source))
+        return out
 
     def on_outcome(self, change: KVChange[m.ApplyOutcomeEvent]) -> None:
         if change.op == "put" and change.message is not None:

@@ -63,6 +63,8 @@ class Reconciler:
         self.ready = False
         self.on_ready: Callable[[], None] = lambda: None
         self.invalid_messages: Callable[[], int] = lambda: 0
+        #: ripple-matches keys whose latest value could not be read (their object is unknown)
+        self.invalid_match_keys: Callable[[], set[str]] = set
         self.stats = {"reconciles": 0, "batch_max": 0, "reconcile_yields": 0}
         self.reconcile_max = 0.0  # seconds, longest reconcile (wall clock, yields included)
         self._version = 0
@@ -182,7 +184,9 @@ class Reconciler:
             self.on_ready()
 
     def _unknown(self) -> Unknown:
-        return Unknown(self.state.unknown_pairs(), self.state.failing_profiles())
+        unreadable = self.inputs.unreadable_sets(self.invalid_match_keys())
+        pairs = self.state.unknown_pairs() | self.state.pairs_reading(unreadable)
+        return Unknown(pairs, self.state.failing_profiles())
 
     def views(self) -> dict[str, DefinitionView]:
         """Every definition's status (publication failures included)."""

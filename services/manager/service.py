@@ -68,6 +68,7 @@ async def main(settings: ManagerSettings, service: Service) -> None:
 
     reconciler.on_ready = ready
     reconciler.invalid_messages = stores.invalid_messages
+    reconciler.invalid_match_keys = lambda: stores.matches.invalid
     service.add_metrics(reconciler.metrics)
     service.not_ready_reason = "reading definitions and matching sets"
     log.info("manager started (message limit %d bytes)", limit, extra={"obj": "manager"})

@@ -368,6 +368,13 @@ class State:
         unknown = {pair for pair, es in self.pair_es.items() if (pair[1], es) not in self.reports}
         return unknown | (set(self._crashed) & set(self.pair_es))
 
+    def pairs_reading(self, reports: set[tuple[ClusterKey, str]]) -> set[Pair]:
+        """The (trigger, source cluster) pairs planned from any of ``reports``."""
+        out: set[Pair] = set()
+        for key in reports:
+            out |= self._pairs_by_report.get(key, set())
+        return out
+
     def failing_profiles(self) -> set[str]:
         """Profiles whose latest instantiation failed and that have no good version (so
         nothing of theirs is wanted now): an error, not positive knowledge of "no match"."""

@@ -125,27 +125,30 @@ def watcher_main(
 
 async def _tap(nats_url: str, sink: Any) -> Any:
     """Stage times from the NATS contract: a Service entering/leaving its cluster's report
-    (R+/R-) and its NetworkPolicy entering/leaving the cluster's desired state (D+/D-)."""
+    (R+/R-: its ripple-matches entry put/deleted) and its NetworkPolicy entering/leaving the cluster's desired state (D+/D-)."""
     import nats
 
     nc = await nats.connect(nats_url, name="bench-e2e tap")
     matching: dict[str, set[str]] = {}
     profiles: dict[str, tuple[str, str]] = {}  # desired key -> (cluster, np name)
 
-    async def on_report(msg: Any) -> None:
+    async def on_match(msg: Any) -> None:
         now = time.monotonic()
-        if not msg.data:
-            return
-        data = json.loads(msg.data)["data"]
-        c = data["cluster"]
-        cluster = f"{c['namespace']}/{c['name']}"
-        names = {r["name"] for r in data.get("matchingResources", [])}
-        old = matching.get(cluster, set())
-        matching[cluster] = names
-        for name in names - old:
-            sink.write(f"{cluster} front-{name} R+ {now}\n")
-        for name in old - names:
-            sink.write(f"{cluster} front-{name} R- {now}\n")
+        from shared.contract.subjects import parse_match_key
+
+        item = parse_match_key(msg.subject[len("$KV.ripple-matches.") :])
+        if item.obj is None:
+            return  # a head
+        cluster = f"{item.cluster.namespace}/{item.cluster.name}"
+        op = (msg.headers or {}).get("KV-Operation", "")
+        gone = op in ("DEL", "PURGE") or not msg.data
+        names = matching.setdefault(cluster, set())
+        if gone and item.obj.name in names:
+            names.discard(item.obj.name)
+            sink.write(f"{cluster} front-{item.obj.name} R- {now}\n")
+        elif not gone and item.obj.name not in names:
+            names.add(item.obj.name)
+            sink.write(f"{cluster} front-{item.obj.name} R+ {now}\n")
 
     async def on_desired(msg: Any) -> None:
         now = time.monotonic()
@@ -165,7 +168,7 @@ async def _tap(nats_url: str, sink: Any) -> Any:
                 profiles[key] = (cluster, name)
                 sink.write(f"{cluster} {name} D+ {now}\n")
 
-    await nc.subscribe("$KV.ripple-reports.>", cb=on_report)
+    await nc.subscribe("$KV.ripple-matches.>", cb=on_match)
     await nc.subscribe("$KV.ripple-desired.>", cb=on_desired)
     return nc
 
@@ -283,6 +286,12 @@ class Load:
             "sent": sent,
             "window_end": time.monotonic(),
             "cpu": {k: (cpu1[k] - cpu0[k]) / issued for k in cpu0},
+            "cpu_ms_per_event": {k: (cpu1[k] - cpu0[k]) * 1000 / n_ops for k in cpu0},
+            "ripple_cpu_ms_per_event": sum(
+                cpu1[k] - cpu0[k] for k in cpu0 if k in RIPPLE_SERVICES
+            )
+            * 1000
+            / n_ops,
             "runqueue_wait": {k: (wait1[k] - wait0[k]) / issued for k in wait0},
             "manager_per_s": {k: (stats1.get(k, 0) - v) / issued for k, v in stats0.items()},
             "load": load,
@@ -347,6 +356,10 @@ class Load:
             key = "agents (all)" if name.startswith("agent-") else name
             by[key] = by.get(key, 0.0) + cpu_seconds(pid)
         return by
+
+
+RIPPLE_SERVICES = ("agents (all)", "manager", "reporter")
+"""Ripple's own processes (the fleet, NATS and the load generator come on top)."""
 
 
 def read_events(path: Path) -> dict[tuple[str, str, str], float]:
@@ -447,6 +460,11 @@ async def run(args: argparse.Namespace, stack: Stack, tmp: Path) -> list[dict[st
 
 def print_row(row: dict[str, Any]) -> None:
     cpu = ", ".join(f"{k} {v:.2f}" for k, v in sorted(row["cpu"].items(), key=lambda x: -x[1]))
+    per_event = ", ".join(
+        f"{k} {row['cpu_ms_per_event'][k]:.2f}"
+        for k in RIPPLE_SERVICES
+        if k in row["cpu_ms_per_event"]
+    )
     wait = ", ".join(
         f"{k} {v:.2f}" for k, v in sorted(row["runqueue_wait"].items(), key=lambda x: -x[1])
     )
@@ -460,7 +478,7 @@ def print_row(row: dict[str, Any]) -> None:
         f"  p50 {row['p50_ms']:.1f} ms  p90 {row['p90_ms']:.1f}  p99 {row['p99_ms']:.1f}"
         f"  max {row['max_ms']:.1f}  (create p50/p99 {row['create_p50_ms']:.1f}/"
         f"{row['create_p99_ms']:.1f}, delete {row['delete_p50_ms']:.1f}/"
-        f"{row['delete_p99_ms']:.1f})  load {row['load'][0]:.2f}\n    stages p50/p99 ms: {stages}\n    CPU cores used: {cpu}\n    run-queue wait (s/s, main thread): {wait}\n"
+        f"{row['delete_p99_ms']:.1f})  load {row['load'][0]:.2f}\n    stages p50/p99 ms: {stages}\n    CPU cores used: {cpu}\n    Ripple CPU ms per event: {row['ripple_cpu_ms_per_event']:.2f} ({per_event})\n    run-queue wait (s/s, main thread): {wait}\n"
         f"    manager per s: {mgr}\n    worst event-loop lag (ms): {lag}",
         flush=True,
     )

@@ -379,15 +379,6 @@ def test_malformed_head_withdraws_nothing_after_manager_restart(
     _manager_restart_with(stack, bus, "msg-mgr", head_key(), new_agent_instance)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "manager bug: at start it reads an unreadable ripple-matches entry as 'no longer "
-        "matching' (services/manager/inputs.py on_match never sees the skipped value, "
-        "stores.matches.invalid is not consulted) and withdraws the object's desired "
-        "profile: the agent prunes its NetworkPolicy"
-    ),
-)
 def test_malformed_entry_withdraws_nothing_after_manager_restart(
     stack: Stack, bus: SyncNats, good: list
 ) -> None:

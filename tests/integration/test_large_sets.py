@@ -1,0 +1,223 @@
+"""Matching sets of any size end to end (issue 13): one EventSource matching 20,000 collected
+objects in one cluster (a set no single NATS message could carry) with a oneForEvent: false
+template ranging over all of them, and a oneForEvent: true trigger at 2,000 objects whose
+2,000 add-ons are applied, then all withdrawn when the objects go. Real processes, real
+NATS, the simulated fleet over HTTP. Prints the memory per matching object of the agent
+and the manager (docs/performance.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.scenario.stack import Stack
+from shared.kube import GVK, KubeClient
+from tests.integration.helpers import eventually
+
+CLUSTER = "default/big"
+CONFIG_MAP = GVK("v1", "ConfigMap")
+SERVICE = GVK("v1", "Service")
+NETPOL = GVK("networking.k8s.io/v1", "NetworkPolicy")
+EVENT_REPORT = GVK("lib.projectsveltos.io/v1beta1", "EventReport")
+COLLECTED = 20_000
+ONE_FOR_EVENT = 2_000
+
+SUMMARY = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: big-summary
+  namespace: default
+data:
+  count: "{{ len .Resources }}"
+  last: "{{ (index .Resources (sub (len .Resources) 1)).metadata.name }}"
+"""
+
+POLICY = """\
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata:
+  name: np-{{ .MatchingResource.Name }}
+  namespace: {{ .MatchingResource.Namespace }}
+spec:
+  podSelector: {}
+"""
+
+
+def definitions() -> list[dict[str, Any]]:
+    def source(name: str, kind: str, label: str, collect: bool) -> dict[str, Any]:
+        return {
+            "apiVersion": "lib.projectsveltos.io/v1beta1",
+            "kind": "EventSource",
+            "metadata": {"name": name},
+            "spec": {
+                "collectResources": collect,
+                "resourceSelectors": [
+                    {
+                        "group": "",
+                        "version": "v1",
+                        "kind": kind,
+                        "labelFilters": [{"key": label, "operation": "Equal", "value": "yes"}],
+                    }
+                ],
+            },
+        }
+
+    def trigger(name: str, es: str, one: bool, ref: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "lib.projectsveltos.io/v1beta1",
+            "kind": "EventTrigger",
+            "metadata": {"name": name},
+            "spec": {
+                "sourceClusterSelector": {"matchLabels": {"env": "big"}},
+                "eventSourceName": es,
+                "oneForEvent": one,
+                "policyRefs": [{"kind": "ConfigMap", "namespace": "default", "name": ref}],
+            },
+        }
+
+    def template(name: str, key: str, text: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": "default",
+                "annotations": {"projectsveltos.io/instantiate": "ok"},
+            },
+            "data": {key: text},
+        }
+
+    return [
+        source("big-cm", "ConfigMap", "big", True),
+        source("many-svc", "Service", "many", False),
+        template("summary-template", "summary.yaml", SUMMARY),
+        template("policy-template", "policy.yaml", POLICY),
+        trigger("summary", "big-cm", False, "summary-template"),
+        trigger("per-service", "many-svc", True, "policy-template"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root: Path = tmp_path_factory.mktemp("large")
+    fleet = root / "fleet.yaml"
+    fleet.write_text(
+        yaml.safe_dump(
+            {"clusters": [{"namespace": "default", "name": "big", "labels": {"env": "big"}}]}
+        )
+    )
+    management = root / "management"
+    management.mkdir()
+    (management / "definitions.yaml").write_text(yaml.safe_dump_all(definitions()))
+    state = Path(os.environ.get("RIPPLE_LARGE_STATE", root / "state"))
+    with Stack(fleet, management, state_dir=state) as s:
+        yield s
+
+
+def rss_mib(pid: int | None) -> float:
+    assert pid is not None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def pids(stack: Stack) -> dict[str, int | None]:
+    return {name: proc.pid for name, proc in stack.processes.items()}
+
+
+def agent_pid(stack: Stack) -> int | None:
+    return next(pid for name, pid in pids(stack).items() if name.startswith("agent-"))
+
+
+def rest(stack: Stack, path: str) -> Any:
+    assert stack.rest_url
+    with urllib.request.urlopen(stack.rest_url + path, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def create_all(client: KubeClient, objects: list[dict[str, Any]]) -> None:
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda o: client.apply(o, field_manager="test"), objects))
+
+
+def config_map(i: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"cm-{i:05}", "namespace": "default", "labels": {"big": "yes"}},
+        "data": {"payload": "x" * 200, "index": str(i)},
+    }
+
+
+def service(i: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"svc-{i:04}", "namespace": "default", "labels": {"many": "yes"}},
+        "spec": {"ports": [{"port": 80}]},
+    }
+
+
+def test_twenty_thousand_collected_objects_flow_and_render(stack: Stack) -> None:
+    client = stack.client(CLUSTER)
+    agent_before, manager_before = rss_mib(agent_pid(stack)), rss_mib(pids(stack)["manager"])
+    started = time.monotonic()
+    create_all(client, [config_map(i) for i in range(COLLECTED)])
+    created = time.monotonic() - started
+
+    def summary() -> dict[str, Any] | None:
+        obj = client.get(CONFIG_MAP, "default", "big-summary")
+        return obj if obj and obj["data"]["count"] == str(COLLECTED) else None
+
+    obj = eventually(summary, 180, what=f"the summary ConfigMap counts {COLLECTED}", interval=0.5)
+    applied = time.monotonic() - started
+    assert obj["data"]["last"] == f"cm-{COLLECTED - 1:05}"
+    report = rest(stack, "/v1/reports/default/big/big-cm")
+    assert report["complete"] and report["count"] == COLLECTED
+    assert len(report["resources"]) == COLLECTED
+    mirrored = eventually(
+        lambda: stack.management.get(EVENT_REPORT, "default", "sveltos--big-cm--big"),
+        60,
+        what="the EventReport in the management cluster",
+        interval=0.5,
+    )
+    assert len(json.dumps(mirrored)) < 1536 * 1024, "under the API server's object size limit"
+    agent_after, manager_after = rss_mib(agent_pid(stack)), rss_mib(pids(stack)["manager"])
+    print(
+        f"\n{COLLECTED} collected objects: created in {created:.1f} s, summary applied after "
+        f"{applied:.1f} s; memory per matching object: agent "
+        f"{(agent_after - agent_before) * 1024 * 1024 / COLLECTED:.0f} B, manager "
+        f"{(manager_after - manager_before) * 1024 * 1024 / COLLECTED:.0f} B "
+        f"(agent {agent_before:.0f} -> {agent_after:.0f} MiB, manager {manager_before:.0f} -> "
+        f"{manager_after:.0f} MiB)"
+    )
+
+
+def test_two_thousand_add_ons_applied_then_all_withdrawn(stack: Stack) -> None:
+    client = stack.client(CLUSTER)
+    started = time.monotonic()
+    create_all(client, [service(i) for i in range(ONE_FOR_EVENT)])
+
+    def deployed() -> int:
+        items, _ = client.list(NETPOL, "default")
+        return sum(1 for o in items if o["metadata"]["name"][:3] == "np-")
+
+    eventually(lambda: deployed() == ONE_FOR_EVENT, 180, what="2,000 policies", interval=0.5)
+    applied = time.monotonic() - started
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: client.delete(SERVICE, "default", f"svc-{i:04}"), range(2000)))
+    eventually(lambda: deployed() == 0, 180, what="every policy withdrawn", interval=0.5)
+    withdrawn = time.monotonic() - started
+    print(f"\n{ONE_FOR_EVENT} add-ons applied in {applied:.1f} s, withdrawn in {withdrawn:.1f} s")
