@@ -23,7 +23,7 @@ Then the manager and the reporter are stopped (so that only the agent works and 
 NetworkPolicies/HTTPRoutes of thousands of Services are not generated) and ``--objects``
 labelled Services (``sveltos: fv``, matching ``sveltos-service``; every third also exposes 443
 and matches ``https-service``) are created in ``busy``; after each step, once the agent's
-report of ``sveltos-service`` lists them all (read from KV ``ripple-reports``), its memory is
+matching set of ``sveltos-service`` lists them all (its ``ripple-matches`` entries), its memory is
 measured again.
 """
 
@@ -102,38 +102,41 @@ def service_body(i: int) -> dict[str, Any]:
 
 
 class ReportTap:
-    """The latest report of one (cluster, EventSource), read with KV gets (a subscription to
-    every snapshot would be a slow consumer: each snapshot holds the whole matching set)."""
+    """The matching set of one (cluster, EventSource) as its ``ripple-matches`` entries
+    arrive (a subscription to their KV subjects: each message is one object, so the tap
+    costs what changes, not the size of the set)."""
 
     def __init__(self, cluster: str, event_source: str) -> None:
         from shared.contract import subjects
 
         namespace, name = cluster.split("/")
         ref = subjects.ClusterRef(namespace=namespace, name=name, type="sveltos")
-        self.key = subjects.report_key(ref, event_source)
-        self.count = -1
-        self.size = 0
+        self.subject = "$KV.ripple-matches." + subjects.match_keys(ref, event_source)
+        self.keys: set[str] = set()
+        self.count = 0
+        self.size = 0  # bytes of the entries received
         self.revision = 0
 
     async def start(self, url: str) -> Any:
         import nats
 
         self.nc = await nats.connect(url, name="bench-agent tap")
-        self.kv = await self.nc.jetstream().key_value("ripple-reports")
-        await self.poll()
+
+        async def on_entry(msg: Any) -> None:
+            op = (msg.headers or {}).get("KV-Operation", "")
+            if op in ("DEL", "PURGE"):
+                self.keys.discard(msg.subject)
+            else:
+                self.keys.add(msg.subject)
+                self.size += len(msg.data)
+            self.count = len(self.keys)
+            self.revision += 1
+
+        await self.nc.subscribe(self.subject, cb=on_entry)
         return self.nc
 
     async def poll(self) -> None:
-        from nats.js.errors import KeyNotFoundError
-
-        try:
-            entry = await self.kv.get(self.key)
-        except KeyNotFoundError:
-            return
-        if entry.value:
-            self.count = len(json.loads(entry.value)["data"].get("matchingResources", []))
-            self.size = len(entry.value)
-        self.revision = entry.revision or 0
+        """Nothing to do: the subscription keeps the count."""
 
 
 async def wait_for(tap: ReportTap, target: int, timeout: float) -> float:
