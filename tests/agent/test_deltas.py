@@ -96,7 +96,11 @@ def test_events_already_stored_are_not_published_again_but_their_entries_are() -
     state.observe("ADDED", svc("b", "4", labels=LABELS))
     stored = {key("gone"): Stored("u", "9")}
     found = resync(CLUSTER, state, "i", stored)
-    last = {key("a"): ("matched", "3"), key("b"): ("updated", "3"), key("gone"): ("unmatched", "10")}
+    last = {
+        key("a"): ("matched", "3"),
+        key("b"): ("updated", "3"),
+        key("gone"): ("unmatched", "10"),
+    }
     kept = {d.key.name: d for d in already_stored(found, last)}
     assert kept["a"].event is None and kept["a"].entry is not None  # stored: same version
     assert kept["b"].event is not None  # a newer version than the one stored

@@ -287,9 +287,7 @@ class Load:
             "window_end": time.monotonic(),
             "cpu": {k: (cpu1[k] - cpu0[k]) / issued for k in cpu0},
             "cpu_ms_per_event": {k: (cpu1[k] - cpu0[k]) * 1000 / n_ops for k in cpu0},
-            "ripple_cpu_ms_per_event": sum(
-                cpu1[k] - cpu0[k] for k in cpu0 if k in RIPPLE_SERVICES
-            )
+            "ripple_cpu_ms_per_event": sum(cpu1[k] - cpu0[k] for k in cpu0 if k in RIPPLE_SERVICES)
             * 1000
             / n_ops,
             "runqueue_wait": {k: (wait1[k] - wait0[k]) / issued for k in wait0},
