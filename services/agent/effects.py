@@ -302,6 +302,7 @@ async def _publish_head(agent: Agent, source: SourceState) -> None:
     head = deltas.head(agent.cluster, source, state.instance, state.next_generation(), complete)
     await agent.stores.matches.put(m.envelope(head))
     state.heads[source.name] = content
+    state.head_at[source.name] = time.monotonic()
     if complete and not source.published:
         source.published = True
         log.info(
@@ -329,6 +330,7 @@ async def _withdraw(agent: Agent, name: str) -> None:
                 stored.entries.pop(k, None)
     state.stored.pop(name, None)
     state.heads.pop(name, None)
+    state.head_at.pop(name, None)
     await agent.stores.reports.delete(subjects.report_key(agent.cluster, name))
     state.assignments.report_done(name)
     state.counts.reports_deleted += 1

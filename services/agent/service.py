@@ -32,6 +32,7 @@ import asyncio
 import functools
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 
 STATUS_CHECK = 0.5
 """Seconds between looks at the status (published when it changed, or as heartbeat)."""
+
+HEAD_REFRESH = 300.0
+"""Seconds after which a matching set's head is written again even when it did not change
+(a head value overwritten or lost on the server is restored within this time)."""
 
 E = TypeVar("E", bound=m.Envelope)
 
@@ -95,6 +100,7 @@ async def main(settings: AgentSettings, service: Service) -> None:
     service.spawn(inputs.watch_desired(agent), "desired")
     await inputs.subscribe_cloud_events(agent)
     service.every(STATUS_CHECK, _status_check(agent), "status")
+    service.every(HEAD_REFRESH / 10, _head_refresh(agent), "head-refresh")
     await service.stopping.wait()
 
 
@@ -118,6 +124,18 @@ def _describe(agent: Agent, queue: str, key: str) -> str:
     if queue == "status":
         return agent.ident
     return f"{agent.ident}:EventSource/{key}"
+
+
+def _head_refresh(agent: Agent) -> Callable[[], Awaitable[None]]:
+    async def refresh() -> None:
+        state = agent.state
+        due = time.monotonic() - HEAD_REFRESH
+        for name, at in list(state.head_at.items()):
+            if at < due and name in state.heads:
+                del state.heads[name]  # written again by the next publication
+                state.queues.changes.add(name)
+
+    return refresh
 
 
 def _status_check(agent: Agent) -> Callable[[], Awaitable[None]]:

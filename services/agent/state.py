@@ -75,6 +75,7 @@ class AgentState:
         self.pending = Pending()  # deltas not published yet, per EventSource
         self.stored: dict[str, StoredSet] = {}  # ripple-matches entries, per EventSource
         self.heads: dict[str, HeadContent] = {}  # the last head published, per EventSource
+        self.head_at: dict[str, float] = {}  # when (monotonic) it was published
         self.generation = 0  # of the heads and snapshots this instance publishes
         # desired state: what is wanted, what is held, what drifted
         self.wanted: dict[str, m.DesiredState] = {}

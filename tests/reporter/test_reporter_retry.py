@@ -469,7 +469,12 @@ def test_a_report_over_the_size_budget_is_written_without_its_objects(harness: H
     assert eventually(lambda: harness.matching("big"), what="EventReport") == set(names)
     report = harness.report("big")
     assert report is not None and "resources" not in report["spec"]
-    message = report["status"]["failureMessage"]
+
+    def failure() -> str:  # the status is its own write (status subresource), just after
+        current = harness.report("big") or {}
+        return str((current.get("status") or {}).get("failureMessage") or "")
+
+    message = eventually(failure, what="the status says why")
     assert "spec.resources not written: the 300 collected objects" in message
     assert "NATS KV ripple-matches" in message
 
