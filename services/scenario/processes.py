@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -31,8 +32,33 @@ TERM_GRACE = 10.0
 """Seconds a child gets to exit after SIGTERM before SIGKILL."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
+    """A TCP port on 127.0.0.1 that is free right now, chosen below the kernel's ephemeral
+    range when possible: a port the kernel may give to an outgoing connection meanwhile
+    (a hundred agents connecting) could be taken before the server that was told to listen
+    on it starts. Never the same port twice in one process."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randint(20000, max(20001, low - 1))
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
