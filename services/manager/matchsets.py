@@ -20,6 +20,7 @@ from typing import Any
 from services.manager.model import ClusterKey, Report
 from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
+from shared.templating.values import object_reference
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,12 @@ class Entry:
     ref: dict[str, str]
     resource: dict[str, Any] | None
     resource_version: str
+    value: Any = field(default=None, compare=False)  # ``ref`` as a template value
 
     @classmethod
     def of(cls, match: m.Match) -> Entry:
-        return cls(match.ref.model_dump(by_alias=True), match.object, match.resource_version)
+        ref = match.ref.model_dump(by_alias=True)
+        return cls(ref, match.object, match.resource_version, object_reference(ref))
 
 
 @dataclass
@@ -125,6 +128,10 @@ class MatchSet:
                 matching=[e.ref for e in entries],
                 resources=[e.resource for e in entries if e.resource is not None],
                 cloud_events=list(self.cloud_events),
+                matching_values=[
+                    e.value if e.value is not None else object_reference(e.ref) for e in entries
+                ],
+                version=(id(self), self.version),
             )
             self._report_version = self.version
         return self._report

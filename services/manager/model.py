@@ -30,6 +30,11 @@ class Report:
     matching: list[dict[str, str]]  # {apiVersion, kind, namespace, name}
     resources: list[dict[str, Any]] = field(default_factory=list)
     cloud_events: list[dict[str, Any]] = field(default_factory=list)
+    #: the matching references already as template values (corev1.ObjectReference structs,
+    #: converted once per delta), and what identifies this content (a set's version): both
+    #: optional, they spare a whole-set instance O(set) work per plan
+    matching_values: list[Any] | None = None
+    version: object = None
 
 
 @dataclass(frozen=True)

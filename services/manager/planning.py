@@ -51,7 +51,7 @@ from shared.api.vocabulary import (
     TENANT_LABELS,
     ObjectKey,
 )
-from shared.hashing import policy_hash
+from shared.hashing import go_json, policy_hash
 
 #: label and annotation keys of a deployed object's reference (kind, name, namespace)
 REFERENCE_KEYS = (REFERENCE_KIND_KEY, REFERENCE_NAME_KEY, REFERENCE_NAMESPACE_KEY)
@@ -135,6 +135,7 @@ class Instance:
     data: dict[str, Any]
     resource: dict[str, str] | None = None
     cloud_event: dict[str, str] | None = None
+    version: object = None  # what identifies a whole-set instance's data, when known
 
 
 def _ref_of(obj: Mapping[str, Any]) -> dict[str, str]:
@@ -163,13 +164,16 @@ def instances(trigger: TriggerView, cluster: ClusterInfo, report: Report) -> lis
         return out
     if not report.matching and not report.cloud_events and not report.resources:
         return []
+    matching = report.matching_values
     data = {
-        "MatchingResources": [dict(r) for r in report.matching],
+        "MatchingResources": matching
+        if matching is not None
+        else [dict(r) for r in report.matching],
         "Resources": list(report.resources),
         "CloudEvents": list(report.cloud_events),
         "Cluster": cluster.obj,
     }
-    return [Instance(data)]
+    return [Instance(data, version=report.version)]
 
 
 def cloud_event_action(trigger: TriggerView, data: Mapping[str, Any]) -> str:
@@ -330,18 +334,12 @@ def fingerprint(inst: Instance) -> Fingerprint:
     if isinstance(resource, Mapping):
         meta = resource.get("metadata") or {}
         if meta.get("resourceVersion"):
-            return (
-                "obj",
-                resource.get("apiVersion"),
-                resource.get("kind"),
-                meta.get("namespace"),
-                meta.get("name"),
-                meta.get("resourceVersion"),
-            )
+            key = (resource.get("apiVersion"), resource.get("kind"), meta.get("namespace"))
+            return ("obj", *key, meta.get("name"), meta.get("resourceVersion"))
     if inst.resource is not None and "Resource" in inst.data and inst.data["Resource"] is None:
         return ("ref", tuple(sorted(inst.resource.items())))
-    from shared.hashing import go_json
-
+    if inst.version is not None:  # a whole matching set at a known version (and its cluster)
+        return ("set", inst.version, id(inst.data.get("Cluster")))
     return ("data", go_json(inst.data))
 
 
