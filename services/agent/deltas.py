@@ -177,6 +177,19 @@ def already_stored(
     return out
 
 
+def one_per_object(batch: list[tuple[int, Delta]]) -> list[tuple[int, Delta]]:
+    """The head of ``batch`` up to (not including) the second delta of an object: the
+    events of one batch are published concurrently, so an object's next event waits for the
+    next batch, which starts only once this one was acknowledged -- the events of one object
+    are stored in order, even when a publication fails and is retried."""
+    seen: set[ObjectKey] = set()
+    for index, (_, d) in enumerate(batch):
+        if d.key in seen:
+            return batch[:index]
+        seen.add(d.key)
+    return batch
+
+
 def collapse(batch: Iterable[Delta]) -> dict[ObjectKey, Delta]:
     """The last delta per object of a batch: the only entry operation worth writing."""
     return {d.key: d for d in batch}

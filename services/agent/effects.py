@@ -257,7 +257,7 @@ async def _drain(agent: Agent, name: str) -> None:
     state = agent.state
     stored = state.stored.setdefault(name, deltas.StoredSet())
     while True:
-        batch = state.pending.head(name, CHANGE_BATCH)
+        batch = deltas.one_per_object(state.pending.head(name, CHANGE_BATCH))
         if not batch:
             return
         events = [d.event for _, d in batch if d.event is not None]

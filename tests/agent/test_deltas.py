@@ -13,6 +13,7 @@ from services.agent.deltas import (
     head,
     head_content,
     of_change,
+    one_per_object,
     resync,
 )
 from services.agent.evaluating import SourceState
@@ -112,6 +113,12 @@ def test_a_batch_writes_only_the_last_entry_of_each_object() -> None:
     b = Delta(key("b"), None, None)
     a2 = Delta(key("a"), None, None)
     assert list(collapse([a1, b, a2]).values()) == [a2, b]
+
+
+def test_a_batch_holds_one_delta_per_object_so_each_objects_events_stay_in_order() -> None:
+    batch = list(enumerate([delta("a"), delta("b"), delta("a"), delta("c")]))
+    assert [d.key.name for _, d in one_per_object(batch)] == ["a", "b"]
+    assert one_per_object([]) == []
 
 
 def delta(name: str) -> Delta:
