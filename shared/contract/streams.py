@@ -73,7 +73,7 @@ EVENTS = StreamSpec(
     subjects=(f"{EVENTS_ROOT}.>",),
     description="Per-change resource events (matched/updated/unmatched) for external consumers",
     writers="agents (each only its own cluster's subjects)",
-    readers="anyone (external consumers, the reporter)",
+    readers="anyone (external consumers); each agent reads back its own",
     max_age=24 * 3600.0,
     duplicate_window=120.0,
 )
