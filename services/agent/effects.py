@@ -195,6 +195,19 @@ async def publish_changes(agent: Agent, name: str) -> None:
     if name in state.pending.overflowed:
         source.synced = False
         state.pending.drop(name)
+    if source.aggregated and source.aggregate_due:
+        if not reporting.complete(source, agent.known):
+            return  # aggregated over what is known only; re-queued when that changes
+        source.aggregate_due = False
+        engine = source.aggregator or source.compiled
+        try:
+            result = await asyncio.to_thread(engine.aggregate, source.aggregation_input())
+        except BaseException:
+            source.aggregate_due = True
+            raise
+        if state.assignments.sources.get(name) is not source:
+            return  # replaced meanwhile: the new state aggregates itself
+        agent.changed(source, source.apply_aggregation(result))
     if not source.synced:
         if not reporting.complete(source, agent.known):
             return  # re-queued when what is known changes (report_due)

@@ -58,6 +58,7 @@ class SourceState:
     published: bool = False  # a complete head was published by this agent instance
     synced: bool = False  # its entries were resynchronised: every change is now a delta
     too_large: int = 0  # set size from which the deprecated snapshot is over the limit
+    aggregate_due: bool = True  # aggregatedSelection: the selected objects changed since
     report_cost: float = 0.0  # seconds the last report took to build and encode
     watch_keys: tuple[WatchKey, ...] = field(init=False, default=())
 
@@ -119,13 +120,13 @@ class SourceState:
                 self.selected[key] = obj
             else:
                 self.selected.pop(key, None)
-            self.dirty = True
+            self.dirty = self.aggregate_due = True
             return []
         return self._set(key, obj, bool(result.matching))
 
     def _set(self, key: ObjectKey, obj: dict[str, Any], matching: bool) -> list[ChangeEvent]:
         if self.aggregated:
-            self.dirty = True
+            self.dirty = self.aggregate_due = True
             return []
         before = self.matches.get(key)
         if matching:

@@ -53,6 +53,21 @@ spec:
 """
 
 
+KEEP_HTTPS = """
+function evaluate()
+  local hs = {message = "services with port 443"}
+  local picked = {}
+  for _, r in ipairs(resources) do
+    for _, p in ipairs(r.spec.ports) do
+      if p.port == 443 then table.insert(picked, r) end
+    end
+  end
+  if #picked > 0 then hs.resources = picked end
+  return hs
+end
+"""
+
+
 def definitions() -> list[dict[str, Any]]:
     def source(name: str, kind: str, label: str, collect: bool) -> dict[str, Any]:
         return {
@@ -97,9 +112,13 @@ def definitions() -> list[dict[str, Any]]:
             "data": {key: text},
         }
 
+    aggregated = source("agg-svc", "Service", "agg", False)
+    aggregated["spec"]["aggregatedSelection"] = KEEP_HTTPS
     return [
         source("big-cm", "ConfigMap", "big", True),
         source("many-svc", "Service", "many", False),
+        aggregated,
+        trigger("per-https-service", "agg-svc", True, "policy-template"),
         template("summary-template", "summary.yaml", SUMMARY),
         template("policy-template", "policy.yaml", POLICY),
         trigger("summary", "big-cm", False, "summary-template"),
@@ -221,3 +240,32 @@ def test_two_thousand_add_ons_applied_then_all_withdrawn(stack: Stack) -> None:
     eventually(lambda: deployed() == 0, 180, what="every policy withdrawn", interval=0.5)
     withdrawn = time.monotonic() - started
     print(f"\n{ONE_FOR_EVENT} add-ons applied in {applied:.1f} s, withdrawn in {withdrawn:.1f} s")
+
+
+def test_an_aggregated_selection_follows_its_selected_objects(stack: Stack) -> None:
+    """aggregatedSelection: the set is what the script picks among the selected objects,
+    recomputed when they change (deltas of the aggregated set, like any other)."""
+    client = stack.client(CLUSTER)
+
+    def agg_service(name: str, port: int) -> dict[str, Any]:
+        meta = {"name": name, "namespace": "default", "labels": {"agg": "yes"}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {"ports": [{"port": port}]},
+        }
+
+    def policies() -> set[str]:
+        items, _ = client.list(NETPOL, "default")
+        return {o["metadata"]["name"] for o in items if o["metadata"]["name"][:7] == "np-agg-"}
+
+    client.apply(agg_service("agg-1", 443), field_manager="test")
+    client.apply(agg_service("agg-2", 80), field_manager="test")
+    eventually(lambda: policies() == {"np-agg-1"}, 30, what="only the 443 Service", interval=0.2)
+    client.apply(agg_service("agg-2", 443), field_manager="test")
+    eventually(lambda: policies() == {"np-agg-1", "np-agg-2"}, 30, what="both", interval=0.2)
+    client.delete(SERVICE, "default", "agg-1")
+    eventually(lambda: policies() == {"np-agg-2"}, 30, what="agg-1 withdrawn", interval=0.2)
+    client.delete(SERVICE, "default", "agg-2")
+    eventually(lambda: policies() == set(), 30, what="all withdrawn", interval=0.2)
