@@ -11,7 +11,7 @@ from typing import Any
 from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.planning import PolicyRefView, TriggerView
 from shared.api.eventsource import EventSource
-from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
+from shared.api.eventtrigger import EventBasedAddOn, EventTrigger, not_deployed
 from shared.api.loading import parse_object
 from shared.api.vocabulary import CAPI_CLUSTER as CAPI_CLUSTER
 from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, LIB_V1ALPHA1
@@ -49,6 +49,7 @@ def trigger_view(obj: dict[str, Any]) -> TriggerView:
         cloud_event_action=spec.cloud_event_action,
         labels=dict(model.metadata.labels),
         copied_spec=spec.profile_fields(),
+        not_deployed=tuple(not_deployed(obj.get("spec") or {})),
     )
 
 

@@ -84,6 +84,7 @@ class TriggerView:
     cloud_event_action: str = ""  # Create (default) | Delete | a template over .CloudEvent
     labels: Mapping[str, str] = field(default_factory=dict)
     copied_spec: Mapping[str, Any] = field(default_factory=dict)
+    not_deployed: tuple[str, ...] = ()  # accepted fields Ripple does not deploy (status)
 
     def instantiates(self, ref_obj: Mapping[str, Any]) -> bool:
         if self.instantiate_all:

@@ -262,7 +262,7 @@ class State:
         assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
         self._config_status = {}
         for trigger in self.triggers.values():
-            status = TriggerStatus()
+            status = TriggerStatus(errors=list(trigger.not_deployed))
             self._config_status[trigger.name] = status
             for key in planning.source_clusters(trigger, self.clusters):
                 status.matching_clusters.append(key)

@@ -390,3 +390,26 @@ def test_labels_filters_spelling_loads_with_a_warning() -> None:
     assert item.obj.spec.resource_selectors[0].label_filters[0].key == "sveltos"
     [warning] = item.warnings
     assert warning.startswith("spec.labelsFilters: read as labelFilters")
+
+
+def test_helm_charts_and_kustomizations_load_with_a_warning_that_they_are_not_deployed() -> None:
+    text = y(
+        """
+        apiVersion: lib.projectsveltos.io/v1beta1
+        kind: EventTrigger
+        metadata: {name: kyverno}
+        spec:
+          sourceClusterSelector: {matchLabels: {env: fv}}
+          eventSourceName: sveltos-service
+          helmCharts:
+          - repositoryURL: https://kyverno.github.io/kyverno/
+            repositoryName: kyverno
+            chartName: kyverno/kyverno
+            chartVersion: v3.0.1
+            releaseName: kyverno-latest
+            releaseNamespace: kyverno
+            helmChartAction: Install
+        """
+    )
+    [item] = load_text(text)
+    assert item.warnings == ["spec.helmCharts (1): not deployed by Ripple yet; the policyRefs are"]

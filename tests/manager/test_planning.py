@@ -232,3 +232,12 @@ def test_template_error_keeps_previous_objects(bad: str) -> None:
     state.reconcile()
     assert state.desired == good
     assert state.status["t"].errors
+
+
+def test_accepted_fields_not_deployed_show_in_the_triggers_status() -> None:
+    state = State()
+    state.set_cluster(cluster(A, env="fv"))
+    state.set_event_source("svc", {"kind": "EventSource", "metadata": {"name": "svc"}})
+    state.set_trigger(trigger(not_deployed=("spec.helmCharts (1): not deployed by Ripple yet",)))
+    state.reconcile()
+    assert state.status["t"].errors == ["spec.helmCharts (1): not deployed by Ripple yet"]
