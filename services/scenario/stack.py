@@ -336,6 +336,19 @@ class Stack(StackNats, StackLogs):
         """Apply definitions to the management cluster (:func:`provision.apply_objects`)."""
         return provision.apply_objects(self.management, objects, self.ready_timeout, sources)
 
+    def start_services(self) -> None:
+        """Start the services of a stack started with ``services=False`` (e.g. after loading
+        objects into the fleet, to measure a start over existing state)."""
+        if self.services and self.processes:
+            return
+        self.services = True
+        try:
+            self._start_services()
+        except BaseException:
+            self.failed = True
+            self.stop()
+            raise
+
     def _start_services(self) -> None:
         self.api_port = self.api_port or free_port()
         if self._metrics:
