@@ -4,6 +4,8 @@
 - ``POST /_fleet/clusters`` ``{"name", "namespace"?, "type"?, "labels"?}``: add a cluster
   (its kubeconfig is written); ``DELETE /_fleet/clusters/<name>``: remove one.
 - ``POST /_fleet/clusters/<name>/compact``: forget the event log (watch resumes get 410).
+- ``POST /_fleet/clusters/<name>/objects`` ``{"objects": [...]}``: create many objects in one
+  request (the API's rules and watch events; a test's large cluster in seconds).
 - ``POST /_fleet/clusters/<name>/cut-watches`` and ``POST /_fleet/cut-watches``: end open
   watch streams (clients must resume).
 - ``POST /_fleet/faults`` ``{"path": regex, "cluster"?, "method"?, "status"?: 500,
@@ -103,6 +105,28 @@ async def remove_cluster(request: web.Request) -> web.Response:
 
 async def compact(request: web.Request) -> web.Response:
     return json_response({"resourceVersion": _cluster(request).store.compact()})
+
+
+async def load_objects(request: web.Request) -> web.Response:
+    """Create many objects in one request, through the same rules as the API (events are
+    sent to watches as usual): for tests that need a large cluster quickly."""
+    cluster = _cluster(request)
+    items = (await _body(request)).get("objects")
+    if not isinstance(items, list):
+        raise ApiError.bad_request("a load needs an 'objects' list")
+    created = 0
+    for index, obj in enumerate(items):
+        if not isinstance(obj, dict):
+            raise ApiError.bad_request(f"objects[{index}] is not an object")
+        api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        rt = cluster.store.registry.by_kind(group, kind)
+        if rt is None:
+            raise ApiError.bad_request(f"objects[{index}]: no such kind {api_version} {kind}")
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        cluster.objects.create(rt, namespace if rt.namespaced else "", obj, "fleet-load")
+        created += 1
+    return json_response({"created": created}, 201)
 
 
 async def cut_cluster_watches(request: web.Request) -> web.Response:
@@ -206,6 +230,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_fleet/clusters", add_cluster)
     r.add_delete("/_fleet/clusters/{name}", remove_cluster)
     r.add_post("/_fleet/clusters/{name}/compact", compact)
+    r.add_post("/_fleet/clusters/{name}/objects", load_objects)
     r.add_post("/_fleet/clusters/{name}/cut-watches", cut_cluster_watches)
     r.add_post("/_fleet/cut-watches", cut_all_watches)
     r.add_post("/_fleet/clusters/{name}/deny", add_deny)
