@@ -21,6 +21,7 @@ import yaml
 
 from services.scenario.stack import Stack
 from shared.kube import GVK
+from tests.evaluation.test_aggregate import KEEP_HTTPS
 from tests.integration.helpers import eventually
 from tests.reliability.helpers import fleet_hooks
 
@@ -51,21 +52,6 @@ metadata:
   namespace: {{ .MatchingResource.Namespace }}
 spec:
   podSelector: {}
-"""
-
-
-KEEP_HTTPS = """
-function evaluate()
-  local hs = {message = "services with port 443"}
-  local picked = {}
-  for _, r in ipairs(resources) do
-    for _, p in ipairs(r.spec.ports) do
-      if p.port == 443 then table.insert(picked, r) end
-    end
-  end
-  if #picked > 0 then hs.resources = picked end
-  return hs
-end
 """
 
 
