@@ -89,6 +89,14 @@ def register(app: typer.Typer) -> None:
         workers: int = _opt(
             None, "--workers", env="RIPPLE_WORKERS", help="Concurrent apply workers (4)."
         ),
+        report_interval: float = _opt(
+            None,
+            "--report-interval",
+            env="RIPPLE_REPORT_INTERVAL",
+            help="Seconds between two snapshots of a matching set in the deprecated "
+            "ripple-reports bucket (1; longer for large sets; 0: none). The matching sets "
+            "themselves are published as deltas on ripple-matches.",
+        ),
         nats: str = NATS,
         nats_user: str = NATS_USER,
         nats_password: str = NATS_PASSWORD,
@@ -98,7 +106,8 @@ def register(app: typer.Typer) -> None:
         metrics_port: int = METRICS_PORT,
         memory_storage: bool = MEMORY,
     ) -> None:
-        """Run the agent of one managed cluster: watch, evaluate, report, apply."""
+        """Run the agent of one managed cluster: watch, evaluate, publish the matching sets
+        as deltas, apply."""
         params = dict(locals())  # the flags, before anything else is bound
         from services.agent.settings import AgentSettings
 
@@ -137,7 +146,8 @@ def register(app: typer.Typer) -> None:
         metrics_port: int = METRICS_PORT,
         memory_storage: bool = MEMORY,
     ) -> None:
-        """Run the manager: definitions + reports -> assignments, desired state, REST API."""
+        """Run the manager: definitions + matching sets -> assignments, desired state, REST
+        API."""
         params = dict(locals())  # the flags, before anything else is bound
         from services.manager.settings import ManagerSettings
 
