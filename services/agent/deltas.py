@@ -155,25 +155,36 @@ def resync(
     return out
 
 
-def already_stored(
-    deltas: Iterable[Delta], last_events: Mapping[ObjectKey, tuple[str, str]]
+def recover(
+    cluster: ClusterRef,
+    source: SourceState,
+    instance: str,
+    entries: Mapping[ObjectKey, Stored],
+    last_events: Mapping[ObjectKey, tuple[str, Stored]],
 ) -> list[Delta]:
-    """``deltas`` without the events the stream already holds: ``last_events`` is, per
-    object, the (change, resourceVersion) of the newest event read back. An ``unmatched``
-    already stored, or a ``matched``/``updated`` of the same version, is not published again
-    (its entry operation still is)."""
-    out: list[Delta] = []
-    for d in deltas:
-        seen = last_events.get(d.key)
-        if d.event is not None and seen is not None:
-            change, version = seen
-            if (d.event.change == "unmatched" and change == "unmatched") or (
-                d.event.change != "unmatched"
-                and change != "unmatched"
-                and version == d.event.resource_version
-            ):
-                d = Delta(d.key, None, d.entry)
-        out.append(d)
+    """The resync of a restarted agent: ``entries`` are what ``ripple-matches`` holds and
+    ``last_events`` the newest event stored per object since shortly before the newest
+    entry ((change, version) read back from the stream). A previous instance may have
+    stored an event and been killed before it wrote the entry, so the events published are
+    ``entries`` overridden by ``last_events``: events bring that to the current set (a
+    change stored already is not published again; an object whose ``matched`` was stored
+    without its entry gets its ``unmatched``), and entry-only deltas bring the entries to
+    the current set where the events already say it."""
+    published = dict(entries)
+    for key, (change, version) in last_events.items():
+        if change == "unmatched":
+            published.pop(key, None)
+        else:
+            published[key] = version
+    out = resync(cluster, source, instance, published)
+    covered = {d.key for d in out}
+    for key in sorted(source.matches):
+        obj = source.matches[key]
+        if key not in covered and entries.get(key) != stored_of(obj):
+            d = delta(cluster, source, instance, key, "updated", obj, stored_of(obj))
+            out.append(Delta(key, None, d.entry))
+    for key in sorted(set(entries) - set(source.matches) - covered):
+        out.append(Delta(key, None, None))
     return out
 
 

@@ -226,9 +226,12 @@ async def _resync(agent: Agent, source: SourceState) -> None:
         for event in stored.cloud_events:
             source.cloud_events = cloudevents.keep_latest(source.cloud_events, event)
         source.seeded = True
-    found = deltas.resync(agent.cluster, source, state.instance, stored.entries)
-    if stored.recovered and found:
-        found = await _skip_stored(agent, source.name, stored, found)
+    if stored.recovered:
+        last = await _stored_events(agent, source.name, stored)
+        found = deltas.recover(agent.cluster, source, state.instance, stored.entries, last)
+        state.counts.events_already_stored += sum(1 for d in found if d.event is None)
+    else:
+        found = deltas.resync(agent.cluster, source, state.instance, stored.entries)
     stored.recovered = False
     source.synced = True  # from now on every change is a delta, after these
     state.pending.drop(source.name)
@@ -243,27 +246,25 @@ async def _resync(agent: Agent, source: SourceState) -> None:
     )
 
 
-async def _skip_stored(
-    agent: Agent, name: str, stored: deltas.StoredSet, found: list[deltas.Delta]
-) -> list[deltas.Delta]:
-    """Drop the events a previous instance stored without recording their entries."""
+async def _stored_events(
+    agent: Agent, name: str, stored: deltas.StoredSet
+) -> dict[ObjectKey, tuple[str, deltas.Stored]]:
+    """The newest event stored per object since shortly before the newest entry a previous
+    instance wrote (what it may have published without recording the entry)."""
     since = stored.newest - deltas.RECOVERY_WINDOW if stored.newest else time.time() - 300
     subject = subjects.event_subject(agent.cluster, name)
     msgs = await read_back(
         agent.nc, streams.EVENTS.name, subject, datetime.fromtimestamp(since, UTC)
     )
-    last: dict[ObjectKey, tuple[str, str]] = {}
+    last: dict[ObjectKey, tuple[str, deltas.Stored]] = {}
     for msg in msgs:
         try:
             event = decode_event(msg)
         except InvalidMessage:
             continue
         data = event.data  # type: ignore[attr-defined]
-        last[data.ref.key] = (data.change, data.resource_version)
-    kept = deltas.already_stored(found, last)
-    skipped = sum(1 for a, b in zip(found, kept, strict=True) if a.event and not b.event)
-    agent.state.counts.events_already_stored += skipped
-    return kept
+        last[data.ref.key] = (data.change, deltas.Stored(data.uid, data.resource_version))
+    return last
 
 
 async def _drain(agent: Agent, name: str) -> None:

@@ -8,12 +8,12 @@ from services.agent.deltas import (
     Delta,
     Pending,
     Stored,
-    already_stored,
     collapse,
     head,
     head_content,
     of_change,
     one_per_object,
+    recover,
     resync,
 )
 from services.agent.evaluating import SourceState
@@ -91,21 +91,32 @@ def test_a_resync_publishes_the_net_difference_with_the_stored_entries() -> None
     assert found["gone"].event is not None and found["gone"].event.resource_version == "9"
 
 
-def test_events_already_stored_are_not_published_again_but_their_entries_are() -> None:
+def test_a_restart_publishes_what_the_stream_lacks_and_writes_what_the_entries_lack() -> None:
+    state = source()
+    state.observe("ADDED", svc("a", "3", labels=LABELS))  # event stored, entry not written
+    state.observe("ADDED", svc("b", "4", labels=LABELS))  # stored at 3, changed since
+    state.observe("ADDED", svc("c", "1", labels=LABELS))  # never published
+    entries = {key("gone"): Stored("", "9"), key("b"): Stored("", "3")}
+    last = {
+        key("a"): ("matched", Stored("", "3")),
+        key("b"): ("updated", Stored("", "3")),
+        key("gone"): ("unmatched", Stored("", "10")),  # its entry delete was lost
+        key("lost"): ("matched", Stored("", "1")),  # matched stored, entry never written,
+    }  # and the object deleted while the agent was down
+    found = {d.key.name: d for d in recover(CLUSTER, state, "i", entries, last)}
+    changes = {n: d.event.change for n, d in found.items() if d.event is not None}
+    assert changes == {"b": "updated", "c": "matched", "lost": "unmatched"}
+    assert found["a"].event is None and found["a"].entry is not None  # entry only
+    assert found["gone"].event is None and found["gone"].entry is None  # entry delete only
+    assert found["lost"].entry is None
+
+
+def test_a_restart_with_nothing_read_back_is_a_plain_resync() -> None:
     state = source()
     state.observe("ADDED", svc("a", "3", labels=LABELS))
-    state.observe("ADDED", svc("b", "4", labels=LABELS))
-    stored = {key("gone"): Stored("u", "9")}
-    found = resync(CLUSTER, state, "i", stored)
-    last = {
-        key("a"): ("matched", "3"),
-        key("b"): ("updated", "3"),
-        key("gone"): ("unmatched", "10"),
-    }
-    kept = {d.key.name: d for d in already_stored(found, last)}
-    assert kept["a"].event is None and kept["a"].entry is not None  # stored: same version
-    assert kept["b"].event is not None  # a newer version than the one stored
-    assert kept["gone"].event is None and kept["gone"].entry is None  # its unmatched is stored
+    entries = {key("gone"): Stored("", "9")}
+    plain = resync(CLUSTER, state, "i", entries)
+    assert recover(CLUSTER, state, "i", entries, {}) == plain
 
 
 def test_a_batch_writes_only_the_last_entry_of_each_object() -> None:
