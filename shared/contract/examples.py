@@ -25,6 +25,7 @@ from shared.contract.messages import (
     ApplyOutcome,
     Assignment,
     DefinitionStatus,
+    DesiredChart,
     DesiredObject,
     DesiredState,
     Envelope,
@@ -35,6 +36,7 @@ from shared.contract.messages import (
     ObjectRef,
     Payload,
     ProfileState,
+    ReleaseOutcome,
     ResourceChange,
     ResourceReference,
     envelope,
@@ -139,6 +141,22 @@ def examples() -> list[Envelope]:
                 ),
             )
         ],
+        helm_charts=[
+            DesiredChart(
+                chart={
+                    "repositoryURL": "https://kyverno.github.io/kyverno/",
+                    "repositoryName": "kyverno",
+                    "chartName": "kyverno/kyverno",
+                    "chartVersion": "v3.1.1",
+                    "releaseName": "kyverno-latest",
+                    "releaseNamespace": "kyverno",
+                    "helmChartAction": "Install",
+                    "values": "admissionController:\n  replicas: 1\n",
+                },
+                values={"admissionController": {"replicas": 1}},
+                hash="sha256:4e1d7a0c2b9f8e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d",
+            )
+        ],
         labels={EVENT_TRIGGER_LABELS.trigger_name: "network-policy"},
     )
     outcome = ApplyOutcome(
@@ -153,6 +171,19 @@ def examples() -> list[Envelope]:
                 namespace="shop",
                 name="front-web",
                 hash="sha256:9b1f0c3e5f0a4d7c2e8b6a1d3c5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a3b5c7d9e",
+            )
+        ],
+        releases=[
+            ReleaseOutcome(
+                namespace="kyverno",
+                name="kyverno-latest",
+                hash="sha256:4e1d7a0c2b9f8e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d",
+                chart_name="kyverno",
+                chart_version="3.1.1",
+                app_version="v1.11.1",
+                revision=1,
+                status="deployed",
+                action="install",
             )
         ],
     )

@@ -100,6 +100,51 @@ class AppliedObject(ObjectRef):
     hash: str = ""
 
 
+class DesiredChart(Model):
+    """One Helm chart of a profile, installed (or uninstalled) in the destination cluster in
+    the profile's order, after its objects.
+
+    ``chart`` is the instantiated Sveltos ``helmCharts`` entry as the generated ClusterProfile
+    shows it (every template field rendered with the event data; ``valuesFrom`` naming the
+    instantiated copies); the agent validates it (:class:`shared.helm.HelmChart`).
+    ``values`` are the complete values Helm receives: ``values`` merged with every
+    ``valuesFrom`` ConfigMap/Secret key (sorted keys, later ones override), as Sveltos'
+    addon-controller merges them. ``hash`` changes whenever either does (sha256 of both)."""
+
+    chart: dict[str, Any]
+    values: dict[str, Any] = Field(default_factory=dict)
+    hash: str
+
+    @property
+    def release(self) -> tuple[str, str]:
+        """``(releaseNamespace, releaseName)``, empty strings when absent."""
+        return str(self.chart.get("releaseNamespace", "")), str(self.chart.get("releaseName", ""))
+
+
+ReleaseAction = Literal["install", "upgrade", "uninstall", "none", ""]
+
+
+class ReleaseOutcome(Model):
+    """A Helm release the profile holds (or may have left behind) in the cluster.
+
+    ``hash`` is the :attr:`DesiredChart.hash` it was applied with ("" in a ``Provisioning``
+    outcome for a release an apply may be about to change). ``status`` is Helm's
+    (``deployed``, ``failed``, ``pending-install``, ``uninstalled``...) or ``absent``;
+    ``action`` what the last apply did; ``message`` why it failed, or what a DryRun would
+    change."""
+
+    namespace: str
+    name: str
+    hash: str = ""
+    chart_name: str = ""
+    chart_version: str = ""
+    app_version: str = ""
+    revision: int = Field(default=0, ge=0)
+    status: str = ""
+    action: ReleaseAction = ""
+    message: str = ""
+
+
 # --- payloads ----------------------------------------------------------------------------------
 
 
@@ -248,6 +293,7 @@ class DesiredState(Model):
     profile_name: str
     generation: int = Field(ge=0)
     objects: list[DesiredObject] = Field(default_factory=list)
+    helm_charts: list[DesiredChart] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     sync_mode: SyncMode = "Continuous"
     stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
@@ -261,8 +307,9 @@ class ApplyOutcome(Model):
 
     ``Provisioning`` is written BEFORE applying, listing every object the agent may be about
     to own (what it had plus what it applies), so an agent killed mid-apply still knows, after
-    a restart, what to prune. ``stopMatchingBehavior`` is the profile's, so a restarted agent
-    honours ``LeavePolicies`` for a profile withdrawn while it was down."""
+    a restart, what to prune. ``releases`` are the profile's Helm releases in the same way
+    (what it had plus what it installs). ``stopMatchingBehavior`` is the profile's, so a
+    restarted agent honours ``LeavePolicies`` for a profile withdrawn while it was down."""
 
     cluster: ClusterRef
     profile_name: str
@@ -270,6 +317,7 @@ class ApplyOutcome(Model):
     status: ApplyStatus
     message: str = ""
     applied: list[AppliedObject] = Field(default_factory=list)
+    releases: list[ReleaseOutcome] = Field(default_factory=list)
     stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
 
 
@@ -341,6 +389,7 @@ __all__ = [
     "ChangeKind",
     "DefinitionKind",
     "DefinitionStatus",
+    "DesiredChart",
     "DesiredObject",
     "DesiredState",
     "EventReportSnapshot",
@@ -351,6 +400,8 @@ __all__ = [
     "ObjectRef",
     "Payload",
     "ProfileState",
+    "ReleaseAction",
+    "ReleaseOutcome",
     "ResourceChange",
     "ResourceReference",
     "StopMatchingBehavior",
