@@ -82,6 +82,7 @@ class ProfileOut(BaseModel):
     destinations: list[str]
     labels: dict[str, str]
     objects: list[dict[str, Any]]
+    helm_charts: list[dict[str, Any]] = Field(serialization_alias="helmCharts")
     error: str
     outcomes: dict[str, dict[str, Any]]
 
@@ -255,7 +256,12 @@ def _trigger(s: Snapshot, name: str) -> TriggerOut:
 def _profile(s: Snapshot, name: str) -> ProfileOut:
     plan = s.profiles[name]
     outcomes = {
-        str(cluster): {"status": o.status, "message": o.message, "generation": o.generation}
+        str(cluster): {
+            "status": o.status,
+            "message": o.message,
+            "generation": o.generation,
+            "releases": [r.model_dump(mode="json") for r in o.releases],
+        }
         for cluster, o in s.outcomes.get(name, ())
     }
     return ProfileOut(
@@ -268,6 +274,7 @@ def _profile(s: Snapshot, name: str) -> ProfileOut:
             {"hash": o.hash, "manifest": redact(o.manifest), "reference": vars(o.reference)}
             for o in plan.objects
         ],
+        helm_charts=[{"chart": c.chart, "hash": c.hash} for c in plan.charts],
         error=plan.error,
         outcomes=outcomes,
     )

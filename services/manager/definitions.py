@@ -36,6 +36,7 @@ def trigger_view(obj: dict[str, Any]) -> TriggerView:
             PolicyRefView(r.kind, r.namespace, r.name, bool(getattr(r, "optional", False)))
             for r in spec.policy_refs
         ),
+        helm_charts=tuple(_entry(c.model_dump(by_alias=True)) for c in spec.helm_charts),
         destination_selector=spec.destination_cluster_selector,
         destination_cluster=(
             {"namespace": dest.namespace, "name": dest.name, "kind": dest.kind}
@@ -91,6 +92,11 @@ def cluster_info(obj: dict[str, Any]) -> ClusterInfo:
     meta_clean = {k: v for k, v in meta.items() if k not in ("managedFields",)}
     clean["metadata"] = meta_clean
     return ClusterInfo(key=key, labels=dict(meta.get("labels") or {}), obj=clean)
+
+
+def _entry(chart: dict[str, Any]) -> dict[str, Any]:
+    """A helmCharts entry as Sveltos shows it: the fields set (no nulls, no empty values)."""
+    return {k: v for k, v in chart.items() if v is not None and v != "" and v != []}
 
 
 def _ident(obj: dict[str, Any]) -> str:

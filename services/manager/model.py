@@ -53,6 +53,16 @@ class DeployedObject:
     reference: Reference
 
 
+@dataclass(frozen=True)
+class DeployedChart:
+    """One instantiated ``helmCharts`` entry with its complete values (the desired state's
+    :class:`~shared.contract.payloads.DesiredChart`)."""
+
+    chart: dict[str, Any]
+    values: dict[str, Any]
+    hash: str
+
+
 @dataclass
 class ProfilePlan:
     """One generated ClusterProfile and what it deploys where."""
@@ -65,6 +75,7 @@ class ProfilePlan:
     objects: list[DeployedObject]
     cluster_profile: dict[str, Any]
     instantiated: list[dict[str, Any]]  # generated ConfigMaps/Secrets (management side)
+    charts: list[DeployedChart] = field(default_factory=list)
     sync_mode: str = "Continuous"
     stop_matching_behavior: str = "WithdrawPolicies"
     error: str = ""

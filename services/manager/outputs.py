@@ -92,6 +92,9 @@ def desired_state(entry: DesiredEntry, generation: int) -> m.DesiredState:
             )
             for o in entry.objects
         ],
+        helm_charts=[
+            m.DesiredChart(chart=c.chart, values=c.values, hash=c.hash) for c in entry.charts
+        ],
         labels=dict(entry.labels),
         sync_mode=entry.sync_mode,
         stop_matching_behavior=entry.stop_matching_behavior,

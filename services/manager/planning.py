@@ -11,16 +11,17 @@ Rules (Sveltos' own unless BRIEF section 4 says otherwise):
   (trigger, source cluster), none while nothing matches;
 - destinations: ``destinationCluster`` (each field a template), else every registered cluster
   matching ``destinationClusterSelector``, else the source cluster;
-- names are derived from the identifying labels (deterministic), or ``profileNameFormat``.
+- names are derived from the identifying labels (deterministic), or ``profileNameFormat``;
+- policyRefs are rendered here, helmCharts in :mod:`services.manager.charts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.manager import naming, rendering
+from services.manager import charts, naming, rendering
 from services.manager.errors import InstantiationError
 from services.manager.model import (
     ClusterInfo,
@@ -37,7 +38,6 @@ from shared.api.vocabulary import (
     CAPI,
     CAPI_CLUSTER,
     CLUSTER_PROFILE,
-    CONFIG_MAP,
     HASH_ANNOTATION,
     INSTANTIATE_ANNOTATION,
     OWNER_KIND_ANNOTATION,
@@ -46,7 +46,6 @@ from shared.api.vocabulary import (
     REFERENCE_KIND_KEY,
     REFERENCE_NAME_KEY,
     REFERENCE_NAMESPACE_KEY,
-    SECRET,
     SVELTOS,
     TENANT_LABELS,
     ObjectKey,
@@ -75,6 +74,7 @@ class TriggerView:
     event_source_name: str
     one_for_event: bool = False
     policy_refs: tuple[PolicyRefView, ...] = ()
+    helm_charts: tuple[Mapping[str, Any], ...] = ()  # Sveltos' entries, camelCase (templates)
     destination_selector: LabelSelector | None = None
     destination_cluster: Mapping[str, str] | None = None
     profile_name_format: str = ""
@@ -85,6 +85,12 @@ class TriggerView:
     labels: Mapping[str, str] = field(default_factory=dict)
     copied_spec: Mapping[str, Any] = field(default_factory=dict)
     not_deployed: tuple[str, ...] = ()  # accepted fields Ripple does not deploy (status)
+
+    def reads(self, kind: str, name: str) -> bool:
+        """Whether a referenced ConfigMap/Secret ``kind``/``name`` may be an input."""
+        if any(r.kind == kind and (r.name == name or "{{" in r.name) for r in self.policy_refs):
+            return True
+        return charts.referenced(self.helm_charts, kind, name)
 
     def instantiates(self, ref_obj: Mapping[str, Any]) -> bool:
         if self.instantiate_all:
@@ -97,9 +103,6 @@ class TriggerView:
 class World:
     clusters: Mapping[ClusterKey, ClusterInfo]
     refs: Mapping[tuple[str, str, str], Mapping[str, Any]]  # (kind, namespace, name)
-
-
-Render = Callable[[str, Mapping[str, Any], str], str]
 
 
 def _render(text: str, data: Mapping[str, Any], where: str) -> str:
@@ -226,28 +229,6 @@ def decorate(manifest: dict[str, Any], reference: Reference, profile: str) -> De
     return DeployedObject({**manifest, "metadata": meta}, digest, reference)
 
 
-def _generated_copy(
-    ref_obj: Mapping[str, Any], name: str, labels: dict[str, str], data: dict[str, str]
-) -> dict[str, Any]:
-    meta = ref_obj.get("metadata") or {}
-    copy: dict[str, Any] = {
-        "apiVersion": CONFIG_MAP.api_version,
-        "kind": ref_obj.get("kind", CONFIG_MAP.kind),
-        "metadata": {
-            "name": name,
-            "namespace": naming.GENERATED_NAMESPACE,
-            "labels": labels,
-            "annotations": dict(meta.get("annotations") or {}),
-        },
-    }
-    if copy["kind"] == SECRET.kind:
-        copy["type"] = rendering.SECRET_TYPE
-        copy["stringData"] = data
-    else:
-        copy["data"] = data
-    return copy
-
-
 # -- one instance -> one profile -------------------------------------------------------------
 def plan_instance(
     trigger: TriggerView, source: ClusterInfo, es_name: str, inst: Instance, world: World
@@ -290,7 +271,9 @@ def plan_instance(
                 keys = naming.labels_of(trigger.kind)
                 copy_labels = {**labels, keys.ref_namespace: ns, keys.ref_name: ref_name}
                 copy_name = naming.instantiated_name(labels, ref.kind, ns, ref_name)
-                plan.instantiated.append(_generated_copy(ref_obj, copy_name, copy_labels, rendered))
+                plan.instantiated.append(
+                    rendering.generated_copy(ref_obj, copy_name, copy_labels, rendered)
+                )
                 reference = Reference(ref.kind, naming.GENERATED_NAMESPACE, copy_name)
             else:
                 reference = Reference(ref.kind, ns, ref_name)
@@ -298,10 +281,24 @@ def plan_instance(
                 {"kind": reference.kind, "namespace": reference.namespace, "name": reference.name}
             )
             plan.objects.extend(decorate(m, reference, name) for m in manifests)
+        if trigger.helm_charts:
+            ctx = charts.Context(
+                owner=f"{trigger.kind}/{trigger.name}",
+                data=inst.data,
+                source_namespace=source.key.namespace,
+                refs=world.refs,
+                instantiates=trigger.instantiates,
+                labels=labels,
+                trigger_kind=trigger.kind,
+            )
+            planned = charts.plan_charts(trigger.helm_charts, ctx)
+            plan.charts = planned.deployed
+            plan.instantiated = charts.merge_copies(plan.instantiated, planned.instantiated)
         plan.cluster_profile = cluster_profile(trigger, plan, policy_refs)
     except InstantiationError as exc:
         plan.error = str(exc)
         plan.objects = []
+        plan.charts = []
     return plan
 
 
@@ -314,6 +311,8 @@ def cluster_profile(
     else:
         spec["clusterRefs"] = [d.object_key().reference() for d in plan.destinations]
     spec["policyRefs"] = [{**r, "deploymentType": "Remote"} for r in policy_refs]
+    if plan.charts:
+        spec["helmCharts"] = [c.chart for c in plan.charts]
     spec["syncMode"] = trigger.sync_mode
     spec["stopMatchingBehavior"] = trigger.stop_matching_behavior
     return {

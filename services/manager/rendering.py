@@ -15,7 +15,12 @@ from typing import Any
 import yaml
 
 from services.manager.errors import InstantiationError
-from shared.api.vocabulary import CLUSTER_PROFILE_SECRET_TYPE, SECRET
+from shared.api.vocabulary import (
+    CLUSTER_PROFILE_SECRET_TYPE,
+    CONFIG_MAP,
+    SECRET,
+    SVELTOS_NAMESPACE,
+)
 from shared.templating import flavour_of, render_event_template
 from shared.templating.events import Flavour
 
@@ -23,6 +28,7 @@ from shared.templating.events import Flavour
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 SECRET_TYPE = CLUSTER_PROFILE_SECRET_TYPE
+GENERATED_NAMESPACE = SVELTOS_NAMESPACE  # where instantiated copies are generated
 
 
 def template_flavour(ref_obj: Mapping[str, Any]) -> Flavour:
@@ -105,6 +111,28 @@ def instantiate(
         rendered[key] = out
         manifests.extend(parse_manifests(out, where))
     return manifests, rendered
+
+
+def generated_copy(
+    ref_obj: Mapping[str, Any], name: str, labels: dict[str, str], data: dict[str, str]
+) -> dict[str, Any]:
+    meta = ref_obj.get("metadata") or {}
+    copy: dict[str, Any] = {
+        "apiVersion": CONFIG_MAP.api_version,
+        "kind": ref_obj.get("kind", CONFIG_MAP.kind),
+        "metadata": {
+            "name": name,
+            "namespace": GENERATED_NAMESPACE,
+            "labels": labels,
+            "annotations": dict(meta.get("annotations") or {}),
+        },
+    }
+    if copy["kind"] == SECRET.kind:
+        copy["type"] = SECRET_TYPE
+        copy["stringData"] = data
+    else:
+        copy["data"] = data
+    return copy
 
 
 def _ident(ref_obj: Mapping[str, Any]) -> str:

@@ -37,6 +37,7 @@ class DesiredEntry:
     sync_mode: str
     stop_matching_behavior: str
     labels: tuple[tuple[str, str], ...]
+    charts: tuple[Any, ...] = ()  # DeployedChart
 
 
 @dataclass
@@ -114,9 +115,7 @@ class State:
         else:
             self.refs[(kind, namespace, name)] = obj
         for trigger in self.triggers.values():
-            if any(
-                r.kind == kind and (r.name == name or "{{" in r.name) for r in trigger.policy_refs
-            ):
+            if trigger.reads(kind, name):
                 self._mark_trigger(trigger.name)
 
     def set_report(self, report: Report | MatchSet) -> None:
@@ -287,8 +286,8 @@ class State:
         """A failing instance keeps the objects of its last good instantiation."""
         for name, profile in plan.profiles.items():
             old = previous.profiles.get(name)
-            if profile.error and old is not None and old.objects:
-                profile.objects = old.objects
+            if profile.error and old is not None and (old.objects or old.charts):
+                profile.objects, profile.charts = old.objects, old.charts
                 profile.destinations = profile.destinations or old.destinations
                 profile.cluster_profile = profile.cluster_profile or old.cluster_profile
                 profile.instantiated = profile.instantiated or old.instantiated
@@ -355,6 +354,7 @@ class State:
                 sync_mode=owner.sync_mode,
                 stop_matching_behavior=owner.stop_matching_behavior,
                 labels=tuple(sorted(owner.labels.items())),
+                charts=tuple(owner.charts),
             )
             if self.desired.get(key) != entry:
                 self.desired[key] = entry

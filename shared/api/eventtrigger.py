@@ -243,7 +243,7 @@ def check_update(old: AnyTrigger, new: AnyTrigger) -> None:
         )
 
 
-NOT_DEPLOYED = ("helmCharts", "kustomizationRefs")
+NOT_DEPLOYED = ("kustomizationRefs",)
 """Trigger fields Ripple accepts but does not deploy yet."""
 
 

@@ -251,20 +251,9 @@ class HelmChart(LooseModel):
 
     def values_dict(self) -> dict[str, Any]:
         """``values`` (an instantiated YAML document) as a mapping; empty -> ``{}``."""
-        try:
-            loaded = yaml.load(self.values, _ValuesLoader) if self.values.strip() else {}
-        except yaml.YAMLError as exc:
-            raise InvalidHelmChart(
-                f"release {self.release_namespace}/{self.release_name}: values are not YAML: {exc}"
-            ) from None
-        if loaded is None:
-            return {}
-        if not isinstance(loaded, dict):
-            raise InvalidHelmChart(
-                f"release {self.release_namespace}/{self.release_name}: values must be a "
-                f"mapping, not {type(loaded).__name__}"
-            )
-        return loaded
+        return load_values(
+            self.values, f"release {self.release_namespace}/{self.release_name}: values"
+        )
 
     def effective(self) -> Effective:
         """The options an operation uses, and warnings for what Ripple ignores."""
@@ -307,6 +296,44 @@ class HelmChart(LooseModel):
 _WHOLE = "Ripple always sends the complete values"
 
 
+def load_values(text: str, where: str) -> dict[str, Any]:
+    """One YAML values document as a mapping (empty or null: ``{}``), read as Helm reads
+    values (timestamps stay strings); :class:`InvalidHelmChart` naming ``where`` otherwise."""
+    try:
+        loaded = yaml.load(text, _ValuesLoader) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        raise InvalidHelmChart(f"{where} are not YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise InvalidHelmChart(f"{where} must be a mapping, not {type(loaded).__name__}")
+    return loaded
+
+
+def merge_values(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``other`` into ``into`` as Sveltos' addon-controller merges values documents
+    (mergo with override): mappings are merged key by key, recursively; any other value of
+    ``other`` replaces the one in ``into``, except a null, which replaces nothing that exists.
+    Returns ``into``."""
+    for key, value in other.items():
+        current = into.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            merge_values(current, value)
+        elif value is None and key in into:
+            continue
+        else:
+            into[key] = _copy(value)
+    return into
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 class _ValuesLoader(yaml.SafeLoader):
     """YAML as Helm reads values: timestamps stay strings (no datetime objects)."""
 
@@ -328,4 +355,6 @@ __all__ = [
     "SourceKind",
     "UninstallOptions",
     "UpgradeOptions",
+    "load_values",
+    "merge_values",
 ]

@@ -392,7 +392,7 @@ def test_labels_filters_spelling_loads_with_a_warning() -> None:
     assert warning.startswith("spec.labelsFilters: read as labelFilters")
 
 
-def test_helm_charts_and_kustomizations_load_with_a_warning_that_they_are_not_deployed() -> None:
+def test_helm_charts_load_without_warning_and_kustomizations_with_one() -> None:
     text = y(
         """
         apiVersion: lib.projectsveltos.io/v1beta1
@@ -412,4 +412,11 @@ def test_helm_charts_and_kustomizations_load_with_a_warning_that_they_are_not_de
         """
     )
     [item] = load_text(text)
-    assert item.warnings == ["spec.helmCharts (1): not deployed by Ripple yet; the policyRefs are"]
+    assert item.warnings == []  # deployed by the agent through Helm's SDK
+    spec = item.obj.spec
+    text += "  kustomizationRefs:\n  - {name: kustomize, namespace: default, kind: ConfigMap}\n"
+    [item] = load_text(text)
+    assert item.warnings == [
+        "spec.kustomizationRefs (1): not deployed by Ripple yet; the policyRefs are"
+    ]
+    assert spec.helm_charts[0].release_name == "kyverno-latest"
