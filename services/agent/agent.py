@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.agent import deltas, metrics, reporting, status
-from services.agent.applying import Applier
+from services.agent.applying import Applier, HelmAccess
 from services.agent.evaluating import ChangeEvent, SourceState
 from services.agent.settings import AgentSettings
 from services.agent.state import STATUS_KEY, AgentState
@@ -60,7 +60,13 @@ class Agent:
         self.kube = kube
         self.tenants: dict[str, KubeClient] = {}
         self.watches = Watches(kube, asyncio.get_running_loop(), self.client_for)
-        self.applier = Applier(kube, self.cluster.name)
+        helm = HelmAccess(
+            kubeconfig=settings.kubeconfig or "",
+            cache_dir=settings.helm_cache_dir or "",
+            qps=settings.helm_qps,
+            burst=settings.helm_burst,
+        )
+        self.applier = Applier(kube, self.cluster.name, helm)
 
     # -- Kubernetes --------------------------------------------------------------------------
     def client_for(self, identity: str) -> KubeClient:

@@ -1,21 +1,35 @@
-"""Applying the desired state of this cluster (server-side apply, prune, outcome).
+"""Applying the desired state of this cluster (server-side apply, prune, Helm releases).
 
-Synchronous Kubernetes calls; the service runs them in a worker thread, on the plan's
-immutable data. Pruning deletes only objects this agent deployed for the same profile
+Synchronous Kubernetes and Helm calls; the service runs them in a worker thread, on the
+plan's immutable data. Pruning deletes only objects this agent deployed for the same profile
 (checked through the owner annotation on the live object), so an object another profile or
 a user took over is never removed; an object still desired is never pruned, even when its
 apply failed. A kind the cluster positively does not serve holds no object to prune.
+
+Helm releases (:mod:`shared.helm.sdk`, imported on the first chart only: it loads an 85 MB
+native library) come after the objects, one at a time in the profile's order, owned by the
+profile (release labels): a release of another owner, or not Ripple's, is never taken over
+(``takeOwnership`` aside) -- installing or upgrading it fails with that reason, pruning or
+removing it leaves it in place. A failed release does not stop the others; each failure is
+terminal (:class:`~shared.helm.errors.HelmTerminal`: the input is wrong) or retryable.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from services.agent import releasing
 from services.agent.planning import ApplyResult, normal_key
+from services.agent.releasing import ChartStep, Held, ReleasesDone
+from shared.helm import HelmChart, HelmFailure, HelmTerminal
+from shared.helm.errors import ReleaseConflict
+from shared.helm.releases import ReleaseResult
 from shared.kube import GVK, KindNotServed, KubeClient, KubeError
 from shared.kube.client import ObjectKey, object_key
+from shared.logs import ident
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +44,23 @@ def _owned_by(live: dict[str, Any] | None, profile: str) -> bool:
     return annotations.get(OWNER_ANNOTATION) == profile
 
 
+@dataclass(frozen=True)
+class HelmAccess:
+    """How Helm reaches this cluster: the kubeconfig ("": Helm's own resolution, in-cluster
+    included), the chart cache ("": :func:`shared.helm.native.default_cache_dir`), and
+    client-go's throttle."""
+
+    kubeconfig: str = ""
+    cache_dir: str = ""
+    qps: float = 200.0
+    burst: int = 400
+
+
 class Applier:
-    def __init__(self, client: KubeClient, cluster: str) -> None:
+    def __init__(self, client: KubeClient, cluster: str, helm: HelmAccess | None = None) -> None:
         self.client = client
         self.cluster = cluster
+        self.helm = helm or HelmAccess()
 
     def apply(
         self,
@@ -41,8 +68,10 @@ class Applier:
         objects: Sequence[tuple[dict[str, Any], str]],
         previous: Sequence[ObjectKey],
         dry_run: bool = False,
+        charts: Sequence[ChartStep] = (),
     ) -> ApplyResult:
-        """Apply every ``(manifest, hash)``; prune ``previous`` objects no longer desired."""
+        """Apply every ``(manifest, hash)``; prune ``previous`` objects no longer desired;
+        then install, upgrade or uninstall the releases of ``charts``, in order."""
         result = ApplyResult("Provisioned")
         errors: list[str] = []
         wanted = {normal_key(object_key(manifest)) for manifest, _ in objects}
@@ -63,20 +92,81 @@ class Applier:
             if normal_key(key) in wanted:
                 continue
             errors.extend(self._prune(profile, key, dry_run))
+        result.releases = self.releases(profile, charts, dry_run)
+        errors.extend(result.releases.errors)
         if errors:
             result.status = "Failed"
             result.message = "; ".join(errors)
         return result
 
     def remove(
-        self, profile: str, previous: Sequence[ObjectKey], leave: bool = False
+        self,
+        profile: str,
+        previous: Sequence[ObjectKey],
+        leave: bool = False,
+        releases: Sequence[Held] = (),
     ) -> ApplyResult:
-        """The profile is no longer desired here: delete what it deployed (unless ``leave``)."""
+        """The profile is no longer desired here: delete what it deployed and uninstall its
+        releases, last first (unless ``leave``)."""
         errors: list[str] = []
+        done = ReleasesDone()
         if not leave:
             for key in previous:
                 errors.extend(self._prune(profile, key, False))
-        return ApplyResult("Failed" if errors else "Removed", "; ".join(errors))
+            steps = [ChartStep(h.namespace, h.name) for h in reversed(releases)]
+            done = self.releases(profile, steps, False)
+            errors.extend(done.errors)
+        return ApplyResult("Failed" if errors else "Removed", "; ".join(errors), releases=done)
+
+    # -- Helm releases -----------------------------------------------------------------------
+    def releases(self, profile: str, steps: Sequence[ChartStep], dry_run: bool) -> ReleasesDone:
+        """Run ``steps`` one at a time; a failure does not stop the next ones."""
+        done = ReleasesDone()
+        for step in steps:
+            obj = ident("HelmRelease", step.name or "?", step.namespace, self.cluster)
+            try:
+                result = self._release(profile, step, dry_run)
+            except ReleaseConflict as exc:
+                if step.prune:  # no longer the profile's: left in place
+                    done.foreign.add(step.ref)
+                    log.warning("left in place: %s", exc, extra={"obj": obj})
+                    continue
+                releasing.add_failure(done, step, str(exc), terminal=True)
+                log.warning("release failed: %s", exc, extra={"obj": obj})
+            except (HelmTerminal, ValueError) as exc:  # ValueError: owner not a label value
+                releasing.add_failure(done, step, str(exc), terminal=True)
+                log.warning("release failed (terminal): %s", exc, extra={"obj": obj})
+            except HelmFailure as exc:
+                releasing.add_failure(done, step, str(exc), terminal=False)
+                log.warning("release failed (retried): %s", exc, extra={"obj": obj})
+            except Exception as exc:  # unforeseen: retried, and the others still run
+                message = f"release {step}: {type(exc).__name__}: {exc}"
+                releasing.add_failure(done, step, message, terminal=False)
+                log.exception("release failed: %s", exc, extra={"obj": obj})
+            else:
+                releasing.add_result(done, step, result)
+        return done
+
+    def _release(self, profile: str, step: ChartStep, dry_run: bool) -> ReleaseResult:
+        chart = None
+        if step.chart is not None:  # validated before the SDK is loaded
+            where = f"helmCharts entry {step}" if step.name else "helmCharts entry"
+            chart = HelmChart.parse(step.chart, where)
+        from shared.helm import sdk  # the native library, loaded with the first chart only
+        from shared.helm.releases import ReleaseRef
+
+        h = self.helm
+        common: dict[str, Any] = {
+            "owner": profile,
+            "cluster": self.cluster,
+            "dry_run": dry_run,
+            "qps": h.qps,
+            "burst": h.burst,
+        }
+        if chart is None:
+            ref = ReleaseRef(step.namespace, step.name)
+            return sdk.uninstall(h.kubeconfig, ref, **common)
+        return sdk.apply(h.kubeconfig, chart, step.values, cache_dir=h.cache_dir or None, **common)
 
     def _prune(self, profile: str, key: ObjectKey, dry_run: bool) -> list[str]:
         gvk = GVK(key.api_version, key.kind)
@@ -96,4 +186,4 @@ class Applier:
         return []
 
 
-__all__ = ["Applier", "ApplyResult", "normal_key"]
+__all__ = ["Applier", "ApplyResult", "HelmAccess", "normal_key"]

@@ -5,10 +5,15 @@ cores decide, and raises when the effect failed: the queue retries the key with 
 (client-go semantics), never holding up another key and never ending the process; the
 failure shows in the agent's status and metrics until the key succeeds.
 
-- :func:`reconcile_profile` (``profiles``): apply with write-ahead outcome, prune, remove
-  (:mod:`services.agent.planning` decides). Kubernetes calls run in a worker thread on the
-  plan's immutable data. An apply that failed (a CRD not installed yet, a webhook down) is
-  retried until it succeeds or the profile changes; so is a removal that failed.
+- :func:`reconcile_profile` (``profiles``): apply with write-ahead outcome, prune, Helm
+  releases, remove (:mod:`services.agent.planning` decides). Kubernetes and Helm calls run
+  in a worker thread on the plan's immutable data. An apply that failed (a CRD not installed
+  yet, a webhook down, a chart repository unreachable) is retried until it succeeds or the
+  profile changes; so is a removal that failed. An apply whose every failure is terminal (an
+  invalid ``helmCharts`` entry, a chart or version that does not exist, values the chart's
+  schema rejects, a release another owner holds) raises
+  :class:`~shared.runtime.errors.Terminal`: kept as the profile's failure, not retried, until
+  its desired state changes.
 - :func:`publish_changes` (``changes``): an EventSource's pending deltas in order (the
   per-change event, then the ``ripple-matches`` entry), then its head when it changed; the
   first publication of an instance is a resync (:mod:`services.agent.deltas`); a withdrawn
@@ -31,13 +36,14 @@ from services.agent.agent import Agent
 from services.agent.errors import EffectFailed
 from services.agent.evaluating import SourceState
 from services.agent.planning import Apply, Nothing, PublishOutcome, Record, Remove
-from services.agent.state import AgentState
+from services.agent.state import AgentState, Counts
 from shared.api.vocabulary import ObjectKey
 from shared.bus.client import decode_event, publish_change
 from shared.bus.history import read_back
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.errors import InvalidMessage
+from shared.runtime.errors import Terminal
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +102,10 @@ async def _apply(
     if plan.write_ahead is not None:  # everything this apply may leave behind, first
         await agent.stores.outcomes.put(m.envelope(plan.write_ahead))
     result = await asyncio.to_thread(
-        agent.applier.apply, profile, plan.objects, plan.previous, plan.dry_run
+        agent.applier.apply, profile, plan.objects, plan.previous, plan.dry_run, plan.charts
     )
     state.counts.applies += 1
+    _count_releases(state.counts, result, plan.dry_run)
     record = planning.settle_apply(agent.cluster, plan, wanted, result)
     state.records[profile] = record
     if plan.drift_detection and not plan.dry_run and record.deployed:
@@ -112,27 +119,48 @@ async def _apply(
 
 
 async def _publish_outcome(agent: Agent, record: Record) -> None:
-    """Publish the outcome ``record`` owes; a failed apply then raises (retried)."""
+    """Publish the outcome ``record`` owes; a failed apply then raises: retried, unless
+    every failure was terminal."""
     owed = record.owed
     if owed is not None:
         await agent.stores.outcomes.put(m.envelope(owed))
         record.owed = None
         if record.deployed:
             log.info(
-                "%s: %d object(s)",
+                "%s: %d object(s), %d release(s)",
                 owed.status,
                 len(owed.applied),
+                len(record.releases),
                 extra={"obj": f"{agent.ident}:{owed.profile_name}"},
             )
     if not record.deployed:
         message = owed.message if owed is not None else "the last apply failed"
+        if record.terminal:
+            raise Terminal(f"apply failed: {message}")
         raise EffectFailed(f"apply failed: {message}")
+
+
+def _count_releases(counts: Counts, result: planning.ApplyResult, dry_run: bool = False) -> None:
+    done = result.releases
+    counts.helm_failures += len(done.errors)
+    if dry_run:
+        return
+    for r in done.outcomes:
+        if r.action == "install":
+            counts.helm_installs += 1
+        elif r.action == "upgrade":
+            counts.helm_upgrades += 1
+        elif r.action == "uninstall" and r.status == "uninstalled":
+            counts.helm_uninstalls += 1
 
 
 async def _remove(agent: Agent, profile: str, action: Remove) -> None:
     state = agent.state
     plan = action.plan
-    result = await asyncio.to_thread(agent.applier.remove, profile, plan.keys, plan.leave)
+    result = await asyncio.to_thread(
+        agent.applier.remove, profile, plan.keys, plan.leave, plan.releases
+    )
+    _count_releases(state.counts, result)
     if result.status == "Failed":
         state.counts.removal_failures += 1
         raise EffectFailed(f"removal failed: {result.message}")
@@ -141,7 +169,11 @@ async def _remove(agent: Agent, profile: str, action: Remove) -> None:
     state.drift.untrack(profile)
     agent.update_watches()
     state.counts.removals += 1
-    what = "left in place (LeavePolicies)" if plan.leave else f"{len(plan.keys)} object(s)"
+    what = (
+        "left in place (LeavePolicies)"
+        if plan.leave
+        else f"{len(plan.keys)} object(s), {len(plan.releases)} release(s)"
+    )
     log.info("profile removed: %s", what, extra={"obj": f"{agent.ident}:{profile}"})
 
 

@@ -34,6 +34,19 @@ def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metric
         "apply_failures_total": ("counter", "Applies that failed", c.apply_failures),
         "removals_total": ("counter", "Profiles removed", c.removals),
         "removal_failures_total": ("counter", "Removals that failed", c.removal_failures),
+        "helm_installs_total": ("counter", "Helm releases installed", c.helm_installs),
+        "helm_upgrades_total": ("counter", "Helm releases upgraded", c.helm_upgrades),
+        "helm_uninstalls_total": ("counter", "Helm releases uninstalled", c.helm_uninstalls),
+        "helm_failures_total": (
+            "counter",
+            "Helm release operations that failed (install, upgrade, uninstall)",
+            c.helm_failures,
+        ),
+        "helm_releases": (
+            "gauge",
+            "Helm releases the profiles hold (or may have left behind)",
+            sum(len(r.releases) for r in state.records.values()),
+        ),
         "drift_reapplies_total": (
             "counter",
             "Profiles applied again because a deployed object drifted",

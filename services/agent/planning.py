@@ -6,19 +6,21 @@ The handler of a profile is level-triggered: it compares the latest *wanted* des
 
 - **apply** when the wanted state differs from what was applied with success, the last
   apply failed, or a deployed object drifted. Before a real apply, a *write-ahead* outcome
-  (``Provisioning``) records every object the apply may leave behind -- what the profile
-  held before and what it is about to create -- so that an agent killed mid-apply still
-  knows, after its restart, what to prune or remove. ``DryRun`` applies nothing and writes
-  no write-ahead outcome;
+  (``Provisioning``) records every object and Helm release the apply may leave behind --
+  what the profile held before and what it is about to create -- so that an agent killed
+  mid-apply still knows, after its restart, what to prune or remove. The objects are
+  applied first, then the charts, in order (:mod:`services.agent.releasing`). ``DryRun``
+  applies nothing, writes no write-ahead outcome, and says what would change;
 - **nothing** when it is up to date, when a ``OneTime`` profile was deployed already (it is
   never updated), when the wanted state is unknown (an unreadable value, or the initial
   values not read yet: unknown is never "not desired");
-- **remove** when the profile is positively no longer desired: what it deployed is deleted,
-  unless its ``stopMatchingBehavior`` is ``LeavePolicies``;
+- **remove** when the profile is positively no longer desired: what it deployed is deleted
+  and its releases uninstalled, unless its ``stopMatchingBehavior`` is ``LeavePolicies``;
 - **publish the outcome** when only the outcome's publication failed.
 
 After an apply (:func:`settle_apply`), a profile that failed keeps, as its record, every
-object it may have left behind, and is retried.
+object and release it may have left behind, and is retried -- unless every failure was
+terminal (``terminal``: a Helm input retrying cannot fix), kept until the input changes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from services.agent import releasing
+from services.agent.releasing import ChartStep, Releases, ReleasesDone
 from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
 from shared.contract.subjects import ClusterRef
@@ -46,16 +50,26 @@ class ApplyResult:
     status: Literal["Provisioned", "Failed", "Removed"]
     message: str = ""
     applied: list[tuple[ObjectKey, str]] = field(default_factory=list)  # (key, hash)
+    releases: ReleasesDone = field(default_factory=ReleasesDone)
+
+    @property
+    def terminal(self) -> bool:
+        """Failed, and only for reasons retrying cannot fix (Helm inputs)."""
+        r = self.releases
+        return self.status == "Failed" and r.terminal > 0 and r.terminal == len(r.errors)
 
 
 @dataclass
 class Record:
-    """What this cluster holds of one profile: every object an apply may have left behind
-    (as its outcome in KV records it), whether removal leaves them in place, whether the
-    last apply succeeded, what this agent instance last applied with success, and an
-    outcome whose publication is still owed."""
+    """What this cluster holds of one profile: every object and Helm release an apply may
+    have left behind (as its outcome in KV records it), whether removal leaves them in
+    place, whether the last apply succeeded (and, if not, whether retrying can help), what
+    this agent instance last applied with success, and an outcome whose publication is
+    still owed."""
 
     applied: Applied = ()
+    releases: Releases = ()
+    terminal: bool = False
     leave: bool = False
     deployed: bool = False
     desired: m.DesiredState | None = None
@@ -72,6 +86,7 @@ def record_from_outcome(outcome: m.ApplyOutcome) -> Record:
         applied=tuple(
             (ObjectKey(a.api_version, a.kind, a.namespace, a.name), a.hash) for a in outcome.applied
         ),
+        releases=releasing.held_of(outcome.releases),
         leave=outcome.stop_matching_behavior == "LeavePolicies",
         deployed=outcome.status == "Provisioned",
     )
@@ -86,6 +101,8 @@ class ApplyPlan:
     intent: Applied  # everything the apply may leave behind
     write_ahead: m.ApplyOutcome | None  # published BEFORE applying (None: DryRun)
     drift_detection: bool
+    charts: tuple[ChartStep, ...] = ()  # after the objects, in order (prunes last)
+    release_intent: Releases = ()  # every release the apply may leave behind
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,7 @@ class RemovalPlan:
     profile: str
     keys: tuple[ObjectKey, ...]
     leave: bool
+    releases: Releases = ()
 
 
 @dataclass(frozen=True)
@@ -136,10 +154,10 @@ def decide(
             return Nothing("desired state unknown")
         if record is None:
             return Nothing("not desired, nothing deployed")
-        return Remove(RemovalPlan(profile, record.keys, record.leave))
+        return Remove(RemovalPlan(profile, record.keys, record.leave, record.releases))
     if record is not None and record.owed is not None and record.desired == wanted:
         return PublishOutcome(record.owed)
-    if record is not None and record.deployed and record.applied:
+    if record is not None and record.deployed and (record.applied or record.releases):
         if wanted.sync_mode == "OneTime":
             return Nothing("OneTime profile already deployed: not updated")
         if record.desired == wanted and not drifted:
@@ -156,14 +174,20 @@ def plan_apply(cluster: ClusterRef, wanted: m.DesiredState, record: Record | Non
         key = object_key(manifest)
         intent[normal_key(key)] = (key, digest)
     applied = tuple(intent.values())
+    charts, releases = releasing.plan_charts(
+        wanted.helm_charts, record.releases if record is not None else ()
+    )
+    ahead = outcome(cluster, wanted, "Provisioning", "", applied, releasing.write_ahead(releases))
     return ApplyPlan(
         profile=wanted.profile_name,
         objects=objects,
         previous=previous,
         dry_run=dry_run,
         intent=applied,
-        write_ahead=None if dry_run else outcome(cluster, wanted, "Provisioning", "", applied),
+        write_ahead=None if dry_run else ahead,
         drift_detection=wanted.sync_mode == "ContinuousWithDriftDetection",
+        charts=charts,
+        release_intent=releases,
     )
 
 
@@ -175,12 +199,24 @@ def settle_apply(
     later whatever happens meanwhile."""
     ok = result.status != "Failed"
     applied: Applied = tuple(result.applied) if ok or plan.dry_run else plan.intent
+    done = result.releases
+    releases = releasing.settle(plan.release_intent, done, ok or plan.dry_run)
+    message = "; ".join(p for p in (result.message, *done.notes) if p)
     return Record(
         applied=applied,
+        releases=releases,
+        terminal=result.terminal,
         leave=wanted.stop_matching_behavior == "LeavePolicies",
         deployed=ok,
         desired=wanted,
-        owed=outcome(cluster, wanted, result.status, result.message, applied),
+        owed=outcome(
+            cluster,
+            wanted,
+            result.status,
+            message,
+            applied,
+            releasing.listed(plan.release_intent, done),
+        ),
     )
 
 
@@ -190,6 +226,7 @@ def outcome(
     status: m.ApplyStatus,
     message: str,
     applied: Iterable[tuple[ObjectKey, str]],
+    releases: Iterable[m.ReleaseOutcome] = (),
 ) -> m.ApplyOutcome:
     return m.ApplyOutcome(
         cluster=cluster,
@@ -203,5 +240,6 @@ def outcome(
             )
             for k, h in applied
         ],
+        releases=list(releases),
         stop_matching_behavior=desired.stop_matching_behavior,
     )

@@ -27,6 +27,19 @@ class AgentSettings(ServiceSettings):
         ),
     )
     workers: int = Field(4, ge=1, le=64, description="Concurrent apply/removal workers.")
+    helm_cache_dir: str | None = Field(
+        None,
+        description=(
+            "Directory of downloaded Helm charts (default: $XDG_CACHE_HOME/ripple/helm, or a "
+            "per-user directory in /tmp; chosen when the first chart is installed)."
+        ),
+    )
+    helm_qps: float = Field(
+        200.0, gt=0, le=10000, description="Requests per second of Helm's Kubernetes client."
+    )
+    helm_burst: int = Field(
+        400, ge=1, le=20000, description="Request burst of Helm's Kubernetes client."
+    )
 
     @field_validator("cluster")
     @classmethod

@@ -46,6 +46,10 @@ class Counts:
     removals: int = 0
     removal_failures: int = 0
     drift_reapplies: int = 0
+    helm_installs: int = 0
+    helm_upgrades: int = 0
+    helm_uninstalls: int = 0
+    helm_failures: int = 0
     cloudevents_rejected: int = 0
     #: objects frozen out of the cyclic GC, counted when frozen (counting walks them all)
     gc_frozen: int = 0

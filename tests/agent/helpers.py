@@ -55,6 +55,7 @@ def desired(
     generation: int = 1,
     sync_mode: m.SyncMode = "Continuous",
     leave: bool = False,
+    charts: tuple[m.DesiredChart, ...] = (),
 ) -> m.DesiredState:
     return m.DesiredState(
         cluster=CLUSTER,
@@ -68,6 +69,28 @@ def desired(
             )
             for obj in manifests
         ],
+        helm_charts=list(charts),
         sync_mode=sync_mode,
         stop_matching_behavior="LeavePolicies" if leave else "WithdrawPolicies",
     )
+
+
+def chart(
+    name: str,
+    namespace: str = "apps",
+    *,
+    digest: str = "h1",
+    action: str = "Install",
+    **values: Any,
+) -> m.DesiredChart:
+    """A desired chart: release ``namespace/name`` of the kyverno stand-in chart."""
+    entry = {
+        "repositoryURL": "http://127.0.0.1:1",
+        "repositoryName": "kyverno",
+        "chartName": "kyverno/kyverno",
+        "chartVersion": "2.6.0",
+        "releaseName": name,
+        "releaseNamespace": namespace,
+        "helmChartAction": action,
+    }
+    return m.DesiredChart(chart=entry, values=values, hash=f"sha256:{name}:{digest}")
