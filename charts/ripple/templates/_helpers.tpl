@@ -57,3 +57,24 @@ volumes:
       path: {{ .root.Values.nats.credsKey | quote }}
 {{- end }}
 {{- end -}}
+
+{{- /* the NATS credentials volume and mount as list items, for pods with volumes of their own */ -}}
+{{- define "ripple.natsVolumeItems" -}}
+{{- if and .secret .root.Values.nats.credsKey }}
+- name: nats-credentials
+  secret:
+    secretName: {{ .secret | quote }}
+    defaultMode: 0440
+    items:
+    - key: {{ .root.Values.nats.credsKey | quote }}
+      path: {{ .root.Values.nats.credsKey | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "ripple.natsVolumeMountItems" -}}
+{{- if and .secret .root.Values.nats.credsKey }}
+- name: nats-credentials
+  mountPath: /etc/ripple/nats
+  readOnly: true
+{{- end }}
+{{- end -}}
