@@ -11,7 +11,9 @@ native library) come after the objects, one at a time in the profile's order, ow
 profile (release labels): a release of another owner, or not Ripple's, is never taken over
 (``takeOwnership`` aside) -- installing or upgrading it fails with that reason, pruning or
 removing it leaves it in place. A failed release does not stop the others; each failure is
-terminal (:class:`~shared.helm.errors.HelmTerminal`: the input is wrong) or retryable.
+terminal (:class:`~shared.helm.errors.HelmTerminal`: the input is wrong) or retryable. With
+drift detection, the objects of each deployed release's manifest are read back for the
+drift index; a release whose objects drifted is upgraded although unchanged (``force``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from services.agent import releasing
 from services.agent.planning import ApplyResult, normal_key
-from services.agent.releasing import ChartStep, Held, ReleasesDone
+from services.agent.releasing import ChartStep, Held, ReleaseObjects, ReleasesDone
 from shared.helm import HelmChart, HelmFailure, HelmTerminal
 from shared.helm.errors import ReleaseConflict
 from shared.helm.releases import ReleaseResult
@@ -69,9 +71,11 @@ class Applier:
         previous: Sequence[ObjectKey],
         dry_run: bool = False,
         charts: Sequence[ChartStep] = (),
+        drift: bool = False,
     ) -> ApplyResult:
         """Apply every ``(manifest, hash)``; prune ``previous`` objects no longer desired;
-        then install, upgrade or uninstall the releases of ``charts``, in order."""
+        then install, upgrade or uninstall the releases of ``charts``, in order (``drift``:
+        read back the objects of each deployed release)."""
         result = ApplyResult("Provisioned")
         errors: list[str] = []
         wanted = {normal_key(object_key(manifest)) for manifest, _ in objects}
@@ -92,7 +96,7 @@ class Applier:
             if normal_key(key) in wanted:
                 continue
             errors.extend(self._prune(profile, key, dry_run))
-        result.releases = self.releases(profile, charts, dry_run)
+        result.releases = self.releases(profile, charts, dry_run, drift and not dry_run)
         errors.extend(result.releases.errors)
         if errors:
             result.status = "Failed"
@@ -119,7 +123,9 @@ class Applier:
         return ApplyResult("Failed" if errors else "Removed", "; ".join(errors), releases=done)
 
     # -- Helm releases -----------------------------------------------------------------------
-    def releases(self, profile: str, steps: Sequence[ChartStep], dry_run: bool) -> ReleasesDone:
+    def releases(
+        self, profile: str, steps: Sequence[ChartStep], dry_run: bool, drift: bool = False
+    ) -> ReleasesDone:
         """Run ``steps`` one at a time; a failure does not stop the next ones."""
         done = ReleasesDone()
         for step in steps:
@@ -145,7 +151,31 @@ class Applier:
                 log.exception("release failed: %s", exc, extra={"obj": obj})
             else:
                 releasing.add_result(done, step, result)
+                if drift and not step.prune and result.status == "deployed":
+                    done.objects.update(self._objects(step, obj))
         return done
+
+    def _objects(self, step: ChartStep, obj: str) -> ReleaseObjects:
+        """The objects of a deployed release's manifest (none when it cannot be read: its
+        drift is then not detected until the next apply)."""
+        from shared.helm import native
+        from shared.helm.errors import Where
+
+        h = self.helm
+        where = Where(release=step.name, namespace=step.namespace, cluster=self.cluster)
+        try:
+            with native.open_config(h.kubeconfig, step.namespace, qps=h.qps, burst=h.burst) as c:
+                text = native.manifest(c, step.name, where)
+            return releasing.release_objects(step.ref, text, self._namespaced)
+        except Exception as exc:
+            log.warning("manifest not read (drift not detected): %s", exc, extra={"obj": obj})
+            return {}
+
+    def _namespaced(self, api_version: str, kind: str) -> bool:
+        try:
+            return self.client.namespaced(GVK(api_version, kind))
+        except KubeError:  # unknown: most chart objects are namespaced
+            return True
 
     def _release(self, profile: str, step: ChartStep, dry_run: bool) -> ReleaseResult:
         chart = None
@@ -166,7 +196,10 @@ class Applier:
         if chart is None:
             ref = ReleaseRef(step.namespace, step.name)
             return sdk.uninstall(h.kubeconfig, ref, **common)
-        return sdk.apply(h.kubeconfig, chart, step.values, cache_dir=h.cache_dir or None, **common)
+        cache = h.cache_dir or None
+        return sdk.apply(
+            h.kubeconfig, chart, step.values, cache_dir=cache, force=step.force, **common
+        )
 
     def _prune(self, profile: str, key: ObjectKey, dry_run: bool) -> list[str]:
         gvk = GVK(key.api_version, key.kind)

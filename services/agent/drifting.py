@@ -4,6 +4,13 @@ A deployed object has drifted when a field the desired manifest sets no longer h
 desired value in the live object (fields the server or other controllers add are ignored),
 or when the object was deleted. :class:`DriftIndex` says which informer change is drift of
 which profile (its handler then applies it again).
+
+The objects of a profile's Helm releases are tracked too, against the release's manifest
+(as Helm rendered it at the last install or upgrade): their drift also re-applies the
+profile, and the release it belongs to is marked *forced* (:meth:`DriftIndex.forced_of`):
+upgraded again although its chart and values did not change, which applies its objects
+again. While an apply is under way its release objects are not tracked
+(:meth:`DriftIndex.hold_releases`): the apply's own writes are not drift.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.agent.planning import normal_key
+from services.agent.releasing import Ref, ReleaseObjects
 from shared.api.vocabulary import GVK, ObjectKey
 from shared.contract import messages as m
 
@@ -52,15 +60,50 @@ class DriftIndex:
 
     def __init__(self) -> None:
         self.owner: dict[ObjectKey, str] = {}  # deployed object (normal key) -> profile
+        #: object of a release (normal key) -> (release, its manifest)
+        self.released: dict[ObjectKey, tuple[Ref, dict[str, Any]]] = {}
+        self.forced: dict[str, set[Ref]] = {}  # profile -> releases to upgrade again
 
-    def track(self, profile: str, keys: Iterable[ObjectKey]) -> None:
-        """``profile`` (drift detection on) deployed ``keys`` (replacing what it had)."""
+    def track(
+        self, profile: str, keys: Iterable[ObjectKey], releases: ReleaseObjects | None = None
+    ) -> None:
+        """``profile`` (drift detection on) deployed ``keys`` and the objects of its
+        releases (replacing what it had)."""
         self.untrack(profile)
         for key in keys:
             self.owner[normal_key(key)] = profile
+        for key, (ref, manifest) in (releases or {}).items():
+            self.owner[normal_key(key)] = profile
+            self.released[normal_key(key)] = (ref, manifest)
 
     def untrack(self, profile: str) -> None:
         self.owner = {k: p for k, p in self.owner.items() if p != profile}
+        self.released = {k: v for k, v in self.released.items() if k in self.owner}
+
+    def hold_releases(self, profile: str) -> None:
+        """An apply of ``profile`` is under way: its release objects are not watched for
+        drift until it is tracked again."""
+        self.owner = {k: p for k, p in self.owner.items() if p != profile or k not in self.released}
+        self.released = {k: v for k, v in self.released.items() if k in self.owner}
+
+    def force(self, profile: str, refs: Iterable[Ref]) -> None:
+        """Upgrade these releases of ``profile`` again at its next apply."""
+        refs = set(refs)
+        if refs:
+            self.forced.setdefault(profile, set()).update(refs)
+
+    def forced_of(self, profile: str) -> frozenset[Ref]:
+        """The releases of ``profile`` whose objects drifted since its last apply."""
+        return frozenset(self.forced.get(profile, ()))
+
+    def repaired(self, profile: str) -> None:
+        """``profile`` was applied with success (or removed): nothing left to force."""
+        self.forced.pop(profile, None)
+
+    def _drift(self, profile: str, key: ObjectKey, where: str) -> Drift:
+        if key in self.released:
+            self.force(profile, [self.released[key][0]])
+        return Drift(profile, key, where)
 
     def kinds(self) -> set[GVK]:
         """The kinds to watch (as the agent itself, in every namespace)."""
@@ -85,11 +128,14 @@ class DriftIndex:
         if profile is None or desired is None:
             return None
         if event_type == "DELETED":
-            return Drift(profile, key, "deleted")
+            return self._drift(profile, key, "deleted")
         for obj in desired.objects:
             if normal_key(object_key(obj.manifest)) == key:
                 where = drifted(obj.manifest, live)
                 return Drift(profile, key, where) if where else None
+        if key in self.released:
+            where = drifted(self.released[key][1], live)
+            return self._drift(profile, key, where) if where else None
         return None
 
     def missing(self, gvk: GVK, present: Iterable[ObjectKey]) -> list[Drift]:
@@ -97,7 +143,7 @@ class DriftIndex:
         before their informer listed (no DELETED event will come for them)."""
         there = {normal_key(k) for k in present}
         return [
-            Drift(profile, key, "deleted")
+            self._drift(profile, key, "deleted")
             for key, profile in sorted(self.owner.items())
             if (key.api_version, key.kind) == (gvk.api_version, gvk.kind) and key not in there
         ]

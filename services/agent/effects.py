@@ -36,7 +36,7 @@ from services.agent.agent import Agent
 from services.agent.errors import EffectFailed
 from services.agent.evaluating import SourceState
 from services.agent.planning import Apply, Nothing, PublishOutcome, Record, Remove
-from services.agent.state import AgentState, Counts
+from services.agent.state import AgentState
 from shared.api.vocabulary import ObjectKey
 from shared.bus.client import decode_event, publish_change
 from shared.bus.history import read_back
@@ -80,6 +80,7 @@ async def _reconcile(agent: Agent, profile: str) -> None:
         unknown=subjects.desired_key(agent.cluster, profile) in agent.stores.desired.invalid,
         synced=state.desired_synced,
         drifted=drifted,
+        force=state.drift.forced_of(profile),  # releases whose objects drifted
     )
     if isinstance(action, Nothing):
         log.debug("%s", action.reason, extra={"obj": obj})
@@ -101,15 +102,24 @@ async def _apply(
     state = agent.state
     if plan.write_ahead is not None:  # everything this apply may leave behind, first
         await agent.stores.outcomes.put(m.envelope(plan.write_ahead))
+    state.drift.hold_releases(profile)  # the apply's own writes are not drift
     result = await asyncio.to_thread(
-        agent.applier.apply, profile, plan.objects, plan.previous, plan.dry_run, plan.charts
+        agent.applier.apply,
+        profile,
+        plan.objects,
+        plan.previous,
+        plan.dry_run,
+        plan.charts,
+        plan.drift_detection,
     )
     state.counts.applies += 1
-    _count_releases(state.counts, result, plan.dry_run)
+    state.counts.add_releases(result.releases, plan.dry_run)
     record = planning.settle_apply(agent.cluster, plan, wanted, result)
     state.records[profile] = record
+    if record.deployed:
+        state.drift.repaired(profile)
     if plan.drift_detection and not plan.dry_run and record.deployed:
-        state.drift.track(profile, record.keys)
+        state.drift.track(profile, record.keys, result.releases.objects)
     else:
         state.drift.untrack(profile)
     agent.update_watches()
@@ -140,33 +150,20 @@ async def _publish_outcome(agent: Agent, record: Record) -> None:
         raise EffectFailed(f"apply failed: {message}")
 
 
-def _count_releases(counts: Counts, result: planning.ApplyResult, dry_run: bool = False) -> None:
-    done = result.releases
-    counts.helm_failures += len(done.errors)
-    if dry_run:
-        return
-    for r in done.outcomes:
-        if r.action == "install":
-            counts.helm_installs += 1
-        elif r.action == "upgrade":
-            counts.helm_upgrades += 1
-        elif r.action == "uninstall" and r.status == "uninstalled":
-            counts.helm_uninstalls += 1
-
-
 async def _remove(agent: Agent, profile: str, action: Remove) -> None:
     state = agent.state
     plan = action.plan
     result = await asyncio.to_thread(
         agent.applier.remove, profile, plan.keys, plan.leave, plan.releases
     )
-    _count_releases(state.counts, result)
+    state.counts.add_releases(result.releases)
     if result.status == "Failed":
         state.counts.removal_failures += 1
         raise EffectFailed(f"removal failed: {result.message}")
     await agent.stores.outcomes.delete(subjects.outcome_key(agent.cluster, profile))
     state.records.pop(profile, None)
     state.drift.untrack(profile)
+    state.drift.repaired(profile)
     agent.update_watches()
     state.counts.removals += 1
     what = (

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.agent import releasing
-from services.agent.releasing import ChartStep, Releases, ReleasesDone
+from services.agent.releasing import ChartStep, Ref, Releases, ReleasesDone
 from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
 from shared.contract.subjects import ClusterRef
@@ -145,10 +145,12 @@ def decide(
     unknown: bool = False,
     synced: bool = True,
     drifted: bool = False,
+    force: frozenset[Ref] = frozenset(),
 ) -> Action:
     """What to do for ``profile`` now. ``wanted`` is the latest desired state (None: not
     desired); ``unknown``: its latest value is unreadable; ``synced``: the initial values
-    were all read; ``drifted``: a deployed object departed from it."""
+    were all read; ``drifted``: a deployed object departed from it; ``force``: releases
+    whose objects drifted (upgraded again)."""
     if wanted is None:
         if unknown or not synced:
             return Nothing("desired state unknown")
@@ -162,10 +164,15 @@ def decide(
             return Nothing("OneTime profile already deployed: not updated")
         if record.desired == wanted and not drifted:
             return Nothing("up to date")
-    return Apply(plan_apply(cluster, wanted, record))
+    return Apply(plan_apply(cluster, wanted, record, force))
 
 
-def plan_apply(cluster: ClusterRef, wanted: m.DesiredState, record: Record | None) -> ApplyPlan:
+def plan_apply(
+    cluster: ClusterRef,
+    wanted: m.DesiredState,
+    record: Record | None,
+    force: frozenset[Ref] = frozenset(),
+) -> ApplyPlan:
     objects = tuple((o.manifest, o.hash) for o in wanted.objects)
     previous = record.keys if record is not None else ()
     dry_run = wanted.sync_mode == "DryRun"
@@ -175,7 +182,7 @@ def plan_apply(cluster: ClusterRef, wanted: m.DesiredState, record: Record | Non
         intent[normal_key(key)] = (key, digest)
     applied = tuple(intent.values())
     charts, releases = releasing.plan_charts(
-        wanted.helm_charts, record.releases if record is not None else ()
+        wanted.helm_charts, record.releases if record is not None else (), force
     )
     ahead = outcome(cluster, wanted, "Provisioning", "", applied, releasing.write_ahead(releases))
     return ApplyPlan(

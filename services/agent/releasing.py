@@ -18,22 +18,27 @@ hash and status: an agent killed mid-apply still uninstalls them when the profil
 
 :func:`release_outcome` turns what the SDK answered into the outcome's
 :class:`~shared.contract.messages.ReleaseOutcome` (a DryRun says what would change);
-:func:`failed_outcome` says why a release failed.
+:func:`failed_outcome` says why a release failed. With drift detection, the objects of each
+release's manifest (:func:`release_objects`) are tracked like the profile's own objects; a
+release whose objects drifted is upgraded again (``force``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
-from shared.helm.releases import ReleaseResult
+from shared.helm.releases import ReleaseResult, objects
 
 GONE = ("uninstalled", "absent")
 """Release statuses that mean the profile holds nothing there."""
 
 Ref = tuple[str, str]  # (namespace, name)
+ReleaseObjects = dict[ObjectKey, tuple[Ref, dict[str, Any]]]  # object -> (release, manifest)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class ChartStep:
     hash: str = ""
     chart: dict[str, Any] | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    force: bool = False  # upgrade even when unchanged (its objects drifted)
 
     @property
     def ref(self) -> Ref:
@@ -90,6 +96,7 @@ class ReleasesDone:
     errors: list[str] = field(default_factory=list)
     terminal: int = 0  # failures retrying cannot fix (HelmTerminal)
     notes: list[str] = field(default_factory=list)  # what a DryRun would change
+    objects: ReleaseObjects = field(default_factory=dict)  # with drift detection
 
     @property
     def failed(self) -> bool:
@@ -97,12 +104,19 @@ class ReleasesDone:
 
 
 def plan_charts(
-    charts: Sequence[m.DesiredChart], previous: Releases
+    charts: Sequence[m.DesiredChart], previous: Releases, force: frozenset[Ref] = frozenset()
 ) -> tuple[tuple[ChartStep, ...], Releases]:
     """The Helm steps of an apply, in order, and everything they may leave behind (the
-    previous releases and the desired ones, hash "")."""
+    previous releases and the desired ones, hash ""). Releases in ``force`` are upgraded
+    even when unchanged."""
     steps = [
-        ChartStep(*c.release, hash=c.hash, chart=dict(c.chart), values=dict(c.values))
+        ChartStep(
+            *c.release,
+            hash=c.hash,
+            chart=dict(c.chart),
+            values=dict(c.values),
+            force=c.release in force,
+        )
         for c in charts
     ]
     wanted = {s.ref for s in steps}
@@ -202,6 +216,21 @@ def dry_run_note(result: ReleaseResult) -> str:
     return what
 
 
+def release_objects(
+    ref: Ref, manifest: str, namespaced: Callable[[str, str], bool]
+) -> ReleaseObjects:
+    """The objects of a release's manifest (hooks left out), by key; a namespaced object
+    without a namespace is in the release's (``namespaced(apiVersion, kind)``)."""
+    out: ReleaseObjects = {}
+    for text in objects(manifest).values():
+        obj = json.loads(text)
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("namespace") and namespaced(obj.get("apiVersion", ""), obj["kind"]):
+            meta["namespace"] = ref[0]
+        out[ObjectKey.of(obj)] = (ref, obj)
+    return out
+
+
 def failed_outcome(step: ChartStep, message: str) -> m.ReleaseOutcome:
     """A release whose operation failed (its status unknown: the profile may hold it)."""
     return m.ReleaseOutcome(
@@ -216,6 +245,8 @@ __all__ = [
     "GONE",
     "ChartStep",
     "Held",
+    "Ref",
+    "ReleaseObjects",
     "Releases",
     "ReleasesDone",
     "add_failure",
@@ -225,6 +256,7 @@ __all__ = [
     "held_of",
     "listed",
     "plan_charts",
+    "release_objects",
     "release_outcome",
     "settle",
     "write_ahead",

@@ -22,6 +22,7 @@ from services.agent.assigning import Assignments
 from services.agent.deltas import HeadContent, Pending, StoredSet
 from services.agent.drifting import DriftIndex
 from services.agent.planning import Record
+from services.agent.releasing import ReleasesDone
 from shared.contract import messages as m
 from shared.contract.subjects import ClusterRef
 from shared.runtime.workqueue import Backoff, WorkQueue
@@ -53,6 +54,17 @@ class Counts:
     cloudevents_rejected: int = 0
     #: objects frozen out of the cyclic GC, counted when frozen (counting walks them all)
     gc_frozen: int = 0
+
+    def add_releases(self, done: ReleasesDone, dry_run: bool = False) -> None:
+        """Count what the Helm steps of an apply or removal did (a DryRun did nothing)."""
+        self.helm_failures += len(done.errors)
+        for r in () if dry_run else done.outcomes:
+            if r.action == "install":
+                self.helm_installs += 1
+            elif r.action == "upgrade":
+                self.helm_upgrades += 1
+            elif r.action == "uninstall" and r.status == "uninstalled":
+                self.helm_uninstalls += 1
 
 
 @dataclass

@@ -104,10 +104,12 @@ def install_or_upgrade(
     auth: RepositoryAuth | None = None,
     cluster: str = "",
     storage_driver: str = "secret",
+    force: bool = False,
 ) -> ReleaseResult:
     """Make the release match ``chart`` and ``values`` (``None``: the entry's ``values``):
     install when absent, upgrade when the chart or values changed, nothing when identical
-    (whatever ``helmChartAction`` says: :func:`apply` follows it).
+    (whatever ``helmChartAction`` says: :func:`apply` follows it). ``force`` upgrades an
+    identical release too (its objects are applied again: drift repaired).
 
     ``dry_run`` changes nothing: the result says what would be done, with a diff of the
     objects (rendered against the current release's manifest). Templates are rendered with
@@ -142,6 +144,8 @@ def install_or_upgrade(
             now=datetime.now(UTC),
             stale_after=eff.timeout_seconds,
         )
+        if force and step == "none":
+            step, reason = "upgrade", "forced: objects applied again"
         if step == "busy":
             raise e.OperationInProgress(reason, where)
         action: Action = (

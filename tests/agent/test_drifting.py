@@ -73,3 +73,80 @@ def test_the_drift_index_names_the_profile_to_apply_again() -> None:
     assert index.check("MODIFIED", live(data={}), nothing) is None, "not desired: no drift"
     index.untrack("p")
     assert index.check("DELETED", live(), wanted) is None and index.kinds() == set()
+
+
+MANIFEST = """\
+---
+# Source: kyverno/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: r1-kyverno
+data:
+  timeout: "10"
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: r1-reader
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: r1-hook
+  annotations: {helm.sh/hook: post-install}
+"""
+
+
+def test_release_objects_are_read_from_the_manifest_in_the_release_namespace() -> None:
+    from services.agent.releasing import release_objects
+    from shared.kube import ObjectKey
+
+    found = release_objects(("apps", "r1"), MANIFEST, lambda _v, kind: kind != "ClusterRole")
+    assert set(found) == {
+        ObjectKey("v1", "ConfigMap", "apps", "r1-kyverno"),
+        ObjectKey("rbac.authorization.k8s.io/v1", "ClusterRole", "", "r1-reader"),
+    }, "hooks are left out"
+    ref, manifest = found[ObjectKey("v1", "ConfigMap", "apps", "r1-kyverno")]
+    assert ref == ("apps", "r1") and manifest["data"] == {"timeout": "10"}
+
+
+def test_drift_of_a_release_object_forces_an_upgrade_of_that_release() -> None:
+    from services.agent.drifting import DriftIndex
+    from services.agent.planning import Apply, decide
+    from services.agent.releasing import release_objects
+    from shared.kube import GVK, ObjectKey
+    from tests.agent.helpers import CLUSTER, chart, desired
+
+    want = desired("p", DESIRED, charts=(chart("r1"), chart("r2")))
+    index = DriftIndex()
+    objects = release_objects(("apps", "r1"), MANIFEST, lambda _v, kind: kind != "ClusterRole")
+    index.track("p", [ObjectKey("v1", "ConfigMap", "default", "x")], objects)
+    assert GVK("v1", "ConfigMap") in index.kinds() and GVK("batch/v1", "Job") not in index.kinds()
+    cm: dict[str, object] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "r1-kyverno", "namespace": "apps", "labels": {"by": "helm"}},
+        "data": {"timeout": "10"},
+    }
+    assert index.check("MODIFIED", cm, lambda _p: want) is None, "added fields are not drift"
+    assert index.forced_of("p") == frozenset()
+    drift = index.check("MODIFIED", {**cm, "data": {"timeout": "99"}}, lambda _p: want)
+    assert drift is not None and (drift.profile, drift.where) == ("p", ".data.timeout")
+    assert index.forced_of("p") == {("apps", "r1")}
+    # the own objects drift as before, and force no release
+    assert index.check("DELETED", live(), lambda _p: want) is not None
+    assert index.forced_of("p") == {("apps", "r1")}
+
+    action = decide(CLUSTER, "p", want, None, drifted=True, force=index.forced_of("p"))
+    assert isinstance(action, Apply)
+    assert [(s.name, s.force) for s in action.plan.charts] == [("r1", True), ("r2", False)]
+
+    index.hold_releases("p")  # an apply under way: its own writes are not drift
+    assert index.check("MODIFIED", {**cm, "data": {}}, lambda _p: want) is None
+    assert index.check("MODIFIED", live(data={}), lambda _p: want) is not None, "objects still"
+    index.repaired("p")
+    assert index.forced_of("p") == frozenset()
+    index.track("p", [], objects)
+    gone = index.missing(GVK("rbac.authorization.k8s.io/v1", "ClusterRole"), [])
+    assert [d.where for d in gone] == ["deleted"] and index.forced_of("p") == {("apps", "r1")}

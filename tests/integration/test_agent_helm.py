@@ -11,7 +11,9 @@ Covered: install (revision 1, chart version, ``deployed``), upgrade on new value
 2), uninstall when the chart leaves the desired state and when the desired state is deleted,
 ``LeavePolicies`` (left in place), ``DryRun`` (nothing installed, the message says what would
 change), a release of another owner (``Failed`` with the reason, terminal: not retried), a
-chart repository unreachable at first (retried with backoff, installed once it serves).
+chart repository unreachable at first (retried with backoff, installed once it serves),
+``ContinuousWithDriftDetection`` (a changed or deleted object of a release is applied again
+by an upgrade of the release).
 
 ``pytest -s`` prints the time from the desired-state put to the outcome (install, upgrade,
 uninstall) and the agent's RSS before and after its first chart.
@@ -43,6 +45,7 @@ from shared.helm import sdk
 from shared.helm.releases import ReleaseInfo, ReleaseRef
 from shared.helm.repository import ChartRepository
 from shared.helm.spec import HelmChart
+from shared.kube import GVK
 from tests.integration.helpers import eventually as _eventually
 from tests.paths import REPO
 from tests.reliability.helpers import SyncNats
@@ -51,6 +54,8 @@ CLUSTER = "default/cluster-helm"
 REF = ClusterRef(namespace="default", name="cluster-helm")
 KYVERNO_LITE = REPO / "examples" / "charts" / "kyverno-lite"
 NAMESPACE = "kyverno"
+CONFIG_MAP = GVK("v1", "ConfigMap")
+DEPLOYMENT = GVK("apps/v1", "Deployment")
 
 eventually = functools.partial(_eventually, timeout=30.0, interval=0.01)
 FIGURES: list[str] = []
@@ -270,8 +275,8 @@ def agent_errors(bus: SyncNats) -> list[str]:
     return list(items[key].data.errors) if key in items else []
 
 
-def figure(what: str, seconds: float) -> None:
-    FIGURES.append(f"helm through the agent: {what}: {seconds * 1000:.0f} ms (put -> outcome)")
+def figure(what: str, seconds: float, span: str = "put -> outcome") -> None:
+    FIGURES.append(f"helm through the agent: {what}: {seconds * 1000:.0f} ms ({span})")
 
 
 # -- tests --------------------------------------------------------------------------------------
@@ -416,6 +421,40 @@ def test_an_unreachable_repository_is_retried_with_backoff_until_it_serves(
         assert info is not None and info.status == "deployed"
         started = delete(bus, profile)
         outcomes.first(profile, started, lambda o: o is None)
+    assert status(stack, name) is None
+
+
+def test_drifted_release_objects_are_applied_again(
+    stack: Stack, agent: Agent, bus: SyncNats, outcomes: Outcomes, repo: ChartRepository
+) -> None:
+    profile, name = "helm-drift", "drift"
+    started = put(bus, profile, [entry(repo.url, name)], sync_mode="ContinuousWithDriftDetection")
+    outcomes.first(profile, started, with_release(name, "deployed", 1))
+    client = stack.client(CLUSTER)
+    obj = f"{name}-kyverno"
+
+    def timeout_value() -> str:
+        cm = client.get(CONFIG_MAP, NAMESPACE, obj) or {}
+        return str((cm.get("data") or {}).get("webhookTimeoutSeconds", ""))
+
+    assert timeout_value() == "10"
+    started = time.monotonic()
+    client.merge_patch(CONFIG_MAP, NAMESPACE, obj, {"data": {"webhookTimeoutSeconds": "99"}})
+    outcomes.first(profile, started, with_release(name, "deployed", 2))  # forced upgrade
+    eventually(lambda: timeout_value() == "10", what="the changed field put back")
+    figure("drift repaired", time.monotonic() - started, "patch -> field put back")
+    assert client.get(CONFIG_MAP, NAMESPACE, obj) is not None
+
+    started = time.monotonic()
+    client.delete(DEPLOYMENT, NAMESPACE, obj)
+    seen = outcomes.first(profile, started, with_release(name, "deployed", 3))
+    r = release_of(seen.outcome, name)
+    assert r is not None and r.action == "upgrade"
+    assert eventually(lambda: client.get(DEPLOYMENT, NAMESPACE, obj), what="re-created")
+    info = status(stack, name)
+    assert info is not None and info.revision == 3
+    started = delete(bus, profile)
+    outcomes.first(profile, started, lambda o: o is None)
     assert status(stack, name) is None
 
 
