@@ -97,6 +97,23 @@ def register(app: typer.Typer) -> None:
             "ripple-reports bucket (1; longer for large sets; 0: none). The matching sets "
             "themselves are published as deltas on ripple-matches.",
         ),
+        helm_cache_dir: str = _opt(
+            None,
+            "--helm-cache-dir",
+            env="RIPPLE_HELM_CACHE_DIR",
+            help="Writable directory of the Helm charts downloaded from repositories "
+            "(default: $XDG_CACHE_HOME/ripple/helm, else a per-user directory in /tmp).",
+        ),
+        helm_qps: float = _opt(
+            None,
+            "--helm-qps",
+            env="RIPPLE_HELM_QPS",
+            help="Requests per second of the Helm SDK's Kubernetes client (200; client-go's "
+            "default of 5 makes an install take ~0.6 s).",
+        ),
+        helm_burst: int = _opt(
+            None, "--helm-burst", env="RIPPLE_HELM_BURST", help="Its burst of requests (400)."
+        ),
         nats: str = NATS,
         nats_user: str = NATS_USER,
         nats_password: str = NATS_PASSWORD,
@@ -107,7 +124,7 @@ def register(app: typer.Typer) -> None:
         memory_storage: bool = MEMORY,
     ) -> None:
         """Run the agent of one managed cluster: watch, evaluate, publish the matching sets
-        as deltas, apply."""
+        as deltas, apply the desired objects and install the desired Helm charts."""
         params = dict(locals())  # the flags, before anything else is bound
         from services.agent.settings import AgentSettings
 
