@@ -8,8 +8,10 @@
   (completeness, CloudEvents, errors); the deprecated whole snapshots (KV ``ripple-reports``)
   at most once per ``report_interval``;
 - applies the desired state published for its cluster (KV ``ripple-desired``) with
-  server-side apply, prunes what is no longer desired, and publishes the outcome (KV
-  ``ripple-outcomes``); its status goes to KV ``ripple-agents``.
+  server-side apply, then installs, upgrades or uninstalls its Helm charts through Helm's
+  SDK (:mod:`shared.helm`, loaded with the first chart), prunes what is no longer desired,
+  and publishes the outcome (KV ``ripple-outcomes``); its status goes to KV
+  ``ripple-agents``.
 
 Stale is never "no match": a set is resynchronised and its head says complete only once
 every kind its EventSource needs is known (listed and not failing, or positively not served). Every side effect goes through a
@@ -17,7 +19,8 @@ work queue (:mod:`services.agent.effects`) and is retried with backoff. Module m
 cores are :mod:`~services.agent.assigning`, :mod:`~services.agent.evaluating`,
 :mod:`~services.agent.observing`, :mod:`~services.agent.deltas`,
 :mod:`~services.agent.reporting`,
-:mod:`~services.agent.planning`, :mod:`~services.agent.drifting`,
+:mod:`~services.agent.planning`, :mod:`~services.agent.releasing`,
+:mod:`~services.agent.drifting`,
 :mod:`~services.agent.status`; the shell is this module, :mod:`~services.agent.agent`,
 :mod:`~services.agent.inputs`, :mod:`~services.agent.effects`,
 :mod:`~services.agent.watching` and :mod:`~services.agent.applying`.
