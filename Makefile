@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 ARGS    ?=
 
 .PHONY: help venv demo test lint typecheck imports unit schemas check-schemas \
-        bench bench-eval bench-templates bench-fleet clean
+        bench bench-eval bench-templates bench-fleet bench-helm clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,7 +44,7 @@ schemas: $(STAMP) ## regenerate the NATS contract JSON Schemas into docs/schemas
 check-schemas: $(STAMP) ## fail when docs/schemas is stale
 	$(BIN)/python -m shared.contract.schemas check docs/schemas
 
-bench: bench-eval bench-templates bench-fleet bench-manager bench-agent bench-e2e ## every benchmark
+bench: bench-eval bench-templates bench-fleet bench-manager bench-agent bench-e2e bench-helm ## every benchmark
 
 bench-eval: $(STAMP) ## evaluation engine throughput (label filters, Lua, CEL)
 	$(BIN)/python tests/benchmarks/bench_eval.py $(ARGS)
@@ -63,6 +63,9 @@ bench-agent: $(STAMP) ## agent idle RSS/PSS/USS, memory per matching object, age
 
 bench-e2e: $(STAMP) ## event -> add-on applied, p50/p99 over the real processes (ARGS="--clusters 10 --rate 100")
 	$(BIN)/python tests/benchmarks/bench_e2e.py $(ARGS)
+
+bench-helm: $(STAMP) ## event -> Helm release installed/upgraded/uninstalled, p50/p99 (ARGS="--services 20 --rate 2")
+	$(BIN)/python tests/benchmarks/bench_helm.py $(ARGS)
 
 clean: ## remove .venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
