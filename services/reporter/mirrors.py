@@ -10,6 +10,13 @@ head, or a value that cannot be read, holds the objects it names.
 EventReports follow ``ripple-matches`` (:mod:`services.reporter.matchsets`): each change is
 applied in O(1); the report of a set is built (O(n), in a worker thread, within the size
 budget) only when its write is due -- at most once per write delay, whatever the changes.
+
+The status of a ClusterProfile follows ``ripple-outcomes`` (:mod:`services.reporter.
+profilestatus`) the same way: an outcome's put or delete is O(1), the status of its profile
+is built when its patch is due, from the outcomes of every destination cluster (keys are
+per destination cluster, the ClusterProfile is named after the profile). Statuses wait
+until the bucket was read (a partial status would drop clusters); an outcome that cannot be
+read keeps the entry read before (``Unknown`` when none was).
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from services.reporter import mirroring
+from services.reporter import mirroring, profilestatus
 from services.reporter.matchsets import MatchSets, ReportInput, decide
 from services.reporter.ownership import Ownership
+from services.reporter.profilestatus import ClusterOutcome, ProfileOutcomes
 from services.reporter.writer import Write, Writer
 from shared.api.eventreport import report_name
 from shared.api.vocabulary import (
@@ -44,6 +52,7 @@ log = logging.getLogger(__name__)
 
 MATCHES = "matches"
 PROFILES = "profiles"
+OUTCOMES = "outcomes"
 GENERATED_NAMESPACE = ObjectKey(NAMESPACE.api_version, NAMESPACE.kind, "", SVELTOS_NAMESPACE)
 
 
@@ -54,6 +63,11 @@ def managed(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
+def profile_object_key(profile: str) -> ObjectKey:
+    """The ClusterProfile of one profile (named after it)."""
+    return ObjectKey(CLUSTER_PROFILE.api_version, CLUSTER_PROFILE.kind, "", profile)
+
+
 def report_object_key(cluster: subjects.ClusterRef, event_source: str) -> ObjectKey:
     """The management-side EventReport of one (cluster, EventSource)."""
     name = report_name(cluster.type, event_source, cluster.name)
@@ -61,7 +75,8 @@ def report_object_key(cluster: subjects.ClusterRef, event_source: str) -> Object
 
 
 class Mirrors:
-    """The three bucket watchers; ``synced(part)`` is called once per bucket read."""
+    """The bucket watchers; ``synced(part)`` is called once per bucket read. The status of
+    the ClusterProfiles is bound to the outcomes (the writer asks for it when due)."""
 
     def __init__(
         self,
@@ -75,6 +90,10 @@ class Mirrors:
         self.synced = synced
         self.budget = budget
         self.sets = MatchSets()
+        self.outcomes = ProfileOutcomes()
+        self.outcomes_read = False
+        self._outcome_store: KVStore[m.ApplyOutcomeEvent] | None = None
+        writer.bind_status(CLUSTER_PROFILE, self._profile_status, profilestatus.STATUS_FIELDS)
 
     def _set(self, source: str, wanted: dict[ObjectKey, Write]) -> None:
         for key in self.ownership.want(source, wanted):
@@ -181,6 +200,11 @@ class Mirrors:
                 "Matching objects held (entries of ripple-matches)",
                 sum(len(s.entries) for s in self.sets),
             ),
+            "apply_outcomes": (
+                "gauge",
+                "Apply outcomes held (ripple-outcomes: one per destination cluster and profile)",
+                len(self.outcomes),
+            ),
         }
 
     # -- ClusterProfiles and generated ConfigMaps --------------------------------------------
@@ -213,8 +237,7 @@ class Mirrors:
             except InvalidSubject:
                 unknown.append(kv_key)
                 continue
-            key = ObjectKey(CLUSTER_PROFILE.api_version, CLUSTER_PROFILE.kind, "", item.name)
-            self.ownership.hold(f"{PROFILES}/{kv_key}", [key])
+            self.ownership.hold(f"{PROFILES}/{kv_key}", [profile_object_key(item.name)])
         if unknown:
             return f"profile values under unparseable keys cannot be read: {', '.join(unknown)}"
         return ""
@@ -224,6 +247,48 @@ class Mirrors:
         if store.invalid:
             return f"profile values cannot be read: {', '.join(sorted(store.invalid))}"
         return ""
+
+    # -- ClusterProfile statuses ---------------------------------------------------------------
+    async def apply_outcomes(self, store: KVStore[m.ApplyOutcomeEvent]) -> None:
+        self._outcome_store = store
+        async with store.watch() as watch:
+            async for change in watch:
+                if change.op == "synced":
+                    self.outcomes_read = True
+                    for profile in self.outcomes.profiles() + self._unreadable_profiles(store):
+                        self.writer.refresh_status(profile_object_key(profile))
+                    self.writer.refresh_statuses(CLUSTER_PROFILE)  # those without outcomes
+                    self.synced(OUTCOMES)
+                    continue
+                try:
+                    item = subjects.parse_outcome_key(change.key)
+                except InvalidSubject:
+                    continue  # a delete under a key no value can have (puts are checked)
+                message = change.message if change.op == "put" else None
+                self.outcome(item, None if message is None else message.data)
+
+    def outcome(self, item: subjects.ClusterItem, data: m.ApplyOutcome | None) -> None:
+        """Apply one put (``data``) or delete of ``ripple-outcomes``; the profile's status is
+        due (once the bucket was read: then every status is)."""
+        if data is not None:
+            self.outcomes.put(item.name, ClusterOutcome.of(data))
+        else:
+            self.outcomes.delete(item.name, item.cluster.key)
+        if self.outcomes_read:
+            self.writer.refresh_status(profile_object_key(item.name))
+
+    def _profile_status(self, key: ObjectKey) -> Callable[[], dict[str, Any]] | None:
+        """When a ClusterProfile's status is due (on the loop): its outcomes, to be rendered
+        in a worker thread; None until the bucket was read."""
+        store = self._outcome_store
+        if not self.outcomes_read or store is None:
+            return None
+        unreadable = [item.cluster.key for item in _outcome_items(store.invalid, key.name)]
+        taken = self.outcomes.take(key.name, unreadable)
+        return functools.partial(profilestatus.profile_status, taken)
+
+    def _unreadable_profiles(self, store: KVStore[m.ApplyOutcomeEvent]) -> list[str]:
+        return sorted({item.name for item in _outcome_items(store.invalid)})
 
     # -- definition statuses -----------------------------------------------------------------
     async def statuses(self, store: KVStore[m.DefinitionStatusEvent]) -> None:
@@ -243,6 +308,19 @@ class Mirrors:
                 self.writer.forget_status(definition_key(kind, name))
 
 
+def _outcome_items(keys: set[str], profile: str | None = None) -> list[subjects.ClusterItem]:
+    """The parsed outcome keys among ``keys`` (of ``profile`` when given)."""
+    items = []
+    for kv_key in sorted(keys):
+        try:
+            item = subjects.parse_outcome_key(kv_key)
+        except InvalidSubject:
+            continue
+        if profile is None or item.name == profile:
+            items.append(item)
+    return items
+
+
 def definition_key(kind: str, name: str) -> ObjectKey:
     gvk = DEFINITION_KINDS[kind]
     return ObjectKey(gvk.api_version, gvk.kind, "", name)
@@ -251,9 +329,11 @@ def definition_key(kind: str, name: str) -> ObjectKey:
 __all__ = [
     "GENERATED_NAMESPACE",
     "MATCHES",
+    "OUTCOMES",
     "PROFILES",
     "Mirrors",
     "definition_key",
     "managed",
+    "profile_object_key",
     "report_object_key",
 ]

@@ -4,7 +4,9 @@
   entry per matching object, one head per set): one per (cluster, EventSource), server-side
   applied with its status, within a size budget (``--report-budget``), deleted when the
   set's head is deleted;
-- ClusterProfiles and the ConfigMaps generated for them follow ``ripple-profiles``;
+- ClusterProfiles and the ConfigMaps generated for them follow ``ripple-profiles``, and
+  the ClusterProfiles' ``status`` (what each destination cluster's agent did, Helm releases
+  included) follows ``ripple-outcomes``;
 - definition statuses (EventSource, EventTrigger, EventBasedAddOn) follow ``ripple-status``.
 
 It runs on :mod:`shared.runtime` (signals, readiness, metrics, NATS with the service's
@@ -18,7 +20,9 @@ converges, objects that no value wants any more being deleted by the orphan swee
 Modules: ``service`` (this composition), ``mirrors`` (bucket watchers -> wanted content),
 ``matchsets`` (the matching sets of ``ripple-matches``, pure), ``ownership`` (which value
 wants which object, pure), ``writer`` (queues, coalescing, Kubernetes writes, retries,
-metrics), ``mirroring`` (the objects written, within the size budget, pure).
+metrics), ``statuses`` (the writer's status patches), ``writes`` (what a write is, pure),
+``mirroring`` (the objects written, within the size budget, pure), ``profilestatus`` (a
+ClusterProfile's status from the outcomes, bounded, pure).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from services.reporter.mirrors import MATCHES, PROFILES, Mirrors
+from services.reporter.mirrors import MATCHES, OUTCOMES, PROFILES, Mirrors
 from services.reporter.ownership import Ownership
 from services.reporter.settings import ReporterSettings
 from services.reporter.writer import Writer
@@ -44,7 +48,7 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=m.Envelope)
 
 #: the buckets read before the reporter is ready
-READY_PARTS = frozenset({MATCHES, PROFILES})
+READY_PARTS = frozenset({MATCHES, PROFILES, OUTCOMES})
 #: the two kinds of value in ``ripple-matches``: entries and heads
 MATCH_TYPES: tuple[type[m.MatchesEvent], ...] = (m.MatchEvent, m.MatchHeadEvent)
 #: how often keys still failing are logged again (the workers log the first attempts)
@@ -65,6 +69,7 @@ async def main(settings: ReporterSettings, service: Service) -> None:
     matches: KVStore[m.MatchesEvent] = await service.open_bucket(js, streams.MATCHES, MATCH_TYPES)
     profiles = await service.open_bucket(js, streams.PROFILES, m.ProfileEvent)
     statuses = await service.open_bucket(js, streams.STATUS, m.DefinitionStatusEvent)
+    outcomes = await service.open_bucket(js, streams.OUTCOMES, m.ApplyOutcomeEvent)
 
     ownership = Ownership()
     writer = Writer(kube, ownership.wanted, delay=settings.write_delay)
@@ -89,6 +94,7 @@ async def main(settings: ReporterSettings, service: Service) -> None:
     service.spawn(stoppable(mirrors.matches(matches), "matches"), "reporter-matches")
     service.spawn(stoppable(mirrors.profiles(profiles), "profiles"), "reporter-profiles")
     service.spawn(stoppable(mirrors.statuses(statuses), "statuses"), "reporter-statuses")
+    service.spawn(stoppable(mirrors.apply_outcomes(outcomes), "outcomes"), "reporter-outcomes")
     service.every(FAILURE_LOG_INTERVAL, log_failures, "reporter-failure-log")
     await writer.run(settings.workers)  # until the service stops
 

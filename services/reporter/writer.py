@@ -7,8 +7,11 @@ Three queues, keyed by what they write (client-go semantics, :mod:`shared.runtim
   key (:class:`Write`; a :data:`Build` called when the write is due, for content that is
   costly to build; or ``None``: delete it); the handler applies or deletes the content
   wanted *when it runs* (level-triggered), in a thread (the kube client is synchronous);
-- ``statuses`` -- one key per definition (EventSource, EventTrigger, EventBasedAddOn): the
-  latest status to merge-patch. A 404 (the definition was deleted) is success;
+- ``statuses`` (:mod:`services.reporter.statuses`) -- one key per object whose status
+  subresource is merge-patched: a definition (EventSource, EventTrigger, EventBasedAddOn;
+  a 404 is success: it was deleted), or an object the reporter writes and whose status it
+  computes (:meth:`Writer.bind_status`: ClusterProfiles; a 404 means it is not written yet:
+  each apply of the object queues its status again, a delete forgets it);
 - ``sweeps`` -- one key per kind: the orphan sweep (objects labelled managed-by ripple that
   no NATS value wants are deleted through ``objects``). A failed list is retried, never read
   as "nothing there".
@@ -26,72 +29,31 @@ metrics) until the key's content changes.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from services.reporter.ownership import identity
-from shared.api.vocabulary import GVK, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey
+from services.reporter.statuses import StatusWriter
+from services.reporter.writes import (
+    FIELD_MANAGER,
+    MANAGED_SELECTOR,
+    Build,
+    Prepare,
+    StatusOf,
+    SweepDeferred,
+    Wanted,
+    Write,
+    fingerprint,
+    is_terminal,
+)
+from shared.api.vocabulary import GVK, ObjectKey
 from shared.kube import GVK as KubeGVK
-from shared.kube import DiscoveryFailed, KindNotServed, KubeClient, KubeError
+from shared.kube import KindNotServed, KubeClient, KubeError
 from shared.runtime.errors import Terminal
 from shared.runtime.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
-
-FIELD_MANAGER = "ripple-reporter"
-MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
-#: answers that retrying the same request cannot change
-TERMINAL_STATUSES = frozenset({400, 413, 415, 422})
-
-
-def is_terminal(exc: KubeError) -> bool:
-    """The API server refused the content itself (retrying cannot help)."""
-    return exc.status in TERMINAL_STATUSES and not isinstance(exc, DiscoveryFailed)
-
-
-def is_gone(exc: KubeError) -> bool:
-    """Positive knowledge that the object is not there: a 404 for it, or its kind not
-    served. A discovery that failed (even with a 404) is unknown."""
-    if isinstance(exc, DiscoveryFailed):
-        return False
-    return isinstance(exc, KindNotServed) or exc.status == 404
-
-
-def fingerprint(value: Any) -> str:
-    """SHA-256 of ``value``'s canonical JSON."""
-    raw = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Write:
-    """The wanted content of one object; ``status`` is merge-patched after the apply."""
-
-    obj: dict[str, Any]
-    status: dict[str, Any] | None = None
-
-    def digest(self) -> str:
-        """A fingerprint of the content (identical writes are skipped)."""
-        return fingerprint([self.obj, self.status])
-
-
-#: content built when its write is due: called on the loop, returns what builds the
-#: :class:`Write` in a worker thread (from an immutable copy), or None: nothing to write now
-Build = Callable[[], Callable[[], Write] | None]
-Wanted = Write | Build | None
-
-
-class SweepDeferred(Exception):
-    """The orphan sweep of a kind must wait: some NATS values are unknown (retried)."""
-
-
-#: called on the loop before a sweep compares: protects unknown objects, returns why the
-#: sweep must wait ("" when it may go on)
-Prepare = Callable[[], str]
 
 
 class Writer:
@@ -105,15 +67,11 @@ class Writer:
         self.keep = keep
         self.delay = delay
         self.objects: WorkQueue[ObjectKey] = WorkQueue("objects")
-        self.statuses: WorkQueue[ObjectKey] = WorkQueue("statuses")
         self.sweeps: WorkQueue[GVK] = WorkQueue("sweeps")
         self.prepare: dict[GVK, Prepare] = {}
         self._objects: dict[ObjectKey, Wanted] = {}  # wanted, not yet done
-        self._statuses: dict[ObjectKey, dict[str, Any]] = {}
         self._written: dict[ObjectKey, str] = {}  # digest of the last successful write
-        self._patched: dict[ObjectKey, str] = {}  # digest of the last status patched
         self._busy: set[ObjectKey] = set()  # objects whose handler is running
-        self._patching: set[ObjectKey] = set()
         self.stats = {
             "writes": 0,
             "writes_skipped": 0,
@@ -123,12 +81,15 @@ class Writer:
             "deletes": 0,
             "status_patches": 0,
             "status_gone": 0,
+            "status_waiting": 0,
             "write_failures": 0,
             "status_failures": 0,
             "sweeps": 0,
             "sweep_failures": 0,
             "orphans": 0,
         }
+        self.status = StatusWriter(kube, self.stats, delay)
+        self.statuses = self.status.queue
 
     @property
     def queues(self) -> tuple[WorkQueue[Any], ...]:
@@ -151,18 +112,28 @@ class Writer:
         self._objects[key] = wanted
         self.objects.add_after(key, self.delay)
 
+    # -- statuses (services.reporter.statuses) ---------------------------------------------
     def patch_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
-        if key in self._statuses and key not in self._patching:
-            self.stats["status_coalesced"] += 1
-        self._statuses[key] = status
-        self.statuses.add_after(key, self.delay)
+        """Merge-patch a definition's status (a 404 is success: it was deleted)."""
+        self.status.put(key, status)
 
     def forget_status(self, key: ObjectKey) -> None:
-        """The definition's status value is gone: nothing to patch any more (and a
-        definition created again under the name starts without a status)."""
-        self._statuses.pop(key, None)
-        self._patched.pop(key, None)
-        self.statuses.discard(key)
+        """The definition's status value is gone (see :meth:`StatusWriter.forget`)."""
+        self.status.forget(key)
+
+    def bind_status(self, gvk: GVK, status_of: StatusOf, fields: tuple[str, ...]) -> None:
+        """The reporter computes the status of the objects of ``gvk`` it writes."""
+        self.status.bind(gvk, status_of, fields)
+
+    def refresh_status(self, key: ObjectKey) -> None:
+        """The status of ``key`` (of a bound kind) may have changed: patch it when due."""
+        self.status.refresh(key)
+
+    def refresh_statuses(self, gvk: GVK) -> None:
+        """Queue the status of every object of ``gvk`` written (the others are queued when
+        they are)."""
+        for key in [k for k in self._written if (k.gvk.group, k.kind) == (gvk.group, gvk.kind)]:
+            self.status.refresh(key)
 
     def sweep(self, gvk: GVK, prepare: Prepare | None = None) -> None:
         if prepare is not None:
@@ -174,7 +145,7 @@ class Writer:
         """Process the three queues until cancelled or shut down."""
         async with asyncio.TaskGroup() as group:
             group.create_task(run_workers(self.objects, self._write, workers=workers))
-            group.create_task(run_workers(self.statuses, self._patch, workers=workers))
+            group.create_task(run_workers(self.statuses, self.status.patch, workers=workers))
             group.create_task(run_workers(self.sweeps, self._sweep, workers=1))
 
     def shut_down(self) -> None:
@@ -200,8 +171,11 @@ class Writer:
             del self._objects[key]
 
     async def _write_now(self, key: ObjectKey, want: Wanted) -> None:
+        binding = self.status.binding(key)
         if want is None:
             self._written.pop(key, None)
+            if binding is not None:
+                self.status.deleted(binding, key)
             existed = await asyncio.to_thread(self._delete_now, key)
             self.stats["deletes"] += 1
             log.info("deleted" if existed else "already gone", extra={"obj": str(key)})
@@ -209,28 +183,35 @@ class Writer:
         make = (lambda: want) if isinstance(want, Write) else want()
         if make is None:
             return  # nothing to write now (its content became unknown meanwhile)
-        digest = await asyncio.to_thread(self._apply_now, make, self._written.get(key))
-        if digest is None:
+        before = self.status.patches(binding.key(key)) if binding is not None else 0
+        done = await asyncio.to_thread(self._apply_now, make, self._written.get(key))
+        if done is None:
             self.stats["writes_skipped"] += 1
             log.debug("unchanged: not written", extra={"obj": str(key)})
             return
+        digest, applied = done
         self._written[key] = digest
         self.stats["writes"] += 1
         log.debug("written", extra={"obj": str(key)})
+        if binding is not None:  # the status it holds now is known: patch ours if it differs
+            self.status.applied(binding, key, applied, before)
 
-    def _apply_now(self, make: Callable[[], Write], last: str | None) -> str | None:
-        """Build and apply (in a thread); None when the content is ``last`` (not written)."""
+    def _apply_now(
+        self, make: Callable[[], Write], last: str | None
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Build and apply (in a thread): the digest and the object the server returned, or
+        None when the content is ``last`` (not written)."""
         write = make()
         digest = write.digest()
         if digest == last:
             return None
         obj = write.obj
-        self.kube.apply(obj, field_manager=FIELD_MANAGER)
+        applied = self.kube.apply(obj, field_manager=FIELD_MANAGER)
         if write.status is not None:
             meta = obj["metadata"]
             gvk = KubeGVK(obj["apiVersion"], obj["kind"])
             self.kube.patch_status(gvk, meta.get("namespace"), meta["name"], write.status)
-        return digest
+        return digest, applied if isinstance(applied, dict) else {}
 
     def _delete_now(self, key: ObjectKey) -> bool:
         try:
@@ -239,39 +220,6 @@ class Writer:
             if isinstance(exc, KindNotServed):
                 return False  # no such kind: no such object
             raise
-
-    async def _patch(self, key: ObjectKey) -> None:
-        status = self._statuses.get(key)
-        if status is None:
-            return
-        digest = fingerprint(status)
-        if self._patched.get(key) == digest:
-            self.stats["status_skipped"] += 1
-            if self._statuses.get(key) is status:
-                del self._statuses[key]
-            return
-        gvk = KubeGVK(*key.gvk)
-        self._patching.add(key)
-        try:
-            await asyncio.to_thread(self.kube.patch_status, gvk, None, key.name, status)
-        except KubeError as exc:
-            if not is_gone(exc):
-                self.stats["status_failures"] += 1
-                if is_terminal(exc):
-                    raise Terminal(str(exc)) from exc
-                raise
-            self.stats["status_gone"] += 1  # the definition was deleted: nothing to show
-            log.debug("no status written: %s", exc, extra={"obj": str(key)})
-        except Exception:
-            self.stats["status_failures"] += 1
-            raise
-        else:
-            self.stats["status_patches"] += 1
-            self._patched[key] = digest
-        finally:
-            self._patching.discard(key)
-        if self._statuses.get(key) is status:
-            del self._statuses[key]
 
     async def _sweep(self, gvk: GVK) -> None:
         """Delete the objects of ``gvk`` labelled managed-by ripple that nothing wants."""
@@ -339,8 +287,12 @@ class Writer:
                 s["coalesced"],
             ),
             "deletes_total": ("Objects deleted from the management cluster", s["deletes"]),
-            "status_patches_total": ("Definition statuses written", s["status_patches"]),
+            "status_patches_total": ("Statuses written", s["status_patches"]),
             "status_gone_total": ("Statuses not written: definition deleted", s["status_gone"]),
+            "status_waiting_total": (
+                "Statuses not written yet: their object is not written yet (written with it)",
+                s["status_waiting"],
+            ),
             "status_patches_skipped_total": (
                 "Status patches skipped: the status is what was last written",
                 s["status_skipped"],

@@ -421,3 +421,15 @@ def test_manager_and_admin_may_do_everything() -> None:
 def test_documented_reporter_template_is_generated() -> None:
     block = p.authorization_block([p.User("reporter", "change-me-three", p.reporter_permissions())])
     assert block in (REPO / "docs" / "nats-contract.md").read_text()
+
+
+def test_the_reporter_reads_the_apply_outcomes_it_mirrors() -> None:
+    """ClusterProfile statuses follow ``ripple-outcomes`` (issue 14): the reporter binds to,
+    gets from and watches that bucket (the live check is
+    test_reporter_reads_what_it_mirrors_and_writes_nothing) and writes nothing into it."""
+    assert streams.OUTCOMES in p.REPORTER_BUCKETS
+    publish = p.reporter_permissions().publish
+    stream = streams.OUTCOMES.stream_name
+    for subject in ("STREAM.INFO.{s}", "DIRECT.GET.{s}.>", "CONSUMER.CREATE.{s}.>"):
+        assert f"{p.JS_API}.{subject.format(s=stream)}" in publish
+    assert not any(s.startswith(f"$KV.{streams.OUTCOMES.bucket}") for s in publish)

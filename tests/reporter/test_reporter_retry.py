@@ -14,6 +14,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,13 @@ class Harness:
 
 @pytest.fixture
 def harness(fleet: FleetThread, nats_server: EmbeddedNats, tmp_path: Path) -> Iterator[Harness]:
+    with new_harness(fleet, nats_server, tmp_path) as h:
+        yield h
+
+
+@contextmanager
+def new_harness(fleet: FleetThread, nats_server: EmbeddedNats, tmp_path: Path) -> Iterator[Harness]:
+    """A management cluster of ``fleet`` with the Sveltos CRDs, and a reporter to start."""
     name = f"rep{next(_names)}-{os.getpid() % 1000}"
     kubeconfig = fleet.add_cluster(name)
     kube = KubeClient(str(kubeconfig), name=name)
