@@ -9,7 +9,9 @@ Rules (``../shared/scenarios/README.md``):
 - scalars compare by value and type family (``80`` equals ``80.0``; ``"80"`` does not equal
   ``80``; booleans only equal booleans);
 - every deployed object must carry the annotation ``projectsveltos.io/hash``
-  (:func:`check_deployed` adds that rule to :func:`diff`).
+  (:func:`check_deployed` adds that rule to :func:`diff`), except the objects of a Helm
+  release: Helm annotates what it installs with ``meta.helm.sh/release-name``, and Sveltos
+  does not hash them either.
 
 :func:`diff` returns :class:`Difference` records whose ``str()`` names the field path, e.g.
 ``spec.ingress[0].ports[0].port: expected 443, got 80`` or
@@ -24,6 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.api.vocabulary import HASH_ANNOTATION as HASH_ANNOTATION
+
+#: the annotation Helm puts on every object of a release
+HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _MISSING = object()
@@ -137,10 +142,11 @@ def _diff(expected: Any, actual: Any, path: str, out: list[Difference]) -> None:
 
 
 def check_deployed(expected: dict[str, Any], live: dict[str, Any]) -> list[Difference]:
-    """:func:`diff` plus the rule that a deployed object carries ``projectsveltos.io/hash``."""
+    """:func:`diff` plus the rule that a deployed object carries ``projectsveltos.io/hash``
+    (unless Helm installed it: annotation ``meta.helm.sh/release-name``)."""
     out = diff(expected, live)
     annotations = (live.get("metadata") or {}).get("annotations") or {}
-    if not annotations.get(HASH_ANNOTATION):
+    if not annotations.get(HASH_ANNOTATION) and not annotations.get(HELM_RELEASE_ANNOTATION):
         out.append(
             Difference(
                 _join("metadata.annotations", HASH_ANNOTATION),

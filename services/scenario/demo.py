@@ -81,7 +81,18 @@ def look_around(stack: Stack) -> list[str]:
         f"    {k} --kubeconfig {mgmt} get "
         "sveltosclusters,eventsources,eventbasedaddons,eventreports,clusterprofiles -A",
         "",
-        "  try it (a labelled Service gets its NetworkPolicy):",
+        "  the Helm release kyverno/kyverno-latest (where a selected cluster has a labelled "
+        "Service; Helm keeps it in Secrets, the ClusterProfile lists the chart):",
+    ]
+    for cluster in stack.fleet.clusters:
+        kc = _rel(stack.kubeconfig(cluster.ref))
+        lines.append(f"    {k} --kubeconfig {kc} get secrets -n kyverno -l owner=helm")
+    lines.append(f"    {k} --kubeconfig {mgmt} get clusterprofile -o yaml")
+    if stack.charts_url:
+        lines.append(f"    the charts: {stack.charts_url}/index.yaml")
+    lines += [
+        "",
+        "  try it (a labelled Service gets its NetworkPolicy, and Kyverno comes back):",
         f"    {k} --kubeconfig {_rel(stack.kubeconfig(first))} apply --server-side "
         f"-f {_rel(STORY / 'cluster' / 'another-service.yaml')}",
         "",
@@ -207,6 +218,7 @@ def run_demo(
         scenario.fleet,
         scenario.management_dir,
         crds_dir=scenario.crds_dir,
+        charts_dir=scenario.charts_dir,
         state_dir=state_dir,
         services=services,
         ready_timeout=ready_timeout,

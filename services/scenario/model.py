@@ -7,6 +7,7 @@ A scenario folder (see ``../shared/scenarios/README.md``)::
     management/     definitions applied to the management cluster
     cluster/        objects that steps apply to managed clusters
     expect/         objects that steps expect to find
+    charts/         optional: Helm charts served to the stack (:mod:`services.scenario.charts`)
     steps.yaml      steps: [{apply|delete|label|manage|expect: {...}}, ...]
 
 :func:`load_scenario` reads and validates all of it, so a typo is reported before anything is
@@ -18,10 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from services.scenario.charts import chart_entries, check_placeholders
 from services.scenario.errors import ScenarioError
+from services.scenario.files import read_objects as read_objects
+from services.scenario.files import read_yaml as read_yaml
+from services.scenario.files import yaml_files as yaml_files
+from services.scenario.releases import ExpectedRelease, ReleaseRef
 from shared.api.vocabulary import SVELTOS
 from shared.api.vocabulary import ClusterTypeLower as ClusterType
 
@@ -119,13 +124,8 @@ class DeleteStep(_Strict):
 
     @property
     def object(self) -> ObjectRef:
-        return ObjectRef.model_validate(
-            {
-                "apiVersion": self.api_version,
-                "kind": self.kind,
-                "namespace": self.namespace,
-                "name": self.name,
-            }
+        return ObjectRef(
+            api_version=self.api_version, kind=self.kind, namespace=self.namespace, name=self.name
         )
 
     def describe(self) -> str:
@@ -170,17 +170,24 @@ class ManageStep(_Strict):
 
 
 class ExpectStep(_Strict):
-    """Wait (up to the deadline) until every ``present`` file matches and ``absent`` is gone."""
+    """Wait (up to the deadline) until every ``present`` file matches, ``absent`` is gone, and
+    the Helm releases hold (:mod:`services.scenario.releases`)."""
 
     action: Literal["expect"] = "expect"
     cluster: ClusterRef
     present: list[str] = Field(default_factory=list)
     absent: list[ObjectRef] = Field(default_factory=list)
+    releases: list[ExpectedRelease] = Field(default_factory=list)
+    absent_releases: list[ReleaseRef] = Field(default_factory=list, alias="absentReleases")
 
     @model_validator(mode="after")
     def _something(self) -> ExpectStep:
-        if not self.present and not self.absent:
-            raise ValueError("expect needs 'present' or 'absent' (or both)")
+        if not (self.present or self.absent or self.releases or self.absent_releases):
+            raise ValueError("expect needs 'present', 'absent', 'releases' or 'absentReleases'")
+        named = [f"{r.namespace}/{r.name}" for r in [*self.releases, *self.absent_releases]]
+        twice = sorted({n for n in named if named.count(n) > 1})
+        if twice:
+            raise ValueError(f"release {', '.join(twice)} is named more than once")
         return self
 
     def describe(self) -> str:
@@ -189,6 +196,12 @@ class ExpectStep(_Strict):
             parts.append("present " + ", ".join(Path(p).name for p in self.present))
         if self.absent:
             parts.append("absent " + ", ".join(str(a) for a in self.absent))
+        if self.releases:
+            parts.append("release " + ", ".join(f"{r.namespace}/{r.name}" for r in self.releases))
+        if self.absent_releases:
+            parts.append(
+                "no release " + ", ".join(f"{r.namespace}/{r.name}" for r in self.absent_releases)
+            )
         return f"expect in {self.cluster}: {'; '.join(parts)}"
 
 
@@ -266,54 +279,11 @@ def parse_steps(document: object, source: str = "steps.yaml") -> list[Step]:
     return [parse_step(item, i + 1, source) for i, item in enumerate(raw)]
 
 
-def read_yaml(path: Path) -> Any:
-    """One YAML document; :class:`ScenarioError` with the line on a syntax error."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ScenarioError(f"{path}: cannot read: {err.strerror or err}") from None
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"{path}: invalid YAML: {err}") from None
-
-
-def read_objects(path: Path) -> list[dict[str, Any]]:
-    """Every Kubernetes object of a (multi-document) YAML file, empty documents skipped."""
-    try:
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except OSError as err:
-        raise ScenarioError(f"{path}: cannot read: {err.strerror or err}") from None
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"{path}: invalid YAML: {err}") from None
-    objects = []
-    for i, doc in enumerate(docs):
-        if doc is None:
-            continue
-        if not isinstance(doc, dict):
-            raise ScenarioError(f"{path}: document {i + 1} is not a mapping")
-        meta = doc.get("metadata")
-        if not doc.get("apiVersion") or not doc.get("kind") or not isinstance(meta, dict):
-            raise ScenarioError(
-                f"{path}: document {i + 1} needs apiVersion, kind and metadata.name"
-            )
-        if not meta.get("name"):
-            raise ScenarioError(f"{path}: document {i + 1}: metadata.name is missing")
-        objects.append(doc)
-    return objects
-
-
 def load_fleet(path: Path) -> Fleet:
-    data = read_yaml(path)
     try:
-        return Fleet.model_validate(data)
+        return Fleet.model_validate(read_yaml(path))
     except ValidationError as err:
         raise ScenarioError(f"{path}: {_format_validation(err)}") from None
-
-
-def yaml_files(directory: Path) -> list[Path]:
-    """``*.yaml``/``*.yml`` of a directory, sorted; empty when it does not exist."""
-    if not directory.is_dir():
-        return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
 class Scenario(BaseModel):
@@ -335,6 +305,10 @@ class Scenario(BaseModel):
         return self.path / "management"
 
     @property
+    def charts_dir(self) -> Path:
+        return self.path / "charts"
+
+    @property
     def fleet_file(self) -> Path:
         return self.path / "fleet.yaml"
 
@@ -342,8 +316,12 @@ class Scenario(BaseModel):
         return self.path / relative
 
 
-def validate_references(steps: list[Step], fleet: Fleet, base: Path, source: str) -> None:
-    """Every cluster a step names is in the fleet; every file it names exists and parses."""
+def validate_references(
+    steps: list[Step], fleet: Fleet, base: Path, source: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Every cluster a step names is in the fleet; every file it names exists and parses.
+    Returns the objects of the files that ``manage`` steps apply, by step and file."""
+    applied: dict[str, list[dict[str, Any]]] = {}
     for step in steps:
         action = step.action
         where = f"{source}: step {step.number} ({step.kind})"
@@ -368,6 +346,9 @@ def validate_references(steps: list[Step], fleet: Fleet, base: Path, source: str
                 raise ScenarioError(f"{where}: {err}") from None
             if not objects:
                 raise ScenarioError(f"{where}: file {rel} holds no object")
+            if isinstance(action, ManageStep) and action.apply is not None:
+                applied[f"{where} {rel}"] = objects
+    return applied
 
 
 def load_scenario(path: Path | str) -> Scenario:
@@ -381,8 +362,9 @@ def load_scenario(path: Path | str) -> Scenario:
     fleet = load_fleet(folder / "fleet.yaml")
     source = str(folder / "steps.yaml")
     steps = parse_steps(read_yaml(folder / "steps.yaml"), source)
-    validate_references(steps, fleet, folder, source)
-    for directory in (folder / "crds", folder / "management"):
-        for file in yaml_files(directory):
-            read_objects(file)
+    definitions = validate_references(steps, fleet, folder, source)
+    for file in yaml_files(folder / "crds"):
+        read_objects(file)
+    definitions |= {str(f): read_objects(f) for f in yaml_files(folder / "management")}
+    check_placeholders(definitions, chart_entries(folder / "charts"), folder / "charts")
     return Scenario(name=folder.name, path=folder.resolve(), fleet=fleet, steps=steps)

@@ -9,17 +9,29 @@ import logging
 import time
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from services.scenario import kinds
 from services.scenario.errors import StackError
-from services.scenario.model import FleetCluster
+from services.scenario.model import FleetCluster, read_objects, yaml_files
 from services.scenario.processes import wait_until
 from shared.kube import GVK, KubeClient, KubeError, object_key
 
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "scenario"
+
+
+def read_dir(directory: Path | None) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """The objects of every YAML file of a directory, and ``id(obj)`` -> file path."""
+    objects: list[dict[str, Any]] = []
+    sources: dict[int, str] = {}
+    for file in yaml_files(directory) if directory else []:
+        for obj in read_objects(file):
+            objects.append(obj)
+            sources[id(obj)] = str(file)
+    return objects, sources
 
 
 def ensure_namespace(client: KubeClient, name: str) -> None:

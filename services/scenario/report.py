@@ -112,7 +112,8 @@ def narrative_lines(result: StepResult) -> list[str]:
             timing = f" (checked {held} after {result.trigger})"
         else:
             timing = f" {held} after {result.trigger}"
-        lines.append(f"{PASS} {item.what} {change} {prep} {where}{timing}")
+        what = f"{item.what} ({item.detail})" if item.detail else item.what
+        lines.append(f"{PASS} {what} {change} {prep} {where}{timing}")
     return lines
 
 

@@ -61,6 +61,7 @@ def run_scenario(
         scenario.fleet,
         scenario.management_dir,
         crds_dir=scenario.crds_dir,
+        charts_dir=scenario.charts_dir,
         state_dir=state_dir,
         services=services,
         ready_timeout=ready_timeout,

@@ -16,15 +16,17 @@ Order of bring-up (:meth:`Stack.start`):
    fallbacks for kinds still missing, CAPI's Cluster included), the clusters' namespaces,
    one ``SveltosCluster`` or CAPI ``Cluster`` per fleet entry (its labels, status ready);
 4. managed clusters: every file of ``crds/``;
-5. management cluster: every object of ``management/`` (CRDs, then Namespaces, then the rest;
-   the namespaces of namespaced objects are created first);
+5. the charts of ``charts_dir`` served over loopback HTTP (:mod:`services.scenario.charts`:
+   ``charts_url``), then every object of ``management/`` in the management cluster (CRDs,
+   then Namespaces, then the rest; the namespaces of namespaced objects are created first;
+   ``${CHARTS_URL}`` replaced);
 6. services (unless ``services=False``): ``ripple manager``, ``ripple reporter`` and one
    ``ripple agent`` per cluster, each a child process logging to ``logs/<name>.log``, awaited
    through its ready file (``ready/<name>``) with a deadline; each gets its NATS user and
    password in ``RIPPLE_NATS_USER``/``RIPPLE_NATS_PASSWORD`` (never in argv).
 
 :meth:`Stack.stop` stops the agents, then the manager and the reporter (each group: SIGTERM
-to all, then SIGKILL after a grace period), then the fleet, then nats-server. It is idempotent and runs on ``__exit__``.
+to all, then SIGKILL after a grace period), then the fleet, the chart repository and nats-server. It is idempotent and runs on ``__exit__``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Self
 import yaml
 
 from services.scenario import kinds, provision
+from services.scenario.charts import StackCharts
 from services.scenario.commands import agent_name, fleet_command, service_commands
 from services.scenario.credentials import NatsCredentials
 from services.scenario.errors import StackError
@@ -52,8 +55,6 @@ from services.scenario.model import (
     FleetCluster,
     Step,
     load_fleet,
-    read_objects,
-    yaml_files,
 )
 from services.scenario.processes import (
     ManagedProcess,
@@ -75,25 +76,14 @@ log = logging.getLogger(__name__)
 DEFAULT_READY_TIMEOUT = 60.0
 
 
-def _read_dir(directory: Path | None) -> tuple[list[dict[str, Any]], dict[int, str]]:
-    """The objects of every YAML file of a directory, and ``id(obj)`` -> file path."""
-    objects: list[dict[str, Any]] = []
-    sources: dict[int, str] = {}
-    for file in yaml_files(directory) if directory else []:
-        for obj in read_objects(file):
-            objects.append(obj)
-            sources[id(obj)] = str(file)
-    return objects, sources
-
-
-class Stack(StackNats, StackLogs):
+class Stack(StackNats, StackLogs, StackCharts):
     """Everything a scenario needs, up for one fleet (see the module doc).
 
     ``fleet`` is a :class:`Fleet` or the path of a ``fleet.yaml``. ``state_dir`` receives the
     kubeconfigs (``fleet/``), logs (``logs/``), ready files and NATS store; a temporary
     directory is used (and removed on a clean stop) when it is not given. ``services=False``
     brings up only NATS, the fleet, CRDs, registrations and definitions. ``secure=False``
-    runs nats-server without authorization.
+    runs nats-server without authorization. ``charts_dir``: a scenario's ``charts/``.
     """
 
     def __init__(
@@ -102,6 +92,7 @@ class Stack(StackNats, StackLogs):
         management_dir: Path | str | None = None,
         *,
         crds_dir: Path | str | None = None,
+        charts_dir: Path | str | None = None,
         state_dir: Path | str | None = None,
         services: bool = True,
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
@@ -115,6 +106,8 @@ class Stack(StackNats, StackLogs):
         self.fleet = fleet if isinstance(fleet, Fleet) else load_fleet(Path(fleet))
         self.management_dir = Path(management_dir) if management_dir else None
         self.crds_dir = Path(crds_dir) if crds_dir else None
+        self.charts_dir = Path(charts_dir) if charts_dir else None
+        self.charts = None
         self._tmp = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="ripple-stack-")).resolve()
         self.services = services
@@ -154,12 +147,10 @@ class Stack(StackNats, StackLogs):
         if cluster == MANAGEMENT:
             return self.kubeconfig_dir / "management.kubeconfig"
         entry = self.fleet.cluster(cluster)
+        ns, name = entry.namespace, entry.name
         candidates = [
-            f"{entry.name}.kubeconfig",
-            f"{entry.namespace}-{entry.name}.kubeconfig",
-            f"{entry.namespace}--{entry.name}.kubeconfig",
-            f"{entry.namespace}/{entry.name}.kubeconfig",
-            f"{entry.namespace}_{entry.name}.kubeconfig",
+            f"{stem}.kubeconfig"
+            for stem in (name, f"{ns}-{name}", f"{ns}--{name}", f"{ns}/{name}", f"{ns}_{name}")
         ]
         for name in candidates:
             path = self.kubeconfig_dir / name
@@ -220,7 +211,7 @@ class Stack(StackNats, StackLogs):
             return self
         self._started = True
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for sub in ("logs", "ready", "fleet", "nats"):
+        for sub in ("logs", "ready", "fleet", "nats", "helm-cache"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
         self.log_dir.mkdir(parents=True)
         try:
@@ -228,6 +219,7 @@ class Stack(StackNats, StackLogs):
             self._start_fleet()
             self._prepare_management()
             self._prepare_clusters()
+            self._start_charts()
             self._apply_definitions()
             if self.services:
                 self._start_services()
@@ -247,6 +239,7 @@ class Stack(StackNats, StackLogs):
         self._clients.clear()
         if self.fleet_process is not None:
             self.fleet_process.stop()
+        self._stop_charts()
         if self.nats is not None:
             self.nats.stop()
         if self._tmp and not self.failed and self._started:
@@ -319,7 +312,7 @@ class Stack(StackNats, StackLogs):
         return provision.register_cluster(self.management, cluster)
 
     def _prepare_clusters(self) -> None:
-        crds, sources = _read_dir(self.crds_dir)
+        crds, sources = provision.read_dir(self.crds_dir)
         for cluster in self.fleet.clusters:
             client = self.client(cluster.ref)
             provision.ensure_namespace(client, "default")
@@ -327,13 +320,15 @@ class Stack(StackNats, StackLogs):
                 provision.install_crds(client, crds, cluster.ref, self.ready_timeout, sources)
 
     def _apply_definitions(self) -> None:
-        objects, sources = _read_dir(self.management_dir)
+        objects, sources = provision.read_dir(self.management_dir)
         self.apply_management(objects, sources)
 
     def apply_management(
         self, objects: list[dict[str, Any]], sources: dict[int, str] | None = None
     ) -> list[dict[str, Any]]:
-        """Apply definitions to the management cluster (:func:`provision.apply_objects`)."""
+        """Apply definitions to the management cluster (:func:`provision.apply_objects`), the
+        placeholders of :mod:`services.scenario.charts` replaced."""
+        objects, sources = self.with_charts_url(objects, sources)
         return provision.apply_objects(self.management, objects, self.ready_timeout, sources)
 
     def start_services(self) -> None:
@@ -367,6 +362,7 @@ class Stack(StackNats, StackLogs):
             metrics_ports=self.metrics_ports,
         )
         env = {"RIPPLE_LOG_LEVEL": self.log_level}
+        helm = {"RIPPLE_HELM_CACHE_DIR": str(self.state_dir / "helm-cache")}  # agents' charts
         nats_env = self.nats_env()
         for cmd in commands:
             proc = ManagedProcess(
@@ -374,7 +370,11 @@ class Stack(StackNats, StackLogs):
                 cmd.argv,
                 self.log_dir / f"{cmd.name}.log",
                 ready_file=cmd.ready_file,
-                env={**env, **nats_env.get(cmd.name, {})},
+                env={
+                    **env,
+                    **(helm if cmd.name.startswith("agent-") else {}),
+                    **nats_env.get(cmd.name, {}),
+                },
             )
             self.processes[cmd.name] = proc.start()
         wait_ready(list(self.processes.values()), self.ready_timeout)

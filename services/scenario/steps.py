@@ -6,8 +6,11 @@
   merge-patch the labels of the cluster's registration in the management cluster (``null``
   removes); ``manage``: apply or delete every object of a file in the management cluster.
 - ``expect``: poll (every few ms) until every ``present`` object holds
-  (:func:`services.scenario.compare.check_deployed`) and every ``absent`` object is gone, or
-  until the deadline (10 s by default).
+  (:func:`services.scenario.compare.check_deployed`), every ``absent`` object is gone, every
+  release of ``releases`` holds and every one of ``absentReleases`` is gone (read from Helm's
+  storage Secrets: :mod:`services.scenario.releases`), or until the deadline (10 s by
+  default). A release "appeared", "was updated" (a new revision) or "was removed" as an
+  object does.
 
 Timings (milliseconds): ``duration_ms`` is the step's own wall time. For an ``expect``,
 ``latency_ms`` is measured from the end of the first action since the previous ``expect``
@@ -25,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,13 +45,23 @@ from services.scenario.model import (
     Step,
     read_objects,
 )
+from services.scenario.releases import (
+    ExpectedRelease,
+    ReleaseRef,
+    check_absent,
+    check_release,
+    read_release,
+)
+from services.scenario.results import UNKNOWN
+from services.scenario.results import ItemResult as ItemResult
+from services.scenario.results import StepResult as StepResult
 from shared.errors import RippleError
 from shared.kube import GVK, KindNotServed, KubeClient, KubeError, object_key
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.005
-_UNKNOWN = "?"
+_SECRET = GVK("v1", "Secret")  # where Helm stores a release
 FIELD_MANAGER = "scenario"
 
 
@@ -69,96 +82,6 @@ class StackView(Protocol):
     def log_tails(self, cluster: str | None = None, lines: int | None = None) -> str: ...
 
 
-@dataclass
-class ItemResult:
-    """One object of an ``expect``: ``mode`` is ``present`` or ``absent``."""
-
-    what: str
-    mode: str
-    cluster: str
-    ok: bool = False
-    held_ms: float | None = None
-    before: str | None = _UNKNOWN
-    """resourceVersion before the batch of actions ("" when absent then, unknown otherwise)."""
-    after: str = ""
-    """resourceVersion when it held ("" when absent)."""
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def change(self) -> str:
-        """``appeared``/``was updated``/``is in place``/``was removed``/``is absent``."""
-        if self.mode == "present":
-            if self.before == "":
-                return "appeared"
-            if self.before not in (_UNKNOWN, self.after):
-                return "was updated"
-            return "is in place"
-        return "was removed" if self.before not in ("", _UNKNOWN) else "is absent"
-
-
-@dataclass
-class StepResult:
-    step: Step
-    ok: bool
-    duration_ms: float = 0.0
-    latency_ms: float | None = None
-    items: list[ItemResult] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-    trigger: str = ""
-    first_in_batch: bool = False
-    """An expect right after actions (its latency measures them); later expects of the same
-    batch only confirm more (their ``latency_ms`` includes the earlier expects' waits)."""
-    error: str = ""
-    logs: str = ""
-    skipped: bool = False
-
-    @property
-    def number(self) -> int:
-        return self.step.number
-
-    @property
-    def measures_change(self) -> bool:
-        """A passing first expect of a batch in which something appeared, changed or went:
-        its ``latency_ms`` is an event-to-add-on latency (statistics use only these)."""
-        return (
-            self.ok
-            and self.first_in_batch
-            and self.latency_ms is not None
-            and any(i.change in ("appeared", "was updated", "was removed") for i in self.items)
-        )
-
-    @property
-    def kind(self) -> str:
-        return self.step.kind
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step.number,
-            "kind": self.step.kind,
-            "description": self.step.describe(),
-            "ok": self.ok,
-            "skipped": self.skipped,
-            "duration_ms": round(self.duration_ms, 3),
-            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
-            "first_in_batch": self.first_in_batch,
-            "measures_change": self.measures_change,
-            "items": [
-                {
-                    "object": i.what,
-                    "cluster": i.cluster,
-                    "mode": i.mode,
-                    "ok": i.ok,
-                    "held_ms": None if i.held_ms is None else round(i.held_ms, 3),
-                    "change": i.change,
-                    "problems": i.problems,
-                }
-                for i in self.items
-            ],
-            "changes": self.changes,
-            "error": self.error,
-        }
-
-
 def _rv(obj: dict[str, Any] | None) -> str:
     if obj is None:
         return ""
@@ -171,7 +94,8 @@ def _short(cluster: str) -> str:
 
 @dataclass
 class _Probe:
-    """One object an expectation names, with how to fetch and judge it."""
+    """One object or Helm release (``release``) an expectation names, with how to fetch and
+    judge it."""
 
     cluster: str
     mode: str
@@ -179,9 +103,12 @@ class _Probe:
     namespace: str
     name: str
     expected: dict[str, Any] | None = None
+    release: ReleaseRef | None = None
 
     @property
     def what(self) -> str:
+        if self.release is not None:
+            return str(self.release)
         ns = f"{self.namespace}/" if self.namespace else ""
         return f"{self.gvk.kind} {ns}{self.name}"
 
@@ -238,7 +165,7 @@ class StepRunner:
                 break
             for probe in self._probes(step.action):
                 try:
-                    self._before[(probe.cluster, probe.what)] = _rv(self._fetch(probe))
+                    self._before[(probe.cluster, probe.what)] = self._version(probe)
                 except KubeError:
                     pass
 
@@ -358,6 +285,13 @@ class StepRunner:
                     ref.name,
                 )
             )
+        for mode, releases in (("present", action.releases), ("absent", action.absent_releases)):
+            for named in releases:
+                probes.append(
+                    _Probe(
+                        action.cluster, mode, _SECRET, named.namespace, named.name, release=named
+                    )
+                )
         return probes
 
     def _fetch(self, probe: _Probe) -> dict[str, Any] | None:
@@ -368,22 +302,46 @@ class StepRunner:
             return None
         return client.get(probe.gvk, ns, probe.name)
 
-    def _judge(self, probe: _Probe) -> tuple[list[str], str]:
-        """Problems of one probe now (empty: it holds), and the live resourceVersion."""
+    def _version(self, probe: _Probe) -> str:
+        """The probe's resourceVersion, or its release's revision ("" when absent)."""
+        if probe.release is None:
+            return _rv(self._fetch(probe))
+        release = read_release(self._client(probe.cluster), probe.release)
+        return release.version if release is not None else ""
+
+    def _judge_release(self, probe: _Probe, ref: ReleaseRef) -> tuple[list[str], str, str]:
+        try:
+            release = read_release(self._client(probe.cluster), ref)
+        except KubeError as err:
+            return [f"cannot read it: {err}"], "", ""
+        if probe.mode == "absent":
+            problems = check_absent(release)
+        else:
+            assert isinstance(ref, ExpectedRelease)
+            problems = check_release(ref, release)
+        if release is None:
+            return problems, "", ""
+        return problems, release.version, release.describe()
+
+    def _judge(self, probe: _Probe) -> tuple[list[str], str, str]:
+        """Problems of one probe now (empty: it holds), the live resourceVersion (a release:
+        its revision) and, for a release, what it is now."""
+        if probe.release is not None:
+            return self._judge_release(probe, probe.release)
         try:
             live = self._fetch(probe)
         except KubeError as err:
-            return [f"cannot read it: {err}"], ""
+            return [f"cannot read it: {err}"], "", ""
         if probe.mode == "absent":
             if live is None:
-                return [], ""
+                return [], "", ""
             meta = live.get("metadata") or {}
             extra = " (being deleted)" if meta.get("deletionTimestamp") else ""
-            return [f"still exists{extra}"], _rv(live)
+            return [f"still exists{extra}"], _rv(live), ""
         if live is None:
-            return [f"missing: no such object in {probe.cluster}"], ""
+            return [f"missing: no such object in {probe.cluster}"], "", ""
         assert probe.expected is not None
-        return [str(d) for d in check_deployed(probe.expected, live)], _rv(live)
+        return [str(d) for d in check_deployed(probe.expected, live)], _rv(live), ""
 
     def _expect(self, step: Step, action: ExpectStep, start: float) -> StepResult:
         origin = self._origin if self._origin is not None else start
@@ -395,7 +353,7 @@ class StepRunner:
                 p.what,
                 p.mode,
                 p.cluster,
-                before=self._before.get((p.cluster, p.what), _UNKNOWN),
+                before=self._before.get((p.cluster, p.what), UNKNOWN),
             )
             for p in probes
         ]
@@ -403,9 +361,10 @@ class StepRunner:
         while True:
             now_problems = [self._judge(p) for p in probes]
             now = time.monotonic()
-            for item, (problems, rv) in zip(items, now_problems, strict=True):
+            for item, (problems, rv, detail) in zip(items, now_problems, strict=True):
                 item.problems = problems
                 item.after = rv
+                item.detail = detail
                 item.ok = not problems
                 if item.ok and item.held_ms is None:
                     item.held_ms = (now - origin) * 1000

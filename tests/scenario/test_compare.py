@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.scenario.compare import HASH_ANNOTATION, check_deployed, diff
+from services.scenario.compare import HASH_ANNOTATION, HELM_RELEASE_ANNOTATION, check_deployed, diff
 
 POLICY: dict[str, Any] = {
     "apiVersion": "networking.k8s.io/v1",
@@ -132,3 +132,18 @@ def test_hash_rule_adds_to_field_differences() -> None:
         'spec.podSelector.matchLabels["app.kubernetes.io/name"]',
         'metadata.annotations["projectsveltos.io/hash"]',
     ]
+
+
+def test_objects_of_a_helm_release_need_no_hash_annotation() -> None:
+    expected = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 1}}
+    live: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"annotations": {HELM_RELEASE_ANNOTATION: "kyverno-latest"}},
+        "spec": {"replicas": 1},
+    }
+    assert check_deployed(expected, live) == []
+    live["spec"]["replicas"] = 2  # the other rules still apply
+    assert [str(d) for d in check_deployed(expected, live)] == ["spec.replicas: expected 1, got 2"]
+    live["metadata"]["annotations"] = {}
+    assert len(check_deployed(expected, live)) == 2

@@ -80,6 +80,39 @@ def test_each_step_kind_parses() -> None:
     assert expect.absent[0].namespace == ""
 
 
+def test_expect_releases_parse() -> None:
+    (step,) = parse_steps(
+        {
+            "steps": [
+                {
+                    "expect": {
+                        "cluster": "default/a",
+                        "releases": [
+                            {
+                                "namespace": "kyverno",
+                                "name": "kyverno-latest",
+                                "status": "deployed",
+                                "revision": 2,
+                                "chartVersion": "2.6.0",
+                            }
+                        ],
+                        "absentReleases": [{"namespace": "kyverno", "name": "old"}],
+                    }
+                }
+            ]
+        }
+    )
+    expect = step.action
+    assert isinstance(expect, ExpectStep)
+    (release,) = expect.releases
+    assert (release.status, release.revision, release.chart_version) == ("deployed", 2, "2.6.0")
+    assert release.chart is None
+    assert [str(r) for r in expect.absent_releases] == ["Helm release kyverno/old"]
+    assert step.describe() == (
+        "expect in default/a: release kyverno/kyverno-latest; no release kyverno/old"
+    )
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -110,7 +143,51 @@ def test_each_step_kind_parses() -> None:
             "step 2 (manage): manage needs exactly one of 'apply' or 'delete'",
         ),
         ({"manage": {}}, "step 2 (manage): manage needs exactly one of 'apply' or 'delete'"),
-        ({"expect": {"cluster": "d/a"}}, "step 2 (expect): expect needs 'present' or 'absent'"),
+        (
+            {"expect": {"cluster": "d/a"}},
+            "step 2 (expect): expect needs 'present', 'absent', 'releases' or 'absentReleases'",
+        ),
+        (
+            {
+                "expect": {
+                    "cluster": "d/a",
+                    "releases": [{"namespace": "k", "name": "r", "status": "ok"}],
+                }
+            },
+            "step 2 (expect): releases.0.status: unknown Helm status 'ok'",
+        ),
+        (
+            {"expect": {"cluster": "d/a", "releases": [{"name": "r"}]}},
+            "step 2 (expect): releases.0.namespace: Field required",
+        ),
+        (
+            {
+                "expect": {
+                    "cluster": "d/a",
+                    "releases": [{"namespace": "k", "name": "r", "chartVersion": 1.1}],
+                }
+            },
+            "step 2 (expect): releases.0.chartVersion: write the version as a string",
+        ),
+        (
+            {
+                "expect": {
+                    "cluster": "d/a",
+                    "absentReleases": [{"namespace": "k", "name": "r", "revision": 1}],
+                }
+            },
+            "step 2 (expect): absentReleases.0.revision: Extra inputs are not permitted",
+        ),
+        (
+            {
+                "expect": {
+                    "cluster": "d/a",
+                    "releases": [{"namespace": "k", "name": "r"}],
+                    "absentReleases": [{"namespace": "k", "name": "r"}],
+                }
+            },
+            "step 2 (expect): release k/r is named more than once",
+        ),
         (
             {"expect": {"cluster": "d/a", "absent": [{"kind": "X", "name": "y"}]}},
             "step 2 (expect): absent.0.apiVersion: Field required",
@@ -224,3 +301,40 @@ def test_not_a_folder(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing")
     with pytest.raises(ScenarioError, match=r"fleet\.yaml is missing"):
         load_scenario(tmp_path)
+
+
+_ADDON = """apiVersion: lib.projectsveltos.io/v1alpha1
+kind: EventBasedAddOn
+metadata: {name: kyverno}
+spec:
+  helmCharts:
+  - {repositoryURL: "${CHARTS_URL}", repositoryName: k, chartName: k/k, chartVersion: 1.0.0,
+     releaseName: k, releaseNamespace: k}
+"""
+
+
+def test_charts_url_without_charts_is_an_error_at_load_time(tmp_path: Path) -> None:
+    folder = _scenario(
+        tmp_path, "steps:\n- apply: {cluster: default/cluster-a, file: cluster/svc.yaml}\n"
+    )
+    (folder / "management").mkdir()
+    (folder / "management" / "kyverno.yaml").write_text(_ADDON)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(folder)
+    assert str(err.value) == (
+        f"{folder / 'management' / 'kyverno.yaml'}: EventBasedAddOn kyverno uses ${{CHARTS_URL}}, "
+        f"but the scenario serves no chart ({folder / 'charts'} is missing or empty)"
+    )
+    (folder / "charts" / "k").mkdir(parents=True)
+    (folder / "charts" / "k" / "Chart.yaml").write_text("apiVersion: v2\nname: k\nversion: 1.0.0\n")
+    assert load_scenario(folder).charts_dir == folder.resolve() / "charts"
+
+
+def test_charts_url_in_a_manage_step_without_charts(tmp_path: Path) -> None:
+    folder = _scenario(tmp_path, "steps:\n- manage: {apply: later/kyverno.yaml}\n")
+    (folder / "later").mkdir()
+    (folder / "later" / "kyverno.yaml").write_text(_ADDON)
+    with pytest.raises(
+        ScenarioError, match=r"step 1 \(manage\) later/kyverno.yaml: EventBasedAddOn"
+    ):
+        load_scenario(folder)

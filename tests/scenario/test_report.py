@@ -88,6 +88,21 @@ def test_narrative_lines() -> None:
     assert narrative_lines(action) == ["  → Service default/svc was created in cluster-a"]
 
 
+def test_a_release_is_told_with_what_it_is_now() -> None:
+    result = _expect_result(120, change_before="revision 1")
+    item = result.items[0]
+    item.what, item.after, item.detail = (
+        "Helm release kyverno/k",
+        "revision 2",
+        "revision 2, deployed",
+    )
+    assert narrative_lines(result) == [
+        "✔ Helm release kyverno/k (revision 2, deployed) was updated in cluster-a 120 ms after "
+        "Service default/svc was created in cluster-a"
+    ]
+    assert result.as_dict()["items"][0]["detail"] == "revision 2, deployed"
+
+
 def test_only_changes_count_as_latencies() -> None:
     outcome = ScenarioResult(
         "s",

@@ -17,6 +17,7 @@ from services.scenario.stack import Stack
 from services.scenario.steps import StepResult
 from shared.kube import GVK
 from tests.paths import REPO
+from tests.scenario.test_releases import secret
 
 STORY = REPO / "examples" / "story"
 SVELTOS_CLUSTER = GVK("lib.projectsveltos.io/v1beta1", "SveltosCluster")
@@ -32,6 +33,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         scenario.fleet,
         scenario.management_dir,
         crds_dir=scenario.crds_dir,
+        charts_dir=scenario.charts_dir,
         state_dir=tmp_path_factory.mktemp("stack"),
         services=False,
         ready_timeout=30,
@@ -39,6 +41,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     assert running.fleet_process is not None and not running.fleet_process.running
     assert running.nats is not None and not running.nats.running
+    assert running.charts_url is None  # the chart repository stopped too
 
 
 def _steps(stack: Stack, base: Path, steps: list[dict[str, Any]], **kw: Any) -> list[StepResult]:
@@ -71,7 +74,10 @@ def test_definitions_are_applied(stack: Stack) -> None:
         "eng-http-service",
     }
     addons, _ = mgmt.list(GVK("lib.projectsveltos.io/v1alpha1", "EventBasedAddOn"))
-    assert len(addons) == 3
+    assert len(addons) == 4
+    (kyverno,) = [a for a in addons if a["metadata"]["name"] == "kyverno"]
+    (chart,) = kyverno["spec"]["helmCharts"]
+    assert stack.charts_url and chart["repositoryURL"] == stack.charts_url  # ${CHARTS_URL}
     cm = mgmt.get(GVK("v1", "ConfigMap"), "default", "network-policy")
     assert cm is not None and "networkpolicy.yaml" in cm["data"]
 
@@ -260,6 +266,48 @@ def test_expect_holds_and_measures_from_the_first_action(stack: Stack, tmp_path:
     assert removed.measures_change
     assert [i.change for i in removed.items] == ["was removed"]
     assert first.trigger == "NetworkPolicy default/front-my-service was created in cluster-b"
+
+
+def test_expect_releases_reads_helms_storage(stack: Stack, tmp_path: Path) -> None:
+    """Release expectations against Helm's storage Secrets written by hand (no agent here):
+    installed, upgraded (a new revision: "was updated"), uninstalled with history kept."""
+    client = stack.client("default/cluster-b")
+    ns, name = "helm-test", "kyverno-latest"
+    (tmp_path / "cluster").mkdir()
+    for version, status in ((2, "deployed"), (3, "uninstalled")):
+        (tmp_path / "cluster" / f"v{version}.yaml").write_text(
+            yaml.safe_dump(secret(name, version, status, namespace=ns))
+        )
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    client.apply(namespace, field_manager="test")
+    client.apply(secret(name, 1, "deployed", namespace=ns), field_manager="test")
+    release = {"namespace": ns, "name": name}
+    cluster = "default/cluster-b"
+    results = _steps(
+        stack,
+        tmp_path,
+        [
+            {"expect": {"cluster": cluster, "releases": [{**release, "chartVersion": "2.6.0"}]}},
+            {"apply": {"cluster": cluster, "file": "cluster/v2.yaml"}},
+            {"expect": {"cluster": cluster, "releases": [{**release, "revision": 2}]}},
+            {"apply": {"cluster": cluster, "file": "cluster/v3.yaml"}},
+            {"expect": {"cluster": cluster, "absentReleases": [release]}},
+            {"expect": {"cluster": cluster, "releases": [release]}},
+        ],
+        timeout=0.2,
+    )
+    assert [r.ok for r in results] == [True, True, True, True, True, False]
+    (installed,), (upgraded,), (removed,) = (results[i].items for i in (0, 2, 4))
+    assert installed.what == f"Helm release {ns}/{name}"
+    assert installed.detail == "revision 1, deployed, chart kyverno 2.6.0"
+    assert (upgraded.change, upgraded.detail) == ("was updated", "revision 2, deployed")
+    assert results[2].measures_change
+    assert removed.change == "was removed"
+    assert results[5].error == (
+        "not true after 0.2 s:\n"
+        f"  Helm release {ns}/{name} (present in {cluster}):\n"
+        "    - missing: no such release (or its latest revision is uninstalled)"
+    )
 
 
 def test_fail_fast_skips_the_rest(stack: Stack) -> None:
