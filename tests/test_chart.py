@@ -80,3 +80,31 @@ def test_the_default_release_renders_the_manager_and_reporter_only() -> None:
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert ("Deployment", "ripple-agent") not in kinds
     assert any(k == "Deployment" for k, _ in kinds)
+
+
+def test_the_reporter_may_write_everything_it_mirrors() -> None:
+    """EventReports, ClusterProfiles and their status, the instantiated ConfigMaps (and
+    their namespace), and the definitions' status."""
+    role = find(render({}), "ClusterRole", "ripple-reporter")
+    allowed = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    lib, config = "lib.projectsveltos.io", "config.projectsveltos.io"
+    for needed in [
+        (lib, "eventreports", "patch"),
+        (lib, "eventreports", "delete"),
+        (config, "clusterprofiles", "patch"),
+        (config, "clusterprofiles/status", "patch"),
+        ("", "configmaps", "patch"),
+        ("", "configmaps", "list"),
+        ("", "configmaps", "delete"),
+        ("", "namespaces", "patch"),
+        (lib, "eventsources/status", "patch"),
+        (lib, "eventtriggers/status", "patch"),
+        (lib, "eventbasedaddons/status", "patch"),
+    ]:
+        assert needed in allowed, needed

@@ -137,7 +137,7 @@ class Applier:
                     done.foreign.add(step.ref)
                     log.warning("left in place: %s", exc, extra={"obj": obj})
                     continue
-                releasing.add_failure(done, step, str(exc), terminal=True)
+                releasing.add_failure(done, step, str(exc), terminal=True, conflict=True)
                 log.warning("release failed: %s", exc, extra={"obj": obj})
             except (HelmTerminal, ValueError) as exc:  # ValueError: owner not a label value
                 releasing.add_failure(done, step, str(exc), terminal=True)

@@ -196,9 +196,12 @@ def add_result(done: ReleasesDone, step: ChartStep, result: ReleaseResult) -> No
         done.notes.append(f"release {out.namespace}/{out.name}: {out.message}")
 
 
-def add_failure(done: ReleasesDone, step: ChartStep, message: str, *, terminal: bool) -> None:
-    """Record that ``step`` failed (``terminal``: retrying with this input cannot help)."""
-    done.outcomes.append(failed_outcome(step, message))
+def add_failure(
+    done: ReleasesDone, step: ChartStep, message: str, *, terminal: bool, conflict: bool = False
+) -> None:
+    """Record that ``step`` failed (``terminal``: retrying with this input cannot help;
+    ``conflict``: another owner holds the release)."""
+    done.outcomes.append(failed_outcome(step, message, conflict))
     done.errors.append(message)
     done.terminal += terminal
 
@@ -231,13 +234,14 @@ def release_objects(
     return out
 
 
-def failed_outcome(step: ChartStep, message: str) -> m.ReleaseOutcome:
+def failed_outcome(step: ChartStep, message: str, conflict: bool = False) -> m.ReleaseOutcome:
     """A release whose operation failed (its status unknown: the profile may hold it)."""
     return m.ReleaseOutcome(
         namespace=step.namespace,
         name=step.name,
         action="uninstall" if step.prune else "",
         message=message,
+        conflict=conflict,
     )
 
 

@@ -98,6 +98,7 @@ class ReleaseSummary:
     release_status: str = ""
     action: str = ""
     message: str = ""
+    conflict: bool = False
 
     @classmethod
     def of(cls, release: m.ReleaseOutcome) -> ReleaseSummary:
@@ -111,12 +112,13 @@ class ReleaseSummary:
             release_status=release.status,
             action=release.action,
             message=truncate(release.message),
+            conflict=release.conflict,
         )
 
     def summary(self, outcome_failed: bool) -> dict[str, Any]:
         """The ``helmReleaseSummaries`` item: Sveltos' names, then Ripple's."""
         out: dict[str, Any] = {"releaseName": self.name, "releaseNamespace": self.namespace}
-        if is_conflict(self.message):
+        if self.conflict or is_conflict(self.message):  # the text: outcomes of older agents
             out["status"] = CONFLICT
             out["conflictMessage"] = self.message
         elif self.release_status == "failed" or (self.message and outcome_failed):

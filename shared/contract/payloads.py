@@ -131,7 +131,8 @@ class ReleaseOutcome(Model):
     outcome for a release an apply may be about to change). ``status`` is Helm's
     (``deployed``, ``failed``, ``pending-install``, ``uninstalled``...) or ``absent``;
     ``action`` what the last apply did; ``message`` why it failed, or what a DryRun would
-    change."""
+    change; ``conflict``: it failed because another owner holds the release (Sveltos'
+    ``Conflict``)."""
 
     namespace: str
     name: str
@@ -143,6 +144,7 @@ class ReleaseOutcome(Model):
     status: str = ""
     action: ReleaseAction = ""
     message: str = ""
+    conflict: bool = False
 
 
 # --- payloads ----------------------------------------------------------------------------------

@@ -376,7 +376,7 @@ def test_a_release_of_another_owner_fails_with_the_reason_and_is_not_retried(
     assert seen.outcome is not None
     assert "belongs to 'someone-else', not 'helm-taken'" in seen.outcome.message
     r = release_of(seen.outcome, name)
-    assert r is not None and "belongs to 'someone-else'" in r.message
+    assert r is not None and "belongs to 'someone-else'" in r.message and r.conflict
     eventually(
         lambda: any(
             e.startswith(f"profile {profile}: apply/removal failed") and e.endswith("(not retried)")

@@ -169,6 +169,12 @@ def test_the_conflict_wording_is_the_helm_adapters() -> None:
     assert not is_conflict("chart kyverno 9.9.9: version not found in http://charts")
 
 
+def test_a_release_the_agent_marks_as_a_conflict_is_one_whatever_its_message() -> None:
+    marked = outcome(EU, "Failed", "x", (release(message="held elsewhere", conflict=True),))
+    [summary] = profile_status([marked])["clusters"][0]["helmReleaseSummaries"]
+    assert summary["status"] == "Conflict" and summary["conflictMessage"] == "held elsewhere"
+
+
 def test_messages_are_truncated() -> None:
     long = "é" * 3000  # two bytes each: never cut inside a character
     cut = truncate(long)
