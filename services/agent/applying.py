@@ -1,10 +1,12 @@
 """Applying the desired state of this cluster (server-side apply, prune, Helm releases).
 
 Synchronous Kubernetes and Helm calls; the service runs them in a worker thread, on the
-plan's immutable data. Pruning deletes only objects this agent deployed for the same profile
-(checked through the owner annotation on the live object), so an object another profile or
-a user took over is never removed; an object still desired is never pruned, even when its
-apply failed. A kind the cluster positively does not serve holds no object to prune.
+plan's immutable data. Every object is applied with the agent's own ownership stamp
+(:mod:`services.agent.ownership`: owner profile and kind, ``ripple.io/managed-by``),
+whatever its manifest says for those keys. Pruning deletes only objects whose *live* stamp
+names the same profile, so an object another profile or a user took over (or that never
+carried an agent's stamp) is never removed; an object still desired is never pruned, even
+when its apply failed. A kind the cluster positively does not serve holds no object to prune.
 
 Helm releases (:mod:`shared.helm.sdk`, imported on the first chart only: it loads an 85 MB
 native library) come after the objects, one at a time in the profile's order, owned by the
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.agent import releasing
+from services.agent import ownership, releasing
 from services.agent.planning import ApplyResult, normal_key
 from services.agent.releasing import ChartStep, Held, ReleaseObjects, ReleasesDone
 from shared.helm import HelmChart, HelmFailure, HelmTerminal
@@ -36,14 +38,6 @@ from shared.logs import ident
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "ripple"
-OWNER_ANNOTATION = "projectsveltos.io/owner-name"
-
-
-def _owned_by(live: dict[str, Any] | None, profile: str) -> bool:
-    if live is None:
-        return False
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
-    return annotations.get(OWNER_ANNOTATION) == profile
 
 
 @dataclass(frozen=True)
@@ -82,10 +76,11 @@ class Applier:
         for manifest, digest in objects:
             key = object_key(manifest)
             try:
+                stamped = ownership.stamp(manifest, profile)
                 if not dry_run:
-                    live = self.client.apply(manifest, field_manager=FIELD_MANAGER, force=True)
+                    live = self.client.apply(stamped, field_manager=FIELD_MANAGER, force=True)
                     key = object_key(live) if live.get("metadata") else key
-            except KubeError as exc:
+            except (KubeError, ownership.NotStampable) as exc:
                 errors.append(f"{key}: {exc}")
                 log.warning("apply failed: %s", exc, extra={"obj": f"{self.cluster}:{key}"})
                 continue
@@ -208,7 +203,12 @@ class Applier:
                 live = self.client.get(gvk, key.namespace or None, key.name)
             except KindNotServed:  # positive knowledge: no such kind, so no such object
                 return []
-            if not _owned_by(live, profile):
+            if not ownership.owned_by(live, profile):
+                if live is not None:
+                    owner = ownership.owner_of(live) or "no agent's stamp"
+                    log.info(
+                        "left in place (owner: %s)", owner, extra={"obj": f"{self.cluster}:{key}"}
+                    )
                 return []
             if not dry_run:
                 self.client.delete(gvk, key.namespace or None, key.name)

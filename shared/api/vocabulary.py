@@ -287,6 +287,11 @@ OWNER_NAME_ANNOTATION = f"{SVELTOS_DOMAIN}/owner-name"
 #: Ripple's own: what the reporter writes into the management cluster
 MANAGED_BY_LABEL = "ripple.io/managed-by"
 MANAGED_BY_VALUE = "ripple"
+#: Ripple's own: the managed-by value an agent stamps on every object it applies in its
+#: cluster (with the owner annotations above), whatever the manifest says; never
+#: ``MANAGED_BY_VALUE``, which the reporter's orphan sweep and the manager's input filter
+#: read in the management cluster (itself possibly a managed cluster)
+AGENT_MANAGED_BY_VALUE = "ripple-agent"
 
 # --- annotations ------------------------------------------------------------------------------
 #: a referenced ConfigMap/Secret is a template to instantiate (EventTrigger, v1beta1)
