@@ -1,7 +1,13 @@
 """The manager's read-only REST API (FastAPI).
 
-Bearer-token auth when a token is configured (``RIPPLE_API_TOKEN`` / ``--api-token``).
-Secrets' data never appears in responses: Secret manifests are redacted.
+Bearer-token auth when a token is configured (``RIPPLE_API_TOKEN`` / ``--api-token``): every
+endpoint but ``/healthz`` requires it, the OpenAPI document (``/openapi.json``) and its page
+(``/docs``, the document inlined: the page fetches nothing else from the API) included.
+
+Secrets' data never appears in responses: Secret manifests are redacted, and so is every
+manifest rendered from a Secret policyRef, whatever kind it renders to
+(:func:`secret_derived`); Helm charts are shown without their complete values (which may come
+from a Secret ``valuesFrom``: only the destination's agent receives them).
 
 Every endpoint is ``async def``: it runs on the event loop and reads the manager's latest
 immutable :class:`~services.manager.snapshot.Snapshot` (never a dict the loop mutates).
@@ -13,12 +19,71 @@ import secrets as pysecrets
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from services.manager.matchsets import MatchSet
+from services.manager.model import DeployedObject
 from services.manager.snapshot import Snapshot
-from shared.contract.redact import redact
+from shared.api.vocabulary import (
+    HASH_ANNOTATION,
+    OWNER_KIND_ANNOTATION,
+    OWNER_NAME_ANNOTATION,
+    REASON_LABEL,
+    REFERENCE_KIND_KEY,
+    REFERENCE_NAME_KEY,
+    REFERENCE_NAMESPACE_KEY,
+    SECRET,
+)
+from shared.contract.redact import REDACTED, redact
+
+#: the metadata the manager itself puts on a deployed object (shown as they are)
+OWN_KEYS = frozenset(
+    {
+        HASH_ANNOTATION,
+        OWNER_KIND_ANNOTATION,
+        OWNER_NAME_ANNOTATION,
+        REASON_LABEL,
+        REFERENCE_KIND_KEY,
+        REFERENCE_NAME_KEY,
+        REFERENCE_NAMESPACE_KEY,
+    }
+)
+IDENTITY = ("name", "namespace")
+
+
+def secret_derived(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A manifest rendered from a Secret, as REST shows it: its identity (apiVersion, kind,
+    name, namespace) and the manager's own labels and annotations; every other field, label
+    and annotation keeps its key, its value replaced by :data:`REDACTED`."""
+    out: dict[str, Any] = {
+        k: v if k in ("apiVersion", "kind") else REDACTED
+        for k, v in manifest.items()
+        if k != "metadata"
+    }
+    meta = manifest.get("metadata")
+    if isinstance(meta, Mapping):
+        shown: dict[str, Any] = {}
+        for key, value in meta.items():
+            if key in IDENTITY:
+                shown[key] = value
+            elif key in ("labels", "annotations") and isinstance(value, Mapping):
+                shown[key] = {k: v if k in OWN_KEYS else REDACTED for k, v in value.items()}
+            else:
+                shown[key] = REDACTED
+        out["metadata"] = shown
+    elif meta is not None:
+        out["metadata"] = REDACTED
+    return out
+
+
+def shown_manifest(obj: DeployedObject) -> dict[str, Any]:
+    """A deployed object's manifest as REST shows it (Secrets and Secret-derived redacted)."""
+    if obj.reference.kind == SECRET.kind:
+        return secret_derived(obj.manifest)
+    return redact(obj.manifest)
 
 
 class Health(BaseModel):
@@ -116,18 +181,37 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
         title="Ripple manager",
         version="v1",
         description="Read-only status of Ripple's event-driven add-on deployment.",
+        openapi_url=None,  # served below, behind the token
+        docs_url=None,
+        redoc_url=None,
     )
+    bearer = HTTPBearer(auto_error=False, description="The API token (--api-token), if set.")
 
-    async def auth(request: Request) -> None:
+    async def auth(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> None:
         if not token:
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not pysecrets.compare_digest(given, token):
+        given = credentials.credentials if credentials is not None else ""
+        if not given or not pysecrets.compare_digest(given, token):
             raise HTTPException(401, "a valid bearer token is required")
 
     guarded = [Depends(auth)]
     snap: Callable[[], Snapshot] = source.snapshot
+
+    @app.get("/openapi.json", dependencies=guarded, include_in_schema=False)
+    async def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", dependencies=guarded, include_in_schema=False)
+    async def docs() -> Response:
+        """Swagger UI with the document inlined (the browser would fetch /openapi.json
+        without the token); "Authorize" takes the token for "Try it out"."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_ui_parameters={"spec": app.openapi()},
+        )
 
     @app.get("/healthz", response_model=Health)
     async def healthz() -> Health:
@@ -271,7 +355,7 @@ def _profile(s: Snapshot, name: str) -> ProfileOut:
         destinations=[str(d) for d in plan.destinations],
         labels=plan.labels,
         objects=[
-            {"hash": o.hash, "manifest": redact(o.manifest), "reference": vars(o.reference)}
+            {"hash": o.hash, "manifest": shown_manifest(o), "reference": vars(o.reference)}
             for o in plan.objects
         ],
         helm_charts=[{"chart": c.chart, "hash": c.hash} for c in plan.charts],

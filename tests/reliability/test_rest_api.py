@@ -1,8 +1,9 @@
-"""BRIEF section 7, REST API and Secrets: with a token configured every ``/v1`` endpoint
-answers 401 without it (or with a wrong one), the API is read-only, and Secret data never
-appears in REST responses, NATS (matching-set entries, deprecated reports, events, every
-bucket but the desired state addressed to the destination agent), the management
-EventReports, or the logs."""
+"""BRIEF section 7, REST API and Secrets: with a token configured every ``/v1`` endpoint,
+the OpenAPI document and ``/docs`` answer 401 without it (or with a wrong one), the API is
+read-only, and Secret data never appears in REST responses, NATS (matching-set entries,
+deprecated reports, events, every bucket but the desired state addressed to the destination
+agent), the management EventReports, or the logs -- nor does content rendered from a Secret
+policyRef into another kind (a ConfigMap: issue 16, item 7)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from shared.api.vocabulary import ObjectKey
 from shared.contract import streams, subjects
 from shared.contract.redact import REDACTED
 from shared.contract.subjects import ClusterRef
+from shared.kube import GVK
 from tests.reliability.helpers import (
     API_TOKEN,
     CONFIG_MAP,
@@ -40,6 +42,8 @@ NAME = "rest-secrets"
 LABEL = "rest-secret-src"
 COLLECTED = f"collected-{uuid.uuid4().hex}"  # a Secret's value in the managed cluster
 REFERENCED = f"referenced-{uuid.uuid4().hex}"  # a Secret's value referenced by the trigger
+CLUSTER_PROFILE = GVK("config.projectsveltos.io/v1beta1", "ClusterProfile")
+DERIVED = f"derived-{uuid.uuid4().hex}"  # rendered from a Secret policyRef into a ConfigMap
 
 
 def _b64(text: str) -> str:
@@ -81,6 +85,25 @@ def test_every_v1_endpoint_requires_the_token(api: Http) -> None:
     assert raw[0] == 401
 
 
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+def test_the_openapi_document_and_docs_require_the_token(api: Http, path: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    for header in (None, "Bearer wrong-token", "Basic " + _b64(f"user:{API_TOKEN}")):
+        request = urllib.request.Request(api.base + path)
+        if header:
+            request.add_header("Authorization", header)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(request, timeout=10)
+        with err.value:
+            assert err.value.code == 401, (path, header)
+    request = urllib.request.Request(api.base + path)
+    request.add_header("Authorization", f"Bearer {API_TOKEN}")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200 and b"/v1/profiles" in resp.read()
+
+
 def test_basic_auth_with_the_token_is_refused(api: Http) -> None:
     import urllib.error
     import urllib.request
@@ -103,7 +126,8 @@ def test_the_api_is_read_only(api: Http) -> None:
 @pytest.fixture(scope="module")
 def secrets_flow(stack: Stack) -> Iterator[dict[str, Any]]:
     """An EventSource collecting Secrets of cluster-rest; its trigger deploys a ConfigMap per
-    Secret (listing the Secret's keys) plus a Secret referenced as it is."""
+    Secret (listing the Secret's keys) plus, from a Secret referenced as it is, a Secret and
+    a ConfigMap."""
     copy_template = (
         "apiVersion: v1\n"
         "kind: ConfigMap\n"
@@ -133,12 +157,20 @@ def secrets_flow(stack: Stack) -> Iterator[dict[str, Any]]:
         },
         "data": {"copy.yaml": copy_template},
     }
+    derived_config = yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "derived-config", "namespace": "default"},
+            "data": {"token": DERIVED},
+        }
+    )
     referenced = {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "addons.projectsveltos.io/cluster-profile",
         "metadata": {"name": f"{NAME}-ref", "namespace": "default"},
-        "data": {"secret.yaml": _b64(deployed_secret)},
+        "data": {"secret.yaml": _b64(deployed_secret), "config.yaml": _b64(derived_config)},
     }
     trigger = event_trigger(NAME, NAME, "rest", NAME)
     trigger["spec"]["policyRefs"].append(
@@ -160,6 +192,10 @@ def secrets_flow(stack: Stack) -> Iterator[dict[str, Any]]:
         lambda: client.get(CONFIG_MAP, "default", "copy-db"), 15, what="the ConfigMap copy"
     )
     eventually(lambda: client.get(SECRET, "default", "deployed-secret"), 15, what="deployed Secret")
+    derived = eventually(
+        lambda: client.get(CONFIG_MAP, "default", "derived-config"), 15, what="derived ConfigMap"
+    )
+    assert derived["data"]["token"] == DERIVED, "deployed in clear in its cluster"
     yield {"copy": copy}
     delete_definitions(stack, definitions)
 
@@ -184,8 +220,15 @@ def test_rest_responses_carry_no_secret_data(api: Http, secrets_flow: dict) -> N
     assert collected["data"] == {"password": REDACTED}, collected
     text = json.dumps(bodies[f"/v1/profiles/{profiles[0]}"])
     assert "deployed-secret" in text, "the referenced Secret's manifest is listed (redacted)"
+    objects = {
+        o["manifest"]["metadata"]["name"]: o
+        for o in bodies[f"/v1/profiles/{profiles[0]}"]["objects"]
+    }
+    derived = objects["derived-config"]
+    assert derived["reference"]["kind"] == "Secret"
+    assert derived["manifest"]["kind"] == "ConfigMap" and derived["manifest"]["data"] == REDACTED
     for path, body in bodies.items():
-        assert not leaks(json.dumps(body), COLLECTED, REFERENCED), f"GET {path} leaks"
+        assert not leaks(json.dumps(body), COLLECTED, REFERENCED, DERIVED), f"GET {path} leaks"
 
 
 def test_nats_carries_no_collected_secret_data(
@@ -210,15 +253,15 @@ def test_nats_carries_no_collected_secret_data(
         obj = json.loads(message)["data"].get("object")
         assert obj is None or obj["data"] == {"password": REDACTED}
     for bucket in streams.BUCKETS:
-        allowed = (REFERENCED,) if bucket is streams.DESIRED else ()
+        allowed = (REFERENCED, DERIVED) if bucket is streams.DESIRED else ()
         for message in bus.stream_messages(bucket.stream_name, f"$KV.{bucket.bucket}.>"):
             text = message.decode(errors="replace")
-            found = leaks(text, COLLECTED, REFERENCED)
+            found = leaks(text, COLLECTED, REFERENCED, DERIVED)
             assert all(f in (*allowed, *map(_b64, allowed)) for f in found), (
                 f"{bucket.bucket} leaks {found}"
             )
     for message in events:
-        assert not leaks(message.decode(errors="replace"), COLLECTED, REFERENCED)
+        assert not leaks(message.decode(errors="replace"), COLLECTED, REFERENCED, DERIVED)
 
 
 def test_event_report_and_logs_carry_no_secret_data(stack: Stack, secrets_flow: dict) -> None:
@@ -229,7 +272,26 @@ def test_event_report_and_logs_carry_no_secret_data(stack: Stack, secrets_flow: 
     )
     resources = base64.b64decode(report["spec"]["resources"]).decode()
     assert "password" in resources and REDACTED in resources
-    assert not leaks(json.dumps(report) + resources, COLLECTED, REFERENCED)
+    assert not leaks(json.dumps(report) + resources, COLLECTED, REFERENCED, DERIVED)
     for log in sorted(stack.log_dir.glob("*.log")):
-        found = leaks(log.read_text(errors="replace"), COLLECTED, REFERENCED)
+        found = leaks(log.read_text(errors="replace"), COLLECTED, REFERENCED, DERIVED)
         assert not found, f"{log.name} leaks {found}"
+    # the management cluster's copies: the generated ClusterProfile and ConfigMaps
+    for gvk in (CLUSTER_PROFILE, CONFIG_MAP):
+        for obj in stack.management.list(gvk)[0]:
+            assert not leaks(json.dumps(obj), COLLECTED, REFERENCED, DERIVED), obj["metadata"]
+
+
+def test_docker_compose_publishes_ports_on_the_loopback_only() -> None:
+    """NATS, its monitoring port and the REST API are reachable from this host only."""
+    from tests.paths import REPO
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    published = [
+        (name, str(port))
+        for name, service in compose["services"].items()
+        for port in service.get("ports") or ()
+    ]
+    assert {p.rsplit(":", 1)[-1] for _, p in published} >= {"4222", "8222", "8080"}
+    for name, port in published:
+        assert port.startswith("127.0.0.1:") and port.count(":") == 2, (name, port)
