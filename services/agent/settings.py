@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from shared.contract.subjects import ClusterRef
+from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
 
 
-class AgentSettings(ServiceSettings):
+class AgentSettings(ServiceSettings, LivenessSettings):
     cluster: str = Field(description="This cluster as NAMESPACE/NAME.")
     cluster_type: str = Field("sveltos", description="sveltos or capi.")
     kubeconfig: str | None = Field(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
 
 
-class ManagerSettings(ServiceSettings):
+class ManagerSettings(ServiceSettings, LivenessSettings):
     kubeconfig: str | None = Field(
         None, validation_alias=KUBECONFIG, description="Management cluster kubeconfig."
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from services.reporter.mirroring import REPORT_BUDGET
+from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
 
 
-class ReporterSettings(ServiceSettings):
+class ReporterSettings(ServiceSettings, LivenessSettings):
     kubeconfig: str | None = Field(
         None, validation_alias=KUBECONFIG, description="Management cluster kubeconfig."
     )

@@ -5,9 +5,15 @@
 - SIGTERM/SIGINT are honoured at any moment, NATS connection attempts included: the main
   task is cancelled, ``on_stop`` callbacks get ``shutdown_grace`` seconds, and a watchdog
   ends the process if threads still hold it after that;
-- ``/metrics`` (Prometheus), ``/healthz`` and ``/readyz`` are served on the event loop
-  (aiohttp) when ``metrics_port`` is set: they read what the loop owns, no thread does;
-- the event loop's lag is measured all the time (``<svc>_loop_lag_max_seconds``);
+- ``/livez`` (= ``/healthz``), ``/readyz`` and ``/metrics`` (Prometheus) are served from a
+  thread when ``metrics_port`` is set (:mod:`shared.runtime.probes`), so that a wedged loop
+  is reported as such instead of timing out: ``/livez`` fails once the loop has not beaten
+  for ``liveness_loop_blocked`` seconds or a watched queue (:meth:`Service.watch_queue`) held
+  work without finishing any for ``liveness_stalled`` seconds (:mod:`shared.runtime.
+  liveness`); ``/readyz`` answers 200 once every input was read (``set_ready``) while live;
+  the metrics snapshot is still taken on the loop, which owns what it reads;
+- the event loop's lag is measured all the time (``<svc>_loop_lag_max_seconds``), and each
+  sample is the liveness heartbeat;
 - :meth:`Service.connect` connects to NATS with the service's credentials, retrying with
   backoff until it succeeds or the service is stopped, and counts permission violations.
 """
@@ -30,10 +36,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from shared.contract.messages import Envelope
 from shared.contract.streams import BucketSpec
 from shared.runtime.errors import RuntimeFailure
+from shared.runtime.liveness import Limits, Liveness
+from shared.runtime.probes import CONTENT_TYPE, ProbeServer, Sources
 from shared.runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from shared.bus.kv import KVStore
+    from shared.runtime.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +57,14 @@ LAG_INTERVAL = 0.1
 class LoopLag:
     """How late the event loop wakes up, sampled every ``interval`` seconds."""
 
-    def __init__(self, interval: float = LAG_INTERVAL, recent: float = 10.0) -> None:
+    def __init__(
+        self,
+        interval: float = LAG_INTERVAL,
+        recent: float = 10.0,
+        beat: Callable[[], None] | None = None,
+    ) -> None:
         self.interval = interval
+        self.beat = beat  # called on the loop at every sample (the liveness heartbeat)
         self.recent: deque[tuple[float, float]] = deque()  # (loop time, lag), last 10 s
         self.recent_seconds = recent
         self.max = 0.0
@@ -64,6 +79,8 @@ class LoopLag:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            if self.beat is not None:
+                self.beat()
             start = loop.time()
             await asyncio.sleep(self.interval)
             lag = max(0.0, loop.time() - start - self.interval)
@@ -87,7 +104,8 @@ class Service:
         self.name = name
         self.settings = settings
         self.ident = ident or name
-        self.lag = LoopLag()
+        self.liveness = Liveness(Limits.of(settings))
+        self.lag = LoopLag(beat=self.liveness.tick)
         self.ready = False
         self.not_ready_reason = "starting"
         self.started = time.time()
@@ -124,7 +142,24 @@ class Service:
 
         return self.spawn(tick(), name)
 
-    # -- readiness and metrics ---------------------------------------------------------------
+    # -- liveness, readiness and metrics -----------------------------------------------------
+    def watch(self, name: str, pending: Callable[[], bool], completed: Callable[[], int]) -> None:
+        """Critical work that must progress: ``pending()`` says work is in hand (queued or in
+        progress), ``completed()`` counts what finished (failures too). Work in hand with
+        nothing finished for ``liveness_stalled`` seconds makes the service not live. Both
+        are called on the loop."""
+        self.liveness.watch(name, pending, completed)
+
+    def watch_queue(self, queue: WorkQueue[Any]) -> None:
+        """:meth:`watch` a work queue (keys waiting for a retry are not work in hand)."""
+        self.liveness.watch_queue(queue)
+
+    def set_not_ready(self, reason: str) -> None:
+        """An input is no longer read (``/readyz`` answers 503 with ``reason`` until
+        :meth:`set_ready`)."""
+        self.ready = False
+        self.not_ready_reason = reason
+
     def set_ready(self) -> None:
         if self.ready:
             return
@@ -174,6 +209,11 @@ class Service:
                 self.stats["nats_errors"],
             ),
             "ready": ("gauge", "1 once the service is ready", 1.0 if self.ready else 0.0),
+            "live": (
+                "gauge",
+                "1 while the event loop beats and no watched queue is stalled",
+                1.0 if self.liveness.verdict().live else 0.0,
+            ),
         }
 
     # -- NATS --------------------------------------------------------------------------------
@@ -233,47 +273,35 @@ class Service:
 
         return await KVStore.open_when_provisioned(js, spec, expected, on_wait=waiting)
 
-    # -- HTTP --------------------------------------------------------------------------------
-    async def _serve_http(self, port: int) -> None:
-        from aiohttp import web
-
+    # -- HTTP ----------------------------------------------------------------------------------
+    def _serve_probes(self, port: int) -> None:
+        """Start the probe server's thread (:mod:`shared.runtime.probes`); stopped at
+        shutdown."""
         from shared.metrics import exposition
 
-        async def metrics(_: web.Request) -> web.Response:
-            body = exposition(f"ripple_{self.name}", self.metrics)
-            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+        prefix = f"ripple_{self.name}"
+        sources = Sources(
+            liveness=self.liveness,
+            ready=lambda: (self.ready, self.not_ready_reason),
+            lag=lambda: self.lag.last,
+            snapshot=self.metrics,
+            encode=lambda snapshot: exposition(prefix, lambda: snapshot),
+            loop=asyncio.get_running_loop(),
+        )
+        server = ProbeServer(self.settings.metrics_host, port, sources)
+        server.start()
 
-        async def healthz(_: web.Request) -> web.Response:
-            return web.json_response({"status": "ok", "lag_seconds": self.lag.last})
+        async def stop() -> None:
+            await asyncio.to_thread(server.stop)
 
-        async def readyz(_: web.Request) -> web.Response:
-            if self.ready:
-                return web.json_response({"status": "ready"})
-            return web.json_response(
-                {"status": "not ready", "reason": self.not_ready_reason}, status=503
-            )
-
-        app = web.Application()
-        app.router.add_get("/metrics", metrics)
-        app.router.add_get("/healthz", healthz)
-        app.router.add_get("/readyz", readyz)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.settings.metrics_host, port)
-        await site.start()
-        self.on_stop(runner.cleanup)
-        sockets = getattr(site._server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
-        self.metrics_port = int(bound)
+        self.on_stop(stop)
+        self.metrics_port = server.port
         log.info(
-            "metrics on http://%s:%d/metrics",
+            "metrics on http://%s:%d/metrics (probes /livez /healthz /readyz)",
             self.settings.metrics_host,
             self.metrics_port,
             extra={"obj": self.ident},
         )
-
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 async def _run(service: Service, main: Main) -> None:
@@ -308,7 +336,7 @@ async def _run(service: Service, main: Main) -> None:
             service._group = group
             group.create_task(service.lag.run(), name="loop-lag")
             if service.settings.metrics_port is not None:
-                await service._serve_http(service.settings.metrics_port)
+                service._serve_probes(service.settings.metrics_port)
             group.create_task(_main(service, main, task), name="main")
     except asyncio.CancelledError:
         if not signals and not service.stopping.is_set():
@@ -387,4 +415,4 @@ def run(name: str, settings: ServiceSettings, main: Main, ident: str | None = No
     return 0
 
 
-__all__ = ["LoopLag", "Service", "run"]
+__all__ = ["CONTENT_TYPE", "LoopLag", "Service", "run"]
