@@ -108,3 +108,26 @@ def test_the_reporter_may_write_everything_it_mirrors() -> None:
         (lib, "eventbasedaddons/status", "patch"),
     ]:
         assert needed in allowed, needed
+
+
+def test_every_service_has_liveness_and_readiness_probes_on_its_probe_port() -> None:
+    """/livez and /readyz are served by each service from a thread (not its event loop) on
+    RIPPLE_METRICS_PORT, listening on the pod's addresses so the kubelet reaches them."""
+    values = {"agent": {"enabled": True, "cluster": {"name": "c"}}}
+    deployments = [d for d in render(values) if d["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in deployments} == {
+        "ripple-agent",
+        "ripple-manager",
+        "ripple-reporter",
+    }
+    for deployment in deployments:
+        name = deployment["metadata"]["name"]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["RIPPLE_METRICS_HOST"] == "0.0.0.0", name
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert str(ports["probes"]) == env["RIPPLE_METRICS_PORT"] == "9090", name
+        live, ready = container["livenessProbe"], container["readinessProbe"]
+        assert live["httpGet"] == {"path": "/livez", "port": "probes"}, name
+        assert ready["httpGet"] == {"path": "/readyz", "port": "probes"}, name
+        assert live["failureThreshold"] * live["periodSeconds"] >= 30, name
