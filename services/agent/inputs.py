@@ -6,6 +6,13 @@
   a burst never holds the loop longer than one slice;
 - CloudEvents on the cluster's subject and any configured one;
 - at start-up, the outcomes a previous instance recorded (what it deployed, also mid-apply).
+
+Poison is contained (:mod:`shared.bus.kv`): a key outside the contract's shape is skipped
+before it gets here, and a value that cannot be read -- malformed, misplaced, or a desired
+state or assignment whose envelope does not come from the manager (``ripple://manager``) --
+is *unknown* for its key: what was read before is kept (nothing applied, nothing removed or
+withdrawn for it), it is counted per bucket (:func:`kv_metrics`) and shown: an assignment's
+on its EventSource in the agent's status, the others in :func:`problems`.
 """
 
 from __future__ import annotations
@@ -24,16 +31,73 @@ from services.agent.evaluating import SourceState
 from services.agent.planning import record_from_outcome
 from services.agent.watching import WatchEvent
 from shared.bus.errors import BusError
+from shared.bus.kv import KVChange, KVStore
 from shared.contract import messages as m
 from shared.contract import subjects
+from shared.contract.errors import InvalidSubject
 from shared.runtime.slicing import Slicer
 
 log = logging.getLogger(__name__)
 
+MAX_PROBLEM_LINES = 10
+"""Lines :func:`problems` lists per bucket (then how many more there are)."""
+
+
+def _stores(agent: Agent) -> list[KVStore[Any]]:
+    s = agent.stores
+    return [s.assignments, s.desired, s.outcomes, s.matches]
+
+
+def kv_metrics(agent: Agent) -> dict[str, tuple[str, str, float]]:
+    """Per-bucket counters of what the agent skipped in the buckets it reads."""
+    out: dict[str, tuple[str, str, float]] = {}
+    for store in _stores(agent):
+        out.update(store.metrics())
+    return out
+
+
+def problems(agent: Agent) -> list[str]:
+    """The status lines of what cannot be read in the desired state (``profile <name>:``)
+    and of keys outside the contract in the agent's assignments and desired state
+    (an unreadable assignment shows on its EventSource: :func:`watch_assignments`)."""
+    out: list[str] = []
+    for store in (agent.stores.assignments, agent.stores.desired):
+        lines = []
+        for key, why in store.problems.items():
+            try:
+                name = subjects.parse_cluster_key(key).name
+            except InvalidSubject:
+                lines.append(f"{store.spec.bucket} key {key}: skipped: {why}")
+                continue
+            if store is agent.stores.desired:
+                lines.append(
+                    f"profile {name}: desired state unreadable, nothing applied or removed "
+                    f"for it until the manager writes it again: {why}"
+                )
+        out.extend(lines[:MAX_PROBLEM_LINES])
+        if len(lines) > MAX_PROBLEM_LINES:
+            out.append(f"{store.spec.bucket}: {len(lines) - MAX_PROBLEM_LINES} more problem(s)")
+    return out
+
+
+def _name(agent: Agent, change: KVChange[Any]) -> str | None:
+    """The EventSource or profile name of a key of the agent's own cluster (None: a key
+    outside the contract: the bucket's store logged, counted and skipped it already)."""
+    try:
+        return subjects.parse_cluster_key(change.key).name
+    except InvalidSubject as exc:
+        if change.op == "unknown":
+            return None  # a put under it: the store says so
+        log.warning("skipping %s of key %s: %s", change.op, change.key, exc,
+                    extra={"obj": agent.ident})  # fmt: skip
+        return None
+
 
 async def load_outcomes(agent: Agent) -> None:
     """What this cluster's agent deployed before (also mid-apply: ``Provisioning``).
-    Retried until it is read: without it, nothing could be pruned or removed."""
+    Retried until it is read: without it, nothing could be pruned or removed. The inputs
+    start here: the per-bucket counters (:func:`kv_metrics`) are served from now on."""
+    agent.service.add_metrics(lambda: kv_metrics(agent))
     keys = subjects.cluster_keys(agent.cluster)
     delay = 0.2
     while True:
@@ -47,6 +111,7 @@ async def load_outcomes(agent: Agent) -> None:
             delay = min(delay * 2, 5.0)
     for event in outcomes.values():
         agent.state.records[event.data.profile_name] = record_from_outcome(event.data)
+    _unreadable(agent, agent.stores.outcomes, "what was deployed for it is unknown")
 
 
 async def load_matches(agent: Agent) -> None:
@@ -73,6 +138,7 @@ async def load_matches(agent: Agent) -> None:
             entry.cloud_events = list(data.cloud_events)
         else:
             entry.entries[data.ref.key] = Stored(data.uid, data.resource_version)
+    _unreadable(agent, agent.stores.matches, "rewritten when its object changes")
     log.info(
         "matching sets read back: %d set(s), %d entries",
         len(stored),
@@ -81,25 +147,47 @@ async def load_matches(agent: Agent) -> None:
     )
 
 
+def _unreadable(agent: Agent, store: KVStore[Any], consequence: str) -> None:
+    """Log the values of the agent's own keys read back at start that cannot be read."""
+    for key in sorted(store.invalid):
+        log.warning("%s key %s unreadable at start (%s): %s", store.spec.bucket, key,
+                    consequence, store.problems.get(key, ""), extra={"obj": agent.ident})  # fmt: skip
+
+
 def withdraw_orphans(agent: Agent) -> None:
     """Once the assignments are read: the stored sets of EventSources no longer assigned
-    (unassigned while the agent was down) are withdrawn -- positive knowledge."""
+    (unassigned while the agent was down) are withdrawn -- positive knowledge. One whose
+    assignment cannot be read is unknown, not unassigned: its set stays."""
     state = agent.state
+    unreadable = agent.stores.assignments.invalid
     for name in [n for n in state.stored if n not in state.assignments.sources]:
+        if subjects.assignment_key(agent.cluster, name) in unreadable:
+            continue
         state.assignments.withdrawn.add(name)
         state.queues.changes.add(name)
 
 
 async def watch_assignments(agent: Agent) -> None:
+    """The assignments of this cluster. An unreadable one keeps the EventSource as it was
+    (evaluated with the last definition read, or not at all) and is shown on it."""
     state = agent.state
-    async with agent.stores.assignments.watch(subjects.cluster_keys(agent.cluster)) as watch:
+    keys = subjects.cluster_keys(agent.cluster)
+    async with agent.stores.assignments.watch(keys, unknown=True) as watch:
         async for change in watch:
             if change.op == "synced":
                 state.assignments_synced = True
                 withdraw_orphans(agent)
                 agent.check_ready()
                 continue
-            name = subjects.parse_cluster_key(change.key).name
+            name = _name(agent, change)
+            if name is None:
+                continue
+            if change.op == "unknown":
+                state.assignments.errors[name] = (
+                    f"assignment unreadable, the last one read is kept: {change.error}"
+                )
+                agent.status_due()
+                continue
             if change.op == "delete" or change.message is None:
                 decided = state.assignments.delete(name)
             else:
@@ -130,10 +218,14 @@ async def replay(agent: Agent, state: SourceState) -> None:
 
 
 async def watch_desired(agent: Agent) -> None:
+    """The desired state of this cluster. An unreadable value (or one not written by the
+    manager) is unknown: the profile keeps what was read and applied before, and
+    :mod:`services.agent.effects` neither applies nor removes it (``unknown``)."""
     state = agent.state
     profiles = state.queues.profiles
     seen: set[str] = set()
-    async with agent.stores.desired.watch(subjects.cluster_keys(agent.cluster)) as watch:
+    keys = subjects.cluster_keys(agent.cluster)
+    async with agent.stores.desired.watch(keys, unknown=True) as watch:
         async for change in watch:
             if change.op == "synced":
                 # every profile held or seen is looked at again once the initial values are
@@ -144,15 +236,20 @@ async def watch_desired(agent: Agent) -> None:
                 state.desired_synced = True
                 agent.check_ready()
                 continue
-            profile = subjects.parse_cluster_key(change.key).name
-            seen.add(profile)
+            name = _name(agent, change)
+            if name is None:
+                continue
+            if change.op == "unknown":  # nothing applied, nothing removed: what was is kept
+                agent.status_due()
+                continue
+            seen.add(name)
             if change.op == "delete" or change.message is None:
-                state.wanted.pop(profile, None)
+                state.wanted.pop(name, None)
             else:
-                state.wanted[profile] = change.message.data
+                state.wanted[name] = change.message.data
             if not state.desired_synced:
-                state.initial_profiles.add(profile)
-            profiles.add(profile)
+                state.initial_profiles.add(name)
+            profiles.add(name)
 
 
 FREEZE_AFTER = 1000

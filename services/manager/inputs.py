@@ -40,6 +40,10 @@ def _cluster_of(ref: subjects.ClusterRef) -> ClusterKey:
     return ClusterKey(ref.namespace, ref.name, ref.type)
 
 
+def _skip(change: KVChange[Any], exc: InvalidSubject) -> None:
+    log.warning("skipping %s of an invalid key: %s", change.op, exc, extra={"obj": change.key})
+
+
 class Inputs:
     """The state and what the manager knows besides it (owned by the event loop)."""
 
@@ -133,7 +137,11 @@ class Inputs:
             self.reports_synced = True
             return
         self.report_changes += 1
-        item = subjects.parse_match_key(change.key)
+        try:
+            item = subjects.parse_match_key(change.key)
+        except InvalidSubject as exc:  # skipped by the bucket's store already; never fatal
+            _skip(change, exc)
+            return
         key = (_cluster_of(item.cluster), item.event_source)
         sets = self.reports
         if item.obj is None and change.op == "delete":
@@ -176,16 +184,27 @@ class Inputs:
         return out
 
     def on_outcome(self, change: KVChange[m.ApplyOutcomeEvent]) -> None:
+        """Apply one ``ripple-outcomes`` change (an unreadable value keeps what was read)."""
         if change.op == "put" and change.message is not None:
             outcome = change.message.data
             self.outcomes[(_cluster_of(outcome.cluster), outcome.profile_name)] = outcome
         elif change.op == "delete":
-            item = subjects.parse_cluster_key(change.key)
+            try:
+                item = subjects.parse_outcome_key(change.key)
+            except InvalidSubject as exc:  # skipped by the bucket's store already
+                _skip(change, exc)
+                return
             self.outcomes.pop((_cluster_of(item.cluster), item.name), None)
 
     def on_agent(self, change: KVChange[m.AgentStatusEvent]) -> bool:
         """Apply an agent's status; True when the statuses must be recomputed (agents report
         EventSource errors: only a change of its errors matters, not a heartbeat)."""
+        if change.op == "delete":
+            try:
+                subjects.parse_agent_key(change.key)
+            except InvalidSubject as exc:  # skipped by the bucket's store already
+                _skip(change, exc)
+                return False
         before = self.agents.get(change.key)
         if change.op == "put" and change.message is not None:
             self.agents[change.key] = change.message.data

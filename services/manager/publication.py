@@ -284,6 +284,14 @@ class Publication:
         if bucket == DESIRED and key not in self.wanted[bucket]:
             self.pending.setdefault(item, now + self.removal_grace)
 
+    def foreign(self, item: Item, *, present: bool) -> None:
+        """Someone else wrote (``present``) or deleted ``item``: a value there is published
+        (the manager deletes it unless it wants the key); a deleted key no longer is."""
+        if present:
+            self.published[item[0]].add(item[1])
+        else:
+            self.deleted(item)
+
     def deleted(self, item: Item) -> None:
         """``item`` was deleted from its bucket."""
         self.published[item[0]].discard(item[1])

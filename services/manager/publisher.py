@@ -8,6 +8,15 @@ found in the bucket) is not put again. A put or delete that fails is retried wit
 without holding up other keys; an output that cannot be encoded or is over the message limit
 is a terminal failure of its key (shown in its definition's status, REST and metrics) until
 its value changes. Nothing here ends the process.
+
+Level-triggered on its outputs too: the manager watches its own buckets
+(:func:`services.manager.service.watch_output`) and hands every change to
+:meth:`Publisher.observed`. A value it did not publish -- garbage, a value written by
+someone else, a key it never wrote -- or the deletion of a key it published queues that key
+again: the handler puts the manager's own value back, or deletes a key it does not want. Its
+own writes coming back are recognised by their revision and body, so nothing is written
+twice. A key that keeps being overwritten is repaired with a growing delay (two writers
+never hold the server in a tight loop).
 """
 
 from __future__ import annotations
@@ -45,6 +54,12 @@ def body_digest(data: Any) -> bytes:
 
 _MISSING = object()
 
+REPAIR_WINDOW = 60.0
+"""Seconds after which a key's count of repairs starts again."""
+FREE_REPAIRS = 3
+"""Repairs of one key within the window done at once; then with a doubling delay."""
+MAX_REPAIR_DELAY = 30.0
+
 
 class Publisher:
     def __init__(
@@ -63,10 +78,17 @@ class Publisher:
         self.queue: WorkQueue[Item] = WorkQueue("publish", backoff or Backoff(base=0.1, cap=30.0))
         self._cache: dict[Item, Any] = {}  # the value last put, per key
         self._seeds: dict[Item, bytes] = dict(seeds or {})  # body digests found at start-up
+        # what each key holds as far as this manager knows: the body digest it put (or found
+        # at start-up), the revision of its last put, the deletes under way
+        self._digests: dict[Item, bytes] = dict(seeds or {})
+        self._revisions: dict[Item, int] = {}
+        self._deleting: set[Item] = set()
+        self._repairs: dict[Item, tuple[int, float]] = {}  # key -> (repairs, window start)
         self._on_failure = on_failure or (lambda item: None)
         self._slicer = Slicer()
         self.stats = {"puts": 0, "deletes": 0, "unchanged": 0, "desired_puts": 0}
         self.stats["desired_deletes"] = 0
+        self.stats["foreign"] = 0
 
     def add(self, items: set[Item] | list[Item]) -> None:
         for item in items:
@@ -114,10 +136,13 @@ class Publisher:
             self.stats["unchanged"] += 1
             return
         raw = encode(data, self.limit, what)
+        self._digests[item] = body_digest(data)  # before the put: its echo may come first
         try:
-            await self.buckets[bucket].put(key, raw)
+            revision = await self.buckets[bucket].put(key, raw)
         except Exception as exc:
             raise PublishFailed(f"{bucket} key {key}: put failed: {_why(exc)}") from exc
+        if isinstance(revision, int):
+            self._revisions[item] = revision
         self._cache[item] = value
         self.publication.put_done(item, asyncio.get_running_loop().time())
         self.stats["puts"] += 1
@@ -126,17 +151,66 @@ class Publisher:
 
     async def _delete(self, item: Item) -> None:
         bucket, key = item
+        self._deleting.add(item)
         try:
             await self.buckets[bucket].delete(key)
         except Exception as exc:
             raise PublishFailed(f"{bucket} key {key}: delete failed: {_why(exc)}") from exc
+        finally:
+            self._deleting.discard(item)
         self._cache.pop(item, None)
         self._seeds.pop(item, None)
+        self._digests.pop(item, None)
+        self._revisions.pop(item, None)
         self.publication.deleted(item)
         self.stats["deletes"] += 1
         if bucket == DESIRED:
             self.stats["desired_deletes"] += 1
         log.debug("withdrew %s", key, extra={"obj": f"{bucket}/{key}"})
+
+    # -- the manager's own buckets, as watched -------------------------------------------------
+    def observed(
+        self, item: Item, op: str, revision: int, digest: bytes | None, now: float
+    ) -> bool:
+        """A change of one of the manager's own buckets (``op``: ``put`` with the body's
+        ``digest``, ``unknown`` for an unreadable value or a key outside the contract,
+        ``delete``). When the key does not hold what this manager published, forget what it
+        knew of the key and queue it (its handler puts the wanted value again or deletes an
+        unwanted key); True when it did. Its own writes are recognised: a revision not newer
+        than its last put, the body it put, a delete under way or of a key not published."""
+        if revision <= self._revisions.get(item, 0):
+            return False  # its own put coming back, or an older value
+        bucket, key = item
+        if op == "delete":
+            if item in self._deleting or key not in self.publication.published[bucket]:
+                return False
+        elif digest is not None and digest == self._digests.get(item):
+            return False  # the body it published (its own put, or an identical one)
+        self.publication.foreign(item, present=op != "delete")
+        self._cache.pop(item, None)
+        self._seeds.pop(item, None)
+        self._digests.pop(item, None)
+        self.stats["foreign"] += 1
+        delay = self._repair_delay(item, now)
+        if delay > 0:
+            self.queue.add_after(item, delay)
+        else:
+            self.queue.add(item)
+        return True
+
+    def _repair_delay(self, item: Item, now: float) -> float:
+        count, since = self._repairs.get(item, (0, now))
+        if now - since > REPAIR_WINDOW:
+            count, since = 0, now
+        count += 1
+        self._repairs[item] = (count, since)
+        if len(self._repairs) > 1024:  # forget the keys whose window is over
+            old = [k for k, (_, t) in self._repairs.items() if now - t > REPAIR_WINDOW]
+            for k in old:
+                del self._repairs[k]
+        if count <= FREE_REPAIRS:
+            return 0.0
+        return float(min(0.1 * 2 ** (count - FREE_REPAIRS), MAX_REPAIR_DELAY))
 
     # -- views -------------------------------------------------------------------------------
     def metrics(self) -> dict[str, tuple[str, str, float]]:
@@ -152,6 +226,12 @@ class Publisher:
             "counter",
             "Puts skipped: the bucket already holds that body",
             self.stats["unchanged"],
+        )
+        out["publication_foreign_changes_total"] = (
+            "counter",
+            "Changes of the manager's buckets it did not make (garbage, another writer's "
+            "value, a deletion): the key was queued to be written again",
+            self.stats["foreign"],
         )
         return out
 

@@ -4,7 +4,13 @@ Inputs: informers on the management cluster (EventSources, EventTriggers, EventB
 ConfigMaps, Secrets, SveltosClusters, CAPI Clusters) and watches of KV ``ripple-matches``,
 ``ripple-outcomes`` and ``ripple-agents``. Outputs: KV ``ripple-assignments``,
 ``ripple-desired``, ``ripple-profiles`` and ``ripple-status``, through one work queue
-(:mod:`services.manager.publisher`). The REST API reads immutable snapshots.
+(:mod:`services.manager.publisher`), watched too once the manager is ready: a key whose
+content is not what the manager publishes (garbage, another writer's value, a deletion) is
+written again (:func:`watch_output`). The REST API reads immutable snapshots.
+
+Poison in any bucket (keys outside the contract, unreadable values) is skipped by
+:mod:`shared.bus.kv`, logged with its key, counted per bucket (``kv_<bucket>_...``
+metrics) and listed by :meth:`~services.manager.stores.Stores.problems`.
 
 This module only wires effects: the decisions live in :mod:`~services.manager.state`
 (what is wanted), :mod:`~services.manager.publication` (when it may be put, held, or
@@ -29,6 +35,7 @@ import uvicorn
 from services.manager import api  # heavy (FastAPI): imported before the loop runs
 from services.manager.inputs import WATCHED
 from services.manager.outputs import effective_limit
+from services.manager.publisher import Publisher, body_digest
 from services.manager.reconciler import Reconciler
 from services.manager.settings import ManagerSettings
 from services.manager.snapshot import Snapshot
@@ -36,6 +43,7 @@ from services.manager.stores import Stores, provision, read_published
 from shared.bus.kv import KVChange, KVStore
 from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the loop runs
 from shared.runtime.service import Service
+from shared.runtime.slicing import Slicer
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +70,18 @@ async def main(settings: ManagerSettings, service: Service) -> None:
         seeds=start.seeds,
     )
 
+    published = asyncio.Event()  # the first reconcile queued what the manager publishes
+
     def ready() -> None:
         gc.freeze()  # what was read at start-up is long-lived: full collections skip it
         service.set_ready()
+        published.set()
 
     reconciler.on_ready = ready
     reconciler.invalid_messages = stores.invalid_messages
     reconciler.invalid_match_keys = lambda: stores.matches.invalid
     service.add_metrics(reconciler.metrics)
+    service.add_metrics(stores.metrics)
     service.not_ready_reason = "reading definitions and matching sets"
     log.info("manager started (message limit %d bytes)", limit, extra={"obj": "manager"})
 
@@ -79,12 +91,13 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     service.spawn(watch(stores.matches, lambda c: reconciler.submit("match", c)), "watch-matches")
     service.spawn(watch(stores.outcomes, _sync(reconciler.apply_outcome)), "watch-outcomes")
     service.spawn(watch(stores.agents, _sync(reconciler.apply_agent)), "watch-agents")
+    for bucket, store in stores.owned().items():
+        output = watch_output(bucket, store, reconciler.publisher, published)
+        service.spawn(output, f"watch-{store.spec.bucket}")
     if settings.api_port is not None:
         token = settings.api_token.get_secret_value() if settings.api_token else None
-        service.spawn(
-            serve_api(_ApiSource(reconciler, service), settings.api_host, settings.api_port, token),
-            "api",
-        )
+        source = _ApiSource(reconciler, service, stores)
+        service.spawn(serve_api(source, settings.api_host, settings.api_port, token), "api")
     await service.stopping.wait()
 
 
@@ -105,18 +118,53 @@ def start_informers(settings: ManagerSettings, service: Service, reconciler: Rec
         informer.start()
 
 
-async def watch(store: KVStore[Any], apply: Callable[[KVChange[Any]], Awaitable[None]]) -> None:
-    """Every change of a bucket, in order (current values, ``synced``, then changes). A
-    watch that cannot be started ends the service (a restart rebuilds from the buckets).
-    Stopping it waits at most :data:`STOP_WATCH` seconds for the server (its consumer
-    expires anyway): a loaded server never delays a shutdown."""
-    changes = await store.watch().start()
+async def watch(
+    store: KVStore[Any],
+    apply: Callable[[KVChange[Any]], Awaitable[None]],
+    *,
+    unknown: bool = False,
+) -> None:
+    """Every change of a bucket, in order (current values, ``synced``, then changes;
+    ``unknown`` ones too when asked). A watch that cannot be started ends the service (a
+    restart rebuilds from the buckets). Stopping it waits at most :data:`STOP_WATCH` seconds
+    for the server (its consumer expires anyway): a loaded server never delays a shutdown."""
+    changes = await store.watch(unknown=unknown).start()
     try:
         async for change in changes:
             await apply(change)
     finally:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(changes.stop(), STOP_WATCH)
+
+
+async def watch_output(
+    bucket: str, store: KVStore[Any], publisher: Publisher, published: asyncio.Event
+) -> None:
+    """Level-triggered on the manager's own bucket ``bucket``: once the first reconcile
+    queued what it publishes (``published``), every value there -- the current ones, then
+    every change -- is compared with what the manager wrote (:meth:`Publisher.observed`);
+    a key holding anything else is queued and written again (or deleted when not wanted)."""
+    await published.wait()
+    slicer = Slicer()  # the current values arrive in a burst: give the loop back
+
+    async def apply(change: KVChange[Any]) -> None:
+        if change.op != "synced":
+            digest = None
+            if change.op == "put" and change.message is not None:
+                digest = body_digest(change.message.data)
+            now = asyncio.get_running_loop().time()
+            if publisher.observed((bucket, change.key), change.op, change.revision, digest, now):
+                why = {"delete": "deleted by someone else", "put": "a value it did not write"}
+                log.warning(
+                    "%s key %s: %s; writing the manager's own again",
+                    store.spec.bucket,
+                    change.key,
+                    why.get(change.op, change.error),
+                    extra={"obj": f"{store.spec.bucket}/{change.key}"},
+                )
+        await slicer.pause()
+
+    await watch(store, apply, unknown=True)
 
 
 def _sync(fn: Callable[[KVChange[Any]], None]) -> Callable[[KVChange[Any]], Awaitable[None]]:
@@ -130,15 +178,20 @@ class _ApiSource:
     """What the REST API reads: the reconciler's snapshots and the service's metrics (the
     runtime's own included, e.g. the loop lag)."""
 
-    def __init__(self, reconciler: Reconciler, service: Service) -> None:
+    def __init__(self, reconciler: Reconciler, service: Service, stores: Stores) -> None:
         self._reconciler = reconciler
         self._service = service
+        self._stores = stores
 
     def snapshot(self) -> Snapshot:
         return self._reconciler.snapshot()
 
     def metrics(self) -> Mapping[str, tuple[str, str, float]]:
         return self._service.metrics()
+
+    def kv_problems(self) -> list[tuple[str, str]]:
+        """``(bucket/key, why)`` of every poison value or key read now (for /v1/errors)."""
+        return self._stores.problems()
 
 
 async def serve_api(source: api.Source, host: str, port: int, token: str | None) -> None:

@@ -90,9 +90,39 @@ class Stores:
             STATUS: self.status.kv,
         }
 
+    def owned(self) -> dict[str, KVStore[Any]]:
+        """The stores of the buckets the manager writes, by publication bucket."""
+        return {
+            ASSIGNMENTS: self.assignments,
+            DESIRED: self.desired,
+            PROFILES: self.profiles,
+            STATUS: self.status,
+        }
+
+    def read(self) -> list[KVStore[Any]]:
+        """Every store the manager reads: its inputs, then its own buckets (watched too)."""
+        return [self.matches, self.outcomes, self.agents, *self.owned().values()]
+
     def invalid_messages(self) -> int:
-        """Unreadable values skipped by the manager's watches."""
+        """Unreadable values (and keys outside the contract) skipped by the manager's
+        watches of its inputs."""
         return self.matches.skipped + self.outcomes.skipped + self.agents.skipped
+
+    def metrics(self) -> dict[str, tuple[str, str, float]]:
+        """Per-bucket counters of what was skipped (``kv_<bucket>_...``)."""
+        out: dict[str, tuple[str, str, float]] = {}
+        for store in self.read():
+            out.update(store.metrics())
+        return out
+
+    def problems(self) -> list[tuple[str, str]]:
+        """``(bucket/key, why)`` of every value or key that cannot be read now (bounded per
+        bucket), for REST ``/v1/errors``."""
+        return [
+            (f"{store.spec.bucket}/{key}", why)
+            for store in self.read()
+            for key, why in sorted(store.problems.items())
+        ]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ is built when its patch is due, from the outcomes of every destination cluster (
 per destination cluster, the ClusterProfile is named after the profile). Statuses wait
 until the bucket was read (a partial status would drop clusters); an outcome that cannot be
 read keeps the entry read before (``Unknown`` when none was).
+
+Poison is contained by :mod:`shared.bus.kv`: a put or delete under a key outside the
+contract never gets here, an unreadable value is skipped (its key is then unknown: what it
+named is held); both are logged with the key and counted per bucket (:meth:`Mirrors.metrics`).
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ class Mirrors:
         self.outcomes = ProfileOutcomes()
         self.outcomes_read = False
         self._outcome_store: KVStore[m.ApplyOutcomeEvent] | None = None
+        self._stores: dict[str, KVStore[Any]] = {}  # bucket -> store (for the metrics)
         writer.bind_status(CLUSTER_PROFILE, self._profile_status, profilestatus.STATUS_FIELDS)
 
     def _set(self, source: str, wanted: dict[ObjectKey, Write]) -> None:
@@ -107,6 +112,7 @@ class Mirrors:
 
     # -- EventReports ------------------------------------------------------------------------
     async def matches(self, store: KVStore[m.MatchesEvent]) -> None:
+        self._stores[store.spec.bucket] = store
         async with store.watch() as watch:
             async for change in watch:
                 if change.op == "synced":
@@ -192,8 +198,12 @@ class Mirrors:
         return ""
 
     def metrics(self) -> dict[str, tuple[str, str, float]]:
-        """Gauges of the matching sets held (read at scrape time, O(sets))."""
-        return {
+        """Gauges of the matching sets held (read at scrape time, O(sets)), and what was
+        skipped in each bucket read (``kv_<bucket>_...``)."""
+        out: dict[str, tuple[str, str, float]] = {}
+        for store in self._stores.values():
+            out.update(store.metrics())
+        return out | {
             "matching_sets": ("gauge", "Matching sets read from ripple-matches", len(self.sets)),
             "matching_entries": (
                 "gauge",
@@ -216,6 +226,7 @@ class Mirrors:
             "metadata": {"name": SVELTOS_NAMESPACE},
         }
         self.writer.put(GENERATED_NAMESPACE, Write(namespace))
+        self._stores[store.spec.bucket] = store
         async with store.watch() as watch:
             async for change in watch:
                 if change.op == "synced":
@@ -251,6 +262,7 @@ class Mirrors:
     # -- ClusterProfile statuses ---------------------------------------------------------------
     async def apply_outcomes(self, store: KVStore[m.ApplyOutcomeEvent]) -> None:
         self._outcome_store = store
+        self._stores[store.spec.bucket] = store
         async with store.watch() as watch:
             async for change in watch:
                 if change.op == "synced":
@@ -292,6 +304,7 @@ class Mirrors:
 
     # -- definition statuses -----------------------------------------------------------------
     async def statuses(self, store: KVStore[m.DefinitionStatusEvent]) -> None:
+        self._stores[store.spec.bucket] = store
         async with store.watch() as watch:
             async for change in watch:
                 if change.op == "synced":

@@ -7,9 +7,23 @@
         async for change in watch:                 # KVChange(op="put"|"delete"|"synced")
             ...
 
-Every value read is checked: a malformed value, or one whose key disagrees with its data (a
-spoofed or misplaced value), is logged with its bucket and key, counted in ``skipped`` and
-skipped -- it never stops a watcher. ``get`` raises :class:`InvalidMessage` for it instead.
+Every key and value read is checked, and nothing a writer can put in a bucket stops a
+watcher (poison is contained here, at the trust boundary):
+
+- a key outside the bucket's shape (wrong token count, bad encoding, a key of another
+  bucket's shape; :mod:`shared.contract.subjects` parses it) is skipped, put or delete
+  alike, logged with the key and counted (``invalid_keys``): no value can belong there, so
+  no consumer ever sees it;
+- a value under a well-formed key that cannot be read -- malformed, of another type, whose
+  data belongs under another key (spoofed or misplaced), or written by someone else than the
+  writer the contract names (``source``: the manager for assignments, desired states,
+  profiles and statuses, the cluster's agent for everything an agent writes) -- is logged,
+  counted (``invalid_values``) and skipped. It is positive knowledge of nothing: the key's
+  state is *unknown* (in ``invalid`` until a readable value or a delete replaces it), never
+  a delete. A watch started with ``unknown=True`` delivers it as an ``unknown`` change.
+
+``problems`` keeps why (bounded, per key) for the service's status; :meth:`KVStore.metrics`
+counts per bucket. ``get`` raises :class:`InvalidMessage` for an unreadable value instead.
 """
 
 from __future__ import annotations
@@ -17,17 +31,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from nats.errors import Error as NatsError
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import KeyNotFoundError
 
+from shared.bus.binding import bind
 from shared.bus.errors import BusError
 from shared.bus.watch import FilteredWatcher, RawEntry
-from shared.contract.errors import InvalidMessage
-from shared.contract.messages import Envelope, decode, encode, message_key
+from shared.contract import payloads, streams, subjects
+from shared.contract.errors import InvalidMessage, InvalidSubject
+from shared.contract.messages import MANAGER_SOURCE, Envelope, decode, encode, message_key
 from shared.contract.streams import BucketSpec
 from shared.contract.subjects import ALL_KEYS
 
@@ -35,7 +51,42 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Envelope)
 
-KVOp = Literal["put", "delete", "synced"]
+KVOp = Literal["put", "delete", "synced", "unknown"]
+
+KeyParser = Callable[[str], object]
+"""Parses a key of one bucket; raises :class:`InvalidSubject` for any other string."""
+
+KEY_PARSERS: dict[str, KeyParser] = {
+    streams.ASSIGNMENTS.bucket: subjects.parse_assignment_key,
+    streams.REPORTS.bucket: subjects.parse_report_key,
+    streams.MATCHES.bucket: subjects.parse_match_key,
+    streams.DESIRED.bucket: subjects.parse_desired_key,
+    streams.OUTCOMES.bucket: subjects.parse_outcome_key,
+    streams.AGENTS.bucket: subjects.parse_agent_key,
+    streams.PROFILES.bucket: subjects.parse_profile_key,
+    streams.STATUS.bucket: subjects.parse_status_key,
+}
+"""The key grammar of each bucket of the contract (section 3 of docs/nats-contract.md)."""
+
+MAX_PROBLEMS = 100
+"""Keys whose problem a store remembers for the status (the newest are kept)."""
+
+_MANAGER_PAYLOADS = (
+    payloads.Assignment,
+    payloads.DesiredState,
+    payloads.ProfileState,
+    payloads.DefinitionStatus,
+)
+
+
+def writer_of(message: Envelope) -> str:
+    """The CloudEvents ``source`` the contract names for ``message``: the manager for
+    assignments, desired states, profiles and statuses, else its cluster's agent."""
+    data = message.data  # type: ignore[attr-defined]
+    if isinstance(data, _MANAGER_PAYLOADS):
+        return MANAGER_SOURCE
+    source: str = data.cluster.source
+    return source
 
 
 @dataclass(frozen=True)
@@ -44,12 +95,18 @@ class KVChange(Generic[E]):
     ``key``), or ``synced`` -- emitted once, after the values present when the watch started
     (``key`` empty): from then on the watcher's view is complete. The initial values may
     include ``delete`` of keys deleted earlier (their delete markers); treat a delete of an
-    unknown key as a no-op."""
+    unknown key as a no-op.
+
+    ``unknown`` (only from a watch started with ``unknown=True``): a value that cannot be
+    read (``error`` says why) -- under a key of the bucket's shape, or a put under a key
+    outside it (parsing ``key`` then fails). It is never a delete: whoever reads it keeps
+    what it had for that key."""
 
     op: KVOp
     key: str
     revision: int
     message: E | None = None
+    error: str = ""
 
 
 class KVStore(Generic[E]):
@@ -62,25 +119,35 @@ class KVStore(Generic[E]):
         expected: type[E] | tuple[type[E], ...],
         nc: Any = None,
         timeout: float = 5.0,
+        parse_key: KeyParser | None = None,
     ) -> None:
         self.kv = kv
         self.nc = nc
         self.timeout = timeout
         self.spec = spec
         self.expected = expected
-        self.skipped = 0
+        #: the bucket's key grammar (None: every key is accepted)
+        self.parse_key = parse_key or KEY_PARSERS.get(spec.bucket)
+        self.invalid_values = 0
+        self.invalid_keys = 0
         #: keys whose latest value could not be read: their state is UNKNOWN (not deleted)
         self.invalid: set[str] = set()
+        #: key -> why its value or the key itself cannot be read (at most MAX_PROBLEMS)
+        self.problems: dict[str, str] = {}
+
+    @property
+    def skipped(self) -> int:
+        """Every value and key skipped so far."""
+        return self.invalid_values + self.invalid_keys
 
     @classmethod
     async def open(
         cls, js: Any, spec: BucketSpec, expected: type[E] | tuple[type[E], ...]
     ) -> KVStore[E]:
-        """Bind to an existing bucket (create it with :func:`shared.bus.provision.ensure`)."""
-        try:
-            kv = await js.key_value(spec.bucket)
-        except BucketNotFoundError as err:
-            raise BusError(f"KV bucket {spec.bucket} does not exist (run ensure)") from err
+        """Bind to an existing bucket (create it with :func:`shared.bus.provision.ensure`),
+        without ``STREAM.INFO`` (:func:`shared.bus.binding.bind`): :class:`BusError` when it
+        does not exist."""
+        kv = await bind(js, spec)
         return cls(kv, spec, expected, nc=js._nc, timeout=float(getattr(js, "_timeout", 5.0)))
 
     @classmethod
@@ -110,14 +177,58 @@ class KVStore(Generic[E]):
             delay = min(delay * 2, max_delay)
 
     def decode(self, key: str, value: bytes) -> E:
-        """Decode a value read under ``key``; :class:`InvalidMessage` when malformed or when
-        its data belongs under another key."""
+        """Decode a value read under ``key``; :class:`InvalidMessage` when malformed, when
+        its data belongs under another key, or when its ``source`` is not the writer the
+        contract names for it (:func:`writer_of`)."""
         where = f"{self.spec.bucket} key {key}"
         message: E = decode(value, self.expected, where=where)
         owner = message_key(message)
         if owner != key:
             raise InvalidMessage(f"{where}: the value belongs under {owner!r} (spoofed?)")
+        writer = writer_of(message)
+        if message.source != writer:
+            raise InvalidMessage(
+                f"{where}: written by {message.source!r}, not by {writer!r} (refused)"
+            )
         return message
+
+    def check_key(self, key: str) -> None:
+        """Raise :class:`InvalidSubject` when ``key`` is outside the bucket's shape."""
+        if self.parse_key is not None:
+            self.parse_key(key)
+
+    def _remember(self, key: str, problem: str) -> None:
+        self.problems.pop(key, None)
+        self.problems[key] = problem
+        while len(self.problems) > MAX_PROBLEMS:
+            del self.problems[next(iter(self.problems))]
+
+    def _readable(self, key: str) -> None:
+        self.invalid.discard(key)
+        self.problems.pop(key, None)
+
+    def metrics(self) -> dict[str, tuple[str, str, float]]:
+        """Per-bucket counters (``kv_<bucket>_...``, the bucket without ``ripple-``)."""
+        name = self.spec.bucket.removeprefix("ripple-").replace("-", "_")
+        bucket = self.spec.bucket
+        return {
+            f"kv_{name}_invalid_values_total": (
+                "counter",
+                f"Values of {bucket} skipped: unreadable, of another type, under a key or "
+                "from a writer they do not belong to (the key's state is unknown)",
+                self.invalid_values,
+            ),
+            f"kv_{name}_invalid_keys_total": (
+                "counter",
+                f"Puts and deletes of {bucket} under keys outside the contract, skipped",
+                self.invalid_keys,
+            ),
+            f"kv_{name}_unreadable_keys": (
+                "gauge",
+                f"Keys of {bucket} whose latest value cannot be read (kept as they were)",
+                len(self.invalid),
+            ),
+        }
 
     async def put(self, message: E) -> int:
         """Store ``message`` under its subject (its key); returns the revision."""
@@ -193,9 +304,12 @@ class KVStore(Generic[E]):
         include_history: bool = False,
         heartbeat: float = 2.0,
         start_retry: float = 60.0,
+        unknown: bool = False,
     ) -> KVWatch[E]:
         """Watch keys matching ``keys`` (NATS wildcards): current values first, then
         ``synced``, then every change in order. Use as ``async with`` (it must be stopped).
+        ``unknown``: deliver unreadable values as ``unknown`` changes (else they are only
+        logged, counted and remembered in ``invalid`` and ``problems``).
         ``heartbeat`` (seconds): the consumer is recreated after 3 missed heartbeats (e.g.
         the server restarted), continuing after the last revision seen. ``start_retry``
         (seconds): how long starting is retried (a loaded server answers late) before the
@@ -206,6 +320,7 @@ class KVStore(Generic[E]):
             include_history=include_history,
             heartbeat=heartbeat,
             start_retry=start_retry,
+            unknown=unknown,
         )
 
 
@@ -222,7 +337,9 @@ class KVWatch(Generic[E]):
         include_history: bool,
         heartbeat: float = 2.0,
         start_retry: float = 60.0,
+        unknown: bool = False,
     ) -> None:
+        self.unknown = unknown
         self.start_retry = start_retry
         self.store = store
         self.heartbeat = heartbeat
@@ -288,19 +405,41 @@ class KVWatch(Generic[E]):
     def _convert(self, entry: RawEntry) -> KVChange[E] | None:
         if entry.op == "synced":
             return KVChange("synced", "", 0)
+        store = self.store
+        where = f"{store.spec.bucket}/{entry.key}"
+        try:
+            store.check_key(entry.key)
+        except InvalidSubject as err:
+            return self._bad_key(entry, str(err))
         if entry.op == "delete":
-            self.store.invalid.discard(entry.key)
+            store._readable(entry.key)
             return KVChange("delete", entry.key, entry.revision)
         try:
-            message = self.store.decode(entry.key, entry.value)
-            self.store.invalid.discard(entry.key)
+            message = store.decode(entry.key, entry.value)
         except InvalidMessage as err:
-            self.store.skipped += 1
-            self.store.invalid.add(entry.key)
-            log.warning(
-                "skipping invalid value: %s",
-                err,
-                extra={"obj": f"{self.store.spec.bucket}/{entry.key}"},
-            )
+            error = str(err)
+            log.warning("skipping invalid value: %s", error, extra={"obj": where})
+        except Exception as err:  # a bug in a model: still never fatal to the watcher
+            error = f"{store.spec.bucket} key {entry.key}: unreadable value: {err!r}"
+            log.exception("skipping invalid value: %s", error, extra={"obj": where})
+        else:
+            store._readable(entry.key)
+            return KVChange("put", entry.key, entry.revision, message)
+        store.invalid_values += 1
+        store.invalid.add(entry.key)
+        store._remember(entry.key, error)
+        return KVChange("unknown", entry.key, entry.revision, error=error) if self.unknown else None
+
+    def _bad_key(self, entry: RawEntry, error: str) -> KVChange[E] | None:
+        """A put or delete under a key outside the bucket's shape: no value belongs there."""
+        store = self.store
+        store.invalid_keys += 1
+        where = f"{store.spec.bucket}/{entry.key}"
+        if entry.op == "delete":  # the poison is gone (or never was): nothing to remember
+            store.problems.pop(entry.key, None)
+            log.warning("skipping delete of an invalid key: %s", error, extra={"obj": where})
             return None
-        return KVChange("put", entry.key, entry.revision, message)
+        error = f"{store.spec.bucket}: invalid key: {error}"
+        store._remember(entry.key, error)
+        log.warning("skipping value under an invalid key: %s", error, extra={"obj": where})
+        return KVChange("unknown", entry.key, entry.revision, error=error) if self.unknown else None
