@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -33,7 +34,10 @@ from tests.reliability.helpers import (
     event_source,
     event_trigger,
     eventually,
+    policies,
+    policy_set,
     rest,
+    service,
 )
 
 CLUSTER = "default/cluster-rest"
@@ -229,6 +233,31 @@ def test_rest_responses_carry_no_secret_data(api: Http, secrets_flow: dict) -> N
     assert derived["manifest"]["kind"] == "ConfigMap" and derived["manifest"]["data"] == REDACTED
     for path, body in bodies.items():
         assert not leaks(json.dumps(body), COLLECTED, REFERENCED, DERIVED), f"GET {path} leaks"
+
+
+def test_a_good_trigger_beside_the_secret_flow_keeps_its_latency_and_shows_in_clear(
+    stack: Stack, api: Http, secrets_flow: dict
+) -> None:
+    """Redaction is for what comes from a Secret: a ConfigMap policyRef's manifests are
+    listed as they are, and the good trigger of the same cluster deploys within its usual
+    latency while the Secret flow is there."""
+    good = policy_set("rest-good", "rest", "rest-good-svc")
+    stack.apply_management(good)
+    client = stack.client(CLUSTER)
+    try:
+        started = time.monotonic()
+        client.apply(service("good-web", "rest-good-svc"))
+        eventually(lambda: "rest-good-good-web" in policies(client, "rest-good"), 10)
+        took = time.monotonic() - started
+        print(f"\nrest lane: good trigger Service -> NetworkPolicy {took * 1000:.0f} ms")
+        assert took < 5.0
+        (profile,) = [p for p in api.get("/v1/profiles") if p["trigger"] == "rest-good"]
+        (obj,) = profile["objects"]
+        assert obj["reference"]["kind"] == "ConfigMap"
+        assert obj["manifest"]["spec"] == {"podSelector": {}}, "shown as it is"
+    finally:
+        client.delete(GVK("v1", "Service"), "default", "good-web")
+        delete_definitions(stack, good)
 
 
 def test_nats_carries_no_collected_secret_data(
