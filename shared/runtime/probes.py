@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,7 +53,8 @@ class ProbeServer:
 
     def __init__(self, host: str, port: int, sources: Sources) -> None:
         handler = type("Handler", (_Handler,), {"sources": sources})
-        self.server = ThreadingHTTPServer((host, port), handler)
+        server_class = _Server6 if ":" in host else ThreadingHTTPServer  # "::": IPv6
+        self.server = server_class((host, port), handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(
@@ -67,6 +69,10 @@ class ProbeServer:
         """Blocks until the serving thread ended (at most one poll interval)."""
         self.server.shutdown()
         self.server.server_close()
+
+
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
