@@ -202,6 +202,7 @@ def test_a_blocked_loop_turns_livez_unhealthy_within_the_threshold_and_healthy_a
         lambda: (r := running.get("/livez"))[0] == 503 and r, 3, what="/livez unhealthy"
     )
     seen = time.monotonic() - blocked_at
+    print(f"\nloop blocked -> /livez 503 in {seen * 1000:.0f} ms (threshold 500 ms)")
     assert body["status"] == "unhealthy" and "event loop blocked" in body["reason"], body
     assert seen < 0.5 + 0.5, f"reported {seen:.2f} s after the block (threshold 0.5 s)"
     assert running.get("/healthz")[0] == 503
@@ -233,6 +234,7 @@ def test_a_stalled_queue_turns_livez_unhealthy_and_a_failing_one_does_not(
     )
     assert "work queue apply stalled" in body["reason"], body
     took = time.monotonic() - stalled_at  # counted from the last beat without work (<= 0.1 s)
+    print(f"\nqueue stalled -> /livez 503 in {took * 1000:.0f} ms (threshold 1000 ms)")
     assert 1.0 - 0.15 <= took < 1.0 + 1.0, took
     assert running.get("/metrics")[0] == 200, "the loop itself still answers"
 
