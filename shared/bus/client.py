@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from nats.aio.msg import Msg
 
 from shared.bus.errors import BusError
 from shared.contract import streams
+from shared.contract.accounts import subject_matches
 from shared.contract.errors import InvalidMessage
 from shared.contract.messages import (
     RESOURCE_CHANGE_EVENTS,
@@ -53,6 +54,9 @@ class BusStats:
     """Connection attempts whose credentials the server refused."""
     async_errors: int = 0
     """Every asynchronous error nats-py reported (the violations included)."""
+    redirected_deliveries: int = 0
+    """Messages a :func:`subscribe_guarded` subscription refused: a subject it does not
+    match (a consumer's delivery redirected onto it)."""
 
     def record(self, err: BaseException) -> None:
         self.async_errors += 1
@@ -80,6 +84,12 @@ class BusStats:
                 "counter",
                 "Asynchronous errors reported by the NATS connection",
                 float(self.async_errors),
+            ),
+            f"{prefix}redirected_deliveries_total": (
+                "counter",
+                "Messages refused by a core subscription: a subject it does not match "
+                "(another user's consumer delivering onto it)",
+                float(self.redirected_deliveries),
             ),
         }
 
@@ -173,6 +183,46 @@ async def close(client: Client) -> None:
             await client.close()
         except Exception:
             pass
+
+
+async def subscribe_guarded(
+    nc: Client,
+    subject: str,
+    cb: Callable[[Msg], Awaitable[None]],
+    *,
+    on_refused: Callable[[Msg], None] | None = None,
+) -> Any:
+    """A core subscription on ``subject`` whose callback sees only messages published on a
+    subject that ``subject`` matches.
+
+    nats-server does not check a push consumer's deliver subject against its creator's
+    permissions (nats-io/nats-server#8274): a user allowed to create a consumer on its own
+    keys or events can have them delivered onto any subject someone subscribes to, an
+    agent's CloudEvents subject included. Such a delivery keeps the subject its message was
+    stored under, and the contract keeps stored subjects apart from the subjects of core
+    subscriptions (:data:`shared.contract.permissions.RESERVED_SUBJECTS`): it never matches.
+    It is dropped, counted (:attr:`BusStats.redirected_deliveries`), logged with its subject,
+    and handed to ``on_refused`` (a service's own counter). Use it for every core
+    subscription on a subject others publish to; replies to requests need none (an account
+    of its own keeps them out of reach, :mod:`shared.contract.accounts`)."""
+    counters = _STATS.setdefault(nc, BusStats())
+
+    async def guarded(msg: Msg) -> None:
+        if subject_matches(subject, msg.subject):
+            await cb(msg)
+            return
+        counters.redirected_deliveries += 1
+        log.warning(
+            "refused a message on subscription %s: its subject %s is not one of it "
+            "(a consumer's delivery redirected here?)",
+            subject,
+            msg.subject,
+            extra={"obj": subject},
+        )
+        if on_refused is not None:
+            on_refused(msg)
+
+    return await nc.subscribe(subject, cb=guarded)
 
 
 async def publish_event(

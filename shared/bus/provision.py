@@ -3,6 +3,12 @@
 The specs (names, subjects, limits) are data of the contract (:mod:`shared.contract.streams`);
 turning them into nats-py ``StreamConfig`` objects and creating or updating them is NATS I/O,
 so it lives here. Only the manager (and tests, and the embedded default) call :func:`ensure`.
+
+No stream accepts a ``Nats-Rollup`` header (:data:`shared.contract.streams.ALLOW_ROLLUP`):
+:func:`ensure` turns rollups off on streams created by an earlier version too. ``deny_purge``
+is left off: the purge API is for the manager and administrators only (no other user's
+permissions reach it), and setting it can never be undone (a future compaction of delete
+markers, ``purge_deletes``, needs it).
 """
 
 from __future__ import annotations
@@ -14,7 +20,14 @@ from nats.js import api
 from nats.js.errors import Error as JsError
 from nats.js.errors import NotFoundError
 
-from shared.contract.streams import BUCKETS, STREAMS, BucketSpec, Storage, StreamSpec
+from shared.contract.streams import (
+    ALLOW_ROLLUP,
+    BUCKETS,
+    STREAMS,
+    BucketSpec,
+    Storage,
+    StreamSpec,
+)
 from shared.errors import ExternalError
 
 log = logging.getLogger(__name__)
@@ -34,20 +47,24 @@ def stream_config(spec: StreamSpec, storage: Storage = "file") -> Any:
         storage=_storage(storage),
         discard=api.DiscardPolicy.OLD,
         num_replicas=1,
+        allow_rollup_hdrs=ALLOW_ROLLUP,
+        deny_purge=False,
     )
 
 
 def bucket_stream_config(spec: BucketSpec, storage: Storage = "file") -> Any:
-    """The nats-py ``StreamConfig`` backing a KV bucket, identical to what
-    ``js.create_key_value`` builds (so ``js.key_value(bucket)`` works on it)."""
+    """The nats-py ``StreamConfig`` backing a KV bucket: what ``js.create_key_value`` builds
+    (so nats-py's ``js.key_value(bucket)`` works on it), except that rollups are refused
+    (nats-py's ``kv.purge`` is refused with them; Ripple deletes keys, it never purges)."""
     duplicate_window = 120.0 if spec.ttl is None else min(120.0, spec.ttl)
     return api.StreamConfig(
         name=spec.stream_name,
         description=spec.description,
         subjects=[f"$KV.{spec.bucket}.>"],
         allow_direct=True,
-        allow_rollup_hdrs=True,
+        allow_rollup_hdrs=ALLOW_ROLLUP,
         deny_delete=True,
+        deny_purge=False,
         discard=api.DiscardPolicy.NEW,
         duplicate_window=duplicate_window,
         max_age=spec.ttl,

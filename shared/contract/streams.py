@@ -14,6 +14,12 @@ resource               keys / subjects                             writer     re
 ``ripple-outcomes``    ``<ns>.<cluster>.<profile>``                agents     manager, ...
 ``ripple-agents``      ``<ns>.<cluster>``                          agents     manager, ...
 =====================  ==========================================  =========  ==============
+
+No stream or bucket accepts a ``Nats-Rollup`` header (:data:`ALLOW_ROLLUP`): a rollup on a
+writer's own key would otherwise erase every key of the stream (``all``). Nothing in Ripple
+purges a key (a key is deleted with a delete marker), so nothing needs one. The key
+:data:`PROBE_KEY` is reserved in every bucket: never written, readable by every user that
+reads the bucket, so that binding to a bucket needs no ``STREAM.INFO``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ from shared.contract.subjects import EVENTS_ROOT
 log = logging.getLogger(__name__)
 
 Storage = Literal["file", "memory"]
+
+ALLOW_ROLLUP = False
+"""Whether the contract's streams accept ``Nats-Rollup`` headers: never (see the module doc)."""
+
+PROBE_KEY = "PROBE"
+"""The reserved key of every bucket (one token, upper case: no key of the contract spells
+it). It is never written; a direct get of it answers "not found" when the bucket exists and
+"no responders" when it does not (:func:`shared.bus.binding.bind`)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,11 @@ class BucketSpec:
     max_value_size: int = MAX_PAYLOAD
     ttl: float | None = None
     """Seconds after which a value expires (None: never)."""
+    key_tokens: tuple[int, ...] | None = (1,)
+    """The shapes of its keys: how many tokens follow the cluster's two
+    (``<clusterns>.<cluster>``); None for a bucket whose keys are not a cluster's. A key of
+    another shape is refused to a writer by its permissions
+    (:mod:`shared.contract.permissions`)."""
 
     @property
     def stream_name(self) -> str:
@@ -103,6 +122,7 @@ MATCHES = BucketSpec(
     description="Matching sets as deltas: one entry per matching object, one head per set",
     writers="agents (their own cluster's keys only)",
     readers="manager, reporter, external consumers",
+    key_tokens=(1, 5),
 )
 DESIRED = BucketSpec(
     bucket="ripple-desired",
@@ -124,6 +144,7 @@ AGENTS = BucketSpec(
     description="Agent liveness and status per cluster",
     writers="agents (their own key only)",
     readers="manager, reporter",
+    key_tokens=(0,),
 )
 
 PROFILES = BucketSpec(
@@ -140,6 +161,7 @@ STATUS = BucketSpec(
     description="Status of EventSources, EventTriggers and EventBasedAddOns",
     writers="manager",
     readers="reporter, external consumers",
+    key_tokens=None,
 )
 
 STREAMS: tuple[StreamSpec, ...] = (EVENTS,)
