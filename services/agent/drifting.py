@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from services.agent import ownership
 from services.agent.planning import normal_key
 from services.agent.releasing import Ref, ReleaseObjects
 from shared.api.vocabulary import GVK, ObjectKey
@@ -131,7 +132,11 @@ class DriftIndex:
             return self._drift(profile, key, "deleted")
         for obj in desired.objects:
             if normal_key(object_key(obj.manifest)) == key:
-                where = drifted(obj.manifest, live)
+                try:  # as applied: with the agent's ownership stamp, whatever the manifest says
+                    applied = ownership.stamp(obj.manifest, profile)
+                except ownership.NotStampable:
+                    return None  # never applied
+                where = drifted(applied, live)
                 return Drift(profile, key, where) if where else None
         if key in self.released:
             where = drifted(self.released[key][1], live)

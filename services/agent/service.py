@@ -115,6 +115,7 @@ def _run_queue(
     workers: int,
 ) -> None:
     describe = functools.partial(_describe, agent, queue.name)
+    service.watch_queue(queue)  # liveness: work in hand but none finished -> unhealthy
     service.spawn(
         run_workers(queue, functools.partial(handler, agent), workers=workers, describe=describe),
         f"queue-{queue.name}",

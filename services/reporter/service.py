@@ -74,6 +74,8 @@ async def main(settings: ReporterSettings, service: Service) -> None:
     ownership = Ownership()
     writer = Writer(kube, ownership.wanted, delay=settings.write_delay)
     service.add_metrics(writer.metrics)
+    for queue in writer.queues:  # liveness: work in hand but none finished -> unhealthy
+        service.watch_queue(queue)
     read: set[str] = set()
 
     def synced(part: str) -> None:

@@ -55,6 +55,19 @@ METRICS_HOST = _opt(
     None, "--metrics-host", env="RIPPLE_METRICS_HOST", help="Address of the metrics endpoint."
 )
 MEMORY = typer.Option(False, "--memory-storage", help="JetStream memory storage (tests).")
+LIVENESS_LOOP_BLOCKED = _opt(
+    None,
+    "--liveness-loop-blocked",
+    env="RIPPLE_LIVENESS_LOOP_BLOCKED",
+    help="Seconds the event loop may stay blocked before /livez answers 503 (10).",
+)
+LIVENESS_STALLED = _opt(
+    None,
+    "--liveness-stalled",
+    env="RIPPLE_LIVENESS_STALLED",
+    help="Seconds a work queue may hold work without finishing any before /livez answers "
+    "503 (600; a handler failing and retrying with backoff is progress).",
+)
 KUBECONFIG_HELP = "Kubeconfig (default: in-cluster)."
 
 
@@ -122,6 +135,8 @@ def register(app: typer.Typer) -> None:
         metrics_host: str = METRICS_HOST,
         metrics_port: int = METRICS_PORT,
         memory_storage: bool = MEMORY,
+        liveness_loop_blocked: float = LIVENESS_LOOP_BLOCKED,
+        liveness_stalled: float = LIVENESS_STALLED,
     ) -> None:
         """Run the agent of one managed cluster: watch, evaluate, publish the matching sets
         as deltas, apply the desired objects and install the desired Helm charts."""
@@ -162,6 +177,8 @@ def register(app: typer.Typer) -> None:
         metrics_host: str = METRICS_HOST,
         metrics_port: int = METRICS_PORT,
         memory_storage: bool = MEMORY,
+        liveness_loop_blocked: float = LIVENESS_LOOP_BLOCKED,
+        liveness_stalled: float = LIVENESS_STALLED,
     ) -> None:
         """Run the manager: definitions + matching sets -> assignments, desired state, REST
         API."""
@@ -205,6 +222,8 @@ def register(app: typer.Typer) -> None:
         metrics_host: str = METRICS_HOST,
         metrics_port: int = METRICS_PORT,
         memory_storage: bool = MEMORY,
+        liveness_loop_blocked: float = LIVENESS_LOOP_BLOCKED,
+        liveness_stalled: float = LIVENESS_STALLED,
     ) -> None:
         """Run the reporter: mirror NATS state into EventReport/ClusterProfile CRDs."""
         params = dict(locals())  # the flags, before anything else is bound

@@ -11,20 +11,40 @@ DESIRED = {
 
 
 def live(**changes: object) -> dict[str, object]:
-    obj: dict[str, object] = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": "x",
-            "namespace": "default",
-            "labels": {"a": "1", "added-by-someone": "ok"},
-            "resourceVersion": "7",
-            "uid": "u",
+    """The object as the agent applied it for profile ``p`` (with its ownership stamp)."""
+    from services.agent.ownership import stamp
+
+    obj: dict[str, object] = stamp(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "x",
+                "namespace": "default",
+                "labels": {"a": "1", "added-by-someone": "ok"},
+                "resourceVersion": "7",
+                "uid": "u",
+            },
+            "data": {"k": "v"},
         },
-        "data": {"k": "v"},
-    }
+        "p",
+    )
     obj.update(changes)
     return obj
+
+
+def test_a_forged_ownership_in_the_manifest_is_no_drift() -> None:
+    """The manifest claims another owner; the agent applied it with its own stamp: the
+    live object as applied has not drifted (it would otherwise be re-applied forever)."""
+    from services.agent.drifting import DriftIndex
+    from shared.kube import ObjectKey
+    from tests.agent.helpers import desired
+
+    index = DriftIndex()
+    index.track("p", [ObjectKey("v1", "ConfigMap", "default", "x")])
+    meta = {**DESIRED["metadata"], "annotations": {"projectsveltos.io/owner-name": "other"}}
+    want = desired("p", {**DESIRED, "metadata": meta})
+    assert index.check("MODIFIED", live(), lambda _: want) is None
 
 
 def test_fields_added_by_others_are_not_drift() -> None:
