@@ -12,7 +12,7 @@ before it gets here, and a value that cannot be read -- malformed, misplaced, or
 state or assignment whose envelope does not come from the manager (``ripple://manager``) --
 is *unknown* for its key: what was read before is kept (nothing applied, nothing removed or
 withdrawn for it), it is counted per bucket (:func:`kv_metrics`) and shown: an assignment's
-on its EventSource in the agent's status, the others in :func:`problems`.
+on its EventSource in the agent's status, the others in :mod:`services.agent.poison`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 import random
 from typing import Any
 
-from services.agent import cloudevents, observing
+from services.agent import cloudevents, observing, poison
 from services.agent.agent import Agent
 from services.agent.deltas import Stored, StoredSet
 from services.agent.drifting import Drift
@@ -39,9 +39,6 @@ from shared.runtime.slicing import Slicer
 
 log = logging.getLogger(__name__)
 
-MAX_PROBLEM_LINES = 10
-"""Lines :func:`problems` lists per bucket (then how many more there are)."""
-
 
 def _stores(agent: Agent) -> list[KVStore[Any]]:
     s = agent.stores
@@ -50,34 +47,13 @@ def _stores(agent: Agent) -> list[KVStore[Any]]:
 
 def kv_metrics(agent: Agent) -> dict[str, tuple[str, str, float]]:
     """Per-bucket counters of what the agent skipped in the buckets it reads."""
-    out: dict[str, tuple[str, str, float]] = {}
-    for store in _stores(agent):
-        out.update(store.metrics())
-    return out
+    return poison.metrics(_stores(agent))
 
 
 def problems(agent: Agent) -> list[str]:
-    """The status lines of what cannot be read in the desired state (``profile <name>:``)
-    and of keys outside the contract in the agent's assignments and desired state
-    (an unreadable assignment shows on its EventSource: :func:`watch_assignments`)."""
-    out: list[str] = []
-    for store in (agent.stores.assignments, agent.stores.desired):
-        lines = []
-        for key, why in store.problems.items():
-            try:
-                name = subjects.parse_cluster_key(key).name
-            except InvalidSubject:
-                lines.append(f"{store.spec.bucket} key {key}: skipped: {why}")
-                continue
-            if store is agent.stores.desired:
-                lines.append(
-                    f"profile {name}: desired state unreadable, nothing applied or removed "
-                    f"for it until the manager writes it again: {why}"
-                )
-        out.extend(lines[:MAX_PROBLEM_LINES])
-        if len(lines) > MAX_PROBLEM_LINES:
-            out.append(f"{store.spec.bucket}: {len(lines) - MAX_PROBLEM_LINES} more problem(s)")
-    return out
+    """The status lines of the poison in the agent's desired state and assignments
+    (:func:`services.agent.poison.problems`)."""
+    return poison.problems(agent.stores.assignments, agent.stores.desired)
 
 
 def _name(agent: Agent, change: KVChange[Any]) -> str | None:
