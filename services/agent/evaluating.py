@@ -8,23 +8,46 @@ one object keeps that object's previous state and is recorded, it never aborts t
 An aggregatedSelection EventSource keeps the objects its selectors select; its matching set
 is recomputed from them (:meth:`SourceState.aggregation_input`, run anywhere, then
 :meth:`SourceState.apply_aggregation` on the loop).
+
+Lua runs in the EventSource's worker thread (:mod:`shared.evaluation.isolation`): the loop
+waits :data:`WAIT` seconds at most. A longer run goes on alone (``running``) and the
+EventSource's next objects wait (``deferred``, newest version per object, each keeping its
+state) until :meth:`SourceState.poll` takes its result -- at the EventSource's next event,
+at any informer event (:func:`services.agent.observing.observe`) or on the agent's timer
+(:func:`services.agent.observing.poll`). A run past the hard time limit is abandoned: the
+object keeps its previous state with the error (shown in the head, REST and the
+EventSource's status), and is evaluated again once the runner takes runs again (after a
+backoff, and once no abandoned run of the EventSource still burns CPU). The replay of what
+the informers hold is complete only once every object waiting then was evaluated (those
+that ran out of time count as evaluated, with their error).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.agent.watching import WatchKey
 from shared.api.vocabulary import GVK, ObjectKey
-from shared.evaluation import AggregateResult, CompiledEventSource
+from shared.evaluation import AggregateResult, CompiledEventSource, MatchResult, Pending
 
 object_key = ObjectKey.of
 
 log = logging.getLogger(__name__)
 
 Change = Literal["matched", "updated", "unmatched"]
+
+WAIT = 0.1
+"""Seconds the loop waits for a Lua evaluation before leaving it to run alone (far more than
+an evaluation takes, ~0.1 ms, even on a busy machine)."""
+
+SUSPECT_WAIT = 0.005
+"""The same for an EventSource that already had runs abandoned at the time limit."""
+
+POLL_SLICE = 0.005
+"""Seconds of waiting objects' evaluations one :meth:`SourceState.poll` runs at most."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +76,15 @@ class SourceState:
     aggregator: CompiledEventSource | None = None
     dirty: bool = True  # the report may differ from the last one published
     aggregate_error: str = ""
-    replaying: bool = False  # the informers' current content is still being evaluated
+    #: objects waiting for their evaluation (newest version, in order of arrival)
+    deferred: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
+    #: the evaluation running in the worker thread that the loop stopped waiting for
+    running: tuple[ObjectKey, dict[str, Any], Pending] | None = None
+    running_stale: bool = False  # a newer version (or a delete) of it came meanwhile
+    #: objects whose last run was abandoned at the time limit (evaluated again later)
+    timed_out: set[ObjectKey] = field(default_factory=set)
+    replay_flag: bool = False  # the informers' content is being replayed into this state
+    settled: bool = False  # the replay and the evaluations it left waiting are done
     seeded: bool = False  # CloudEvents of the previous report were read back
     published: bool = False  # a complete head was published by this agent instance
     synced: bool = False  # its entries were resynchronised: every change is now a delta
@@ -90,18 +121,112 @@ class SourceState:
     def aggregated(self) -> bool:
         return bool(self.compiled.has_aggregation)
 
+    @property
+    def replaying(self) -> bool:
+        """The informers' current content is still being evaluated: replayed, or objects
+        the replay left waiting (not those that ran out of time: evaluated, with an error)."""
+        if self.replay_flag:
+            return True
+        if self.settled:
+            return False
+        if self.running is not None and self.running[0] not in self.timed_out:
+            return True
+        if any(k not in self.timed_out for k in self.deferred):
+            return True
+        self.settled = True
+        return False
+
+    @replaying.setter
+    def replaying(self, value: bool) -> None:
+        self.replay_flag = value
+        if value:
+            self.settled = False
+
+    @property
+    def waiting(self) -> int:
+        """Objects not evaluated yet: waiting, or running in the worker thread."""
+        return len(self.deferred) + (self.running is not None)
+
+    def evaluation_problem(self) -> str:
+        """What keeps objects from being evaluated ("" when nothing does), for the status:
+        runs abandoned at the time limit, runs suspended, objects waiting."""
+        parts = []
+        if self.timed_out:
+            keys = sorted(self.timed_out)
+            shown = ", ".join(
+                f"{k.kind} {k.namespace}/{k.name}".replace(" /", " ") for k in keys[:3]
+            )
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            parts.append(
+                f"evaluation abandoned at the time limit for {shown}{more} (kept in their "
+                "previous state, evaluated again with backoff)"
+            )
+        reason = self.compiled.unavailable()
+        if reason:
+            parts.append(reason)
+        if self.waiting:
+            parts.append(f"{self.waiting} object(s) waiting to be evaluated")
+        return "; ".join(parts)
+
     def observe(self, event_type: str, obj: dict[str, Any]) -> list[ChangeEvent]:
         """Apply one object change (ADDED, MODIFIED, DELETED)."""
         key = object_key(obj)
-        if event_type == "DELETED":
+        changes = self.poll() if self.running is not None or self.deferred else []
+        running = self.running is not None and self.running[0] == key
+        if event_type == "DELETED" or not self.compiled.selects(obj):
             self.errors.pop(key, None)
             self.selected.pop(key, None)
-            return self._set(key, obj, False)
-        if not self.compiled.selects(obj):
-            self.errors.pop(key, None)
-            self.selected.pop(key, None)
-            return self._set(key, obj, False)
-        result = self.compiled.evaluate(obj)
+            self.deferred.pop(key, None)
+            self.timed_out.discard(key)
+            self.running_stale = self.running_stale or running
+            return changes + self._set(key, obj, False)
+        if (
+            running
+            or key in self.deferred
+            or (
+                (self.running is not None or self.deferred or self.compiled.unavailable())
+                and self.compiled.uses_lua(obj)
+            )
+        ):
+            self.running_stale = self.running_stale or running
+            self.deferred[key] = obj  # evaluated when the runner takes runs again
+            return changes
+        return changes + self._evaluate(key, obj)
+
+    def poll(self) -> list[ChangeEvent]:
+        """Take the result of the run left alone if it is over (abandoning it past its
+        hard limit), then evaluate waiting objects while the runner takes them (for
+        :data:`POLL_SLICE` seconds at most)."""
+        changes: list[ChangeEvent] = []
+        if self.running is not None:
+            key, obj, pending = self.running
+            result = pending.poll()
+            if result is None:
+                return changes
+            self.running = None
+            if not self.running_stale:
+                changes += self._apply(key, obj, result)
+            self.running_stale = False
+        started = time.monotonic()
+        while self.deferred and not self.compiled.unavailable():
+            key = next(iter(self.deferred))
+            obj = self.deferred.pop(key)
+            changes += self._evaluate(key, obj)
+            if self.running is not None or time.monotonic() - started > POLL_SLICE:
+                break
+        return changes
+
+    def _evaluate(self, key: ObjectKey, obj: dict[str, Any]) -> list[ChangeEvent]:
+        suspect = self.timed_out or self.compiled.timeouts()
+        result = self.compiled.start(obj, SUSPECT_WAIT if suspect else WAIT)
+        if isinstance(result, Pending):
+            self.running = (key, obj, result)
+            self.running_stale = False
+            return []
+        return self._apply(key, obj, result)
+
+    def _apply(self, key: ObjectKey, obj: dict[str, Any], result: MatchResult) -> list[ChangeEvent]:
+        """One object's evaluation result (the object is selected)."""
         if result.error:
             if self.errors.get(key) != result.error:
                 log.warning(
@@ -109,9 +234,13 @@ class SourceState:
                 )
                 self.dirty = True
             self.errors[key] = result.error
+            if result.retry:  # unknown for now: evaluated again once the runner takes runs
+                self.timed_out.add(key)
+                self.deferred.setdefault(key, obj)
             if key in self.matches and self.aggregated is False:
                 self.matches[key] = obj  # keep matching, with the newest content
             return []
+        self.timed_out.discard(key)
         if key in self.errors:
             del self.errors[key]
             self.dirty = True

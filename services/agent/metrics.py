@@ -9,6 +9,7 @@ NATS permission violations, ready). Each work queue adds ``workqueue_<name>_adds
 from __future__ import annotations
 
 from services.agent.state import AgentState
+from shared.evaluation.isolation import stats as isolation_stats
 
 Metrics = dict[str, tuple[str, str, float]]
 
@@ -18,6 +19,7 @@ def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metric
     unreadable NATS values skipped (assignments and desired state)."""
     sources = state.assignments.sources.values()
     c = state.counts
+    isolation = isolation_stats()
     out: Metrics = {
         "reports_published_total": (
             "counter",
@@ -93,6 +95,26 @@ def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metric
             "gauge",
             "Objects whose last evaluation failed",
             sum(len(s.errors) for s in sources),
+        ),
+        "evaluation_timeouts_total": (
+            "counter",
+            "Lua evaluations abandoned at their hard time limit (the object kept its state)",
+            isolation.timeouts_total,
+        ),
+        "evaluation_runaway_threads": (
+            "gauge",
+            "Abandoned Lua evaluations still running (they cannot be interrupted)",
+            isolation.runaways,
+        ),
+        "evaluations_waiting": (
+            "gauge",
+            "Objects waiting for their evaluation (runs suspended, or one still running)",
+            sum(s.waiting for s in sources),
+        ),
+        "evaluation_suspended_sources": (
+            "gauge",
+            "EventSources whose Lua runs are suspended after runs exceeded the time limit",
+            sum(1 for s in sources if s.compiled.unavailable()),
         ),
         "event_sources": ("gauge", "EventSources assigned", len(state.assignments.sources)),
         "event_source_errors": (

@@ -6,11 +6,16 @@ and identity, shared); each re-evaluates the object and yields its per-change ev
 the EventSources concerned must be looked at again (publishable now, or held). A CloudEvent
 is kept by every EventSource whose ``messagingMatchCriteria`` match it (the newest per
 source and subject).
+
+Evaluations left running in an EventSource's worker thread, and objects waiting for their
+evaluation, are taken care of by :func:`poll`: on every informer event (at most every
+:data:`POLL_EVERY` seconds) and on the agent's timer.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +27,11 @@ from services.agent.watching import WatchEvent
 log = logging.getLogger(__name__)
 
 KNOWLEDGE = ("SYNCED", "FAILED")
+
+POLL_EVERY = 0.01
+"""Seconds between two looks, from informer events, at every EventSource's waiting work."""
+
+_polled = 0.0
 
 
 @dataclass
@@ -35,16 +45,40 @@ class Observation:
 
 
 def observe(assignments: Assignments, item: WatchEvent) -> Observation:
-    """Evaluate one informer event for every EventSource that watches its informer."""
+    """Evaluate one informer event for every EventSource that watches its informer (and,
+    every :data:`POLL_EVERY` seconds, what every EventSource has waiting: :func:`poll`)."""
+    global _polled
     states = assignments.by_key.get(item.key, ())
     event = item.event
+    now = time.monotonic()
+    out = poll(assignments) if now - _polled >= POLL_EVERY else Observation()
     if event.type in KNOWLEDGE:
-        return Observation(touched=list(states), knowledge=True)
-    out = Observation()
+        out.touched.extend(s for s in states if s not in out.touched)
+        out.knowledge = True
+        return out
     for state in states:
+        was = state.replaying
         changes = state.observe(event.type, event.obj)
         out.changes.extend((state, change) for change in changes)
-        if state.dirty:
+        if (state.dirty or was != state.replaying) and state not in out.touched:
+            out.touched.append(state)
+    return out
+
+
+def poll(assignments: Assignments) -> Observation:
+    """Take the results of evaluations left running and evaluate waiting objects, in
+    every EventSource that has any (:meth:`SourceState.poll`). Call it periodically: a run
+    past its hard time limit is abandoned here, and objects wait here for a backoff."""
+    global _polled
+    _polled = time.monotonic()
+    out = Observation()
+    for state in assignments.sources.values():
+        if state.running is None and not state.deferred:
+            continue
+        was = state.replaying
+        changes = state.poll()
+        out.changes.extend((state, change) for change in changes)
+        if state.dirty or was != state.replaying:
             out.touched.append(state)
     return out
 

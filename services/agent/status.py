@@ -2,8 +2,9 @@
 
 :func:`errors` lists what keeps the agent from doing its whole job, for its status in KV
 ``ripple-agents`` (the manager shows it on the definitions). A problem of one EventSource
-starts with ``EventSource <name>:`` (the manager shows it on that EventSource); a profile's
-with ``profile <name>:``. Failing work-queue keys (apply, removal, report and per-change
+starts with ``EventSource <name>:`` (the manager shows it on that EventSource), among them
+evaluations abandoned at the time limit, suspended, or waiting; a profile's with
+``profile <name>:``. Failing work-queue keys (apply, removal, report and per-change
 event publication) are listed with the number of attempts and the time to the next one.
 
 :func:`not_ready` says why the agent is not ready yet ("" once it is): its assignments and
@@ -56,6 +57,9 @@ def errors(
                 out.append(f"EventSource {state.name}: {error}")
         if state.aggregate_error:
             out.append(f"EventSource {state.name}: {state.aggregate_error}")
+        problem = state.evaluation_problem()
+        if problem:
+            out.append(f"EventSource {state.name}: {problem}")
     for key, error in sorted(watch_errors.items()):
         if error and key not in attributed:
             out.append(f"watch {key.gvk}: {error}")

@@ -20,9 +20,18 @@ Selectors are ORed and an object counts once. A Lua error on a selector makes th
 ERROR (``MatchResult.error``; the caller keeps the object's previous state) unless another
 selector matches. Objects with ``metadata.deletionTimestamp`` never match.
 
-Thread-safety: a CompiledEventSource owns one Lua runtime whose calls are serialised by a
-lock, so sharing it between threads is safe but runs one Lua evaluation at a time; for
-parallel evaluation compile one per worker thread. It keeps no per-object state.
+Lua runs in the worker thread of the EventSource's :class:`~shared.evaluation.isolation.Runner`
+with a hard wall-clock limit (:attr:`Limits.hard_seconds`): :meth:`CompiledEventSource.evaluate`
+waits for the result, :meth:`~CompiledEventSource.start` waits as long as the caller allows
+and otherwise hands back a :class:`Pending` to poll. A run past the limit is abandoned: the
+result is an error with ``retry`` set (unknown: keep the previous state, evaluate again
+later) and the runtime is replaced; runs are then refused for a backoff
+(:meth:`~CompiledEventSource.unavailable`). Selectors without Lua are evaluated on the
+caller's thread.
+
+Thread-safety: the runner serialises the Lua runs of a CompiledEventSource, so sharing it
+between threads is safe but runs one Lua evaluation at a time; for parallel evaluation
+compile one per thread. It keeps no per-object state.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from shared.api.eventsource import EventSource
 from shared.evaluation.cel import CelRules
 from shared.evaluation.convert import restore
 from shared.evaluation.errors import InvalidEventSource, LuaScriptError
+from shared.evaluation.isolation import Abandoned, Call, Runner
 from shared.evaluation.matching import SelectorFilter, identity
 from shared.evaluation.sandbox import Limits, LuaSandbox
 
@@ -45,11 +55,14 @@ AGGREGATE_ID = -1
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
-    """Whether one object is an event. ``error`` set: unknown, keep the previous state."""
+    """Whether one object is an event. ``error`` set: unknown, keep the previous state;
+    ``retry`` set too: unknown for a transient reason (the run exceeded its time limit, or
+    runs are suspended), to be evaluated again later."""
 
     matching: bool
     message: str = ""
     error: str | None = None
+    retry: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,32 @@ class AggregateResult:
     resources: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
     error: str | None = None
+
+
+class Pending:
+    """A Lua evaluation still running in the EventSource's worker thread."""
+
+    __slots__ = ("_call", "_owner", "_runner")
+
+    def __init__(self, owner: CompiledEventSource, runner: Runner, call: Call[MatchResult]) -> None:
+        self._owner = owner
+        self._runner = runner
+        self._call = call
+
+    def poll(self, wait: float = 0.0) -> MatchResult | None:
+        """The result once the run is over (waiting up to ``wait`` seconds), else ``None``.
+        A run past its hard limit is abandoned here: an error with ``retry`` set."""
+        call = self._call
+        if not call.wait(wait) and not self._runner.check(call):
+            return None
+        if call.abandoned:
+            return MatchResult(False, "", self._owner._timeout(call.hard), retry=True)
+        try:
+            return call.value()
+        except Exception as exc:  # not a script problem: an engine failure, shown as one
+            return MatchResult(
+                False, "", f"EventSource {self._owner.name!r}: {type(exc).__name__}: {exc}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +141,10 @@ class CompiledEventSource:
         self.gvks: list[tuple[str, str, str]] = []
         #: problems that do not stop evaluation (e.g. a CEL rule that does not compile)
         self.warnings: list[str] = []
-        self._sandbox: LuaSandbox | None = None
-        self._limits = limits
+        self.limits = limits or Limits()
+        self._runner: Runner | None = None
+        self._first: LuaSandbox | None = None  # compiles the scripts, then serves the runner
+        self._scripts: list[tuple[int, str, str]] = []
         self._selectors: list[_Selector] = []
         self._by_type: dict[tuple[str, str], list[_Selector]] = {}
 
@@ -147,16 +188,27 @@ class CompiledEventSource:
             )
             for i, c in enumerate(spec.messaging_match_criteria)
         ]
+        if self._first is not None:
+            self._runner = Runner(self._build, self._first, name=self.name)
+            self._first = None
 
     # --- compilation ----------------------------------------------------------------------
 
     def _compile_lua(self, script_id: int, code: str, where: str) -> None:
-        if self._sandbox is None:
-            self._sandbox = LuaSandbox(self._limits)
+        if self._first is None:
+            self._first = LuaSandbox(self.limits)
         try:
-            self._sandbox.compile(script_id, code, where)
+            self._first.compile(script_id, code, where)
         except LuaScriptError as exc:
             raise InvalidEventSource(self.name, where, exc.message, exc.line) from exc
+        self._scripts.append((script_id, code, where))
+
+    def _build(self) -> LuaSandbox:
+        """A fresh runtime with every script compiled (after an abandoned run)."""
+        sandbox = LuaSandbox(self.limits)
+        for script_id, code, where in self._scripts:
+            sandbox.compile(script_id, code, where)
+        return sandbox
 
     # --- per object -------------------------------------------------------------------------
 
@@ -176,17 +228,69 @@ class CompiledEventSource:
         return [s.filter.index for s in candidates if s.filter.accepts(namespace, name, labels)]
 
     def evaluate(self, obj: dict[str, Any]) -> MatchResult:
-        """Is ``obj`` an event for this EventSource? Never raises for script problems."""
+        """Is ``obj`` an event for this EventSource? Never raises for script problems; waits
+        for Lua up to the hard time limit."""
+        result = self.start(obj, wait=None)
+        assert isinstance(result, MatchResult)
+        return result
+
+    def start(self, obj: dict[str, Any], wait: float | None) -> MatchResult | Pending:
+        """Evaluate ``obj``, waiting up to ``wait`` seconds for Lua (``None``: as long as it
+        runs); a :class:`Pending` to poll when the run goes on longer. Selectors without Lua
+        and objects no selector selects are decided here, on the caller's thread."""
         md = obj.get("metadata") or {}
         if type(md) is dict and md.get("deletionTimestamp"):
             return MatchResult(False, "object is being deleted")
         indices = self.selects(obj)
         if not indices:
             return MatchResult(False, "no resourceSelector selects this object")
+        runner = self._runner
+        if runner is None or not any(self._selectors[i].lua for i in indices):
+            return self._evaluate_selectors(indices, obj, None)
+        reason = runner.unavailable()
+        if reason:
+            return MatchResult(False, "", f"EventSource {self.name!r}: {reason}", retry=True)
+        call = runner.submit(
+            lambda sandbox: self._evaluate_selectors(indices, obj, sandbox),
+            self.limits.hard_seconds,
+        )
+        pending = Pending(self, runner, call)
+        if wait is not None:
+            return pending.poll(wait) or pending
+        while True:  # the runner abandons the run at its hard limit
+            result = pending.poll(wait=0.05)
+            if result is not None:
+                return result
+
+    def uses_lua(self, obj: dict[str, Any]) -> bool:
+        """Whether evaluating ``obj`` runs Lua (a selector with a script selects it)."""
+        if self._runner is None:
+            return False
+        return any(self._selectors[i].lua for i in self.selects(obj))
+
+    def unavailable(self) -> str:
+        """Why Lua runs are refused now ("" when they are not): suspended after runs that
+        exceeded the time limit, or while an abandoned run still runs."""
+        return self._runner.unavailable() if self._runner is not None else ""
+
+    def timeouts(self) -> int:
+        """Runs abandoned at the hard time limit."""
+        return self._runner.timeouts if self._runner is not None else 0
+
+    def _timeout(self, seconds: float) -> str:
+        return (
+            f"EventSource {self.name!r}: evaluation abandoned after {seconds:g} s (the time "
+            "limit): the script spends its time where it cannot be interrupted (a costly "
+            "string pattern or operation, a json/yaml helper)"
+        )
+
+    def _evaluate_selectors(
+        self, indices: list[int], obj: dict[str, Any], sandbox: LuaSandbox | None
+    ) -> MatchResult:
         errors: list[str] = []
         message = ""
         for index in indices:
-            matched, msg, error = self._evaluate_selector(self._selectors[index], obj)
+            matched, msg, error = self._evaluate_selector(self._selectors[index], obj, sandbox)
             if error is not None:
                 errors.append(error)
             elif matched:
@@ -198,7 +302,7 @@ class CompiledEventSource:
         return MatchResult(False, message)
 
     def _evaluate_selector(
-        self, sel: _Selector, obj: dict[str, Any]
+        self, sel: _Selector, obj: dict[str, Any], sandbox: LuaSandbox | None
     ) -> tuple[bool, str, str | None]:
         if sel.cel is not None:
             rule = sel.cel.first_match(obj)
@@ -208,11 +312,21 @@ class CompiledEventSource:
                 return False, "no CEL rule matched", None
         if not sel.lua:
             return True, "", None
-        assert self._sandbox is not None
-        outcome = self._sandbox.evaluate(sel.filter.index, obj)
+        assert sandbox is not None
+        outcome = sandbox.evaluate(sel.filter.index, obj)
         if outcome.error is not None:
             return False, "", f"EventSource {self.name!r}: {outcome.error}"
         return outcome.matching, outcome.message, None
+
+    def _evaluate_in(self, obj: dict[str, Any], sandbox: LuaSandbox | None) -> MatchResult:
+        """:meth:`evaluate` inside a run (the worker thread): no hand-over."""
+        md = obj.get("metadata") or {}
+        if type(md) is dict and md.get("deletionTimestamp"):
+            return MatchResult(False, "object is being deleted")
+        indices = self.selects(obj)
+        if not indices:
+            return MatchResult(False, "no resourceSelector selects this object")
+        return self._evaluate_selectors(indices, obj, sandbox)
 
     # --- aggregatedSelection ----------------------------------------------------------------
 
@@ -228,7 +342,29 @@ class CompiledEventSource:
         changed one as converted data with the Lua round-trip losses undone (``[]`` stays a
         list, floats stay floats); objects the script built are converted data. A missing
         or empty ``resources`` means no match.
+
+        With Lua, the whole aggregation (the objects' evaluations included) is one run in the
+        worker thread, abandoned after :attr:`Limits.aggregate_hard_seconds`.
         """
+        runner = self._runner
+        if runner is None:
+            return self._aggregate_in(objs, prefiltered, None)
+        reason = runner.unavailable()
+        if reason:
+            return AggregateResult(error=f"EventSource {self.name!r}: {reason}")
+        hard = self.limits.aggregate_hard_seconds
+        try:
+            return runner.run(lambda sandbox: self._aggregate_in(objs, prefiltered, sandbox), hard)
+        except Abandoned:
+            return AggregateResult(
+                error=f"EventSource {self.name!r}: aggregation abandoned after {hard:g} s "
+                "(the time limit): the scripts spend their time where they cannot be "
+                "interrupted (a costly string pattern or operation, a json/yaml helper)"
+            )
+
+    def _aggregate_in(
+        self, objs: list[dict[str, Any]], prefiltered: bool, sandbox: LuaSandbox | None
+    ) -> AggregateResult:
         seen: set[tuple[str, str, str, str]] = set()
         selected: list[dict[str, Any]] = []
         for obj in objs:
@@ -237,7 +373,7 @@ class CompiledEventSource:
                 continue
             seen.add(ident)
             if not prefiltered:
-                result = self.evaluate(obj)
+                result = self._evaluate_in(obj, sandbox)
                 if result.error is not None:
                     return AggregateResult(error=f"{'/'.join(ident)}: {result.error}")
                 if not result.matching:
@@ -245,8 +381,8 @@ class CompiledEventSource:
             selected.append(obj)
         if not self.has_aggregation:
             return AggregateResult(selected)
-        assert self._sandbox is not None
-        outcome = self._sandbox.aggregate(AGGREGATE_ID, selected)
+        assert sandbox is not None
+        outcome = sandbox.aggregate(AGGREGATE_ID, selected)
         if outcome.error is not None:
             return AggregateResult(error=f"EventSource {self.name!r}: {outcome.error}")
         out: list[dict[str, Any]] = []
@@ -283,7 +419,7 @@ class CompiledEventSource:
 
     def memory_used(self) -> int:
         """Bytes held by this EventSource's Lua runtime (0 without Lua)."""
-        return self._sandbox.memory_used() if self._sandbox is not None else 0
+        return self._runner.memory_used() if self._runner is not None else 0
 
 
 def compile_event_source(source: EventSource, limits: Limits | None = None) -> CompiledEventSource:

@@ -2,7 +2,9 @@
 
 * ``json``: ``encode``, ``decode``, ``toYAML``, ``fromYAML``; the codecs are Python
   (:class:`~shared.evaluation.convert.Codecs`) held in Lua closures, so a script never holds a
-  Python object; bad input gives ``nil, message`` (gopher-lua's convention);
+  Python object; bad input gives ``nil, message`` (gopher-lua's convention). What is to be
+  encoded is walked in Lua first (``encode_check`` of :mod:`~shared.evaluation.guards`:
+  depth, values counted as the encoder meets them, bytes), so a DAG or a cycle fails fast;
 * ``base64Encode``, ``base64Decode`` (pure Lua, any byte string; empty input: ``nil, message``);
 * ``getLabel(obj, key)``, ``getAnnotation(obj, key)``: the string or ``nil``;
 * ``strings``: Go's ``strings`` API with capitalised names (``HasPrefix HasSuffix Contains
@@ -23,6 +25,8 @@ function json_lib.decode(s)
   return py_json_decode(s)
 end
 function json_lib.encode(v)
+  local err = encode_check(v, "json.encode")
+  if err ~= nil then return nil, err end
   return py_json_encode(v)
 end
 function json_lib.fromYAML(s)
@@ -30,6 +34,8 @@ function json_lib.fromYAML(s)
   return py_yaml_decode(s)
 end
 function json_lib.toYAML(v)
+  local err = encode_check(v, "json.toYAML")
+  if err ~= nil then return nil, err end
   return py_yaml_encode(v)
 end
 

@@ -25,6 +25,7 @@ script cannot swallow it.
 
 from __future__ import annotations
 
+from shared.evaluation.guards import GUARDS
 from shared.evaluation.lua_helpers import HELPERS
 
 #: the count hook fires every this many Lua VM instructions
@@ -34,7 +35,8 @@ HOOK_EVERY = 1000
 MEMORY_ERROR = "not enough memory"
 
 _CORE = r"""
-local py_json_decode, py_json_encode, py_yaml_decode, py_yaml_encode, HOOK_EVERY, MEMORY_CAP, py_over_time = ...
+local py_json_decode, py_json_encode, py_yaml_decode, py_yaml_encode, HOOK_EVERY, MEMORY_CAP,
+  py_over_time, PATTERN_LIMIT, ENCODE_VALUES, ENCODE_BYTES, ENCODE_DEPTH = ...
 
 local type, pairs, ipairs, next, select, tostring, tonumber = type, pairs, ipairs, next, select, tostring, tonumber
 local error, assert, rawget, rawset, rawequal, unpack = error, assert, rawget, rawset, rawequal, unpack
@@ -43,6 +45,7 @@ local raw_pcall, raw_xpcall = pcall, xpcall
 local setfenv, loadstring = setfenv, loadstring
 local sethook, getinfo = debug.sethook, debug.getinfo
 local collectgarbage = collectgarbage
+local clock = os.clock
 local string, table, math = string, table, math
 local sfind, ssub, sbyte, schar, sgsub, slower, supper, srep, smatch, sgmatch =
   string.find, string.sub, string.byte, string.char, string.gsub, string.lower,
@@ -55,30 +58,57 @@ getmetatable("").__metatable = false
 string.dump = nil
 
 ---------------------------------------------------------------------------------------------
--- budget
+-- budget: instructions (the count hook) and CPU time. C functions (string.rep, gsub...) do
+-- much work per instruction, so time is a budget too: the evaluating thread's CPU time,
+-- asked of Python (py_over_time) only once the process's CPU time (os.clock, no Python call)
+-- has grown by CPU_CHECK seconds since the last look
 local hooks_left = 1e15
 local exceeded = nil   -- the budget error message once the budget is spent
 local budget_instructions = 0
+local CPU_CHECK = 0.01
+local cpu_mark = 1e300  -- os.clock() from which the thread's CPU time is looked at
+local function over_time()
+  if clock() < cpu_mark then return false end
+  if py_over_time() then return true end
+  cpu_mark = clock() + CPU_CHECK
+  return false
+end
+local PRELUDE_SOURCE = getinfo(1, "S").source
+-- the error level of the script's frame, from `level` up (past this prelude's helpers)
+local function script_level(level)
+  local info = getinfo(level + 1, "S")
+  while info ~= nil and info.source == PRELUDE_SOURCE do
+    level = level + 1
+    info = getinfo(level + 1, "S")
+  end
+  return level
+end
+local function budget_error(level, instructions)
+  if exceeded == nil then
+    -- the position of the script's line (not of a helper of this prelude it called)
+    local where = ""
+    local info = getinfo(level + 1, "Sl")
+    while info ~= nil do
+      if info.source ~= PRELUDE_SOURCE and info.currentline ~= nil and info.currentline > 0 then
+        where = info.short_src .. ":" .. info.currentline .. ": "
+        break
+      end
+      level = level + 1
+      info = getinfo(level + 1, "Sl")
+    end
+    if instructions then
+      exceeded = where .. "instruction budget exceeded (" .. budget_instructions
+        .. " instructions); the script was stopped"
+    else
+      exceeded = where .. "time budget exceeded; the script was stopped"
+    end
+  end
+  error(exceeded, 0)
+end
 local function hook()
   hooks_left = hooks_left - 1
-  -- C functions (string.rep, gsub...) do much work per instruction: time is a budget too
-  local late = hooks_left < 1e14 and py_over_time()
-  if hooks_left < 0 or late then
-    if exceeded == nil then
-      local info = getinfo(2, "Sl")
-      local where = ""
-      if info ~= nil and info.currentline ~= nil and info.currentline > 0 then
-        where = info.short_src .. ":" .. info.currentline .. ": "
-      end
-      if late and hooks_left >= 0 then
-        exceeded = where .. "time budget exceeded; the script was stopped"
-      else
-        exceeded = where .. "instruction budget exceeded (" .. budget_instructions
-          .. " instructions); the script was stopped"
-      end
-    end
-    error(exceeded, 0)
-  end
+  if hooks_left < 0 then budget_error(2, true) end
+  if over_time() then budget_error(2, false) end
 end
 sethook(hook, "", HOOK_EVERY)
 
@@ -95,103 +125,9 @@ local function safe_xpcall(f, handler)
   return fatal_check(raw_xpcall(f, handler))
 end
 
----------------------------------------------------------------------------------------------
--- pattern guard: Lua patterns backtrack in C, where the count hook never fires, so a
--- pattern like ("a*"):rep(8) .. "b" on a few hundred bytes would run for minutes. Before
--- running find/match/gmatch/gsub, estimate the worst case from the number of repetition
--- items (* + -) and the subject length, and refuse what could exceed PATTERN_LIMIT steps.
-local PATTERN_LIMIT_LOG = math.log(5e7)
-local log = math.log
+"""
 
-local function skip_set(p, i)
-  local len = #p
-  local j = i + 1
-  if sbyte(p, j) == 94 then j = j + 1 end        -- [^
-  if sbyte(p, j) == 93 then j = j + 1 end        -- []...] : a literal ]
-  while j <= len and sbyte(p, j) ~= 93 do
-    if sbyte(p, j) == 37 then j = j + 2 else j = j + 1 end
-  end
-  return j + 1
-end
-
-local function repetitions(p)
-  local i, len, q = 1, #p, 0
-  local anchored = sbyte(p, 1) == 94
-  if anchored then i = 2 end
-  while i <= len do
-    local c = sbyte(p, i)
-    local item_end = nil
-    if c == 37 then                               -- %
-      local d = sbyte(p, i + 1)
-      if d == 98 then i = i + 4                   -- %bxy
-      elseif d == 102 then i = skip_set(p, i + 2) -- %f[set]
-      else item_end = i + 1 end
-    elseif c == 91 then item_end = skip_set(p, i) - 1
-    elseif c == 40 or c == 41 then i = i + 1
-    else item_end = i end
-    if item_end ~= nil then
-      local nxt = sbyte(p, item_end + 1)
-      if nxt == 42 or nxt == 43 or nxt == 45 then
-        q = q + 1
-        i = item_end + 2
-      elseif nxt == 63 then
-        i = item_end + 2
-      else
-        i = item_end + 1
-      end
-    end
-  end
-  return q, anchored
-end
-
-local function check_pattern(fname, s, p)
-  if type(s) ~= "string" or type(p) ~= "string" then return end
-  local q, anchored = repetitions(p)
-  if q < 2 then return end
-  local n = #s
-  local cost = (q - 1) * log(n + 1)
-  if not anchored then cost = cost + log(n + 1) end
-  if cost > PATTERN_LIMIT_LOG then
-    error("string." .. fname .. ": pattern with " .. q .. " repetitions is too costly on a "
-      .. n .. "-byte subject (its backtracking cannot be interrupted); simplify the pattern, "
-      .. "or use plain find / the strings module", 3)
-  end
-end
-
-do
-  local raw_find, raw_match, raw_gmatch, raw_gsub = sfind, smatch, sgmatch, sgsub
-  local function find(s, p, init, plain)
-    if not plain then check_pattern("find", s, p) end
-    return raw_find(s, p, init, plain)
-  end
-  local function match(s, p, init)
-    check_pattern("match", s, p)
-    return raw_match(s, p, init)
-  end
-  local function gmatch(s, p)
-    check_pattern("gmatch", s, p)
-    return raw_gmatch(s, p)
-  end
-  local function gsub(s, p, r, n)
-    check_pattern("gsub", s, p)
-    return raw_gsub(s, p, r, n)
-  end
-  -- string.rep builds its result in a C loop: refuse what cannot fit the memory cap
-  -- before spending seconds on it
-  local raw_rep = srep
-  local function rep(s, n)
-    if type(n) == "number" and n > 0 and (type(s) == "string" or type(s) == "number")
-        and #tostring(s) * n > MEMORY_CAP then
-      error("string.rep: a result of " .. #tostring(s) * n .. " bytes exceeds the memory budget", 2)
-    end
-    return raw_rep(s, n)
-  end
-  srep = rep
-  -- the real table serves ("..."):find(...) method calls; string_lib below copies from it
-  string.find, string.match, string.gmatch, string.gsub = find, match, gmatch, gsub
-  string.rep = rep
-end
-
+_LIBRARIES = r"""
 ---------------------------------------------------------------------------------------------
 -- read-only library proxies
 local protected = {}
@@ -294,10 +230,12 @@ local function begin(hooks, instructions)
   exceeded = nil
   budget_instructions = instructions
   hooks_left = hooks
+  cpu_mark = clock() + CPU_CHECK
 end
 
 local function finish()
   hooks_left = 1e15
+  cpu_mark = 1e300
   scrub()
 end
 
@@ -407,5 +345,6 @@ end
 return controller
 """
 
-#: the whole chunk: core (budget, guards, proxies), helpers, base environment, controller
-PRELUDE = _CORE + HELPERS + _CONTROLLER
+#: the whole chunk: core (budgets), C guards, library proxies, helpers, base environment,
+#: controller
+PRELUDE = _CORE + GUARDS + _LIBRARIES + HELPERS + _CONTROLLER

@@ -13,11 +13,14 @@ select setmetatable getmetatable tonumber tostring type unpack print(no-op) _VER
 getfenv collectgarbage coroutine newproxy module string.dump python``.
 
 Budgets: an instruction budget per run (a count hook installed before ``debug`` is removed;
-``pcall`` cannot swallow it) and a memory cap for the whole runtime (``max_memory``). The C
-loops the hook cannot interrupt are guarded before they start: a Lua pattern whose
-worst-case backtracking on its subject is too costly is refused, ``string.rep`` refuses a
-result larger than the memory cap, ``json.decode``/``fromYAML`` refuse inputs above a quarter
-of the cap, documents of more than 100,000 values and YAML aliases.
+``pcall`` cannot swallow it), a CPU-time budget per run (the evaluating thread's CPU time,
+looked at by the hook and by the Python helpers) and a memory cap for the whole runtime
+(``max_memory``). The C functions the hook cannot interrupt are guarded before they start
+(:mod:`shared.evaluation.guards`: patterns whose worst-case backtracking on their subject is
+too costly, plain searches, sorts, ``string.rep`` beyond the memory cap), and the json/yaml
+helpers are bounded on their own (:mod:`shared.evaluation.codecs`). What still escapes
+(linear C work between two hooks) is bounded by the hard wall-clock limit of
+:mod:`shared.evaluation.isolation`, which runs every call of a sandbox in a worker thread.
 
 Thread-safety: calls are serialised by a lock per sandbox (so a CompiledEventSource may be
 shared between threads, at the price of running one evaluation at a time); for parallelism
@@ -34,7 +37,8 @@ from typing import Any, NoReturn
 
 import lupa.lua51 as lua51
 
-from shared.evaluation.convert import Codecs, from_lua, plain
+from shared.evaluation.codecs import Codecs
+from shared.evaluation.convert import from_lua, plain
 from shared.evaluation.errors import LuaScriptError
 from shared.evaluation.prelude import HOOK_EVERY, MEMORY_ERROR, PRELUDE
 
@@ -47,12 +51,27 @@ class Limits:
     instructions: int = 2_000_000
     #: VM instructions per ``aggregatedSelection`` run (it loops over every object)
     aggregate_instructions: int = 50_000_000
-    #: wall-clock seconds per ``evaluate`` run (C functions do much work per instruction)
+    #: CPU seconds of the evaluating thread per ``evaluate`` run (C functions and the
+    #: json/yaml helpers do much work per instruction)
     seconds: float = 0.25
-    #: wall-clock seconds per ``aggregatedSelection`` run
+    #: CPU seconds per ``aggregatedSelection`` run
     aggregate_seconds: float = 5.0
+    #: wall-clock seconds after which an ``evaluate`` run is abandoned (its runtime replaced):
+    #: the bound of what no budget can interrupt (see :mod:`shared.evaluation.isolation`)
+    hard_seconds: float = 2.0
+    #: wall-clock seconds after which an aggregation (its objects' evaluations included) is
+    #: abandoned
+    aggregate_hard_seconds: float = 30.0
     #: memory cap of the runtime, bytes (objects under evaluation count against it)
     memory_bytes: int = 64 * 1024 * 1024
+    #: worst-case steps (about 10 ns each) of one pattern call or plain search; above it the
+    #: call is refused
+    pattern_steps: float = 2e7
+    #: values json.encode / json.toYAML may produce (a shared table counts each time)
+    encode_values: int = 100_000
+    #: bytes json.encode / json.toYAML may produce; bytes json.decode / fromYAML may read
+    #: (at most a quarter of the memory cap)
+    document_bytes: int = 4 * 1024 * 1024
 
 
 def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> NoReturn:
@@ -109,8 +128,16 @@ class LuaSandbox:
         # one run at a time: the budget counters and the memory-cap toggling around
         # table_from are per runtime (re-entrant: json.decode converts from inside a run)
         self._lock = threading.RLock()
-        self._deadline = float("inf")
-        codecs = Codecs(self.to_lua, max_input=max(1024, self._cap // 4))
+        self._cpu_start = 0.0
+        self._cpu_budget = float("inf")
+        limits = self.limits
+        codecs = Codecs(
+            self.to_lua,
+            max_input=max(1024, min(self._cap // 4, limits.document_bytes)),
+            over_time=self._over_time,
+            max_values=limits.encode_values,
+            max_output=limits.document_bytes,
+        )
         self._ctl = self._runtime.execute(
             PRELUDE,
             codecs.json_decode,
@@ -120,6 +147,10 @@ class LuaSandbox:
             HOOK_EVERY,
             self._cap,
             self._over_time,
+            limits.pattern_steps,
+            limits.encode_values,
+            limits.document_bytes,
+            100,
         )
         self._evaluate = self._ctl.evaluate
         self._aggregate = self._ctl.aggregate
@@ -129,7 +160,12 @@ class LuaSandbox:
         self._names: dict[int, str] = {}
 
     def _over_time(self) -> bool:
-        return time.monotonic() > self._deadline
+        """The current run spent its CPU budget (the calling thread's CPU time)."""
+        return time.thread_time() - self._cpu_start > self._cpu_budget
+
+    def _start_clock(self, seconds: float) -> None:
+        self._cpu_start = time.thread_time()
+        self._cpu_budget = seconds
 
     def to_lua(self, data: Any) -> Any:
         with self._lock:
@@ -199,7 +235,7 @@ class LuaSandbox:
     def _run_evaluate(self, script_id: int, obj: dict[str, Any]) -> LuaOutcome:
         try:
             table = self._to_lua(obj)
-            self._deadline = time.monotonic() + self.limits.seconds
+            self._start_clock(self.limits.seconds)
             result = self._evaluate(script_id, table, self._hooks, self.limits.instructions)
         except (lua51.LuaError, MemoryError, RecursionError) as exc:
             self._recover()
@@ -223,7 +259,7 @@ class LuaSandbox:
     def _run_aggregate(self, script_id: int, objs: list[dict[str, Any]]) -> LuaAggregate:
         try:
             table = self._to_lua([plain(o) for o in objs])
-            self._deadline = time.monotonic() + self.limits.aggregate_seconds
+            self._start_clock(self.limits.aggregate_seconds)
             result = self._aggregate(
                 script_id, table, self._agg_hooks, self.limits.aggregate_instructions
             )

@@ -61,3 +61,20 @@ def test_ready_once_inputs_are_read_profiles_handled_and_reports_published() -> 
     assert reason() == "reports not complete yet: svc"
     state.published = True
     assert reason() == ""
+
+
+def test_evaluations_out_of_time_or_waiting_show_on_their_event_source() -> None:
+    from shared.api.vocabulary import ObjectKey
+
+    a = Assignments("c")
+    state = a.put("svc", event_source()).state
+    assert state is not None
+    key = ObjectKey("v1", "Service", "default", "big")
+    state.timed_out.add(key)
+    state.deferred[key] = {"metadata": {"name": "big"}}
+    (line,) = errors(a, {})
+    assert line == (
+        "EventSource svc: evaluation abandoned at the time limit for Service default/big "
+        "(kept in their previous state, evaluated again with backoff); "
+        "1 object(s) waiting to be evaluated"
+    )

@@ -1,0 +1,105 @@
+"""The hard time limit (issue 16): a run the hook cannot interrupt is abandoned, its runtime
+replaced, runs are suspended while it still burns CPU, and other EventSources are not slowed.
+
+The runaway used here is a backtracking pattern the guards would refuse, let through by a
+huge ``pattern_steps`` (the guards are tested in test_guards.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from shared.evaluation import Limits, MatchResult, Pending
+from shared.evaluation.isolation import stats
+from tests.evaluation.helpers import lua, service
+
+RUNAWAY = Limits(pattern_steps=1e30, hard_seconds=0.05, aggregate_hard_seconds=0.05)
+
+#: runs `.*b` over 8,000 bytes (0.2-0.5 s of C backtracking) for the object "bad"
+SCRIPT = (
+    "function evaluate()\n"
+    "  if obj.metadata.name == 'bad' then\n"
+    "    local r = string.rep('a', 8000):find('.*b')\n"
+    "  end\n"
+    "  return {matching = true, message = obj.metadata.name}\n"
+    "end\n"
+)
+
+
+def eventually(probe: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        assert time.monotonic() < deadline, "condition did not hold in time"
+        time.sleep(0.02)
+
+
+def test_a_runaway_run_is_abandoned_at_the_hard_limit_and_its_runtime_replaced() -> None:
+    c = lua(SCRIPT, RUNAWAY)
+    threads = threading.active_count()
+    before = stats().timeouts_total
+    started = time.perf_counter()
+    result = c.evaluate(service("bad"))
+    elapsed = time.perf_counter() - started
+    assert 0.04 < elapsed < 0.5, elapsed
+    assert result.retry and result.error is not None
+    assert "abandoned after 0.05 s" in result.error, result.error
+    assert stats().timeouts_total == before + 1 and c.timeouts() == 1
+    # while the abandoned run still burns CPU, runs are refused (fast, no new thread)
+    assert "still running" in c.unavailable()
+    refused = c.evaluate(service("good"))
+    assert refused.retry and refused.error is not None and "suspended" in refused.error
+    eventually(lambda: stats().runaways == 0)
+    # after the backoff (1 s after the timeout) a fresh runtime evaluates again
+    eventually(lambda: not c.unavailable(), 5.0)
+    assert c.evaluate(service("good")) == MatchResult(True, "good")
+    # the runaway's thread ended; only the fresh worker remains
+    assert threading.active_count() <= threads + 1
+
+
+def test_the_loop_waits_only_as_long_as_it_chooses_then_polls() -> None:
+    c = lua(SCRIPT, RUNAWAY)
+    started = time.perf_counter()
+    pending = c.start(service("bad"), wait=0.01)
+    assert isinstance(pending, Pending)
+    assert time.perf_counter() - started < 0.1
+    assert pending.poll() is None  # still running, not yet past its limit
+    eventually(lambda: pending.poll() is not None, 5.0)
+    result = pending.poll()
+    assert result is not None and result.retry and "abandoned" in (result.error or "")
+    eventually(lambda: stats().runaways == 0)
+
+
+def test_other_event_sources_keep_their_latency_while_a_runaway_burns() -> None:
+    bad = lua(SCRIPT, Limits(pattern_steps=1e30, hard_seconds=30.0))
+    good = lua(SCRIPT)
+    pending = bad.start(service("bad"), wait=0.0)
+    assert isinstance(pending, Pending)
+    latencies = []
+    for i in range(50):
+        started = time.perf_counter()
+        assert good.evaluate(service(f"good-{i}")).matching
+        latencies.append(time.perf_counter() - started)
+    assert pending.poll() is None, "the runaway should still be running"
+    latencies.sort()
+    # lupa releases the GIL while Lua runs: the good EventSource does not wait for it
+    assert latencies[len(latencies) // 2] < 0.01, latencies
+    eventually(lambda: pending.poll() is not None)
+
+
+def test_an_aggregation_is_abandoned_at_its_hard_limit() -> None:
+    from tests.evaluation.helpers import compiled, service_selector
+
+    c = compiled(
+        service_selector(),
+        aggregated=(
+            "function evaluate()\n"
+            "  local r = string.rep('a', 8000):find('.*b')\n"
+            "  return {resources = resources}\n"
+            "end\n"
+        ),
+        limits=RUNAWAY,
+    )
+    result = c.aggregate([service("a")])
+    assert result.error is not None and "aggregation abandoned after 0.05 s" in result.error
+    eventually(lambda: stats().runaways == 0)
