@@ -4,7 +4,8 @@ The streams and buckets live in one account, :data:`RIPPLE_ACCOUNT` (JetStream e
 user whose :class:`Permissions` name no ``account`` is in it (the manager, administrators,
 external readers). A user with an account of its own (each agent, the reporter) reaches the
 shared account only through imports, one per subject of its permissions, and the shared
-account exports exactly those subjects to exactly that account:
+account exports exactly the subjects imported (naming no account: every account is in this
+configuration, and its imports decide what it gets):
 
 - each ``publish`` subject is a *service* import: the user's message reaches the shared
   account on the same subject, but the reply subject it set is replaced by one the server

@@ -8,23 +8,24 @@ import asyncio
 import fnmatch
 import json
 import re
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import nats.errors
 import pytest
 from nats.aio.client import Client
 
 from shared.bus import provision
-from shared.bus.client import bus_stats, connect, publish_change
-from shared.bus.embedded import EmbeddedNats
+from shared.bus.client import bus_stats, connect, publish_change, subscribe_guarded
+from shared.bus.embedded import EmbeddedNats, find_binary
 from shared.bus.errors import BusError
 from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import permissions as p
 from shared.contract import streams
+from shared.contract.errors import InvalidSubject
 from shared.contract.examples import CLUSTER, example, examples
 from shared.contract.subjects import ClusterRef, cluster_keys, event_subject, match_keys
 from tests.paths import REPO
@@ -148,32 +149,60 @@ async def test_agent_writes_and_reads_only_its_own_matching_sets(
     }
 
 
-@pytest.mark.xfail(
-    reason="nats-server does not check a push consumer's deliver subject against its "
-    "creator's permissions (nats-io/nats-server#8274; docs/nats-contract.md section 7)",
-    strict=False,
-)
-async def test_agent_cannot_deliver_its_events_to_another_clusters_subjects(
+async def test_a_delivery_redirected_onto_another_clusters_subject_is_refused(
     secured: tuple[Client, Client, list[str]],
 ) -> None:
-    """The deliver subject of a consumer is in the request body, not in its API subject, so
-    the permissions cannot restrict it; only the server could (a literal subscription on the
-    target is what makes it deliver)."""
+    """nats-server does not check a push consumer's deliver subject against its creator's
+    permissions (nats-io/nats-server#8274): agent A may have its own events delivered onto
+    cluster B's CloudEvents subject. The delivery keeps its stored subject, which no
+    CloudEvents subject overlaps: B's guarded subscription refuses and counts it, and takes
+    a real CloudEvent. No stream stores such a delivery either (aimed at B's desired key)."""
     manager, agent, _ = secured
     await publish_change(agent.jetstream(timeout=2), example(m.ResourceMatchedEvent).data)
-    target = p.cloudevents_subject(B).replace(">", "injected")
-    injected = await manager.subscribe(target)
-    await manager.flush()
-    own = event_subject(CLUSTER, "https-service")
-    config = {"name": "redirect", "deliver_subject": target, "filter_subject": own}
-    body = json.dumps({"stream_name": "RIPPLE_EVENTS", "config": config, "action": "create"})
-    reply = await agent.request(
-        f"$JS.API.CONSUMER.CREATE.RIPPLE_EVENTS.redirect.{own}", body.encode(), timeout=2
+    url = f"nats://127.0.0.1:{manager.connected_url.port}"  # type: ignore[union-attr]
+    agent_b = await connect(
+        url, "agent-b", user="agent-b", password="b-secret", inbox_prefix=p.agent_inbox_prefix(B)
     )
-    assert "error" not in json.loads(reply.data)  # created: filtered on its own events
-    assert len(await _read_back(agent, own)) == 1  # delivered to its own inbox
-    with pytest.raises(nats.errors.TimeoutError):
-        await injected.next_msg(timeout=1)
+    try:
+        received: asyncio.Queue[str] = asyncio.Queue()
+        refused: list[str] = []
+
+        async def on_cloud_event(msg: Any) -> None:
+            received.put_nowait(msg.subject)
+
+        subject = p.cloudevents_subject(B)
+        await subscribe_guarded(
+            agent_b, subject, on_cloud_event, on_refused=lambda msg: refused.append(msg.subject)
+        )
+        literal = subject.replace(">", "injected")
+        await subscribe_guarded(agent_b, literal, on_cloud_event)  # push needs literal interest
+        await agent_b.flush()
+        own = event_subject(CLUSTER, "https-service")
+        for name, target in (("redirect", literal), ("intokv", f"$KV.ripple-desired.{B.token}.x")):
+            config = {"name": name, "deliver_subject": target, "filter_subject": own}
+            body = {"stream_name": "RIPPLE_EVENTS", "config": config, "action": "create"}
+            reply = await agent.request(
+                f"$JS.API.CONSUMER.CREATE.RIPPLE_EVENTS.{name}.{own}",
+                json.dumps(body).encode(),
+                timeout=2,
+            )
+            assert "error" not in json.loads(reply.data)  # created: filtered on its own events
+        async with asyncio.timeout(5):
+            while len(refused) < 1 or bus_stats(agent_b).redirected_deliveries < 2:
+                await asyncio.sleep(0.01)
+        assert refused == [own]  # the stored subject, not B's
+        await manager.publish(subject.replace(">", "app.created"), b"{}")  # a real one
+        async with asyncio.timeout(5):
+            assert await received.get() == subject.replace(">", "app.created")
+        assert received.empty()
+        desired = await manager.jetstream().stream_info(
+            streams.DESIRED.stream_name, subjects_filter=">"
+        )
+        assert not desired.state.subjects  # nothing stored under B's desired key
+        metrics = bus_stats(agent_b).metrics()
+        assert metrics["nats_redirected_deliveries_total"][2] == 2.0
+    finally:
+        await agent_b.close()
 
 
 async def _read_back(nc: Client, subject: str) -> list[bytes]:
@@ -237,16 +266,77 @@ def test_strict_template_has_no_unfiltered_consumer_create() -> None:
     assert not any(
         s.startswith("$JS.API.CONSUMER.CREATE.") and s.count(".") == 4 for s in strict.publish
     )
-    assert "$KV.ripple-reports.default.capi--prod_2Eeu-1.>" in strict.publish
-    assert strict.subscribe == (
-        "_INBOX.default.capi--prod_2Eeu-1.>",
-        "ripple.v1.cloudevents.default.capi--prod_2Eeu-1.>",
-    )
+    own = "default.capi--prod_2Eeu-1"
+    assert f"$KV.ripple-reports.{own}.*" in strict.publish
+    assert f"$KV.ripple-matches.{own}.*.*.*.*.*" in strict.publish
+    assert f"$KV.ripple-agents.{own}" in strict.publish
+    assert f"ripple.v1.events.{own}.*" in strict.publish
+    assert not any(s.endswith(".>") and s.startswith(("$KV.", "ripple.")) for s in strict.publish)
+    for denied in ("STREAM.", "CONSUMER.INFO", "CONSUMER.LIST", "CONSUMER.NAMES"):
+        assert not any(s.startswith(f"$JS.API.{denied}") for s in strict.publish), denied
+    assert "$JS.API.INFO" not in strict.publish
+    assert strict.subscribe == (f"_INBOX.{own}.>", f"ripple.v1.cloudevents.{own}.>")
+    assert strict.account == p.agent_account(CLUSTER) == "AGENT:default/capi--prod_2Eeu-1"
     block = p.authorization_block([p.User("agent", "pw", strict)])
-    assert block.startswith("authorization {") and '"user": ' not in block
+    assert block.startswith("accounts {") and '"user": ' not in block
     compat = p.agent_permissions(CLUSTER, watch_compat=True)
     assert "$JS.API.CONSUMER.CREATE.KV_ripple-desired" in compat.publish
     assert set(strict.publish) < set(compat.publish)
+
+
+def test_extra_cloudevent_subjects_may_not_overlap_stored_subjects() -> None:
+    ok = p.agent_permissions(CLUSTER, cloudevent_subjects=["sensors.>", "ripple.v1.alerts.*"])
+    assert ok.subscribe[2:] == ("sensors.>", "ripple.v1.alerts.*")
+    for bad in (
+        ">",
+        "ripple.v1.>",
+        "ripple.v1.*.x.y.z",
+        "$KV.ripple-desired.>",
+        "_INBOX.x",
+        "$JS.*",
+    ):
+        with pytest.raises(InvalidSubject, match="overlaps"):
+            p.agent_permissions(CLUSTER, cloudevent_subjects=[bad])
+
+
+def test_subject_wildcards() -> None:
+    assert p.subject_matches("a.*.c", "a.b.c") and not p.subject_matches("a.*.c", "a.b.c.d")
+    assert p.subject_matches("a.>", "a.b.c") and not p.subject_matches("a.>", "a")
+    assert not p.subject_matches("a.b", "a.c") and p.subject_matches("a.b", "a.b")
+    assert p.subjects_overlap("a.*", "*.b") and p.subjects_overlap(">", "x")
+    assert not p.subjects_overlap("a.>", "a") and not p.subjects_overlap("a.*", "a.b.c")
+    assert p.subjects_overlap("a.*.>", "a.b.c") and not p.subjects_overlap("a.b", "a.c")
+    assert p.own_keys(streams.MATCHES, CLUSTER) == (
+        "default.capi--prod_2Eeu-1.*",
+        "default.capi--prod_2Eeu-1.*.*.*.*.*",
+    )
+    with pytest.raises(ValueError):
+        p.own_keys(streams.STATUS, CLUSTER)
+
+
+def test_the_generated_configuration_is_valid_for_nats_server(tmp_path: Path) -> None:
+    """Every user of a deployment, with accounts, imports and exports: nats-server accepts
+    it (``-t``), and the reporter and every agent have accounts of their own."""
+    users = [
+        p.User("admin", "x"),
+        p.User("manager", "y", p.manager_permissions()),
+        p.User("reporter", "z", p.reporter_permissions()),
+        *(
+            p.User(p.agent_user(c), "w", p.agent_permissions(c, cloudevent_subjects=["s.>"]))
+            for c in (CLUSTER, B)
+        ),
+    ]
+    block = p.authorization_block(users)
+    for account in ('"RIPPLE"', '"REPORTER"', f'"{p.agent_account(B)}"'):
+        assert f"  {account}: {{" in block
+    assert block.count('{"service": {account: "RIPPLE", subject: "$JS.API.INFO"}}') == 3
+    assert block.count('{"stream": "s.>"}') == 1  # one export, imported by both agents
+    conf = tmp_path / "nats.conf"
+    conf.write_text(f'listen: "127.0.0.1:-1"\njetstream {{ store_dir: "{tmp_path}" }}\n{block}')
+    check = subprocess.run(
+        [find_binary(), "-c", str(conf), "-t"], capture_output=True, text=True, timeout=30
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 async def test_strict_agent_cannot_watch_another_clusters_keys(
