@@ -119,3 +119,40 @@ async def test_an_unreadable_assignment_withdraws_nothing(jetstream: Any) -> Non
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@dataclass
+class Service:
+    not_ready_reason: str = ""
+    snapshots: list[Any] = field(default_factory=list)
+
+    def add_metrics(self, snapshot: Any) -> None:
+        self.snapshots.append(snapshot)
+
+
+async def test_read_back_at_start_skips_poison_of_its_own_keys(jetstream: Any) -> None:
+    """What a previous instance wrote, read back at start: keys outside the contract are
+    skipped and counted, an unreadable outcome is left out (logged: what was deployed for
+    that profile is unknown) while the readable ones are read."""
+    stores = await _stores(jetstream)
+    agent = Agent(stores)
+    agent.service = Service()  # type: ignore[attr-defined]
+    outcome = example(m.ApplyOutcomeEvent)
+    await stores.outcomes.put(outcome)
+    unreadable = subjects.outcome_key(CLUSTER, "sveltos-unreadable")
+    await stores.outcomes.kv.put(unreadable, b"\x00 garbage")
+    await stores.outcomes.kv.put(f"{m.message_key(outcome)}.x", b"x")
+    await stores.outcomes.kv.delete(f"{m.message_key(outcome)}.y")
+    match = example(m.MatchEvent)
+    await stores.matches.put(match)
+    await stores.matches.kv.put(f"{m.message_key(match)}.x", b"x")
+    await inputs.load_outcomes(agent)  # type: ignore[arg-type]
+    await inputs.load_matches(agent)  # type: ignore[arg-type]
+    assert set(agent.state.records) == {outcome.data.profile_name}
+    assert stores.outcomes.invalid == {unreadable}
+    assert set(agent.state.stored) == {match.data.event_source_name}
+    (snapshot,) = agent.service.snapshots  # type: ignore[attr-defined]
+    metrics = snapshot()
+    assert metrics["kv_outcomes_invalid_keys_total"][2] == 2
+    assert metrics["kv_outcomes_invalid_values_total"][2] == 1
+    assert metrics["kv_matches_invalid_keys_total"][2] == 1
