@@ -26,7 +26,6 @@ KV_CASES: list[tuple[streams.BucketSpec, type[m.Envelope]]] = [
     (streams.PROFILES, m.ProfileEvent),
     (streams.STATUS, m.DefinitionStatusEvent),
 ]
-IDS = [spec.bucket for spec, _ in KV_CASES]
 
 
 def bad_keys(good: str) -> dict[str, str]:
@@ -61,8 +60,12 @@ async def _next(watch: Any, timeout: float = 10.0) -> KVChange[Any]:
         return await anext(aiter(watch))
 
 
-@pytest.mark.parametrize(("spec", "cls"), KV_CASES, ids=IDS)
-async def test_keys_outside_the_shape_are_skipped_put_delete_and_purge(
+async def test_keys_outside_the_shape_are_skipped_put_delete_and_purge(jetstream: Any) -> None:
+    for spec, cls in KV_CASES:
+        await _keys_outside_the_shape_are_skipped_put_delete_and_purge(jetstream, spec, cls)
+
+
+async def _keys_outside_the_shape_are_skipped_put_delete_and_purge(
     jetstream: Any, spec: streams.BucketSpec, cls: type[m.Envelope]
 ) -> None:
     message = example(cls)
@@ -92,8 +95,12 @@ async def test_keys_outside_the_shape_are_skipped_put_delete_and_purge(
     assert await store.items() == {good: message}
 
 
-@pytest.mark.parametrize(("spec", "cls"), KV_CASES, ids=IDS)
-async def test_garbage_under_a_real_key_is_unknown_never_a_delete(
+async def test_garbage_under_a_real_key_is_unknown_never_a_delete(jetstream: Any) -> None:
+    for spec, cls in KV_CASES:
+        await _garbage_under_a_real_key_is_unknown_never_a_delete(jetstream, spec, cls)
+
+
+async def _garbage_under_a_real_key_is_unknown_never_a_delete(
     jetstream: Any, spec: streams.BucketSpec, cls: type[m.Envelope]
 ) -> None:
     message = example(cls)
@@ -119,8 +126,12 @@ async def test_garbage_under_a_real_key_is_unknown_never_a_delete(
         await store.get(key)
 
 
-@pytest.mark.parametrize(("spec", "cls"), KV_CASES, ids=IDS)
-async def test_a_value_from_another_writer_is_refused(
+async def test_a_value_from_another_writer_is_refused(jetstream: Any) -> None:
+    for spec, cls in KV_CASES:
+        await _a_value_from_another_writer_is_refused(jetstream, spec, cls)
+
+
+async def _a_value_from_another_writer_is_refused(
     jetstream: Any, spec: streams.BucketSpec, cls: type[m.Envelope]
 ) -> None:
     """The envelope's ``source`` must be the writer the contract names: the manager for what

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.contract import subjects
@@ -55,6 +55,7 @@ def _canonical(name: str, key: str, parsed: object) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PARSERS))
+@settings(max_examples=60)
 @given(key=keys)
 def test_parsers_raise_only_invalid_subject(name: str, key: str) -> None:
     try:
