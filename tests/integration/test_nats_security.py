@@ -120,6 +120,9 @@ def test_the_stack_runs_nats_with_authorization(stack: Stack) -> None:
     assert stack.nats is not None
     conf = stack.nats.dir / "nats-server.conf"
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600
+    text = conf.read_text()  # the shared account, and one of its own per agent and reporter
+    for account in (p.RIPPLE_ACCOUNT, p.REPORTER_ACCOUNT, p.agent_account(A), p.agent_account(B)):
+        assert f'  "{account}": {{' in text, account
     for name, proc in stack.processes.items():
         assert proc.running, name
         assert proc.env is not None and "RIPPLE_NATS_USER" in proc.env, name

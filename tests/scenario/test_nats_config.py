@@ -88,6 +88,10 @@ def test_nats_config_writes_a_valid_server_configuration(tmp_path: Path) -> None
         check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+    conf = (out / "nats.conf").read_text()
+    assert conf.count("    jetstream: enabled") == 1  # the shared account holds the streams
+    for account in (p.RIPPLE_ACCOUNT, p.REPORTER_ACCOUNT, p.agent_account(A), p.agent_account(B)):
+        assert f'  "{account}": {{' in conf, account
     creds = NatsCredentials.read(out / "credentials.json")
     assert (out / "agent-prod-eu-1.env").read_text() == (
         f"RIPPLE_NATS_USER=agent-prod.capi--eu-1\nRIPPLE_NATS_PASSWORD={creds.agent(B).password}\n"
