@@ -9,17 +9,20 @@ An aggregatedSelection EventSource keeps the objects its selectors select; its m
 is recomputed from them (:meth:`SourceState.aggregation_input`, run anywhere, then
 :meth:`SourceState.apply_aggregation` on the loop).
 
-Lua runs in the EventSource's worker thread (:mod:`shared.evaluation.isolation`): the loop
-waits :data:`WAIT` seconds at most. A longer run goes on alone (``running``) and the
-EventSource's next objects wait (``deferred``, newest version per object, each keeping its
-state) until :meth:`SourceState.poll` takes its result -- at the EventSource's next event,
-at any informer event (:func:`services.agent.observing.observe`) or on the agent's timer
-(:func:`services.agent.observing.poll`). A run past the hard time limit is abandoned: the
-object keeps its previous state with the error (shown in the head, REST and the
-EventSource's status), and is evaluated again once the runner takes runs again (after a
-backoff, and once no abandoned run of the EventSource still burns CPU). The replay of what
-the informers hold is complete only once every object waiting then was evaluated (those
-that ran out of time count as evaluated, with their error).
+Lua runs in the EventSource's worker thread (:mod:`shared.evaluation.isolation`), with a
+hard time limit. How long the loop waits for it depends on whether the agent polls the
+evaluations periodically (:func:`services.agent.observing.poll` on a timer, noted by
+:func:`periodic_poll`): then :data:`WAIT` seconds at most, and a longer run goes on alone
+(``running``) while the EventSource's next objects wait (``deferred``, newest version per
+object, each keeping its state) until :meth:`SourceState.poll` takes its result; without
+that timer, until the run ends or is abandoned at its hard limit (a result left for later
+would only be taken at the next informer event). Either way, a run past the hard limit is
+abandoned: the object keeps its previous state with the error (shown in the head, REST and
+the EventSource's status) and is evaluated again once the runner takes runs again (after a
+backoff, and once no abandoned run of the EventSource still burns CPU), without the loop
+waiting for it. The replay of what the informers hold is complete only once every object
+waiting then was evaluated (those that ran out of time count as evaluated, with their
+error).
 """
 
 from __future__ import annotations
@@ -39,12 +42,29 @@ log = logging.getLogger(__name__)
 
 Change = Literal["matched", "updated", "unmatched"]
 
-WAIT = 0.1
-"""Seconds the loop waits for a Lua evaluation before leaving it to run alone (far more than
-an evaluation takes, ~0.1 ms, even on a busy machine)."""
+WAIT = 0.05
+"""Seconds the loop waits for a Lua evaluation before leaving it to run alone, when the
+evaluations are polled periodically (an evaluation takes ~0.1 ms)."""
 
 SUSPECT_WAIT = 0.005
-"""The same for an EventSource that already had runs abandoned at the time limit."""
+"""The same for an object whose last run was abandoned at the time limit."""
+
+PERIODIC = 2.0
+"""Seconds after a periodic poll during which the agent counts as polling periodically."""
+
+_periodic_at = -PERIODIC
+
+
+def periodic_poll() -> None:
+    """Note that the agent polls the evaluations on a timer (results left running are taken
+    within its period): the loop may then stop waiting after :data:`WAIT` seconds."""
+    global _periodic_at
+    _periodic_at = time.monotonic()
+
+
+def _wait() -> float | None:
+    return WAIT if time.monotonic() - _periodic_at < PERIODIC else None
+
 
 POLL_SLICE = 0.005
 """Seconds of waiting objects' evaluations one :meth:`SourceState.poll` runs at most."""
@@ -83,6 +103,8 @@ class SourceState:
     running_stale: bool = False  # a newer version (or a delete) of it came meanwhile
     #: objects whose last run was abandoned at the time limit (evaluated again later)
     timed_out: set[ObjectKey] = field(default_factory=set)
+    #: seconds the loop waits for a Lua evaluation (None: as decided by :func:`periodic_poll`)
+    wait: float | None = None
     replay_flag: bool = False  # the informers' content is being replayed into this state
     settled: bool = False  # the replay and the evaluations it left waiting are done
     seeded: bool = False  # CloudEvents of the previous report were read back
@@ -148,18 +170,33 @@ class SourceState:
         return len(self.deferred) + (self.running is not None)
 
     def evaluation_problem(self) -> str:
-        """What keeps objects from being evaluated ("" when nothing does), for the status:
-        runs abandoned at the time limit, runs suspended, objects waiting."""
+        """What keeps objects from being evaluated ("" when nothing does), one line for the
+        status: the objects whose evaluation failed (the first one's error), the runs
+        abandoned at the time limit, runs suspended, objects waiting."""
         parts = []
+        if self.errors:
+            key = min(self.errors)
+            error = self.errors[key]
+            prefix = f"EventSource {self.name!r}: "
+            if error.startswith(prefix):
+                error = error[len(prefix) :]
+            more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+            parts.append(
+                f"evaluation failed for {len(self.errors)} object(s), kept in their previous "
+                f"state: {_show(key)}: {error}{more}"
+            )
         if self.timed_out:
             keys = sorted(self.timed_out)
-            shown = ", ".join(
-                f"{k.kind} {k.namespace}/{k.name}".replace(" /", " ") for k in keys[:3]
-            )
+            shown = ", ".join(_show(k) for k in keys[:3])
             more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
             parts.append(
-                f"evaluation abandoned at the time limit for {shown}{more} (kept in their "
-                "previous state, evaluated again with backoff)"
+                f"evaluation abandoned at the time limit for {shown}{more} (evaluated again "
+                "with backoff)"
+            )
+        if self.running is not None and self.running[2].overdue():
+            parts.append(
+                f"the evaluation of {_show(self.running[0])} has run past the time limit "
+                "(it is abandoned at the next look)"
             )
         reason = self.compiled.unavailable()
         if reason:
@@ -217,8 +254,11 @@ class SourceState:
         return changes
 
     def _evaluate(self, key: ObjectKey, obj: dict[str, Any]) -> list[ChangeEvent]:
-        suspect = self.timed_out or self.compiled.timeouts()
-        result = self.compiled.start(obj, SUSPECT_WAIT if suspect else WAIT)
+        if key in self.timed_out:
+            wait: float | None = SUSPECT_WAIT  # known to run away: never wait long for it
+        else:
+            wait = self.wait if self.wait is not None else _wait()
+        result = self.compiled.start(obj, wait)
         if isinstance(result, Pending):
             self.running = (key, obj, result)
             self.running_stale = False
@@ -309,6 +349,10 @@ class SourceState:
 
     def matching_objects(self) -> list[dict[str, Any]]:
         return [self.matches[k] for k in sorted(self.matches)]
+
+
+def _show(key: ObjectKey) -> str:
+    return f"{key.kind} {key.namespace}/{key.name}" if key.namespace else f"{key.kind} {key.name}"
 
 
 def _rv(obj: dict[str, Any]) -> str:

@@ -8,8 +8,9 @@ is kept by every EventSource whose ``messagingMatchCriteria`` match it (the newe
 source and subject).
 
 Evaluations left running in an EventSource's worker thread, and objects waiting for their
-evaluation, are taken care of by :func:`poll`: on every informer event (at most every
-:data:`POLL_EVERY` seconds) and on the agent's timer.
+evaluation, are taken care of on every informer event (at most every :data:`POLL_EVERY`
+seconds) and by :func:`poll`, which the agent calls on a timer (every 0.1 s or so; once it
+does, the loop waits at most :data:`services.agent.evaluating.WAIT` for an evaluation).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from services.agent import cloudevents
 from services.agent.assigning import Assignments
-from services.agent.evaluating import ChangeEvent, SourceState
+from services.agent.evaluating import ChangeEvent, SourceState, periodic_poll
 from services.agent.watching import WatchEvent
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def observe(assignments: Assignments, item: WatchEvent) -> Observation:
     states = assignments.by_key.get(item.key, ())
     event = item.event
     now = time.monotonic()
-    out = poll(assignments) if now - _polled >= POLL_EVERY else Observation()
+    out = _poll(assignments) if now - _polled >= POLL_EVERY else Observation()
     if event.type in KNOWLEDGE:
         out.touched.extend(s for s in states if s not in out.touched)
         out.knowledge = True
@@ -67,8 +68,14 @@ def observe(assignments: Assignments, item: WatchEvent) -> Observation:
 
 def poll(assignments: Assignments) -> Observation:
     """Take the results of evaluations left running and evaluate waiting objects, in
-    every EventSource that has any (:meth:`SourceState.poll`). Call it periodically: a run
-    past its hard time limit is abandoned here, and objects wait here for a backoff."""
+    every EventSource that has any (:meth:`SourceState.poll`). The agent calls it on a
+    timer: a run past its hard time limit is abandoned here, objects waiting for a backoff
+    are evaluated here, and the loop no longer waits long for an evaluation."""
+    periodic_poll()
+    return _poll(assignments)
+
+
+def _poll(assignments: Assignments) -> Observation:
     global _polled
     _polled = time.monotonic()
     out = Observation()

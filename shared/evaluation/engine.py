@@ -37,6 +37,7 @@ compile one per thread. It keeps no per-object state.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,11 @@ class Pending:
         self._owner = owner
         self._runner = runner
         self._call = call
+
+    def overdue(self) -> bool:
+        """The run has gone past its hard limit (it is abandoned at the next poll)."""
+        call = self._call
+        return not call.finished and time.monotonic() > call.deadline
 
     def poll(self, wait: float = 0.0) -> MatchResult | None:
         """The result once the run is over (waiting up to ``wait`` seconds), else ``None``.

@@ -15,7 +15,8 @@ before it runs, from its arguments only:
   plainly) costs up to subject x needle byte comparisons: refused above the same limit;
 * ``table.sort`` without a comparator (C comparisons, quadratic on a crafted order) gets a
   Lua comparator, and a C comparator is wrapped in Lua, so the hook fires while it sorts;
-* ``string.rep`` refuses a result larger than the memory cap.
+* ``string.rep`` refuses a result larger than the memory cap, and a count above the limit
+  (it loops that many times in C, even over an empty string).
 
 A call estimated above ``CHECK_FROM`` steps first checks the time budget, so that a loop of
 costly calls stops at the budget even between two hooks. The helpers (``strings``) use the
@@ -221,7 +222,12 @@ do
     if type(n) == "number" and n > 0 and (type(s) == "string" or type(s) == "number") then
       local size = #tostring(s) * n
       if size > MEMORY_CAP then
-        error("string.rep: a result of " .. size .. " bytes exceeds the memory budget", 2)
+        error("string.rep: a result of " .. size .. " bytes exceeds the memory budget",
+          script_level(2))
+      end
+      if n > PATTERN_LIMIT then  -- C loops n times, even over an empty string
+        error("string.rep: a count of " .. string.format("%.0f", n) .. " is too costly",
+          script_level(2))
       end
       if size > CHECK_FROM * 16 and over_time() then budget_error(2) end
     end

@@ -71,10 +71,13 @@ def test_evaluations_out_of_time_or_waiting_show_on_their_event_source() -> None
     assert state is not None
     key = ObjectKey("v1", "Service", "default", "big")
     state.timed_out.add(key)
+    state.errors[key] = "EventSource 'svc': evaluation abandoned after 2 s (the time limit)"
+    state.errors[key._replace(name="other")] = "EventSource 'svc': line 3: boom"
     state.deferred[key] = {"metadata": {"name": "big"}}
     (line,) = errors(a, {})
     assert line == (
-        "EventSource svc: evaluation abandoned at the time limit for Service default/big "
-        "(kept in their previous state, evaluated again with backoff); "
-        "1 object(s) waiting to be evaluated"
+        "EventSource svc: evaluation failed for 2 object(s), kept in their previous state: "
+        "Service default/big: evaluation abandoned after 2 s (the time limit) (and 1 more); "
+        "evaluation abandoned at the time limit for Service default/big (evaluated again "
+        "with backoff); 1 object(s) waiting to be evaluated"
     )
