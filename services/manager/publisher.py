@@ -83,6 +83,7 @@ class Publisher:
         self._digests: dict[Item, bytes] = dict(seeds or {})
         self._revisions: dict[Item, int] = {}
         self._deleting: set[Item] = set()
+        self._stale: set[Item] = set()  # written by someone else since its last look
         self._repairs: dict[Item, tuple[int, float]] = {}  # key -> (repairs, window start)
         self._on_failure = on_failure or (lambda item: None)
         self._slicer = Slicer()
@@ -123,7 +124,11 @@ class Publisher:
 
     async def _put(self, item: Item, value: Any) -> None:
         bucket, key = item
-        published = key in self.publication.published[bucket]
+        # written by someone else since this key's last look (maybe while its put was under
+        # way, which then cached its value): what the bucket holds is not what was put
+        forced = item in self._stale
+        self._stale.discard(item)
+        published = key in self.publication.published[bucket] and not forced
         cached = self._cache.get(item, _MISSING)
         if published and (cached is value or cached == value):
             self.stats["unchanged"] += 1
@@ -151,6 +156,7 @@ class Publisher:
 
     async def _delete(self, item: Item) -> None:
         bucket, key = item
+        self._stale.discard(item)
         self._deleting.add(item)
         try:
             await self.buckets[bucket].delete(key)
@@ -162,10 +168,12 @@ class Publisher:
         self._seeds.pop(item, None)
         self._digests.pop(item, None)
         self._revisions.pop(item, None)
-        self.publication.deleted(item)
         self.stats["deletes"] += 1
         if bucket == DESIRED:
             self.stats["desired_deletes"] += 1
+        if item in self._stale:  # written by someone else meanwhile: queued, looked at again
+            return
+        self.publication.deleted(item)
         log.debug("withdrew %s", key, extra={"obj": f"{bucket}/{key}"})
 
     # -- the manager's own buckets, as watched -------------------------------------------------
@@ -187,6 +195,7 @@ class Publisher:
         elif digest is not None and digest == self._digests.get(item):
             return False  # the body it published (its own put, or an identical one)
         self.publication.foreign(item, present=op != "delete")
+        self._stale.add(item)
         self._cache.pop(item, None)
         self._seeds.pop(item, None)
         self._digests.pop(item, None)

@@ -15,6 +15,7 @@ from services.manager.reconciler import Reconciler
 from services.manager.service import watch_output
 from services.manager.stores import Stores
 from shared.contract import messages as m
+from shared.contract.examples import example
 from tests.manager.test_publication import A, new_state, report
 from tests.manager.test_publisher import running, stores, until
 
@@ -129,3 +130,57 @@ def test_a_key_overwritten_again_and_again_is_repaired_with_a_growing_delay() ->
     assert not publisher.observed((STATUS, "eventtrigger.t"), "delete", 11, None, 0.0)
     assert not publisher.observed((DESIRED, "default.sveltos--a.p"), "delete", 12, None, 0.0)
     assert publisher.stats["foreign"] == 0
+
+
+class SlowBucket:
+    """An in-memory bucket whose writes wait for ``go`` (a write under way)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+        self.revision = 0
+        self.go = asyncio.Event()
+
+    async def put(self, key: str, value: bytes) -> int:
+        await self.go.wait()
+        self.revision += 1
+        self.values[key] = value
+        return self.revision
+
+    async def delete(self, key: str) -> None:
+        await self.go.wait()
+        self.revision += 1
+        self.values.pop(key, None)
+
+
+async def test_a_foreign_write_while_its_own_is_under_way_is_written_back() -> None:
+    """Someone writes the key while the manager's own put (or delete) of it is under way:
+    the key is looked at again and written again -- the put that completes meanwhile does
+    not count as what the bucket holds."""
+    from services.manager.publication import Publication
+
+    status = example(m.DefinitionStatusEvent).data
+    key = m.message_key(example(m.DefinitionStatusEvent))
+    bucket = SlowBucket()
+    publisher = Publisher(Publication(), {STATUS: bucket}, limit=1 << 20)
+    item = (STATUS, key)
+    publisher.publication.wanted[STATUS][key] = status
+
+    under_way = asyncio.create_task(publisher.handle(item))
+    await until(lambda: item in publisher._digests, what="put under way")
+    assert publisher.observed(item, "unknown", 10, None, 0.0)  # garbage meanwhile
+    bucket.go.set()
+    await under_way
+    await publisher.handle(item)  # the queue looks at it again
+    assert publisher.stats["puts"] == 2
+
+    bucket.go.clear()
+    del publisher.publication.wanted[STATUS][key]  # not wanted: deleted
+    under_way = asyncio.create_task(publisher.handle(item))
+    await until(lambda: item in publisher._deleting, what="delete under way")
+    assert publisher.observed(item, "put", 20, b"another body", 0.0)
+    bucket.go.set()
+    await under_way
+    assert key in publisher.publication.published[STATUS], "still holds the foreign value"
+    await publisher.handle(item)
+    assert publisher.stats["deletes"] == 2
+    assert key not in publisher.publication.published[STATUS]
