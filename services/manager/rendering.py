@@ -3,13 +3,22 @@
 Each ``data`` key of a referenced ConfigMap/Secret is one template (Sveltos renders keys
 separately since v1.0.1); its output is YAML, possibly several documents. Non-instantiated
 references are deployed as they are.
+
+Bounds: every render has a time and memory budget (:data:`RENDER_LIMITS` unless the caller
+sets others with :func:`limits_scope`; the manager's ``--render-seconds`` and
+``--render-memory``); a referenced object's data may total :data:`MAX_REFERENCE_BYTES`
+(Kubernetes' own limit for a ConfigMap); rendered manifests are read with the YAML bounds of
+:func:`shared.api.yamlio.load_bounded`. Each refusal is an :class:`InstantiationError` naming
+the template, the instance's resource and the bound, and is counted (:data:`refusals`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+import contextvars
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -21,11 +30,54 @@ from shared.api.vocabulary import (
     SECRET,
     SVELTOS_NAMESPACE,
 )
-from shared.templating import flavour_of, render_event_template
+from shared.api.yamlio import YamlTooLarge, load_bounded
+from shared.templating import Limits, TemplateLimitError, flavour_of, render_event_template
 from shared.templating.events import Flavour
 
 # libyaml's safe loader when PyYAML was built with it (5-10x faster than pure Python)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: the budget of one render in the manager (wall clock, values built)
+RENDER_LIMITS = Limits(max_seconds=0.5, max_memory=64 << 20)
+#: the largest referenced ConfigMap/Secret, all data keys together (Kubernetes' limit)
+MAX_REFERENCE_BYTES = 1 << 20
+
+#: inputs refused for a bound so far: ``yaml`` (rendered manifests), ``reference`` (a
+#: referenced object's size); template budgets are counted by shared.templating.budget
+refusals: dict[str, int] = {"yaml": 0, "reference": 0}
+
+_limits: contextvars.ContextVar[Limits] = contextvars.ContextVar(
+    "ripple_render_limits", default=RENDER_LIMITS
+)
+
+
+@contextmanager
+def limits_scope(limits: Limits) -> Iterator[None]:
+    """Render with ``limits`` within the block (and in threads started from it with a copy
+    of the context, as ``asyncio.to_thread`` does)."""
+    token = _limits.set(limits)
+    try:
+        yield
+    finally:
+        _limits.reset(token)
+
+
+def instance_subject(data: Mapping[str, Any]) -> str:
+    """What an instance was rendered for, for messages: `` for <Kind> <ns>/<name>`` (the
+    matching resource), `` for CloudEvent <source> <subject>``, or the set's size."""
+    ref = data.get("MatchingResource")
+    if isinstance(ref, Mapping):
+        kind, name = ref.get("kind") or "object", ref.get("name") or ""
+        namespace = ref.get("namespace") or ""
+        return f" for {kind} {namespace + '/' if namespace else ''}{name}"
+    ce = data.get("CloudEvent")
+    if isinstance(ce, Mapping) and ce:
+        return f" for CloudEvent {ce.get('source', '')} {ce.get('subject', '')}".rstrip()
+    matching = data.get("MatchingResources")
+    if isinstance(matching, list):
+        return f" for {len(matching)} matching resource(s)"
+    return ""
+
 
 SECRET_TYPE = CLUSTER_PROFILE_SECRET_TYPE
 GENERATED_NAMESPACE = SVELTOS_NAMESPACE  # where instantiated copies are generated
@@ -41,9 +93,11 @@ def template_flavour(ref_obj: Mapping[str, Any]) -> Flavour:
 
 
 def data_entries(ref_obj: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``(key, text)`` of a ConfigMap's data or a Secret's decoded data, in key order."""
+    """``(key, text)`` of a ConfigMap's data or a Secret's decoded data, in key order; an
+    object whose data totals more than :data:`MAX_REFERENCE_BYTES` is refused."""
     kind = ref_obj.get("kind")
     ident = _ident(ref_obj)
+    check_reference_size(ref_obj)
     if kind == SECRET.kind:
         stype = ref_obj.get("type", "")
         if stype and stype != SECRET_TYPE:
@@ -62,17 +116,44 @@ def data_entries(ref_obj: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in sorted((ref_obj.get("data") or {}).items())]
 
 
+def check_reference_size(ref_obj: Mapping[str, Any]) -> None:
+    """Refuse a referenced ConfigMap/Secret whose data is over :data:`MAX_REFERENCE_BYTES`
+    (the API server refuses such a ConfigMap; the simulated fleet does not)."""
+    size = 0
+    for section in ("data", "stringData", "binaryData"):
+        for key, value in (ref_obj.get(section) or {}).items():
+            size += len(str(key)) + len(value if isinstance(value, str | bytes) else str(value))
+    if size > MAX_REFERENCE_BYTES:
+        refusals["reference"] += 1
+        raise InstantiationError(
+            f"{_ident(ref_obj)}: its data is {size} bytes, over the limit of "
+            f"{MAX_REFERENCE_BYTES} bytes for a referenced {ref_obj.get('kind')}; "
+            "it is not rendered nor deployed"
+        )
+
+
 def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) -> str:
+    """One template rendered within the budget in force (:func:`limits_scope`); any engine
+    error is an :class:`InstantiationError` naming ``name`` and the instance's resource."""
     try:
-        return str(render_event_template(text, dict(data), flavour=flavour, name=name))
+        return str(
+            render_event_template(
+                text, dict(data), flavour=flavour, name=name, limits=_limits.get()
+            )
+        )
     except Exception as exc:  # every engine error becomes an instantiation error
-        raise InstantiationError(f"{name}: {exc}") from exc
+        what = "refused" if isinstance(exc, TemplateLimitError) else "failed"
+        raise InstantiationError(f"{name}{instance_subject(data)}: render {what}: {exc}") from exc
 
 
 def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:
-    """The objects of a (rendered) YAML text; empty documents are skipped."""
+    """The objects of a (rendered) YAML text, read within the YAML bounds; empty documents
+    are skipped."""
     try:
-        docs = list(yaml.load_all(text, Loader=_LOADER))
+        docs = load_bounded(text, _LOADER)
+    except YamlTooLarge as exc:
+        refusals["yaml"] += 1
+        raise InstantiationError(f"{where}: output refused: {exc}") from exc
     except yaml.YAMLError as exc:
         raise InstantiationError(f"{where}: output is not valid YAML: {exc}") from exc
     objects: list[dict[str, Any]] = []
@@ -98,18 +179,20 @@ def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:
 
 
 def instantiate(
-    ref_obj: Mapping[str, Any], data: Mapping[str, Any], *, render: bool
+    ref_obj: Mapping[str, Any], data: Mapping[str, Any], *, render: bool, owner: str = ""
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Manifests of one referenced object and its (rendered) data section."""
+    """Manifests of one referenced object and its (rendered) data section. ``owner`` (the
+    trigger, ``Kind/name``) and the instance's resource are named in errors."""
     ident = _ident(ref_obj)
+    prefix = f"{owner} policyRef " if owner else ""
     flavour = template_flavour(ref_obj)
     manifests: list[dict[str, Any]] = []
     rendered: dict[str, str] = {}
     for key, text in data_entries(ref_obj):
-        where = f"{ident} data[{key}]"
+        where = f"{prefix}{ident} data[{key}]"
         out = render_text(text, data, flavour=flavour, name=where) if render else text
         rendered[key] = out
-        manifests.extend(parse_manifests(out, where))
+        manifests.extend(parse_manifests(out, f"{where}{instance_subject(data)}"))
     return manifests, rendered
 
 

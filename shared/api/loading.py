@@ -41,7 +41,7 @@ from shared.api.validation import (
     validation_error_to_definition_errors as validation_error_to_definition_errors,
 )
 from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER, SVELTOS_DOMAIN
-from shared.api.yamlio import compose_documents
+from shared.api.yamlio import YAML_LIMITS, compose_documents
 from shared.api.yamlio import dump_yaml as dump_yaml
 from shared.api.yamlio import to_plain as to_plain
 from shared.api.yamlio import yaml_error as yaml_error
@@ -254,6 +254,10 @@ def check_text(text: str, source: str = "<string>") -> LoadResult:
     """Load every object in ``text``; problems are collected, not raised."""
     result = LoadResult(source)
     if source.endswith(".json"):
+        if len(text) > YAML_LIMITS.max_text:
+            reason = f"JSON refused: {len(text)} characters, over the limit of "
+            result.errors.append(DefinitionError(reason + str(YAML_LIMITS.max_text), source=source))
+            return result
         try:
             docs: list[tuple[Any, yaml.Node | None]] = [(json.loads(text), None)]
         except json.JSONDecodeError as exc:
@@ -262,6 +266,9 @@ def check_text(text: str, source: str = "<string>") -> LoadResult:
                     f"invalid JSON: {exc.msg}", source=source, line=exc.lineno, column=exc.colno
                 )
             )
+            return result
+        except RecursionError:
+            result.errors.append(DefinitionError("JSON refused: nested too deeply", source=source))
             return result
         yaml_problem = None
     else:

@@ -43,6 +43,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from shared.api.addons import ValueFrom
 from shared.api.meta import ApiModel, LooseModel
+from shared.api.yamlio import YamlTooLarge, load_bounded
 from shared.helm.errors import InvalidHelmChart
 from shared.templating.funcs.gotime import GoTimeError, parse_duration
 
@@ -300,9 +301,12 @@ def load_values(text: str, where: str) -> dict[str, Any]:
     """One YAML values document as a mapping (empty or null: ``{}``), read as Helm reads
     values (timestamps stay strings); :class:`InvalidHelmChart` naming ``where`` otherwise."""
     try:
-        loaded = yaml.load(text, _ValuesLoader) if text.strip() else {}
+        docs = load_bounded(text, _ValuesLoader, single=True) if text.strip() else [{}]
+    except YamlTooLarge as exc:
+        raise InvalidHelmChart(f"{where} are refused: {exc}") from None
     except yaml.YAMLError as exc:
         raise InvalidHelmChart(f"{where} are not YAML: {exc}") from None
+    loaded = docs[0] if docs else None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

@@ -10,8 +10,13 @@ Public API::
 
 Errors: ``shared.templating.errors`` (TemplateSyntaxError, TemplateExecError,
 TemplateLimitError, FunctionError; all TemplateError).
+
+Budgets: every render has a wall-clock and memory budget (``Limits.max_seconds``,
+``Limits.max_memory``) charged by the engine and the costly functions
+(:mod:`shared.templating.budget`); ``budget_refusals()`` counts refused renders per bound.
 """
 
+from shared.templating.budget import refusals as budget_refusals
 from shared.templating.engine import CompiledTemplate, Limits, cache_info, compile_template
 from shared.templating.errors import (
     FunctionError,
@@ -36,6 +41,7 @@ __all__ = [
     "TemplateExecError",
     "TemplateLimitError",
     "TemplateSyntaxError",
+    "budget_refusals",
     "cache_info",
     "compile_template",
     "event_data",

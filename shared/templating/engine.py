@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from shared.templating import nodes as N
+from shared.templating.budget import BudgetExceeded, running
+from shared.templating.budget import current as current_budget
 from shared.templating.builtins import BUILTINS, MISSING
 from shared.templating.errors import TemplateExecError, TemplateLimitError
 from shared.templating.executor import Compiler, Limits, Run, State
@@ -114,14 +116,22 @@ class CompiledTemplate:
                 f"{go_quote(self.name)}"
             )
         dot = MISSING if data is None else data
-        st = State(name, dot, limits or self.limits)
-        try:
-            run(st, dot)
-        except RecursionError:
-            raise TemplateLimitError(
-                f"template: {name}: nesting too deep", "".join(st.out)
-            ) from None
-        return st.output()
+        lim = limits or self.limits
+        outer = current_budget()  # a render inside a render shares its budget
+        st = State(name, dot, lim, outer if outer is not None else lim.budget(name))
+        with running(st.budget):
+            try:
+                st.budget.check_time(name)
+                run(st, dot)
+            except RecursionError:
+                raise TemplateLimitError(
+                    f"template: {name}: nesting too deep", "".join(st.out), kind="depth"
+                ) from None
+            except BudgetExceeded as exc:  # past the budget between two actions
+                raise TemplateLimitError(
+                    f"template: {name}: {exc}", "".join(st.out), kind=exc.kind
+                ) from None
+            return st.output()
 
 
 def _used_functions(trees: Iterable[N.ListNode]) -> frozenset[str]:

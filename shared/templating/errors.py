@@ -33,8 +33,11 @@ class FunctionError(TemplateError):
 
 
 class TemplateLimitError(TemplateError):
-    """A bound against hostile templates was exceeded (output size, loop count, depth)."""
+    """A bound against hostile templates was exceeded; ``kind`` says which: ``output``
+    (size), ``size`` (one value), ``iterations``, ``depth``, ``time``, ``memory``,
+    ``arithmetic`` (Jinja numbers and sequences), or ``limit``."""
 
-    def __init__(self, message: str, partial_output: str = "") -> None:
+    def __init__(self, message: str, partial_output: str = "", *, kind: str = "limit") -> None:
         super().__init__(message)
         self.partial_output = partial_output
+        self.kind = kind

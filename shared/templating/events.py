@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from shared.api.vocabulary import FLAVOUR_ANNOTATION
+from shared.templating.budget import count_refusal
 from shared.templating.engine import Limits, compile_template, deep_copy
+from shared.templating.errors import TemplateLimitError
 from shared.templating.values import GoStruct, object_reference
 
 __all__ = [
@@ -101,16 +103,23 @@ def render_event_template(
 
     ``name`` appears in error messages (Sveltos uses ``<clusterNamespace>-<clusterName>-
     <requestor>``). Mutating helpers (``set``, ``setField`` ...) work on a copy of ``data``.
+    ``limits``: the render's bounds and budget (:class:`~shared.templating.runtime.Limits`);
+    a render refused for one is counted (:func:`shared.templating.budget.refusals`).
     Raises :class:`~shared.templating.errors.TemplateError`.
     """
-    if flavour == "jinja":
-        from shared.templating.jinja import render_jinja
+    try:
+        if flavour == "jinja":
+            from shared.templating.jinja import render_jinja
 
-        return render_jinja(text, event_data(data, struct_refs=False), name=name, limits=limits)
-    if flavour != "go":
-        raise ValueError(f"unknown template flavour {flavour!r} (go or jinja)")
-    tmpl = compile_template(text, name=name, funcs=funcs, missingkey="error", txt=txt)
-    prepared = event_data(data)
-    if tmpl.mutates:
-        prepared = deep_copy(prepared)
-    return tmpl.render(prepared, limits=limits)
+            prepared = event_data(data, struct_refs=False)
+            return render_jinja(text, prepared, name=name, limits=limits)
+        if flavour != "go":
+            raise ValueError(f"unknown template flavour {flavour!r} (go or jinja)")
+        tmpl = compile_template(text, name=name, funcs=funcs, missingkey="error", txt=txt)
+        prepared = event_data(data)
+        if tmpl.mutates:
+            prepared = deep_copy(prepared)
+        return tmpl.render(prepared, limits=limits)
+    except TemplateLimitError as exc:
+        count_refusal(exc.kind)
+        raise

@@ -8,6 +8,8 @@ pipelines pass the previous value as the last argument, ``and``/``or`` short-cir
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from shared.templating import nodes as N
@@ -30,13 +32,17 @@ from shared.templating.runtime import (
     format_action_value,
     html_action_value,
     last_arg,
+    limit_fail,
     noop,
+    over_time,
     sorted_keys,
     var_set,
 )
-from shared.templating.values import GoInt, GoUint8
+from shared.templating.values import GoInt, GoStruct, GoUint8
 
 __all__ = ["Compiler", "Limits", "Run", "State", "format_action_value"]
+
+_now = time.monotonic
 
 
 class Compiler(ExpressionCompiler):
@@ -107,7 +113,7 @@ class Compiler(ExpressionCompiler):
         template text never becomes source code.
         """
         ns: dict[str, Any] = {
-            "fmt": html_action_value if self.html_mode else format_action_value,
+            "fmt": _printer(html_action_value if self.html_mode else format_action_value),
             "NOFINAL": NOFINAL,
         }
         lines = ["def run(st, dot):", "    a = st.out.append"]
@@ -124,11 +130,12 @@ class Compiler(ExpressionCompiler):
                 else:
                     ns[f"e{i}"] = self.compile_pipeline(n.pipe)
                     call = f"e{i}(st, dot)"
+                ns[f"n{i}"] = n
                 if self.html_mode:
-                    lines.append(f"    a(fmt({call}))")
+                    lines.append(f"    a(fmt(st, n{i}, {call}))")
                 else:
                     lines.append(f"    v = {call}")
-                    lines.append("    a(v if type(v) is str else fmt(v))")
+                    lines.append(f"    a(v if type(v) is str else fmt(st, n{i}, v))")
         exec("\n".join(lines), ns)
         run: Run = ns["run"]
         return run
@@ -212,7 +219,10 @@ class Compiler(ExpressionCompiler):
                     f"template: {st.tmpl_name}: range iterations exceed the limit of "
                     f"{st.limits.max_iterations}",
                     "".join(st.out),
+                    kind="iterations",
                 )
+            if not st.iters & 15 and _now() > st.budget.deadline:
+                over_time(st, last_node, "range")
             if ndecl:
                 vs = st.vars
                 if is_assign:
@@ -308,6 +318,8 @@ class Compiler(ExpressionCompiler):
                 fail(st, node, f"template {go_quote(name)} not defined")
             if st.depth >= st.limits.max_depth:
                 fail(st, node, f"exceeded maximum template depth ({st.limits.max_depth})")
+            if _now() > st.budget.deadline:
+                over_time(st, node, f"template {go_quote(name)}")
             newdot = pipe(st, dot) if pipe is not None else MISSING
             saved_vars, saved_name = st.vars, st.tmpl_name
             st.vars = [["$", newdot]]
@@ -318,12 +330,29 @@ class Compiler(ExpressionCompiler):
                 st.check()
             except RecursionError:
                 raise TemplateLimitError(
-                    f"template: {saved_name}: template recursion too deep", "".join(st.out)
+                    f"template: {saved_name}: template recursion too deep",
+                    "".join(st.out),
+                    kind="depth",
                 ) from None
             st.depth -= 1
             st.vars, st.tmpl_name = saved_vars, saved_name
 
         return run
+
+
+def _printer(fmt: Callable[[Any], str]) -> Callable[[State, N.Node, Any], str]:
+    """``fmt`` for an action's value; a list, map or struct is measured first (a value
+    holding the same big list many times would print all of it each time)."""
+
+    def out(st: State, node: N.Node, v: Any) -> str:
+        if isinstance(v, list | tuple | dict | GoStruct):
+            try:
+                st.budget.check_expansion(v, "printing a value")
+            except TemplateLimitError as exc:
+                limit_fail(st, node, exc)
+        return fmt(v)
+
+    return out
 
 
 def _contains_jump(lst: N.ListNode | None) -> bool:

@@ -4,11 +4,13 @@ field chains and function calls (Go's ``evalPipeline``/``evalCommand``/``evalCal
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared.templating import builtins as B
 from shared.templating import nodes as N
+from shared.templating.budget import BudgetExceeded, result_size, traverses
 from shared.templating.builtins import MISSING, BuiltinError, is_true
 from shared.templating.errors import (
     FunctionError,
@@ -30,9 +32,11 @@ from shared.templating.runtime import (
     dot_value,
     fail,
     last_arg,
+    limit_fail,
     method_of,
     nil_value,
     no_final,
+    over_time,
     too_big,
     var_get,
     var_set,
@@ -40,6 +44,22 @@ from shared.templating.runtime import (
 from shared.templating.values import GoInt, GoStruct
 
 __all__ = ["ExpressionCompiler"]
+
+_now = time.monotonic
+
+#: builtins that print their arguments whole (``{{ print $x }}``): deep values are measured
+_PRINTING = frozenset({"print", "printf", "println", "html", "js", "urlquery"})
+
+
+def _charge(st: State, node: N.Node, name: str, size: int) -> None:
+    """Charge the value a function built to the render's memory budget."""
+    budget = st.budget
+    budget.allocated += size
+    if budget.allocated > budget.max_memory:
+        try:
+            budget.charge(0, name)
+        except TemplateLimitError as exc:
+            limit_fail(st, node, exc)
 
 
 class ExpressionCompiler:
@@ -335,6 +355,16 @@ class ExpressionCompiler:
         is_call = builtin and name == "call"
         go_params = getattr(fn, "go_params", None)
         fmt_node = arg_nodes[0] if (is_printf and arg_nodes) else cmd
+        # costly or deep functions are checked against the budget before they run
+        guarded = (
+            name in _PRINTING
+            if builtin
+            else bool(getattr(fn, "ripple_cost", None) or getattr(fn, "ripple_traverses", False))
+        )
+        if builtin and guarded:
+            fn_checked: Callable[..., Any] = traverses(lambda *a: None)
+        else:
+            fn_checked = fn
 
         def call(st: State, dot: Any, final: Any) -> Any:
             n = nargs + (final is not NOFINAL)
@@ -347,6 +377,14 @@ class ExpressionCompiler:
             argv = [a(st, dot) for a in args]
             if final is not NOFINAL:
                 argv.append(final)
+            budget = st.budget
+            if _now() > budget.deadline:
+                over_time(st, cmd, name)
+            if guarded:
+                try:
+                    budget.before(fn_checked, name, argv)
+                except TemplateLimitError as exc:
+                    limit_fail(st, cmd, exc)
             if builtin:
                 if is_printf and not isinstance(argv[0], str):
                     if argv[0] is MISSING:
@@ -362,17 +400,21 @@ class ExpressionCompiler:
                         result = fn(*argv, callee=callee)
                     else:
                         result = fn(*argv)
-                    if type(result) is str and len(result) > st.limits.max_output:
-                        too_big(st, name)
-                    return result
                 except BuiltinError as exc:
                     fail(st, cmd, f"error calling {name}: {exc}")
                 except RecursionError:
                     raise
+                except BudgetExceeded as exc:
+                    limit_fail(st, cmd, exc)
                 except TemplateError:
                     raise
                 except Exception as exc:
                     fail(st, cmd, f"error calling {name}: {exc}")
+                if type(result) is str:
+                    if len(result) > st.limits.max_output:
+                        too_big(st, name)
+                    _charge(st, cmd, name, len(result))
+                return result
             argv = [None if a is MISSING else a for a in argv]
             try:
                 result = fn(_Context(self, st), *argv) if needs_ctx else fn(*argv)
@@ -382,16 +424,30 @@ class ExpressionCompiler:
                     # Go checks argument types before the call, at the argument
                     fail(st, arg_nodes[bad_arg], str(exc))
                 fail(st, cmd, f"error calling {name}: {exc}")
-            except (TemplateExecError, TemplateLimitError):
+            except TemplateExecError:
                 raise
+            except BudgetExceeded as exc:  # raised by the function: located here
+                limit_fail(st, cmd, exc)
+            except TemplateLimitError:
+                raise  # located already (a nested template)
             except RecursionError:
                 raise TemplateLimitError(
-                    f"template: {st.tmpl_name}: recursion too deep in {name}", "".join(st.out)
+                    f"template: {st.tmpl_name}: recursion too deep in {name}",
+                    "".join(st.out),
+                    kind="depth",
+                ) from None
+            except MemoryError:
+                raise TemplateLimitError(
+                    f"template: {st.tmpl_name}: out of memory in {name}",
+                    "".join(st.out),
+                    kind="memory",
                 ) from None
             except Exception as exc:
                 fail(st, cmd, f"error calling {name}: {exc}")
-            if isinstance(result, str | bytes | list | dict) and len(result) > st.limits.max_output:
-                too_big(st, name)
+            if isinstance(result, str | bytes | list | dict):
+                if len(result) > st.limits.max_output:
+                    too_big(st, name)
+                _charge(st, cmd, name, result_size(result))
             return result
 
         return call
@@ -420,8 +476,9 @@ class _Context:
                 f"template: {st.tmpl_name}: exceeded maximum template depth "
                 f"({st.limits.max_depth})",
                 "".join(st.out),
+                kind="depth",
             )
-        sub = State(name, MISSING if data is None else data, st.limits)
+        sub = State(name, MISSING if data is None else data, st.limits, st.budget)
         sub.depth = st.depth + 1
         sub.iters = st.iters
         st.check()
@@ -435,7 +492,7 @@ class _Context:
         name = self.st.tmpl_name
         run = self.compiler.compile_source(name, text)
         st = self.st
-        sub = State(name, MISSING if data is None else data, st.limits)
+        sub = State(name, MISSING if data is None else data, st.limits, st.budget)
         sub.depth = st.depth + 1
         sub.iters = st.iters
         st.check()

@@ -6,7 +6,10 @@ sprig helpers are globals (``toYaml(Resource)``) and, where Jinja has no filter 
 filters that take the piped value as their LAST argument, as Go pipelines do
 (``{{ Resource.metadata.name | trunc(5) }}`` is ``trunc 5 .Resource.metadata.name``).
 
-Bounds: output size, and loop iterations (every ``for`` loop is counted).
+Bounds: output size, loop iterations (every ``for`` loop is counted), and the render's time
+and memory budget (:mod:`shared.templating.budget`): every call, filter and loop step checks
+the time; operators, comparisons, ``~``, filters and ``str`` methods whose result can outgrow
+their operands are sized before Python computes them (:mod:`shared.templating.jinja_guards`).
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import contextvars
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 import jinja2.ext
 from jinja2 import nodes as jn
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from shared.templating import jinja_guards as guards
+from shared.templating.budget import Budget, BudgetExceeded, running
 from shared.templating.engine import MUTATING_FUNCTIONS, Limits, deep_copy, function_set
 from shared.templating.errors import (
     FunctionError,
@@ -34,15 +39,18 @@ from shared.templating.errors import (
 __all__ = ["jinja_environment", "render_jinja"]
 
 _LOOP_GUARD = "ripple_loop_guard"
+_CONCAT = "ripple_concat"
+_COMPARE = "ripple_compare"
 
 
 class _Budget:
-    __slots__ = ("iterations", "limits", "name")
+    __slots__ = ("budget", "iterations", "limits", "name")
 
     def __init__(self, name: str, limits: Limits) -> None:
         self.name = name
         self.limits = limits
         self.iterations = 0
+        self.budget: Budget = limits.budget(name)
 
 
 _budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
@@ -58,28 +66,55 @@ def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
             if budget.iterations > budget.limits.max_iterations:
                 raise TemplateLimitError(
                     f"jinja template {budget.name}: loop iterations exceed the limit of "
-                    f"{budget.limits.max_iterations}"
+                    f"{budget.limits.max_iterations}",
+                    kind="iterations",
                 )
+            if not budget.iterations & 15:
+                budget.budget.check_time("for")
         yield item
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """Wraps the iterable of every ``for`` loop in the iteration counter."""
+    """The sandbox with Ripple's bounds: the iterable of every ``for`` loop goes through the
+    iteration counter, ``~`` and comparisons through sized versions, the arithmetic that
+    can grow (``*``, ``**``, ``+``, ``%``) is sized first, and every call checks the time
+    budget and is charged for its result."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> jn.Template:
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(jn.For):
-            guarded = jn.Call(
-                jn.Name(_LOOP_GUARD, "load", lineno=loop.lineno),
-                [loop.iter],
-                [],
-                None,
-                None,
-                lineno=loop.lineno,
-            )
-            guarded.set_environment(self)
-            loop.iter = guarded
+            loop.iter = self._call(_LOOP_GUARD, [cast(jn.Expr, loop.iter)], loop.lineno)
+        for node in list(tree.find_all(jn.Concat)):
+            node.nodes = [self._call(_CONCAT, list(node.nodes), node.lineno)]
+        for cmp in list(tree.find_all(jn.Compare)):
+            args: list[jn.Expr] = [cmp.expr]
+            for op in cmp.ops:
+                args += [jn.Const(op.op, lineno=cmp.lineno), op.expr]
+            cmp.expr = self._call(_COMPARE, args, cmp.lineno)
+            cmp.ops = [jn.Operand("eq", jn.Const(True, lineno=cmp.lineno), lineno=cmp.lineno)]
         return tree
+
+    def _call(self, name: str, args: list[jn.Expr], lineno: int) -> jn.Call:
+        call = jn.Call(jn.Name(name, "load", lineno=lineno), args, [], None, None, lineno=lineno)
+        call.set_environment(self)
+        return call
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        budget = _budget.get()
+        if budget is not None:
+            guards.check_binop(budget.budget, operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        budget = _budget.get()
+        if budget is None:
+            return super().call(__context, __obj, *args, **kwargs)
+        guards.check_call(budget.budget, __obj, args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        guards.charge(budget.budget, result, getattr(__obj, "__name__", "call"))
+        return result
 
 
 def _as_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,6 +122,9 @@ def _as_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args, value)
 
     flt.__name__ = getattr(fn, "__name__", "filter")
+    for attr in ("ripple_cost", "ripple_traverses"):
+        if hasattr(fn, attr):
+            setattr(flt, attr, getattr(fn, attr))
     return flt
 
 
@@ -105,14 +143,21 @@ def jinja_environment(funcs: str = "sveltos") -> jinja2.Environment:
             autoescape=False,
             keep_trailing_newline=True,
             extensions=[jinja2.ext.loopcontrols],
+            finalize=guards.finalize,
+            optimized=False,  # no constant folding: nothing is computed outside a render
         )
+        env.globals.pop("lipsum", None)  # unbounded text generator, of no use here
         for name, fn in function_set(funcs).items():
             if getattr(fn, "needs_context", False):
                 continue
             env.globals[name] = fn
             if name not in env.filters:
                 env.filters[name] = _as_filter(fn)
+        for name, flt in list(env.filters.items()):
+            env.filters[name] = guards.guard_filter(name, flt)
         env.globals[_LOOP_GUARD] = _loop_guard
+        env.globals[_CONCAT] = guards.concat
+        env.globals[_COMPARE] = guards.compare
         _envs[funcs] = env
         return env
 
@@ -172,23 +217,38 @@ def render_jinja(
     tmpl, mutates = _compile(text, funcs, name)
     if mutates:
         data = deep_copy(data)
-    token = _budget.set(_Budget(name, lim))
+    state = _Budget(name, lim)
+    token = _budget.set(state)
     out: list[str] = []
     size = 0
     try:
-        for chunk in tmpl.generate(**data):
-            size += len(chunk)
-            if size > lim.max_output:
-                raise TemplateLimitError(
-                    f"jinja template {name}: output exceeds the limit of {lim.max_output} "
-                    "characters",
-                    "".join(out),
-                )
-            out.append(chunk)
+        with running(state.budget):
+            for chunk in tmpl.generate(**data):
+                size += len(chunk)
+                if size > lim.max_output:
+                    raise TemplateLimitError(
+                        f"jinja template {name}: output exceeds the limit of {lim.max_output} "
+                        "characters",
+                        "".join(out),
+                        kind="output",
+                    )
+                out.append(chunk)
+    except BudgetExceeded as exc:
+        line = _template_line(exc)
+        where = f"{name}:{line}" if line else name
+        raise TemplateLimitError(
+            f"jinja template {where}: {exc}", "".join(out), kind=exc.kind
+        ) from None
     except TemplateLimitError:
         raise
     except RecursionError:
-        raise TemplateLimitError(f"jinja template {name}: nesting too deep") from None
+        raise TemplateLimitError(
+            f"jinja template {name}: nesting too deep", "".join(out), kind="depth"
+        ) from None
+    except MemoryError:
+        raise TemplateLimitError(
+            f"jinja template {name}: out of memory", "".join(out), kind="memory"
+        ) from None
     except Exception as exc:
         where = f"{name}:{_template_line(exc)}" if _template_line(exc) else name
         if isinstance(exc, jinja2.exceptions.SecurityError):

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from shared.templating import builtins as B
 from shared.templating import gofmt
 from shared.templating import nodes as N
+from shared.templating.budget import Budget
 from shared.templating.builtins import MISSING
 from shared.templating.errors import (
     FunctionError,
@@ -41,10 +42,12 @@ __all__ = [
     "format_action_value",
     "html_action_value",
     "last_arg",
+    "limit_fail",
     "method_of",
     "nil_value",
     "no_final",
     "noop",
+    "over_time",
     "sorted_keys",
     "too_big",
     "var_get",
@@ -61,11 +64,17 @@ ABSENT: Any = object()
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds against hostile templates (per render)."""
+    """Bounds against hostile templates (per render; see :mod:`shared.templating.budget`)."""
 
-    max_output: int = 1 << 20  # characters
+    max_output: int = 1 << 20  # characters, of the output and of any one value
     max_iterations: int = 100_000  # range iterations, all loops together
     max_depth: int = 100  # nested {{template}} calls
+    max_seconds: float = 5.0  # wall clock (0: unbounded)
+    max_memory: int = 64 << 20  # bytes of values built; a costly call's working memory
+
+    def budget(self, name: str) -> Budget:
+        """A fresh budget for one render named ``name``."""
+        return Budget(name, self.max_seconds, self.max_memory, self.max_output)
 
 
 class Break(Exception):
@@ -78,6 +87,7 @@ class Continue(Exception):
 
 class State:
     __slots__ = (
+        "budget",
         "checked",
         "ctx",
         "depth",
@@ -90,7 +100,9 @@ class State:
         "vars",
     )
 
-    def __init__(self, tmpl_name: str, dot: Any, limits: Limits) -> None:
+    def __init__(
+        self, tmpl_name: str, dot: Any, limits: Limits, budget: Budget | None = None
+    ) -> None:
         self.out: list[str] = []
         self.size = 0  # characters counted so far (out[:checked])
         self.checked = 0
@@ -101,6 +113,8 @@ class State:
         self.tmpl_name = tmpl_name
         self.limits = limits
         self.ctx: Any = None
+        #: the render's time and memory budget (nested renders share their caller's)
+        self.budget = budget if budget is not None else limits.budget(tmpl_name)
 
     def check(self) -> None:
         """Count the output written since the last check; raise past the limit."""
@@ -114,6 +128,7 @@ class State:
                     f"template: {self.tmpl_name}: output exceeds the limit of "
                     f"{self.limits.max_output} characters",
                     truncated(out, self.limits.max_output),
+                    kind="output",
                 )
 
     def output(self) -> str:
@@ -256,7 +271,28 @@ def too_big(st: State, name: str) -> NoReturn:
         f"template: {st.tmpl_name}: the result of {name} exceeds the limit of "
         f"{st.limits.max_output} characters",
         "".join(st.out),
+        kind="size",
     )
+
+
+def over_time(st: State, node: N.Node, doing: str) -> NoReturn:
+    """The render is past its time budget (checked between actions)."""
+    try:
+        st.budget.check_time(doing)
+    except TemplateLimitError as exc:
+        limit_fail(st, node, exc)
+    raise AssertionError("over_time called within the budget")  # pragma: no cover
+
+
+def limit_fail(st: State, node: N.Node, exc: TemplateLimitError) -> NoReturn:
+    """A bound reached inside a function, located as Go locates errors (the action)."""
+    tree = node.tree
+    loc = tree.location(node.pos) if tree is not None else "?"
+    raise TemplateLimitError(
+        f"template: {loc}: executing {go_quote(st.tmpl_name)} at <{node}>: {exc}",
+        "".join(st.out),
+        kind=exc.kind,
+    ) from None
 
 
 def method_of(v: Any, name: str) -> Callable[..., Any] | None:

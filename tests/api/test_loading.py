@@ -420,3 +420,73 @@ def test_helm_charts_load_without_warning_and_kustomizations_with_one() -> None:
         "spec.kustomizationRefs (1): not deployed by Ripple yet; the policyRefs are"
     ]
     assert spec.helm_charts[0].release_name == "kyverno-latest"
+
+
+# -- YAML bounds (issue 16, item 3) ------------------------------------------------------------
+def laughs(levels: int, name: str = "bomb") -> str:
+    """A small document whose aliases expand to 10**levels values."""
+    lines = [
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "metadata:",
+        f"  name: {name}",
+        "data:",
+        "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]",
+    ]
+    for i in range(1, levels):
+        lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_expansion_is_bounded_before_objects_are_built() -> None:
+    import time
+
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\n" + laughs(9)
+    assert len(text) < 2000
+    started = time.perf_counter()
+    result = check_text(text, "bomb.yaml")
+    assert time.perf_counter() - started < 1.0
+    assert [o.ident() for o in result.loaded] == ["ConfigMap/ok"]  # 10**9 values from 1 KB
+    (error,) = result.errors
+    assert "bomb.yaml" in str(error) and "document 2" in str(error)
+    assert "expands to more than 100000 nodes with its aliases expanded" in str(error)
+    small = check_text(laughs(4), "small.yaml")  # 10**4 values: read (then validated)
+    assert small.errors and not any("YAML refused" in str(e) for e in small.errors)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("a: &a [*a]\n", "an alias refers to a node that contains it"),
+        ("[" * 900 + "]" * 900 + "\n", "nested"),
+        ("k: " + "[" * 600 + "]" * 600 + "\n", "nested"),
+    ],
+)
+def test_recursive_and_deep_documents_are_refused(text: str, reason: str) -> None:
+    (error,) = check_text(text, "odd.yaml").errors
+    assert "odd.yaml" in str(error) and "YAML refused" in str(error) and reason in str(error)
+
+
+def test_document_and_text_sizes_are_bounded() -> None:
+    from shared.api.yamlio import YamlLimits, YamlTooLarge, load_bounded
+
+    small = YamlLimits(max_bytes=1000, max_text=4000)
+    big_doc = "a: " + "x" * 2000 + "\n"
+    with pytest.raises(YamlTooLarge, match=r"document 1: the document is 20\d\d bytes, over"):
+        load_bounded("a: 1\n---\n" + big_doc, yaml_loader(), limits=small)
+    with pytest.raises(YamlTooLarge, match="the text is 5000 bytes, over the limit of 4000"):
+        load_bounded("#" * 4999 + "\n", yaml_loader(), limits=small)
+    assert load_bounded("a: 1\n---\nb: 2\n", yaml_loader(), limits=small) == [{"a": 1}, {"b": 2}]
+    assert load_bounded("a: 1\n---\n: [", yaml_loader(), first=True) == [{"a": 1}]
+    assert load_bounded("", yaml_loader(), single=True) == []
+
+
+def test_a_huge_json_definition_is_refused_with_its_size() -> None:
+    (error,) = check_text('{"a": "' + "x" * (17 << 20) + '"}', "big.json").errors
+    assert "big.json" in str(error) and "JSON refused" in str(error)
+
+
+def yaml_loader() -> type:
+    import yaml
+
+    return yaml.SafeLoader

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from shared.templating.budget import traverses
 from shared.templating.funcs.conversion import CONVERSION_FUNCS
 from shared.templating.funcs.crypto import CRYPTO_FUNCS
 from shared.templating.funcs.dates import DATE_FUNCS
@@ -38,12 +39,33 @@ from shared.templating.funcs.strings import STRING_FUNCS
 from shared.templating.funcs.sveltos import ADDON_FUNCS, EVENT_MANAGER_FUNCS, LIBSVELTOS_FUNCS
 from shared.templating.funcs.textcase import TEXTCASE_FUNCS
 
-__all__ = ["ABSENT_ON_PURPOSE", "FuncSetName", "function_map"]
+__all__ = ["ABSENT_ON_PURPOSE", "TRAVERSING", "FuncSetName", "function_map"]
 
 FuncSetName = Literal["builtin", "sprig", "sveltos", "sveltos-addon"]
 
 #: sprig functions Ripple leaves out on purpose (BRIEF section 4)
 ABSENT_ON_PURPOSE = ("env", "expandenv", "getHostByName")
+
+
+#: functions whose work follows the whole depth of their arguments (serialising, printing,
+#: copying, comparing): the engine measures their arguments' expanded size first
+#: (:func:`shared.templating.budget.traverses`)
+TRAVERSING = frozenset(
+    {
+        "toJson", "mustToJson", "toPrettyJson", "mustToPrettyJson", "toRawJson",
+        "mustToRawJson", "toYaml", "toToml", "toString", "toStrings", "cat", "quote",
+        "squote", "join", "sortAlpha", "deepCopy", "mustDeepCopy", "merge", "mustMerge",
+        "mergeOverwrite", "mustMergeOverwrite", "deepEqual", "uniq", "mustUniq", "has",
+        "mustHas", "without", "mustWithout", "copy", "getResource", "getField", "setField",
+        "removeField", "chainSetField", "chainRemoveField", "fail",
+    }
+)  # fmt: skip
+
+
+def _mark_traversing(funcs: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    for name in TRAVERSING & set(funcs):
+        traverses(funcs[name])
+    return funcs
 
 
 def _sprig() -> dict[str, Callable[..., Any]]:
@@ -66,7 +88,7 @@ def _sprig() -> dict[str, Callable[..., Any]]:
         out.update(family)
     for name in ABSENT_ON_PURPOSE:
         out.pop(name, None)
-    return out
+    return _mark_traversing(out)
 
 
 def function_map(name: FuncSetName, *, txt: bool = False) -> dict[str, Callable[..., Any]]:
@@ -84,4 +106,4 @@ def function_map(name: FuncSetName, *, txt: bool = False) -> dict[str, Callable[
         funcs.update(ADDON_FUNCS)
     else:
         raise ValueError(f"unknown function set {name!r}")
-    return funcs
+    return _mark_traversing(funcs)

@@ -1,5 +1,11 @@
 """sprig crypto functions: hashes, derivePassword, AES, bcrypt, keys and certificates, UUIDs.
 
+The deliberately slow ones are :func:`~shared.templating.budget.costly`: they start only
+within the render's time budget, their working memory must fit its memory budget (typical
+durations on one core: derivePassword (scrypt, 64 MiB) 0.15 s, bcrypt/htpasswd 0.1 s, an
+RSA-4096 key 0.3-4 s, DSA-2048 1 s, a certificate with its RSA-2048 key 0.1 s). Their C code
+releases the GIL.
+
 bcrypt/htpasswd need the ``bcrypt`` package and the AES/key/certificate functions the
 ``cryptography`` package; both are imported when first used.
 """
@@ -18,6 +24,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from shared.templating.budget import costly
 from shared.templating.funcs._base import FunctionError, gofunc
 from shared.templating.gofmt import format_value
 from shared.templating.values import GoStruct
@@ -91,8 +98,10 @@ _CHARS = {
     "x": "AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
 }
 _SEED = b"com.lyndir.masterpassword"
+_SCRYPT_MEMORY = 64 * 1024 * 1024  # N=32768, r=8, p=2
 
 
+@costly(memory=_SCRYPT_MEMORY, seconds=0.15)
 @gofunc("uint32", "string", "string", "string", "string")
 def derive_password(counter: int, ptype: str, password: str, user: str, site: str) -> str:
     templates = _TEMPLATES.get(ptype)
@@ -101,7 +110,7 @@ def derive_password(counter: int, ptype: str, password: str, user: str, site: st
     ub, sb = _b(user), _b(site)
     salt = _SEED + struct.pack(">I", len(ub)) + ub
     key = hashlib.scrypt(
-        _b(password), salt=salt, n=32768, r=8, p=2, maxmem=64 * 1024 * 1024, dklen=64
+        _b(password), salt=salt, n=32768, r=8, p=2, maxmem=_SCRYPT_MEMORY, dklen=64
     )
     msg = _SEED + struct.pack(">I", len(sb)) + sb + struct.pack(">I", counter & 0xFFFFFFFF)
     seed = hmac.new(key, msg, hashlib.sha256).digest()
@@ -163,6 +172,7 @@ def decrypt_aes(password: str, crypt64: str) -> str:
 # bcrypt / htpasswd
 
 
+@costly(memory=4096, seconds=0.1)
 @gofunc("string")
 def bcrypt_f(s: str) -> str:
     try:
@@ -172,6 +182,7 @@ def bcrypt_f(s: str) -> str:
     return bcrypt.hashpw(_b(s)[:72], bcrypt.gensalt(rounds=10, prefix=b"2a")).decode("ascii")
 
 
+@costly(memory=4096, seconds=0.1)
 @gofunc("string", "string")
 def htpasswd(user: str, password: str) -> str:
     if ":" in user:
@@ -202,6 +213,7 @@ def _pem_key(key: Any) -> str:
     return str(key.private_bytes(ser.Encoding.PEM, fmt, ser.NoEncryption()).decode("ascii"))
 
 
+@costly(memory=1 << 20, seconds=1.0)
 @gofunc("string")
 def gen_private_key(typ: str) -> str:
     _, _, _, rsa, ec, ed25519, dsa, *_ = _x509()
@@ -305,31 +317,37 @@ def _ca_arg(ca: Any) -> GoStruct:
     return ca
 
 
+@costly(memory=1 << 20, seconds=0.1)
 @gofunc("string", "int")
 def gen_ca(cn: str, days: int) -> GoStruct:
     return _make_cert(cn, [], [], days, is_ca=True)
 
 
+@costly(memory=1 << 20, seconds=0.1)
 @gofunc("string", "int", "string")
 def gen_ca_with_key(cn: str, days: int, key: str) -> GoStruct:
     return _make_cert(cn, [], [], days, is_ca=True, key=_load_key(key))
 
 
+@costly(memory=1 << 20, seconds=0.1)
 @gofunc("string", "[]interface {}", "[]interface {}", "int")
 def gen_self_signed(cn: str, ips: Any, dns: Any, days: int) -> GoStruct:
     return _make_cert(cn, ips, dns, days, is_ca=False)
 
 
+@costly(memory=1 << 20, seconds=0.1)
 @gofunc("string", "[]interface {}", "[]interface {}", "int", "string")
 def gen_self_signed_with_key(cn: str, ips: Any, dns: Any, days: int, key: str) -> GoStruct:
     return _make_cert(cn, ips, dns, days, is_ca=False, key=_load_key(key))
 
 
+@costly(memory=1 << 20, seconds=0.1)
 @gofunc("string", "[]interface {}", "[]interface {}", "int", "any")
 def gen_signed(cn: str, ips: Any, dns: Any, days: int, ca: Any) -> GoStruct:
     return _make_cert(cn, ips, dns, days, is_ca=False, ca=_ca_arg(ca))
 
 
+@costly(memory=1 << 20, seconds=0.1)
 @gofunc("string", "[]interface {}", "[]interface {}", "int", "any", "string")
 def gen_signed_with_key(cn: str, ips: Any, dns: Any, days: int, ca: Any, key: str) -> GoStruct:
     return _make_cert(cn, ips, dns, days, is_ca=False, ca=_ca_arg(ca), key=_load_key(key))

@@ -17,6 +17,7 @@ from shared.templating.funcs._base import (
     is_empty,
     to_int,
 )
+from shared.templating.gofmt import type_name
 
 __all__ = ["LIST_FUNCS", "until_step"]
 
@@ -88,11 +89,34 @@ def _in_list(haystack: list[Any], needle: Any) -> bool:
     return any(deep_equal(needle, h) for h in haystack)
 
 
+def _equality_key(v: Any) -> Any:
+    """A hashable key equal for two values exactly when :func:`deep_equal` holds (a NaN,
+    or a value that cannot be hashed, equals nothing but itself)."""
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return (type_name(v), frozenset((k, _equality_key(x)) for k, x in v.items()))
+    if isinstance(v, list | tuple):
+        return (type_name(v), tuple(_equality_key(x) for x in v))
+    if isinstance(v, float) and v != v:
+        return (float, id(v), object())
+    try:
+        hash(v)
+    except TypeError:
+        return (type(v), id(v), object())
+    return (type_name(v), v)
+
+
 @gofunc("any")
 def uniq(lst: Any) -> list[Any]:
+    """sprig uniq: the first of each group of deeply equal elements, in order (linear: the
+    elements are compared by key, not pairwise)."""
     out: list[Any] = []
+    seen: set[Any] = set()
     for x in _as_list(lst, "Cannot find uniq on type {kind}"):
-        if not _in_list(out, x):
+        key = _equality_key(x)
+        if key not in seen:
+            seen.add(key)
             out.append(x)
     return out
 
@@ -142,29 +166,13 @@ def chunk(size: int, lst: Any) -> list[Any]:
 
 
 def until_step(start: int, stop: int, step: int) -> list[Any]:
-    out: list[Any] = GoIntSlice()
-    if stop < start:
-        if step >= 0:
-            return out
-        i = start
-        while i > stop:
-            out.append(GoInt(i))
-            i += step
-            _guard(out)
-        return out
-    if step <= 0:
-        return out
-    i = start
-    while i < stop:
-        out.append(GoInt(i))
-        i += step
-        _guard(out)
-    return out
-
-
-def _guard(out: list[Any]) -> None:
-    if len(out) > _MAX_RANGE:
+    """sprig untilStep: the count is known (and bounded) before anything is built."""
+    if (stop < start and step >= 0) or (stop >= start and step <= 0):
+        return GoIntSlice()
+    count = -((stop - start) // -step)  # ceil((stop - start) / step), both signs alike
+    if count > _MAX_RANGE:
         raise FunctionError(f"range too large: more than {_MAX_RANGE} elements")
+    return GoIntSlice(GoInt(start + k * step) for k in range(count))
 
 
 @gofunc("int")

@@ -9,6 +9,7 @@ from typing import Any
 
 import re2  # type: ignore[import-untyped]
 
+from shared.templating.budget import current, guard_result
 from shared.templating.funcs._base import FunctionError, GoStringSlice, gofunc
 
 __all__ = ["REGEX_FUNCS"]
@@ -41,6 +42,15 @@ def _find_all(rx: Any, s: str, n: int) -> list[Any]:
     out: list[Any] = []
     if n == 0:
         return out
+    for m in _iter_all(rx, s):
+        out.append(m)
+        if 0 < n <= len(out):
+            break
+    return out
+
+
+def _iter_all(rx: Any, s: str) -> Any:
+    """The matches of :func:`_find_all`, one at a time."""
     pos = 0
     prev_end = -1
     while pos <= len(s):
@@ -51,12 +61,9 @@ def _find_all(rx: Any, s: str, n: int) -> list[Any]:
         if a == b and a == prev_end:
             pos = a + 1
             continue
-        out.append(m)
+        yield m
         prev_end = b
         pos = b if b > a else b + 1
-        if 0 < n <= len(out):
-            break
-    return out
 
 
 @gofunc("string", "string")
@@ -99,14 +106,23 @@ def _expand(template: str, m: Any, names: dict[str, int]) -> str:
 
 
 def _replace(regex: str, s: str, repl: str, literal: bool) -> str:
+    """Go's ReplaceAll; the result is measured as it is built (an empty pattern puts
+    ``repl`` between every two characters: a result much larger than ``s``)."""
     rx = _compile(regex)
     names = dict(rx.groupindex) if hasattr(rx, "groupindex") else {}
+    budget = current()
+    bound = budget.max_value if budget is not None else 1 << 20
     out: list[str] = []
+    size = 0
     last = 0
-    for m in _find_all(rx, s, -1):
+    for m in _iter_all(rx, s):
         a, b = m.span()
+        piece = repl if literal else _expand(repl, m, names)
+        size += (a - last) + len(piece)
+        if size > bound:
+            guard_result(size + len(s) - b, "regexReplaceAll")
         out.append(s[last:a])
-        out.append(repl if literal else _expand(repl, m, names))
+        out.append(piece)
         last = b
     out.append(s[last:])
     return "".join(out)

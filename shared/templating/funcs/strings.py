@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from shared.templating.budget import guard_result
 from shared.templating.funcs._base import (
     FunctionError,
     GoStringSlice,
@@ -198,6 +199,7 @@ def repeat(count: int, s: str) -> str:
         raise FunctionError("strings: negative Repeat count")
     if len(s) * count > 10_000_000:
         raise FunctionError("strings: Repeat output length overflow")
+    guard_result(len(s) * count, "repeat")
     return s * count
 
 
@@ -266,12 +268,14 @@ def _pad(spaces: int) -> str:
 @gofunc("int", "string")
 def indent(spaces: int, s: str) -> str:
     pad = _pad(spaces)
+    guard_result(len(s) + (s.count("\n") + 1) * spaces, "indent")
     return pad + s.replace("\n", "\n" + pad)
 
 
 @gofunc("int", "string")
 def nindent(spaces: int, s: str) -> str:
     pad = _pad(spaces)
+    guard_result(len(s) + 1 + (s.count("\n") + 1) * spaces, "nindent")
     return "\n" + pad + s.replace("\n", "\n" + pad)
 
 
@@ -279,7 +283,10 @@ def nindent(spaces: int, s: str) -> str:
 def replace(old: str, new: str, src: str) -> str:
     if old == "":
         # Go inserts `new` before every rune and at the end
+        guard_result(len(src) + (len(src) + 1) * len(new), "replace")
         return new + new.join(src) + new if src else new
+    if len(new) > len(old):
+        guard_result(len(src) + src.count(old) * (len(new) - len(old)), "replace")
     return src.replace(old, new)
 
 

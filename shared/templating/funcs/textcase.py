@@ -7,10 +7,13 @@ import string
 from collections.abc import Callable
 from typing import Any
 
+from shared.templating.budget import guard_result
 from shared.templating.funcs._base import FunctionError, gofunc
 from shared.templating.funcs.strings import _go_space, _lower, _upper
 
 __all__ = ["TEXTCASE_FUNCS"]
+
+_SYSTEM_RANDOM = secrets.SystemRandom()  # the OS's random source, as goutils.CryptoRandom*
 
 
 # wrapping (goutils.WrapCustom)
@@ -59,6 +62,7 @@ def wrap(width: int, s: str) -> str:
 
 @gofunc("int", "string", "string")
 def wrap_with(width: int, sep: str, s: str) -> str:
+    guard_result(len(s) + (len(s) // max(width, 1) + 1) * len(sep), "wrapWith")
     return _wrap_custom(s, width, sep, True)
 
 
@@ -203,7 +207,7 @@ def _random(alphabet: str) -> Callable[..., str]:
             raise FunctionError(f"Requested random string length {count} is less than 0.")
         if count > 1_000_000:
             raise FunctionError("requested random string length is too large")
-        return "".join(secrets.choice(alphabet) for _ in range(count))
+        return "".join(_SYSTEM_RANDOM.choices(alphabet, k=count))
 
     return gen
 

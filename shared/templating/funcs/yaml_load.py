@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from shared.api.yamlio import YamlTooLarge, load_bounded
+from shared.templating.budget import BudgetExceeded
 from shared.templating.funcs.yamlgo import YAMLError, _Merge, _Timestamp, resolve_plain
 from shared.templating.gofmt import format_float
 
@@ -97,10 +99,16 @@ def _jsonify(v: Any, budget: list[int] | None = None) -> Any:
 
 
 def load_v2(text: str) -> Any:
-    """Decode the first YAML document as sigs.k8s.io/yaml does (YAML 1.1 booleans)."""
+    """Decode the first YAML document as sigs.k8s.io/yaml does (YAML 1.1 booleans).
+
+    The document is bounded (:func:`shared.api.yamlio.load_bounded`: nodes with aliases
+    expanded, bytes, depth): past a bound the render stops
+    (:class:`~shared.templating.budget.BudgetExceeded`), it is not an ``Error`` value."""
     try:
-        docs = yaml.load_all(text, Loader=_Loader)
-        first = next(iter(docs), None)
+        docs = load_bounded(text, _Loader, first=True)
+        first = docs[0] if docs else None
+    except YamlTooLarge as e:
+        raise BudgetExceeded(f"YAML refused: {e}", kind="size") from None
     except yaml.MarkedYAMLError as e:
         line = (e.problem_mark.line + 1) if e.problem_mark else 0
         raise YAMLError(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from shared.templating.budget import BudgetExceeded
 from shared.templating.funcs.yamlgo import dump_v3
 from shared.templating.values import GoInt
 
@@ -124,4 +125,7 @@ def test_alias_bomb_is_bounded(fn: F) -> None:
     for i in range(1, 8):
         prev = "a" if i == 1 else f"l{i - 1}"
         doc += f"l{i}: &l{i} [{', '.join(['*' + prev] * 10)}]\n"
-    assert "too large" in fn["fromYaml"](doc)["Error"]
+    with pytest.raises(BudgetExceeded, match="expands to more than 100000 nodes"):
+        fn["fromYaml"](doc)
+    with pytest.raises(BudgetExceeded, match="expands to more than 100000 nodes"):
+        fn["fromYamlArray"]("- " + doc.replace("\n", "\n  "))
