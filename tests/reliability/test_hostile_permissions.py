@@ -47,7 +47,7 @@ from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import permissions as p
 from shared.contract import streams
-from shared.contract.subjects import ClusterRef, cluster_keys, event_subject
+from shared.contract.subjects import ClusterRef, cluster_keys, event_subject, match_head_key
 from tests.reliability.helpers import (
     CONFIG_MAP,
     SyncNats,
@@ -485,6 +485,8 @@ def test_a_consumer_delivering_onto_a_cloudevents_subject_is_refused_by_the_agen
 
         bus.run(send())
 
+    head = match_head_key(B, "perm-ce")  # CloudEvents are not stored: wait for the agent
+    eventually(lambda: bus.kv_raw(streams.MATCHES.bucket, head), 15, what="perm-ce assigned")
     publish("genuine")  # the path works: a real CloudEvent deploys
     eventually(_deployed(stack, "genuine"), 15, what="a genuine CloudEvent deployed")
     offset = len(log_text(stack, stack.agent_name(B_CLUSTER)))
