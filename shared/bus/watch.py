@@ -181,19 +181,11 @@ class FilteredWatcher:
 
     async def _handle(self, msg: Msg) -> RawEntry | None:
         headers = msg.headers or {}
-        if not msg.data and headers.get("Status") == "100":
-            if msg.reply:  # flow control request
-                await self._nc.publish(msg.reply, b"")
-            stalled = headers.get("Nats-Consumer-Stalled")
-            if stalled:
-                await self._nc.publish(stalled, b"")
-            last = headers.get("Nats-Last-Consumer")
-            if last is not None and int(last) != self._last_dseq:
-                await self._reset("heartbeat shows a gap")
-            return None
-        try:
+        try:  # a stored message (its reply subject is the consumer's $JS.ACK...)
             meta = msg.metadata
-        except Exception:  # not a JetStream message: ignore it
+        except Exception:  # the server's flow control and heartbeats, or stray messages
+            if headers.get("Status") == "100":
+                await self._control(msg, headers)
             return None
         if meta.sequence.consumer != self._last_dseq + 1:
             await self._reset("sequence gap")
@@ -211,6 +203,22 @@ class FilteredWatcher:
         if not self._synced and meta.num_pending == 0:
             self._emit_synced = True
         return entry
+
+    async def _control(self, msg: Msg, headers: dict[str, str]) -> None:
+        """Flow control and idle heartbeats. A stored message is never taken for one,
+        whatever headers its writer gave it (they are only data then)."""
+        if msg.reply:  # flow control request
+            await self._nc.publish(msg.reply, b"")
+        stalled = headers.get("Nats-Consumer-Stalled")
+        if stalled:
+            await self._nc.publish(stalled, b"")
+        last = headers.get("Nats-Last-Consumer")
+        try:
+            gap = last is not None and int(last) != self._last_dseq
+        except ValueError:
+            gap = False
+        if gap:
+            await self._reset("heartbeat shows a gap")
 
     async def stop(self) -> None:
         await self._drop_consumer()

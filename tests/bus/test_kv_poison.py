@@ -180,3 +180,21 @@ async def test_a_watch_survives_a_flood_of_poison_and_bounds_what_it_remembers(
     assert store.invalid_keys == MAX_PROBLEMS + 20
     assert len(store.problems) == MAX_PROBLEMS
     assert f"{key}.x{MAX_PROBLEMS + 19}" in store.problems  # the newest are kept
+
+
+async def test_a_stored_message_dressed_as_flow_control_is_only_a_value(jetstream: Any) -> None:
+    """A writer's headers are data: a stored message with ``Status: 100`` and a
+    ``Nats-Last-Consumer`` that is no number (it stopped the watcher) is a value that cannot
+    be read, like any other garbage."""
+    message = example(m.DesiredStateEvent)
+    key = m.message_key(message)
+    store = await KVStore.open(jetstream, streams.DESIRED, m.DesiredStateEvent)
+    headers = {"Status": "100", "Nats-Last-Consumer": "abc", "Nats-Consumer-Stalled": "x.y"}
+    async with store.watch(unknown=True) as watch:
+        assert (await _next(watch)).op == "synced"
+        await jetstream.publish(f"$KV.{streams.DESIRED.bucket}.{key}", b"", headers=headers)
+        seen = await _next(watch)
+        assert (seen.op, seen.key) == ("unknown", key)
+        revision = await store.put(message)
+        assert await _next(watch) == KVChange("put", key, revision, message)
+        assert watch.resets == 0
