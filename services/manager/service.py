@@ -156,7 +156,7 @@ async def watch_output(
             if publisher.observed((bucket, change.key), change.op, change.revision, digest, now):
                 why = {"delete": "deleted by someone else", "put": "a value it did not write"}
                 log.warning(
-                    "%s key %s: %s; writing the manager's own again",
+                    "%s key %s: %s; bringing it back to what the manager publishes",
                     store.spec.bucket,
                     change.key,
                     why.get(change.op, change.error),
