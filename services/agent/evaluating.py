@@ -222,7 +222,7 @@ class SourceState:
             or key in self.deferred
             or (
                 (self.running is not None or self.deferred or self.compiled.unavailable())
-                and self.compiled.uses_lua(obj)
+                and self.compiled.isolates(obj)
             )
         ):
             self.running_stale = self.running_stale or running

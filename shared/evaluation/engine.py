@@ -20,14 +20,14 @@ Selectors are ORed and an object counts once. A Lua error on a selector makes th
 ERROR (``MatchResult.error``; the caller keeps the object's previous state) unless another
 selector matches. Objects with ``metadata.deletionTimestamp`` never match.
 
-Lua runs in the worker thread of the EventSource's :class:`~shared.evaluation.isolation.Runner`
-with a hard wall-clock limit (:attr:`Limits.hard_seconds`): :meth:`CompiledEventSource.evaluate`
+Lua and CEL run in the worker thread of the EventSource's
+:class:`~shared.evaluation.isolation.Runner` with a hard wall-clock limit (:attr:`Limits.hard_seconds`): :meth:`CompiledEventSource.evaluate`
 waits for the result, :meth:`~CompiledEventSource.start` waits as long as the caller allows
 and otherwise hands back a :class:`Pending` to poll. A run past the limit is abandoned: the
 result is an error with ``retry`` set (unknown: keep the previous state, evaluate again
 later) and the runtime is replaced; runs are then refused for a backoff
-(:meth:`~CompiledEventSource.unavailable`). Selectors without Lua are evaluated on the
-caller's thread.
+(:meth:`~CompiledEventSource.unavailable`). Selectors without Lua or CEL are evaluated on
+the caller's thread.
 
 Thread-safety: the runner serialises the Lua runs of a CompiledEventSource, so sharing it
 between threads is safe but runs one Lua evaluation at a time; for parallel evaluation
@@ -36,11 +36,12 @@ compile one per thread. It keeps no per-object state.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import re2  # type: ignore[import-untyped]
 
 from shared.api.eventsource import EventSource
 from shared.evaluation.cel import CelRules
@@ -112,27 +113,38 @@ class _Selector:
     lua: bool
     cel: CelRules | None
 
+    @property
+    def isolated(self) -> bool:
+        """Evaluated in the worker thread (a script, CEL rules: code of the definition)."""
+        return self.lua or self.cel is not None
+
+
+_Pattern = Any  # a compiled re2 pattern (re2 has no type annotations)
+
 
 @dataclass(frozen=True, slots=True)
 class _Criterion:
-    subject: re.Pattern[str] | None
-    source: re.Pattern[str] | None
-    type: re.Pattern[str] | None
-    event_subject: re.Pattern[str] | None
+    subject: _Pattern | None
+    source: _Pattern | None
+    type: _Pattern | None
+    event_subject: _Pattern | None
 
 
-def _regex(pattern: str, name: str, where: str) -> re.Pattern[str] | None:
+def _regex(pattern: str, name: str, where: str) -> _Pattern | None:
+    """An RE2 pattern (Go's regexp syntax, as Sveltos matches; linear time whatever the
+    CloudEvent's content: these run on the agent's loop)."""
     if not pattern:
         return None
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        return re2.compile(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         raise InvalidEventSource(
-            name, where, f"invalid regular expression {pattern!r}: {exc}"
+            name, where, f"invalid regular expression {pattern!r}: {reason}"
         ) from exc
 
 
-def _search(pattern: re.Pattern[str] | None, value: Any) -> bool:
+def _search(pattern: _Pattern | None, value: Any) -> bool:
     return pattern is None or pattern.search(value if isinstance(value, str) else "") is not None
 
 
@@ -194,7 +206,7 @@ class CompiledEventSource:
             )
             for i, c in enumerate(spec.messaging_match_criteria)
         ]
-        if self._first is not None:
+        if self._first is not None or any(s.isolated for s in self._selectors):
             self._runner = Runner(self._build, self._first, name=self.name)
             self._first = None
 
@@ -209,8 +221,10 @@ class CompiledEventSource:
             raise InvalidEventSource(self.name, where, exc.message, exc.line) from exc
         self._scripts.append((script_id, code, where))
 
-    def _build(self) -> LuaSandbox:
+    def _build(self) -> LuaSandbox | None:
         """A fresh runtime with every script compiled (after an abandoned run)."""
+        if not self._scripts:
+            return None
         sandbox = LuaSandbox(self.limits)
         for script_id, code, where in self._scripts:
             sandbox.compile(script_id, code, where)
@@ -251,7 +265,7 @@ class CompiledEventSource:
         if not indices:
             return MatchResult(False, "no resourceSelector selects this object")
         runner = self._runner
-        if runner is None or not any(self._selectors[i].lua for i in indices):
+        if runner is None or not any(self._selectors[i].isolated for i in indices):
             return self._evaluate_selectors(indices, obj, None)
         reason = runner.unavailable()
         if reason:
@@ -268,11 +282,12 @@ class CompiledEventSource:
             if result is not None:
                 return result
 
-    def uses_lua(self, obj: dict[str, Any]) -> bool:
-        """Whether evaluating ``obj`` runs Lua (a selector with a script selects it)."""
+    def isolates(self, obj: dict[str, Any]) -> bool:
+        """Whether ``obj`` is evaluated in the worker thread (a selector with a script or
+        CEL rules selects it)."""
         if self._runner is None:
             return False
-        return any(self._selectors[i].lua for i in self.selects(obj))
+        return any(self._selectors[i].isolated for i in self.selects(obj))
 
     def unavailable(self) -> str:
         """Why Lua runs are refused now ("" when they are not): suspended after runs that

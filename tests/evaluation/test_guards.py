@@ -139,3 +139,17 @@ def test_a_yaml_document_stops_at_the_time_budget() -> None:
 def test_yaml_aliases_of_scalars_are_refused_too() -> None:
     result = expr("select(2, json.fromYAML('a: &x 1\\nb: *x\\n'))").evaluate(service())
     assert result.error is None and "aliases" in result.message
+
+
+def test_cloud_event_criteria_match_in_linear_time() -> None:
+    """messagingMatchCriteria are RE2 (Go's syntax, as Sveltos): a CloudEvent's content cannot
+    make them backtrack on the agent's loop; what RE2 lacks is refused at compile time."""
+    from shared.evaluation import InvalidEventSource
+    from tests.evaluation.helpers import compiled
+
+    c = compiled(criteria=[{"cloudEventSubject": "(a+)+$"}])
+    started = time.perf_counter()
+    assert not c.match_cloud_event("x", {"subject": "a" * 100_000 + "b"})
+    assert time.perf_counter() - started < 0.1
+    with pytest.raises(InvalidEventSource, match="invalid regular expression"):
+        compiled(criteria=[{"cloudEventType": "(a)\\1"}])

@@ -103,3 +103,22 @@ def test_an_aggregation_is_abandoned_at_its_hard_limit() -> None:
     result = c.aggregate([service("a")])
     assert result.error is not None and "aggregation abandoned after 0.05 s" in result.error
     eventually(lambda: stats().runaways == 0)
+
+
+def test_a_costly_cel_rule_is_abandoned_and_its_thread_stopped_at_once() -> None:
+    """CEL runs in Python: the abandoned run's thread is interrupted (no CPU left burning)."""
+    from tests.evaluation.helpers import compiled, service_selector
+
+    rule = "resource.spec.ports.all(a, resource.spec.ports.all(b, resource.spec.ports.all(c, a.port >= 0)))"
+    c = compiled(
+        service_selector(evaluateCEL=[{"name": "cubic", "rule": rule}]),
+        limits=Limits(hard_seconds=0.2),
+    )
+    obj = service("many", ports=list(range(1, 301)))  # 300^3 CEL evaluations: minutes
+    started = time.perf_counter()
+    result = c.evaluate(obj)
+    assert result.retry and "abandoned after 0.2 s" in (result.error or ""), result
+    eventually(lambda: stats().runaways == 0, 2.0)
+    assert time.perf_counter() - started < 2.0
+    eventually(lambda: not c.unavailable(), 5.0)  # the backoff
+    assert c.evaluate(service("few", ports=[80])).matching
