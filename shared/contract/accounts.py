@@ -3,9 +3,11 @@
 The streams and buckets live in one account, :data:`RIPPLE_ACCOUNT` (JetStream enabled). A
 user whose :class:`Permissions` name no ``account`` is in it (the manager, administrators,
 external readers). A user with an account of its own (each agent, the reporter) reaches the
-shared account only through imports, one per subject of its permissions, and the shared
-account exports exactly the subjects imported (naming no account: every account is in this
-configuration, and its imports decide what it gets):
+shared account only through imports, one per subject of its permissions. The shared account
+exports them under a few wildcards (:data:`EXPORTS`: nats-server checks every import against
+every export when it loads the configuration, so per-import exports would make that
+quadratic in the number of clusters), naming no account: every account is in this
+configuration, and its imports decide what it gets.
 
 - each ``publish`` subject is a *service* import: the user's message reaches the shared
   account on the same subject, but the reply subject it set is replaced by one the server
@@ -33,8 +35,21 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from shared.contract.subjects import EVENTS_ROOT, ROOT
+
 RIPPLE_ACCOUNT = "RIPPLE"
 """The account holding the streams and buckets, and the users that share it."""
+
+EXPORTS: tuple[tuple[str, str], ...] = (
+    ("service", "$JS.API.>"),
+    ("service", "$JS.FC.>"),
+    ("service", "$KV.>"),
+    ("service", f"{EVENTS_ROOT}.>"),
+    ("stream", "_INBOX.>"),
+    ("stream", f"{ROOT}.cloudevents.>"),
+)
+"""What the shared account exports (``kind``, subject) when some account imports under it;
+an import none of them covers is exported as it is."""
 
 JS_API_INFO = "$JS.API.INFO"
 """Imported into every account of its own, whatever its user's permissions: nats-server
@@ -115,6 +130,24 @@ def _section(name: str, entries: list[str]) -> list[str]:
     return [f"    {name}: [", *entries, "    ]"]
 
 
+def subject_covers(outer: str, inner: str) -> bool:
+    """Whether every subject ``inner`` matches is matched by ``outer`` too."""
+    o, i = outer.split("."), inner.split(".")
+    for k, token in enumerate(o):
+        if token == ">":
+            return len(i) > k
+        if k >= len(i) or i[k] == ">" or (token != "*" and token != i[k]):
+            return False
+    return len(o) == len(i)
+
+
+def _export(kind: str, subject: str) -> tuple[str, str]:
+    for export_kind, root in EXPORTS:
+        if export_kind == kind and subject_covers(root, subject):
+            return export_kind, root
+    return kind, subject
+
+
 def authorization_block(users: Iterable[User]) -> str:
     """The nats-server ``accounts { ... }`` block of ``users`` (see the module doc)."""
     accounts: dict[str, list[User]] = {RIPPLE_ACCOUNT: []}
@@ -134,7 +167,7 @@ def authorization_block(users: Iterable[User]) -> str:
                 f"      {{{json.dumps(kind)}: "
                 f"{{account: {json.dumps(RIPPLE_ACCOUNT)}, subject: {json.dumps(subject)}}}}}"
             )
-            exports[(kind, subject)] = None
+            exports[_export(kind, subject)] = None
     out = ["accounts {"]
     for name, members in accounts.items():
         out.append(f"  {json.dumps(name)}: {{")

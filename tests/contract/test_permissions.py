@@ -25,6 +25,7 @@ from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import permissions as p
 from shared.contract import streams
+from shared.contract.accounts import subject_covers
 from shared.contract.errors import InvalidSubject
 from shared.contract.examples import CLUSTER, example, examples
 from shared.contract.subjects import ClusterRef, cluster_keys, event_subject, match_keys
@@ -306,6 +307,9 @@ def test_subject_wildcards() -> None:
     assert p.subjects_overlap("a.*", "*.b") and p.subjects_overlap(">", "x")
     assert not p.subjects_overlap("a.>", "a") and not p.subjects_overlap("a.*", "a.b.c")
     assert p.subjects_overlap("a.*.>", "a.b.c") and not p.subjects_overlap("a.b", "a.c")
+    assert subject_covers("$KV.>", "$KV.b.k.*") and subject_covers("a.*", "a.*")
+    assert not subject_covers("a.b", "a.*") and not subject_covers("a.*", "a.>")
+    assert not subject_covers("a.>", "a") and subject_covers("a.*.>", "a.b.c.>")
     assert p.own_keys(streams.MATCHES, CLUSTER) == (
         "default.capi--prod_2Eeu-1.*",
         "default.capi--prod_2Eeu-1.*.*.*.*.*",
@@ -331,6 +335,7 @@ def test_the_generated_configuration_is_valid_for_nats_server(tmp_path: Path) ->
         assert f"  {account}: {{" in block
     assert block.count('{"service": {account: "RIPPLE", subject: "$JS.API.INFO"}}') == 3
     assert block.count('{"stream": "s.>"}') == 1  # one export, imported by both agents
+    assert block.count('{"service": "$KV.>"}') == 1  # every agent's keys, one export
     conf = tmp_path / "nats.conf"
     conf.write_text(f'listen: "127.0.0.1:-1"\njetstream {{ store_dir: "{tmp_path}" }}\n{block}')
     check = subprocess.run(
