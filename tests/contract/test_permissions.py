@@ -428,6 +428,23 @@ async def test_agent_can_do_what_the_agent_service_does(
     assert bus_stats(agent).permission_violations == 0
 
 
+async def test_an_agents_watch_answers_flow_control_across_accounts(
+    secured: tuple[Client, Client, list[str]],
+) -> None:
+    """24 MB of its own outcomes: the server asks the watch for flow control (through the
+    stream import of its inbox), and the answers go back through its own imports."""
+    _, agent, errors = secured
+    outcomes = await KVStore.open(agent.jetstream(timeout=5), streams.OUTCOMES, m.ApplyOutcomeEvent)
+    base = example(m.ApplyOutcomeEvent).data
+    for i in range(80):
+        data = base.model_copy(update={"profile_name": f"p{i}", "message": "x" * 300_000})
+        await outcomes.put(m.envelope(data))
+    async with asyncio.timeout(10):
+        assert len(await outcomes.items(cluster_keys(CLUSTER))) == 80
+    await agent.flush()
+    assert errors == [] and bus_stats(agent).permission_violations == 0
+
+
 @pytest.fixture
 async def reporter(
     secured: tuple[Client, Client, list[str]],
