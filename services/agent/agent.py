@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from services.agent import deltas, metrics, reporting, status
+from services.agent import deltas, metrics, poison, reporting, status
 from services.agent.applying import Applier, HelmAccess
 from services.agent.evaluating import ChangeEvent, SourceState
 from services.agent.settings import AgentSettings
@@ -146,7 +146,10 @@ class Agent:
                 status.QueueFailures("report publication", q.reports.failures, "EventSource"),
                 status.QueueFailures("per-change events", q.changes.failures, "EventSource"),
             ),
-            self.state.pending.errors(),
+            [
+                *self.state.pending.errors(),
+                *poison.problems(self.stores.assignments, self.stores.desired),
+            ],
         )
 
     def current_status(self, state: m.AgentState | None = None) -> m.AgentStatus:

@@ -175,6 +175,8 @@ class Source(Protocol):
 
     def metrics(self) -> Mapping[str, tuple[str, str, float]]: ...
 
+    def kv_problems(self) -> list[tuple[str, str]]: ...
+
 
 def create_app(source: Source, token: str | None = None) -> FastAPI:
     app = FastAPI(
@@ -239,13 +241,16 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
     @app.get("/v1/errors", response_model=list[DefinitionErrorOut], dependencies=guarded)
     async def errors() -> list[DefinitionErrorOut]:
         """Definitions that do not load, kinds of the management cluster that cannot be read
-        (unknown: nothing of theirs is withdrawn), then outputs that cannot be published."""
+        (unknown: nothing of theirs is withdrawn), outputs that cannot be published, then
+        poison the manager reads in its buckets (keys of no contract shape, unreadable
+        values, values from the wrong writer: skipped, never fatal)."""
         s = snap()
         out = [DefinitionErrorOut(object=k, message=v) for k, v in s.definition_errors]
         out += [DefinitionErrorOut(object=k, message=v) for k, v in s.informer_errors]
         out += [
             DefinitionErrorOut(object=f"{f.bucket}/{f.key}", message=f.message) for f in s.failures
         ]
+        out += [DefinitionErrorOut(object=k, message=v) for k, v in source.kv_problems()]
         return out
 
     @app.get("/v1/publication", response_model=list[PublicationFailureOut], dependencies=guarded)

@@ -54,6 +54,9 @@ class Source:
     def metrics(self) -> Mapping[str, tuple[str, str, float]]:
         return self.rec.metrics()
 
+    def kv_problems(self) -> list[tuple[str, str]]:
+        return []
+
 
 def reconciler(template: str | None = None, limit: int = 1 << 20) -> Reconciler:
     state = new_state(template) if template else new_state()

@@ -31,6 +31,7 @@ from tests.reliability.helpers import (
     kill9,
     log_text,
     manager_metric,
+    paused,
     policies,
     policy_set,
     rest,
@@ -235,8 +236,9 @@ def test_malformed_desired_state_is_skipped_and_prunes_nothing(
     agent = stack.agent_name(CLUSTER)
     offset = len(log_text(stack, agent))
     keys = [_profile_key(bus, GOOD, "msg-0"), subjects.desired_key(REF, "sveltos-zz")]
-    _put_all(bus, streams.DESIRED.bucket, keys)
-    wait_skipped(stack, agent, streams.DESIRED.bucket, keys, offset)
+    with paused(stack, "manager"):  # it writes its own buckets back at once otherwise
+        _put_all(bus, streams.DESIRED.bucket, keys)
+        wait_skipped(stack, agent, streams.DESIRED.bucket, keys, offset)
     stays(lambda: policies(client, GOOD) == before, 300, what="policies after bad desired")
     serves_good_data(stack, "msg-desired")
 
@@ -250,12 +252,13 @@ def test_malformed_desired_state_prunes_nothing_after_agent_restart(
     client.apply(service("msg-restart", LABEL))
     eventually(lambda: f"{GOOD}-msg-restart" in policies(client, GOOD), 15, what="policy")
     real = _profile_key(bus, GOOD, "msg-restart")
-    bus.kv_put(streams.DESIRED.bucket, real, b"\x00 garbage")
-    before = policies(client, GOOD)
-    agent = stack.agent_name(CLUSTER)
-    kill9(stack, agent)
-    restart(stack, agent)
-    stays(lambda: policies(client, GOOD) == before, 500, what="policies after agent restart")
+    with paused(stack, "manager"):  # it writes its own buckets back at once otherwise
+        bus.kv_put(streams.DESIRED.bucket, real, b"\x00 garbage")
+        before = policies(client, GOOD)
+        agent = stack.agent_name(CLUSTER)
+        kill9(stack, agent)
+        restart(stack, agent)
+        stays(lambda: policies(client, GOOD) == before, 500, what="policies after agent restart")
 
 
 def test_malformed_assignments_are_skipped(stack: Stack, bus: SyncNats, good: list) -> None:
@@ -264,8 +267,9 @@ def test_malformed_assignments_are_skipped(stack: Stack, bus: SyncNats, good: li
     agent = stack.agent_name(CLUSTER)
     offset = len(log_text(stack, agent))
     keys = [subjects.assignment_key(REF, GOOD), subjects.assignment_key(REF, "msg-x")]
-    _put_all(bus, streams.ASSIGNMENTS.bucket, keys)
-    wait_skipped(stack, agent, streams.ASSIGNMENTS.bucket, keys, offset)
+    with paused(stack, "manager"):  # it writes its own buckets back at once otherwise
+        _put_all(bus, streams.ASSIGNMENTS.bucket, keys)
+        wait_skipped(stack, agent, streams.ASSIGNMENTS.bucket, keys, offset)
     stays(lambda: policies(client, GOOD) == before, 300, what="policies after bad assignments")
     serves_good_data(stack, "msg-assign")
 

@@ -349,12 +349,6 @@ def test_an_agent_restarted_while_its_assignment_is_unreadable_withdraws_nothing
     keeps_working(stack, "pz-restart", good)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 item 4, for the lead: Agent.errors() (services/agent/agent.py) must "
-    "list services.agent.poison.problems(self.stores.assignments, self.stores.desired) "
-    "among its extra lines",
-)
 def test_the_agent_status_shows_an_unreadable_desired_state(
     stack: Stack, bus: SyncNats, good: float
 ) -> None:
@@ -373,11 +367,6 @@ def test_the_agent_status_shows_an_unreadable_desired_state(
     eventually(lambda: holds_managers_value(bus, streams.DESIRED, key, m.DesiredStateEvent), 5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 item 4, for the lead: REST /v1/errors (services/manager/api.py) must "
-    "list source.kv_problems() (services/manager/service.py _ApiSource.kv_problems)",
-)
 def test_rest_lists_poison_the_manager_reads(stack: Stack, bus: SyncNats, good: float) -> None:
     key = subjects.outcome_key(REF, "poison-unreadable")
     bus.kv_put(streams.OUTCOMES.bucket, key, GARBAGE)
