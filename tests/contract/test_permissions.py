@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client
+from nats.js.errors import APIError
 
 from shared.bus import provision
 from shared.bus.client import bus_stats, connect, publish_change, subscribe_guarded
@@ -443,6 +444,29 @@ async def test_an_agents_watch_answers_flow_control_across_accounts(
         assert len(await outcomes.items(cluster_keys(CLUSTER))) == 80
     await agent.flush()
     assert errors == [] and bus_stats(agent).permission_violations == 0
+
+
+async def test_no_stream_takes_a_rollup_and_ensure_turns_them_off(nats_client: Client) -> None:
+    """A rollup on an agent's own key would erase the bucket's every key (``all``): every
+    stream refuses them, also one created by an earlier release (rollups allowed then)."""
+    js = nats_client.jetstream()
+    earlier = provision.bucket_stream_config(streams.OUTCOMES, "memory")
+    earlier.allow_rollup_hdrs = True
+    await js.add_stream(earlier)
+    kv = await js.key_value(streams.OUTCOMES.bucket)
+    await kv.put(f"{B.token}.kept", b"1")
+    await provision.ensure(js, storage="memory")
+    for name in (streams.EVENTS.name, *(b.stream_name for b in streams.BUCKETS)):
+        info = await js.stream_info(name)
+        assert not info.config.allow_rollup_hdrs and not info.config.deny_purge, name
+    for how in ("all", "sub"):
+        with pytest.raises(APIError, match="rollup not permitted"):
+            await js.publish(
+                f"$KV.{streams.OUTCOMES.bucket}.{CLUSTER.token}.p",
+                b"",
+                headers={"Nats-Rollup": how},
+            )
+    assert (await kv.get(f"{B.token}.kept")).value == b"1"
 
 
 @pytest.fixture
