@@ -82,6 +82,11 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     reconciler.invalid_match_keys = lambda: stores.matches.invalid
     service.add_metrics(reconciler.metrics)
     service.add_metrics(stores.metrics)
+    # liveness: inputs waiting while no reconcile finishes, publications none of which finish
+    service.watch(
+        "reconcile", lambda: not reconciler.queue.empty(), lambda: reconciler.stats["reconciles"]
+    )
+    service.watch_queue(reconciler.publisher.queue)
     service.not_ready_reason = "reading definitions and matching sets"
     log.info("manager started (message limit %d bytes)", limit, extra={"obj": "manager"})
 
