@@ -36,7 +36,10 @@ __all__ = [
     "ADMIN_PERMISSIONS",
     "JS_API",
     "MANAGER_PERMISSIONS",
+    "READER_ACCOUNT",
+    "READER_INBOX_PREFIX",
     "READER_PERMISSIONS",
+    "READER_STREAMS",
     "REPORTER_ACCOUNT",
     "REPORTER_BUCKETS",
     "REPORTER_INBOX_PREFIX",
@@ -51,6 +54,7 @@ __all__ = [
     "authorization_block",
     "cloudevents_subject",
     "manager_permissions",
+    "reader_permissions",
     "reporter_permissions",
     "subject_matches",
     "subjects_overlap",
@@ -238,9 +242,53 @@ def reporter_permissions(inbox_prefix: str = REPORTER_INBOX_PREFIX) -> Permissio
     return Permissions(tuple(publish), (f"{inbox_prefix}.>",), account=REPORTER_ACCOUNT)
 
 
-READER_PERMISSIONS = Permissions(
-    publish=(f"{JS_API}.>", "$JS.FC.>", "$JS.ACK.>"),
-    subscribe=(f"{EVENTS_ROOT}.>", "_INBOX.>"),
+READER_INBOX_PREFIX = "_INBOX.READER"
+"""The inbox prefix of an external reader (:func:`reader_permissions`)."""
+
+READER_ACCOUNT = "READER"
+"""The account of external readers (:func:`reader_permissions`)."""
+
+READER_STREAMS: tuple[str, ...] = (
+    streams.EVENTS.name,
+    streams.MATCHES.stream_name,
+    streams.REPORTS.stream_name,
+    streams.PROFILES.stream_name,
+    streams.STATUS.stream_name,
 )
-"""An external consumer: subscribe to events, create consumers, read streams.
-(``$JS.API.>`` includes stream management: narrow it for untrusted consumers.)"""
+"""What section 4 of the contract names external consumers as readers of. Not
+``ripple-desired`` (instantiated Secrets), ``ripple-assignments``, ``ripple-outcomes`` nor
+``ripple-agents``."""
+
+
+def reader_permissions(
+    inbox_prefix: str = READER_INBOX_PREFIX, account: str = READER_ACCOUNT
+) -> Permissions:
+    """An external consumer, in an account of its own (:data:`READER_ACCOUNT`; readers of
+    one account see each other's replies: give an untrusted one its own ``account`` and
+    ``inbox_prefix``): subscribe
+    to the per-change events, bind to and read (stream information, direct gets, any
+    consumer: ordered, durable push or pull, acknowledged) :data:`READER_STREAMS`; nothing
+    else -- no stream management, no other stream, no reply but its own (it connects with
+    ``inbox_prefix=`` :data:`READER_INBOX_PREFIX`)."""
+    publish = [f"{JS_API}.INFO", f"{JS_API}.STREAM.NAMES"]
+    for name in READER_STREAMS:
+        publish += [
+            f"{JS_API}.STREAM.INFO.{name}",
+            f"{JS_API}.STREAM.MSG.GET.{name}",
+            f"{JS_API}.DIRECT.GET.{name}",
+            f"{JS_API}.DIRECT.GET.{name}.>",
+            f"{JS_API}.CONSUMER.CREATE.{name}",
+            f"{JS_API}.CONSUMER.CREATE.{name}.>",
+            f"{JS_API}.CONSUMER.DURABLE.CREATE.{name}.*",
+            f"{JS_API}.CONSUMER.INFO.{name}.*",
+            f"{JS_API}.CONSUMER.DELETE.{name}.*",
+            f"{JS_API}.CONSUMER.MSG.NEXT.{name}.*",
+            f"$JS.FC.{name}.>",
+            f"$JS.ACK.{name}.>",
+        ]
+    subscribe = (f"{inbox_prefix}.>", f"{EVENTS_ROOT}.>")
+    return Permissions(tuple(publish), subscribe, account=account)
+
+
+READER_PERMISSIONS = reader_permissions()
+"""An external consumer's (:func:`reader_permissions`)."""

@@ -14,12 +14,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import nats.errors
 import pytest
 from nats.aio.client import Client
 from nats.js.errors import APIError
 
 from shared.bus import provision
-from shared.bus.client import bus_stats, connect, publish_change, subscribe_guarded
+from shared.bus.client import (
+    EventStream,
+    bus_stats,
+    connect,
+    publish_change,
+    subscribe_guarded,
+)
 from shared.bus.embedded import EmbeddedNats, find_binary
 from shared.bus.errors import BusError
 from shared.bus.kv import KVStore
@@ -43,6 +50,7 @@ async def secured(tmp_path: Path) -> AsyncIterator[tuple[Client, Client, list[st
         p.User("reporter", "r-secret", p.reporter_permissions()),
         p.User("agent-a", "a-secret", p.agent_permissions(CLUSTER)),
         p.User("agent-b", "b-secret", p.agent_permissions(B)),
+        p.User("reader", "x-secret", p.reader_permissions()),
     ]
     errors: list[str] = []
 
@@ -537,6 +545,68 @@ async def test_reporter_reads_what_it_mirrors_and_writes_nothing(
         while bus_stats(client).permission_violations < 10:
             await asyncio.sleep(0.01)
     assert sum("for subscription to" in e.lower() for e in errors) == 2
+
+
+async def test_an_external_reader_reads_what_the_contract_gives_it_and_nothing_else(
+    nats_server_with_reader: tuple[Client, Client, list[str]],
+) -> None:
+    """Events (ordered, and durable with acks), matching sets, statuses: yes. Desired states
+    (Secrets), other replies, stream management: no."""
+    manager, reader, errors = nats_server_with_reader
+    mjs, rjs = manager.jetstream(), reader.jetstream(timeout=1)
+    change = example(m.ResourceMatchedEvent)
+    await publish_change(mjs, change.data)
+    await (await KVStore.open(mjs, streams.MATCHES, MATCHES)).put(example(m.MatchEvent))
+    await (await KVStore.open(mjs, streams.DESIRED, m.DesiredStateEvent)).put(
+        example(m.DesiredStateEvent)
+    )
+    async with EventStream(rjs) as ordered, EventStream(rjs, durable="reader") as durable:
+        async with asyncio.timeout(10):
+            assert (await ordered.next()).id == change.id
+            assert (await durable.next()).id == change.id
+    matches = await KVStore.open(rjs, streams.MATCHES, MATCHES)
+    assert list(await matches.items()) == [example(m.MatchEvent).subject]
+    await reader.flush()
+    assert errors == []
+    snooped = await reader.subscribe("_INBOX.>")  # the manager's replies: not for it
+    with pytest.raises(BusError):
+        await KVStore.open(rjs, streams.DESIRED, m.DesiredStateEvent)
+    with pytest.raises(nats.errors.TimeoutError):
+        await reader.request(f"$JS.API.STREAM.DELETE.{streams.EVENTS.name}", b"", timeout=0.5)
+    await (await KVStore.open(mjs, streams.DESIRED, m.DesiredStateEvent)).get(
+        example(m.DesiredStateEvent).subject
+    )  # a reply in the shared account, on the manager's inbox
+    with pytest.raises(nats.errors.TimeoutError):
+        await snooped.next_msg(timeout=0.3)
+    await reader.flush()
+    assert sum("permissions violation" in e.lower() for e in errors) >= 3
+    assert (await mjs.stream_info(streams.EVENTS.name)).config.name == streams.EVENTS.name
+
+
+@pytest.fixture
+async def nats_server_with_reader(
+    secured: tuple[Client, Client, list[str]],
+) -> AsyncIterator[tuple[Client, Client, list[str]]]:
+    manager, _, _ = secured
+    errors: list[str] = []
+
+    async def error_cb(err: Exception) -> None:
+        errors.append(str(err))
+
+    url = f"nats://127.0.0.1:{manager.connected_url.port}"  # type: ignore[union-attr]
+    client = await connect(
+        url,
+        "reader",
+        user="reader",
+        password="x-secret",
+        inbox_prefix=p.READER_INBOX_PREFIX,
+        error_cb=error_cb,
+        max_reconnect_attempts=0,
+    )
+    try:
+        yield manager, client, errors
+    finally:
+        await client.close()
 
 
 async def _refused_put(store: KVStore[Any], message: m.Envelope) -> None:
