@@ -1,14 +1,15 @@
-"""Lua runs in a worker thread with a hard wall-clock limit: a runaway run is abandoned.
+"""Lua (and CEL) runs in a worker thread with a hard wall-clock limit: a runaway is abandoned.
 
 The count hook cannot interrupt a C function (a string pattern that backtracks, a helper
 running in Python), and the guards of :mod:`shared.evaluation.guards` bound only what they
-know. So every call on a :class:`~shared.evaluation.sandbox.LuaSandbox` runs in the worker
-thread of its :class:`Runner`, never on the caller's thread. lupa releases the GIL while Lua
+know. So every run of an EventSource's scripts and CEL rules happens in the worker thread of
+its :class:`Runner`, never on the caller's thread. lupa releases the GIL while Lua
 runs (Lua code and the C functions it calls alike; measured: the caller's thread keeps
 running Python, gaps under 5 ms, while another thread spends seconds in ``string.find``), so
 a run that does not finish delays nobody but its own EventSource:
 
-* a caller waits as long as it likes (the agent's loop a few milliseconds, then polls);
+* a caller waits as long as it likes (the agent's loop: until the run is over, or a few
+  milliseconds when it polls the runs on a timer);
 * a run still going ``hard`` seconds after it started is **abandoned**: its thread and runtime
   are given up and the thread is interrupted (:class:`Stopped` raised at its next Python
   instruction: CEL rules and the json/yaml helpers stop at once, a C function when it
@@ -19,9 +20,10 @@ a run that does not finish delays nobody but its own EventSource:
   burning CPU (``max_runaways``) it refuses every run: the number of runaway threads is
   bounded by the number of EventSources that have one, each at most one.
 
-Cost: handing a run to the worker and back is two thread switches, about 50 µs of CPU per
-evaluation on a 2-vCPU VM (a Lua evaluation of a Service costs about as much again). :func:`stats` counts abandoned runs and the runaway threads
-still alive, process-wide, for the metrics.
+Cost: handing a run to the worker and back is two thread switches, 50-90 µs of CPU per
+evaluation on a loaded 2-vCPU VM (a Lua evaluation of a Service costs 70-100 µs there). An
+idle worker ends after :data:`IDLE_SECONDS`. :func:`stats` counts abandoned runs and the
+runaway threads still alive, process-wide, for the metrics.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from shared.evaluation.sandbox import LuaSandbox
 T = TypeVar("T")
 
 #: seconds an idle worker thread waits for work before it ends (a new one starts on demand)
-IDLE_SECONDS = 30.0
+IDLE_SECONDS = 10.0
 
 _STATS_LOCK = threading.Lock()
 _timeouts_total = 0
