@@ -1,13 +1,17 @@
 """Turning management-cluster objects into the planner's inputs.
 
 Each conversion validates the object with the API models; a definition that does not load is
-reported (its status says what is wrong) and ignored, and never stops the others.
+reported (its status says what is wrong) and ignored, and never stops the others. A
+definition whose spec is over :data:`MAX_DEFINITION_BYTES` (a 4 MiB Lua script) is refused
+with its size, the limit and its largest field, before anything else is done with it.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from services.manager.errors import DefinitionProblem
 from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.planning import PolicyRefView, TriggerView
 from shared.api.eventsource import EventSource
@@ -18,9 +22,41 @@ from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, LIB_V1ALPHA1
 from shared.api.vocabulary import SVELTOS_CLUSTER as SVELTOS_CLUSTER
 from shared.evaluation import compile_event_source
 
+#: the largest spec of an EventSource or trigger (JSON), what the API server itself stores
+MAX_DEFINITION_BYTES = 1 << 20
+
+
+def check_size(obj: dict[str, Any]) -> None:
+    """Refuse a definition whose spec is over :data:`MAX_DEFINITION_BYTES` (it would be
+    assigned to clusters in a message over NATS' limit, and compiled on every change)."""
+    spec = obj.get("spec") or {}
+    size = len(json.dumps(spec, separators=(",", ":"), default=str).encode("utf-8"))
+    if size <= MAX_DEFINITION_BYTES:
+        return
+    path, biggest = _largest_string(spec, "spec")
+    raise DefinitionProblem(
+        f"{_ident(obj)}: spec is {size} bytes, over the limit of {MAX_DEFINITION_BYTES} bytes "
+        f"for a definition (largest field: {path}, {biggest} bytes); it is not used"
+    )
+
+
+def _largest_string(value: Any, path: str) -> tuple[str, int]:
+    best = (path, len(value.encode("utf-8")) if isinstance(value, str) else 0)
+    items: Any = ()
+    if isinstance(value, dict):
+        items = ((f"{path}.{k}", v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    for sub, v in items:
+        found = _largest_string(v, sub)
+        if found[1] > best[1]:
+            best = found
+    return best
+
 
 def trigger_view(obj: dict[str, Any]) -> TriggerView:
     """An EventTrigger / EventBasedAddOn object as the planner sees it (raises on bad input)."""
+    check_size(obj)
     model = parse_object(obj, source=_ident(obj))
     if not isinstance(model, EventTrigger | EventBasedAddOn):
         raise TypeError(f"{_ident(obj)} is not an EventTrigger or EventBasedAddOn")
@@ -60,6 +96,7 @@ def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
     The simulated fleet (like a cluster without conversion webhooks) serves a v1alpha1 flat
     EventSource unchanged under v1beta1; it is recognised by its flat spec.
     """
+    check_size(obj)
     spec = obj.get("spec") or {}
     if "kind" in spec and "resourceSelectors" not in spec:
         obj = {**obj, "apiVersion": LIB_V1ALPHA1}

@@ -4,20 +4,31 @@
 changes) arrive on a bounded queue (backpressure to the informers and watches); the loop
 drains what is there (a batch), applies it, and -- once every input was read once --
 reconciles once for the batch, then hands the keys whose publication must be looked at to
-the :class:`~services.manager.publisher.Publisher`'s work queue. Applying a huge batch and
-planning many pairs give the loop back every slice (:class:`~shared.runtime.slicing.Slicer`),
-so REST, metrics and publication workers never wait long. It does no I/O of its own, so the
-benchmark and the tests run it with in-memory buckets.
+the :class:`~services.manager.publisher.Publisher`'s work queue. Applying a huge batch gives
+the loop back every slice (:class:`~shared.runtime.slicing.Slicer`), so REST, metrics and
+publication workers never wait long. It does no I/O of its own, so the benchmark and the
+tests run it with in-memory buckets.
+
+Planning (rendering every template) runs off the loop, in one worker thread, a slice of
+:data:`PLAN_SLICE` seconds at a time, while the loop waits for it: a render's budget
+(:data:`~services.manager.rendering.RENDER_LIMITS`, ``--render-seconds``) bounds how long one
+template holds the reconcile, but not a single call in it (an RSA-4096 key takes 0.3-4 s in
+C), so on the loop REST, metrics and heartbeats would wait for it. The state is not changed
+by the loop meanwhile: inputs stay queued until the reconcile ends, REST reads the previous
+snapshot and ``/metrics`` the gauges of the last reconcile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from services.manager import rendering
 from services.manager.inputs import Inputs
 from services.manager.outputs import BUCKETS, Item
 from services.manager.publication import Publication, Published, Unknown
@@ -31,12 +42,31 @@ from services.manager.statuses import (
     publication_problems,
 )
 from shared.runtime.slicing import Slicer
+from shared.templating import Limits
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 20_000  # inputs applied before a reconcile, at most
 ADD_STEP = 1024  # keys queued for publication between two chances to give the loop back
 SNAPSHOT_MAX_AGE = 1.0  # seconds a REST snapshot's counters may lag behind
+PLAN_SLICE = 0.02  # seconds of planning in the worker thread per hop from the loop
+SWITCH_INTERVAL = 0.0005  # seconds the loop may wait for the GIL held by the planning thread
+
+_planner: ThreadPoolExecutor | None = None
+
+
+def _planning_thread() -> ThreadPoolExecutor:
+    """The one worker thread that plans (renders) for the reconcilers of this process.
+
+    The loop and this thread share the GIL: while the thread runs Python code, the loop
+    waits for the GIL up to the interpreter's switch interval at each of its many small
+    steps (5 ms by default: a request would take tens of ms); it is lowered to
+    :data:`SWITCH_INTERVAL` (an interval only matters when a thread is waiting)."""
+    global _planner
+    if _planner is None:
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        _planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ripple-plan")
+    return _planner
 
 
 class Reconciler:
@@ -51,6 +81,7 @@ class Reconciler:
         seeds: Mapping[Item, bytes] | None = None,
         state: State | None = None,
         queue_size: int = 10_000,
+        render_limits: Limits | None = None,
     ) -> None:
         self.inputs = Inputs(state)
         self.state = self.inputs.state
@@ -67,6 +98,10 @@ class Reconciler:
         self.invalid_match_keys: Callable[[], set[str]] = set
         self.stats = {"reconciles": 0, "batch_max": 0, "reconcile_yields": 0}
         self.reconcile_max = 0.0  # seconds, longest reconcile (wall clock, yields included)
+        #: the budget of each render (``--render-seconds``, ``--render-memory``)
+        self.render_limits = render_limits or rendering.RENDER_LIMITS
+        self.plan_steps = 0  # planning steps done (an instance rendered, a pair planned)
+        self._gauges: dict[str, float] = {}  # the state's gauges as of the last reconcile
         self._version = 0
         self._snapshot = Snapshot()
         self._snapshot_at = 0.0
@@ -154,8 +189,8 @@ class Reconciler:
         changes = Changes()
         self._reconciling = True  # REST gets the previous snapshot until this one is done
         try:
-            for _ in self.state.reconcile_steps(changes):
-                await slicer.pause()
+            await self._plan(self.state.reconcile_steps(changes))
+            slicer.restart()
             statuses = None
             if changes.status_changed or self.inputs.status_due or self.publication.first:
                 self.inputs.status_due = False
@@ -171,6 +206,7 @@ class Reconciler:
                 await slicer.pause()
         finally:
             self._reconciling = False
+            self._gauges = self._state_gauges()
         for start in range(0, len(dirty), ADD_STEP):
             self.publisher.add(dirty[start : start + ADD_STEP])
             await slicer.pause()
@@ -182,6 +218,29 @@ class Reconciler:
             self.ready = True
             log.info("manager ready: every input was read", extra={"obj": "manager"})
             self.on_ready()
+
+    async def _plan(self, steps: Iterator[None]) -> None:
+        """Run the planning steps in the worker thread, a slice at a time, the loop free
+        meanwhile (it only waits here)."""
+        loop = asyncio.get_running_loop()
+        thread = _planning_thread()
+        while not await loop.run_in_executor(thread, self._plan_slice, steps):
+            self.stats["reconcile_yields"] += 1
+
+    def _plan_slice(self, steps: Iterator[None]) -> bool:
+        """In the worker thread: steps until :data:`PLAN_SLICE` seconds passed (False) or
+        the planning is done (True); renders within :attr:`render_limits`."""
+        end = time.perf_counter() + PLAN_SLICE
+        with rendering.limits_scope(self.render_limits):
+            for _ in steps:
+                self.plan_steps += 1
+                if time.perf_counter() >= end:
+                    return False
+        return True
+
+    def busy(self) -> bool:
+        """A reconcile is under way (for a liveness watch with :attr:`plan_steps`)."""
+        return self._reconciling
 
     def _unknown(self) -> Unknown:
         unreadable = self.inputs.unreadable_sets(self.invalid_match_keys())
@@ -236,8 +295,18 @@ class Reconciler:
             "publication_failures": len(self.publisher.queue.failures),
         }
 
+    def _state_gauges(self) -> dict[str, float]:
+        return {
+            "instantiation_errors": sum(1 for p in self.state.profiles.values() if p.error),
+            "profiles": len(self.state.profiles),
+            "desired_entries": len(self.state.desired),
+            "clusters": len(self.state.clusters),
+        }
+
     def metrics(self) -> dict[str, tuple[str, str, float]]:
-        """What ``/metrics`` exposes (prefix ``ripple_manager_``); read on the loop."""
+        """What ``/metrics`` exposes (prefix ``ripple_manager_``); read on the loop (the
+        state's gauges as of the last reconcile while one is planning in the thread)."""
+        gauges = self._gauges if self._reconciling else self._state_gauges()
         counts = self.publication.counts()
         out: dict[str, tuple[str, str, float]] = {
             "report_changes_total": (
@@ -279,15 +348,15 @@ class Reconciler:
             "instantiation_errors": (
                 "gauge",
                 "Profiles whose last instantiation failed",
-                sum(1 for p in self.state.profiles.values() if p.error),
+                gauges.get("instantiation_errors", 0),
             ),
-            "profiles": ("gauge", "Generated profiles", len(self.state.profiles)),
+            "profiles": ("gauge", "Generated profiles", gauges.get("profiles", 0)),
             "desired_entries": (
                 "gauge",
                 "Desired (cluster, profile) entries",
-                len(self.state.desired),
+                gauges.get("desired_entries", 0),
             ),
-            "clusters": ("gauge", "Registered clusters", len(self.state.clusters)),
+            "clusters": ("gauge", "Registered clusters", gauges.get("clusters", 0)),
             "pending_removals": (
                 "gauge",
                 "Add-ons inside their removal grace period",
@@ -311,6 +380,12 @@ class Reconciler:
             "ready": ("gauge", "1 once every input was read", 1.0 if self.ready else 0.0),
         }
         out.update(self.publisher.metrics())
+        out.update(rendering.refusal_metrics())
+        out["plan_steps_total"] = (
+            "counter",
+            "Planning steps done off the loop (instances rendered, pairs planned)",
+            self.plan_steps,
+        )
         return out
 
 

@@ -31,7 +31,13 @@ from shared.api.vocabulary import (
     SVELTOS_NAMESPACE,
 )
 from shared.api.yamlio import YamlTooLarge, load_bounded
-from shared.templating import Limits, TemplateLimitError, flavour_of, render_event_template
+from shared.templating import (
+    Limits,
+    TemplateLimitError,
+    budget_refusals,
+    flavour_of,
+    render_event_template,
+)
 from shared.templating.events import Flavour
 
 # libyaml's safe loader when PyYAML was built with it (5-10x faster than pure Python)
@@ -45,6 +51,9 @@ MAX_REFERENCE_BYTES = 1 << 20
 #: inputs refused for a bound so far: ``yaml`` (rendered manifests), ``reference`` (a
 #: referenced object's size); template budgets are counted by shared.templating.budget
 refusals: dict[str, int] = {"yaml": 0, "reference": 0}
+
+#: the template bounds whose refusals are counted, one metric each
+REFUSAL_KINDS = ("time", "memory", "size", "output", "iterations", "depth", "arithmetic")
 
 _limits: contextvars.ContextVar[Limits] = contextvars.ContextVar(
     "ripple_render_limits", default=RENDER_LIMITS
@@ -221,3 +230,32 @@ def generated_copy(
 def _ident(ref_obj: Mapping[str, Any]) -> str:
     meta = ref_obj.get("metadata") or {}
     return f"{ref_obj.get('kind')}/{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def refusal_metrics() -> dict[str, tuple[str, str, float]]:
+    """Renders and inputs refused for a bound, one counter per bound."""
+    templates = budget_refusals()
+    out: dict[str, tuple[str, str, float]] = {
+        f"template_refusals_{kind}_total": (
+            "counter",
+            f"Renders refused for their {kind} bound (the trigger's status has the error)",
+            templates.get(kind, 0),
+        )
+        for kind in REFUSAL_KINDS
+    }
+    out["template_refusals_total"] = (
+        "counter",
+        "Renders refused for any bound (time, memory, size, output, iterations, depth, ...)",
+        sum(templates.values()),
+    )
+    out["yaml_refusals_total"] = (
+        "counter",
+        "Rendered manifests refused by the YAML bounds (aliases, size, depth)",
+        refusals["yaml"],
+    )
+    out["oversized_references_total"] = (
+        "counter",
+        "Instantiations refused: a referenced ConfigMap/Secret over the size limit",
+        refusals["reference"],
+    )
+    return out

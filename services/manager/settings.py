@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr
 
 from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
+from shared.templating import Limits
 
 
 class ManagerSettings(ServiceSettings, LivenessSettings):
@@ -27,3 +28,21 @@ class ManagerSettings(ServiceSettings, LivenessSettings):
     max_message_bytes: int = Field(
         0, ge=0, description="Largest desired state published (0: the server's max_payload)."
     )
+    render_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description=(
+            "Wall-clock budget of one template render (a render past it is refused and shown "
+            "in its trigger's status; a costly call started within it may end after it)."
+        ),
+    )
+    render_memory: int = Field(
+        64 << 20,
+        ge=1 << 20,
+        description="Bytes of values one template render may build (and a costly call may need).",
+    )
+
+    def render_limits(self) -> Limits:
+        """The bounds of each render (:class:`shared.templating.Limits`)."""
+        return Limits(max_seconds=self.render_seconds, max_memory=self.render_memory)
