@@ -24,6 +24,7 @@ from services.agent import cloudevents
 from services.agent.assigning import Assignments
 from services.agent.evaluating import ChangeEvent, SourceState, periodic_poll
 from services.agent.watching import WatchEvent
+from shared.evaluation.isolation import sweep
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def poll(assignments: Assignments) -> Observation:
 def _poll(assignments: Assignments) -> Observation:
     global _polled
     _polled = time.monotonic()
+    sweep(_polled)  # also the runs of EventSources replaced meanwhile
     out = Observation()
     for state in assignments.sources.values():
         if state.running is None and not state.deferred:

@@ -16,9 +16,10 @@ a run that does not finish delays nobody but its own EventSource:
   returns, a script at its next hook), and the next run gets a fresh thread and a freshly
   compiled runtime -- nothing a script left behind survives;
 * after an abandoned run the runner refuses runs for a backoff (1 s, doubling up to 60 s,
-  reset by a run that finishes in time), and while one of its abandoned runs is still
-  burning CPU (``max_runaways``) it refuses every run: the number of runaway threads is
-  bounded by the number of EventSources that have one, each at most one.
+  reset by a run that finishes in time), and while an abandoned run of the same EventSource
+  (by name: also of a definition replaced since) is still burning CPU (``max_runaways``) it
+  refuses every run: the number of runaway threads is bounded by the number of EventSources
+  that have one, each at most one. :func:`sweep` abandons the runs nobody polls.
 
 Cost: handing a run to the worker and back is two thread switches, 50-90 µs of CPU per
 evaluation on a loaded 2-vCPU VM (a Lua evaluation of a Service costs 70-100 µs there). An
@@ -32,6 +33,7 @@ import ctypes
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -45,7 +47,8 @@ IDLE_SECONDS = 10.0
 
 _STATS_LOCK = threading.Lock()
 _timeouts_total = 0
-_runaways: set[Call[Any]] = set()
+_runaways: dict[Call[Any], str] = {}  # abandoned runs still running -> their runner's key
+_active: weakref.WeakSet[Runner] = weakref.WeakSet()  # runners that started a run
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,16 @@ class IsolationStats:
 def stats() -> IsolationStats:
     with _STATS_LOCK:
         return IsolationStats(_timeouts_total, len(_runaways))
+
+
+def sweep(now: float | None = None) -> None:
+    """Abandon every run past its hard limit, whoever started it (also the runs of an
+    EventSource replaced meanwhile, which nobody polls any more)."""
+    now = time.monotonic() if now is None else now
+    for runner in list(_active):
+        current = runner._current
+        if current is not None:
+            runner.check(current, now)
 
 
 class Abandoned(TimeoutError):
@@ -134,7 +147,7 @@ class Runner:
         self._jobs: queue.SimpleQueue[Call[Any]] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._current: Call[Any] | None = None
-        self._runaways: set[Call[Any]] = set()
+        self._key = name or f"runner-{id(self)}"  # runaways count per EventSource name
         self._memory = sandbox.memory_used() if sandbox is not None else 0
         #: runs abandoned since the last run that finished in time
         self.consecutive_timeouts = 0
@@ -146,8 +159,10 @@ class Runner:
     def unavailable(self, now: float | None = None) -> str:
         """Why no run may start now ("" when one may)."""
         now = time.monotonic() if now is None else now
+        with _STATS_LOCK:
+            runaways = sum(1 for key in _runaways.values() if key == self._key)
         with self._lock:
-            if len(self._runaways) >= self._max_runaways:
+            if runaways >= self._max_runaways:
                 return (
                     "evaluations suspended: a run abandoned at the time limit is still running "
                     "(it cannot be interrupted); they resume when it ends"
@@ -205,7 +220,6 @@ class Runner:
     def _abandon(self, call: Call[Any], now: float) -> None:
         global _timeouts_total
         call.abandoned = True
-        self._runaways.add(call)
         if self._worker is not None:
             _interrupt(self._worker)  # stops Python code now, C code when it returns
         self._worker = None  # the stuck thread is no longer this runner's worker
@@ -218,7 +232,7 @@ class Runner:
         self.suspended_until = now + min(cap, first * 2 ** (self.consecutive_timeouts - 1))
         with _STATS_LOCK:
             _timeouts_total += 1
-            _runaways.add(call)
+            _runaways[call] = self._key
         call._done.release()  # waiters see it over
         if not self._jobs.empty():
             self._start_worker()
@@ -243,6 +257,7 @@ class Runner:
             with self._lock:
                 call.deadline = time.monotonic() + call.hard
                 self._current = call
+            _active.add(self)
             memory = self._memory
             try:
                 if self._fresh:
@@ -255,9 +270,8 @@ class Runner:
                 call.error = exc
             with self._lock:
                 if call.abandoned:  # this thread was given up: leave the rest to the new one
-                    self._runaways.discard(call)
                     with _STATS_LOCK:
-                        _runaways.discard(call)
+                        _runaways.pop(call, None)
                     return
                 call.finished = True
                 self._current = None

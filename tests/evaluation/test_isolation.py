@@ -71,8 +71,8 @@ def test_the_loop_waits_only_as_long_as_it_chooses_then_polls() -> None:
 
 
 def test_other_event_sources_keep_their_latency_while_a_runaway_burns() -> None:
-    bad = lua(SCRIPT, Limits(pattern_steps=1e30, hard_seconds=30.0))
-    good = lua(SCRIPT)
+    bad = lua(SCRIPT, Limits(pattern_steps=1e30, hard_seconds=30.0), name="bad")
+    good = lua(SCRIPT, name="good")
     pending = bad.start(service("bad"), wait=0.0)
     assert isinstance(pending, Pending)
     latencies = []
@@ -122,3 +122,23 @@ def test_a_costly_cel_rule_is_abandoned_and_its_thread_stopped_at_once() -> None
     assert time.perf_counter() - started < 2.0
     eventually(lambda: not c.unavailable(), 5.0)  # the backoff
     assert c.evaluate(service("few", ports=[80])).matching
+
+
+def test_a_replaced_definition_waits_for_the_runaway_of_its_name_and_sweep_abandons_it() -> None:
+    """The runaway bound holds per EventSource name: a new compilation of the same
+    EventSource (a changed definition) does not start runs while the old one's abandoned run
+    still burns; sweep() abandons the runs nobody polls any more."""
+    from shared.evaluation.isolation import sweep
+
+    old = lua(SCRIPT, RUNAWAY, name="replaced")
+    pending = old.start(service("bad"), wait=0.0)
+    assert isinstance(pending, Pending)
+    new = lua(SCRIPT, RUNAWAY, name="replaced")
+    eventually(pending.overdue, 5.0)  # past the old run's hard limit: nobody polls it
+    assert not new.unavailable()
+    sweep()
+    assert "still running" in new.unavailable()
+    assert "still running" in lua(SCRIPT, name="replaced").unavailable()
+    assert not lua(SCRIPT, name="other").unavailable()
+    eventually(lambda: stats().runaways == 0)
+    assert not new.unavailable()
