@@ -30,6 +30,7 @@ from services.agent.drifting import Drift
 from services.agent.evaluating import SourceState
 from services.agent.planning import record_from_outcome
 from services.agent.watching import WatchEvent
+from shared.bus.client import subscribe_guarded
 from shared.bus.errors import BusError
 from shared.bus.kv import KVChange, KVStore
 from shared.contract import messages as m
@@ -309,6 +310,9 @@ async def subscribe_cloud_events(agent: Agent) -> None:
     async def callback(msg: Any) -> None:
         await on_cloud_event(agent, msg)
 
+    def refused(msg: Any) -> None:  # a stream's delivery aimed at this subject: not an event
+        agent.state.counts.cloudevents_rejected += 1
+
     wanted = [cloudevents.default_subject(agent.cluster), *agent.settings.cloudevent_subjects]
     for subject in dict.fromkeys(wanted):
-        await agent.nc.subscribe(subject, cb=callback)
+        await subscribe_guarded(agent.nc, subject, callback, on_refused=refused)

@@ -469,12 +469,6 @@ def _deployed(stack: Stack, name: str) -> Callable[[], bool]:
     return lambda: client.get(CONFIG_MAP, "default", f"perm-ce-{name}") is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 item 5, for the lead: services/agent/inputs.py subscribe_cloud_events "
-    "must subscribe with shared.bus.client.subscribe_guarded(agent.nc, subject, callback, "
-    "on_refused=...) instead of agent.nc.subscribe (a delivery keeps its stored subject)",
-)
 def test_a_consumer_delivering_onto_a_cloudevents_subject_is_refused_by_the_agent(
     stack: Stack, bus: SyncNats, attacker: Attacker, good: dict[str, float], cloud_trigger: None
 ) -> None:
