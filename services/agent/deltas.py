@@ -140,7 +140,9 @@ def resync(
     instance: str,
     stored: Mapping[ObjectKey, Stored],
 ) -> list[Delta]:
-    """The net difference between ``source``'s (complete) matching set and ``stored``."""
+    """The net difference between ``source``'s (complete) matching set and ``stored``. An
+    object whose evaluation failed (``source.errors``) keeps what is stored: unknown is
+    never "no match"."""
     out: list[Delta] = []
     for key in sorted(source.matches):
         obj = source.matches[key]
@@ -150,7 +152,8 @@ def resync(
             out.append(delta(cluster, source, instance, key, "matched", obj, now))
         elif before != now:
             out.append(delta(cluster, source, instance, key, "updated", obj, now))
-    for key in sorted(set(stored) - set(source.matches)):
+    unknown = source.errors  # evaluation failed: its previous state stands (stored, kept)
+    for key in sorted(set(stored) - set(source.matches) - set(unknown)):
         out.append(delta(cluster, source, instance, key, "unmatched", None, stored[key]))
     return out
 
@@ -183,7 +186,7 @@ def recover(
         if key not in covered and entries.get(key) != stored_of(obj):
             d = delta(cluster, source, instance, key, "updated", obj, stored_of(obj))
             out.append(Delta(key, None, d.entry))
-    for key in sorted(set(entries) - set(source.matches) - covered):
+    for key in sorted(set(entries) - set(source.matches) - covered - set(source.errors)):
         out.append(Delta(key, None, None))
     return out
 

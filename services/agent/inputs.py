@@ -258,15 +258,26 @@ async def drain_informers(agent: Agent) -> None:
             since_freeze = 0
 
 
-def on_informer_event(agent: Agent, item: WatchEvent) -> None:
-    state = agent.state
-    seen = observing.observe(state.assignments, item)
+def poll_evaluations(agent: Agent) -> None:
+    """Results of evaluations left running off the loop, runs past their hard time limit
+    abandoned, objects waiting for a backoff evaluated (:func:`observing.poll`): on a timer,
+    so that the loop never waits long for an evaluation, whatever informer events come."""
+    _deliver(agent, observing.poll(agent.state.assignments))
+
+
+def _deliver(agent: Agent, seen: observing.Observation) -> None:
     for source, change in seen.changes:
         agent.changed(source, [change])
     for source in seen.touched:
         agent.report_due(source.name)
     if seen.knowledge:
         agent.status_due()
+
+
+def on_informer_event(agent: Agent, item: WatchEvent) -> None:
+    state = agent.state
+    seen = observing.observe(state.assignments, item)
+    _deliver(agent, seen)
     if item.key.identity or item.key.namespace or not state.drift.owner:
         return  # drift is watched as the agent itself, in every namespace
     if item.event.type == "SYNCED":

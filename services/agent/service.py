@@ -53,6 +53,9 @@ from shared.runtime.workqueue import WorkQueue, run_workers
 log = logging.getLogger(__name__)
 
 STATUS_CHECK = 0.5
+EVALUATION_POLL = 0.1
+"""Seconds between two looks at evaluations running off the loop (the loop waits at most
+~50 ms for one; a run past its hard limit is abandoned at the next look)."""
 """Seconds between looks at the status (published when it changed, or as heartbeat)."""
 
 HEAD_REFRESH = 300.0
@@ -102,6 +105,7 @@ async def main(settings: AgentSettings, service: Service) -> None:
     service.spawn(inputs.watch_assignments(agent), "assignments")
     service.spawn(inputs.watch_desired(agent), "desired")
     await inputs.subscribe_cloud_events(agent)
+    service.every(EVALUATION_POLL, _poll_evaluations(agent), "evaluations")
     service.every(STATUS_CHECK, _status_check(agent), "status")
     service.every(HEAD_REFRESH / 10, _head_refresh(agent), "head-refresh")
     await service.stopping.wait()
@@ -128,6 +132,13 @@ def _describe(agent: Agent, queue: str, key: str) -> str:
     if queue == "status":
         return agent.ident
     return f"{agent.ident}:EventSource/{key}"
+
+
+def _poll_evaluations(agent: Agent) -> Callable[[], Awaitable[None]]:
+    async def poll() -> None:
+        inputs.poll_evaluations(agent)
+
+    return poll
 
 
 def _head_refresh(agent: Agent) -> Callable[[], Awaitable[None]]:

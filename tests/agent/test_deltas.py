@@ -111,6 +111,19 @@ def test_a_restart_publishes_what_the_stream_lacks_and_writes_what_the_entries_l
     assert found["lost"].entry is None
 
 
+def test_an_object_whose_evaluation_failed_keeps_its_stored_entry_at_a_resync() -> None:
+    """Unknown is never "no match": after a restart, an object whose script errs (or ran out
+    of time) is not in the matching set, and not known to be out of it either."""
+    state = source()
+    state.observe("ADDED", svc("fine", "1", labels=LABELS))
+    state.errors[key("erring")] = "script error at line 3"
+    stored = {key("fine"): Stored("", "1"), key("erring"): Stored("", "7")}
+    assert resync(CLUSTER, state, "i", stored) == []
+    entries = dict(stored)
+    last = {key("erring"): ("matched", Stored("", "7"))}
+    assert recover(CLUSTER, state, "i", entries, last) == []
+
+
 def test_a_restart_with_nothing_read_back_is_a_plain_resync() -> None:
     state = source()
     state.observe("ADDED", svc("a", "3", labels=LABELS))
