@@ -241,9 +241,9 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
     @app.get("/v1/errors", response_model=list[DefinitionErrorOut], dependencies=guarded)
     async def errors() -> list[DefinitionErrorOut]:
         """Definitions that do not load, kinds of the management cluster that cannot be read
-        (unknown: nothing of theirs is withdrawn), outputs that cannot be published, then
-        poison the manager reads in its buckets (keys of no contract shape, unreadable
-        values, values from the wrong writer: skipped, never fatal)."""
+        (unknown: nothing of theirs is withdrawn), outputs that cannot be published, poison
+        the manager reads in its buckets (keys of no contract shape, unreadable values,
+        values from the wrong writer: skipped, never fatal), then each agent's errors."""
         s = snap()
         out = [DefinitionErrorOut(object=k, message=v) for k, v in s.definition_errors]
         out += [DefinitionErrorOut(object=k, message=v) for k, v in s.informer_errors]
@@ -251,6 +251,11 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
             DefinitionErrorOut(object=f"{f.bucket}/{f.key}", message=f.message) for f in s.failures
         ]
         out += [DefinitionErrorOut(object=k, message=v) for k, v in source.kv_problems()]
+        out += [  # what each cluster's agent reports (evaluation, apply, watch errors)
+            DefinitionErrorOut(object=f"agent {name}", message=line)
+            for name, agent in sorted(s.agents.items())
+            for line in agent.errors
+        ]
         return out
 
     @app.get("/v1/publication", response_model=list[PublicationFailureOut], dependencies=guarded)

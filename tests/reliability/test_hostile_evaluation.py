@@ -194,6 +194,9 @@ def visible_everywhere(stack: Stack, api: Http, name: str, expected: str) -> Any
         agents = [e for a in api.get("/v1/agents") for e in a["errors"]]
         if not any(e.startswith(f"EventSource {name}: ") and expected in e for e in agents):
             missing.append(f"/v1/agents: {agents}")
+        errors = [e["message"] for e in api.get("/v1/errors") if e["object"].startswith("agent ")]
+        if not any(e.startswith(f"EventSource {name}: ") and expected in e for e in errors):
+            missing.append(f"/v1/errors: {errors}")
         assert not missing, missing
         return ["ok"]
 
