@@ -41,6 +41,7 @@ from services.manager.statuses import (
     definition_views,
     publication_problems,
 )
+from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER, GVK
 from shared.runtime.slicing import Slicer
 from shared.templating import Limits
 
@@ -117,7 +118,7 @@ class Reconciler:
         """A callback for informer threads: blocks the thread while the queue is full."""
 
         def deliver(event: Any) -> None:
-            if Inputs.generated(event):
+            if Inputs.generated(event) or status_only(event):
                 return  # our own output coming back: no input, no reconcile
             try:
                 asyncio.run_coroutine_threadsafe(self.submit("kube", event), loop).result()
@@ -387,6 +388,30 @@ class Reconciler:
             self.plan_steps,
         )
         return out
+
+
+_DEFINITIONS = frozenset({EVENT_SOURCE, EVENT_TRIGGER, EVENT_BASED_ADDON})
+
+
+def status_only(event: Any) -> bool:
+    """A definition's change that is only its status (what the reporter writes from
+    ``ripple-status``): no input. Taking it for one would re-plan the definition's every
+    instance each time its status is written -- a trigger whose templates fail would render
+    them all again at each change of its errors."""
+    if event.type != "MODIFIED" or event.old is None or GVK(*event.gvk) not in _DEFINITIONS:
+        return False
+    return bool(_meaning(event.old) == _meaning(event.obj))
+
+
+def _meaning(obj: Mapping[str, Any]) -> tuple[Any, ...]:
+    meta = obj.get("metadata") or {}
+    return (
+        obj.get("apiVersion"),
+        obj.get("spec"),
+        meta.get("labels"),
+        meta.get("annotations"),
+        meta.get("deletionTimestamp"),
+    )
 
 
 _ORDER = {bucket: n for n, bucket in enumerate(BUCKETS)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextvars
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +40,8 @@ from shared.templating import (
     render_event_template,
 )
 from shared.templating.events import Flavour
+
+log = logging.getLogger(__name__)
 
 # libyaml's safe loader when PyYAML was built with it (5-10x faster than pure Python)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -134,11 +137,13 @@ def check_reference_size(ref_obj: Mapping[str, Any]) -> None:
             size += len(str(key)) + len(value if isinstance(value, str | bytes) else str(value))
     if size > MAX_REFERENCE_BYTES:
         refusals["reference"] += 1
-        raise InstantiationError(
+        message = (
             f"{_ident(ref_obj)}: its data is {size} bytes, over the limit of "
             f"{MAX_REFERENCE_BYTES} bytes for a referenced {ref_obj.get('kind')}; "
             "it is not rendered nor deployed"
         )
+        log.warning("refused: %s", message, extra={"obj": _ident(ref_obj)})
+        raise InstantiationError(message)
 
 
 def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) -> str:
@@ -151,8 +156,11 @@ def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) 
             )
         )
     except Exception as exc:  # every engine error becomes an instantiation error
-        what = "refused" if isinstance(exc, TemplateLimitError) else "failed"
-        raise InstantiationError(f"{name}{instance_subject(data)}: render {what}: {exc}") from exc
+        refused = isinstance(exc, TemplateLimitError)
+        message = f"{name}{instance_subject(data)}: render {'refused' if refused else 'failed'}"
+        if refused:  # a bound, hostile or runaway: worth a line in the log
+            log.warning("%s: %s", message, exc, extra={"obj": name})
+        raise InstantiationError(f"{message}: {exc}") from exc
 
 
 def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:
@@ -162,6 +170,7 @@ def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:
         docs = load_bounded(text, _LOADER)
     except YamlTooLarge as exc:
         refusals["yaml"] += 1
+        log.warning("%s: output refused: %s", where, exc, extra={"obj": where})
         raise InstantiationError(f"{where}: output refused: {exc}") from exc
     except yaml.YAMLError as exc:
         raise InstantiationError(f"{where}: output is not valid YAML: {exc}") from exc

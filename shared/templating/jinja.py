@@ -122,7 +122,7 @@ def _as_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args, value)
 
     flt.__name__ = getattr(fn, "__name__", "filter")
-    for attr in ("ripple_cost", "ripple_traverses"):
+    for attr in ("ripple_cost", "ripple_traverses", "ripple_name"):
         if hasattr(fn, attr):
             setattr(flt, attr, getattr(fn, attr))
     return flt
@@ -150,6 +150,8 @@ def jinja_environment(funcs: str = "sveltos") -> jinja2.Environment:
         for name, fn in function_set(funcs).items():
             if getattr(fn, "needs_context", False):
                 continue
+            if getattr(fn, "ripple_cost", None) is not None:
+                fn.ripple_name = name  # type: ignore[attr-defined]  # for budget messages
             env.globals[name] = fn
             if name not in env.filters:
                 env.filters[name] = _as_filter(fn)
@@ -234,7 +236,7 @@ def render_jinja(
                     )
                 out.append(chunk)
     except BudgetExceeded as exc:
-        line = _template_line(exc)
+        line = _template_line(exc) if exc.kind != "time" else None  # see Budget.check_time
         where = f"{name}:{line}" if line else name
         raise TemplateLimitError(
             f"jinja template {where}: {exc}", "".join(out), kind=exc.kind

@@ -151,7 +151,7 @@ def check_call(budget: Budget, obj: Any, args: tuple[Any, ...], kwargs: dict[str
     """Before any call from a template: the time budget, a helper's declared cost and the
     depth of its arguments, and ``str`` methods that can multiply their string."""
     target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
-    name = getattr(target, "__name__", type(obj).__name__)
+    name = str(getattr(obj, "ripple_name", None) or getattr(target, "__name__", type(obj).__name__))
     budget.check_time(name)
     owner = getattr(target, "__self__", None)
     if isinstance(owner, str):
@@ -218,7 +218,7 @@ def guard_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     guarded.__doc__ = fn.__doc__
     if pass_arg is not None:
         guarded.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
-    for attr in ("ripple_cost", "ripple_traverses"):
+    for attr in ("ripple_cost", "ripple_traverses", "ripple_name"):
         if hasattr(fn, attr):
             setattr(guarded, attr, getattr(fn, attr))
     return guarded

@@ -285,7 +285,13 @@ def over_time(st: State, node: N.Node, doing: str) -> NoReturn:
 
 
 def limit_fail(st: State, node: N.Node, exc: TemplateLimitError) -> NoReturn:
-    """A bound reached inside a function, located as Go locates errors (the action)."""
+    """A bound reached inside a function, located as Go locates errors (the action); the
+    time budget names the render only (where the clock ran out is not the template's
+    doing, and the message must not change from one render to the next)."""
+    if exc.kind == "time":
+        raise TemplateLimitError(
+            f"template: {st.budget.name}: {exc}", "".join(st.out), kind="time"
+        ) from None
     tree = node.tree
     loc = tree.location(node.pos) if tree is not None else "?"
     raise TemplateLimitError(

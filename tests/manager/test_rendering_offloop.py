@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -127,3 +128,28 @@ async def test_rest_keeps_its_latency_while_a_hostile_template_renders(case: str
         gc.unfreeze()
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
+
+
+def test_a_status_only_change_of_a_definition_is_no_input() -> None:
+    """The reporter writes each definition's status; taking that for an input would re-plan
+    (re-render) every instance of the trigger at each change of its errors."""
+    from services.manager.reconciler import status_only
+    from shared.kube import GVK, InformerEvent
+
+    gvk = GVK("lib.projectsveltos.io/v1beta1", "EventTrigger")
+    old: dict[str, Any] = {
+        "apiVersion": gvk[0],
+        "kind": "EventTrigger",
+        "metadata": {"name": "t", "resourceVersion": "1", "labels": {"a": "b"}},
+        "spec": {"eventSourceName": "svc"},
+    }
+    status: dict[str, Any] = {**old, "metadata": {**old["metadata"], "resourceVersion": "2"}}
+    status["status"] = {"failureMessage": "render time budget of 0.5 s exceeded"}
+    assert status_only(InformerEvent("MODIFIED", gvk, status, old))
+    spec = {**status, "spec": {"eventSourceName": "other"}}
+    labels = {**status, "metadata": {**status["metadata"], "labels": {}}}
+    for changed in (spec, labels):
+        assert not status_only(InformerEvent("MODIFIED", gvk, changed, old))
+    assert not status_only(InformerEvent("ADDED", gvk, status))
+    cm = GVK("v1", "ConfigMap")
+    assert not status_only(InformerEvent("MODIFIED", cm, status, old))

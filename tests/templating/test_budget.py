@@ -41,8 +41,11 @@ def refused(text: str, flavour: str = "go", limits: Limits = FAST) -> tuple[str,
 def test_a_loop_of_costly_calls_stops_at_the_time_budget(call: str) -> None:
     kind, message, seconds = refused(f"{{{{ range until 300 }}}}{{{{ {call} }}}}{{{{ end }}}}")
     assert kind == "time"
-    assert "render time budget of 0.2 s exceeded" in message
-    assert 'executing "hostile"' in message and call.split()[0].strip("(") in message
+    # the same message whenever it runs out of time (a status showing it stays as it is)
+    function = call.split()[0].strip("(")
+    assert message == (
+        f"template: hostile: render time budget of 0.2 s exceeded (costly calls: {function})"
+    )
     assert seconds < 2.0  # the budget and at most one call past it
 
 
@@ -50,8 +53,10 @@ def test_jinja_calls_and_loops_stop_at_the_time_budget() -> None:
     kind, message, seconds = refused(
         '{% for i in range(300) %}{{ bcrypt("x") }}{% endfor %}', "jinja"
     )
-    assert kind == "time" and "jinja template hostile:1" in message
-    assert seconds < 2.0
+    assert message == (
+        "jinja template hostile: render time budget of 0.2 s exceeded (costly calls: bcrypt)"
+    )
+    assert kind == "time" and seconds < 2.0
     macro = "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(40) }}"
     assert refused(macro, "jinja")[0] == "time"
 
