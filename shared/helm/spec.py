@@ -305,13 +305,25 @@ def load_values(text: str, where: str) -> dict[str, Any]:
     except YamlTooLarge as exc:
         raise InvalidHelmChart(f"{where} are refused: {exc}") from None
     except yaml.YAMLError as exc:
-        raise InvalidHelmChart(f"{where} are not YAML: {exc}") from None
+        raise InvalidHelmChart(f"{where} are not YAML: {_yaml_reason(exc)}") from None
     loaded = docs[0] if docs else None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise InvalidHelmChart(f"{where} must be a mapping, not {type(loaded).__name__}")
     return loaded
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    """A YAML error without PyYAML's snippet of the text (values may come from a Secret):
+    what is wrong, and where."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    mark = exc.problem_mark or exc.context_mark
+    reason = ", ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+    if mark is None:
+        return reason
+    return f"{reason} (line {mark.line + 1}, column {mark.column + 1})"
 
 
 def merge_values(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
