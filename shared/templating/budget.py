@@ -124,7 +124,8 @@ class Budget:
         if _now() > self.deadline:
             calls = f" (costly calls: {', '.join(sorted(self.costly))})" if self.costly else ""
             raise BudgetExceeded(
-                f"render time budget of {self.max_seconds:g} s exceeded{calls}", kind="time"
+                f"render time budget exceeded: the limit is {self.max_seconds:g} s{calls}",
+                kind="time",
             )
 
     def charge(self, size: int, doing: str) -> None:
@@ -132,8 +133,8 @@ class Budget:
         self.allocated += size
         if self.allocated > self.max_memory:
             raise BudgetExceeded(
-                f"render memory budget of {_mib(self.max_memory)} "
-                f"exceeded: {_mib(self.allocated)} of values built (at {doing})",
+                f"render memory budget exceeded: {_mib(self.allocated)} of values built, the "
+                f"limit is {_mib(self.max_memory)} (at {doing})",
                 kind="memory",
             )
 
@@ -145,8 +146,8 @@ class Budget:
             self.costly.add(name)
         if cost is not None and cost.memory > self.max_memory:
             raise BudgetExceeded(
-                f"{name} needs {_mib(cost.memory)} of working memory, "
-                f"over the render memory budget of {_mib(self.max_memory)}",
+                f"{name} needs {_mib(cost.memory)} of working memory: over the render "
+                f"memory budget (the limit is {_mib(self.max_memory)})",
                 kind="memory",
             )
         if getattr(fn, "ripple_traverses", False):

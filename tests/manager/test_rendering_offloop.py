@@ -116,7 +116,7 @@ async def test_rest_keeps_its_latency_while_a_hostile_template_renders(case: str
         assert len(errors) == 2, errors
         for svc in ("s1", "s2"):
             assert any(f"for Service default/{svc}" in e for e in errors), errors
-        assert all("render time budget of 0.3 s exceeded" in e for e in errors), errors
+        assert all("render time budget exceeded: the limit is 0.3 s" in e for e in errors), errors
         assert all("ConfigMap/default/tpl data[policy.yaml]" in e for e in errors), errors
         good = sorted(p.name for p in rec.state.profiles.values() if p.trigger == "good")
         assert len(good) == 2
@@ -144,7 +144,7 @@ def test_a_status_only_change_of_a_definition_is_no_input() -> None:
         "spec": {"eventSourceName": "svc"},
     }
     status: dict[str, Any] = {**old, "metadata": {**old["metadata"], "resourceVersion": "2"}}
-    status["status"] = {"failureMessage": "render time budget of 0.5 s exceeded"}
+    status["status"] = {"failureMessage": "render time budget exceeded: the limit is 0.5 s"}
     assert status_only(InformerEvent("MODIFIED", gvk, status, old))
     spec = {**status, "spec": {"eventSourceName": "other"}}
     labels = {**status, "metadata": {**status["metadata"], "labels": {}}}

@@ -81,17 +81,17 @@ TEMPLATES: dict[str, tuple[dict[str, str], str, str]] = {
     "derive": (
         {"t.yaml": manifest("h", loop('derivePassword 1 "long" "pw" "user" "site"'))},
         "go",
-        "render time budget of 0.5 s exceeded",
+        "render time budget exceeded: the limit is 0.5 s",
     ),
     "genca": (
         {"t.yaml": manifest("h", loop('(genCA "ca" 3).Cert | b64enc', 100))},
         "go",
-        "render time budget of 0.5 s exceeded",
+        "render time budget exceeded: the limit is 0.5 s",
     ),
     "htpasswd": (
         {"t.yaml": manifest("h", loop('htpasswd "user" "pw"'))},
         "go",
-        "render time budget of 0.5 s exceeded",
+        "render time budget exceeded: the limit is 0.5 s",
     ),
     "jinja-pow": (
         {"t.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
