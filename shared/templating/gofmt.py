@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from shared.templating.budget import current as current_budget
+from shared.templating.budget import guard_result
+
 __all__ = [
     "duration_string",
     "format_float",
@@ -599,9 +602,13 @@ def _parse_int(fmt: str, i: int) -> tuple[int | None, int]:
 
 
 def sprintf(fmt: str, *args: Any) -> str:
-    """Go's fmt.Sprintf."""
+    """Go's fmt.Sprintf; the result is measured as it is built (``%[1]s`` a thousand times,
+    or a width of 10**8, would be far larger than the arguments) and refused past the value
+    bound of the render (:func:`shared.templating.budget.guard_result`)."""
     p = _Printer()
     out: list[str] = []
+    size = 0
+    bound = _value_bound()
     argnum = 0
     reordered = False
     n = len(fmt)
@@ -718,10 +725,14 @@ def sprintf(fmt: str, *args: Any) -> str:
                 fl.plus_v = True
         if verb == "w":
             verb = "v"
-        if fl.sharp_v and verb == "v":
-            out.append(_go_syntax(a, p, fl))
-            continue
-        out.append(p.arg(a, verb, fl))
+        for extent in (fl.wid, fl.prec):
+            if extent is not None and extent > bound:
+                guard_result(extent, "printf width or precision")
+        piece = _go_syntax(a, p, fl) if fl.sharp_v and verb == "v" else p.arg(a, verb, fl)
+        out.append(piece)
+        size += len(piece)
+        if size > bound:
+            guard_result(size + n - i, "printf")
     if not reordered and argnum < len(args):
         extra = ", ".join(
             "<nil>" if a is None else f"{type_name(a)}={p.value(a, 'v', _Flags(), 0)}"
@@ -729,6 +740,11 @@ def sprintf(fmt: str, *args: Any) -> str:
         )
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
+
+
+def _value_bound() -> int:
+    budget = current_budget()
+    return budget.max_value if budget is not None else 1 << 20
 
 
 def _go_syntax(a: Any, p: _Printer, fl: _Flags) -> str:

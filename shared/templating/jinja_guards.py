@@ -194,6 +194,12 @@ def check_filter(budget: Budget, name: str, args: tuple[Any, ...], kwargs: Any) 
                 raise _refuse("filter sum of lists", len(lengths) * sum(lengths), _MAX_SUM_WORK)
     elif name == "format" and args and isinstance(args[0], str):
         check_printf(args[0], tuple(args[1:]) or tuple(kwargs.values()), bound, "format")
+    elif name == "join" and args and hasattr(args[0], "__len__"):
+        budget.check_expansion(args[0], "filter join")
+        sep = args[1] if len(args) > 1 else kwargs.get("d", "")
+        size = len(str(sep)) * max(len(args[0]) - 1, 0)
+        if size > bound:
+            raise _refuse("filter join", size, bound)
     elif name == "replace" and len(args) >= 3 and isinstance(args[0], str):
         check_method(budget, args[0], "replace", tuple(args[1:3]), {})
     elif name in _DEEP_FILTERS and args:

@@ -111,6 +111,9 @@ def test_a_value_repeating_a_list_by_reference_is_measured_first(use: str) -> No
         '{{ $s := repeat 50000 "ab" }}{{ replace "" $s $s }}',
         '{{ $s := repeat 400000 "a\\n" }}{{ indent 100 $s }}',
         '{{ $s := repeat 400000 "ab" }}{{ wrapWith 1 "----" $s }}',
+        '{{ $s := repeat 500000 "ab" }}{{ printf (repeat 1000 "%[1]s") $s }}',
+        '{{ printf "%*d" 100000000 1 }}',
+        '{{ join (repeat 1000000 "x") (until 1000) }}',
     ],
 )
 def test_results_much_larger_than_their_arguments_are_refused_before_built(text: str) -> None:
@@ -167,6 +170,7 @@ def test_expanded_size_visits_each_shared_part_once() -> None:
         ('{{ "x"|center(100000000) }}', "arithmetic"),
         ('{{ [1]|batch(100000000, "x")|list }}', "arithmetic"),
         ('{{ ("x" * 100000)|replace("", "yyyyyyyyyy") }}', "arithmetic"),
+        ('{{ range(100000)|join("x" * 1000000) }}', "arithmetic"),
         ("{% set ns = namespace(a=[1,2,3,4,5,6,7,8,9,10]) %}{% for i in range(9) %}"
          "{% set ns.a = [ns.a,ns.a,ns.a,ns.a,ns.a,ns.a,ns.a,ns.a,ns.a,ns.a] %}{% endfor %}"
          "{{ ns.a|tojson }}", "size"),

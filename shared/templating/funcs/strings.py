@@ -335,7 +335,11 @@ def splitn(sep: str, n: int, orig: str) -> dict[str, Any]:
 
 @gofunc("string", "any")
 def join(sep: str, v: Any) -> str:
-    return sep.join(strslice(v))
+    if isinstance(v, list | tuple):  # the separators alone, before any element is printed
+        guard_result(len(sep) * max(len(v) - 1, 0), "join")
+    parts = strslice(v)
+    guard_result(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0), "join")
+    return sep.join(parts)
 
 
 @gofunc("any")
