@@ -299,12 +299,6 @@ def test_secret_derived_keeps_identity_and_redacts_the_rest() -> None:
     assert secret_derived({"kind": "X", "metadata": "odd"})["metadata"] == REDACTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 item 7, not the API's: a YAML error in values from a Secret quotes the "
-    "offending line (shared.helm.spec.load_values keeps PyYAML's snippet) in the trigger's "
-    "error, shown by REST, the definition's status and the log",
-)
 async def test_an_invalid_values_secret_does_not_leak_through_errors() -> None:
     rec = secrets_reconciler(values_text=f"password: {VALUES_SECRET}: x\n")
     await rec.reconcile()
