@@ -206,7 +206,13 @@ def instantiate(
     flavour = template_flavour(ref_obj)
     manifests: list[dict[str, Any]] = []
     rendered: dict[str, str] = {}
-    for key, text in data_entries(ref_obj):
+    try:
+        entries = data_entries(ref_obj)
+    except InstantiationError as exc:
+        if not prefix:
+            raise
+        raise InstantiationError(f"{prefix}{exc}") from exc
+    for key, text in entries:
         where = f"{prefix}{ident} data[{key}]"
         out = render_text(text, data, flavour=flavour, name=where) if render else text
         rendered[key] = out
