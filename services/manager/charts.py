@@ -166,7 +166,10 @@ def _value_from(
     data: dict[str, str] = {}
     for key, text in entries:
         data[key] = rendering.render_text(
-            text, ctx.data, flavour=flavour, name=f"{kind}/{namespace}/{name} data[{key}]"
+            text,
+            ctx.data,
+            flavour=flavour,
+            name=f"{ctx.owner} {kind}/{namespace}/{name} data[{key}]",
         )
     keys = naming.labels_of(ctx.trigger_kind)
     labels = {**ctx.labels, keys.ref_namespace: namespace, keys.ref_name: name}

@@ -266,7 +266,9 @@ def plan_instance(
                     continue
                 raise InstantiationError(f"{where}: {ref.kind} {ns}/{ref_name} not found")
             render = trigger.instantiates(ref_obj)
-            manifests, rendered = rendering.instantiate(ref_obj, inst.data, render=render)
+            manifests, rendered = rendering.instantiate(
+                ref_obj, inst.data, render=render, owner=f"{trigger.kind}/{trigger.name}"
+            )
             if render:
                 keys = naming.labels_of(trigger.kind)
                 copy_labels = {**labels, keys.ref_namespace: ns, keys.ref_name: ref_name}

@@ -68,6 +68,7 @@ async def main(settings: ManagerSettings, service: Service) -> None:
         coalesce=settings.coalesce,
         published=start.published,
         seeds=start.seeds,
+        render_limits=settings.render_limits(),
     )
 
     published = asyncio.Event()  # the first reconcile queued what the manager publishes
@@ -82,10 +83,12 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     reconciler.invalid_match_keys = lambda: stores.matches.invalid
     service.add_metrics(reconciler.metrics)
     service.add_metrics(stores.metrics)
-    # liveness: inputs waiting while no reconcile finishes, publications none of which finish
+    # liveness: inputs waiting while no reconcile finishes, a reconcile whose planning (in
+    # its worker thread) makes no step, publications none of which finish
     service.watch(
-        "reconcile", lambda: not reconciler.queue.empty(), lambda: reconciler.stats["reconciles"]
+        "inputs", lambda: not reconciler.queue.empty(), lambda: reconciler.stats["reconciles"]
     )
+    service.watch("reconcile", reconciler.busy, lambda: reconciler.plan_steps)
     service.watch_queue(reconciler.publisher.queue)
     service.not_ready_reason = "reading definitions and matching sets"
     log.info("manager started (message limit %d bytes)", limit, extra={"obj": "manager"})

@@ -169,6 +169,19 @@ def register(app: typer.Typer) -> None:
         workers: int = _opt(
             None, "--workers", env="RIPPLE_WORKERS", help="Concurrent publication workers (8)."
         ),
+        render_seconds: float = _opt(
+            None,
+            "--render-seconds",
+            env="RIPPLE_RENDER_SECONDS",
+            help="Wall-clock budget of one template render (0.5; a render past it is refused "
+            "with its trigger, template and resource named).",
+        ),
+        render_memory: int = _opt(
+            None,
+            "--render-memory",
+            env="RIPPLE_RENDER_MEMORY",
+            help="Bytes of values one render may build (67108864).",
+        ),
         nats: str = NATS,
         nats_user: str = NATS_USER,
         nats_password: str = NATS_PASSWORD,
