@@ -25,7 +25,9 @@ def _load_docs(path: Path) -> list[Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         return [json.loads(text)]
-    return [d for d in yaml.safe_load_all(text) if d is not None]
+    from shared.api.yamlio import load_bounded
+
+    return [d for d in load_bounded(text, yaml.SafeLoader) if d is not None]
 
 
 def _one(path: Path) -> Any:
@@ -60,10 +62,11 @@ def _templates_of(path: Path) -> list[tuple[str, str, str | None]]:
     import yaml
 
     from shared.api.vocabulary import CONFIG_MAP, SECRET
+    from shared.api.yamlio import load_bounded
 
     text = path.read_text(encoding="utf-8")
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in load_bounded(text, yaml.SafeLoader) if d is not None]
     except yaml.YAMLError:
         docs = []
     kinds = (CONFIG_MAP.kind, SECRET.kind)

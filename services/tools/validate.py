@@ -78,6 +78,8 @@ def _load_documents(path: Path) -> list[dict[str, Any]]:
     """Every non-empty document of a YAML/JSON file, as plain dicts (timestamps stay strings)."""
     import yaml
 
+    from shared.api.yamlio import load_bounded
+
     class Loader(yaml.SafeLoader):
         pass
 
@@ -86,11 +88,8 @@ def _load_documents(path: Path) -> list[dict[str, Any]]:
         for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     try:
-        docs = [
-            d
-            for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=Loader)
-            if d is not None
-        ]
+        text = path.read_text(encoding="utf-8")
+        docs = [d for d in load_bounded(text, Loader) if d is not None]
     except (OSError, yaml.YAMLError) as exc:
         raise CaseFailure(f"{path.name}: {exc}") from exc
     for index, doc in enumerate(docs, 1):

@@ -21,7 +21,7 @@ from shared.api.vocabulary import LIB_V1ALPHA1, SVELTOS, SVELTOS_CLUSTER, Cluste
 from shared.api.vocabulary import ClusterType as ClusterType
 from shared.api.vocabulary import ClusterTypeLower as ClusterTypeLower
 from shared.api.vocabulary import ClusterTypeName as ClusterTypeName
-from shared.api.yamlio import yaml_error
+from shared.api.yamlio import load_bounded, yaml_error
 
 
 class Cluster(ApiModel):
@@ -139,7 +139,8 @@ class FleetConfig(ApiModel):
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         try:
-            data = yaml.safe_load(text) or {}
+            docs = load_bounded(text, yaml.SafeLoader, single=True)
+            data = (docs[0] if docs else None) or {}
         except yaml.YAMLError as exc:
             raise yaml_error(exc, str(path)) from exc
         try:

@@ -33,11 +33,15 @@ from typing import Any, Literal, NamedTuple
 import yaml
 
 from shared.api.vocabulary import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from shared.api.yamlio import YamlLimits, load_bounded
 from shared.helm import errors as e
 
 OWNER_LABEL = "ripple.io/owner"
 DIGEST_LABEL = "ripple.io/chart-digest"
 DIGEST_LENGTH = 40
+#: bounds on a release's manifest as read back (Helm's own render of a chart: larger than a
+#: definition may be, still bounded before any object is built)
+MANIFEST_LIMITS = YamlLimits(max_nodes=2_000_000, max_bytes=32 << 20, max_text=256 << 20)
 _LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 #: the labels Helm's storage driver puts on its Secrets (not the release's own labels)
 STORAGE_LABELS = frozenset({"name", "owner", "status", "version", "createdAt", "modifiedAt"})
@@ -229,7 +233,7 @@ def objects(manifests: str | Mapping[str, str]) -> dict[str, str]:
     texts = [manifests] if isinstance(manifests, str) else list(manifests.values())
     out: dict[str, str] = {}
     for text in texts:
-        for doc in yaml.safe_load_all(text):
+        for doc in load_bounded(text, yaml.SafeLoader, limits=MANIFEST_LIMITS):
             if not isinstance(doc, dict) or not doc.get("kind"):
                 continue
             meta = doc.get("metadata") or {}
