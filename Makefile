@@ -4,6 +4,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 ARGS    ?=
+# pytest workers (pytest-xdist): test files are spread over them, each file on one worker
+# (its module fixtures, e.g. a running stack, are built once); 0 runs in this process
+WORKERS ?= 2
 
 .PHONY: help venv demo test lint typecheck imports unit schemas check-schemas \
         bench bench-eval bench-templates bench-fleet bench-helm clean
@@ -33,8 +36,8 @@ typecheck: $(STAMP) ## mypy --strict on shared/ and services/
 imports: $(STAMP) ## import-linter layer contracts
 	$(BIN)/lint-imports
 
-unit: $(STAMP) ## pytest (unit, contract, fleet conformance, scenarios)
-	$(BIN)/pytest -q $(ARGS)
+unit: $(STAMP) ## pytest (unit, contract, fleet conformance, scenarios; WORKERS=2 in parallel)
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile $(ARGS)
 
 test: lint typecheck imports check-schemas unit ## every gate and every test
 
