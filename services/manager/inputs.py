@@ -58,6 +58,9 @@ class Inputs:
         self.reports_synced = False
         self.status_due = True  # the statuses need recomputing
         self.report_changes = 0
+        #: ripple-matches keys whose latest value could not be read, in the order of the
+        #: changes (their objects are unknown: the pairs reading their sets are held)
+        self.unreadable_match_keys: set[str] = set()
 
     def known(self) -> bool:
         """Every input was read once: from now on an absence is positive knowledge."""
@@ -142,6 +145,10 @@ class Inputs:
         except InvalidSubject as exc:  # skipped by the bucket's store already; never fatal
             _skip(change, exc)
             return
+        if change.op == "unknown":  # unreadable: unknown until a readable value replaces it
+            self.unreadable_match_keys.add(change.key)
+            return
+        self.unreadable_match_keys.discard(change.key)
         key = (_cluster_of(item.cluster), item.event_source)
         sets = self.reports
         if item.obj is None and change.op == "delete":

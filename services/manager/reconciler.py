@@ -96,7 +96,6 @@ class Reconciler:
         self.on_ready: Callable[[], None] = lambda: None
         self.invalid_messages: Callable[[], int] = lambda: 0
         #: ripple-matches keys whose latest value could not be read (their object is unknown)
-        self.invalid_match_keys: Callable[[], set[str]] = set
         self.stats = {"reconciles": 0, "batch_max": 0, "reconcile_yields": 0}
         self.reconcile_max = 0.0  # seconds, longest reconcile (wall clock, yields included)
         #: the budget of each render (``--render-seconds``, ``--render-memory``)
@@ -244,7 +243,7 @@ class Reconciler:
         return self._reconciling
 
     def _unknown(self) -> Unknown:
-        unreadable = self.inputs.unreadable_sets(self.invalid_match_keys())
+        unreadable = self.inputs.unreadable_sets(self.inputs.unreadable_match_keys)
         pairs = self.state.unknown_pairs() | self.state.pairs_reading(unreadable)
         return Unknown(pairs, self.state.failing_profiles())
 

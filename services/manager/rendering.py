@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import contextvars
+import hashlib
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +34,7 @@ from shared.api.vocabulary import (
     SVELTOS_NAMESPACE,
 )
 from shared.api.yamlio import YamlTooLarge, load_bounded
+from shared.hashing import go_json
 from shared.templating import (
     Limits,
     TemplateLimitError,
@@ -57,6 +60,14 @@ refusals: dict[str, int] = {"yaml": 0, "reference": 0}
 
 #: the template bounds whose refusals are counted, one metric each
 REFUSAL_KINDS = ("time", "memory", "size", "output", "iterations", "depth", "arithmetic")
+
+#: seconds a render refused for a bound is remembered: the same template over the same data
+#: is refused again at once, without rendering (a re-plan after a change of clusters or
+#: referenced objects must not pay a hostile render's budget again for each instance)
+REFUSAL_MEMORY = 60.0
+#: (name, template text) -> {data digest: (message, until)}; few entries (refusals only)
+_refused: dict[tuple[str, str], dict[str, tuple[str, float]]] = {}
+_REFUSED_MAX = 4096
 
 _limits: contextvars.ContextVar[Limits] = contextvars.ContextVar(
     "ripple_render_limits", default=RENDER_LIMITS
@@ -149,6 +160,13 @@ def check_reference_size(ref_obj: Mapping[str, Any]) -> None:
 def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) -> str:
     """One template rendered within the budget in force (:func:`limits_scope`); any engine
     error is an :class:`InstantiationError` naming ``name`` and the instance's resource."""
+    known = _refused.get((name, text))
+    digest = ""
+    if known is not None:  # refused lately: the same data is refused again at once
+        digest = _digest(data)
+        message, until = known.get(digest, ("", 0.0))
+        if time.monotonic() < until:
+            raise InstantiationError(message)
     try:
         return str(
             render_event_template(
@@ -160,7 +178,24 @@ def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) 
         message = f"{name}{instance_subject(data)}: render {'refused' if refused else 'failed'}"
         if refused:  # a bound, hostile or runaway: worth a line in the log
             log.warning("%s: %s", message, exc, extra={"obj": name})
+            _remember(name, text, digest or _digest(data), f"{message}: {exc}")
         raise InstantiationError(f"{message}: {exc}") from exc
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    """What identifies the data of a render ("" when it has no JSON form: not remembered)."""
+    try:
+        return hashlib.sha256(go_json(dict(data)).encode()).hexdigest()
+    except (TypeError, ValueError, RecursionError):
+        return ""
+
+
+def _remember(name: str, text: str, digest: str, message: str) -> None:
+    if not digest:
+        return
+    if len(_refused) >= _REFUSED_MAX:
+        _refused.pop(next(iter(_refused)))  # the oldest template
+    _refused.setdefault((name, text), {})[digest] = (message, time.monotonic() + REFUSAL_MEMORY)
 
 
 def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:

@@ -80,7 +80,6 @@ async def main(settings: ManagerSettings, service: Service) -> None:
 
     reconciler.on_ready = ready
     reconciler.invalid_messages = stores.invalid_messages
-    reconciler.invalid_match_keys = lambda: stores.matches.invalid
     service.add_metrics(reconciler.metrics)
     service.add_metrics(stores.metrics)
     # liveness: inputs waiting while no reconcile finishes, a reconcile whose planning (in
@@ -96,7 +95,9 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     start_informers(settings, service, reconciler)
     service.spawn(reconciler.run(), "reconcile")
     service.spawn(reconciler.publisher.run(settings.workers), "publish")
-    service.spawn(watch(stores.matches, lambda c: reconciler.submit("match", c)), "watch-matches")
+    # unreadable values too: their objects are unknown, in the order of the changes
+    matches = watch(stores.matches, lambda c: reconciler.submit("match", c), unknown=True)
+    service.spawn(matches, "watch-matches")
     service.spawn(watch(stores.outcomes, _sync(reconciler.apply_outcome)), "watch-outcomes")
     service.spawn(watch(stores.agents, _sync(reconciler.apply_agent)), "watch-agents")
     for bucket, store in stores.owned().items():

@@ -166,3 +166,21 @@ def test_only_a_change_of_an_agents_errors_recomputes_statuses() -> None:
     assert not inputs.on_agent(agent(["EventSource svc: boom"]))
     assert inputs.on_agent(KVChange("delete", subjects.agent_key(REF), 2))
     assert inputs.status_due
+
+
+def test_an_unreadable_entry_holds_its_set_until_a_readable_value_replaces_it() -> None:
+    """The hold follows the changes in order: an entry that becomes readable again is no
+    longer unknown only when its change is applied (not when the bucket's store decoded it
+    ahead of the manager's loop, which let a reconcile in between read the set without it)."""
+    inputs = Inputs()
+    inputs.on_match(entry("s1"))
+    inputs.on_match(head())
+    key = subjects.match_key(REF, "svc", key_of("s1"))
+    inputs.on_match(KVChange("unknown", key, 2, error="not valid JSON"))
+    held = {(v.ClusterKey(REF.namespace, REF.name, REF.type), "svc")}
+    assert inputs.unreadable_sets(inputs.unreadable_match_keys) == held
+    inputs.on_match(entry("s1", rv="2"))
+    assert inputs.unreadable_match_keys == set()
+    inputs.on_match(KVChange("unknown", key, 3, error="garbage"))
+    inputs.on_match(gone("s1"))  # deleted: positive knowledge, no longer unknown
+    assert inputs.unreadable_sets(inputs.unreadable_match_keys) == set()

@@ -65,6 +65,29 @@ def test_a_render_over_its_budget_names_template_resource_and_bound() -> None:
     assert rendering.refusal_metrics()["template_refusals_time_total"][2] == before + 1
 
 
+def test_a_refused_render_is_refused_again_at_once_for_the_same_data() -> None:
+    """A re-plan (a cluster or a referenced object changed) does not pay a hostile
+    template's budget again: the same template over the same data is refused without
+    rendering, with the same message, for a while; other data is rendered."""
+    text = '{{ range until 3000 }}{{ genPrivateKey "ecdsa" | len }}{{ end }}'
+    cm = configmap({"k.yaml": text}, name="again")
+    messages, took = [], []
+    with rendering.limits_scope(Limits(max_seconds=0.2)):
+        for _ in range(3):
+            started = time.perf_counter()
+            with pytest.raises(InstantiationError) as e:
+                rendering.instantiate(cm, DATA, render=True, owner="EventTrigger/hostile")
+            took.append(time.perf_counter() - started)
+            messages.append(str(e.value))
+        assert len(set(messages)) == 1, "the trigger's status does not change"
+        assert took[0] >= 0.2 and max(took[1:]) < 0.05, took
+        other = {**DATA, "MatchingResource": {**SVC, "name": "db"}}
+        started = time.perf_counter()
+        with pytest.raises(InstantiationError):
+            rendering.instantiate(cm, other, render=True, owner="EventTrigger/hostile")
+        assert time.perf_counter() - started >= 0.2, "other data: rendered (and refused)"
+
+
 def test_the_default_budget_is_half_a_second() -> None:
     assert rendering.RENDER_LIMITS.max_seconds == 0.5
     text = '{{ range until 100 }}{{ $x := bcrypt "x" }}{{ end }}'
