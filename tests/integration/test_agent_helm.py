@@ -21,7 +21,6 @@ uninstall) and the agent's RSS before and after its first chart.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 import time
@@ -33,11 +32,8 @@ from typing import Any
 
 import pytest
 
-from services.scenario.model import Fleet
-from services.scenario.processes import ManagedProcess, free_port, ripple_command, wait_ready
+from services.scenario.processes import ManagedProcess, free_port, wait_ready
 from services.scenario.stack import Stack
-from shared.bus import provision as bus_provision
-from shared.bus.client import close, connect
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
@@ -46,6 +42,7 @@ from shared.helm.releases import ReleaseInfo, ReleaseRef
 from shared.helm.repository import ChartRepository
 from shared.helm.spec import HelmChart
 from shared.kube import GVK
+from tests.integration.helpers import agent_process, agent_stack
 from tests.integration.helpers import eventually as _eventually
 from tests.paths import REPO
 from tests.reliability.helpers import SyncNats
@@ -64,21 +61,8 @@ FIGURES: list[str] = []
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    fleet = Fleet.model_validate(
-        {"clusters": [{"namespace": "default", "name": "cluster-helm", "type": "sveltos"}]}
-    )
-    state: Path = tmp_path_factory.mktemp("agent-helm")
-    with Stack(fleet, None, state_dir=state, services=False) as running:
-        asyncio.run(provision(running.nats_url))  # as the manager does at start-up
+    with agent_stack(tmp_path_factory.mktemp("agent-helm"), "cluster-helm") as running:
         yield running
-
-
-async def provision(url: str) -> None:
-    client = await connect(url, "test-provisioner", max_reconnect_attempts=0)
-    try:
-        await bus_provision.ensure(client.jetstream(), "memory")
-    finally:
-        await close(client)
 
 
 @pytest.fixture(scope="module")
@@ -111,23 +95,10 @@ class Agent:
 
 @pytest.fixture(scope="module")
 def agent(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    name = stack.agent_name(CLUSTER)
-    ready = stack.state_dir / "ready" / name
     port = free_port()
     cache = tmp_path_factory.mktemp("agent-helm-cache")
-    argv = ripple_command(
-        "agent",
-        "--cluster",
-        CLUSTER,
-        "--kubeconfig",
-        str(stack.kubeconfig(CLUSTER)),
-        "--metrics-port",
-        str(port),
-        "--ready-file",
-        str(ready),
-    )
-    env = {**stack.nats_env()[name], "RIPPLE_HELM_CACHE_DIR": str(cache)}
-    process = ManagedProcess(name, argv, stack.log_dir / f"{name}.log", ready_file=ready, env=env)
+    env = {"RIPPLE_HELM_CACHE_DIR": str(cache)}
+    process = agent_process(stack, CLUSTER, "--metrics-port", str(port), env=env)
     process.start()
     try:
         wait_ready([process], 30)

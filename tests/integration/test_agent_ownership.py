@@ -16,18 +16,15 @@ cluster-admin (the object issue 16 could not get rid of).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.agent import ownership
-from services.scenario.model import Fleet
-from services.scenario.processes import ManagedProcess, ripple_command, wait_ready
+from services.scenario.processes import ManagedProcess, wait_ready
 from services.scenario.stack import Stack
 from shared.api.vocabulary import (
     AGENT_MANAGED_BY_VALUE,
@@ -36,12 +33,11 @@ from shared.api.vocabulary import (
     OWNER_KIND_ANNOTATION,
     OWNER_NAME_ANNOTATION,
 )
-from shared.bus import provision as bus_provision
-from shared.bus.client import close, connect
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
 from shared.kube import GVK, KubeClient
+from tests.integration.helpers import agent_process, agent_stack
 from tests.integration.helpers import eventually as _eventually
 from tests.reliability.helpers import SyncNats
 
@@ -55,38 +51,13 @@ eventually = functools.partial(_eventually, timeout=20.0, interval=0.02)
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    fleet = Fleet.model_validate(
-        {"clusters": [{"namespace": "default", "name": "cluster-own", "type": "sveltos"}]}
-    )
-    state: Path = tmp_path_factory.mktemp("agent-ownership")
-    with Stack(fleet, None, state_dir=state, services=False) as running:
-        asyncio.run(provision(running.nats_url))  # as the manager does at start-up
+    with agent_stack(tmp_path_factory.mktemp("agent-ownership"), "cluster-own") as running:
         yield running
-
-
-async def provision(url: str) -> None:
-    client = await connect(url, "test-provisioner", max_reconnect_attempts=0)
-    try:
-        await bus_provision.ensure(client.jetstream(), "memory")
-    finally:
-        await close(client)
 
 
 @pytest.fixture(scope="module")
 def agent(stack: Stack) -> Iterator[ManagedProcess]:
-    name = stack.agent_name(CLUSTER)
-    ready = stack.state_dir / "ready" / name
-    argv = ripple_command(
-        "agent",
-        "--cluster",
-        CLUSTER,
-        "--kubeconfig",
-        str(stack.kubeconfig(CLUSTER)),
-        "--ready-file",
-        str(ready),
-    )
-    env = stack.nats_env()[name]
-    process = ManagedProcess(name, argv, stack.log_dir / f"{name}.log", ready_file=ready, env=env)
+    process = agent_process(stack, CLUSTER)
     process.start()
     try:
         wait_ready([process], 30)

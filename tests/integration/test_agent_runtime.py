@@ -16,15 +16,12 @@ import signal
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from services.scenario.model import Fleet
 from services.scenario.processes import ManagedProcess, free_port, ripple_command
 from services.scenario.stack import Stack
-from shared.bus import provision as bus_provision
-from shared.bus.client import close, connect
+from tests.integration.helpers import agent_stack, provision
 from tests.integration.helpers import eventually as _eventually
 
 CLUSTER = "default/cluster-rt"
@@ -45,21 +42,9 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    fleet = Fleet.model_validate(
-        {"clusters": [{"namespace": "default", "name": "cluster-rt", "type": "sveltos"}]}
-    )
-    state: Path = tmp_path_factory.mktemp("agent-runtime")
-    with Stack(fleet, None, state_dir=state, services=False) as running:
+    state = tmp_path_factory.mktemp("agent-runtime")
+    with agent_stack(state, "cluster-rt", provisioned=False) as running:  # the test does
         yield running
-
-
-async def provision(url: str) -> None:
-    """What the manager does at start-up: the contract's streams and buckets."""
-    client = await connect(url, "test-provisioner", max_reconnect_attempts=0)
-    try:
-        await bus_provision.ensure(client.jetstream(), "memory")
-    finally:
-        await close(client)
 
 
 def test_the_agent_waits_for_its_buckets_then_is_ready_and_serves_its_metrics(
