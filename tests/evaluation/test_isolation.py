@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+import pytest
 
 from shared.evaluation import Limits, MatchResult, Pending
 from shared.evaluation.isolation import stats
@@ -34,14 +36,22 @@ def eventually(probe: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.fixture(autouse=True)
+def no_runaway_left() -> Iterator[None]:
+    """Abandoned runs are per EventSource name and process-wide: none outlives its test
+    (each test uses names of its own too, so a later test is never suspended by it)."""
+    yield
+    eventually(lambda: stats().runaways == 0)
+
+
 def test_a_runaway_run_is_abandoned_at_the_hard_limit_and_its_runtime_replaced() -> None:
-    c = lua(SCRIPT, RUNAWAY)
+    c = lua(SCRIPT, RUNAWAY, name="iso-runaway")
     threads = threading.active_count()
     before = stats().timeouts_total
     started = time.perf_counter()
     result = c.evaluate(service("bad"))
     elapsed = time.perf_counter() - started
-    assert 0.04 < elapsed < 0.5, elapsed
+    assert 0.04 < elapsed < 2.0, elapsed
     assert result.retry and result.error is not None
     assert "abandoned after 0.05 s" in result.error, result.error
     assert stats().timeouts_total == before + 1 and c.timeouts() == 1
@@ -51,20 +61,20 @@ def test_a_runaway_run_is_abandoned_at_the_hard_limit_and_its_runtime_replaced()
     assert refused.retry and refused.error is not None and "suspended" in refused.error
     eventually(lambda: stats().runaways == 0)
     # after the backoff (1 s after the timeout) a fresh runtime evaluates again
-    eventually(lambda: not c.unavailable(), 5.0)
+    eventually(lambda: not c.unavailable(), 15.0)
     assert c.evaluate(service("good")) == MatchResult(True, "good")
     # the runaway's thread ended; only the fresh worker remains
     assert threading.active_count() <= threads + 1
 
 
 def test_the_loop_waits_only_as_long_as_it_chooses_then_polls() -> None:
-    c = lua(SCRIPT, RUNAWAY)
+    c = lua(SCRIPT, RUNAWAY, name="iso-runaway-2")
     started = time.perf_counter()
     pending = c.start(service("bad"), wait=0.01)
     assert isinstance(pending, Pending)
-    assert time.perf_counter() - started < 0.1
+    assert time.perf_counter() - started < 0.5
     assert pending.poll() is None  # still running, not yet past its limit
-    eventually(lambda: pending.poll() is not None, 5.0)
+    eventually(lambda: pending.poll() is not None, 15.0)
     result = pending.poll()
     assert result is not None and result.retry and "abandoned" in (result.error or "")
     eventually(lambda: stats().runaways == 0)
@@ -83,7 +93,7 @@ def test_other_event_sources_keep_their_latency_while_a_runaway_burns() -> None:
     assert pending.poll() is None, "the runaway should still be running"
     latencies.sort()
     # lupa releases the GIL while Lua runs: the good EventSource does not wait for it
-    assert latencies[len(latencies) // 2] < 0.01, latencies
+    assert latencies[len(latencies) // 2] < 0.05, latencies  # the runaway takes 0.2-0.5 s
     eventually(lambda: pending.poll() is not None)
 
 
@@ -113,14 +123,15 @@ def test_a_costly_cel_rule_is_abandoned_and_its_thread_stopped_at_once() -> None
     c = compiled(
         service_selector(evaluateCEL=[{"name": "cubic", "rule": rule}]),
         limits=Limits(hard_seconds=0.2),
+        name="iso-cel",
     )
     obj = service("many", ports=list(range(1, 301)))  # 300^3 CEL evaluations: minutes
     started = time.perf_counter()
     result = c.evaluate(obj)
     assert result.retry and "abandoned after 0.2 s" in (result.error or ""), result
-    eventually(lambda: stats().runaways == 0, 2.0)
-    assert time.perf_counter() - started < 2.0
-    eventually(lambda: not c.unavailable(), 5.0)  # the backoff
+    eventually(lambda: stats().runaways == 0, 10.0)
+    assert time.perf_counter() - started < 10.0  # not the minutes the rule would take
+    eventually(lambda: not c.unavailable(), 15.0)  # the backoff
     assert c.evaluate(service("few", ports=[80])).matching
 
 
@@ -134,7 +145,7 @@ def test_a_replaced_definition_waits_for_the_runaway_of_its_name_and_sweep_aband
     pending = old.start(service("bad"), wait=0.0)
     assert isinstance(pending, Pending)
     new = lua(SCRIPT, RUNAWAY, name="replaced")
-    eventually(pending.overdue, 5.0)  # past the old run's hard limit: nobody polls it
+    eventually(pending.overdue, 15.0)  # past the old run's hard limit: nobody polls it
     assert not new.unavailable()
     sweep()
     assert "still running" in new.unavailable()

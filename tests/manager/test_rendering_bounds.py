@@ -53,7 +53,7 @@ def test_a_render_over_its_budget_names_template_resource_and_bound() -> None:
         rendering.instantiate(
             configmap({"k.yaml": text}), DATA, render=True, owner="EventTrigger/hostile"
         )
-    assert time.perf_counter() - started < 1.5
+    assert time.perf_counter() - started < 5.0
     message = str(e.value)
     assert message.startswith(
         "EventTrigger/hostile policyRef ConfigMap/default/tpl data[k.yaml] for Service apps/web: "
@@ -80,7 +80,7 @@ def test_a_refused_render_is_refused_again_at_once_for_the_same_data() -> None:
             took.append(time.perf_counter() - started)
             messages.append(str(e.value))
         assert len(set(messages)) == 1, "the trigger's status does not change"
-        assert took[0] >= 0.2 and max(took[1:]) < 0.05, took
+        assert took[0] >= 0.2 and max(took[1:]) < 0.1, took
         other = {**DATA, "MatchingResource": {**SVC, "name": "db"}}
         started = time.perf_counter()
         with pytest.raises(InstantiationError):
@@ -96,7 +96,7 @@ def test_the_default_budget_is_half_a_second() -> None:
         InstantiationError, match=r"render time budget exceeded: the limit is 0\.5 s"
     ):
         rendering.render_text(text, DATA, flavour="go", name="ConfigMap/default/x data[k]")
-    assert time.perf_counter() - started < 1.5
+    assert time.perf_counter() - started < 5.0
 
 
 def test_jinja_arithmetic_is_refused_at_once() -> None:
