@@ -207,7 +207,7 @@ def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:
         refusals["yaml"] += 1
         log.warning("%s: output refused: %s", where, exc, extra={"obj": where})
         raise InstantiationError(f"{where}: output refused: {exc}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of > 4300 digits
         raise InstantiationError(f"{where}: output is not valid YAML: {exc}") from exc
     objects: list[dict[str, Any]] = []
     for index, doc in enumerate(docs):

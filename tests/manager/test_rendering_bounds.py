@@ -69,7 +69,7 @@ def test_a_refused_render_is_refused_again_at_once_for_the_same_data() -> None:
     """A re-plan (a cluster or a referenced object changed) does not pay a hostile
     template's budget again: the same template over the same data is refused without
     rendering, with the same message, for a while; other data is rendered."""
-    text = '{{ range until 3000 }}{{ genPrivateKey "ecdsa" | len }}{{ end }}'
+    text = '{{ range until 30000 }}{{ genPrivateKey "ecdsa" | len }},{{ end }}'
     cm = configmap({"k.yaml": text}, name="again")
     messages, took = [], []
     with rendering.limits_scope(Limits(max_seconds=0.2)):
