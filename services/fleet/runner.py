@@ -35,6 +35,7 @@ class ServerOptions(TypedDict, total=False):
     """The keyword options of :class:`FleetServer` (and of the helpers that start one)."""
 
     host: str
+    advertise: str | None
     token: str | None
     log_size: int
     watch_queue_size: int
@@ -54,6 +55,7 @@ class FleetServer(FleetHandle):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        advertise: str | None = None,
         token: str | None = None,
         log_size: int = 1000,
         watch_queue_size: int = 10_000,
@@ -69,8 +71,12 @@ class FleetServer(FleetHandle):
         self.token = self.state.token
         self.dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="ripple-fleet-"))
         self.host = host
+        self.advertise = advertised_host(host, advertise)
         self.port = port
         self.base_url = ""
+        #: the URL on this host's loopback when the fleet is advertised at another address
+        #: (kubeconfigs for the host's own tools: DIR/local/<name>.kubeconfig)
+        self.local_url: str | None = None
         self._initial = [cluster_info(c) for c in clusters]
         self._runner: web.AppRunner | None = None
         self.ca_pem: bytes | None = None
@@ -79,7 +85,8 @@ class FleetServer(FleetHandle):
     async def start(self) -> FleetServer:
         ssl_context = None
         if self.tls:
-            cert, key = tls.ensure_certificate(self.dir)
+            names = [self.advertise] + ([] if _wildcard(self.host) else [self.host])
+            cert, key = tls.ensure_certificate(self.dir, names)
             ssl_context = tls.server_context(cert, key)
             self.ca_file = cert
             self.ca_pem = cert.read_bytes()
@@ -92,7 +99,11 @@ class FleetServer(FleetHandle):
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         scheme = "https" if self.tls else "http"
-        self.base_url = f"{scheme}://{self.host}:{self.port}"
+        self.base_url = f"{scheme}://{_url_host(self.advertise)}:{self.port}"
+        if self.advertise not in tls.LOOPBACK and (
+            _wildcard(self.host) or self.host in tls.LOOPBACK
+        ):
+            self.local_url = f"{scheme}://127.0.0.1:{self.port}"
         self.state.listeners.append(self._on_cluster)
         self._on_cluster(self.state.clusters[MANAGEMENT], True)
         for info in self._initial:
@@ -102,12 +113,17 @@ class FleetServer(FleetHandle):
         return self
 
     def _on_cluster(self, cluster: SimCluster, added: bool) -> None:
+        local = self.dir / LOCAL_DIR
         if added:
             kubeconfig.write(
                 self.dir, cluster.name, self.url(cluster.name), self.token, self.ca_pem
             )
+            if self.local_url is not None:
+                url = f"{self.local_url}/clusters/{cluster.name}"
+                kubeconfig.write(local, cluster.name, url, self.token, self.ca_pem)
         else:
             kubeconfig.remove(self.dir, cluster.name)
+            kubeconfig.remove(local, cluster.name)
 
     async def stop(self) -> None:
         if self._runner is None:
@@ -188,6 +204,28 @@ class FleetServer(FleetHandle):
         self.state.clusters[cluster].rbac = enforce
 
 
+#: where kubeconfigs through this host's loopback go when the fleet is advertised elsewhere
+LOCAL_DIR = "local"
+_WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def _wildcard(host: str) -> bool:
+    return host in _WILDCARDS
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def advertised_host(host: str, advertise: str | None) -> str:
+    """The address clients are given (kubeconfigs, ``fleet.json``, the certificate): the
+    advertised one, else the listening address unless it is a wildcard (then loopback).
+    Raises :class:`~services.fleet.errors.FleetConfigError` for an unusable name."""
+    if advertise:
+        return tls.normalize(advertise)
+    return "127.0.0.1" if _wildcard(host) else host
+
+
 #: TLS read buffer per connection in a dedicated fleet process (asyncio's default: 256 KiB,
 #: allocated and zeroed per connection: 1,000 open watches cost 250 MB). One TLS record is
 #: at most 16 KiB, so reads stay one record each.
@@ -221,6 +259,7 @@ async def serve_forever(
     token: str | None = None,
     log_size: int = 1000,
     announce: Callable[[str], object] = print,
+    advertise: str | None = None,
     tls: bool = True,
     rbac: bool | None = None,
     users: list[dict[str, Any]] | None = None,
@@ -232,6 +271,7 @@ async def serve_forever(
         dir,
         host=host,
         port=port,
+        advertise=advertise,
         token=token or os.environ.get(TOKEN_ENV),
         log_size=log_size,
         tls=tls,
@@ -249,6 +289,8 @@ async def serve_forever(
         json.dumps(
             {
                 "url": server.base_url,
+                "localUrl": server.local_url,
+                "listen": f"{_url_host(host)}:{server.port}",
                 "port": server.port,
                 "pid": os.getpid(),
                 "caFile": str(server.ca_file) if server.ca_file else None,
@@ -257,9 +299,14 @@ async def serve_forever(
         )
     )
     tmp.replace(ready)
-    announce(f"fleet serving {len(server.state.clusters)} clusters at {server.base_url}")
+    announce(
+        f"fleet serving {len(server.state.clusters)} clusters at {server.base_url}"
+        f" (listening on {_url_host(host)}:{server.port})"
+    )
     for name in server.state.clusters:
         announce(f"  {name}: {server.url(name)}  kubeconfig={server.kubeconfig(name)}")
+    if server.local_url is not None:
+        announce(f"  from this host: {server.local_url}, kubeconfigs in {server.dir / LOCAL_DIR}")
     try:
         await stop.wait()
     finally:

@@ -25,7 +25,25 @@ def register(app: typer.Typer) -> None:
             help="fleet.yaml: clusters: [{namespace, name, type, labels}], users: [{name, token, groups}], rbac.",
         ),
         dir: Path = typer.Option(..., "--dir", help="Directory for <cluster>.kubeconfig files."),
-        port: int = typer.Option(0, "--port", help="TCP port on 127.0.0.1 (0: any free port)."),
+        port: int = typer.Option(
+            0, "--port", min=0, max=65535, help="TCP port (0: any free port)."
+        ),
+        host: str = typer.Option(
+            "127.0.0.1",
+            "--host",
+            help="Address to listen on: 0.0.0.0 (or ::) for every interface, e.g. so that "
+            "containers reach the fleet on their host. Anyone who can reach it and holds a "
+            "kubeconfig's token is the clusters' admin.",
+        ),
+        advertise: str | None = typer.Option(
+            None,
+            "--advertise",
+            metavar="HOST",
+            help="Address or DNS name clients connect to, written into the kubeconfigs and "
+            "named in the TLS certificate (besides 127.0.0.1 and localhost), e.g. "
+            "host.docker.internal (default: --host, or 127.0.0.1 when it is a wildcard). "
+            "Kubeconfigs through 127.0.0.1 are then also written to DIR/local/.",
+        ),
         log_size: int = typer.Option(
             1000, "--log-size", help="Watch events kept per cluster for resumes."
         ),
@@ -44,9 +62,9 @@ def register(app: typer.Typer) -> None:
             "authorized with RBAC; the admin token is always allowed.",
         ),
     ) -> None:
-        """Serve the clusters on 127.0.0.1 until SIGTERM or Ctrl-C.
+        """Serve the clusters (on 127.0.0.1 unless --host) until SIGTERM or Ctrl-C.
 
-        Cluster NAME is at https://127.0.0.1:PORT/clusters/NAME; the management cluster at
+        Cluster NAME is at https://HOST:PORT/clusters/NAME; the management cluster at
         /clusters/management and at the root. DIR/NAME.kubeconfig holds the URL, the CA and
         the fleet's admin token; DIR/fleet.json the URL once serving; test hooks live under
         /_fleet/.
@@ -72,7 +90,9 @@ def register(app: typer.Typer) -> None:
                     specs,
                     dir,
                     port,
+                    host,
                     log_size=log_size,
+                    advertise=advertise,
                     tls=tls,
                     rbac=rbac_on,
                     users=users,
@@ -83,7 +103,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"ripple fleet serve: {exc}", err=True)
             raise typer.Exit(2) from exc
         except OSError as exc:
-            typer.echo(f"ripple fleet serve: cannot serve on port {port}: {exc}", err=True)
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            typer.echo(f"ripple fleet serve: cannot serve on {where}: {exc}", err=True)
             raise typer.Exit(1) from exc
 
     app.add_typer(fleet, name="fleet")
