@@ -1,8 +1,14 @@
 """The manager's read-only REST API (FastAPI).
 
 Bearer-token auth when a token is configured (``RIPPLE_API_TOKEN`` / ``--api-token``): every
-endpoint but ``/healthz`` requires it, the OpenAPI document (``/openapi.json``) and its page
-(``/docs``, the document inlined: the page fetches nothing else from the API) included.
+endpoint but ``/healthz`` requires it, the OpenAPI document (``/openapi.json``), its page
+(``/docs``, the document inlined) and the page's Swagger UI assets (``/docs/assets/...``,
+served from the installed ``swagger-ui-bundle``: the page loads nothing from elsewhere)
+included. The document declares the scheme (``HTTPBearer``: Swagger UI's "Authorize"), and a
+401 carries ``WWW-Authenticate: Bearer realm="ripple"`` (RFC 6750; ``error="invalid_token"``
+when a wrong token was given). Every answer but a success is ``{"detail": ...}``
+(:class:`~services.manager.apidocs.ErrorOut`, or FastAPI's validation error for 422), documented per endpoint. See
+docs/rest.md.
 
 Secrets' data never appears in responses: Secret manifests are redacted, and so is every
 manifest rendered from a Secret policyRef, whatever kind it renders to
@@ -15,15 +21,25 @@ immutable :class:`~services.manager.snapshot.Snapshot` (never a dict the loop mu
 
 from __future__ import annotations
 
-import secrets as pysecrets
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Response
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import FastAPI, HTTPException, Response
 from pydantic import BaseModel, Field
 
+from services.manager.apidocs import add_docs, guard, not_found, unauthorized
+from services.manager.apimodels import (
+    ChartOut,
+    ClusterOut,
+    DefinitionErrorOut,
+    Health,
+    ObjectOut,
+    OutcomeOut,
+    ProfileOut,
+    PublicationFailureOut,
+    ReferenceOut,
+    ReportOut,
+)
 from services.manager.matchsets import MatchSet
 from services.manager.model import DeployedObject
 from services.manager.snapshot import Snapshot
@@ -37,6 +53,7 @@ from shared.api.vocabulary import (
     REFERENCE_NAMESPACE_KEY,
     SECRET,
 )
+from shared.contract.payloads import AgentStatus
 from shared.contract.redact import REDACTED, redact
 
 #: the metadata the manager itself puts on a deployed object (shown as they are)
@@ -86,18 +103,6 @@ def shown_manifest(obj: DeployedObject) -> dict[str, Any]:
     return redact(obj.manifest)
 
 
-class Health(BaseModel):
-    status: str
-    ready: bool
-
-
-class ClusterOut(BaseModel):
-    namespace: str
-    name: str
-    type: str
-    labels: dict[str, str]
-
-
 class TriggerOut(BaseModel):
     name: str
     kind: str
@@ -106,20 +111,6 @@ class TriggerOut(BaseModel):
     matching_clusters: list[str] = Field(serialization_alias="matchingClusters")
     profiles: list[str]
     errors: list[str]
-
-
-class ReportOut(BaseModel):
-    cluster: str
-    event_source_name: str = Field(serialization_alias="eventSourceName")
-    generation: int
-    complete: bool
-    agent_instance: str = Field(serialization_alias="agentInstance")
-    count: int
-    matching_resources: list[dict[str, str]] = Field(serialization_alias="matchingResources")
-    errors: list[dict[str, Any]]
-    error_count: int = Field(serialization_alias="errorCount")
-    resources: list[dict[str, Any]] | None = None
-    cloud_events: list[dict[str, Any]] | None = Field(None, serialization_alias="cloudEvents")
 
 
 def _report(cluster: Any, es: str, ms: MatchSet, *, full: bool = False) -> ReportOut:
@@ -140,34 +131,6 @@ def _report(cluster: Any, es: str, ms: MatchSet, *, full: bool = False) -> Repor
     )
 
 
-class ProfileOut(BaseModel):
-    name: str
-    trigger: str
-    source_cluster: str = Field(serialization_alias="sourceCluster")
-    destinations: list[str]
-    labels: dict[str, str]
-    objects: list[dict[str, Any]]
-    helm_charts: list[dict[str, Any]] = Field(serialization_alias="helmCharts")
-    error: str
-    outcomes: dict[str, dict[str, Any]]
-
-
-class DefinitionErrorOut(BaseModel):
-    object: str
-    message: str
-
-
-class PublicationFailureOut(BaseModel):
-    bucket: str
-    key: str
-    definition: str
-    message: str
-    attempts: int
-    since: float
-    terminal: bool
-    retry_in: float = Field(serialization_alias="retryIn")
-
-
 class Source(Protocol):
     """What the API reads: the latest snapshot, and the metrics."""
 
@@ -179,66 +142,71 @@ class Source(Protocol):
 
 
 def create_app(source: Source, token: str | None = None) -> FastAPI:
+    """The API over ``source``; with ``token``, every endpoint but ``/healthz`` requires it
+    (and the document declares it); without, everything is open (and the document says so:
+    no security scheme, no 401)."""
     app = FastAPI(
         title="Ripple manager",
         version="v1",
-        description="Read-only status of Ripple's event-driven add-on deployment.",
+        description="Read-only status of Ripple's event-driven add-on deployment. "
+        + (
+            "Every endpoint but /healthz requires `Authorization: Bearer <token>` "
+            "(the manager's --api-token)."
+            if token
+            else "No token is configured: every endpoint is open."
+        ),
         openapi_url=None,  # served below, behind the token
         docs_url=None,
         redoc_url=None,
     )
-    bearer = HTTPBearer(auto_error=False, description="The API token (--api-token), if set.")
-
-    async def auth(
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    ) -> None:
-        if not token:
-            return
-        given = credentials.credentials if credentials is not None else ""
-        if not given or not pysecrets.compare_digest(given, token):
-            raise HTTPException(401, "a valid bearer token is required")
-
-    guarded = [Depends(auth)]
+    guarded = guard(token)
+    denied = unauthorized(guarded)
     snap: Callable[[], Snapshot] = source.snapshot
-
-    @app.get("/openapi.json", dependencies=guarded, include_in_schema=False)
-    async def openapi() -> dict[str, Any]:
-        return app.openapi()
-
-    @app.get("/docs", dependencies=guarded, include_in_schema=False)
-    async def docs() -> Response:
-        """Swagger UI with the document inlined (the browser would fetch /openapi.json
-        without the token); "Authorize" takes the token for "Try it out"."""
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title=f"{app.title} - docs",
-            swagger_ui_parameters={"spec": app.openapi()},
-        )
+    add_docs(app, guarded)
 
     @app.get("/healthz", response_model=Health)
     async def healthz() -> Health:
+        """Liveness of the API, and whether the manager is ready (never needs the token)."""
         return Health(status="ok", ready=snap().ready)
 
-    @app.get("/v1/clusters", response_model=list[ClusterOut], dependencies=guarded)
+    @app.get(
+        "/v1/clusters", response_model=list[ClusterOut], dependencies=guarded, responses=denied
+    )
     async def clusters() -> list[ClusterOut]:
+        """The managed clusters (SveltosCluster, CAPI Cluster) and their labels."""
         return [
             ClusterOut(namespace=k.namespace, name=k.name, type=k.type, labels=c.labels)
             for k, c in sorted(snap().clusters.items())
         ]
 
-    @app.get("/v1/triggers", response_model=list[TriggerOut], dependencies=guarded)
+    @app.get(
+        "/v1/triggers", response_model=list[TriggerOut], dependencies=guarded, responses=denied
+    )
     async def triggers() -> list[TriggerOut]:
+        """Every trigger (EventTrigger, EventBasedAddOn) with its matching clusters, its
+        generated profiles and its errors."""
         s = snap()
         return [_trigger(s, name) for name in sorted(s.triggers)]
 
-    @app.get("/v1/triggers/{name}", response_model=TriggerOut, dependencies=guarded)
+    @app.get(
+        "/v1/triggers/{name}",
+        response_model=TriggerOut,
+        dependencies=guarded,
+        responses={**denied, **not_found("trigger")},
+    )
     async def trigger(name: str) -> TriggerOut:
+        """One trigger by name."""
         s = snap()
         if name not in s.triggers:
             raise HTTPException(404, f"trigger {name!r} not found")
         return _trigger(s, name)
 
-    @app.get("/v1/errors", response_model=list[DefinitionErrorOut], dependencies=guarded)
+    @app.get(
+        "/v1/errors",
+        response_model=list[DefinitionErrorOut],
+        dependencies=guarded,
+        responses=denied,
+    )
     async def errors() -> list[DefinitionErrorOut]:
         """Definitions that do not load, kinds of the management cluster that cannot be read
         (unknown: nothing of theirs is withdrawn), outputs that cannot be published, poison
@@ -258,7 +226,12 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
         ]
         return out
 
-    @app.get("/v1/publication", response_model=list[PublicationFailureOut], dependencies=guarded)
+    @app.get(
+        "/v1/publication",
+        response_model=list[PublicationFailureOut],
+        dependencies=guarded,
+        responses=denied,
+    )
     async def publication() -> list[PublicationFailureOut]:
         """Every KV key whose last put or delete failed: retried with backoff, or (terminal:
         oversized, unencodable) kept until its value changes."""
@@ -281,6 +254,7 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
         response_model=list[ReportOut],
         response_model_exclude_none=True,
         dependencies=guarded,
+        responses=denied,
     )
     async def reports() -> list[ReportOut]:
         """Every matching set the manager knows (from ``ripple-matches``): references,
@@ -292,7 +266,7 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
         response_model=ReportOut,
         response_model_exclude_none=True,
         dependencies=guarded,
-        responses={404: {"description": "no such matching set"}},
+        responses={**denied, **not_found("matching set")},
     )
     async def report(namespace: str, cluster: str, event_source: str) -> ReportOut:
         """One matching set with its collected objects and CloudEvents (also when it is too
@@ -302,24 +276,45 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
                 return _report(c, es, ms, full=True)
         raise HTTPException(404, f"no matching set {event_source!r} in {namespace}/{cluster}")
 
-    @app.get("/v1/profiles", response_model=list[ProfileOut], dependencies=guarded)
+    @app.get(
+        "/v1/profiles", response_model=list[ProfileOut], dependencies=guarded, responses=denied
+    )
     async def profiles() -> list[ProfileOut]:
+        """Every generated ClusterProfile: its trigger, source cluster, destinations, objects
+        (Secret-derived ones redacted), Helm charts and each destination's outcome."""
         s = snap()
         return [_profile(s, name) for name in sorted(s.profiles)]
 
-    @app.get("/v1/profiles/{name}", response_model=ProfileOut, dependencies=guarded)
+    @app.get(
+        "/v1/profiles/{name}",
+        response_model=ProfileOut,
+        dependencies=guarded,
+        responses={**denied, **not_found("profile")},
+    )
     async def profile(name: str) -> ProfileOut:
+        """One generated profile by name."""
         s = snap()
         if name not in s.profiles:
             raise HTTPException(404, f"profile {name!r} not found")
         return _profile(s, name)
 
-    @app.get("/v1/agents", dependencies=guarded)
-    async def agents() -> list[dict[str, Any]]:
+    @app.get("/v1/agents", response_model=list[AgentStatus], dependencies=guarded, responses=denied)
+    async def agents() -> list[AgentStatus]:
         """Each cluster's agent as it last reported itself (state, watched kinds, errors)."""
-        return [a.model_dump(mode="json", by_alias=True) for _, a in sorted(snap().agents.items())]
+        return [a for _, a in sorted(snap().agents.items())]
 
-    @app.get("/metrics", dependencies=guarded, response_class=Response)
+    @app.get(
+        "/metrics",
+        dependencies=guarded,
+        response_class=Response,
+        responses={
+            **denied,
+            200: {
+                "description": "Prometheus text exposition format 0.0.4.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+        },
+    )
     async def metrics() -> Response:
         """Prometheus metrics (counters of work and errors, gauges of state)."""
         from shared.metrics import CONTENT_TYPE, exposition
@@ -327,8 +322,9 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
         body = exposition("ripple_manager", source.metrics)
         return Response(body, media_type=CONTENT_TYPE)
 
-    @app.get("/v1/stats", dependencies=guarded)
+    @app.get("/v1/stats", response_model=dict[str, int], dependencies=guarded, responses=denied)
     async def stats() -> dict[str, int]:
+        """Counters of the manager's work (reconciles, renders, publications...)."""
         return dict(snap().stats)
 
     return app
@@ -350,12 +346,9 @@ def _trigger(s: Snapshot, name: str) -> TriggerOut:
 def _profile(s: Snapshot, name: str) -> ProfileOut:
     plan = s.profiles[name]
     outcomes = {
-        str(cluster): {
-            "status": o.status,
-            "message": o.message,
-            "generation": o.generation,
-            "releases": [r.model_dump(mode="json") for r in o.releases],
-        }
+        str(cluster): OutcomeOut(
+            status=o.status, message=o.message, generation=o.generation, releases=o.releases
+        )
         for cluster, o in s.outcomes.get(name, ())
     }
     return ProfileOut(
@@ -365,10 +358,14 @@ def _profile(s: Snapshot, name: str) -> ProfileOut:
         destinations=[str(d) for d in plan.destinations],
         labels=plan.labels,
         objects=[
-            {"hash": o.hash, "manifest": shown_manifest(o), "reference": vars(o.reference)}
+            ObjectOut(
+                hash=o.hash,
+                manifest=shown_manifest(o),
+                reference=ReferenceOut(**vars(o.reference)),
+            )
             for o in plan.objects
         ],
-        helm_charts=[{"chart": c.chart, "hash": c.hash} for c in plan.charts],
+        helm_charts=[ChartOut(chart=c.chart, hash=c.hash) for c in plan.charts],
         error=plan.error,
         outcomes=outcomes,
     )

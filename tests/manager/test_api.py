@@ -336,3 +336,57 @@ async def get_text(base: str, path: str, token: str | None = TOKEN) -> tuple[int
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with aiohttp.ClientSession() as s, s.get(base + path, headers=headers) as r:
         return r.status, await r.text()
+
+
+# -- auth challenge and the local Swagger UI (issue 18, item 6) ---------------------------------
+async def test_a_401_carries_the_bearer_challenge() -> None:
+    async with serving(reconciler(), TOKEN) as base, aiohttp.ClientSession() as s:
+        cases = {
+            None: 'Bearer realm="ripple"',
+            f"Basic {_b64('user:' + TOKEN)}": 'Bearer realm="ripple"',
+            "Bearer wrong": 'Bearer realm="ripple", error="invalid_token"',
+            "Bearer t\u00e9st": 'Bearer realm="ripple", error="invalid_token"',  # not a 500
+        }
+        for path in ("/v1/triggers", "/v1/profiles/nope", "/openapi.json", "/docs"):
+            for header, challenge in cases.items():
+                headers = {"Authorization": header} if header else {}
+                async with s.get(base + path, headers=headers) as r:
+                    assert r.status == 401, (path, header)
+                    assert r.headers["WWW-Authenticate"] == challenge, (path, header)
+                    assert await r.json() == {"detail": "a valid bearer token is required"}
+        async with s.get(base + "/healthz") as r:
+            assert r.status == 200 and "WWW-Authenticate" not in r.headers
+
+
+async def test_the_docs_page_loads_swagger_ui_from_the_api_only() -> None:
+    """/docs and every file it refers to come from the API (swagger-ui-bundle, installed),
+    behind the token; the page names no other host and forbids loading from one (CSP)."""
+    import re
+
+    async with serving(reconciler(), TOKEN) as base, aiohttp.ClientSession() as s:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with s.get(base + "/docs", headers=auth) as r:
+            assert r.status == 200
+            page = await r.text()
+            csp = r.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "connect-src 'self'" in csp
+        refs = re.findall(r'(?:src|href)="([^"]*)"', page)
+        assert sorted(refs) == [
+            "docs/assets/favicon-32x32.png",
+            "docs/assets/swagger-ui-bundle.js",
+            "docs/assets/swagger-ui.css",
+        ]
+        assert '"validatorUrl": null' in page, "no validator badge from validator.swagger.io"
+        assert not re.search(r"https?://", page), "the page names no other host"
+        types = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+        for ref in refs:
+            url = f"{base}/{ref}"  # relative to /docs
+            async with s.get(url, headers=auth) as r:
+                body = await r.read()
+                assert r.status == 200 and len(body) > 500, ref
+                assert types[ref[ref.rindex(".") :]] in r.headers["Content-Type"], ref
+            async with s.get(url) as r:
+                assert r.status == 401, f"{ref} without the token"
+        for missing in ("index.html", "nope.js", "..%2F..%2Fapi.py", "%2Fetc%2Fpasswd"):
+            async with s.get(f"{base}/docs/assets/{missing}", headers=auth) as r:
+                assert r.status == 404, missing
