@@ -40,6 +40,7 @@ from services.manager.apimodels import (
     ReferenceOut,
     ReportOut,
 )
+from services.manager.explain_api import router as explain_router
 from services.manager.matchsets import MatchSet
 from services.manager.model import DeployedObject
 from services.manager.snapshot import Snapshot
@@ -327,6 +328,7 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
         """Counters of the manager's work (reconciles, renders, publications...)."""
         return dict(snap().stats)
 
+    app.include_router(explain_router(snap, guarded))
     return app
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -58,6 +59,11 @@ class Snapshot:
     informer_errors: tuple[tuple[str, str], ...] = ()  # kind -> why it is unknown
     failures: tuple[FailureView, ...] = ()
     stats: Mapping[str, int] = field(default_factory=_empty)
+    #: for explain (``/v1/explain``): the EventSources as assigned, the referenced
+    #: ConfigMaps/Secrets by (kind, namespace, name), and when each outcome was written
+    event_sources: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
+    refs: Mapping[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=_empty)
+    outcome_times: Mapping[tuple[ClusterKey, str], datetime] = field(default_factory=_empty)
 
     def trigger_errors(self, name: str) -> tuple[str, ...]:
         view = self.views.get((self.triggers[name].kind, name))
@@ -84,6 +90,9 @@ def build(
     failures: Mapping[tuple[str, str], Failure],
     owners: Mapping[tuple[str, str], tuple[str, str]],
     stats: Mapping[str, int],
+    event_sources: Mapping[str, Mapping[str, Any]] | None = None,
+    refs: Mapping[tuple[str, str, str], Mapping[str, Any]] | None = None,
+    outcome_times: Mapping[tuple[ClusterKey, str], datetime] | None = None,
 ) -> Snapshot:
     """A snapshot of the given state (call it on the loop that owns the state)."""
     by_trigger: dict[str, list[str]] = {}
@@ -129,4 +138,7 @@ def build(
         informer_errors=tuple(sorted((f"{g[0]}/{g[1]}", e) for g, e in informer_errors.items())),
         failures=tuple(failing),
         stats=MappingProxyType(dict(stats)),
+        event_sources=MappingProxyType(dict(event_sources or {})),
+        refs=MappingProxyType(dict(refs or {})),
+        outcome_times=MappingProxyType(dict(outcome_times or {})),
     )

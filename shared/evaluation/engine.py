@@ -68,6 +68,19 @@ class MatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SelectorOutcome:
+    """One resourceSelector's own verdict on an object (:meth:`CompiledEventSource.each`):
+    what decided it (``filters``: its labelFilters/selector alone, ``CEL``, ``Lua``) and
+    the engine's message (e.g. "CEL rule 'lb' matched", Lua's ``hs.message``)."""
+
+    index: int
+    matching: bool
+    decided_by: str
+    message: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AggregateResult:
     """The matching set computed by aggregatedSelection. ``error`` set: keep the previous set."""
 
@@ -325,6 +338,7 @@ class CompiledEventSource:
     def _evaluate_selector(
         self, sel: _Selector, obj: dict[str, Any], sandbox: LuaSandbox | None
     ) -> tuple[bool, str, str | None]:
+        """(matching, message, error) of one selector: the hot path (see :meth:`each`)."""
         if sel.cel is not None:
             rule = sel.cel.first_match(obj)
             if rule is not None:
@@ -338,6 +352,42 @@ class CompiledEventSource:
         if outcome.error is not None:
             return False, "", f"EventSource {self.name!r}: {outcome.error}"
         return outcome.matching, outcome.message, None
+
+    def _each_in(
+        self, indices: list[int], obj: dict[str, Any], sandbox: LuaSandbox | None
+    ) -> list[SelectorOutcome]:
+        out = []
+        for index in indices:
+            sel = self._selectors[index]
+            matched, msg, error = self._evaluate_selector(sel, obj, sandbox)
+            cel_decided = sel.cel is not None and (matched or not sel.lua)
+            by = "CEL" if cel_decided else "Lua" if sel.lua else "filters"
+            out.append(SelectorOutcome(index, matched, by, msg, error))
+        return out
+
+    def each(self, obj: dict[str, Any]) -> tuple[list[SelectorOutcome], str | None]:
+        """Every selecting resourceSelector's own verdict on ``obj`` (for explaining: the
+        hot path, :meth:`evaluate`, stops at the first match), and the error that stopped
+        the run (time limit, runs suspended) or ``None``. Lua and CEL run in the worker
+        thread under the hard time limit, as in :meth:`evaluate`."""
+        indices = self.selects(obj)
+        runner = self._runner
+        if runner is None or not any(self._selectors[i].isolated for i in indices):
+            return self._each_in(indices, obj, None), None
+        reason = runner.unavailable()
+        if reason:
+            return [], f"EventSource {self.name!r}: {reason}"
+        try:
+            outcomes = runner.run(
+                lambda sandbox: self._each_in(indices, obj, sandbox), self.limits.hard_seconds
+            )
+        except Abandoned:
+            return [], self._timeout(self.limits.hard_seconds)
+        return outcomes, None
+
+    def selector_filters(self) -> list[tuple[SelectorFilter, bool, bool]]:
+        """Each resourceSelector's pre-filter, and whether it has Lua and CEL rules."""
+        return [(s.filter, s.lua, s.cel is not None) for s in self._selectors]
 
     def _evaluate_in(self, obj: dict[str, Any], sandbox: LuaSandbox | None) -> MatchResult:
         """:meth:`evaluate` inside a run (the worker thread): no hand-over."""
@@ -437,6 +487,26 @@ class CompiledEventSource:
             ):
                 return True
         return False
+
+    def cloud_event_mismatches(self, subject: str, event: Mapping[str, Any]) -> list[str]:
+        """Per messagingMatchCriteria entry, the first field that refuses the CloudEvent
+        ("" for an entry that matches): what :meth:`match_cloud_event` decides, explained."""
+        out = []
+        values = (
+            ("NATS subject", subject),
+            ("source", event.get("source")),
+            ("type", event.get("type")),
+            ("subject", event.get("subject")),
+        )
+        for c in self._criteria:
+            why = ""
+            patterns = (c.subject, c.source, c.type, c.event_subject)
+            for (label, value), pattern in zip(values, patterns, strict=True):
+                if pattern is not None and not _search(pattern, value):
+                    why = f"{label} {value!r} does not match {pattern.pattern!r}"
+                    break
+            out.append(why)
+        return out
 
     def memory_used(self) -> int:
         """Bytes held by this EventSource's Lua runtime (0 without Lua)."""

@@ -1,0 +1,392 @@
+"""Why did (or didn't) an object or a CloudEvent fire: the pure core of ``ripple explain``.
+
+Given an object in a cluster (or a CloudEvent) and a :class:`World` (definitions, clusters,
+matching sets, and on the running system the profiles and apply outcomes the manager holds),
+:func:`explain` answers for every trigger that could concern it, with the engines and the
+planning code the agents and the manager use (so profile names and destinations are the
+manager's): whether the trigger selects the cluster, what the EventSource decided and why,
+the instances and profiles it yields, their destinations, and each apply outcome.
+
+Stale or unknown is never "no match": an evaluation error, a matching set not known yet, a
+missing input make the verdict ``unknown``. A trigger's failure never hides another's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.manager import planning
+from services.manager.errors import InstantiationError
+from services.manager.explainworld import (
+    Compiler,
+    SetView,
+    Subject,
+    World,
+    instance_out,
+    selector_out,
+)
+from services.manager.explanations import (
+    DOES_NOT_FIRE,
+    FIRES,
+    UNKNOWN,
+    EvaluationOut,
+    Explanation,
+    InstanceOut,
+    TriggerBlock,
+)
+from services.manager.model import ClusterInfo, ClusterKey, Report
+from services.manager.planning import TriggerView
+from shared.api.vocabulary import ObjectKey
+from shared.evaluation import CompiledEventSource
+from shared.evaluation import explaining as ev
+
+
+def explain(
+    world: World, cluster: ClusterKey, subject: Subject, only: str = "", every: bool = False
+) -> Explanation:
+    """The answer for ``subject`` in ``cluster`` (``only``: that trigger; ``every``: every
+    trigger, not only those whose EventSource watches the subject's kind)."""
+    compiler = Compiler(world.event_sources)
+    info = world.clusters.get(cluster)
+    blocks: list[TriggerBlock] = []
+    used: set[str] = set()
+    for name in sorted(world.triggers):
+        if only and name != only:
+            continue
+        trigger = world.triggers[name]
+        block = _trigger_block(world, compiler, trigger, cluster, info, subject)
+        used.add(block.event_source)
+        if every or only or _concerns(compiler, block.event_source, subject):
+            blocks.append(block)
+    notes = []
+    if info is None:
+        notes.append(f"cluster {cluster} is not registered: no trigger selects it")
+    if only and only not in world.triggers:
+        notes.append(f"trigger {only!r} not found")
+    unused = sorted(
+        n for n in world.event_sources if n not in used and _concerns(compiler, n, subject)
+    )
+    verdicts = [b.verdict for b in blocks]
+    verdict = FIRES if FIRES in verdicts else UNKNOWN if UNKNOWN in verdicts else DOES_NOT_FIRE
+    firing = [b.trigger for b in blocks if b.verdict == FIRES]
+    if firing:
+        profiles = sum(len(b.instances) for b in blocks if b.verdict == FIRES)
+        summary = f"fires {', '.join(firing)} ({profiles} profile(s))"
+    elif verdict == UNKNOWN:
+        summary = "unknown: " + "; ".join(b.reason for b in blocks if b.verdict == UNKNOWN)
+    elif blocks:
+        summary = f"no trigger fires ({len(blocks)} could concern it)"
+    else:
+        summary = "no trigger concerns it (no EventSource of its triggers watches its kind)"
+    return Explanation(
+        mode="live" if world.live else "offline",
+        cluster=str(cluster),
+        subject=subject.describe(),
+        verdict=verdict,
+        summary=summary,
+        triggers=blocks,
+        unused_event_sources=unused,
+        notes=notes,
+    )
+
+
+def _concerns(compiler: Compiler, es_name: str, subject: Subject) -> bool:
+    compiled = compiler.get(es_name)
+    if isinstance(compiled, str):
+        return True  # an EventSource that does not load concerns everything it could watch
+    if subject.cloud_event is not None:
+        return bool(compiled.source.spec.messaging_match_criteria)
+    assert subject.key is not None
+    return any(
+        (f.api_version, f.kind) == (subject.key.api_version, subject.key.kind)
+        for f, _, _ in compiled.selector_filters()
+    )
+
+
+def _trigger_block(
+    world: World,
+    compiler: Compiler,
+    trigger: TriggerView,
+    cluster: ClusterKey,
+    info: ClusterInfo | None,
+    subject: Subject,
+) -> TriggerBlock:
+    base: dict[str, Any] = {
+        "trigger": trigger.name,
+        "kind": trigger.kind,
+        "event_source": trigger.event_source_name,
+        "one_for_event": trigger.one_for_event,
+        "errors": list(world.trigger_errors.get(trigger.name, ())),
+    }
+    problem = world.definition_errors.get(f"{trigger.kind}/{trigger.name}")
+    selected, why = _selects(trigger, info)
+    if info is None or not selected:
+        return TriggerBlock(
+            **base,
+            verdict=DOES_NOT_FIRE,
+            reason=why,
+            cluster_selected=False,
+            cluster_reason=why,
+        )
+    try:
+        es_name = planning.event_source_for_cluster(trigger, info)
+    except InstantiationError as exc:
+        return TriggerBlock(
+            **base, verdict=UNKNOWN, reason=str(exc), cluster_selected=True, cluster_reason=why
+        )
+    base["event_source"] = es_name
+    compiled = compiler.get(es_name)
+    if isinstance(compiled, str):
+        reason = compiled + (f" ({problem})" if problem else "")
+        return TriggerBlock(
+            **base, verdict=UNKNOWN, reason=reason, cluster_selected=True, cluster_reason=why
+        )
+    evaluation = evaluate(world, compiled, cluster, es_name, subject)
+    block = {**base, "cluster_selected": True, "cluster_reason": why, "evaluation": evaluation}
+    if evaluation.verdict == ev.UNKNOWN:
+        reason = evaluation.error or evaluation.message
+        return TriggerBlock(**block, verdict=UNKNOWN, reason=reason)
+    if evaluation.verdict != ev.MATCH:
+        return TriggerBlock(**block, verdict=DOES_NOT_FIRE, reason=evaluation.message)
+    instances, note = plan(world, trigger, info, es_name, compiled, subject)
+    if not instances:
+        return TriggerBlock(**block, verdict=DOES_NOT_FIRE, reason=note or "no instance")
+    errors = [i.error for i in instances if i.error]
+    verdict = FIRES
+    reason = f"{evaluation.message}: {len(instances)} profile(s)"
+    if errors and len(errors) == len(instances):
+        reason = f"{evaluation.message}, but instantiation fails: {errors[0]}"
+    return TriggerBlock(**block, verdict=verdict, reason=reason, instances=instances)
+
+
+def _selects(trigger: TriggerView, info: ClusterInfo | None) -> tuple[bool, str]:
+    if info is None:
+        return False, "the cluster is not registered"
+    sel = trigger.source_selector
+    shown = sel.to_string() or "{}"
+    if sel.is_empty():
+        return False, "sourceClusterSelector is empty: it selects no cluster"
+    if not sel.matches(info.labels):
+        return False, f"sourceClusterSelector {shown!r} does not select it (labels {info.labels})"
+    return True, f"sourceClusterSelector {shown!r} selects it"
+
+
+# -- the EventSource's verdict ----------------------------------------------------------------
+def evaluate(
+    world: World, compiled: CompiledEventSource, cluster: ClusterKey, es: str, subject: Subject
+) -> EvaluationOut:
+    """The EventSource's verdict on the subject in ``cluster`` (live: and what the agent's
+    matching set says; an object named without its content: the set alone decides)."""
+    view = world.sets.get((cluster, es))
+    said = _set_says(view, subject) if world.live else ""
+    if subject.cloud_event is not None:
+        ce = ev.explain_cloud_event(compiled, subject.nats_subject, subject.cloud_event)
+        return EvaluationOut(
+            verdict=ce.verdict,
+            decided_by="messagingMatchCriteria",
+            message=ce.message,
+            criteria=list(ce.criteria),
+            matching_set=said,
+        )
+    assert subject.key is not None
+    if subject.obj is None:
+        return _from_set(view, subject.key, said)
+    v = ev.explain_object(compiled, subject.obj)
+    out = EvaluationOut(
+        verdict=v.verdict,
+        decided_by=v.decided_by,
+        message=v.message,
+        error=v.error,
+        selectors=[selector_out(c) for c in v.selectors],
+        matching_set=said,
+    )
+    if v.verdict != ev.MATCH or not compiled.has_aggregation:
+        return out
+    if world.live:  # the agent aggregates over candidates the manager does not hold
+        if view is None or not view.known:
+            return out.model_copy(
+                update={
+                    "verdict": ev.UNKNOWN,
+                    "decided_by": "aggregatedSelection",
+                    "aggregation": "run by the agent; its matching set is not known yet",
+                }
+            )
+        inside = subject.key in _keys(view.report)
+        return out.model_copy(
+            update={
+                "verdict": ev.MATCH if inside else ev.NO_MATCH,
+                "decided_by": "aggregatedSelection",
+                "aggregation": "run by the agent over the cluster's candidates: "
+                + ("it is in the set" if inside else "it is not in the set"),
+            }
+        )
+    agg = ev.explain_aggregation(
+        compiled, _candidates(world, compiled, cluster, subject), subject.obj
+    )
+    return out.model_copy(
+        update={
+            "verdict": agg.verdict,
+            "decided_by": "aggregatedSelection",
+            "message": agg.message,
+            "error": agg.error,
+            "aggregation": f"{agg.size} object(s) in the set: {agg.message}",
+        }
+    )
+
+
+def _keys(report: Report) -> set[ObjectKey]:
+    return {ObjectKey.from_reference(r) for r in report.matching}
+
+
+def _set_says(view: SetView | None, subject: Subject) -> str:
+    if view is None:
+        return "no matching set from the agent (yet)"
+    if not view.known:
+        return "the agent's matching set is not known yet (no complete report)"
+    if subject.cloud_event is not None:
+        ids = {str(ce.get("id")) for ce in view.report.cloud_events}
+        held = str(subject.cloud_event.get("id")) in ids
+        return "holds this CloudEvent" if held else "does not hold this CloudEvent"
+    assert subject.key is not None
+    if subject.key in view.errors:
+        return f"evaluation error in the agent: {view.errors[subject.key]}"
+    return "holds it" if subject.key in _keys(view.report) else "does not hold it"
+
+
+def _from_set(view: SetView | None, key: ObjectKey, said: str) -> EvaluationOut:
+    """An object named only: the agent's matching set decides (unknown when it is not known)."""
+    if view is None or not view.known:
+        return EvaluationOut(verdict=ev.UNKNOWN, decided_by="matching set", message=said)
+    if key in view.errors:
+        return EvaluationOut(
+            verdict=ev.UNKNOWN, decided_by="error", message="", error=view.errors[key]
+        )
+    if key in _keys(view.report):
+        message = "the agent's matching set holds it (evaluated in the cluster)"
+        return EvaluationOut(verdict=ev.MATCH, decided_by="matching set", message=message)
+    message = (
+        "the agent's matching set does not hold it (no match, or no such object; give the "
+        "object, or --kubeconfig, to see which filter refuses it)"
+    )
+    return EvaluationOut(verdict=ev.NO_MATCH, decided_by="matching set", message=message)
+
+
+def _candidates(
+    world: World, compiled: CompiledEventSource, cluster: ClusterKey, subject: Subject
+) -> list[dict[str, Any]]:
+    """Offline: the cluster's objects of the EventSource's kinds, the subject replacing its
+    own identity."""
+    kinds = {(f.api_version, f.kind) for f, _, _ in compiled.selector_filters()}
+    out = [
+        o
+        for o in world.objects.get(cluster, ())
+        if (o.get("apiVersion"), o.get("kind")) in kinds and ObjectKey.of(o) != subject.key
+    ]
+    if subject.obj is not None:
+        out.append(subject.obj)
+    return sorted(out, key=ObjectKey.of)
+
+
+# -- the instances ----------------------------------------------------------------------------
+def plan(
+    world: World,
+    trigger: TriggerView,
+    info: ClusterInfo,
+    es: str,
+    compiled: CompiledEventSource,
+    subject: Subject,
+) -> tuple[list[InstanceOut], str]:
+    """The profiles the subject yields, planned by the manager's own code (names,
+    destinations, objects), and a note when it yields none."""
+    report, note = _report(world, trigger, info.key, es, compiled, subject)
+    if report is None:
+        return [], note
+    pair = planning.plan_pair(trigger, info, es, report, planning.World(world.clusters, world.refs))
+    if not pair.profiles and subject.cloud_event is not None:
+        return [], "cloudEventAction is Delete: this event withdraws its add-on"
+    return [instance_out(world, p, note) for _, p in sorted(pair.profiles.items())], ""
+
+
+def _report(
+    world: World,
+    trigger: TriggerView,
+    cluster: ClusterKey,
+    es: str,
+    compiled: CompiledEventSource,
+    subject: Subject,
+) -> tuple[Report | None, str]:
+    view = world.sets.get((cluster, es))
+    if subject.cloud_event is not None:
+        ce = dict(subject.cloud_event)
+        events = [ce]
+        if not trigger.one_for_event and view is not None:
+            events = [e for e in view.report.cloud_events if e.get("id") != ce.get("id")] + events
+        return Report(cluster, es, [], [], events), ""
+    assert subject.key is not None
+    resource = subject.obj
+    if resource is None and view is not None:  # named only: the set's copy
+        resource = next((r for r in view.report.resources if ObjectKey.of(r) == subject.key), None)
+    if resource is not None and "managedFields" in (resource.get("metadata") or {}):
+        meta = {k: v for k, v in resource["metadata"].items() if k != "managedFields"}
+        resource = {**resource, "metadata": meta}  # as the agent publishes it
+    mine: dict[ObjectKey, tuple[dict[str, str], dict[str, Any] | None]] = {
+        subject.key: (subject.key.reference(), resource if compiled.collect_resources else None)
+    }
+    if trigger.one_for_event:
+        return _as_report(cluster, es, mine), ""
+    members = _members(world, compiled, cluster, es, subject)
+    if members is None:
+        return None, "the rest of the matching set is not known yet"
+    members.update(mine)
+    return _as_report(cluster, es, members), f"one profile for the whole set ({len(members)})"
+
+
+def _members(
+    world: World, compiled: CompiledEventSource, cluster: ClusterKey, es: str, subject: Subject
+) -> dict[ObjectKey, tuple[dict[str, str], dict[str, Any] | None]] | None:
+    """The other objects of the matching set: the agent's (live), or the cluster's objects
+    evaluated by the engine (offline)."""
+    if world.live:
+        view = world.sets.get((cluster, es))
+        if view is None or not view.known:
+            return None
+        resources = {ObjectKey.of(r): r for r in view.report.resources}
+        return {
+            k: (ref, resources.get(k))
+            for ref in view.report.matching
+            if (k := ObjectKey.from_reference(ref)) != subject.key
+        }
+    candidates = _candidates(world, compiled, cluster, subject)
+    if compiled.has_aggregation:
+        result = compiled.aggregate(candidates)
+        if result.error is not None:
+            return None
+        matching = result.resources
+    else:
+        matching = [o for o in candidates if compiled.evaluate(o).matching]
+    keep = compiled.collect_resources
+    return {
+        ObjectKey.of(o): (ObjectKey.of(o).reference(), o if keep else None)
+        for o in matching
+        if ObjectKey.of(o) != subject.key
+    }
+
+
+def _as_report(
+    cluster: ClusterKey,
+    es: str,
+    members: dict[ObjectKey, tuple[dict[str, str], dict[str, Any] | None]],
+) -> Report:
+    """In object order, as :meth:`~services.manager.matchsets.MatchSet.report` builds it."""
+    keys = sorted(members)
+    resources = [r for k in keys if (r := members[k][1]) is not None]
+    return Report(cluster, es, [members[k][0] for k in keys], resources)
+
+
+def offline_report(
+    world: World, compiled: CompiledEventSource, cluster: ClusterKey, es: str
+) -> Report | None:
+    """Offline: the matching set of ``es`` over the cluster's objects (``None``: the
+    aggregation fails, the set is unknown)."""
+    members = _members(world, compiled, cluster, es, Subject())
+    return None if members is None else _as_report(cluster, es, members)
