@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from services.tools import commands
+from services.tools.options import log_level_option
 
 app = typer.Typer(
     name="ripple",
@@ -27,17 +28,17 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    log_level: str = typer.Option(
-        "INFO", "--log-level", envvar="RIPPLE_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR."
+    log_level: str = log_level_option(
+        "INFO",
+        "--log-level",
+        envvar="RIPPLE_LOG_LEVEL",
+        help="Log level of every command and service: DEBUG, INFO, WARNING or ERROR "
+        "(any case; before the command: ripple --log-level DEBUG manager ...).",
     ),
 ) -> None:
     """Ripple: event-driven add-on deployment for fleets of Kubernetes clusters."""
     from shared import logs
 
-    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise typer.BadParameter(
-            f"{log_level!r} is not DEBUG, INFO, WARNING or ERROR", param_hint="--log-level"
-        )
     logs.setup(log_level)
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from services.tools.options import log_level_option
+
 if TYPE_CHECKING:
     from services.scenario.steps import StepResult
 
@@ -60,8 +62,10 @@ def register(app: typer.Typer) -> None:
         log_lines: int = typer.Option(
             15, "--log-lines", help="Lines of each relevant log shown under a failure."
         ),
-        service_log_level: str = typer.Option(
-            "INFO", "--service-log-level", help="Log level of the started processes."
+        service_log_level: str = log_level_option(
+            "INFO",
+            "--service-log-level",
+            help="Log level of the started processes: DEBUG, INFO, WARNING or ERROR.",
         ),
     ) -> None:
         """Run scenarios (../shared/scenarios format) and tally their steps."""
