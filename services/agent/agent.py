@@ -22,6 +22,7 @@ from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.kube import GVK, KubeClient
 from shared.runtime.service import Service
+from shared.runtime.tracing import Origin
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Agent:
             burst=settings.helm_burst,
         )
         self.applier = Applier(kube, self.cluster.name, helm)
+        self.latencies = metrics.Latencies.of(self.ident)
 
     # -- Kubernetes --------------------------------------------------------------------------
     def client_for(self, identity: str) -> KubeClient:
@@ -100,15 +102,19 @@ class Agent:
             source = self.state.assignments.sources.get(name)
             self.state.queues.reports.add_after(name, reporting.coalesce_delay(source, interval))
 
-    def changed(self, state: SourceState, changes: list[ChangeEvent]) -> None:
-        """Queue the deltas of ``state`` (published in order, retried). Before its resync,
-        changes are not queued: the resync publishes the net difference."""
+    def changed(
+        self, state: SourceState, changes: list[ChangeEvent], origin: Origin | None = None
+    ) -> None:
+        """Queue the deltas of ``state`` (published in order, retried; ``origin``: the
+        watch event they come from). Before its resync, changes are not queued: the resync
+        publishes the net difference."""
         if not changes:
             return
         if state.synced:
             pending, instance = self.state.pending, self.state.instance
+            cluster = self.cluster
             for change in changes:
-                pending.push(state.name, deltas.of_change(self.cluster, state, instance, change))
+                pending.push(state.name, deltas.of_change(cluster, state, instance, change, origin))
         self.state.queues.changes.add(state.name)
         interval = self.settings.report_interval
         if interval > 0 and state.dirty:

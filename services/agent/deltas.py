@@ -31,6 +31,7 @@ from services.agent.evaluating import ChangeEvent, SourceState
 from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
 from shared.contract.subjects import ClusterRef
+from shared.runtime.tracing import Origin
 
 MAX_PENDING = 100_000
 """Deltas kept per EventSource while NATS does not take them. Beyond it the EventSource's
@@ -64,11 +65,13 @@ class StoredSet:
 @dataclass(frozen=True)
 class Delta:
     """One change to publish: its per-change event (None when it is known to be stored
-    already) and its entry (None: delete the entry)."""
+    already), its entry (None: delete the entry) and where it comes from (the watch
+    event's time and trace context: carried in the headers of both; None for a resync)."""
 
     key: ObjectKey
     event: m.ResourceChange | None
     entry: m.Match | None
+    origin: Origin | None = None
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -126,12 +129,18 @@ def delta(
 
 
 def of_change(
-    cluster: ClusterRef, source: SourceState, instance: str, change: ChangeEvent
+    cluster: ClusterRef,
+    source: SourceState,
+    instance: str,
+    change: ChangeEvent,
+    origin: Origin | None = None,
 ) -> Delta:
-    """The delta of one matching-set change seen by the informers."""
-    return delta(
+    """The delta of one matching-set change seen by the informers (``origin``: its watch
+    event)."""
+    d = delta(
         cluster, source, instance, change.key, change.change, change.obj, stored_of(change.obj)
     )
+    return d if origin is None else Delta(d.key, d.event, d.entry, origin)
 
 
 def resync(

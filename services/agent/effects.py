@@ -27,6 +27,7 @@ failure shows in the agent's status and metrics until the key succeeds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -40,10 +41,13 @@ from services.agent.state import AgentState
 from shared.api.vocabulary import ObjectKey
 from shared.bus.client import decode_event, publish_change
 from shared.bus.history import read_back
+from shared.bus.kv import put_value
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.errors import InvalidMessage
+from shared.runtime import tracing
 from shared.runtime.errors import Terminal
+from shared.runtime.tracing import Origin
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +107,41 @@ async def _apply(
     if plan.write_ahead is not None:  # everything this apply may leave behind, first
         await agent.stores.outcomes.put(m.envelope(plan.write_ahead))
     state.drift.hold_releases(profile)  # the apply's own writes are not drift
-    result = await asyncio.to_thread(
-        agent.applier.apply,
-        profile,
-        plan.objects,
-        plan.previous,
-        plan.dry_run,
-        plan.charts,
-        plan.drift_detection,
-    )
+    origin = state.origins.get(profile)
+    with tracing.span("apply", parent=origin, attributes=_apply_attributes(agent, profile)) as span:
+        await _apply_traced(agent, profile, plan, wanted, tracing.carried(span, origin))
+    if origin is not None and origin.at > 0 and profile in state.records:
+        if state.records[profile].deployed and not plan.dry_run:
+            agent.latencies.event_to_applied.observe(time.time() - origin.at)
+        if state.origins.get(profile) is origin:
+            del state.origins[profile]  # measured (or failed for good): a newer one stays
+
+
+def _apply_attributes(agent: Agent, profile: str) -> dict[str, str | int | float | bool]:
+    return {"ripple.cluster": agent.ident, "ripple.profile": profile}
+
+
+async def _apply_traced(
+    agent: Agent,
+    profile: str,
+    plan: planning.ApplyPlan,
+    wanted: m.DesiredState,
+    origin: Origin | None,
+) -> None:
+    state = agent.state
+    started = time.perf_counter()
+    try:
+        result = await asyncio.to_thread(
+            agent.applier.apply,
+            profile,
+            plan.objects,
+            plan.previous,
+            plan.dry_run,
+            plan.charts,
+            plan.drift_detection,
+        )
+    finally:
+        agent.latencies.apply.observe(time.perf_counter() - started)
     state.counts.applies += 1
     state.counts.add_releases(result.releases, plan.dry_run)
     record = planning.settle_apply(agent.cluster, plan, wanted, result)
@@ -125,15 +155,19 @@ async def _apply(
     agent.update_watches()
     if result.status == "Failed":
         state.counts.apply_failures += 1
-    await _publish_outcome(agent, record)
+    await _publish_outcome(agent, record, origin)
 
 
-async def _publish_outcome(agent: Agent, record: Record) -> None:
-    """Publish the outcome ``record`` owes; a failed apply then raises: retried, unless
-    every failure was terminal."""
+async def _publish_outcome(agent: Agent, record: Record, origin: Origin | None = None) -> None:
+    """Publish the outcome ``record`` owes (with the apply's trace context: ``origin``); a
+    failed apply then raises: retried, unless every failure was terminal."""
     owed = record.owed
     if owed is not None:
-        await agent.stores.outcomes.put(m.envelope(owed))
+        attributes = {"ripple.cluster": agent.ident, "ripple.status": str(owed.status)}
+        with tracing.span("outcome put", parent=origin, attributes=attributes) as span:
+            carried = tracing.carried(span, origin)
+            headers = carried.headers() if carried is not None else None
+            await agent.stores.outcomes.put(m.envelope(owed), headers)
         record.owed = None
         if record.deployed:
             log.info(
@@ -303,37 +337,78 @@ async def _drain(agent: Agent, name: str) -> None:
         batch = deltas.one_per_object(state.pending.head(name, CHANGE_BATCH))
         if not batch:
             return
-        events = [d.event for _, d in batch if d.event is not None]
-        results = await asyncio.gather(
-            *(publish_change(agent.js, e) for e in events), return_exceptions=True
-        )
-        for outcome in results:
-            if isinstance(outcome, BaseException):  # retried: dedup ids make repeats harmless
-                raise EffectFailed(
-                    f"per-change event not published: {type(outcome).__name__}: {outcome}"
-                ) from outcome
-        last = deltas.collapse(d for _, d in batch)
-        kv = agent.stores.matches.kv
-        ops = [
-            kv.put(subjects.match_key(agent.cluster, name, k), m.encode(m.envelope(d.entry)))
-            if d.entry is not None
-            else kv.delete(subjects.match_key(agent.cluster, name, k))
-            for k, d in last.items()
-        ]
-        results = await asyncio.gather(*ops, return_exceptions=True)
-        for outcome in results:
-            if isinstance(outcome, BaseException):
-                raise EffectFailed(
-                    f"matching-set entry not written: {type(outcome).__name__}: {outcome}"
-                ) from outcome
+        with contextlib.ExitStack() as spans:
+            carried = _publish_spans(agent, name, batch, spans)
+            events, last = await _publish_batch(agent, name, batch, carried)
         for k, d in last.items():
             if d.entry is None:
                 stored.entries.pop(k, None)
             else:
                 stored.entries[k] = deltas.Stored(d.entry.uid, d.entry.resource_version)
-        state.counts.changes += len(events)
+        state.counts.changes += events
         state.counts.entries_written += len(last)
         state.pending.done(name, batch[-1][0])
+
+
+def _publish_spans(
+    agent: Agent, name: str, batch: list[tuple[int, deltas.Delta]], spans: contextlib.ExitStack
+) -> dict[int, dict[str, str]]:
+    """The headers of each delta of ``batch`` (by ``id``): its origin's, or, when tracing,
+    those of a ``publish`` span (child of its watch event) entered in ``spans``."""
+    out: dict[int, dict[str, str]] = {}
+    traced = tracing.enabled()
+    for _, d in batch:
+        origin = d.origin
+        if origin is None:
+            continue
+        if traced:
+            attributes = {"ripple.cluster": agent.ident, "ripple.event_source": name}
+            span = spans.enter_context(
+                tracing.span("publish", parent=origin, attributes=attributes)
+            )
+            origin = tracing.carried(span, origin) or origin
+        out[id(d)] = origin.headers()
+    return out
+
+
+async def _publish_batch(
+    agent: Agent,
+    name: str,
+    batch: list[tuple[int, deltas.Delta]],
+    headers: dict[int, dict[str, str]],
+) -> tuple[int, dict[ObjectKey, deltas.Delta]]:
+    """The per-change events of ``batch``, then its entries (the last operation per
+    object), with their headers; raises when NATS did not take one (retried). Returns the
+    number of events and the entries written."""
+    events = [(d.event, headers.get(id(d))) for _, d in batch if d.event is not None]
+    results = await asyncio.gather(
+        *(publish_change(agent.js, e, headers=h) for e, h in events), return_exceptions=True
+    )
+    for outcome in results:
+        if isinstance(outcome, BaseException):  # retried: dedup ids make repeats harmless
+            raise EffectFailed(
+                f"per-change event not published: {type(outcome).__name__}: {outcome}"
+            ) from outcome
+    last = deltas.collapse(d for _, d in batch)
+    kv = agent.stores.matches.kv
+    ops = [
+        put_value(
+            kv,
+            subjects.match_key(agent.cluster, name, k),
+            m.encode(m.envelope(d.entry)),
+            headers.get(id(d)),
+        )
+        if d.entry is not None
+        else kv.delete(subjects.match_key(agent.cluster, name, k))
+        for k, d in last.items()
+    ]
+    results = await asyncio.gather(*ops, return_exceptions=True)
+    for outcome in results:
+        if isinstance(outcome, BaseException):
+            raise EffectFailed(
+                f"matching-set entry not written: {type(outcome).__name__}: {outcome}"
+            ) from outcome
+    return len(events), last
 
 
 async def _publish_head(agent: Agent, source: SourceState) -> None:

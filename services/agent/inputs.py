@@ -21,6 +21,7 @@ import asyncio
 import gc
 import logging
 import random
+import time
 from typing import Any
 
 from services.agent import cloudevents, observing, poison
@@ -36,7 +37,9 @@ from shared.bus.kv import KVChange, KVStore
 from shared.contract import messages as m
 from shared.contract import subjects
 from shared.contract.errors import InvalidSubject
+from shared.runtime import tracing
 from shared.runtime.slicing import Slicer
+from shared.runtime.tracing import Origin
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +225,12 @@ async def watch_desired(agent: Agent) -> None:
             seen.add(name)
             if change.op == "delete" or change.message is None:
                 state.wanted.pop(name, None)
+                state.origins.pop(name, None)
             else:
                 state.wanted[name] = change.message.data
+                origin = Origin.of(change.headers)
+                if origin is not None:  # the oldest change not applied yet is measured
+                    state.origins[name] = origin.older(state.origins.get(name))
             if not state.desired_synced:
                 state.initial_profiles.add(name)
             profiles.add(name)
@@ -265,9 +272,13 @@ def poll_evaluations(agent: Agent) -> None:
     _deliver(agent, observing.poll(agent.state.assignments))
 
 
-def _deliver(agent: Agent, seen: observing.Observation) -> None:
+def _deliver(agent: Agent, seen: observing.Observation, origin: Origin | None = None) -> None:
+    """Queue what an observation found; changes decided off the loop (no watch event in
+    hand) are timed from now."""
+    if seen.changes and origin is None:
+        origin = tracing.now_origin()
     for source, change in seen.changes:
-        agent.changed(source, [change])
+        agent.changed(source, [change], origin)
     for source in seen.touched:
         agent.report_due(source.name)
     if seen.knowledge:
@@ -276,8 +287,15 @@ def _deliver(agent: Agent, seen: observing.Observation) -> None:
 
 def on_informer_event(agent: Agent, item: WatchEvent) -> None:
     state = agent.state
+    started = time.perf_counter()
     seen = observing.observe(state.assignments, item)
-    _deliver(agent, seen)
+    if item.event.type not in observing.KNOWLEDGE:
+        agent.latencies.evaluation.observe(time.perf_counter() - started)
+    if seen.changes and tracing.enabled():
+        with _event_span(agent, item) as span:
+            _deliver(agent, seen, span.origin if span is not None else Origin(item.at))
+    else:
+        _deliver(agent, seen, Origin(item.at) if seen.changes else None)
     if item.key.identity or item.key.namespace or not state.drift.owner:
         return  # drift is watched as the agent itself, in every namespace
     if item.event.type == "SYNCED":
@@ -288,6 +306,25 @@ def on_informer_event(agent: Agent, item: WatchEvent) -> None:
     drift = state.drift.check(item.event.type, item.event.obj, state.wanted.get)
     if drift is not None:
         _reapply(agent, drift)
+
+
+def _event_span(agent: Agent, item: WatchEvent) -> Any:
+    """The root span of a change's trace: the watch event, from its receipt to its
+    evaluation's end (only for an event that changed a matching set)."""
+    meta = item.event.obj.get("metadata") or {}
+    gvk = item.key.gvk
+    return tracing.span(
+        "watch event",
+        start=item.at,
+        at=item.at,
+        attributes={
+            "ripple.cluster": agent.ident,
+            "k8s.event.type": item.event.type,
+            "k8s.object.kind": f"{gvk[0]}/{gvk[1]}",
+            "k8s.object.namespace": str(meta.get("namespace", "") or ""),
+            "k8s.object.name": str(meta.get("name", "") or ""),
+        },
+    )
 
 
 def _reapply(agent: Agent, drift: Drift) -> None:

@@ -8,10 +8,53 @@ NATS permission violations, ready). Each work queue adds ``workqueue_<name>_adds
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from services.agent.state import AgentState
 from shared.evaluation.isolation import stats as isolation_stats
+from shared.metrics import APPLY_BUCKETS, FAST_BUCKETS, LATENCY_BUCKETS, Histogram
 
 Metrics = dict[str, tuple[str, str, float]]
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """The agent's histograms (label ``cluster``: this agent's cluster, the destination of
+    what it applies)."""
+
+    event_to_applied: Histogram
+    evaluation: Histogram
+    apply: Histogram
+
+    @classmethod
+    def of(cls, cluster: str) -> Latencies:
+        labels = {"cluster": cluster}
+        return cls(
+            event_to_applied=Histogram(
+                "event_to_applied_seconds",
+                "From a watch event (as its agent received it) to the successful apply of the "
+                "desired state it led to, in this destination cluster",
+                LATENCY_BUCKETS,
+                labels,
+            ),
+            evaluation=Histogram(
+                "evaluation_seconds",
+                "Evaluation of one informer event against every EventSource watching its kind "
+                "(on the loop; a Lua run handed to a worker thread counts until handed over)",
+                FAST_BUCKETS,
+                labels,
+            ),
+            apply=Histogram(
+                "apply_seconds",
+                "One apply of a profile's desired state (objects and Helm charts), failed ones "
+                "included",
+                APPLY_BUCKETS,
+                labels,
+            ),
+        )
+
+    def all(self) -> tuple[Histogram, ...]:
+        return (self.event_to_applied, self.evaluation, self.apply)
 
 
 def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metrics:

@@ -83,6 +83,8 @@ async def main(settings: AgentSettings, service: Service) -> None:
     kube = KubeClient(settings.kubeconfig, name=cluster.name)
     agent = Agent(settings, service, state, nc=nc, stores=stores, kube=kube)
     service.add_metrics(agent.metrics)
+    for histogram in agent.latencies.all():
+        service.add_histogram(histogram)
     service.on_stop(agent.stop)
     service.not_ready_reason = "reading apply outcomes"
     await inputs.load_outcomes(agent)

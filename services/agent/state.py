@@ -25,6 +25,7 @@ from services.agent.planning import Record
 from services.agent.releasing import ReleasesDone
 from shared.contract import messages as m
 from shared.contract.subjects import ClusterRef
+from shared.runtime.tracing import Origin
 from shared.runtime.workqueue import Backoff, WorkQueue
 
 STATUS_KEY = "status"
@@ -98,6 +99,9 @@ class AgentState:
         self.records: dict[str, Record] = {}
         self.desired_synced = False
         self.initial_profiles: set[str] = set()  # found at start-up, not handled yet
+        # where the desired state of a profile not applied yet comes from (its oldest
+        # change's watch event and trace context, from the desired value's headers)
+        self.origins: dict[str, Origin] = {}
         self.drift = DriftIndex()
         self.drifted: set[str] = set()
         # effects and what was published

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from shared.kube import GVK, Informer, InformerEvent, KindNotServed, KubeClient, ObjectKey
@@ -47,8 +47,12 @@ def tenant_identity(labels: dict[str, str]) -> str:
 
 @dataclass(frozen=True)
 class WatchEvent:
+    """An informer's event and when the agent received it (Unix seconds: the start of
+    ``ripple_agent_event_to_applied_seconds``)."""
+
     key: WatchKey
     event: InformerEvent
+    at: float = field(default_factory=time.time)
 
 
 class Watches:

@@ -31,8 +31,11 @@ from typing import Any, Protocol
 from services.manager.errors import PublishFailed
 from services.manager.outputs import DESIRED, Item, checked_payload, describe, encode
 from services.manager.publication import DELETE, Publication, Put, Wait
+from shared.bus.kv import put_value
+from shared.runtime import tracing
 from shared.runtime.errors import Terminal
 from shared.runtime.slicing import Slicer
+from shared.runtime.tracing import Origin
 from shared.runtime.workqueue import Backoff, WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
@@ -90,9 +93,17 @@ class Publisher:
         self.stats = {"puts": 0, "deletes": 0, "unchanged": 0, "desired_puts": 0}
         self.stats["desired_deletes"] = 0
         self.stats["foreign"] = 0
+        #: set by the reconciler while it queues a reconcile's keys: where the changes it
+        #: reconciled come from (oldest event time, the reconcile's trace context)
+        self.carry: Origin | None = None
+        #: desired-state keys queued with an origin, not put yet (the oldest one is kept)
+        self.origins: dict[Item, Origin] = {}
 
     def add(self, items: set[Item] | list[Item]) -> None:
+        carry = self.carry
         for item in items:
+            if carry is not None and item[0] == DESIRED:
+                self.origins[item] = carry.older(self.origins.get(item))
             self.queue.add(item)
 
     async def run(self, workers: int) -> None:
@@ -119,8 +130,10 @@ class Publisher:
         elif isinstance(decision, Wait):
             self.queue.add_after(item, decision.seconds)
         elif decision is DELETE:
+            self.origins.pop(item, None)
             await self._delete(item)
-        # HOLD, NOTHING: the key stays as it is
+        else:  # HOLD, NOTHING: the key stays as it is
+            self.origins.pop(item, None)
 
     async def _put(self, item: Item, value: Any) -> None:
         bucket, key = item
@@ -132,6 +145,7 @@ class Publisher:
         cached = self._cache.get(item, _MISSING)
         if published and (cached is value or cached == value):
             self.stats["unchanged"] += 1
+            self.origins.pop(item, None)
             return
         what = describe(bucket, key, value)
         data = checked_payload(bucket, value, time.time_ns() // 1000, what)
@@ -139,13 +153,20 @@ class Publisher:
         if published and seed is not None and seed == body_digest(data):
             self._cache[item] = value  # the bucket already holds this body (a restart)
             self.stats["unchanged"] += 1
+            self.origins.pop(item, None)
             return
         raw = encode(data, self.limit, what)
         self._digests[item] = body_digest(data)  # before the put: its echo may come first
+        origin = self.origins.get(item)
         try:
-            revision = await self.buckets[bucket].put(key, raw)
+            if origin is None:
+                revision = await self.buckets[bucket].put(key, raw)
+            else:
+                revision = await self._put_traced(item, raw, origin)
         except Exception as exc:
             raise PublishFailed(f"{bucket} key {key}: put failed: {_why(exc)}") from exc
+        if self.origins.get(item) is origin:
+            self.origins.pop(item, None)
         if isinstance(revision, int):
             self._revisions[item] = revision
         self._cache[item] = value
@@ -153,6 +174,17 @@ class Publisher:
         self.stats["puts"] += 1
         if bucket == DESIRED:
             self.stats["desired_puts"] += 1
+
+    async def _put_traced(self, item: Item, raw: bytes, origin: Origin) -> Any:
+        """A desired state's put with the headers of its origin (the event time, and the
+        trace context of a ``desired put`` span, child of the reconcile)."""
+        bucket, key = item
+        with tracing.span("desired put", parent=origin, attributes={"ripple.key": key}) as span:
+            headers = (tracing.carried(span, origin) or origin).headers()
+            store = self.buckets[bucket]
+            if getattr(store, "_js", None) is None:  # not a NATS bucket (benchmarks, tests)
+                return await store.put(key, raw)
+            return await put_value(store, key, raw, headers)
 
     async def _delete(self, item: Item) -> None:
         bucket, key = item

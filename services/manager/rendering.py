@@ -35,6 +35,7 @@ from shared.api.vocabulary import (
 )
 from shared.api.yamlio import YamlTooLarge, load_bounded
 from shared.hashing import go_json
+from shared.metrics import FAST_BUCKETS, Histogram
 from shared.templating import (
     Limits,
     TemplateLimitError,
@@ -68,6 +69,14 @@ REFUSAL_MEMORY = 60.0
 #: (name, template text) -> {data digest: (message, until)}; few entries (refusals only)
 _refused: dict[tuple[str, str], dict[str, tuple[str, float]]] = {}
 _REFUSED_MAX = 4096
+
+#: the time of each render (served by the manager: ``ripple_manager_render_seconds``)
+RENDER_SECONDS = Histogram(
+    "render_seconds",
+    "One template rendered (a data key of a referenced ConfigMap/Secret for one instance; "
+    "refused and failed renders included)",
+    FAST_BUCKETS,
+)
 
 _limits: contextvars.ContextVar[Limits] = contextvars.ContextVar(
     "ripple_render_limits", default=RENDER_LIMITS
@@ -167,19 +176,23 @@ def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) 
         message, until = known.get(digest, ("", 0.0))
         if time.monotonic() < until:
             raise InstantiationError(message)
+    started = time.perf_counter()
     try:
-        return str(
+        out = str(
             render_event_template(
                 text, dict(data), flavour=flavour, name=name, limits=_limits.get()
             )
         )
     except Exception as exc:  # every engine error becomes an instantiation error
+        RENDER_SECONDS.observe(time.perf_counter() - started)
         refused = isinstance(exc, TemplateLimitError)
         message = f"{name}{instance_subject(data)}: render {'refused' if refused else 'failed'}"
         if refused:  # a bound, hostile or runaway: worth a line in the log
             log.warning("%s: %s", message, exc, extra={"obj": name})
             _remember(name, text, digest or _digest(data), f"{message}: {exc}")
         raise InstantiationError(f"{message}: {exc}") from exc
+    RENDER_SECONDS.observe(time.perf_counter() - started)
+    return out
 
 
 def _digest(data: Mapping[str, Any]) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 import uvicorn
 
-from services.manager import api  # heavy (FastAPI): imported before the loop runs
+from services.manager import api, rendering  # api: heavy (FastAPI), imported before the loop
 from services.manager.inputs import WATCHED
 from services.manager.outputs import effective_limit
 from services.manager.publisher import Publisher, body_digest
@@ -81,6 +81,8 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     reconciler.on_ready = ready
     reconciler.invalid_messages = stores.invalid_messages
     service.add_metrics(reconciler.metrics)
+    service.add_histogram(rendering.RENDER_SECONDS)
+    service.add_histogram(reconciler.reconcile_seconds)
     service.add_metrics(stores.metrics)
     # liveness: inputs waiting while no reconcile finishes, a reconcile whose planning (in
     # its worker thread) makes no step, publications none of which finish

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,22 +232,31 @@ async def publish_event(
     subject: str | None = None,
     msg_id: str | None = None,
     timeout: float = 5.0,
+    headers: Mapping[str, str] | None = None,
 ) -> Any:
     """Publish an envelope to JetStream with a ``Nats-Msg-Id`` header (default: the
     envelope's ``id``, deterministic for resource changes) so that a repeat within the
-    stream's duplicate window is stored once. ``subject`` defaults to the envelope's. Returns
-    the nats-py ``PubAck`` (``duplicate`` is true for a dropped repeat)."""
+    stream's duplicate window is stored once, and ``headers`` (event time, trace context:
+    :mod:`shared.contract.headers`). ``subject`` defaults to the envelope's. Returns the
+    nats-py ``PubAck`` (``duplicate`` is true for a dropped repeat)."""
     return await js.publish(
         subject or message.subject,
         encode(message),
         timeout=timeout,
-        headers={MSG_ID_HEADER: msg_id or message.id},
+        headers={**(headers or {}), MSG_ID_HEADER: msg_id or message.id},
     )
 
 
-async def publish_change(js: Any, change: ResourceChange, *, timeout: float = 5.0) -> Any:
-    """Wrap a :class:`ResourceChange` in its CloudEvent and publish it (dedup id included)."""
-    return await publish_event(js, envelope(change), timeout=timeout)
+async def publish_change(
+    js: Any,
+    change: ResourceChange,
+    *,
+    timeout: float = 5.0,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """Wrap a :class:`ResourceChange` in its CloudEvent and publish it (dedup id and
+    ``headers`` included)."""
+    return await publish_event(js, envelope(change), timeout=timeout, headers=headers)
 
 
 def decode_event(msg: Msg) -> Envelope:

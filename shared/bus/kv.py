@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -79,6 +79,19 @@ _MANAGER_PAYLOADS = (
 )
 
 
+async def put_value(
+    kv: Any, key: str, value: bytes, headers: Mapping[str, str] | None = None
+) -> int:
+    """Put ``value`` under ``key`` of a nats-py ``KeyValue``; with ``headers``, published on
+    the key's subject (``$KV.<bucket>.<key>``, what ``KeyValue.put`` does, which cannot
+    carry headers in nats-py 2.16). Returns the revision; nats-py's errors are raised."""
+    if not headers:
+        revision: int = await kv.put(key, value)
+        return revision
+    ack = await kv._js.publish(f"{kv._pre}{key}", value, headers=dict(headers))
+    return int(ack.seq)
+
+
 def writer_of(message: Envelope) -> str:
     """The CloudEvents ``source`` the contract names for ``message``: the manager for
     assignments, desired states, profiles and statuses, else its cluster's agent."""
@@ -100,13 +113,17 @@ class KVChange(Generic[E]):
     ``unknown`` (only from a watch started with ``unknown=True``): a value that cannot be
     read (``error`` says why) -- under a key of the bucket's shape, or a put under a key
     outside it (parsing ``key`` then fails). It is never a delete: whoever reads it keeps
-    what it had for that key."""
+    what it had for that key.
+
+    ``headers`` (a put): the NATS headers the value was written with (event time, trace
+    context: :mod:`shared.contract.headers`), None when it has none."""
 
     op: KVOp
     key: str
     revision: int
     message: E | None = None
     error: str = ""
+    headers: Mapping[str, str] | None = None
 
 
 class KVStore(Generic[E]):
@@ -230,13 +247,14 @@ class KVStore(Generic[E]):
             ),
         }
 
-    async def put(self, message: E) -> int:
-        """Store ``message`` under its subject (its key); returns the revision."""
+    async def put(self, message: E, headers: Mapping[str, str] | None = None) -> int:
+        """Store ``message`` under its subject (its key), with ``headers`` when given;
+        returns the revision."""
         key = message_key(message)
         if message.subject != key:
             raise InvalidMessage(f"{message.type}: subject {message.subject!r} is not {key!r}")
         try:
-            revision: int = await self.kv.put(key, encode(message))
+            revision: int = await put_value(self.kv, key, encode(message), headers)
         except (NatsError, TimeoutError) as err:
             raise BusError(f"{self.spec.bucket} key {key}: put failed: {err!r}") from err
         return revision
@@ -424,7 +442,7 @@ class KVWatch(Generic[E]):
             log.exception("skipping invalid value: %s", error, extra={"obj": where})
         else:
             store._readable(entry.key)
-            return KVChange("put", entry.key, entry.revision, message)
+            return KVChange("put", entry.key, entry.revision, message, headers=entry.headers)
         store.invalid_values += 1
         store.invalid.add(entry.key)
         store._remember(entry.key, error)

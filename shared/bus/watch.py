@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +35,14 @@ _DELETE_MARKERS = {"MaxAge", "Purge", "Remove"}
 
 @dataclass(frozen=True)
 class RawEntry:
-    """A watched KV entry: ``op`` is ``put``, ``delete`` or ``synced`` (initial values done)."""
+    """A watched KV entry: ``op`` is ``put``, ``delete`` or ``synced`` (initial values done);
+    ``headers``: the NATS headers its writer gave it (None: none)."""
 
     op: str
     key: str
     revision: int
     value: bytes = b""
+    headers: Mapping[str, str] | None = None
 
 
 class FilteredWatcher:
@@ -199,7 +202,7 @@ class FilteredWatcher:
             or headers.get("Nats-Marker-Reason") in _DELETE_MARKERS
         ):
             op = "delete"
-        entry = RawEntry(op, key, meta.sequence.stream, msg.data)
+        entry = RawEntry(op, key, meta.sequence.stream, msg.data, msg.headers or None)
         if not self._synced and meta.num_pending == 0:
             self._emit_synced = True
         return entry

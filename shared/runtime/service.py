@@ -14,6 +14,10 @@
   the metrics snapshot is still taken on the loop, which owns what it reads;
 - the event loop's lag is measured all the time (``<svc>_loop_lag_max_seconds``), and each
   sample is the liveness heartbeat;
+- :meth:`Service.add_histogram` registers a latency histogram (:class:`shared.metrics.
+  Histogram`, read from the probe thread at scrape time);
+- with ``--otlp-endpoint`` (``RIPPLE_OTLP_ENDPOINT``) spans are exported to an OTLP/HTTP
+  collector (:mod:`shared.runtime.tracing`; flushed at shutdown); off by default;
 - :meth:`Service.connect` connects to NATS with the service's credentials, retrying with
   backoff until it succeeds or the service is stopped, and counts permission violations.
 """
@@ -42,6 +46,7 @@ from shared.runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from shared.bus.kv import KVStore
+    from shared.metrics import Histogram
     from shared.runtime.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -111,6 +116,7 @@ class Service:
         self.started = time.time()
         self.stats = {"nats_permission_violations": 0, "nats_errors": 0, "nats_connects": 0}
         self._metrics: list[Snapshot] = [self._own_metrics]
+        self.histograms: list[Histogram] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._group: asyncio.TaskGroup | None = None
         self.stopping = asyncio.Event()
@@ -173,6 +179,11 @@ class Service:
         """A function returning ``name -> (kind, help, value)``, called on the loop at scrape
         time (so it may read the loop's state)."""
         self._metrics.append(snapshot)
+
+    def add_histogram(self, histogram: Histogram) -> Histogram:
+        """Serve ``histogram`` on ``/metrics`` (observed from any thread); returns it."""
+        self.histograms.append(histogram)
+        return histogram
 
     def metrics(self) -> dict[str, tuple[str, str, float]]:
         out: dict[str, tuple[str, str, float]] = {}
@@ -273,6 +284,26 @@ class Service:
 
         return await KVStore.open_when_provisioned(js, spec, expected, on_wait=waiting)
 
+    # -- traces ------------------------------------------------------------------------------
+    def _start_tracing(self) -> None:
+        """Export spans when an OTLP endpoint is configured (flushed at shutdown)."""
+        endpoint = self.settings.otlp_endpoint
+        if not endpoint:
+            return
+        from shared.runtime import tracing
+
+        tracing.configure(
+            f"ripple-{self.name}",
+            endpoint,
+            attributes=_trace_attributes(self.name, self.ident),
+            sample_ratio=self.settings.trace_sample_ratio,
+        )
+
+        async def stop() -> None:
+            await asyncio.to_thread(tracing.shutdown)
+
+        self.on_stop(stop)
+
     # -- HTTP ----------------------------------------------------------------------------------
     def _serve_probes(self, port: int) -> None:
         """Start the probe server's thread (:mod:`shared.runtime.probes`); stopped at
@@ -285,7 +316,7 @@ class Service:
             ready=lambda: (self.ready, self.not_ready_reason),
             lag=lambda: self.lag.last,
             snapshot=self.metrics,
-            encode=lambda snapshot: exposition(prefix, lambda: snapshot),
+            encode=lambda snapshot: exposition(prefix, lambda: snapshot, self.histograms),
             loop=asyncio.get_running_loop(),
         )
         server = ProbeServer(self.settings.metrics_host, port, sources)
@@ -302,6 +333,15 @@ class Service:
             self.metrics_port,
             extra={"obj": self.ident},
         )
+
+
+def _trace_attributes(name: str, ident: str) -> dict[str, str]:
+    """Resource attributes of a service's spans: its instance, and for an agent the cluster
+    it runs for (``NAMESPACE/NAME``)."""
+    out = {"ripple.instance": ident}
+    if name == "agent":
+        out["ripple.cluster"] = ident
+    return out
 
 
 async def _run(service: Service, main: Main) -> None:
@@ -335,6 +375,7 @@ async def _run(service: Service, main: Main) -> None:
         async with asyncio.TaskGroup() as group:
             service._group = group
             group.create_task(service.lag.run(), name="loop-lag")
+            service._start_tracing()
             if service.settings.metrics_port is not None:
                 service._serve_probes(service.settings.metrics_port)
             group.create_task(_main(service, main, task), name="main")

@@ -45,6 +45,19 @@ class ServiceSettings(BaseSettings):
     connect_timeout: float = Field(
         2.0, gt=0, description="Seconds per NATS connection attempt (retried with backoff)."
     )
+    otlp_endpoint: str | None = Field(
+        None,
+        description=(
+            "OTLP/HTTP collector receiving the service's traces, e.g. http://collector:4318 "
+            "(/v1/traces is added when the URL has no path; tracing is off when unset)."
+        ),
+    )
+    trace_sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded when tracing (a change follows its parent).",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -57,6 +70,16 @@ class ServiceSettings(BaseSettings):
         for url in value.split(","):
             if not url.strip().startswith(("nats://", "tls://", "ws://", "wss://")):
                 raise ValueError(f"{url!r} is not a nats://, tls://, ws:// or wss:// URL")
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _otlp_endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from shared.runtime.tracing import traces_url
+
+        traces_url(value)  # ValueError: not an http(s) URL
         return value
 
     @property
