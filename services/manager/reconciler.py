@@ -42,7 +42,10 @@ from services.manager.statuses import (
     publication_problems,
 )
 from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER, GVK
+from shared.metrics import LATENCY_BUCKETS, Histogram
+from shared.runtime import tracing
 from shared.runtime.slicing import Slicer
+from shared.runtime.tracing import Origin
 from shared.templating import Limits
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,14 @@ class Reconciler:
         self._snapshot_at = 0.0
         self._reconciling = False
         self._tick_pending = False
+        #: where the matching-set changes of the batch come from (their headers)
+        self._origins: list[Origin] = []
+        self.reconcile_seconds = Histogram(
+            "reconcile_seconds",
+            "One reconcile of a batch of inputs (wall clock: planning in its thread and the "
+            "slices given back to the loop included)",
+            LATENCY_BUCKETS,
+        )
 
     # -- inputs ------------------------------------------------------------------------------
     async def submit(self, source: str, item: Any) -> None:
@@ -158,6 +169,10 @@ class Reconciler:
                 self.inputs.on_kube(item)
             elif source == "match":
                 self.inputs.on_match(item)
+                if item.headers:
+                    origin = Origin.of(item.headers)
+                    if origin is not None:
+                        self._origins.append(origin)
             else:
                 self._tick_pending = False
         except Exception:
@@ -179,7 +194,33 @@ class Reconciler:
                 await slicer.pause()
             self.stats["batch_max"] = max(self.stats["batch_max"], applied)
             if self.inputs.known():
+                await self.reconcile_traced(slicer)
+
+    async def reconcile_traced(self, slicer: Slicer | None = None) -> None:
+        """:meth:`reconcile`, as a span that is the child of the batch's first traced change
+        and links to every one; the desired states it queues carry the batch's oldest event
+        time and the span's trace context (:meth:`Publisher.carry`)."""
+        origins, self._origins = self._origins, []
+        started = time.perf_counter()
+        try:
+            await self._reconcile_traced(slicer, origins)
+        finally:
+            self.reconcile_seconds.observe(time.perf_counter() - started)
+
+    async def _reconcile_traced(self, slicer: Slicer | None, origins: list[Origin]) -> None:
+        if not origins and not tracing.enabled():
+            await self.reconcile(slicer)
+            return
+        oldest = tracing.merge(origins)
+        parent = next((o for o in origins if o.traceparent), None)
+        attributes = {"ripple.changes": len(origins)}
+        with tracing.span("reconcile", parent=parent, links=origins, attributes=attributes,
+                          at=oldest.at if oldest else 0.0) as span:  # fmt: skip
+            self.publisher.carry = tracing.carried(span, oldest)
+            try:
                 await self.reconcile(slicer)
+            finally:
+                self.publisher.carry = None
 
     async def reconcile(self, slicer: Slicer | None = None) -> None:
         """One reconcile of everything applied so far, and its publication queued."""
