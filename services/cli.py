@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from services.tools import commands
+from services.tools import commands, explain
 from services.tools.options import log_level_option
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ def _root(
 
 
 commands.register(app)
+explain.register(app)
 
 
 def main() -> None:

@@ -63,8 +63,13 @@ def explain(
         notes.append(f"cluster {cluster} is not registered: no trigger selects it")
     if only and only not in world.triggers:
         notes.append(f"trigger {only!r} not found")
-    unused = sorted(
-        n for n in world.event_sources if n not in used and _concerns(compiler, n, subject)
+    used.update(t.event_source_name for t in world.triggers.values())
+    unused = (
+        []
+        if only
+        else sorted(
+            n for n in world.event_sources if n not in used and _concerns(compiler, n, subject)
+        )
     )
     verdicts = [b.verdict for b in blocks]
     verdict = FIRES if FIRES in verdicts else UNKNOWN if UNKNOWN in verdicts else DOES_NOT_FIRE
