@@ -1,0 +1,259 @@
+"""``ripple explain``: offline on every scenario of ../shared/scenarios and examples/story (a
+matching object: verdict, message, profile names, destinations and deployed objects as the
+scenario's expect/ shows them; a non-matching one: the filter that refused it), and on the
+running system through the manager's REST API (apply outcome, the converse)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from services.cli import app
+from services.manager import naming
+from services.manager.model import ClusterKey
+from services.scenario.stack import Stack
+from tests.integration.helpers import eventually
+from tests.paths import REPO, SCENARIOS
+
+STORY = REPO / "examples" / "story"
+S01 = SCENARIOS / "01-network-policy-per-service"
+
+
+def run(*argv: str) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(app, ["explain", *argv, "-o", "json"])
+    assert result.exit_code in (0, 1, 4), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def ident(path: Path) -> str:
+    obj = yaml.safe_load(path.read_text())
+    meta = obj["metadata"]
+    return f"{obj['apiVersion']}/{obj['kind']} {meta.get('namespace', 'default')}/{meta['name']}"
+
+
+def with_changes(tmp: Path, source: Path, change: dict[str, Any]) -> Path:
+    """A copy of ``source``'s object with ``change`` merged into it (one level deep)."""
+    obj = yaml.safe_load(source.read_text())
+    for key, value in change.items():
+        obj[key] = {**obj.get(key, {}), **value} if isinstance(value, dict) else value
+    out = tmp / source.name
+    out.write_text(yaml.safe_dump(obj))
+    return out
+
+
+def profile_name(kind: str, trigger: str, cluster: str, es: str, resource: Path | None) -> str:
+    """The name the manager gives (its naming code, from the identifying labels)."""
+    ns, name = cluster.split("/")
+    res = None
+    if resource is not None:
+        meta = yaml.safe_load(resource.read_text())["metadata"]
+        res = {"name": meta["name"], "namespace": meta.get("namespace", "")}
+    return naming.profile_name(
+        naming.profile_labels(kind, trigger, ClusterKey(ns, name), es, resource=res)
+    )
+
+
+# scenario, cluster, object, {trigger: (EventSource, oneForEvent, destination, expect files)}
+MATCHING = [
+    (
+        SCENARIOS / "01-network-policy-per-service",
+        "default/cluster-a",
+        "cluster/my-service.yaml",
+        {"service-network-policy": ("sveltos-service", True, "cluster-a", ["front-my-service"])},
+    ),
+    (
+        SCENARIOS / "01b-network-policy-per-service-lua",
+        "default/cluster-a",
+        "cluster/another-service.yaml",
+        {
+            "service-network-policy": (
+                "sveltos-service",
+                True,
+                "cluster-a",
+                ["front-another-service"],
+            )
+        },
+    ),
+    (
+        SCENARIOS / "02-one-ingress-for-all-https-services",
+        "default/cluster-a",
+        "cluster/my-service.yaml",
+        {"ingress-configuration": ("https-service", False, "cluster-a", ["ingress-two-paths"])},
+    ),
+    (
+        SCENARIOS / "03-httproute-per-service",
+        "default/cluster-a",
+        "cluster/my-service-2.yaml",
+        {"service-http-routes": ("eng-http-service", True, "cluster-a", ["route-my-service-2"])},
+    ),
+    (
+        SCENARIOS / "04-matching-resources-without-collection",
+        "default/cluster-a",
+        "cluster/deploy-api.yaml",
+        {
+            "per-deployment-quota": ("team-deployments", True, "cluster-a", ["quota-api"]),
+            "deployment-inventory": ("team-deployments", False, "cluster-a", ["inventory-both"]),
+        },
+    ),
+    (
+        SCENARIOS / "05-cross-cluster-v1beta1",
+        "default/cluster-b",
+        "cluster/billing.yaml",
+        {"export-services-to-hub": ("exported-services", True, "hub", ["hub-cluster-b-billing"])},
+    ),
+    (
+        STORY,
+        "default/cluster-a",
+        "cluster/eng-my-service.yaml",
+        {
+            "service-http-routes": ("eng-http-service", True, "cluster-a", ["route-my-service"]),
+            "ingress-configuration": ("https-service", False, "cluster-a", ["ingress-my-service"]),
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "cluster", "file", "wanted"), MATCHING, ids=[m[0].name for m in MATCHING]
+)
+def test_offline_a_matching_object(
+    scenario: Path, cluster: str, file: str, wanted: dict[str, Any]
+) -> None:
+    code, answer = run(file, "--cluster", cluster, "--offline", str(scenario))
+    assert (code, answer["verdict"], answer["mode"]) == (0, "fires", "offline")
+    blocks = {b["trigger"]: b for b in answer["triggers"]}
+    for trigger, (es, one_for_event, dest, expected) in wanted.items():
+        block = blocks[trigger]
+        assert block["verdict"] == "fires", block
+        assert block["evaluation"]["verdict"] == "match"
+        assert block["evaluation"]["message"]
+        assert block["clusterSelected"] and "selects it" in block["clusterReason"]
+        [instance] = block["instances"]
+        resource = scenario / file if one_for_event else None
+        assert instance["profile"] == profile_name(block["kind"], trigger, cluster, es, resource)
+        assert instance["destinations"] == [f"sveltos:default/{dest}"]
+        for name in expected:
+            assert ident(scenario / "expect" / f"{name}.yaml") in instance["objects"]
+        assert not instance["error"]
+
+
+def test_offline_non_matching_objects_name_what_refused_them(tmp_path: Path) -> None:
+    s01b = SCENARIOS / "01b-network-policy-per-service-lua"
+    s02 = SCENARIOS / "02-one-ingress-for-all-https-services"
+    s03 = SCENARIOS / "03-httproute-per-service"
+    s04 = SCENARIOS / "04-matching-resources-without-collection"
+    s05 = SCENARIOS / "05-cross-cluster-v1beta1"
+    https_only = {"spec": {"ports": [{"port": 443, "protocol": "TCP"}]}}
+    other_team = {"metadata": {"name": "api", "namespace": "default", "labels": {"team": "x"}}}
+    cases = [
+        (S01, "default/cluster-a", S01 / "cluster/unlabelled-service.yaml",
+         "labelFilter sveltos Equal 'fv': label 'sveltos' is absent"),
+        (s01b, "default/cluster-a", s01b / "cluster/unlabelled-service.yaml",
+         "the Lua script returned matching = false"),
+        (s02, "default/cluster-a", s02 / "cluster/other-namespace-service.yaml",
+         "namespace 'default' is not 'eng'"),
+        (s03, "default/cluster-a",
+         with_changes(tmp_path, s03 / "cluster/my-service.yaml", https_only),
+         "the Lua script returned matching = false"),
+        (s04, "default/cluster-a",
+         with_changes(tmp_path, s04 / "cluster/deploy-api.yaml", other_team),
+         "labelFilter team Equal 'payments': label 'team' is 'x'"),
+        (s05, "default/hub", s05 / "cluster/billing.yaml",
+         "sourceClusterSelector 'env=fv' does not select it"),
+        (STORY, "default/cluster-a", STORY / "cluster/namespace-eng.yaml", None),
+    ]  # fmt: skip
+    for scenario, cluster, file, refusal in cases:
+        code, answer = run(str(file), "--cluster", cluster, "--offline", str(scenario))
+        assert (code, answer["verdict"]) == (1, "does not fire"), (scenario.name, answer)
+        if refusal is None:  # no EventSource of the story watches Namespaces
+            assert answer["triggers"] == [] and "no trigger concerns it" in answer["summary"]
+            continue
+        reasons = [b["reason"] for b in answer["triggers"]]
+        assert any(refusal in r for r in reasons), (scenario.name, reasons)
+        assert all(not b["instances"] for b in answer["triggers"])
+
+
+def test_offline_text_output_and_the_converse() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["explain", "cluster/my-service.yaml", "-c", "default/cluster-a", "--offline", str(S01)],
+    )
+    assert result.exit_code == 0
+    first, *_ = result.stdout.splitlines()
+    assert first.startswith("VERDICT: FIRES - fires service-network-policy")
+    code, answer = run(
+        "--deployed",
+        "expect/front-my-service.yaml",
+        "-c",
+        "default/cluster-a",
+        "--offline",
+        str(S01),
+    )
+    assert (code, answer["verdict"]) == (0, "found")
+    [origin] = answer["origins"]
+    assert origin["trigger"] == "service-network-policy"
+    assert origin["eventSource"] == "sveltos-service"
+    assert origin["resource"] == "v1/Service default/my-service"
+    assert origin["sourceCluster"] == "sveltos:default/cluster-a"
+
+
+def test_bad_input_is_exit_2_with_a_clear_error() -> None:
+    r = CliRunner().invoke(
+        app, ["explain", "cluster/my-service.yaml", "-c", "default/nope", "--offline", str(S01)]
+    )
+    assert r.exit_code == 2 and "is not registered" in r.output and "cluster-a" in r.output
+    r = CliRunner().invoke(app, ["explain", "-c", "default/cluster-a", "--offline", str(S01)])
+    assert r.exit_code == 2 and "give one of" in r.output
+
+
+# -- the running system -------------------------------------------------------------------
+def test_live_explain_through_rest_shows_the_outcome_and_the_converse(tmp_path: Path) -> None:
+    with Stack(S01 / "fleet.yaml", S01 / "management", state_dir=tmp_path / "stack") as stack:
+        client = stack.client("default/cluster-a")
+        client.apply(yaml.safe_load((S01 / "cluster/my-service.yaml").read_text()))
+        client.apply(yaml.safe_load((S01 / "cluster/unlabelled-service.yaml").read_text()))
+        kubeconfig = str(stack.kubeconfig("default/cluster-a"))
+        manager = stack.rest_url
+        assert manager is not None
+        common = ["-c", "default/cluster-a", "--manager", manager]
+        named = ["--kind", "Service", "-n", "default", "--kubeconfig", kubeconfig, *common]
+
+        def provisioned() -> dict[str, Any] | None:
+            code, answer = run("--name", "my-service", *named)
+            [block] = answer["triggers"]
+            outcomes = [o for i in block["instances"] for o in i["outcomes"]]
+            done = [o for o in outcomes if o["status"] == "Provisioned"]
+            return answer if code == 0 and done else None
+
+        answer = eventually(provisioned, 30, "my-service's profile provisioned")
+        [block] = answer["triggers"]
+        assert answer["mode"] == "live" and block["evaluation"]["matchingSet"] == "holds it"
+        [instance] = block["instances"]
+        assert instance["live"] is True
+        assert instance["objects"] == [
+            "networking.k8s.io/v1/NetworkPolicy default/front-my-service"
+        ]
+        [outcome] = instance["outcomes"]
+        assert outcome["cluster"] == "sveltos:default/cluster-a" and outcome["objects"] == 1
+        assert outcome["generation"] >= 1
+
+        code, refused = run("--name", "plain-service", *named)
+        assert code == 1 and "label 'sveltos' is absent" in refused["triggers"][0]["reason"]
+        code, by_set = run("--name", "my-service", "--kind", "Service", "-n", "default", *common)
+        assert code == 0 and by_set["triggers"][0]["evaluation"]["decidedBy"] == "matching set"
+
+        code, origin = run(
+            "--deployed", "--api-version", "networking.k8s.io/v1", "--kind", "NetworkPolicy",
+            "--name", "front-my-service", "-n", "default", "--kubeconfig", kubeconfig, *common,
+        )  # fmt: skip
+        assert (code, origin["verdict"]) == (0, "found")
+        [o] = origin["origins"]
+        assert o["profile"] == instance["profile"] and o["trigger"] == "service-network-policy"
+        assert o["resource"] == "v1/Service default/my-service"
+        assert o["resourceLabels"] == {"sveltos": "fv"}
+        assert o["hashMatches"] is True and o["outcome"]["status"] == "Provisioned"
