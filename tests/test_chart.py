@@ -380,3 +380,27 @@ def test_rbac_create_false_renders_no_cluster_roles() -> None:
     docs = render({**EVERYTHING, "rbac": {"create": False}})
     assert not [d for d in docs if d["kind"].startswith("ClusterRole")]
     assert len([d for d in docs if d["kind"] == "ServiceAccount"]) == 3
+
+
+# -- what the pods run: valid commands and settings ----------------------------------------
+def test_each_container_runs_a_valid_command_with_valid_settings() -> None:
+    """The args are a `ripple` command whose flags exist, and the RIPPLE_* variables the
+    chart sets are settings of that service, with values it accepts (built as it would)."""
+    from typer.testing import CliRunner
+
+    from services.cli import app
+    from tests.chart.settings_env import SETTINGS, build, known_variables
+
+    values = {**EVERYTHING, "nats": {"existingSecret": "s"}, "manager": {"apiTokenSecret": "t"}}
+    for name, pod in pods(render(values)).items():
+        [container] = pod["containers"]
+        args = container["args"]
+        result = CliRunner().invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert all(a in result.output for a in args if a.startswith("--")), name
+        cls = SETTINGS[args[0]]
+        env = {e["name"]: e.get("value", "from-a-secret") for e in container["env"]}
+        ripple = {k: v for k, v in env.items() if k.startswith("RIPPLE_")}
+        assert set(ripple) <= known_variables(cls), (name, set(ripple) - known_variables(cls))
+        settings = build(cls, ripple)
+        assert settings.metrics_port == 9090, name
