@@ -112,6 +112,14 @@ class TriggerOut(BaseModel):
     matching_clusters: list[str] = Field(serialization_alias="matchingClusters")
     profiles: list[str]
     errors: list[str]
+    withdrawal_held: dict[str, Any] | None = Field(
+        None,
+        serialization_alias="withdrawalHeld",
+        description=(
+            "The withdrawal the guard holds, when one is: instances held, of how many, "
+            "since when, the token and the command that confirm it (docs/withdrawal-guard.md)"
+        ),
+    )
 
 
 def _report(cluster: Any, es: str, ms: MatchSet, *, full: bool = False) -> ReportOut:
@@ -333,7 +341,14 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
 
 
 def _trigger(s: Snapshot, name: str) -> TriggerOut:
+    from services.manager.guard import parse_message  # the held withdrawal's status line
+
     view = s.triggers[name]
+    errors = s.trigger_errors(name)
+    held = next(filter(None, map(parse_message, errors)), None)
+    if held is not None:  # the numbers of the withdrawal the guard holds, and how to confirm
+        command = f"kubectl annotate {view.kind.lower()} {name} {held['annotation']}="
+        held["confirm"] = f"{command}{held['token']} --overwrite"
     return TriggerOut(
         name=name,
         kind=view.kind,
@@ -341,7 +356,8 @@ def _trigger(s: Snapshot, name: str) -> TriggerOut:
         one_for_event=view.one_for_event,
         matching_clusters=[str(c) for c in s.trigger_clusters(name)],
         profiles=list(s.profiles_by_trigger.get(name, ())),
-        errors=list(s.trigger_errors(name)),
+        errors=list(errors),
+        withdrawal_held=held,
     )
 
 

@@ -11,11 +11,18 @@ one key at one moment, what its publisher must do (:meth:`Publication.decide`):
 - a desired key no longer wanted stays published until its removal grace period has run out
   (:class:`Wait`); the grace is counted again from the restart for keys found at start-up,
   so a restart never removes early;
+- a desired state or profile no longer wanted passes the withdrawal guard
+  (:mod:`services.manager.guard`): it waits for its trigger's verdict (:class:`Wait`), and
+  when one change would withdraw most of the trigger's instances it is held until confirmed
+  or until the condition clears -- :meth:`Publication.decide` then raises
+  :class:`~shared.runtime.errors.Terminal` with the hold's message, so that the key is a
+  failure its trigger's status, REST and metrics show until the hold ends;
 - otherwise a published key that is not wanted is deleted (:data:`DELETE`): on the first
   pass after a start this withdraws what was published before and is no longer wanted, on
   positive knowledge only (definitions and clusters read completely, the report known).
 
-No I/O, no clock of its own (``now`` is given), no asyncio: unit-tested in milliseconds.
+No I/O, no clock of its own (``now`` is given; the guard's "since" reads the wall clock it
+is given), no asyncio: unit-tested in milliseconds.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple
+from typing import Any, NamedTuple
 
+from services.manager.decisions import DELETE, HOLD, NOTHING, Decision, Put, Wait
+from services.manager.guard import Bound, Guard
 from services.manager.model import ClusterKey, ProfilePlan
 from services.manager.outputs import (
     ASSIGNMENTS,
@@ -41,6 +50,7 @@ from services.manager.outputs import (
 )
 from services.manager.state import Changes, DesiredEntry
 from shared.api.vocabulary import CAPI, SVELTOS, TRIGGER_LABEL_SETS, ClusterType
+from shared.runtime.errors import Terminal
 
 Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
 
@@ -70,41 +80,16 @@ class Unknown(NamedTuple):
         return bool(self.pairs or self.failing)
 
 
-class Put(NamedTuple):
-    """Publish ``value`` under the key (the publisher skips an unchanged body)."""
-
-    value: Any
-
-
-class Wait(NamedTuple):
-    """Inside its removal grace period: ask again in ``seconds``."""
-
-    seconds: float
-
-
-class _Marker:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-DELETE: Final = _Marker("DELETE")
-"""Withdraw the key (published, no longer wanted, nothing holds it)."""
-HOLD: Final = _Marker("HOLD")
-"""Leave the key as it is: its pair's report is unknown since the restart."""
-NOTHING: Final = _Marker("NOTHING")
-"""Nothing to do: not wanted and not published."""
-
-Decision = Put | Wait | _Marker
-
-
 class Publication:
     """The wanted value of every key of the manager's buckets, what is published, held and
     waiting for removal. Owned by the event loop; every method is synchronous and pure."""
 
-    def __init__(self, removal_grace: float = 0.0, published: Published | None = None) -> None:
+    def __init__(
+        self,
+        removal_grace: float = 0.0,
+        published: Published | None = None,
+        guard: Bound | Guard | None = None,
+    ) -> None:
         start = published or Published()
         self.removal_grace = removal_grace
         self.first = True
@@ -116,6 +101,10 @@ class Publication:
         self.pending: dict[Item, float] = {}  # desired keys no longer wanted -> removal time
         self.owners: dict[Item, Owner] = {}  # the definition a key is published for
         self._profile_keys: dict[str, str] = {}  # profile name -> its key
+        self.guard = guard if isinstance(guard, Guard) else Guard(guard or Bound())
+        for item, pair in self.pairs.items():
+            if item[0] == DESIRED and pair is not None:
+                self.guard.track(item[1], pair[0])
 
     # -- after each reconcile ----------------------------------------------------------------
     def observe(
@@ -146,9 +135,10 @@ class Publication:
         """:meth:`observe` in steps: yields every :data:`STEP` changed outputs (their keys
         are computed here), so a caller on an event loop can give the loop back."""
         dirty: set[Item] = set()
+        self.guard.triggers = changes.triggers
         yield from self._assignments(changes, dirty)
         yield from self._desired(changes, now, dirty)
-        yield from self._profiles(changes, dirty)
+        yield from self._profiles(changes, now, dirty)
         if statuses is not None:
             self._statuses(statuses, dirty)
         if self.first:
@@ -156,6 +146,7 @@ class Publication:
             self.first = False
         elif self.held:
             self._release(unknown(), now, dirty)
+        self._settle(now, dirty)
         return dirty
 
     def _assignments(self, changes: Changes, dirty: set[Item]) -> Iterator[None]:
@@ -179,9 +170,11 @@ class Publication:
             wanted[item[1]] = entry
             self.pending.pop(item, None)  # wanted again within its grace period
             self.held.discard(item)
+            self.guard.discard(item)  # wanted again: no longer withdrawn, nor held
             owner = owner_of_labels(dict(entry.labels))
             if owner is not None:
                 self.owners[item] = owner
+                self.guard.track(item[1], owner[1])
             dirty.add(item)
             if n % STEP == 0:
                 yield
@@ -189,12 +182,14 @@ class Publication:
             item = (DESIRED, desired_key(cluster, profile))
             wanted.pop(item[1], None)
             if item[1] in self.published[DESIRED]:
-                self.pending.setdefault(item, now + self.removal_grace)
+                self._withdraw(item, now)
+            else:
+                self.guard.untrack(item[1])
             dirty.add(item)
             if n % STEP == 0:
                 yield
 
-    def _profiles(self, changes: Changes, dirty: set[Item]) -> Iterator[None]:
+    def _profiles(self, changes: Changes, now: float, dirty: set[Item]) -> Iterator[None]:
         wanted = self.wanted[PROFILES]
         for n, (name, plan) in enumerate(changes.profiles_put.items(), 1):
             if not plan.cluster_profile:
@@ -203,6 +198,7 @@ class Publication:
             self._profile_keys[name] = key
             wanted[key] = plan
             self.held.discard((PROFILES, key))
+            self.guard.discard((PROFILES, key))
             self.owners[(PROFILES, key)] = _owner_of_profile(plan)
             dirty.add((PROFILES, key))
             if n % STEP == 0:
@@ -211,6 +207,8 @@ class Publication:
             old = self._profile_keys.pop(name, None)
             if old is not None:
                 wanted.pop(old, None)
+                if old in self.published[PROFILES]:
+                    self._withdraw((PROFILES, old), now)
                 dirty.add((PROFILES, old))
 
     def _statuses(self, statuses: Mapping[str, Any], dirty: set[Item]) -> None:
@@ -235,11 +233,11 @@ class Publication:
         for item in stale:
             if item[1] not in self.published[item[0]]:
                 continue  # deleted meanwhile (observe gives the loop back between steps)
-            if item[0] in (DESIRED, PROFILES) and self._unknown(item, what):
-                self.held.add(item)
-                continue
-            if item[0] == DESIRED:
-                self.pending.setdefault(item, now + self.removal_grace)
+            if item[0] in (DESIRED, PROFILES):
+                if self._unknown(item, what):
+                    self.held.add(item)
+                    continue
+                self._withdraw(item, now)
             dirty.add(item)
 
     def _release(self, what: Unknown, now: float, dirty: set[Item]) -> None:
@@ -251,9 +249,38 @@ class Publication:
             self.held.discard(item)
             if item[1] in self.wanted[item[0]]:
                 continue  # wanted again: its put is already queued
-            if item[0] == DESIRED:
-                self.pending.setdefault(item, now + self.removal_grace)
+            self._withdraw(item, now)
             dirty.add(item)
+
+    # -- the withdrawal guard ----------------------------------------------------------------
+    def _withdraw(self, item: Item, now: float) -> None:
+        """A published desired state or profile is no longer wanted: it waits for its
+        trigger's verdict, or proceeds (its removal grace starts)."""
+        trigger = self._trigger_of(item)
+        if not self.guard.withdraw(item, trigger, now):
+            self._proceed(item, now)
+        elif item not in self.owners and trigger is not None:  # its status shows the hold
+            self.owners[item] = (self.guard.triggers[trigger].kind, trigger)
+
+    def _proceed(self, item: Item, went: float) -> None:
+        if item[0] == DESIRED:
+            self.pending.setdefault(item, went + self.removal_grace)
+
+    def _settle(self, now: float, dirty: set[Item]) -> None:
+        """The guard's verdicts due now: what proceeds, and the held keys whose hold's
+        numbers changed, are looked at again."""
+        settled = self.guard.settle(now)
+        for item, went in settled.proceed:
+            self._proceed(item, went)
+            dirty.add(item)
+        dirty.update(settled.refresh)
+
+    def _trigger_of(self, item: Item) -> str | None:
+        owner = self.owners.get(item)
+        if owner is not None:
+            return owner[1]
+        pair = self.pairs.get(item)
+        return pair[0] if pair is not None else None
 
     def _unknown(self, item: Item, what: Unknown) -> bool:
         if self.profile_names.get(item, "") in what.failing:
@@ -263,7 +290,9 @@ class Publication:
 
     # -- when a publisher looks at a key -----------------------------------------------------
     def decide(self, item: Item, now: float) -> Decision:
-        """What to do with ``item`` at ``now`` (no side effect)."""
+        """What to do with ``item`` at ``now``. No side effect but one: at the end of a
+        trigger's window, the guard's verdict on its withdrawals. Raises
+        :class:`~shared.runtime.errors.Terminal` (the hold's message) for a held withdrawal."""
         bucket, key = item
         value = self.wanted[bucket].get(key)
         if value is not None:
@@ -272,6 +301,15 @@ class Publication:
             return HOLD
         if key not in self.published[bucket]:
             return NOTHING
+        waiting = self.guard.waiting(item, now)
+        if waiting:
+            return Wait(waiting)
+        if waiting is not None:  # the window is over: its trigger's verdict
+            for proceeding, went in self.guard.settle(now, self.guard.trigger_of(item)).proceed:
+                self._proceed(proceeding, went)
+        hold = self.guard.hold_of(item)
+        if hold is not None:
+            raise Terminal(hold.message)
         deadline = self.pending.get(item)
         if deadline is not None and deadline > now:
             return Wait(deadline - now)
@@ -281,8 +319,8 @@ class Publication:
         """``item`` was put. No longer wanted meanwhile: its grace period starts now."""
         bucket, key = item
         self.published[bucket].add(key)
-        if bucket == DESIRED and key not in self.wanted[bucket]:
-            self.pending.setdefault(item, now + self.removal_grace)
+        if bucket in (DESIRED, PROFILES) and key not in self.wanted[bucket]:
+            self._withdraw(item, now)
 
     def foreign(self, item: Item, *, present: bool) -> None:
         """Someone else wrote (``present``) or deleted ``item``: a value there is published
@@ -298,8 +336,11 @@ class Publication:
         self.pending.pop(item, None)
         self.pairs.pop(item, None)
         self.profile_names.pop(item, None)
+        self.guard.discard(item)
         if item[1] not in self.wanted[item[0]]:
             self.owners.pop(item, None)
+            if item[0] == DESIRED:
+                self.guard.untrack(item[1])
 
     # -- views -------------------------------------------------------------------------------
     def owner(self, item: Item) -> Owner | None:
@@ -310,6 +351,8 @@ class Publication:
         return {
             "held": len(self.held),
             "pending_removals": len(self.pending),
+            "withdrawals_held_triggers": len(self.guard.holds),
+            "withdrawals_held_instances": self.guard.held_instances(),
             **{f"wanted_{b}": len(self.wanted[b]) for b in BUCKETS},
             **{f"published_{b}": len(self.published[b]) for b in BUCKETS},
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from services.manager.guard import Bound
 from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
 from shared.templating import Limits
@@ -42,6 +43,42 @@ class ManagerSettings(ServiceSettings, LivenessSettings):
         ge=1 << 20,
         description="Bytes of values one template render may build (and a costly call may need).",
     )
+
+    withdrawal_guard: bool = Field(
+        True,
+        description=(
+            "Hold a change that would withdraw more than the share and more than the minimum "
+            "of a trigger's instances, until confirmed by the annotation "
+            "ripple.io/confirm-withdrawal or until the instances come back."
+        ),
+    )
+    withdrawal_guard_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of a trigger's instances one change may withdraw without a hold.",
+    )
+    withdrawal_guard_min: int = Field(
+        5, ge=0, description="Instances one change may always withdraw without a hold."
+    )
+    withdrawal_guard_window: float = Field(
+        2.0,
+        ge=0,
+        le=300,
+        description=(
+            "Seconds a trigger's withdrawals are counted together from its first one (each "
+            "waits for the verdict; only for triggers with more instances than the minimum)."
+        ),
+    )
+
+    def withdrawal_bound(self) -> Bound:
+        """The withdrawal guard's bound (:class:`services.manager.guard.Bound`)."""
+        return Bound(
+            share=self.withdrawal_guard_share,
+            minimum=self.withdrawal_guard_min,
+            window=self.withdrawal_guard_window,
+            enabled=self.withdrawal_guard,
+        )
 
     def render_limits(self) -> Limits:
         """The bounds of each render (:class:`shared.templating.Limits`)."""

@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from services.manager import increments, planning
+from services.manager.changes import Changes, DesiredEntry
 from services.manager.matchsets import MatchSet
 from services.manager.model import ClusterInfo, ClusterKey, PairPlan, ProfilePlan, Report
 from services.manager.planning import TriggerView, World
@@ -25,33 +27,6 @@ from shared.api.vocabulary import ObjectKey
 log = logging.getLogger(__name__)
 
 Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
-
-
-@dataclass(frozen=True)
-class DesiredEntry:
-    """What one destination cluster must run for one profile."""
-
-    cluster: ClusterKey
-    profile: str
-    objects: tuple[Any, ...]  # DeployedObject
-    sync_mode: str
-    stop_matching_behavior: str
-    labels: tuple[tuple[str, str], ...]
-    charts: tuple[Any, ...] = ()  # DeployedChart
-
-
-@dataclass
-class Changes:
-    assignments_put: dict[tuple[ClusterKey, str], dict[str, Any]] = field(default_factory=dict)
-    assignments_deleted: set[tuple[ClusterKey, str]] = field(default_factory=set)
-    desired_put: dict[tuple[ClusterKey, str], DesiredEntry] = field(default_factory=dict)
-    desired_deleted: set[tuple[ClusterKey, str]] = field(default_factory=set)
-    profiles_put: dict[str, ProfilePlan] = field(default_factory=dict)
-    profiles_deleted: set[str] = field(default_factory=set)
-    status_changed: bool = False
-
-    def __bool__(self) -> bool:
-        return any(vars(self).values())
 
 
 @dataclass
@@ -157,6 +132,7 @@ class State:
         them (the inputs must not change until the generator is exhausted); ``changes`` is
         complete at the end."""
         world = World(self.clusters, self.refs)
+        changes.triggers = MappingProxyType(self.triggers)
         if self._all_dirty:
             wanted_pairs, assignments = self._select()
             for key, value in assignments.items():
@@ -402,3 +378,6 @@ class State:
             if pair in self.pair_es:
                 out.setdefault(pair[0], TriggerStatus()).errors.append(f"{pair[1]}: {error}")
         return out
+
+
+__all__ = ["Changes", "DesiredEntry", "Pair", "State", "TriggerStatus"]

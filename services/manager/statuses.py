@@ -47,7 +47,8 @@ def publication_problems(
     failures: Mapping[Item, Failure], owners: Mapping[Item, Owner]
 ) -> dict[Owner, list[str]]:
     """The failing publications of each definition, one line each (stable across retries:
-    attempts and delays are left out, so a retry does not rewrite the status)."""
+    attempts and delays are left out, so a retry does not rewrite the status); keys that
+    fail alike are one line (a held withdrawal: each key of the hold says the same)."""
     out: dict[Owner, list[str]] = {}
     for item, failure in sorted(failures.items()):
         owner = owners.get(item)
@@ -55,7 +56,7 @@ def publication_problems(
             continue
         text = failure.message if failure.terminal else f"{failure.message} (retrying)"
         out.setdefault(owner, []).append(text)
-    return out
+    return {owner: list(dict.fromkeys(lines)) for owner, lines in out.items()}
 
 
 def definition_views(

@@ -182,6 +182,37 @@ def register(app: typer.Typer) -> None:
             env="RIPPLE_RENDER_MEMORY",
             help="Bytes of values one render may build (67108864).",
         ),
+        withdrawal_guard: bool = _opt(
+            None,
+            "--withdrawal-guard/--no-withdrawal-guard",
+            env="RIPPLE_WITHDRAWAL_GUARD",
+            help="Hold a change that would withdraw most of a trigger's instances until it is "
+            "confirmed (annotation ripple.io/confirm-withdrawal=TOKEN, the token in the "
+            "trigger's status) or the instances come back (on).",
+        ),
+        withdrawal_guard_share: float = _opt(
+            None,
+            "--withdrawal-guard-share",
+            env="RIPPLE_WITHDRAWAL_GUARD_SHARE",
+            metavar="SHARE",
+            help="Held when one change would withdraw more than this share of a trigger's "
+            "instances (0.5) and more than --withdrawal-guard-min of them.",
+        ),
+        withdrawal_guard_min: int = _opt(
+            None,
+            "--withdrawal-guard-min",
+            env="RIPPLE_WITHDRAWAL_GUARD_MIN",
+            metavar="N",
+            help="Instances one change may always withdraw (5).",
+        ),
+        withdrawal_guard_window: float = _opt(
+            None,
+            "--withdrawal-guard-window",
+            env="RIPPLE_WITHDRAWAL_GUARD_WINDOW",
+            metavar="SECONDS",
+            help="Withdrawals of a trigger counted together from its first one; each waits "
+            "for the verdict (2.0; only triggers with more instances than the minimum).",
+        ),
         nats: str = NATS,
         nats_user: str = NATS_USER,
         nats_password: str = NATS_PASSWORD,

@@ -302,6 +302,10 @@ LEGACY_TEMPLATE_ANNOTATION = f"{SVELTOS_DOMAIN}/template"
 TEX_TEMPLATE_ANNOTATION = f"{SVELTOS_DOMAIN}/tex-template"
 #: Ripple's own: the template flavour of a referenced ConfigMap/Secret (go | jinja)
 FLAVOUR_ANNOTATION = "ripple.io/template-flavour"
+#: Ripple's own: on an EventTrigger / EventBasedAddOn, confirms the mass withdrawal its
+#: status shows as held by the withdrawal guard; the value must be that hold's token (a
+#: stale value never approves a later, different withdrawal)
+WITHDRAWAL_CONFIRM_ANNOTATION = "ripple.io/confirm-withdrawal"
 
 
 @dataclass(frozen=True)
