@@ -334,6 +334,7 @@ class Reconciler:
             "puts": self.publisher.stats["puts"],
             "deletes": self.publisher.stats["deletes"],
             "publication_failures": len(self.publisher.queue.failures),
+            "withdrawals_held": len(self.publication.guard.holds),
         }
 
     def _state_gauges(self) -> dict[str, float]:
@@ -421,6 +422,7 @@ class Reconciler:
             "ready": ("gauge", "1 once every input was read", 1.0 if self.ready else 0.0),
         }
         out.update(self.publisher.metrics())
+        out.update(self.publication.guard.metrics())
         out.update(rendering.refusal_metrics())
         out["plan_steps_total"] = (
             "counter",
