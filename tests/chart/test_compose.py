@@ -89,15 +89,62 @@ def test_the_documented_fleet_gives_what_compose_mounts(tmp_path: Path) -> None:
             assert server.startswith(f"https://{name}:"), (service_name, server)
         assert name in (tls.certificate_names(fleet.ca_file or Path()) or set())
         env = {**os.environ, "KUBECONFIG": str(kube / LOCAL_DIR / "management.kubeconfig")}
-        crds = REPO / "charts" / "ripple" / "crds"
-        for args in (
-            ["apply", "-f", str(crds)],
-            ["wait", "--for=condition=Established", "crd", "--all", "--timeout=20s"],
-        ):
-            proc = subprocess.run(
-                [str(KUBECTL), *args], env=env, capture_output=True, text=True, timeout=60
-            )
-            assert proc.returncode == 0, proc.stderr
+        documented_kubectl_steps(env)
+
+
+REGISTRATION = """apiVersion: lib.projectsveltos.io/v1beta1
+kind: SveltosCluster
+metadata: {name: cluster-a, namespace: default, labels: {env: fv}}
+spec: {}
+"""
+
+
+def documented_kubectl_steps(env: dict[str, str]) -> None:
+    """docs/deploy.md's step 3, as written there, against the fleet through kube/local/."""
+    story = REPO / "examples" / "story"
+    steps: list[tuple[list[str], str | None]] = [
+        (["apply", "-f", str(REPO / "charts" / "ripple" / "crds")], None),
+        (["wait", "--for=condition=Established", "crd", "--all", "--timeout=20s"], None),
+        (["apply", "-f", "-"], REGISTRATION),
+        (
+            [
+                "patch",
+                "sveltoscluster",
+                "cluster-a",
+                "-n",
+                "default",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                '{"status": {"ready": true}}',
+            ],
+            None,
+        ),
+        (["apply", "-f", str(story / "management" / "network-policy-per-service.yaml")], None),
+        (
+            [
+                "get",
+                "sveltoscluster",
+                "cluster-a",
+                "-n",
+                "default",
+                "-o",
+                "jsonpath={.status.ready}",
+            ],
+            None,
+        ),
+    ]
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    assert "examples/story/management/network-policy-per-service.yaml" in docs
+    assert (story / "cluster" / "my-service.yaml").exists()
+    out = ""
+    for args, stdin in steps:
+        proc = subprocess.run(
+            [str(KUBECTL), *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, (args, proc.stderr)
+        out = proc.stdout
+    assert out == "true"
 
 
 def test_the_image_runs_as_a_non_root_user_with_a_home() -> None:
