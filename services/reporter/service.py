@@ -17,7 +17,12 @@ content is what was last written is skipped.
 The reporter holds no state of its own: after a restart it re-reads the buckets and
 converges, objects that no value wants any more being deleted by the orphan sweep.
 
-Modules: ``service`` (this composition), ``mirrors`` (bucket watchers -> wanted content),
+Metrics (``--metrics-port``): the writer's counters and gauges (writes, failures, queue
+depths, pending writes), what was skipped per bucket, and the latencies of
+:mod:`services.reporter.metrics` (input lag per bucket, write time, change to write, the
+oldest pending write).
+
+Modules: ``service`` (this composition), ``metrics`` (the latencies), ``mirrors`` (bucket watchers -> wanted content),
 ``matchsets`` (the matching sets of ``ripple-matches``, pure), ``ownership`` (which value
 wants which object, pure), ``writer`` (queues, coalescing, Kubernetes writes, retries,
 metrics), ``statuses`` (the writer's status patches), ``writes`` (what a write is, pure),
@@ -32,10 +37,10 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from services.reporter.metrics import Latencies, MeasuredWriter, measured
 from services.reporter.mirrors import MATCHES, OUTCOMES, PROFILES, Mirrors
 from services.reporter.ownership import Ownership
 from services.reporter.settings import ReporterSettings
-from services.reporter.writer import Writer
 from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
@@ -66,14 +71,23 @@ async def main(settings: ReporterSettings, service: Service) -> None:
     service.not_ready_reason = "connecting to NATS"
     nc = await service.connect(inbox_prefix=REPORTER_INBOX_PREFIX)
     js = nc.jetstream()
-    matches: KVStore[m.MatchesEvent] = await service.open_bucket(js, streams.MATCHES, MATCH_TYPES)
-    profiles = await service.open_bucket(js, streams.PROFILES, m.ProfileEvent)
-    statuses = await service.open_bucket(js, streams.STATUS, m.DefinitionStatusEvent)
-    outcomes = await service.open_bucket(js, streams.OUTCOMES, m.ApplyOutcomeEvent)
+    latencies = Latencies.create()
+    matches: KVStore[m.MatchesEvent] = measured(
+        await service.open_bucket(js, streams.MATCHES, MATCH_TYPES), latencies
+    )
+    profiles = measured(await service.open_bucket(js, streams.PROFILES, m.ProfileEvent), latencies)
+    statuses = measured(
+        await service.open_bucket(js, streams.STATUS, m.DefinitionStatusEvent), latencies
+    )
+    outcomes = measured(
+        await service.open_bucket(js, streams.OUTCOMES, m.ApplyOutcomeEvent), latencies
+    )
 
     ownership = Ownership()
-    writer = Writer(kube, ownership.wanted, delay=settings.write_delay)
+    writer = MeasuredWriter(kube, ownership.wanted, latencies, delay=settings.write_delay)
     service.add_metrics(writer.metrics)
+    for histogram in latencies.all():
+        service.add_histogram(histogram)
     for queue in writer.queues:  # liveness: work in hand but none finished -> unhealthy
         service.watch_queue(queue)
     read: set[str] = set()
