@@ -110,7 +110,7 @@ def hold_message(hold: Hold, bound: Bound) -> str:
     since = datetime.fromtimestamp(hold.since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         f"withdrawal of {hold.going} of {hold.total} instances held since {since} (one change "
-        f"would withdraw {bound.describe()}); nothing of it is withdrawn until it is "
+        f"would withdraw {bound.describe()}): nothing of it is withdrawn until it is "
         f"confirmed with `kubectl annotate {hold.kind.lower()} {hold.trigger} "
         f"{WITHDRAWAL_CONFIRM_ANNOTATION}={hold.token} --overwrite`, or until the instances "
         "come back (undo the change that withdrew them)"
