@@ -34,7 +34,8 @@ def render(
         files = chart.render(values, name=name, namespace=namespace, is_install=True)
     finally:
         chart.close()
-    return [d for text in files.values() for d in yaml.safe_load_all(text) if d]
+    manifests = [text for path, text in files.items() if path.endswith((".yaml", ".yml"))]
+    return [d for text in manifests for d in yaml.safe_load_all(text) if d]
 
 
 def refusal(values: dict[str, Any]) -> str:
@@ -404,3 +405,23 @@ def test_each_container_runs_a_valid_command_with_valid_settings() -> None:
         assert set(ripple) <= known_variables(cls), (name, set(ripple) - known_variables(cls))
         settings = build(cls, ripple)
         assert settings.metrics_port == 9090, name
+
+
+def test_the_notes_say_what_to_check_and_warn_without_credentials() -> None:
+    chart = helm.Chart.load(CHART)
+    try:
+        bare = chart.render({}, name="ripple", namespace="ns", is_install=True)
+        secured = chart.render(
+            {"nats": {"existingSecret": "s"}, "manager": {"apiTokenSecret": "api"}},
+            name="ripple",
+            namespace="ns",
+            is_install=True,
+        )
+    finally:
+        chart.close()
+    notes = bare["ripple/templates/NOTES.txt"]
+    assert "port-forward svc/ripple-manager 8080" in notes and "/readyz" in notes
+    assert "WARNING: no NATS credentials" in notes
+    notes = secured["ripple/templates/NOTES.txt"]
+    assert "WARNING" not in notes
+    assert "get secret api -o jsonpath='{.data.token}'" in notes
