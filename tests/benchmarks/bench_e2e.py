@@ -22,6 +22,14 @@ process (one per cluster), so the load generator does not delay their reading; b
 not counted; an operation whose event does not arrive within ``--drain`` seconds after the
 window is counted as missing.
 
+Next to it, the agents' own histogram ``ripple_agent_event_to_applied_seconds`` (from the
+watch event's receipt by the agent to the apply's success; creations only, since a removal is
+no apply): its buckets are scraped from every agent when the measured part of the window
+starts and after the drain, summed over the agents, and the difference's p50/p99 is
+interpolated as PromQL's ``histogram_quantile`` does (:func:`shared.metrics.quantile`). It
+starts later than the benchmark's own figure (after the API server and the informer), and
+its resolution is its buckets'.
+
 Also reported: CPU used by each process during the window (from ``/proc/<pid>/stat``), and
 the load average, since the whole stack shares the machine's cores with the load generator.
 """
@@ -50,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from services.scenario.model import Fleet, FleetCluster
 from services.scenario.stack import Stack
+from shared.metrics import parse_histogram, quantile
 from tests.paths import SCENARIOS
 
 MANAGEMENT = SCENARIOS / "01-network-policy-per-service" / "management"
@@ -219,6 +228,7 @@ class Load:
         self.live: dict[str, deque[str]] = {c: deque() for c in clusters}
         self.seq = 0
         self.errors = 0
+        self.applied_before: asyncio.Task[dict[float, float]] | None = None
 
     async def window(self, http: aiohttp.ClientSession, rate: float) -> dict[str, Any]:
         """One measurement window at ``rate`` ops/s: ``warmup`` + ``duration`` seconds."""
@@ -253,6 +263,7 @@ class Load:
 
         lag: dict[str, float] = {}
         poller = asyncio.create_task(self.loop_lag(http, lag, args.warmup))
+        self.applied_before = asyncio.create_task(self.applied(http, after=args.warmup))
         start = time.monotonic()
         cpu0, wait0 = self.cpu(), self.waits()
         stats0 = await self.manager_stats(http)
@@ -320,6 +331,27 @@ class Load:
                         worst[role] = max(worst.get(role, 0.0), float(line.split()[-1]))
             await asyncio.sleep(2.0)
 
+    async def applied(self, http: aiohttp.ClientSession, after: float = 0.0) -> dict[float, float]:
+        """The agents' ``event_to_applied`` buckets (cumulative, summed over the agents),
+        scraped ``after`` seconds from now."""
+        await asyncio.sleep(after)
+        total: dict[float, float] = {}
+        for name, port in self.stack.metrics_ports.items():
+            if not name.startswith("agent-"):
+                continue
+            try:
+                async with http.get(
+                    f"http://127.0.0.1:{port}/metrics",
+                    ssl=False,
+                    timeout=aiohttp.ClientTimeout(total=5),
+                ) as resp:
+                    text = await resp.text()
+            except (aiohttp.ClientError, TimeoutError):
+                continue
+            for bound, count in parse_histogram(text, APPLIED):
+                total[bound] = total.get(bound, 0.0) + count
+        return total
+
     def pids(self) -> dict[str, int | None]:
         out: dict[str, int | None] = {}
         if self.stack.nats is not None:
@@ -355,6 +387,8 @@ class Load:
             by[key] = by.get(key, 0.0) + cpu_seconds(pid)
         return by
 
+
+APPLIED = "ripple_agent_event_to_applied_seconds"
 
 RIPPLE_SERVICES = ("agents (all)", "manager", "reporter")
 """Ripple's own processes (the fleet, NATS and the load generator come on top)."""
@@ -446,6 +480,10 @@ async def run(args: argparse.Namespace, stack: Stack, tmp: Path) -> list[dict[st
                     await asyncio.sleep(0.2)
                 row = summarise(result, read_events(events))
                 row["errors"] = load.errors
+                row["histogram"] = histogram_delta(
+                    await load.applied_before if load.applied_before else {},
+                    await load.applied(http),
+                )
                 results.append(row)
                 if not args.json:
                     print_row(row)
@@ -454,6 +492,17 @@ async def run(args: argparse.Namespace, stack: Stack, tmp: Path) -> list[dict[st
         child.terminate()
         child.join(5)
     return results
+
+
+def histogram_delta(before: dict[float, float], after: dict[float, float]) -> dict[str, float]:
+    """p50/p99 (ms) of the observations between two scrapes of cumulative buckets."""
+    buckets = sorted((b, c - before.get(b, 0.0)) for b, c in after.items())
+    n = buckets[-1][1] if buckets else 0.0
+    return {
+        "p50_ms": quantile(0.5, buckets) * 1000 if n else float("nan"),
+        "p99_ms": quantile(0.99, buckets) * 1000 if n else float("nan"),
+        "n": n,
+    }
 
 
 def print_row(row: dict[str, Any]) -> None:
@@ -469,6 +518,7 @@ def print_row(row: dict[str, Any]) -> None:
     mgr = ", ".join(f"{k} {v:.0f}" for k, v in row["manager_per_s"].items())
     lag = ", ".join(f"{k} {v:.0f}" for k, v in sorted(row.get("loop_lag_max_ms", {}).items()))
     st = row["stages"]
+    hist = row["histogram"]
     stages = ", ".join(f"{k} {v['p50_ms']:.1f}/{v['p99_ms']:.1f}" for k, v in st.items())
     print(
         f"rate {row['rate']:>6.0f}/s (achieved {row['achieved_rate']:.0f}, late {row['late_ops']})"
@@ -477,7 +527,11 @@ def print_row(row: dict[str, Any]) -> None:
         f"  max {row['max_ms']:.1f}  (create p50/p99 {row['create_p50_ms']:.1f}/"
         f"{row['create_p99_ms']:.1f}, delete {row['delete_p50_ms']:.1f}/"
         f"{row['delete_p99_ms']:.1f})  load {row['load'][0]:.2f}\n    stages p50/p99 ms: {stages}\n    CPU cores used: {cpu}\n    Ripple CPU ms per event: {row['ripple_cpu_ms_per_event']:.2f} ({per_event})\n    run-queue wait (s/s, main thread): {wait}\n"
-        f"    manager per s: {mgr}\n    worst event-loop lag (ms): {lag}",
+        f"    manager per s: {mgr}\n    worst event-loop lag (ms): {lag}\n"
+        f"    {APPLIED} (agents' histogram, creations, from the watch event): "
+        f"p50 {hist['p50_ms']:.1f} ms  p99 {hist['p99_ms']:.1f} ms  n={hist['n']:.0f}"
+        f"  (benchmark, creations: p50 {row['create_p50_ms']:.1f}  p99 "
+        f"{row['create_p99_ms']:.1f})",
         flush=True,
     )
 
