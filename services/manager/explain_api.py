@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, params
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from services.manager.apidocs import ErrorOut, Responses, not_found, unauthorized
 from services.manager.explaining import explain
 from services.manager.explainworld import SetView, Subject, World, resolve_cluster
 from services.manager.explanations import Explanation, Provenance
@@ -30,51 +31,84 @@ from shared.api.vocabulary import ObjectKey
 MAX_OBJECT_BYTES = 1 << 20
 
 
-class ObjectRefIn(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+class _In(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
+
+class ObjectRefIn(_In):
     api_version: str = Field(min_length=1)
     kind: str = Field(min_length=1)
     namespace: str = ""
     name: str = Field(min_length=1)
 
 
-class ExplainRequest(BaseModel):
-    """An object in a cluster (``object``: its content; or ``ref``: its identity only), or a
-    CloudEvent received on NATS ``subject``."""
+class MetadataIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    name: str = Field(min_length=1)
+    namespace: str = ""
 
+
+class ObjectIn(BaseModel):
+    """A Kubernetes object (any other field is kept)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    api_version: str = Field(min_length=1)
+    kind: str = Field(min_length=1)
+    metadata: MetadataIn
+
+
+class CloudEventIn(BaseModel):
+    """A CloudEvent (any other attribute is kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: str = Field(min_length=1)
+
+
+class _Request(_In):
     cluster: str = Field(min_length=1, description="[TYPE:]NAMESPACE/NAME of a registered cluster")
-    object: dict[str, Any] | None = None
-    ref: ObjectRefIn | None = None
-    cloud_event: dict[str, Any] | None = None
-    subject: str = Field("", description="the NATS subject a CloudEvent arrived on")
     trigger: str = Field("", description="only this trigger")
     all: bool = Field(False, description="every trigger, not only those watching its kind")
 
-    @model_validator(mode="after")
-    def _one(self) -> ExplainRequest:
-        given = [x for x in (self.object, self.ref, self.cloud_event) if x is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of object, ref, cloudEvent")
-        if self.object is not None:
-            meta = self.object.get("metadata")
-            if not self.object.get("apiVersion") or not self.object.get("kind"):
-                raise ValueError("object: apiVersion and kind are required")
-            if not isinstance(meta, dict) or not meta.get("name"):
-                raise ValueError("object: metadata.name is required")
-        if self.cloud_event is not None and not self.cloud_event.get("source"):
-            raise ValueError("cloudEvent: source is required")
-        return self
-
     def key(self) -> ObjectKey | None:
-        if self.object is not None:
-            return ObjectKey.of(self.object)
-        if self.ref is not None:
-            r = self.ref
-            return ObjectKey(r.api_version, r.kind, r.namespace, r.name)
         return None
+
+    def content(self) -> dict[str, Any] | None:
+        return None
+
+
+class ObjectRequest(_Request):
+    """An object with its content (the manager evaluates it)."""
+
+    object: ObjectIn
+
+    def content(self) -> dict[str, Any]:
+        return self.object.model_dump(by_alias=True)
+
+    def key(self) -> ObjectKey:
+        return ObjectKey.of(self.content())
+
+
+class RefRequest(_Request):
+    """An object named only (the agent's matching set decides)."""
+
+    ref: ObjectRefIn
+
+    def key(self) -> ObjectKey:
+        r = self.ref
+        return ObjectKey(r.api_version, r.kind, r.namespace, r.name)
+
+
+class CloudEventRequest(_Request):
+    """A CloudEvent received on NATS ``subject``."""
+
+    cloud_event: CloudEventIn
+    subject: str = Field("", description="the NATS subject the CloudEvent arrived on")
+
+
+ExplainRequest = ObjectRequest | RefRequest | CloudEventRequest
 
 
 def world_of(s: Snapshot, clusters: Sequence[ClusterKey]) -> World:
@@ -110,7 +144,7 @@ def _cluster(s: Snapshot, ref: str) -> ClusterKey:
 def _size_check(body: ExplainRequest) -> None:
     import json
 
-    payload = body.object if body.object is not None else body.cloud_event
+    payload = body.content() if not isinstance(body, CloudEventRequest) else body.cloud_event
     if payload is not None and len(json.dumps(payload, default=str)) > MAX_OBJECT_BYTES:
         raise HTTPException(413, f"the object is over {MAX_OBJECT_BYTES} bytes")
 
@@ -118,18 +152,18 @@ def _size_check(body: ExplainRequest) -> None:
 def router(snapshot: Callable[[], Snapshot], dependencies: Sequence[params.Depends]) -> APIRouter:
     """The explain endpoints, reading ``snapshot()`` (guarded by ``dependencies``)."""
     api = APIRouter(dependencies=list(dependencies), tags=["explain"])
-    missing: dict[int | str, dict[str, Any]] = {
-        404: {"description": "the cluster is not registered"}
-    }
-    too_big: dict[int | str, dict[str, Any]] = {
-        413: {"description": "the object or CloudEvent is too large"}
+    documented: Responses = {
+        **unauthorized(list(dependencies)),
+        **not_found("registered cluster of that name"),
+        400: {"model": ErrorOut, "description": "The body is not JSON."},
+        413: {"model": ErrorOut, "description": "The object or CloudEvent is over 1 MiB."},
     }
 
     @api.post(
         "/v1/explain",
         response_model=Explanation,
         response_model_by_alias=True,
-        responses={**missing, **too_big},
+        responses=documented,
     )
     async def explain_object(body: ExplainRequest) -> Explanation:
         """Why does an object (or a CloudEvent) in a cluster fire, or not: for every trigger
@@ -140,31 +174,29 @@ def router(snapshot: Callable[[], Snapshot], dependencies: Sequence[params.Depen
         s = snapshot()
         cluster = _cluster(s, body.cluster)
         world = world_of(s, [cluster])
-        subject = Subject(
-            key=body.key(),
-            obj=body.object,
-            cloud_event=body.cloud_event,
-            nats_subject=body.subject,
-        )
+        if isinstance(body, CloudEventRequest):
+            event = body.cloud_event.model_dump()
+            subject = Subject(cloud_event=event, nats_subject=body.subject)
+        else:
+            subject = Subject(key=body.key(), obj=body.content())
         return await asyncio.to_thread(explain, world, cluster, subject, body.trigger, body.all)
 
     @api.post(
         "/v1/explain/deployed",
         response_model=Provenance,
         response_model_by_alias=True,
-        responses={**missing, **too_big},
+        responses=documented,
     )
-    async def explain_deployed(body: ExplainRequest) -> Provenance:
+    async def explain_deployed(body: ObjectRequest | RefRequest) -> Provenance:
         """Why is a deployed object in a cluster: the profile that deploys it, its trigger,
         EventSource, source cluster and matching resource, and the apply outcome there."""
         _size_check(body)
         key = body.key()
-        if key is None:
-            raise HTTPException(422, "give the deployed object (object) or its ref")
         s = snapshot()
         cluster = _cluster(s, body.cluster)
         sources = sorted({p.source for p in s.profiles.values()} | {cluster})
         world = world_of(s, sources)
-        return await asyncio.to_thread(provenance, world, cluster, key, body.object, s.profiles)
+        obj = body.content()
+        return await asyncio.to_thread(provenance, world, cluster, key, obj, s.profiles)
 
     return api

@@ -139,10 +139,10 @@ def register(app: typer.Typer) -> None:
         if offline is not None:
             answer = _offline(offline, cluster, obj, ref, ce, subject, deployed, trigger, every)
         else:
-            request = {"cluster": cluster, "subject": subject, "trigger": trigger, "all": every}
+            request: dict[str, Any] = {"cluster": cluster, "trigger": trigger, "all": every}
             request |= {"object": obj} if obj is not None else {}
             request |= {"ref": ref} if obj is None and ref is not None else {}
-            request |= {"cloudEvent": ce} if ce is not None else {}
+            request |= {"cloudEvent": ce, "subject": subject} if ce is not None else {}
             answer = _live(manager, token, request, deployed)
         if output == "json":
             typer.echo(answer.model_dump_json(by_alias=True, indent=2))
