@@ -118,7 +118,7 @@ One service's Deployment. Argument: a dict with
   ports      extra container ports (YAML text, may be empty)
   volumes    extra volumes (YAML text); mounts: their volumeMounts (YAML text)
 Every pod: non-root, read-only root filesystem, no privilege escalation, every capability
-dropped, the RuntimeDefault seccomp profile; a writable /tmp (emptyDir); /livez and /readyz
+dropped, the RuntimeDefault seccomp profile; a writable /tmp (emptyDir, tmpSizeLimit); /livez and /readyz
 probes and /metrics on the port named `metrics`, served on the pod's address.
 */}}
 {{- define "ripple.deployment" -}}
@@ -180,7 +180,7 @@ spec:
       volumes:
       - name: tmp
         emptyDir:
-          sizeLimit: 64Mi
+          sizeLimit: {{ $root.Values.tmpSizeLimit | quote }}
       {{- with (.volumes | trim) }}
       {{- . | nindent 6 }}
       {{- end }}
