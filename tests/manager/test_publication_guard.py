@@ -29,14 +29,15 @@ WINDOW = Bound().window
 
 @dataclass(frozen=True)
 class AnnotatedTrigger(TriggerView):
-    """A trigger view carrying its annotations (what the guard reads the confirmation from)."""
+    """A trigger view carrying its annotations (what the guard reads the confirmation from;
+    the same as TriggerView once it carries them)."""
 
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 def annotate(state: State, value: str) -> None:
     view = state.triggers["t"]
-    fields = {k: getattr(view, k) for k in TriggerView.__dataclass_fields__}
+    fields = {k: getattr(view, k) for k in TriggerView.__dataclass_fields__ if k != "annotations"}
     state.set_trigger(
         AnnotatedTrigger(**fields, annotations={WITHDRAWAL_CONFIRM_ANNOTATION: value})
     )
