@@ -63,6 +63,9 @@ def explain(
         notes.append(f"cluster {cluster} is not registered: no trigger selects it")
     if only and only not in world.triggers:
         notes.append(f"trigger {only!r} not found")
+    notes += [
+        f"{ident} does not load: {why}" for ident, why in sorted(world.definition_errors.items())
+    ]
     used.update(t.event_source_name for t in world.triggers.values())
     unused = (
         []
@@ -124,6 +127,8 @@ def _trigger_block(
         "errors": list(world.trigger_errors.get(trigger.name, ())),
     }
     problem = world.definition_errors.get(f"{trigger.kind}/{trigger.name}")
+    if problem:  # the manager keeps using its last valid version
+        base["errors"].append(f"its latest version does not load: {problem}")
     selected, why = _selects(trigger, info)
     if info is None or not selected:
         return TriggerBlock(
@@ -141,10 +146,16 @@ def _trigger_block(
         )
     base["event_source"] = es_name
     compiled = compiler.get(es_name)
+    es_problem = world.definition_errors.get(f"EventSource/{es_name}")
     if isinstance(compiled, str):
-        reason = compiled + (f" ({problem})" if problem else "")
+        reason = compiled + (f": {es_problem}" if es_problem else "")
         return TriggerBlock(
             **base, verdict=UNKNOWN, reason=reason, cluster_selected=True, cluster_reason=why
+        )
+    if es_problem:
+        base["errors"].append(
+            f"EventSource {es_name}: its latest version does not load ({es_problem}); "
+            "its last valid version is used"
         )
     evaluation = evaluate(world, compiled, cluster, es_name, subject)
     block = {**base, "cluster_selected": True, "cluster_reason": why, "evaluation": evaluation}
@@ -153,15 +164,15 @@ def _trigger_block(
         return TriggerBlock(**block, verdict=UNKNOWN, reason=reason)
     if evaluation.verdict != ev.MATCH:
         return TriggerBlock(**block, verdict=DOES_NOT_FIRE, reason=evaluation.message)
-    instances, note = plan(world, trigger, info, es_name, compiled, subject)
+    instances, note, known = plan(world, trigger, info, es_name, compiled, subject)
     if not instances:
-        return TriggerBlock(**block, verdict=DOES_NOT_FIRE, reason=note or "no instance")
+        verdict = DOES_NOT_FIRE if known else UNKNOWN
+        return TriggerBlock(**block, verdict=verdict, reason=note or "no instance")
     errors = [i.error for i in instances if i.error]
-    verdict = FIRES
     reason = f"{evaluation.message}: {len(instances)} profile(s)"
     if errors and len(errors) == len(instances):
         reason = f"{evaluation.message}, but instantiation fails: {errors[0]}"
-    return TriggerBlock(**block, verdict=verdict, reason=reason, instances=instances)
+    return TriggerBlock(**block, verdict=FIRES, reason=reason, instances=instances)
 
 
 def _selects(trigger: TriggerView, info: ClusterInfo | None) -> tuple[bool, str]:
@@ -300,16 +311,17 @@ def plan(
     es: str,
     compiled: CompiledEventSource,
     subject: Subject,
-) -> tuple[list[InstanceOut], str]:
+) -> tuple[list[InstanceOut], str, bool]:
     """The profiles the subject yields, planned by the manager's own code (names,
-    destinations, objects), and a note when it yields none."""
+    destinations, objects), a note when it yields none, and whether that is known (the rest
+    of a whole set may not be)."""
     report, note = _report(world, trigger, info.key, es, compiled, subject)
     if report is None:
-        return [], note
+        return [], note, False
     pair = planning.plan_pair(trigger, info, es, report, planning.World(world.clusters, world.refs))
     if not pair.profiles and subject.cloud_event is not None:
-        return [], "cloudEventAction is Delete: this event withdraws its add-on"
-    return [instance_out(world, p, note) for _, p in sorted(pair.profiles.items())], ""
+        return [], "cloudEventAction is Delete: this event withdraws its add-on", True
+    return [instance_out(world, p, note) for _, p in sorted(pair.profiles.items())], "", True
 
 
 def _report(
@@ -341,7 +353,12 @@ def _report(
         return _as_report(cluster, es, mine), ""
     members = _members(world, compiled, cluster, es, subject)
     if members is None:
-        return None, "the rest of the matching set is not known yet"
+        why = (
+            "the agent's matching set"
+            if world.live
+            else "the aggregation over the cluster's objects"
+        )
+        return None, f"the rest of the matching set is not known ({why} is not known)"
     members.update(mine)
     return _as_report(cluster, es, members), f"one profile for the whole set ({len(members)})"
 

@@ -142,3 +142,36 @@ def test_a_cloud_event_and_a_trigger_that_does_not_select_the_cluster() -> None:
     assert refused.triggers[0].evaluation.criteria == ["source 'cd' does not match '^ci$'"]
     other = ClusterKey("default", "b")
     assert "not registered" in explain(world(), other, Subject(SVC, svc())).notes[0]
+
+
+def whole_set(known: bool) -> World:
+    base = world(known)
+    view = definitions.trigger_view({**TRIGGER, "spec": {**TRIGGER["spec"], "oneForEvent": False}})
+    return World(**{**vars(base), "triggers": {"t": view}})
+
+
+def test_a_whole_set_trigger_plans_the_set_with_the_object() -> None:
+    other = {**svc(), "metadata": {"name": "api", "namespace": "default"}}
+    [block] = explain(whole_set(True), A, Subject(ObjectKey.of(other), other)).triggers
+    [instance] = block.instances
+    assert block.verdict == "fires" and "whole set (2)" in instance.note
+    unknown = explain(whole_set(False), A, Subject(ObjectKey.of(other), other))
+    assert unknown.verdict == "unknown"
+    assert "not known" in unknown.triggers[0].reason
+
+
+def test_definitions_that_do_not_load_are_shown_never_no() -> None:
+    broken = World(
+        **{
+            **vars(world()),
+            "event_sources": {},
+            "definition_errors": {"EventSource/svc": "spec.resourceSelectors: boom"},
+        }
+    )
+    answer = explain(broken, A, Subject(SVC, svc()))
+    assert answer.verdict == "unknown"
+    assert "not found: spec.resourceSelectors: boom" in answer.triggers[0].reason
+    assert answer.notes == ["EventSource/svc does not load: spec.resourceSelectors: boom"]
+    kept = World(**{**vars(world()), "definition_errors": {"EventSource/svc": "boom"}})
+    [block] = explain(kept, A, Subject(SVC, svc())).triggers
+    assert block.verdict == "fires" and "last valid version is used" in block.errors[0]
