@@ -96,6 +96,36 @@ def not_found(what: str) -> Responses:
     return {404: {"model": ErrorOut, "description": f"No such {what}."}}
 
 
+def complete(doc: dict[str, Any]) -> dict[str, Any]:
+    """What every operation can answer besides its own responses, added to the document in
+    place where an operation does not say it (a router added later included): 401 where it
+    is guarded, 400 where it takes a body (a body that is no JSON: FastAPI's answer)."""
+    added = False
+    for operations in doc.get("paths", {}).values():
+        for op in operations.values():
+            responses = op.setdefault("responses", {})
+            extra: Responses = {}
+            if op.get("security"):
+                extra.update(unauthorized([Depends(_noop)]))
+            if "requestBody" in op:
+                extra[400] = {"description": "The body cannot be parsed (not JSON, not UTF-8)."}
+            for status, spec in extra.items():
+                if str(status) not in responses:
+                    response = {k: v for k, v in spec.items() if k != "model"}
+                    ref = {"$ref": "#/components/schemas/ErrorOut"}
+                    response["content"] = {"application/json": {"schema": ref}}
+                    responses[str(status)] = response
+                    added = True
+    if added:
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("ErrorOut", ErrorOut.model_json_schema())
+    return doc
+
+
+def _noop() -> None:
+    """(Only a stand-in guard for :func:`unauthorized`'s documentation.)"""
+
+
 def swagger_assets(folder: Path = SWAGGER_UI) -> dict[str, Path]:
     """The Swagger UI files /docs may load, by name (a fixed list: nothing else is served)."""
     return {
@@ -109,6 +139,15 @@ def add_docs(app: FastAPI, guarded: list[DependsParam]) -> None:
     """``/openapi.json``, ``/docs`` and ``/docs/assets/{name}`` (not in the document)."""
     assets = swagger_assets()
     relative = ASSETS_PATH.lstrip("/")  # from /docs: also right behind a path prefix
+    generate = app.openapi
+
+    def document() -> dict[str, Any]:
+        """FastAPI's document (built once, when every route is there), :func:`complete`."""
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(generate())
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented way
 
     @app.get("/openapi.json", dependencies=guarded, include_in_schema=False)
     async def openapi() -> dict[str, Any]:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from services.scenario import statelock
 from services.scenario.errors import ScenarioError, StackError
 from services.scenario.model import MANAGEMENT, load_scenario, read_objects, yaml_files
 from services.scenario.report import FAIL, PASS, narrative_lines, percentile, tally
@@ -114,7 +115,7 @@ def look_around(stack: Stack) -> list[str]:
             f"{stack.nats_server_url} '{EVENTS_ROOT}.>'"
         )
     if stack.rest_url:
-        lines += ["", f"  REST: {stack.rest_url}"]
+        lines += ["", f"  REST: {stack.rest_url}  (Swagger UI: {stack.rest_url}/docs)"]
         lines += [f"    curl {stack.rest_url}{path}" for path in _rest_paths(stack.rest_url)]
     lines += ["", f"  logs: {_rel(stack.log_dir)}/", ""]
     return lines
@@ -185,6 +186,14 @@ def _wait_for_signal(stack: Stack, echo: Callable[[str], None]) -> None:
             signal.signal(s, h)
 
 
+def _agents(count: int) -> str:
+    return f"{count} agent" + ("" if count == 1 else "s")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM while starting: stop what started, as Ctrl-C does
+
+
 def run_demo(
     *,
     story: Path = STORY,
@@ -195,7 +204,42 @@ def run_demo(
     echo: Callable[[str], None] = print,
     services: bool = True,
 ) -> int:
-    """Tell the story; returns the exit code (0 when every step passed)."""
+    """Tell the story; returns the exit code (0 when every step passed; 2 when the story is
+    invalid or ``state_dir`` is held by another running demo: nothing was started; 130 when
+    interrupted). ``state_dir`` is locked for the whole run (:mod:`statelock`)."""
+    lock = statelock.StateLock(state_dir)
+    try:
+        previous = lock.acquire()
+    except StackError as err:
+        echo(f"{FAIL} {err}")
+        return 2
+    handle_term = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _interrupt) if handle_term else None
+    try:
+        if previous:
+            echo(
+                f"(taking {_rel(state_dir)}/ over from a demo that is gone: "
+                f"{statelock.describe(previous)})"
+            )
+        return _tell(story, state_dir, once, timeout, ready_timeout, echo, services)
+    except KeyboardInterrupt:
+        echo("interrupted; stopped.")
+        return 130
+    finally:
+        if handle_term:
+            signal.signal(signal.SIGTERM, before)
+        lock.release()
+
+
+def _tell(
+    story: Path,
+    state_dir: Path,
+    once: bool,
+    timeout: float,
+    ready_timeout: float,
+    echo: Callable[[str], None],
+    services: bool,
+) -> int:
     try:
         scenario = load_scenario(story)
     except ScenarioError as err:
@@ -207,7 +251,7 @@ def run_demo(
     echo(
         f"Starting nats-server, the simulated fleet (management, {names})"
         + (
-            f", the manager, the reporter and {len(scenario.fleet.clusters)} agents"
+            f", the manager, the reporter and {_agents(len(scenario.fleet.clusters))}"
             if services
             else ""
         )

@@ -1,7 +1,7 @@
 """``ripple demo``: the spec's story on the embedded default (local NATS + simulated fleet).
 
 The story is the scenario folder ``examples/story`` (see its README.md); state, kubeconfigs and
-logs go to ``.demo/`` in the repository.
+logs go to ``.demo/`` in the repository (``--state-dir``), locked while the demo runs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ def register(app: typer.Typer) -> None:
             None, "--story", help="Scenario folder to tell (default: examples/story)."
         ),
         state_dir: Path | None = typer.Option(
-            None, "--state-dir", help="Kubeconfigs, logs and NATS store (default: .demo/)."
+            None,
+            "--state-dir",
+            help="Kubeconfigs, logs and NATS store (default: .demo/ in the repository). One "
+            "running demo per directory: a second demo on a directory in use is refused at "
+            "once (exit 2, naming the other demo's pid); give it another directory.",
         ),
         timeout: float = typer.Option(10.0, "--timeout", help="Deadline of each expectation (s)."),
         ready_timeout: float = typer.Option(
@@ -31,7 +35,12 @@ def register(app: typer.Typer) -> None:
         Starts nats-server, the simulated fleet, the manager, the reporter and one agent per
         cluster; loads the examples; creates and deletes Services and prints what Ripple did
         and how fast. Then keeps running (kubectl, NATS and REST pointers are printed) until
-        Ctrl-C, unless --once.
+        Ctrl-C or SIGTERM, unless --once. The state directory is locked while the demo runs
+        (DIR/demo.lock); a lock left by a demo that was killed is taken over.
+
+        Exit code: 0 when every step passed, 1 when one failed or the stack did not come up,
+        2 when the story is invalid or the directory is in use (nothing started), 130 when
+        interrupted before the story's end (what started is stopped).
         """
         from services.scenario import demo as story_demo
 

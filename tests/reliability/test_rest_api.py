@@ -3,7 +3,9 @@ the OpenAPI document and ``/docs`` answer 401 without it (or with a wrong one), 
 read-only, and Secret data never appears in REST responses, NATS (matching-set entries,
 deprecated reports, events, every bucket but the desired state addressed to the destination
 agent), the management EventReports, or the logs -- nor does content rendered from a Secret
-policyRef into another kind (a ConfigMap: issue 16, item 7)."""
+policyRef into another kind (a ConfigMap: issue 16, item 7). Issue 18, item 6: a 401 carries
+the bearer challenge, /docs loads Swagger UI from the manager only, and schemathesis checks
+every operation of the running manager against the document it serves."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import schemathesis
 import yaml
+from hypothesis import HealthCheck, settings
 
 from services.scenario.stack import Stack
 from shared.api.vocabulary import ObjectKey
@@ -23,6 +27,7 @@ from shared.contract import streams, subjects
 from shared.contract.redact import REDACTED
 from shared.contract.subjects import ClusterRef
 from shared.kube import GVK
+from tests.manager.test_api_schema import document
 from tests.reliability.helpers import (
     API_TOKEN,
     CONFIG_MAP,
@@ -324,3 +329,68 @@ def test_docker_compose_publishes_ports_on_the_loopback_only() -> None:
     assert {p.rsplit(":", 1)[-1] for _, p in published} >= {"4222", "8222", "8080"}
     for name, port in published:
         assert port.startswith("127.0.0.1:") and port.count(":") == 2, (name, port)
+
+
+# -- the document, the 401 challenge and the local Swagger UI, on the running manager -----------
+def _raw(api: Http, path: str, header: str | None) -> tuple[int, dict[str, str], bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(api.base + path)
+    if header:
+        request.add_header("Authorization", header)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, dict(err.headers), err.read()
+
+
+def test_a_401_carries_the_bearer_challenge(api: Http) -> None:
+    paths = [p for p in get_paths(api) if p != "/healthz"]
+    paths += ["/v1/triggers/x", "/openapi.json", "/docs", "/docs/assets/swagger-ui-bundle.js"]
+    for path in paths:
+        status, headers, _ = _raw(api, path, None)
+        assert (status, headers.get("www-authenticate")) == (401, 'Bearer realm="ripple"'), path
+        status, headers, _ = _raw(api, path, "Bearer wrong-token")
+        assert status == 401, path
+        assert headers["www-authenticate"] == 'Bearer realm="ripple", error="invalid_token"', path
+
+
+def test_the_docs_page_and_its_assets_come_from_the_manager(api: Http) -> None:
+    """Nothing from a CDN: the page refers to files the manager serves (behind the token),
+    and its Content-Security-Policy forbids loading from anywhere else."""
+    import re
+
+    status, headers, body = _raw(api, "/docs", f"Bearer {API_TOKEN}")
+    page = body.decode()
+    assert status == 200 and "default-src 'self'" in headers["content-security-policy"]
+    refs = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert refs and all(r.startswith("docs/assets/") for r in refs), refs
+    assert not re.search(r"https?://", page)
+    for ref in refs:
+        status, _, asset = _raw(api, "/" + ref, f"Bearer {API_TOKEN}")
+        assert status == 200 and len(asset) > 500, ref
+
+
+def test_the_running_manager_serves_the_document_tested_by_schemathesis(api: Http) -> None:
+    assert api.get("/openapi.json") == DOCUMENT
+
+
+DOCUMENT = document(API_TOKEN)
+LIVE = schemathesis.openapi.from_dict(DOCUMENT)
+
+
+@LIVE.parametrize()
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_every_operation_of_the_running_manager_answers_as_documented(
+    case: Any, api: Http, secrets_flow: dict
+) -> None:
+    """schemathesis against the manager process of the stack (real matching sets, profiles,
+    outcomes and agents), with the token."""
+    case.call_and_validate(base_url=api.base, headers={"Authorization": f"Bearer {API_TOKEN}"})
