@@ -290,3 +290,50 @@ def test_live_outcomes_carry_the_time_the_agent_wrote_them(
     assert outcome["time"] is not None
     written = datetime.fromisoformat(outcome["time"])
     assert abs((datetime.now(UTC) - written).total_seconds()) < 600
+
+
+def test_the_documented_exit_codes_are_the_ones_returned() -> None:
+    from services.manager import explanations as e
+    from services.tools import explain as tool
+
+    assert (tool.EXIT_FIRES, tool.EXIT_DOES_NOT_FIRE, tool.EXIT_USAGE) == (
+        e.EXIT_FIRES, e.EXIT_DOES_NOT_FIRE, e.EXIT_USAGE
+    )  # fmt: skip
+    assert (tool.EXIT_UNREACHABLE, tool.EXIT_UNKNOWN) == (e.EXIT_UNREACHABLE, e.EXIT_UNKNOWN)
+
+
+def test_offline_a_cloud_event(tmp_path: Path) -> None:
+    (tmp_path / "management").mkdir()
+    (tmp_path / "fleet.yaml").write_text(
+        "clusters: [{namespace: default, name: a, type: sveltos, labels: {env: fv}}]\n"
+    )
+    definitions = [
+        {"apiVersion": "lib.projectsveltos.io/v1beta1", "kind": "EventSource",
+         "metadata": {"name": "builds"},
+         "spec": {"messagingMatchCriteria": [{"cloudEventSource": "^ci$", "cloudEventType": "build"}]}},
+        {"apiVersion": "lib.projectsveltos.io/v1beta1", "kind": "EventTrigger",
+         "metadata": {"name": "per-build"},
+         "spec": {"sourceClusterSelector": {"matchLabels": {"env": "fv"}},
+                  "eventSourceName": "builds", "oneForEvent": True,
+                  "policyRefs": [{"kind": "ConfigMap", "namespace": "default", "name": "tpl"}]}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "tpl", "namespace": "default",
+                      "annotations": {"projectsveltos.io/instantiate": "ok"}},
+         "data": {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                             "  name: build-{{ .CloudEvent.subject }}\n  namespace: default\n"}},
+    ]  # fmt: skip
+    (tmp_path / "management" / "all.yaml").write_text(yaml.safe_dump_all(definitions))
+    event = {"specversion": "1.0", "id": "1", "source": "ci", "type": "build", "subject": "main"}
+    (tmp_path / "ce.json").write_text(json.dumps(event))
+    argv = ["--cloud-event", "ce.json", "--subject", "events.a", "-c", "default/a"]
+    code, answer = run(*argv, "--offline", str(tmp_path))
+    assert (code, answer["verdict"]) == (0, "fires")
+    [block] = answer["triggers"]
+    assert block["evaluation"]["criteria"] == [""]
+    assert block["instances"][0]["objects"] == ["v1/ConfigMap default/build-main"]
+    (tmp_path / "ce.json").write_text(json.dumps({**event, "type": "deploy"}))
+    code, answer = run(*argv, "--offline", str(tmp_path))
+    assert code == 1
+    assert answer["triggers"][0]["evaluation"]["criteria"] == [
+        "type 'deploy' does not match 'build'"
+    ]

@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from services.manager.explanations import (
-    EXIT_DOES_NOT_FIRE,
-    EXIT_FIRES,
-    EXIT_UNKNOWN,
-    EXIT_UNREACHABLE,
-    EXIT_USAGE,
-    Explanation,
-    Provenance,
-    exit_code,
-)
+if TYPE_CHECKING:
+    from services.manager.explanations import Explanation, Provenance
+
+# the exit codes (services.manager.explanations, imported when the command runs: --help fast)
+EXIT_FIRES, EXIT_DOES_NOT_FIRE, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UNKNOWN = 0, 1, 2, 3, 4
 
 HELP = (
     "Why did (or didn't) an object fire, and why is a deployed object here.\n\n"
@@ -150,6 +145,8 @@ def register(app: typer.Typer) -> None:
             from services.tools.explain_text import render
 
             typer.echo(render(answer))
+        from services.manager.explanations import exit_code
+
         raise typer.Exit(exit_code(answer))
 
 
@@ -244,5 +241,7 @@ def _live(
         raise _fail(
             EXIT_UNREACHABLE, f"cannot reach the manager at {url} ({reason}); --manager?"
         ) from None
+    from services.manager.explanations import Explanation, Provenance
+
     model = Provenance if deployed else Explanation
     return model.model_validate_json(body)
