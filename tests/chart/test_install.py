@@ -81,3 +81,56 @@ def test_two_agent_releases_install_side_by_side(kubeconfig: Path) -> None:
     for release, cluster in (("agent-one", "one"), ("agent-two", "two")):
         assert install(kubeconfig, release, agent(cluster))["status"] == "deployed"
     assert {"agent-one-ripple-agent", "agent-two-ripple-agent"} <= set(deployments(kubeconfig))
+
+
+def service_monitor_crd() -> dict[str, Any]:
+    """The Prometheus Operator's ServiceMonitor kind (its schema left open)."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {
+                "plural": "servicemonitors",
+                "singular": "servicemonitor",
+                "kind": "ServiceMonitor",
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def test_the_service_monitor_installs_where_the_operator_is(kubeconfig: Path) -> None:
+    values = {**agent("monitored"), "serviceMonitor": {"enabled": True}}
+    with pytest.raises(helm.HelmError) as err:  # no Prometheus Operator CRDs yet
+        install(kubeconfig, "agent-unmonitored", values)
+    assert "install the Prometheus Operator's CRDs first" in str(err.value)
+    api = config.new_client_from_config(str(kubeconfig))
+    try:
+        client.ApiextensionsV1Api(api).create_custom_resource_definition(service_monitor_crd())
+        assert install(kubeconfig, "agent-monitored", values)["status"] == "deployed"
+        monitor = client.CustomObjectsApi(api).get_namespaced_custom_object(
+            "monitoring.coreos.com", "v1", "ripple", "servicemonitors", "agent-monitored-ripple"
+        )
+        assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+        services = client.CoreV1Api(api).list_namespaced_service(
+            "ripple", label_selector="app.kubernetes.io/instance=agent-monitored"
+        )
+        [metrics] = [p for s in services.items for p in s.spec.ports]
+        assert metrics.name == "metrics"
+    finally:
+        api.close()
