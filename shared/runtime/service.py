@@ -204,9 +204,14 @@ class Service:
                 "Longest event-loop delay over the last 10 seconds",
                 self.lag.recent_max,
             ),
-            "loop_lag_over_100ms_total": (
+            "loop_lag_late_samples_total": (
                 "counter",
-                "Event-loop samples late by more than 100 ms",
+                "Event-loop samples late by more than 0.1 seconds",
+                self.lag.over_100ms,
+            ),
+            "loop_lag_over_100ms_total": (  # the name has a unit that is not a base unit
+                "counter",
+                "Deprecated name of loop_lag_late_samples_total (kept for existing dashboards)",
                 self.lag.over_100ms,
             ),
             "nats_permission_violations_total": (

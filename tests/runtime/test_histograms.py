@@ -131,6 +131,8 @@ async def test_a_service_serves_its_histograms_on_metrics() -> None:
     assert "# TYPE ripple_test_work_seconds histogram" in text
     assert 'ripple_test_work_seconds_bucket{le="1.0"} 1.0' in text
     assert "ripple_test_ready 0.0" in text
+    assert "ripple_test_loop_lag_late_samples_total " in text  # base units in the name
+    assert "ripple_test_loop_lag_over_100ms_total " in text  # the deprecated name, still served
 
 
 async def _fetch(url: str) -> str:
