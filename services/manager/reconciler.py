@@ -321,6 +321,8 @@ class Reconciler:
             failures=self.publisher.queue.failures,
             owners=self.publication.owners,
             stats=self.counters(),
+            event_sources=self.state.event_sources,  # explain (/v1/explain)
+            refs=self.state.refs,
         )
         self._snapshot_at = time.monotonic()
         return self._snapshot
