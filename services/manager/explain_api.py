@@ -11,6 +11,7 @@ worker thread on that immutable copy, never on the loop. The answer is the same 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from services.manager.model import ClusterKey
 from services.manager.provenance import provenance
 from services.manager.snapshot import Snapshot
 from shared.api.vocabulary import ObjectKey
+
+log = logging.getLogger(__name__)
 
 #: the largest object or CloudEvent a request may carry (what the API server itself stores)
 MAX_OBJECT_BYTES = 1 << 20
@@ -179,7 +182,9 @@ def router(snapshot: Callable[[], Snapshot], dependencies: Sequence[params.Depen
             subject = Subject(cloud_event=event, nats_subject=body.subject)
         else:
             subject = Subject(key=body.key(), obj=body.content())
-        return await asyncio.to_thread(explain, world, cluster, subject, body.trigger, body.all)
+        answer = await asyncio.to_thread(explain, world, cluster, subject, body.trigger, body.all)
+        log.info("explained: %s", answer.summary, extra={"obj": f"{cluster} {answer.subject}"})
+        return answer
 
     @api.post(
         "/v1/explain/deployed",
@@ -197,6 +202,8 @@ def router(snapshot: Callable[[], Snapshot], dependencies: Sequence[params.Depen
         sources = sorted({p.source for p in s.profiles.values()} | {cluster})
         world = world_of(s, sources)
         obj = body.content()
-        return await asyncio.to_thread(provenance, world, cluster, key, obj, s.profiles)
+        found = await asyncio.to_thread(provenance, world, cluster, key, obj, s.profiles)
+        log.info("explained: %s", found.summary, extra={"obj": f"{cluster} {found.subject}"})
+        return found
 
     return api
