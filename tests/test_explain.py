@@ -337,3 +337,9 @@ def test_offline_a_cloud_event(tmp_path: Path) -> None:
     assert answer["triggers"][0]["evaluation"]["criteria"] == [
         "type 'deploy' does not match 'build'"
     ]
+
+
+def test_an_unreachable_manager_is_exit_3() -> None:
+    argv = ["explain", "--kind", "Service", "--name", "x", "-c", "default/a"]
+    r = CliRunner().invoke(app, [*argv, "--manager", "http://127.0.0.1:9"])
+    assert r.exit_code == 3 and "cannot reach the manager at http://127.0.0.1:9" in r.output

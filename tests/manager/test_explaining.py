@@ -175,3 +175,13 @@ def test_definitions_that_do_not_load_are_shown_never_no() -> None:
     kept = World(**{**vars(world()), "definition_errors": {"EventSource/svc": "boom"}})
     [block] = explain(kept, A, Subject(SVC, svc())).triggers
     assert block.verdict == "fires" and "last valid version is used" in block.errors[0]
+
+
+def test_the_agents_per_object_error_is_shown_and_unknown() -> None:
+    base = world()
+    view = SetView(True, base.sets[(A, "svc")].report, {SVC: "Lua: attempt to index a nil value"})
+    erring = World(**{**vars(base), "sets": {(A, "svc"): view}})
+    answer = explain(erring, A, Subject(SVC))
+    evaluation = answer.triggers[0].evaluation
+    assert answer.verdict == "unknown" and evaluation is not None
+    assert evaluation.error == "Lua: attempt to index a nil value"
