@@ -48,9 +48,9 @@ def _envelope(cls: type[m.Envelope], subject: str, data: p.Model) -> Any:
 def feed_matches(rec: Reconciler) -> None:
     """A matching set as an agent publishes it (the contract's examples: an entry with its
     collected object, then the head with a per-object error)."""
-    for cls in (m.MatchEvent, m.MatchHeadEvent):
-        message = example(cls)
-        rec.inputs.on_match(KVChange("put", m.message_key(message), 1, message))
+    entry, head = example(m.MatchEvent), example(m.MatchHeadEvent)
+    rec.inputs.on_match(KVChange("put", m.message_key(entry), 1, entry))
+    rec.inputs.on_match(KVChange("put", m.message_key(head), 2, head))
 
 
 def feed_agent_and_outcome(rec: Reconciler) -> None:

@@ -389,7 +389,7 @@ LIVE = schemathesis.openapi.from_dict(DOCUMENT)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_every_operation_of_the_running_manager_answers_as_documented(
-    case: Any, api: Http, secrets_flow: dict
+    case: Any, api: Http, secrets_flow: dict[str, Any]
 ) -> None:
     """schemathesis against the manager process of the stack (real matching sets, profiles,
     outcomes and agents), with the token."""
