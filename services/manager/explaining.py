@@ -61,6 +61,12 @@ def explain(
     notes = []
     if info is None:
         notes.append(f"cluster {cluster} is not registered: no trigger selects it")
+    meta = (subject.obj or {}).get("metadata") or {}
+    if subject.obj is not None and not meta.get("namespace"):
+        notes.append(
+            "metadata.namespace is not set: explained as given (a namespaced object gets the "
+            "namespace it is created in; -n sets it)"
+        )
     if only and only not in world.triggers:
         notes.append(f"trigger {only!r} not found")
     notes += [

@@ -89,7 +89,9 @@ def register(app: typer.Typer) -> None:
         ),
         kind: str = typer.Option("", "--kind", help="Name the object: its kind."),
         name: str = typer.Option("", "--name", help="Name the object: its name."),
-        namespace: str = typer.Option("", "--namespace", "-n", help="Its namespace."),
+        namespace: str = typer.Option(
+            "", "--namespace", "-n", help="Its namespace (also for a file that sets none)."
+        ),
         api_version: str = typer.Option("v1", "--api-version", help="Its apiVersion."),
         kubeconfig: Path | None = typer.Option(
             None, "--kubeconfig", help="Read the named object from this cluster."
@@ -128,6 +130,9 @@ def register(app: typer.Typer) -> None:
         if deployed and cloud_event is not None:
             raise _fail(EXIT_USAGE, "--deployed explains an object, not a CloudEvent")
         obj = _read(target, offline) if target is not None else None
+        meta = obj.get("metadata") if obj is not None else None
+        if namespace and isinstance(meta, dict) and not meta.get("namespace"):
+            meta["namespace"] = namespace  # -n: where the object is (or would be) created
         ce = _read(cloud_event, offline) if cloud_event is not None else None
         if ref is not None and kubeconfig is not None:
             obj = _from_cluster(kubeconfig, context, ref)
