@@ -32,16 +32,15 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from services.agent import cloudevents, deltas, planning, reporting
+from services.agent import cloudevents, deltas, planning, publishing, reporting
 from services.agent.agent import Agent
 from services.agent.errors import EffectFailed
 from services.agent.evaluating import SourceState
 from services.agent.planning import Apply, Nothing, PublishOutcome, Record, Remove
 from services.agent.state import AgentState
 from shared.api.vocabulary import ObjectKey
-from shared.bus.client import decode_event, publish_change
+from shared.bus.client import decode_event
 from shared.bus.history import read_back
-from shared.bus.kv import put_value
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.errors import InvalidMessage
@@ -86,6 +85,8 @@ async def _reconcile(agent: Agent, profile: str) -> None:
         drifted=drifted,
         force=state.drift.forced_of(profile),  # releases whose objects drifted
     )
+    if not isinstance(action, Apply):
+        state.origins.pop(profile, None)  # nothing to apply: no event-to-applied to measure
     if isinstance(action, Nothing):
         log.debug("%s", action.reason, extra={"obj": obj})
         return
@@ -338,8 +339,8 @@ async def _drain(agent: Agent, name: str) -> None:
         if not batch:
             return
         with contextlib.ExitStack() as spans:
-            carried = _publish_spans(agent, name, batch, spans)
-            events, last = await _publish_batch(agent, name, batch, carried)
+            carried = publishing.headers(agent, name, batch, spans)
+            events, last = await publishing.publish(agent, name, batch, carried)
         for k, d in last.items():
             if d.entry is None:
                 stored.entries.pop(k, None)
@@ -348,67 +349,6 @@ async def _drain(agent: Agent, name: str) -> None:
         state.counts.changes += events
         state.counts.entries_written += len(last)
         state.pending.done(name, batch[-1][0])
-
-
-def _publish_spans(
-    agent: Agent, name: str, batch: list[tuple[int, deltas.Delta]], spans: contextlib.ExitStack
-) -> dict[int, dict[str, str]]:
-    """The headers of each delta of ``batch`` (by ``id``): its origin's, or, when tracing,
-    those of a ``publish`` span (child of its watch event) entered in ``spans``."""
-    out: dict[int, dict[str, str]] = {}
-    traced = tracing.enabled()
-    for _, d in batch:
-        origin = d.origin
-        if origin is None:
-            continue
-        if traced:
-            attributes = {"ripple.cluster": agent.ident, "ripple.event_source": name}
-            span = spans.enter_context(
-                tracing.span("publish", parent=origin, attributes=attributes)
-            )
-            origin = tracing.carried(span, origin) or origin
-        out[id(d)] = origin.headers()
-    return out
-
-
-async def _publish_batch(
-    agent: Agent,
-    name: str,
-    batch: list[tuple[int, deltas.Delta]],
-    headers: dict[int, dict[str, str]],
-) -> tuple[int, dict[ObjectKey, deltas.Delta]]:
-    """The per-change events of ``batch``, then its entries (the last operation per
-    object), with their headers; raises when NATS did not take one (retried). Returns the
-    number of events and the entries written."""
-    events = [(d.event, headers.get(id(d))) for _, d in batch if d.event is not None]
-    results = await asyncio.gather(
-        *(publish_change(agent.js, e, headers=h) for e, h in events), return_exceptions=True
-    )
-    for outcome in results:
-        if isinstance(outcome, BaseException):  # retried: dedup ids make repeats harmless
-            raise EffectFailed(
-                f"per-change event not published: {type(outcome).__name__}: {outcome}"
-            ) from outcome
-    last = deltas.collapse(d for _, d in batch)
-    kv = agent.stores.matches.kv
-    ops = [
-        put_value(
-            kv,
-            subjects.match_key(agent.cluster, name, k),
-            m.encode(m.envelope(d.entry)),
-            headers.get(id(d)),
-        )
-        if d.entry is not None
-        else kv.delete(subjects.match_key(agent.cluster, name, k))
-        for k, d in last.items()
-    ]
-    results = await asyncio.gather(*ops, return_exceptions=True)
-    for outcome in results:
-        if isinstance(outcome, BaseException):
-            raise EffectFailed(
-                f"matching-set entry not written: {type(outcome).__name__}: {outcome}"
-            ) from outcome
-    return len(events), last
 
 
 async def _publish_head(agent: Agent, source: SourceState) -> None:

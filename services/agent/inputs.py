@@ -228,7 +228,7 @@ async def watch_desired(agent: Agent) -> None:
                 state.origins.pop(name, None)
             else:
                 state.wanted[name] = change.message.data
-                origin = Origin.of(change.headers)
+                origin = Origin.of(change.headers) if state.desired_synced else None
                 if origin is not None:  # the oldest change not applied yet is measured
                     state.origins[name] = origin.older(state.origins.get(name))
             if not state.desired_synced:

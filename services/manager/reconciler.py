@@ -169,7 +169,7 @@ class Reconciler:
                 self.inputs.on_kube(item)
             elif source == "match":
                 self.inputs.on_match(item)
-                if item.headers:
+                if item.headers and self.ready:  # live changes (not those read at start)
                     origin = Origin.of(item.headers)
                     if origin is not None:
                         self._origins.append(origin)
