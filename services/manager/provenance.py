@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.manager import naming, planning
-from services.manager.explaining import offline_report
+from services.manager.explainplans import offline_report
 from services.manager.explainworld import Compiler, World, describe_key, outcomes_of
 from services.manager.explanations import Origin, Provenance
 from services.manager.model import ClusterKey, ProfilePlan
