@@ -202,6 +202,7 @@ def test_offline_text_output_and_the_converse() -> None:
     assert origin["eventSource"] == "sveltos-service"
     assert origin["resource"] == "v1/Service default/my-service"
     assert origin["sourceCluster"] == "sveltos:default/cluster-a"
+    assert origin["reference"].endswith("(instantiated from ConfigMap default/network-policy)")
 
 
 def test_bad_input_is_exit_2_with_a_clear_error() -> None:

@@ -143,6 +143,12 @@ def _origin(
     if planned is not None:
         ref = planned.reference
         reference = f"{ref.kind} {ref.namespace}/{ref.name}"
+        for copy in plan.instantiated:  # an instantiated copy: name the template too
+            meta = copy.get("metadata") or {}
+            if (copy.get("kind"), meta.get("name")) == (ref.kind, ref.name):
+                labels = meta.get("labels") or {}
+                origin = f"{labels.get(keys.ref_namespace, '')}/{labels.get(keys.ref_name, '')}"
+                reference += f" (instantiated from {ref.kind} {origin})"
         given = annotations.get(HASH_ANNOTATION)
         if given is not None:
             hash_matches = given == planned.hash
