@@ -48,6 +48,12 @@ class Changes:
     #: every trigger by name as of this reconcile (a trigger absent here was deleted: its
     #: withdrawals are never held); not a change: ignored by ``bool()``
     triggers: Mapping[str, TriggerView] = field(default_factory=_no_triggers)
+    #: definitions, referenced objects or clusters changed (every pair was re-selected):
+    #: what follows from them arrives over the next moments; not a change either
+    reselected: bool = False
 
     def __bool__(self) -> bool:
-        return any(v for k, v in vars(self).items() if k != "triggers")
+        return any(v for k, v in vars(self).items() if k not in _CONTEXT)
+
+
+_CONTEXT = frozenset({"triggers", "reselected"})

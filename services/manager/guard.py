@@ -11,10 +11,19 @@ each such key is a failure of its own (:class:`~shared.runtime.errors.Terminal`,
 message) that its trigger's status, ``/v1/triggers/{name}``, ``/v1/errors`` and the metrics
 show, with the numbers, the time it began and the token that confirms it.
 
-Withdrawals arrive over time (one agent's deltas, then another cluster's), so a trigger's
-first withdrawal opens a *window* (:attr:`Bound.window` seconds): what goes within it is
-counted together, and nothing of it is withdrawn before the verdict at its end. A trigger
-with no more instances than :attr:`Bound.minimum` can never be over the bound: its
+The withdrawals of one change may arrive over several reconciles (one agent's report, then
+another cluster's), so they are counted together:
+- within :data:`WATCH_WINDOWS` windows after a change of definitions, referenced objects or
+  clusters (or the manager's start), whose consequences arrive over the next seconds (agents
+  re-evaluate, then report), a trigger's first withdrawal opens a *window* of
+  :attr:`Bound.window` seconds: nothing of what goes within it is withdrawn before the
+  verdict at its end;
+- otherwise (events went: objects deleted, or no longer matching) the verdict comes at
+  once, when the reconcile's changes are in: what one batch of reports withdraws (an agent's
+  resync, a namespace deleted) is one change; under the bound it proceeds without delay, as
+  without the guard. Separate events are separate changes: deleting the objects one by one
+  withdraws their add-ons one by one, however many.
+A trigger with no more instances than :attr:`Bound.minimum` can never be over the bound: its
 withdrawals proceed at once, as do those of a trigger that no longer exists (deleting a
 trigger is never held) and everything when the guard is off.
 
@@ -35,6 +44,7 @@ No I/O, no clock but the wall clock given for "since" (injectable), no asyncio.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -47,6 +57,13 @@ from shared.api.vocabulary import WITHDRAWAL_CONFIRM_ANNOTATION
 
 if TYPE_CHECKING:
     from services.manager.planning import TriggerView
+
+
+VERDICT_DUE = 0.05
+"""Seconds a publisher waits for a verdict due when the reconcile under way ends."""
+WATCH_WINDOWS = 5
+"""Windows after a change of definitions or clusters during which withdrawals wait for their
+trigger's verdict (a large cluster's agent may take seconds to report what it changed)."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +173,12 @@ class Guard:
         self._going: dict[str, dict[Item, float]] = {}  # trigger -> item -> when it went
         self._item_trigger: dict[Item, str] = {}
         self._windows: dict[str, float] = {}  # trigger -> end of its window (loop time)
+        self._watch_until = -math.inf  # windows open until then (loop time)
+        self._now: set[str] = set()  # triggers whose verdict is due when the reconcile ends
         self._touched: set[str] = set()
         self.holds: dict[str, Hold] = {}
+        #: a reconcile's changes are being taken: a verdict due "now" waits for its end
+        self.observing = False
 
     # -- what each trigger has ---------------------------------------------------------------
     def track(self, key: str, trigger: str) -> None:
@@ -182,6 +203,13 @@ class Guard:
     def instances(self, trigger: str) -> int:
         return len(self._instances.get(trigger, ()))
 
+    def watch(self, now: float) -> None:
+        """Definitions or clusters changed (or the manager started): their consequences
+        arrive over the next seconds (agents re-evaluate, then report): for
+        :data:`WATCH_WINDOWS` windows, each trigger's withdrawals wait for its verdict until
+        its window (from its first one) is over."""
+        self._watch_until = now + WATCH_WINDOWS * self.bound.window
+
     # -- withdrawals -------------------------------------------------------------------------
     def withdraw(self, item: Item, trigger: str | None, now: float) -> bool:
         """``item`` (published) is no longer wanted. True: the guard takes it (it waits for
@@ -189,12 +217,15 @@ class Guard:
         a trigger too small to be over the bound, the guard off)."""
         if not self.bound.enabled or trigger is None or trigger not in self.triggers:
             return False
-        if trigger not in self.holds and self.instances(trigger) <= self.bound.minimum:
-            return False
+        if trigger not in self.holds and trigger not in self._windows:
+            if self.instances(trigger) <= self.bound.minimum:
+                return False  # can never be over the bound
+            if now < self._watch_until:
+                self._windows[trigger] = now + self.bound.window
+            else:  # an event's withdrawal: the verdict when this reconcile's changes are in
+                self._now.add(trigger)
         self._going.setdefault(trigger, {}).setdefault(item, now)
         self._item_trigger[item] = trigger
-        if trigger not in self.holds:
-            self._windows.setdefault(trigger, now + self.bound.window)
         self._touched.add(trigger)
         return True
 
@@ -210,12 +241,16 @@ class Guard:
         self._touched.add(trigger)
 
     def waiting(self, item: Item, now: float) -> float | None:
-        """Seconds ``item`` still waits for its trigger's verdict (0: the window is over;
-        None: it does not wait)."""
+        """Seconds ``item`` still waits for its trigger's verdict (0: it is due now; None:
+        it does not wait: held, or not the guard's)."""
         trigger = self._item_trigger.get(item)
-        if trigger is None or trigger not in self._windows:
+        if trigger is None:
             return None
-        return max(0.0, self._windows[trigger] - now)
+        if trigger in self._windows:
+            return max(0.0, self._windows[trigger] - now)
+        if trigger in self._now:
+            return VERDICT_DUE if self.observing else 0.0
+        return None
 
     def trigger_of(self, item: Item) -> str | None:
         """The trigger whose verdict ``item`` waits for, or whose hold holds it."""
@@ -230,7 +265,7 @@ class Guard:
 
     def waiting_count(self) -> int:
         """Withdrawals waiting for their trigger's verdict (its window is open)."""
-        return sum(len(self._going.get(t, ())) for t in self._windows)
+        return sum(len(self._going.get(t, ())) for t in set(self._windows) | self._now)
 
     def metrics(self) -> dict[str, tuple[str, str, float]]:
         """The guard's metrics (the manager's ``/metrics``, prefix ``ripple_manager_``)."""
@@ -280,6 +315,7 @@ class Guard:
                 continue
             self._touched.discard(trigger)
             self._windows.pop(trigger, None)
+            self._now.discard(trigger)
             self._verdict(trigger, out)
         return out
 
@@ -287,8 +323,8 @@ class Guard:
         going = self._going.get(trigger, {})
         hold = self.holds.get(trigger)
         view = self.triggers.get(trigger)
-        count = sum(1 for item in going if item[0] == DESIRED)
-        total = self.instances(trigger)
+        desired = {key for bucket, key in going if bucket == DESIRED}
+        count, total = len(desired), self.instances(trigger)
         if view is None:
             self._release(trigger, out, "deleted" if hold else None)
         elif hold is not None and confirmation(view) == hold.token:
@@ -296,10 +332,10 @@ class Guard:
         elif self.bound.exceeded(count, total):
             if hold is None:
                 since = self.clock()
-                token = token_of(view.kind, trigger, (k for _, k in going), since)
+                token = token_of(view.kind, trigger, desired, since)
                 hold = self.holds[trigger] = Hold(trigger, view.kind, since, token, 0, 0)
                 self.stats["held"] += 1
-            if hold.going != count:  # the numbers its keys show change with what is held
+            if hold.going != count:  # the numbers its keys show change with it
                 hold.going, hold.total = count, total
                 hold.message = hold_message(hold, self.bound)
                 out.refresh.extend(going)
@@ -307,6 +343,7 @@ class Guard:
             self._release(trigger, out, "cleared" if hold else None)
 
     def _release(self, trigger: str, out: Settled, why: str | None) -> None:
+        """Everything ``trigger`` has going proceeds (``why``: the hold that ends)."""
         if why is not None:
             self.stats[why] += 1
         self.holds.pop(trigger, None)

@@ -136,17 +136,23 @@ class Publication:
         are computed here), so a caller on an event loop can give the loop back."""
         dirty: set[Item] = set()
         self.guard.triggers = changes.triggers
-        yield from self._assignments(changes, dirty)
-        yield from self._desired(changes, now, dirty)
-        yield from self._profiles(changes, now, dirty)
-        if statuses is not None:
-            self._statuses(statuses, dirty)
-        if self.first:
-            self._first_pass(unknown, now, dirty)
-            self.first = False
-        elif self.held:
-            self._release(unknown(), now, dirty)
-        self._settle(now, dirty)
+        if changes.reselected or self.first:
+            self.guard.watch(now)  # their withdrawals arrive over the next moments
+        self.guard.observing = True
+        try:
+            yield from self._assignments(changes, dirty)
+            yield from self._desired(changes, now, dirty)
+            yield from self._profiles(changes, now, dirty)
+            if statuses is not None:
+                self._statuses(statuses, dirty)
+            if self.first:
+                self._first_pass(unknown, now, dirty)
+                self.first = False
+            elif self.held:
+                self._release(unknown(), now, dirty)
+            self._settle(now, dirty)
+        finally:
+            self.guard.observing = False
         return dirty
 
     def _assignments(self, changes: Changes, dirty: set[Item]) -> Iterator[None]:

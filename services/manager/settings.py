@@ -66,8 +66,10 @@ class ManagerSettings(ServiceSettings, LivenessSettings):
         ge=0,
         le=300,
         description=(
-            "Seconds a trigger's withdrawals are counted together from its first one (each "
-            "waits for the verdict; only for triggers with more instances than the minimum)."
+            "Seconds within which a trigger's withdrawals count together. After a change of "
+            "definitions or clusters, its withdrawals wait for the verdict at the end of the "
+            "window opened by its first one (only triggers with more instances than the "
+            "minimum); an event's withdrawals get theirs at once."
         ),
     )
 

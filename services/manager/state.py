@@ -145,7 +145,7 @@ class State:
             self._pairs_by_report = {}
             for pair, es in wanted_pairs.items():
                 self._pairs_by_report.setdefault((pair[1], es), set()).add(pair)
-            changes.status_changed = True
+            changes.status_changed = changes.reselected = True
         else:
             dirty = set(self._dirty)
         self._dirty.clear()

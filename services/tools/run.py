@@ -210,8 +210,9 @@ def register(app: typer.Typer) -> None:
             "--withdrawal-guard-window",
             env="RIPPLE_WITHDRAWAL_GUARD_WINDOW",
             metavar="SECONDS",
-            help="Withdrawals of a trigger counted together from its first one; each waits "
-            "for the verdict (2.0; only triggers with more instances than the minimum).",
+            help="Seconds within which a trigger's withdrawals count together (2.0); after a "
+            "change of definitions or clusters they wait for the verdict until the window "
+            "ends (only triggers with more instances than the minimum).",
         ),
         nats: str = NATS,
         nats_user: str = NATS_USER,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.manager.guard import (
+    VERDICT_DUE,
     Bound,
     Guard,
     confirmation,
@@ -59,9 +60,10 @@ def test_a_bound_that_is_off_never_holds() -> None:
     assert Bound(share=0.0, minimum=0).exceeded(1, 100)
 
 
-def test_withdrawals_within_the_window_are_counted_together_then_held() -> None:
+def test_after_a_change_withdrawals_within_the_window_are_counted_together_then_held() -> None:
     g = guard()
     items = fill(g, 8)
+    g.watch(0.0)  # definitions or clusters changed: the reports follow
     assert all(g.withdraw(item, "t", 0.0) for item in items[:4])
     assert g.waiting(items[0], 0.5) == pytest.approx(1.5)
     assert g.settle(1.0) == ([], [])  # the window is open: no verdict yet
@@ -79,11 +81,42 @@ def test_withdrawals_within_the_window_are_counted_together_then_held() -> None:
 def test_under_the_bound_everything_proceeds_at_the_end_of_the_window() -> None:
     g = guard()
     items = fill(g, 10)
+    g.watch(0.0)
     for item in items[:5]:
         assert g.withdraw(item, "t", 0.0)
     settled = g.settle(2.0)
     assert sorted(settled.proceed) == sorted((item, 0.0) for item in items[:5])
     assert g.holds == {} and g.waiting(items[0], 2.0) is None
+
+
+def test_an_events_withdrawals_get_their_verdict_when_the_reconcile_ends() -> None:
+    g = guard()
+    items = fill(g, 10)
+    g.observing = True  # the reconcile's changes are being taken
+    assert g.withdraw(items[0], "t", 5.0)
+    assert g.waiting(items[0], 5.0) == VERDICT_DUE  # not before its end
+    g.observing = False
+    assert g.waiting(items[0], 5.0) == 0.0
+    assert g.settle(5.0).proceed == [(items[0], 5.0)]  # at once: no window after an event
+
+
+def test_one_reports_mass_withdrawal_is_held_at_once() -> None:
+    g = guard()
+    items = fill(g, 8)
+    for item in items:
+        g.withdraw(item, "t", 5.0)
+    assert g.settle(5.0).proceed == [] and g.holds["t"].going == 8
+
+
+def test_separate_events_are_separate_changes() -> None:
+    g = guard()
+    items = fill(g, 8)
+    for item in items[:4]:  # one reconcile: 4 of 8, under the bound
+        g.withdraw(item, "t", 5.0)
+    assert len(g.settle(5.0).proceed) == 4
+    for item in items[:4]:
+        g.untrack(item[1])  # deleted
+    assert not g.withdraw(items[4], "t", 6.0)  # 4 left: never over the bound
 
 
 def test_what_can_never_be_over_the_bound_proceeds_at_once() -> None:

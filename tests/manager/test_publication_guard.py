@@ -79,8 +79,17 @@ def deleted(result: dict[Item, Any], bucket: str = DESIRED) -> set[str]:
     return {k for (b, k), d in result.items() if b == bucket and d is DELETE}
 
 
+def edit_event_source(state: State, pub: Publication, now: float) -> None:
+    """The EventSource changes (its assignments are put again; the reports follow)."""
+    edited = {"kind": "EventSource", "metadata": {"name": "svc"}, "spec": {"at": now}}
+    state.set_event_source("svc", edited)
+    run(pub, observe(pub, state, now=now), now)
+
+
 def hold_everything(state: State, pub: Publication) -> dict[Item, Any]:
-    """Both clusters report nothing (one change, two reports): held at the window's end."""
+    """An EventSource edit, then both clusters report nothing, half a second apart (one
+    change, two reports): everything waits for the verdict, held at the window's end."""
+    edit_event_source(state, pub, 9.9)
     report(state, A)
     first = observe(pub, state, now=10.0)
     assert {type(d) for d in run(pub, first, 10.0).values()} <= {Wait}
@@ -116,8 +125,16 @@ def test_the_status_shows_one_line_per_hold() -> None:
     assert problems[("EventTrigger", "t")] == [str(next(iter(result.values())))]
 
 
-def test_a_withdrawal_under_the_bound_proceeds_after_the_window() -> None:
+def test_an_events_withdrawal_under_the_bound_proceeds_at_once_as_before() -> None:
     state, pub, _keys = eight()
+    report(state, A, "a0")  # 3 of 8
+    result = run(pub, observe(pub, state, now=10.0), 10.0)
+    assert len(deleted(result)) == 3 and pub.guard.holds == {}
+
+
+def test_after_a_definition_change_a_withdrawal_waits_for_the_window() -> None:
+    state, pub, _keys = eight()
+    edit_event_source(state, pub, 9.9)
     report(state, A, "a0")  # 3 of 8
     dirty = observe(pub, state, now=10.0)
     assert set(run(pub, dirty, 10.0).values()) == {Wait(WINDOW)}
@@ -125,23 +142,30 @@ def test_a_withdrawal_under_the_bound_proceeds_after_the_window() -> None:
     assert len(deleted(result)) == 3 and pub.guard.holds == {}
 
 
-def test_a_small_trigger_withdraws_at_once_as_before() -> None:
-    state, pub = new_state(), Publication()
-    report(state, A, "a0", "a1", "a2")
-    report(state, B, "b0", "b1")
-    run(pub, observe(pub, state), 0.0)
+def test_one_reports_mass_withdrawal_is_held_at_once() -> None:
+    state, pub, keys = eight()
     report(state, A)
     report(state, B)
-    result = run(pub, observe(pub, state, now=1.0), 1.0)
-    assert len(deleted(result)) == 5  # 5 instances: never more than the minimum
+    result = run(pub, observe(pub, state, now=10.0), 10.0)
+    assert held(result) == keys and not deleted(result)
+
+
+def test_separate_events_are_separate_changes() -> None:
+    state, pub, _keys = eight()
+    in_a = desired_of(state, A)
+    report(state, A)  # 4 of 8: under the bound, withdrawn at once
+    assert deleted(run(pub, observe(pub, state, now=10.0), 10.0)) == in_a
+    report(state, B)  # 4 of the 4 left: never more than the minimum
+    assert len(deleted(run(pub, observe(pub, state, now=11.0), 11.0))) == 4
+    assert pub.guard.stats["held"] == 0
 
 
 def test_the_removal_grace_still_counts_from_when_the_instance_went() -> None:
     state, pub, _ = eight(Publication(removal_grace=5.0))
     report(state, A, "a0")
     dirty = observe(pub, state, now=10.0)
-    result = run(pub, dirty, 10.0 + WINDOW)
-    assert {d for (b, _), d in result.items() if b == DESIRED} == {Wait(5.0 - WINDOW)}
+    result = run(pub, dirty, 12.0)
+    assert {d for (b, _), d in result.items() if b == DESIRED} == {Wait(3.0)}
     assert len(deleted(result, PROFILES)) == 3  # a profile has no removal grace
     assert len(deleted(run(pub, dirty, 15.0))) == 3
 
