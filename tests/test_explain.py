@@ -203,6 +203,7 @@ def test_offline_text_output_and_the_converse() -> None:
     assert origin["resource"] == "v1/Service default/my-service"
     assert origin["sourceCluster"] == "sveltos:default/cluster-a"
     assert origin["reference"].endswith("(instantiated from ConfigMap default/network-policy)")
+    assert origin["resourceLabels"] == {"sveltos": "fv"}
 
 
 def test_bad_input_is_exit_2_with_a_clear_error() -> None:

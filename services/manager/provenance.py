@@ -146,8 +146,8 @@ def _origin(
         for copy in plan.instantiated:  # an instantiated copy: name the template too
             meta = copy.get("metadata") or {}
             if (copy.get("kind"), meta.get("name")) == (ref.kind, ref.name):
-                labels = meta.get("labels") or {}
-                origin = f"{labels.get(keys.ref_namespace, '')}/{labels.get(keys.ref_name, '')}"
+                tags = meta.get("labels") or {}
+                origin = f"{tags.get(keys.ref_namespace, '')}/{tags.get(keys.ref_name, '')}"
                 reference += f" (instantiated from {ref.kind} {origin})"
         given = annotations.get(HASH_ANNOTATION)
         if given is not None:
