@@ -305,7 +305,23 @@ class Service:
         )
 
         async def stop() -> None:
-            await asyncio.to_thread(tracing.shutdown)
+            """Export what is buffered, in a daemon thread: a collector that does not answer
+            (its exporter retries for seconds) never holds the exit; its spans are lost."""
+            done = threading.Event()
+
+            def export() -> None:
+                tracing.shutdown()
+                done.set()
+
+            threading.Thread(target=export, name="tracing-stop", daemon=True).start()
+            grace = self.settings.shutdown_grace * 0.8
+            if not await asyncio.to_thread(done.wait, grace):
+                log.warning(
+                    "spans not exported within %.1f s (collector %s): dropped",
+                    grace,
+                    endpoint,
+                    extra={"obj": self.ident},
+                )
 
         self.on_stop(stop)
 

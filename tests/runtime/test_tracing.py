@@ -158,3 +158,30 @@ async def test_headers_travel_on_events_and_kv_values(jetstream: Any) -> None:
         seen = await asyncio.wait_for(anext(changes), 10)
     assert (seen.op, seen.revision, seen.message) == ("put", revision, message)
     assert Origin.of(seen.headers) == origin
+
+
+async def test_a_collector_that_does_not_answer_never_holds_the_exit() -> None:
+    """Spans are exported in batches to the collector; at the end the buffered ones get
+    most of the shutdown grace, then are dropped (said in the log): the service ends."""
+    import time
+
+    from services.scenario.processes import free_port
+    from shared.runtime.service import Service, _run
+    from shared.runtime.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        otlp_endpoint=f"http://127.0.0.1:{free_port()}", shutdown_grace=1.0
+    )  # nothing listens there
+    service = Service("test", settings)
+    seen: dict[str, bool] = {}
+
+    async def main(svc: Service) -> None:
+        seen["enabled"] = tracing.enabled()
+        with tracing.span("work") as span:
+            seen["span"] = span is not None
+
+    started = time.monotonic()
+    await _run(service, main)
+    assert seen == {"enabled": True, "span": True}
+    assert time.monotonic() - started < 5.0  # the exporter alone retries for ~7 s
+    assert not tracing.enabled()
