@@ -297,12 +297,17 @@ class Service:
             return
         from shared.runtime import tracing
 
-        tracing.configure(
-            f"ripple-{self.name}",
-            endpoint,
-            attributes=_trace_attributes(self.name, self.ident),
-            sample_ratio=self.settings.trace_sample_ratio,
-        )
+        try:
+            tracing.configure(
+                f"ripple-{self.name}",
+                endpoint,
+                attributes=_trace_attributes(self.name, self.ident),
+                sample_ratio=self.settings.trace_sample_ratio,
+            )
+        except Exception as exc:  # e.g. the SDK not installed: say so, in one line
+            raise RuntimeFailure(
+                f"tracing to {endpoint} cannot start: {type(exc).__name__}: {exc}"
+            ) from exc
 
         async def stop() -> None:
             """Export what is buffered, in a daemon thread: a collector that does not answer
