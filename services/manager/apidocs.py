@@ -72,23 +72,22 @@ def guard(token: str | None) -> list[DependsParam]:
     return [Depends(auth)]
 
 
+UNAUTHORIZED: dict[str, Any] = {
+    "model": ErrorOut,
+    "description": "No valid bearer token (`Authorization: Bearer <token>`).",
+    "headers": {
+        "WWW-Authenticate": {
+            "description": f'`Bearer realm="{REALM}"`, with `error="invalid_token"` '
+            "when a wrong token was given.",
+            "schema": {"type": "string"},
+        }
+    },
+}
+
+
 def unauthorized(guarded: list[DependsParam]) -> Responses:
     """The documented 401 of a guarded operation (none when nothing is guarded)."""
-    if not guarded:
-        return {}
-    return {
-        401: {
-            "model": ErrorOut,
-            "description": "No valid bearer token (`Authorization: Bearer <token>`).",
-            "headers": {
-                "WWW-Authenticate": {
-                    "description": f'`Bearer realm="{REALM}"`, with `error="invalid_token"` '
-                    "when a wrong token was given.",
-                    "schema": {"type": "string"},
-                }
-            },
-        }
-    }
+    return {401: UNAUTHORIZED} if guarded else {}
 
 
 def not_found(what: str) -> Responses:
@@ -106,7 +105,7 @@ def complete(doc: dict[str, Any]) -> dict[str, Any]:
             responses = op.setdefault("responses", {})
             extra: Responses = {}
             if op.get("security"):
-                extra.update(unauthorized([Depends(_noop)]))
+                extra[401] = UNAUTHORIZED
             if "requestBody" in op:
                 extra[400] = {"description": "The body cannot be parsed (not JSON, not UTF-8)."}
             for status, spec in extra.items():
@@ -120,10 +119,6 @@ def complete(doc: dict[str, Any]) -> dict[str, Any]:
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
         schemas.setdefault("ErrorOut", ErrorOut.model_json_schema())
     return doc
-
-
-def _noop() -> None:
-    """(Only a stand-in guard for :func:`unauthorized`'s documentation.)"""
 
 
 def swagger_assets(folder: Path = SWAGGER_UI) -> dict[str, Path]:
