@@ -32,8 +32,9 @@ A hold ends when
   :data:`~shared.api.vocabulary.WITHDRAWAL_CONFIRM_ANNOTATION` equals the hold's token (a
   digest of the trigger, the instances held when it began and that time: a stale annotation
   never approves a later, different withdrawal); everything held proceeds;
-- the condition clears: instances come back (wanted again: put as usual) until what is
-  still going is under the bound; the rest proceeds;
+- the condition clears: instances come back (wanted again: put as usual); when all are
+  back it ends at once, and when what is still going is under the bound and stays so for a
+  window (an undo arrives in pieces too), the rest proceeds;
 - the trigger is deleted.
 While held, a trigger's new withdrawals join the hold (its numbers change in its message);
 its additions and updates are never held.
@@ -173,6 +174,9 @@ class Guard:
         self._going: dict[str, dict[Item, float]] = {}  # trigger -> item -> when it went
         self._item_trigger: dict[Item, str] = {}
         self._windows: dict[str, float] = {}  # trigger -> end of its window (loop time)
+        #: held triggers under the bound again: the key that waits for the window's end
+        self._timers: dict[str, Item] = {}
+        self._later: list[Item] = []  # keys to look at again at the next verdicts
         self._watch_until = -math.inf  # windows open until then (loop time)
         self._now: set[str] = set()  # triggers whose verdict is due when the reconcile ends
         self._touched: set[str] = set()
@@ -238,6 +242,9 @@ class Guard:
         del going[item]
         if not going:
             del self._going[trigger]
+        elif self._timers.get(trigger) == item:  # another key waits for the window's end
+            self._timers[trigger] = min(going)
+            self._later.append(self._timers[trigger])
         self._touched.add(trigger)
 
     def waiting(self, item: Item, now: float) -> float | None:
@@ -246,6 +253,8 @@ class Guard:
         trigger = self._item_trigger.get(item)
         if trigger is None:
             return None
+        if trigger in self.holds and self._timers.get(trigger) != item:
+            return None  # held: only the key of a clearing window waits (for its end)
         if trigger in self._windows:
             return max(0.0, self._windows[trigger] - now)
         if trigger in self._now:
@@ -309,27 +318,33 @@ class Guard:
         is over (of ``only`` when given)."""
         names = {only} if only is not None else self._touched | set(self.holds)
         out = Settled([], [])
+        if only is None:  # keys to look at again go with a reconcile's verdicts
+            out.refresh.extend(self._later)
+            self._later = []
         for trigger in sorted(names):
             end = self._windows.get(trigger)
-            if end is not None and end > now:
+            if end is not None and end > now and trigger in self._going:
                 continue
             self._touched.discard(trigger)
-            self._windows.pop(trigger, None)
             self._now.discard(trigger)
-            self._verdict(trigger, out)
+            self._verdict(trigger, now, end is not None and end <= now, out)
         return out
 
-    def _verdict(self, trigger: str, out: Settled) -> None:
+    def _verdict(self, trigger: str, now: float, window_over: bool, out: Settled) -> None:
         going = self._going.get(trigger, {})
         hold = self.holds.get(trigger)
         view = self.triggers.get(trigger)
         desired = {key for bucket, key in going if bucket == DESIRED}
         count, total = len(desired), self.instances(trigger)
+        self._windows.pop(trigger, None)
+        timer = self._timers.pop(trigger, None)
         if view is None:
             self._release(trigger, out, "deleted" if hold else None)
         elif hold is not None and confirmation(view) == hold.token:
             self._release(trigger, out, "confirmed")
         elif self.bound.exceeded(count, total):
+            if timer is not None:  # over the bound again: its key shows the hold again
+                out.refresh.append(timer)
             if hold is None:
                 since = self.clock()
                 token = token_of(view.kind, trigger, desired, since)
@@ -339,6 +354,12 @@ class Guard:
                 hold.going, hold.total = count, total
                 hold.message = hold_message(hold, self.bound)
                 out.refresh.extend(going)
+        elif hold is not None and going and not window_over:
+            # under the bound while instances come back (an undo reaches the manager in
+            # pieces): the rest proceeds only if it stays so for a window
+            self._windows[trigger] = now + self.bound.window
+            self._timers[trigger] = timer = min(going)
+            out.refresh.append(timer)
         else:
             self._release(trigger, out, "cleared" if hold else None)
 

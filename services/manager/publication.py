@@ -310,11 +310,14 @@ class Publication:
         waiting = self.guard.waiting(item, now)
         if waiting:
             return Wait(waiting)
-        if waiting is not None:  # the window is over: its trigger's verdict
-            for proceeding, went in self.guard.settle(now, self.guard.trigger_of(item)).proceed:
-                self._proceed(proceeding, went)
         hold = self.guard.hold_of(item)
+        if waiting is not None and hold is None:  # the window is over: its trigger's verdict
+            for proceeding, went in self.guard.settle(now, self.guard.trigger_of(item)).proceed:
+                self._proceed(proceeding, went)  # each of them waits for it too
+            hold = self.guard.hold_of(item)
         if hold is not None:
+            # held; or a hold under the bound again whose window is over: this key's failure
+            # changes, so the reconcile it brings gives the verdict (and queues the rest)
             raise Terminal(hold.message)
         deadline = self.pending.get(item)
         if deadline is not None and deadline > now:

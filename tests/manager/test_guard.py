@@ -129,17 +129,52 @@ def test_what_can_never_be_over_the_bound_proceeds_at_once() -> None:
     assert not off.withdraw(fill(off, 50)[0], "t", 0.0)
 
 
-def test_instances_coming_back_clear_the_hold() -> None:
+def test_under_the_bound_again_the_rest_proceeds_after_a_window_without_change() -> None:
     g = guard()
     items = fill(g, 8)
     for item in items:
         g.withdraw(item, "t", 0.0)
     g.settle(2.0)
-    for item in items[:5]:  # wanted again
+    for item in items[:5]:  # wanted again: 3 of 8 still going
         g.discard(item)
     settled = g.settle(3.0)
+    assert settled == ([], [items[5]])  # one key waits for the window's end
+    assert g.waiting(items[5], 3.0) == pytest.approx(2.0)
+    assert g.waiting(items[6], 3.0) is None and g.hold_of(items[6]) is not None
+    assert g.settle(4.0).proceed == []  # the window is open
+    settled = g.settle(5.0)
     assert sorted(settled.proceed) == sorted((item, 0.0) for item in items[5:])
     assert g.holds == {} and g.stats["cleared"] == 1
+
+
+def test_instances_coming_back_in_pieces_end_the_hold_with_nothing_withdrawn() -> None:
+    g = guard()
+    items = fill(g, 8)
+    for item in items:
+        g.withdraw(item, "t", 0.0)
+    g.settle(2.0)
+    for item in items[:5]:
+        g.discard(item)
+    g.settle(3.0)  # under the bound: the clearing window opens
+    for item in items[5:]:  # the rest comes back within it
+        g.discard(item)
+    assert g.settle(3.5) == ([], [items[6], items[7]])  # timers moved along, then gone
+    assert g.holds == {} and g.stats["cleared"] == 1
+
+
+def test_over_the_bound_again_within_the_clearing_window_stays_held() -> None:
+    g = guard()
+    items = fill(g, 8)
+    for item in items:
+        g.withdraw(item, "t", 0.0)
+    g.settle(2.0)
+    for item in items[:5]:
+        g.discard(item)
+    g.settle(3.0)
+    for item in items[:5]:  # gone again
+        g.withdraw(item, "t", 3.5)
+    assert g.settle(5.0).proceed == [] and g.holds["t"].going == 8
+    assert g.waiting(items[5], 5.0) is None  # no key waits: held
 
 
 def test_a_hold_grows_with_later_withdrawals_and_its_message_changes() -> None:

@@ -181,14 +181,33 @@ def test_instances_coming_back_clear_the_hold_and_nothing_is_withdrawn() -> None
     assert pub.published[DESIRED] == keys
 
 
-def test_when_the_share_falls_under_the_bound_the_rest_proceeds() -> None:
+def test_when_the_share_stays_under_the_bound_for_a_window_the_rest_proceeds() -> None:
     state, pub, _keys = eight()
     in_b = desired_of(state, B)
     hold_everything(state, pub)
     report(state, A, *(f"a{n}" for n in range(4)))  # 4 come back: 4 of 8 still going
-    result = run(pub, observe(pub, state, now=20.0), 20.0)
+    dirty = observe(pub, state, now=20.0)
+    result = run(pub, dirty, 20.0)
+    assert not deleted(result)
+    assert [d for d in result.values() if isinstance(d, Wait)] == [Wait(WINDOW)]  # one key
+    result = run(pub, dirty, 20.0 + WINDOW)  # its failure changes: a reconcile follows
+    assert not deleted(result) and sum(isinstance(d, Terminal) for d in result.values()) == 1
+    result = run(pub, observe(pub, state, now=20.0 + WINDOW), 20.0 + WINDOW)
     assert deleted(result) == in_b
     assert pub.guard.holds == {} and pub.guard.stats["cleared"] == 1
+
+
+def test_an_undo_arriving_in_pieces_withdraws_nothing() -> None:
+    state, pub, keys = eight()
+    hold_everything(state, pub)
+    edit_event_source(state, pub, 19.0)  # restored
+    report(state, A, *(f"a{n}" for n in range(4)))
+    report(state, B, "b0", "b1")  # 2 of 8 still going: under the bound
+    first = run(pub, observe(pub, state, now=20.0), 20.0)
+    report(state, B, *(f"b{n}" for n in range(4)))
+    second = run(pub, observe(pub, state, now=20.5), 20.5)
+    assert not deleted(first) and not deleted(second)
+    assert pub.published[DESIRED] == keys and pub.guard.holds == {}
 
 
 def test_a_held_trigger_still_publishes_additions_and_updates() -> None:
