@@ -18,7 +18,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", help="fleet.yaml: clusters: [{namespace, name, type, labels}]")
     parser.add_argument("--dir", required=True, help="where kubeconfigs are written")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0: every one)")
+    parser.add_argument(
+        "--advertise",
+        help="address the kubeconfigs and the TLS certificate name (default: --host)",
+    )
     parser.add_argument("--log-size", type=int, default=1000)
     parser.add_argument(
         "--no-tls",
@@ -70,6 +74,7 @@ def _serve(
             args.port,
             args.host,
             log_size=args.log_size,
+            advertise=args.advertise,
             tls=not args.no_tls,
             rbac=rbac,
             users=users,

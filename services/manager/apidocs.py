@@ -21,7 +21,7 @@ from fastapi.params import Depends as DependsParam
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+from swagger_ui_bundle import swagger_ui_path
 
 #: the realm of the WWW-Authenticate challenge
 REALM = "ripple"
