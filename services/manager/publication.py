@@ -28,13 +28,11 @@ is given), no asyncio: unit-tested in milliseconds.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Mapping
-from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from services.manager.decisions import DELETE, HOLD, NOTHING, Decision, Put, Wait
 from services.manager.guard import Bound, Guard
-from services.manager.model import ClusterKey, ProfilePlan
+from services.manager.model import ProfilePlan
 from services.manager.outputs import (
     ASSIGNMENTS,
     BUCKETS,
@@ -48,36 +46,11 @@ from services.manager.outputs import (
     owner_of_labels,
     profile_key,
 )
+from services.manager.published import Pair, Published, Unknown, pair_of_labels
 from services.manager.state import Changes, DesiredEntry
-from shared.api.vocabulary import CAPI, SVELTOS, TRIGGER_LABEL_SETS, ClusterType
 from shared.runtime.errors import Terminal
 
-Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
-
 STEP = 256  # changed outputs taken between two chances to give the event loop back
-
-
-@dataclass(frozen=True)
-class Published:
-    """What the buckets held when the manager started: every key (unreadable values
-    included: their state is unknown, not absent) and, for desired states and profiles, the
-    (trigger, source cluster) each was made for (None when its labels do not say) and the
-    profile's name."""
-
-    keys: Mapping[str, AbstractSet[str]] = field(default_factory=dict)
-    pairs: Mapping[Item, Pair | None] = field(default_factory=dict)
-    profiles: Mapping[Item, str] = field(default_factory=dict)
-
-
-class Unknown(NamedTuple):
-    """What the manager does not know after a restart: the pairs whose report is unknown,
-    and the profiles whose instantiation fails (no last good version in memory yet)."""
-
-    pairs: AbstractSet[Pair] = frozenset()
-    failing: AbstractSet[str] = frozenset()
-
-    def __bool__(self) -> bool:
-        return bool(self.pairs or self.failing)
 
 
 class Publication:
@@ -101,6 +74,7 @@ class Publication:
         self.pending: dict[Item, float] = {}  # desired keys no longer wanted -> removal time
         self.owners: dict[Item, Owner] = {}  # the definition a key is published for
         self._profile_keys: dict[str, str] = {}  # profile name -> its key
+        self._gone: set[Item] = set()  # deleted keys whose owner is kept until the next pass
         self.guard = guard if isinstance(guard, Guard) else Guard(guard or Bound())
         for item, pair in self.pairs.items():
             if item[0] == DESIRED and pair is not None:
@@ -135,6 +109,10 @@ class Publication:
         """:meth:`observe` in steps: yields every :data:`STEP` changed outputs (their keys
         are computed here), so a caller on an event loop can give the loop back."""
         dirty: set[Item] = set()
+        for item in self._gone:
+            if item[1] not in self.published[item[0]] and item[1] not in self.wanted[item[0]]:
+                self.owners.pop(item, None)
+        self._gone.clear()
         self.guard.triggers = changes.triggers
         if changes.reselected or self.first:
             self.guard.watch(now)  # their withdrawals arrive over the next moments
@@ -347,7 +325,9 @@ class Publication:
         self.profile_names.pop(item, None)
         self.guard.discard(item)
         if item[1] not in self.wanted[item[0]]:
-            self.owners.pop(item, None)
+            # its owner is forgotten at the next pass: a failure that ends with the deletion
+            # (a hold confirmed) still changes its definition's status
+            self._gone.add(item)
             if item[0] == DESIRED:
                 self.guard.untrack(item[1])
 
@@ -365,20 +345,6 @@ class Publication:
             **{f"wanted_{b}": len(self.wanted[b]) for b in BUCKETS},
             **{f"published_{b}": len(self.published[b]) for b in BUCKETS},
         }
-
-
-def pair_of_labels(labels: Mapping[str, str]) -> Pair | None:
-    """The (trigger, source cluster) a published desired state was made for, from the
-    Sveltos labels it carries (None when they are missing)."""
-    for keys in TRIGGER_LABEL_SETS:
-        trigger = labels.get(keys.trigger_name)
-        if trigger:
-            ctype = CAPI if labels.get(keys.cluster_type) == ClusterType.CAPI else SVELTOS
-            cluster = ClusterKey(
-                labels.get(keys.cluster_namespace, ""), labels.get(keys.cluster_name, ""), ctype
-            )
-            return trigger, cluster
-    return None
 
 
 def _owner_of_profile(plan: ProfilePlan) -> Owner:

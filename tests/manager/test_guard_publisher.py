@@ -1,0 +1,94 @@
+"""The withdrawal guard through the manager's loop and publisher, against a real nats-server
+(issue 18 item 4): a held withdrawal leaves the desired states in their bucket and its
+trigger's status in ``ripple-status`` says so (the held keys' failures bring a reconcile);
+a hold under the bound again ends after its window by the reconcile its waiting key brings
+about, and only then is the rest withdrawn from the bucket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from services.manager.guard import Bound
+from services.manager.inputs import WATCHED
+from services.manager.outputs import desired_key
+from services.manager.reconciler import Reconciler
+from services.manager.stores import Stores
+from tests.manager.test_publication import A, B, new_state, report
+from tests.manager.test_publication_guard import edit_event_source
+from tests.manager.test_publisher import keys, until
+
+WINDOW = 0.3
+
+
+@pytest.fixture
+async def stores(jetstream: Any) -> Stores:
+    return await Stores.open(jetstream)
+
+
+@pytest.fixture
+async def reconciler(stores: Stores) -> AsyncIterator[Reconciler]:
+    state = new_state()
+    report(state, A, *(f"a{n}" for n in range(4)))
+    report(state, B, *(f"b{n}" for n in range(4)))
+    rec = Reconciler(stores.buckets(), limit=1 << 20, state=state, coalesce=0.0)
+    rec.publication.guard.bound = Bound(window=WINDOW)
+    rec.inputs.synced.update(WATCHED)  # every input read: its loop reconciles on a nudge
+    rec.inputs.reports_synced = True
+    tasks = [asyncio.create_task(rec.publisher.run(4)), asyncio.create_task(rec.run())]
+    yield rec
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def desired(rec: Reconciler, cluster: Any = None) -> set[str]:
+    return {desired_key(c, p) for c, p in rec.state.desired if cluster in (None, c)}
+
+
+async def status(stores: Stores) -> str:
+    items = await stores.status.items()
+    entry = items.get("eventtrigger.t")
+    return entry.data.failure_message if entry is not None else ""
+
+
+async def test_a_held_withdrawal_stays_published_and_its_status_says_so(
+    stores: Stores, reconciler: Reconciler
+) -> None:
+    rec = reconciler
+    await rec.reconcile()
+    everything = desired(rec)
+    in_b = desired(rec, B)
+    await until(lambda: _is(keys(stores.desired), everything), what="published")
+    edit_event_source(rec.state, rec.publication, 0.0)  # the state's input, as on the loop
+    await rec.reconcile()
+    report(rec.state, A)
+    report(rec.state, B)
+    await rec.reconcile()
+    await until(lambda: rec.publication.guard.holds, what="the hold")
+    held = "withdrawal of 8 of 8 instances held since "
+    await until(lambda: _has(status(stores), held), what="the trigger's status")
+    assert await keys(stores.desired) == everything
+    assert rec.metrics()["withdrawals_held_triggers"][2] == 1
+
+    report(rec.state, A, *(f"a{n}" for n in range(4)))  # 4 come back: under the bound
+    await rec.reconcile()
+    await until(lambda: not rec.publication.guard.holds, what="the hold ends", timeout=10)
+    await until(lambda: _is(keys(stores.desired), everything - in_b), what="B withdrawn")
+    await until(lambda: _lacks(status(stores), held), what="the status cleared")
+    assert rec.metrics()["withdrawals_cleared_total"][2] == 1
+
+
+async def _is(value: Any, expected: set[str]) -> bool:
+    return bool(await value == expected)
+
+
+async def _has(value: Any, text: str) -> bool:
+    return text in await value
+
+
+async def _lacks(value: Any, text: str) -> bool:
+    return text not in await value
