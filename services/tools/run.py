@@ -54,6 +54,21 @@ METRICS_PORT = _opt(
 METRICS_HOST = _opt(
     None, "--metrics-host", env="RIPPLE_METRICS_HOST", help="Address of the metrics endpoint."
 )
+OTLP_ENDPOINT = _opt(
+    None,
+    "--otlp-endpoint",
+    env="RIPPLE_OTLP_ENDPOINT",
+    help="OTLP/HTTP collector receiving the service's traces, e.g. http://otel-collector:4318 "
+    "(/v1/traces is added when the URL has no path; tracing is off when unset; "
+    "docs/observability.md).",
+)
+TRACE_SAMPLE_RATIO = _opt(
+    None,
+    "--trace-sample-ratio",
+    env="RIPPLE_TRACE_SAMPLE_RATIO",
+    help="Share of new traces recorded when tracing (1.0; a change's later spans follow its "
+    "first span's decision).",
+)
 MEMORY = typer.Option(False, "--memory-storage", help="JetStream memory storage (tests).")
 LIVENESS_LOOP_BLOCKED = _opt(
     None,
@@ -134,6 +149,8 @@ def register(app: typer.Typer) -> None:
         ready_file: Path = READY,
         metrics_host: str = METRICS_HOST,
         metrics_port: int = METRICS_PORT,
+        otlp_endpoint: str = OTLP_ENDPOINT,
+        trace_sample_ratio: float = TRACE_SAMPLE_RATIO,
         memory_storage: bool = MEMORY,
         liveness_loop_blocked: float = LIVENESS_LOOP_BLOCKED,
         liveness_stalled: float = LIVENESS_STALLED,
@@ -221,6 +238,8 @@ def register(app: typer.Typer) -> None:
         ready_file: Path = READY,
         metrics_host: str = METRICS_HOST,
         metrics_port: int = METRICS_PORT,
+        otlp_endpoint: str = OTLP_ENDPOINT,
+        trace_sample_ratio: float = TRACE_SAMPLE_RATIO,
         memory_storage: bool = MEMORY,
         liveness_loop_blocked: float = LIVENESS_LOOP_BLOCKED,
         liveness_stalled: float = LIVENESS_STALLED,
@@ -266,6 +285,8 @@ def register(app: typer.Typer) -> None:
         ready_file: Path = READY,
         metrics_host: str = METRICS_HOST,
         metrics_port: int = METRICS_PORT,
+        otlp_endpoint: str = OTLP_ENDPOINT,
+        trace_sample_ratio: float = TRACE_SAMPLE_RATIO,
         memory_storage: bool = MEMORY,
         liveness_loop_blocked: float = LIVENESS_LOOP_BLOCKED,
         liveness_stalled: float = LIVENESS_STALLED,
