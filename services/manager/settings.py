@@ -66,10 +66,10 @@ class ManagerSettings(ServiceSettings, LivenessSettings):
         ge=0,
         le=300,
         description=(
-            "Seconds within which a trigger's withdrawals count together. After a change of "
-            "definitions or clusters, its withdrawals wait for the verdict at the end of the "
-            "window opened by its first one (only triggers with more instances than the "
-            "minimum); an event's withdrawals get theirs at once."
+            "After a change of definitions or clusters, a trigger's withdrawals within this "
+            "many seconds of its first one count as one change and wait for the verdict (only "
+            "triggers with more instances than the minimum); an event's withdrawals get theirs "
+            "at once."
         ),
     )
 

@@ -227,9 +227,9 @@ def register(app: typer.Typer) -> None:
             "--withdrawal-guard-window",
             env="RIPPLE_WITHDRAWAL_GUARD_WINDOW",
             metavar="SECONDS",
-            help="Seconds within which a trigger's withdrawals count together (2.0); after a "
-            "change of definitions or clusters they wait for the verdict until the window "
-            "ends (only triggers with more instances than the minimum).",
+            help="After a change of definitions or clusters, a trigger's withdrawals within "
+            "this many seconds of its first one count as one change and wait for the verdict "
+            "(2.0; only triggers with more instances than the minimum; 0: none wait).",
         ),
         nats: str = NATS,
         nats_user: str = NATS_USER,
