@@ -278,12 +278,6 @@ def test_live_explain_through_rest_shows_the_outcome_and_the_converse(
     assert o["hashMatches"] is True and o["outcome"]["status"] == "Provisioned"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the manager does not keep when an outcome was written: services/manager/inputs.py "
-    "must keep the envelope's time (outcome_times) and reconciler.snapshot() pass it to "
-    "snapshot.build (see the explain report of issue 18)",
-)
 def test_live_outcomes_carry_the_time_the_agent_wrote_them(
     live: tuple[Stack, dict[str, Any]],
 ) -> None:

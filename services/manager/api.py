@@ -21,7 +21,7 @@ immutable :class:`~services.manager.snapshot.Snapshot` (never a dict the loop mu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Response
@@ -56,6 +56,7 @@ from shared.api.vocabulary import (
 )
 from shared.contract.payloads import AgentStatus
 from shared.contract.redact import REDACTED, redact
+from shared.metrics import Histogram
 
 #: the metadata the manager itself puts on a deployed object (shown as they are)
 OWN_KEYS = frozenset(
@@ -148,6 +149,8 @@ class Source(Protocol):
     def metrics(self) -> Mapping[str, tuple[str, str, float]]: ...
 
     def kv_problems(self) -> list[tuple[str, str]]: ...
+
+    def histograms(self) -> Sequence[Histogram]: ...
 
 
 def create_app(source: Source, token: str | None = None) -> FastAPI:
@@ -328,7 +331,7 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
         """Prometheus metrics (counters of work and errors, gauges of state)."""
         from shared.metrics import CONTENT_TYPE, exposition
 
-        body = exposition("ripple_manager", source.metrics)
+        body = exposition("ripple_manager", source.metrics, source.histograms())
         return Response(body, media_type=CONTENT_TYPE)
 
     @app.get("/v1/stats", response_model=dict[str, int], dependencies=guarded, responses=denied)

@@ -12,6 +12,7 @@ knew, and only a kind the cluster positively does not serve counts as known and 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from services.manager import definitions
@@ -52,6 +53,8 @@ class Inputs:
         self.definition_errors: dict[str, str] = {}  # "Kind/name" -> message
         self.reports: dict[tuple[ClusterKey, str], MatchSet] = {}
         self.outcomes: dict[tuple[ClusterKey, str], m.ApplyOutcome] = {}
+        # when each outcome was written (its envelope's time): explain shows it
+        self.outcome_times: dict[tuple[ClusterKey, str], datetime] = {}
         self.agents: dict[str, m.AgentStatus] = {}
         self.synced: set[tuple[str, str]] = set()
         self.informer_errors: dict[tuple[str, str], str] = {}  # kind -> why it is unknown
@@ -194,7 +197,9 @@ class Inputs:
         """Apply one ``ripple-outcomes`` change (an unreadable value keeps what was read)."""
         if change.op == "put" and change.message is not None:
             outcome = change.message.data
-            self.outcomes[(_cluster_of(outcome.cluster), outcome.profile_name)] = outcome
+            key = (_cluster_of(outcome.cluster), outcome.profile_name)
+            self.outcomes[key] = outcome
+            self.outcome_times[key] = change.message.time
         elif change.op == "delete":
             try:
                 item = subjects.parse_outcome_key(change.key)
@@ -202,6 +207,7 @@ class Inputs:
                 _skip(change, exc)
                 return
             self.outcomes.pop((_cluster_of(item.cluster), item.name), None)
+            self.outcome_times.pop((_cluster_of(item.cluster), item.name), None)
 
     def on_agent(self, change: KVChange[m.AgentStatusEvent]) -> bool:
         """Apply an agent's status; True when the statuses must be recomputed (agents report

@@ -315,6 +315,7 @@ class Reconciler:
             profiles=self.state.profiles,
             reports=self.inputs.reports,
             outcomes=self.inputs.outcomes,
+            outcome_times=self.inputs.outcome_times,
             agents=self.inputs.agents,
             definition_errors=self.inputs.definition_errors,
             informer_errors=self.inputs.informer_errors,

@@ -19,6 +19,7 @@ import binascii
 import contextvars
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -69,6 +70,8 @@ REFUSAL_MEMORY = 60.0
 #: (name, template text) -> {data digest: (message, until)}; few entries (refusals only)
 _refused: dict[tuple[str, str], dict[str, tuple[str, float]]] = {}
 _REFUSED_MAX = 4096
+#: planning and explain render in threads of their own: one lock around the memory
+_refused_lock = threading.Lock()
 
 #: the time of each render (served by the manager: ``ripple_manager_render_seconds``)
 RENDER_SECONDS = Histogram(
@@ -169,7 +172,9 @@ def check_reference_size(ref_obj: Mapping[str, Any]) -> None:
 def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) -> str:
     """One template rendered within the budget in force (:func:`limits_scope`); any engine
     error is an :class:`InstantiationError` naming ``name`` and the instance's resource."""
-    known = _refused.get((name, text))
+    with _refused_lock:
+        known = _refused.get((name, text))
+        known = dict(known) if known is not None else None
     digest = ""
     if known is not None:  # refused lately: the same data is refused again at once
         digest = _digest(data)
@@ -206,9 +211,11 @@ def _digest(data: Mapping[str, Any]) -> str:
 def _remember(name: str, text: str, digest: str, message: str) -> None:
     if not digest:
         return
-    if len(_refused) >= _REFUSED_MAX:
-        _refused.pop(next(iter(_refused)))  # the oldest template
-    _refused.setdefault((name, text), {})[digest] = (message, time.monotonic() + REFUSAL_MEMORY)
+    with _refused_lock:
+        if len(_refused) >= _REFUSED_MAX:
+            _refused.pop(next(iter(_refused)))  # the oldest template
+        entry = _refused.setdefault((name, text), {})
+        entry[digest] = (message, time.monotonic() + REFUSAL_MEMORY)
 
 
 def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:

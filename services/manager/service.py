@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -42,6 +42,7 @@ from services.manager.snapshot import Snapshot
 from services.manager.stores import Stores, provision, read_published
 from shared.bus.kv import KVChange, KVStore
 from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the loop runs
+from shared.metrics import Histogram
 from shared.runtime.service import Service
 from shared.runtime.slicing import Slicer
 
@@ -203,6 +204,11 @@ class _ApiSource:
     def kv_problems(self) -> list[tuple[str, str]]:
         """``(bucket/key, why)`` of every poison value or key read now (for /v1/errors)."""
         return self._stores.problems()
+
+    def histograms(self) -> Sequence[Histogram]:
+        """The service's histograms (render, reconcile time): /metrics of REST serves them
+        as the metrics port does."""
+        return self._service.histograms
 
 
 async def serve_api(source: api.Source, host: str, port: int, token: str | None) -> None:

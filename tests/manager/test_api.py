@@ -18,11 +18,13 @@ from services.manager.api import secret_derived
 from services.manager.outputs import BUCKETS
 from services.manager.planning import PolicyRefView, TriggerView
 from services.manager.reconciler import Reconciler
+from services.manager.rendering import RENDER_SECONDS
 from services.manager.service import serve_api
 from services.manager.snapshot import Snapshot
 from services.scenario.processes import free_port
 from shared.api.selectors import parse_selector
 from shared.contract.redact import REDACTED
+from shared.metrics import Histogram
 from shared.runtime.slicing import Slicer
 from tests.manager.test_publication import A, B, new_state, report
 from tests.manager.test_publisher import BIG, until
@@ -56,6 +58,9 @@ class Source:
 
     def kv_problems(self) -> list[tuple[str, str]]:
         return []
+
+    def histograms(self) -> list[Histogram]:
+        return [RENDER_SECONDS]
 
 
 def reconciler(template: str | None = None, limit: int = 1 << 20) -> Reconciler:
@@ -120,6 +125,8 @@ async def test_endpoints_read_the_snapshot(served: tuple[Reconciler, str]) -> No
     async with aiohttp.ClientSession() as s, s.get(base + "/metrics", headers=auth) as r:
         text = await r.text()
     assert "ripple_manager_publication_failures 4.0" in text
+    # the histograms too, as the metrics port serves them (render time here)
+    assert "# TYPE ripple_manager_render_seconds histogram" in text
 
 
 async def test_a_snapshot_never_changes_and_a_reconcile_in_progress_shows_the_last_one() -> None:
