@@ -13,13 +13,20 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from shared.api import vocabulary as _vocabulary
 from shared.kube.discovery import Answer, ApiResource, Discovery
-from shared.kube.errors import KindNotServed, KubeError, KubeNotFound, WatchExpired
+from shared.kube.errors import (
+    KindNotServed,
+    KubeConfigInvalid,
+    KubeError,
+    KubeNotFound,
+    WatchExpired,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +77,18 @@ class KubeClient:
         impersonate: str | None = None,
         name: str = "",
     ) -> None:
-        if kubeconfig:
-            self.api = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
-        else:
-            configuration = k8s_client.Configuration()
-            k8s_config.load_incluster_config(client_configuration=configuration)
-            self.api = k8s_client.ApiClient(configuration)
+        try:
+            if kubeconfig:
+                self.api = k8s_config.new_client_from_config(
+                    config_file=kubeconfig, context=context
+                )
+            else:
+                configuration = k8s_client.Configuration()
+                k8s_config.load_incluster_config(client_configuration=configuration)
+                self.api = k8s_client.ApiClient(configuration)
+        except (k8s_config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
+            where = f"kubeconfig {kubeconfig}" if kubeconfig else "in-cluster configuration"
+            raise KubeConfigInvalid(f"cannot read the {where}: {exc}") from exc
         if impersonate:
             self.api.set_default_header("Impersonate-User", impersonate)
         self.name = name or (kubeconfig or "in-cluster")

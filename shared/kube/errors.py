@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import ExternalError
+from shared.errors import ExternalError, InvalidInput
 
 
 class KubeError(ExternalError):
@@ -37,3 +37,8 @@ class DiscoveryFailed(KubeError):
 
 class WatchExpired(KubeError):
     """The watch's resourceVersion is too old (410 Gone): relist."""
+
+
+class KubeConfigInvalid(InvalidInput):
+    """The kubeconfig (or the in-cluster configuration) cannot be read: missing file, no
+    context, bad YAML. One line naming the file; retrying cannot help."""

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.contract.messages import Envelope
 from shared.contract.streams import BucketSpec
+from shared.errors import InvalidInput
 from shared.runtime.errors import RuntimeFailure
 from shared.runtime.liveness import Limits, Liveness
 from shared.runtime.probes import CONTENT_TYPE, ProbeServer, Sources
@@ -459,7 +460,7 @@ def run(name: str, settings: ServiceSettings, main: Main, ident: str | None = No
                 name,
                 type(exc).__name__,
                 exc,
-                exc_info=exc if not isinstance(exc, RuntimeFailure) else None,
+                exc_info=exc if not isinstance(exc, RuntimeFailure | InvalidInput) else None,
                 extra={"obj": service.ident},
             )
         return 1
