@@ -85,6 +85,7 @@ def trigger_view(obj: dict[str, Any]) -> TriggerView:
         instantiate_all=isinstance(model, EventBasedAddOn),
         cloud_event_action=spec.cloud_event_action,
         labels=dict(model.metadata.labels),
+        annotations=dict(model.metadata.annotations),
         copied_spec=spec.profile_fields(),
         not_deployed=tuple(not_deployed(obj.get("spec") or {})),
     )

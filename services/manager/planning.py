@@ -1,8 +1,7 @@
 """What to deploy, given definitions and reports: the manager's pure decision code.
 
-No I/O here. The manager's adapters build :class:`TriggerView` / :class:`World` /
-:class:`~services.manager.model.Report` from the management cluster and NATS and turn the
-returned :class:`~services.manager.model.PairPlan` into desired state and CRDs.
+No I/O here. The adapters build :class:`TriggerView`, :class:`World` and the reports from the
+cluster and NATS, and turn the :class:`~services.manager.model.PairPlan` into desired state.
 
 Rules (Sveltos' own unless BRIEF section 4 says otherwise):
 - an empty ``sourceClusterSelector`` matches no cluster;
@@ -83,6 +82,7 @@ class TriggerView:
     instantiate_all: bool = False  # EventBasedAddOn (v1alpha1) instantiates every reference
     cloud_event_action: str = ""  # Create (default) | Delete | a template over .CloudEvent
     labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)  # the withdrawal guard's
     copied_spec: Mapping[str, Any] = field(default_factory=dict)
     not_deployed: tuple[str, ...] = ()  # accepted fields Ripple does not deploy (status)
 

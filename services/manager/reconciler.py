@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.manager import rendering
+from services.manager.guard import Bound
 from services.manager.inputs import Inputs
 from services.manager.outputs import BUCKETS, Item
 from services.manager.publication import Publication, Published, Unknown
@@ -86,10 +87,11 @@ class Reconciler:
         state: State | None = None,
         queue_size: int = 10_000,
         render_limits: Limits | None = None,
+        withdrawal_guard: Bound | None = None,
     ) -> None:
         self.inputs = Inputs(state)
         self.state = self.inputs.state
-        self.publication = Publication(removal_grace, published)
+        self.publication = Publication(removal_grace, published, withdrawal_guard)
         self.publisher = Publisher(
             self.publication, buckets, limit=limit, seeds=seeds, on_failure=self._failed
         )

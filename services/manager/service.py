@@ -70,6 +70,7 @@ async def main(settings: ManagerSettings, service: Service) -> None:
         published=start.published,
         seeds=start.seeds,
         render_limits=settings.render_limits(),
+        withdrawal_guard=settings.withdrawal_bound(),
     )
 
     published = asyncio.Event()  # the first reconcile queued what the manager publishes

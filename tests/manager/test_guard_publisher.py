@@ -34,8 +34,13 @@ async def reconciler(stores: Stores) -> AsyncIterator[Reconciler]:
     state = new_state()
     report(state, A, *(f"a{n}" for n in range(4)))
     report(state, B, *(f"b{n}" for n in range(4)))
-    rec = Reconciler(stores.buckets(), limit=1 << 20, state=state, coalesce=0.0)
-    rec.publication.guard.bound = Bound(window=WINDOW)
+    rec = Reconciler(
+        stores.buckets(),
+        limit=1 << 20,
+        state=state,
+        coalesce=0.0,
+        withdrawal_guard=Bound(window=WINDOW),
+    )
     rec.inputs.synced.update(WATCHED)  # every input read: its loop reconciles on a nudge
     rec.inputs.reports_synced = True
     tasks = [asyncio.create_task(rec.publisher.run(4)), asyncio.create_task(rec.run())]

@@ -152,11 +152,6 @@ def test_a_cluster_relabel_withdrawing_most_instances_is_held(stack: Stack, api:
     equal_eventually(lambda: counts(stack, name), {A: 0, B: 0}, 15, what="withdrawn")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the trigger's annotations in the manager's TriggerView (issue 18 item 4: "
-    "services/manager/planning.py and definitions.py, the lead's change)",
-)
 def test_the_confirmation_annotation_withdraws_what_was_held(stack: Stack, api: Http) -> None:
     name = "guard-ok"
     definitions = deploy(stack, name, {A: 3, B: 3})
