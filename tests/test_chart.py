@@ -100,6 +100,8 @@ def test_helm_lint_finds_nothing(values: dict[str, Any]) -> None:
         ),
         ({"serviceMonitor": {"interval": "often"}}, "/serviceMonitor/interval", ""),
         ({"image": {"tag": 1.1}}, "/image/tag", "want string"),
+        ({"tracing": {"otlpEndpoint": "collector:4318"}}, "/tracing/otlpEndpoint", ""),
+        ({"manager": {"withdrawalGuard": {"share": 2}}}, "/manager/withdrawalGuard/share", ""),
     ],
 )
 def test_bad_values_fail_helm_template_naming_the_key(
@@ -263,6 +265,30 @@ def test_the_rest_token_comes_from_a_secret() -> None:
     assert env["RIPPLE_API_TOKEN"] == {"secretKeyRef": {"name": "api", "key": "bearer"}}
 
 
+def test_tracing_is_off_unless_an_endpoint_is_given() -> None:
+    for pod in pods(render(EVERYTHING)).values():
+        assert "RIPPLE_OTLP_ENDPOINT" not in env_of(pod["containers"][0])
+    values = {**EVERYTHING, "tracing": {"otlpEndpoint": "http://otel:4318", "sampleRatio": 0.1}}
+    for pod in pods(render(values)).values():
+        env = env_of(pod["containers"][0])
+        assert env["RIPPLE_OTLP_ENDPOINT"] == "http://otel:4318"
+        assert env["RIPPLE_TRACE_SAMPLE_RATIO"] == "0.1"
+
+
+def test_the_withdrawal_guard_is_a_value_of_the_manager() -> None:
+    from services.manager.settings import ManagerSettings
+    from tests.chart.settings_env import build
+
+    guard = {"enabled": False, "share": 0.25, "min": 10, "window": 5}
+    env = env_of(
+        pods(render({"manager": {"withdrawalGuard": guard}}))["ripple-manager"]["containers"][0]
+    )
+    settings = build(ManagerSettings, {k: v for k, v in env.items() if k.startswith("RIPPLE_")})
+    assert settings.withdrawal_bound() == settings.withdrawal_bound().__class__(
+        share=0.25, minimum=10, window=5.0, enabled=False
+    )
+
+
 # -- names ---------------------------------------------------------------------------------
 def names(docs: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     return {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]) for d in docs}
@@ -397,7 +423,12 @@ def test_each_container_runs_a_valid_command_with_valid_settings() -> None:
     from services.cli import app
     from tests.chart.settings_env import SETTINGS, build, known_variables
 
-    values = {**EVERYTHING, "nats": {"existingSecret": "s"}, "manager": {"apiTokenSecret": "t"}}
+    values = {
+        **EVERYTHING,
+        "nats": {"existingSecret": "s"},
+        "manager": {"apiTokenSecret": "t"},
+        "tracing": {"otlpEndpoint": "http://otel:4318"},
+    }
     for name, pod in pods(render(values)).items():
         [container] = pod["containers"]
         args = container["args"]

@@ -206,6 +206,12 @@ spec:
           value: {{ $root.Values.liveness.loopBlockedSeconds | quote }}
         - name: RIPPLE_LIVENESS_STALLED
           value: {{ $root.Values.liveness.stalledSeconds | quote }}
+        {{- with $root.Values.tracing.otlpEndpoint }}
+        - name: RIPPLE_OTLP_ENDPOINT
+          value: {{ . | quote }}
+        - name: RIPPLE_TRACE_SAMPLE_RATIO
+          value: {{ $root.Values.tracing.sampleRatio | quote }}
+        {{- end }}
         {{- with (include "ripple.natsEnv" $nats | trim) }}
         {{- . | nindent 8 }}
         {{- end }}
