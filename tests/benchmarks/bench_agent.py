@@ -16,7 +16,7 @@ Measured from ``/proc/<pid>/status`` and ``/proc/<pid>/smaps_rollup``: RSS, PSS 
 divided among the processes sharing them) and USS (private pages: what one more agent costs);
 CPU seconds from ``/proc/<pid>/stat`` over ``--idle`` seconds of idleness; the agent's event
 loop lag from its own ``/metrics`` (``ripple_agent_loop_lag_max_seconds``, the longest delay
-since start, and ``ripple_agent_loop_lag_over_100ms_total``: every service runs with
+since start, and ``ripple_agent_loop_lag_late_samples_total``: every service runs with
 ``RIPPLE_METRICS_PORT=0``, the port is found in ``/proc``).
 
 Then the manager and the reporter are stopped (so that only the agent works and the
@@ -180,7 +180,10 @@ async def loop_lag(stack: Stack, cluster: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in text.splitlines():
         name, _, value = line.partition(" ")
-        if name in ("ripple_agent_loop_lag_max_seconds", "ripple_agent_loop_lag_over_100ms_total"):
+        if name in (
+            "ripple_agent_loop_lag_max_seconds",
+            "ripple_agent_loop_lag_late_samples_total",
+        ):
             out[name.removeprefix("ripple_agent_loop_lag_")] = float(value)
     return out
 
@@ -286,8 +289,8 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                         "load": os.getloadavg()[0],
                         "lag_max_s": lag.get("max_seconds", float("nan")),
                         "idle_agent_lag_max_s": control.get("max_seconds", float("nan")),
-                        "lags_over_100ms": lag.get("over_100ms_total", 0.0)
-                        - lag0.get("over_100ms_total", 0.0),
+                        "lags_over_100ms": lag.get("late_samples_total", 0.0)
+                        - lag0.get("late_samples_total", 0.0),
                     }
                 )
                 if not args.json:
