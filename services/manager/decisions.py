@@ -18,6 +18,23 @@ class Wait(NamedTuple):
     seconds: float
 
 
+class Held(NamedTuple):
+    """A withdrawal the withdrawal guard holds: the key stays as it is, and is a failure of
+    its own carrying the hold's ``message`` (its trigger's status, ``/v1/errors``,
+    ``/v1/publication``) until the hold ends. The publisher logs a hold once per trigger,
+    not once per key."""
+
+    message: str
+    kind: str
+    trigger: str
+    token: str
+    going: int
+    total: int
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class _Marker:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -33,7 +50,7 @@ HOLD: Final = _Marker("HOLD")
 NOTHING: Final = _Marker("NOTHING")
 """Nothing to do: not wanted and not published."""
 
-Decision = Put | Wait | _Marker
+Decision = Put | Wait | Held | _Marker
 
 
-__all__ = ["DELETE", "HOLD", "NOTHING", "Decision", "Put", "Wait"]
+__all__ = ["DELETE", "HOLD", "NOTHING", "Decision", "Held", "Put", "Wait"]

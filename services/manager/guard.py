@@ -7,9 +7,10 @@ counts, per trigger, the *instances* it would withdraw (desired states: one prof
 destination cluster) against the instances it has (published or wanted, those going
 included). When the count is over the :class:`Bound` (default: more than 50 % *and* more than
 5), nothing of that trigger is withdrawn: its desired states and profiles stay published,
-each such key is a failure of its own (:class:`~shared.runtime.errors.Terminal`, the hold's
-message) that its trigger's status, ``/v1/triggers/{name}``, ``/v1/errors`` and the metrics
-show, with the numbers, the time it began and the token that confirms it.
+each such key is a failure of its own (:class:`~services.manager.decisions.Held`, the hold's
+message; the manager logs it once per trigger and hold) that its trigger's status,
+``/v1/triggers/{name}``, ``/v1/errors`` and the metrics show, with the numbers, the time it
+began and the token that confirms it.
 
 The withdrawals of one change may arrive over several reconciles (one agent's report, then
 another cluster's), so they are counted together:

@@ -14,9 +14,9 @@ one key at one moment, what its publisher must do (:meth:`Publication.decide`):
 - a desired state or profile no longer wanted passes the withdrawal guard
   (:mod:`services.manager.guard`): it waits for its trigger's verdict (:class:`Wait`), and
   when one change would withdraw most of the trigger's instances it is held until confirmed
-  or until the condition clears -- :meth:`Publication.decide` then raises
-  :class:`~shared.runtime.errors.Terminal` with the hold's message, so that the key is a
-  failure its trigger's status, REST and metrics show until the hold ends;
+  or until the condition clears -- :meth:`Publication.decide` then returns :class:`Held`
+  with the hold's message and numbers: the publisher keeps the key as a failure of its own
+  that its trigger's status, REST and metrics show until the hold ends;
 - otherwise a published key that is not wanted is deleted (:data:`DELETE`): on the first
   pass after a start this withdraws what was published before and is no longer wanted, on
   positive knowledge only (definitions and clusters read completely, the report known).
@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
-from services.manager.decisions import DELETE, HOLD, NOTHING, Decision, Put, Wait
-from services.manager.guard import Bound, Guard
+from services.manager.decisions import DELETE, HOLD, NOTHING, Decision, Held, Put, Wait
+from services.manager.guard import Bound, Guard, Hold
 from services.manager.model import ProfilePlan
 from services.manager.outputs import (
     ASSIGNMENTS,
@@ -48,7 +48,6 @@ from services.manager.outputs import (
 )
 from services.manager.published import Pair, Published, Unknown, pair_of_labels
 from services.manager.state import Changes, DesiredEntry
-from shared.runtime.errors import Terminal
 
 STEP = 256  # changed outputs taken between two chances to give the event loop back
 
@@ -275,8 +274,8 @@ class Publication:
     # -- when a publisher looks at a key -----------------------------------------------------
     def decide(self, item: Item, now: float) -> Decision:
         """What to do with ``item`` at ``now``. No side effect but one: at the end of a
-        trigger's window, the guard's verdict on its withdrawals. Raises
-        :class:`~shared.runtime.errors.Terminal` (the hold's message) for a held withdrawal."""
+        trigger's window, the guard's verdict on its withdrawals. A held withdrawal is
+        :class:`Held` (the hold's message and numbers: a failure of the key's own)."""
         bucket, key = item
         value = self.wanted[bucket].get(key)
         if value is not None:
@@ -296,7 +295,7 @@ class Publication:
         if hold is not None:
             # held; or a hold under the bound again whose window is over: this key's failure
             # changes, so the reconcile it brings gives the verdict (and queues the rest)
-            raise Terminal(hold.message)
+            return _held(hold)
         deadline = self.pending.get(item)
         if deadline is not None and deadline > now:
             return Wait(deadline - now)
@@ -347,6 +346,10 @@ class Publication:
         }
 
 
+def _held(hold: Hold) -> Held:
+    return Held(hold.message, hold.kind, hold.trigger, hold.token, hold.going, hold.total)
+
+
 def _owner_of_profile(plan: ProfilePlan) -> Owner:
     return owner_of_labels(plan.labels) or ("EventTrigger", plan.trigger)
 
@@ -357,6 +360,7 @@ __all__ = [
     "NOTHING",
     "Decision",
     "DesiredEntry",
+    "Held",
     "Pair",
     "Publication",
     "Published",

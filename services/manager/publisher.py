@@ -7,7 +7,10 @@ and puts or deletes it; a value equal to the one last put (or, after a restart, 
 found in the bucket) is not put again. A put or delete that fails is retried with backoff
 without holding up other keys; an output that cannot be encoded or is over the message limit
 is a terminal failure of its key (shown in its definition's status, REST and metrics) until
-its value changes. Nothing here ends the process.
+its value changes. A withdrawal the withdrawal guard holds
+(:class:`~services.manager.decisions.Held`) is a failure of its key too, kept until the hold
+ends; it is logged once per trigger and hold (a WARNING when the hold begins, an INFO when its
+numbers change), not once per key. Nothing here ends the process.
 
 Level-triggered on its outputs too: the manager watches its own buckets
 (:func:`services.manager.service.watch_output`) and hands every change to
@@ -30,13 +33,13 @@ from typing import Any, Protocol
 
 from services.manager.errors import PublishFailed
 from services.manager.outputs import DESIRED, Item, checked_payload, describe, encode
-from services.manager.publication import DELETE, Publication, Put, Wait
+from services.manager.publication import DELETE, Held, Publication, Put, Wait
 from shared.bus.kv import put_value
 from shared.runtime import tracing
 from shared.runtime.errors import Terminal
 from shared.runtime.slicing import Slicer
 from shared.runtime.tracing import Origin
-from shared.runtime.workqueue import Backoff, WorkQueue, run_workers
+from shared.runtime.workqueue import Backoff, Failure, WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,23 @@ FREE_REPAIRS = 3
 MAX_REPAIR_DELAY = 30.0
 
 
+class PublishQueue(WorkQueue[Item]):
+    """The publisher's work queue: the failure of a key the withdrawal guard holds is kept
+    when its handler returns (a hold is not an error to retry, nor one to log per key)."""
+
+    def __init__(self, backoff: Backoff) -> None:
+        super().__init__("publish", backoff)
+        self.held: set[Item] = set()
+
+    def forget(self, key: Item) -> None:
+        if key not in self.held:
+            super().forget(key)
+
+    def discard(self, key: Item) -> None:
+        self.held.discard(key)
+        super().discard(key)
+
+
 class Publisher:
     def __init__(
         self,
@@ -78,7 +98,7 @@ class Publisher:
         self.publication = publication
         self.buckets = buckets
         self.limit = limit
-        self.queue: WorkQueue[Item] = WorkQueue("publish", backoff or Backoff(base=0.1, cap=30.0))
+        self.queue = PublishQueue(backoff or Backoff(base=0.1, cap=30.0))
         self._cache: dict[Item, Any] = {}  # the value last put, per key
         self._seeds: dict[Item, bytes] = dict(seeds or {})  # body digests found at start-up
         # what each key holds as far as this manager knows: the body digest it put (or found
@@ -98,6 +118,8 @@ class Publisher:
         self.carry: Origin | None = None
         #: desired-state keys queued with an origin, not put yet (the oldest one is kept)
         self.origins: dict[Item, Origin] = {}
+        #: trigger -> (token, going, total) of the hold last logged
+        self._holds_logged: dict[str, tuple[str, int, int]] = {}
 
     def add(self, items: set[Item] | list[Item]) -> None:
         carry = self.carry
@@ -113,18 +135,25 @@ class Publisher:
         """Bring ``item`` to what the publication wants now (raises to be retried)."""
         failing = item in self.queue.failures
         try:
-            await self._handle(item)
+            held = await self._handle(item)
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 self._on_failure(item)
             raise
-        if failing:
-            self._on_failure(item)  # it recovered: its definition's status changes
+        if held or failing:
+            # held: its definition's status shows the hold (and the reconcile this brings
+            # gives the guard's verdicts due); recovered: its status changes
+            self._on_failure(item)
         await self._slicer.pause()  # keys that need no I/O (unchanged) never suspend
 
-    async def _handle(self, item: Item) -> None:
+    async def _handle(self, item: Item) -> bool:
+        """Act on what the publication decides; True when the key is held."""
         loop = asyncio.get_running_loop()
         decision = self.publication.decide(item, loop.time())
+        if isinstance(decision, Held):
+            self._held(item, decision)
+            return True
+        self.queue.held.discard(item)
         if isinstance(decision, Put):
             await self._put(item, decision.value)
         elif isinstance(decision, Wait):
@@ -134,6 +163,41 @@ class Publisher:
             await self._delete(item)
         else:  # HOLD, NOTHING: the key stays as it is
             self.origins.pop(item, None)
+        return False
+
+    def _held(self, item: Item, held: Held) -> None:
+        """``item``'s withdrawal is held: a failure of its own with the hold's message (not
+        retried: the hold's end queues it); the hold is logged once per trigger."""
+        self.origins.pop(item, None)
+        previous = self.queue.failures.get(item)
+        if previous is None or previous.message != held.message or not previous.terminal:
+            self.queue.failures[item] = Failure(
+                held.message,
+                (previous.attempts if previous else 0) + 1,
+                previous.since if previous else time.time(),
+                terminal=True,
+            )
+        self.queue.held.add(item)
+        logged = self._holds_logged.get(held.trigger)
+        numbers = (held.token, held.going, held.total)
+        if logged == numbers:
+            return
+        holds = self.publication.guard.holds
+        for trigger in [t for t in self._holds_logged if t not in holds]:
+            del self._holds_logged[trigger]  # holds that ended
+        self._holds_logged[held.trigger] = numbers
+        obj = {"obj": f"{held.kind}/{held.trigger}"}
+        if logged is None or logged[0] != held.token:
+            log.warning("withdrawal guard: %s", held.message, extra=obj)
+        else:
+            log.info(
+                "withdrawal guard: the hold of %s %s now holds %d of %d instances",
+                held.kind,
+                held.trigger,
+                held.going,
+                held.total,
+                extra=obj,
+            )
 
     async def _put(self, item: Item, value: Any) -> None:
         bucket, key = item
@@ -286,4 +350,4 @@ def _describe(item: Item) -> str:
     return f"{item[0]}/{item[1]}"
 
 
-__all__ = ["Bucket", "Publisher", "Terminal", "body_digest"]
+__all__ = ["Bucket", "PublishQueue", "Publisher", "Terminal", "body_digest"]

@@ -2,11 +2,14 @@
 (issue 18 item 4): a held withdrawal leaves the desired states in their bucket and its
 trigger's status in ``ripple-status`` says so (the held keys' failures bring a reconcile);
 a hold under the bound again ends after its window by the reconcile its waiting key brings
-about, and only then is the rest withdrawn from the bucket."""
+about, and only then is the rest withdrawn from the bucket. Each held key is a failure of
+its own (``/v1/errors``, ``/v1/publication``), and the hold is logged once per trigger: one
+WARNING when it begins, one INFO when its numbers change, no ERROR per key."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +17,7 @@ import pytest
 
 from services.manager.guard import Bound
 from services.manager.inputs import WATCHED
-from services.manager.outputs import desired_key
+from services.manager.outputs import DESIRED, desired_key
 from services.manager.reconciler import Reconciler
 from services.manager.stores import Stores
 from tests.manager.test_publication import A, B, new_state, report
@@ -60,9 +63,14 @@ async def status(stores: Stores) -> str:
     return entry.data.failure_message if entry is not None else ""
 
 
+def guard_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "withdrawal" in r.getMessage()]
+
+
 async def test_a_held_withdrawal_stays_published_and_its_status_says_so(
-    stores: Stores, reconciler: Reconciler
+    stores: Stores, reconciler: Reconciler, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     rec = reconciler
     await rec.reconcile()
     everything = desired(rec)
@@ -78,6 +86,13 @@ async def test_a_held_withdrawal_stays_published_and_its_status_says_so(
     await until(lambda: _has(status(stores), held), what="the trigger's status")
     assert await keys(stores.desired) == everything
     assert rec.metrics()["withdrawals_held_triggers"][2] == 1
+    failures = rec.publisher.queue.failures
+    held_keys = {k for (b, k), f in failures.items() if b == DESIRED and f.terminal}
+    assert held_keys == everything  # each held key a failure of its own, as /v1/errors shows
+    assert {f.message[: len(held)] for f in failures.values()} == {held}
+    (begun,) = guard_logs(caplog)  # one line for the hold, none per key
+    assert begun.levelno == logging.WARNING and begun.getMessage().count(held) == 1
+    assert getattr(begun, "obj", None) == "EventTrigger/t"
 
     report(rec.state, A, *(f"a{n}" for n in range(4)))  # 4 come back: under the bound
     await rec.reconcile()
@@ -85,6 +100,10 @@ async def test_a_held_withdrawal_stays_published_and_its_status_says_so(
     await until(lambda: _is(keys(stores.desired), everything - in_b), what="B withdrawn")
     await until(lambda: _lacks(status(stores), held), what="the status cleared")
     assert rec.metrics()["withdrawals_cleared_total"][2] == 1
+    await until(lambda: not rec.publisher.queue.failures, what="the failures end")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    changed = [r for r in guard_logs(caplog) if r.levelno == logging.INFO]
+    assert len(changed) <= 1 and all("4 of 8" in r.getMessage() for r in changed)
 
 
 async def _is(value: Any, expected: set[str]) -> bool:

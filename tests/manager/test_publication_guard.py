@@ -1,6 +1,6 @@
 """The withdrawal guard in the publication rules (issue 18 item 4): the State's real
 reconciles, the Publication's decisions, without servers. A change that withdraws most of a
-trigger's instances is held (each key a Terminal failure carrying the hold's message), what
+trigger's instances is held (each key's decision Held, carrying the hold's message), what
 is under the bound proceeds, additions are never held, deleting the trigger is never held,
 and a hold ends when confirmed by its token or when the instances come back."""
 
@@ -16,11 +16,10 @@ from services.manager.guard import Bound
 from services.manager.model import ClusterKey
 from services.manager.outputs import DESIRED, PROFILES, Item
 from services.manager.planning import TriggerView
-from services.manager.publication import DELETE, Publication, Put, Wait
+from services.manager.publication import DELETE, Held, Publication, Put, Wait
 from services.manager.state import State
 from services.manager.statuses import publication_problems
 from shared.api.vocabulary import WITHDRAWAL_CONFIRM_ANNOTATION
-from shared.runtime.errors import Terminal
 from shared.runtime.workqueue import Failure
 from tests.manager.test_publication import A, B, desired_of, new_state, observe, report, restart
 
@@ -44,14 +43,10 @@ def annotate(state: State, value: str) -> None:
 
 
 def run(pub: Publication, items: set[Item], now: float) -> dict[Item, Any]:
-    """Act as the publisher does: put, delete, wait; a held key is a Terminal failure."""
+    """Act as the publisher does: put, delete, wait; a held key is left as it is."""
     out: dict[Item, Any] = {}
     for item in sorted(items):
-        try:
-            decision = pub.decide(item, now)
-        except Terminal as exc:
-            out[item] = exc
-            continue
+        decision = pub.decide(item, now)
         out[item] = decision
         if isinstance(decision, Put):
             pub.put_done(item, now)
@@ -72,7 +67,7 @@ def eight(pub: Publication | None = None) -> tuple[State, Publication, set[str]]
 
 
 def held(result: dict[Item, Any], bucket: str = DESIRED) -> set[str]:
-    return {k for (b, k), d in result.items() if b == bucket and isinstance(d, Terminal)}
+    return {k for (b, k), d in result.items() if b == bucket and isinstance(d, Held)}
 
 
 def deleted(result: dict[Item, Any], bucket: str = DESIRED) -> set[str]:
@@ -118,7 +113,7 @@ def test_the_status_shows_one_line_per_hold() -> None:
     failures = {
         item: Failure(str(exc), 1, 0.0, terminal=True)
         for item, exc in result.items()
-        if isinstance(exc, Terminal)
+        if isinstance(exc, Held)
     }
     problems = publication_problems(failures, pub.owners)
     assert list(problems) == [("EventTrigger", "t")]
@@ -191,7 +186,7 @@ def test_when_the_share_stays_under_the_bound_for_a_window_the_rest_proceeds() -
     assert not deleted(result)
     assert [d for d in result.values() if isinstance(d, Wait)] == [Wait(WINDOW)]  # one key
     result = run(pub, dirty, 20.0 + WINDOW)  # its failure changes: a reconcile follows
-    assert not deleted(result) and sum(isinstance(d, Terminal) for d in result.values()) == 1
+    assert not deleted(result) and sum(isinstance(d, Held) for d in result.values()) == 1
     result = run(pub, observe(pub, state, now=20.0 + WINDOW), 20.0 + WINDOW)
     assert deleted(result) == in_b
     assert pub.guard.holds == {} and pub.guard.stats["cleared"] == 1
