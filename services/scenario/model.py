@@ -8,7 +8,7 @@ A scenario folder (see ``../shared/scenarios/README.md``)::
     cluster/        objects that steps apply to managed clusters
     expect/         objects that steps expect to find
     charts/         optional: Helm charts served to the stack (:mod:`services.scenario.charts`)
-    steps.yaml      steps: [{apply|delete|label|manage|expect: {...}}, ...]
+    steps.yaml      steps: [{apply|delete|label|manage|expect|confirm-withdrawal: {...}}]
 
 :func:`load_scenario` reads and validates all of it, so a typo is reported before anything is
 started, with the file, the step number (1-based) and the field.
@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from services.scenario.charts import chart_entries, check_placeholders
+from services.scenario.definitions import ConfirmWithdrawalStep, DefinitionRef, MessageExpectation
 from services.scenario.errors import ScenarioError
 from services.scenario.files import read_objects as read_objects
 from services.scenario.files import read_yaml as read_yaml
@@ -170,20 +171,36 @@ class ManageStep(_Strict):
 
 
 class ExpectStep(_Strict):
-    """Wait (up to the deadline) until every ``present`` file matches, ``absent`` is gone, and
-    the Helm releases hold (:mod:`services.scenario.releases`)."""
+    """Wait (up to the deadline) until every ``present`` file matches, ``absent`` is gone, the
+    Helm releases hold (:mod:`services.scenario.releases`) and the ``definition``'s
+    ``failureMessage`` is as given (:mod:`services.scenario.definitions`); with ``for``, it
+    must then keep holding for that many seconds."""
 
     action: Literal["expect"] = "expect"
-    cluster: ClusterRef
+    cluster: ClusterRef | None = None
     present: list[str] = Field(default_factory=list)
     absent: list[ObjectRef] = Field(default_factory=list)
     releases: list[ExpectedRelease] = Field(default_factory=list)
     absent_releases: list[ReleaseRef] = Field(default_factory=list, alias="absentReleases")
+    definition: DefinitionRef | None = None
+    failure_message: MessageExpectation | None = Field(default=None, alias="failureMessage")
+    for_: float | None = Field(default=None, alias="for", gt=0, le=120)
 
     @model_validator(mode="after")
     def _something(self) -> ExpectStep:
-        if not (self.present or self.absent or self.releases or self.absent_releases):
-            raise ValueError("expect needs 'present', 'absent', 'releases' or 'absentReleases'")
+        in_cluster = self.present or self.absent or self.releases or self.absent_releases
+        if not in_cluster and (self.cluster is not None or self.definition is None):
+            raise ValueError(
+                "expect needs 'present', 'absent', 'releases' or 'absentReleases'"
+                + ("" if self.cluster else " (with 'cluster'), or 'definition'")
+            )
+        if in_cluster and self.cluster is None:
+            raise ValueError("expect needs 'cluster' for 'present', 'absent' and releases")
+        said = "failure_message" in self.model_fields_set
+        if self.definition is not None and not said:
+            raise ValueError("'definition' needs 'failureMessage' ({contains: TEXT} or null)")
+        if said and self.definition is None:
+            raise ValueError("'failureMessage' needs 'definition' ({kind, name})")
         named = [f"{r.namespace}/{r.name}" for r in [*self.releases, *self.absent_releases]]
         twice = sorted({n for n in named if named.count(n) > 1})
         if twice:
@@ -202,16 +219,21 @@ class ExpectStep(_Strict):
             parts.append(
                 "no release " + ", ".join(f"{r.namespace}/{r.name}" for r in self.absent_releases)
             )
-        return f"expect in {self.cluster}: {'; '.join(parts)}"
+        text = f"expect in {self.cluster}: {'; '.join(parts)}" if parts else "expect"
+        if self.definition is not None:
+            said = self.failure_message.describe() if self.failure_message else "is cleared"
+            text += f"{';' if parts else ''} {self.definition}: failureMessage {said}"
+        return text + (f" (for {self.for_:g} s)" if self.for_ is not None else "")
 
 
-Action = ApplyStep | DeleteStep | LabelStep | ManageStep | ExpectStep
+Action = ApplyStep | DeleteStep | LabelStep | ManageStep | ExpectStep | ConfirmWithdrawalStep
 ACTIONS: dict[str, type[BaseModel]] = {
     "apply": ApplyStep,
     "delete": DeleteStep,
     "label": LabelStep,
     "manage": ManageStep,
     "expect": ExpectStep,
+    "confirm-withdrawal": ConfirmWithdrawalStep,
 }
 
 

@@ -10,7 +10,12 @@
   release of ``releases`` holds and every one of ``absentReleases`` is gone (read from Helm's
   storage Secrets: :mod:`services.scenario.releases`), or until the deadline (10 s by
   default). A release "appeared", "was updated" (a new revision) or "was removed" as an
-  object does.
+  object does. A ``definition`` is read from the management cluster: its
+  ``status.failureMessage`` must contain (equal) the text, or be empty (``null``)
+  (:mod:`services.scenario.definitions`). With ``for: SECONDS``, once everything holds it must
+  keep holding for that long: the step fails at the first poll where it does not.
+- ``confirm-withdrawal``: wait (up to the deadline) for the trigger's status to show a held
+  withdrawal's token, and annotate the trigger with it, as a user does.
 
 Timings (milliseconds): ``duration_ms`` is the step's own wall time. For an ``expect``,
 ``latency_ms`` is measured from the end of the first action since the previous ``expect``
@@ -33,6 +38,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from services.scenario.compare import check_deployed
+from services.scenario.definitions import (
+    ConfirmWithdrawalStep,
+    MessageExpectation,
+    check_failure_message,
+    confirm_withdrawal,
+    definition_gvk,
+)
 from services.scenario.model import (
     MANAGEMENT,
     ApplyStep,
@@ -104,12 +116,16 @@ class _Probe:
     name: str
     expected: dict[str, Any] | None = None
     release: ReleaseRef | None = None
+    status: tuple[MessageExpectation | None] | None = None  # a definition's failureMessage
 
     @property
     def what(self) -> str:
         if self.release is not None:
             return str(self.release)
         ns = f"{self.namespace}/" if self.namespace else ""
+        if self.status is not None:
+            said = self.status[0].describe() if self.status[0] else "is cleared"
+            return f"{self.gvk.kind} {ns}{self.name}: failureMessage {said}"
         return f"{self.gvk.kind} {ns}{self.name}"
 
 
@@ -183,6 +199,8 @@ class StepRunner:
                 changes = self._label(action)
             elif isinstance(action, ManageStep):
                 changes = self._manage(action)
+            elif isinstance(action, ConfirmWithdrawalStep):
+                changes = confirm_withdrawal(self.stack.management, action, self.timeout)
             else:  # pragma: no cover - the model admits no other action
                 raise TypeError(f"unknown step {action!r}")
         except (RippleError, OSError, ValueError) as err:
@@ -269,16 +287,20 @@ class StepRunner:
     # -- expectations ----------------------------------------------------------------------------
     def _probes(self, action: ExpectStep) -> list[_Probe]:
         probes = []
+        if action.definition is not None:
+            gvk, said = definition_gvk(action.definition.kind), (action.failure_message,)
+            probes.append(
+                _Probe(MANAGEMENT, "present", gvk, "", action.definition.name, status=said)
+            )
+        cluster = action.cluster or MANAGEMENT  # the model requires it for what follows
         for rel in action.present:
             for obj in read_objects(self.base_dir / rel):
                 key = object_key(obj)
-                probes.append(
-                    _Probe(action.cluster, "present", GVK.of(obj), key.namespace, key.name, obj)
-                )
+                probes.append(_Probe(cluster, "present", GVK.of(obj), key.namespace, key.name, obj))
         for ref in action.absent:
             probes.append(
                 _Probe(
-                    action.cluster,
+                    cluster,
                     "absent",
                     GVK(ref.api_version, ref.kind),
                     ref.namespace,
@@ -288,9 +310,7 @@ class StepRunner:
         for mode, releases in (("present", action.releases), ("absent", action.absent_releases)):
             for named in releases:
                 probes.append(
-                    _Probe(
-                        action.cluster, mode, _SECRET, named.namespace, named.name, release=named
-                    )
+                    _Probe(cluster, mode, _SECRET, named.namespace, named.name, release=named)
                 )
         return probes
 
@@ -338,6 +358,8 @@ class StepRunner:
             meta = live.get("metadata") or {}
             extra = " (being deleted)" if meta.get("deletionTimestamp") else ""
             return [f"still exists{extra}"], _rv(live), ""
+        if probe.status is not None:
+            return check_failure_message(live, probe.status[0]), _rv(live), ""
         if live is None:
             return [f"missing: no such object in {probe.cluster}"], "", ""
         assert probe.expected is not None
@@ -358,6 +380,7 @@ class StepRunner:
             for p in probes
         ]
         deadline = start + self.timeout
+        held_at: float | None = None  # with ``for``: when everything first held
         while True:
             now_problems = [self._judge(p) for p in probes]
             now = time.monotonic()
@@ -370,21 +393,26 @@ class StepRunner:
                     item.held_ms = (now - origin) * 1000
                 elif not item.ok:
                     item.held_ms = None
-            if all(item.ok for item in items):
+            held = all(item.ok for item in items)
+            if held and held_at is None:
+                held_at = now
+            if held and (action.for_ is None or now - (held_at or now) >= action.for_):
                 return StepResult(
                     step,
                     ok=True,
                     duration_ms=(now - start) * 1000,
-                    latency_ms=(now - origin) * 1000,
+                    latency_ms=((held_at or now) - origin) * 1000,
                     items=items,
                     trigger=self._trigger,
                     first_in_batch=first,
                 )
-            if now >= deadline:
+            if (held_at is not None and not held) or (held_at is None and now >= deadline):
                 break
             time.sleep(POLL_INTERVAL)
         failing = [i for i in items if not i.ok]
         lines = [f"not true after {self.timeout:g} s:"]
+        if held_at is not None:
+            lines = [f"held, then no longer after {now - held_at:.2f} s of {action.for_:g} s:"]
         for item in failing:
             lines.append(f"  {item.what} ({item.mode} in {item.cluster}):")
             lines += [f"    - {p}" for p in item.problems]
