@@ -338,3 +338,122 @@ def test_charts_url_in_a_manage_step_without_charts(tmp_path: Path) -> None:
         ScenarioError, match=r"step 1 \(manage\) later/kyverno.yaml: EventBasedAddOn"
     ):
         load_scenario(folder)
+
+
+# -- our extension: definitions' status, for, confirm-withdrawal --------------------------------
+def test_definition_expectations_for_and_confirm_withdrawal_parse() -> None:
+    held = {"contains": "withdrawal of 8 of 8 instances held"}
+    steps = parse_steps(
+        {
+            "steps": [
+                {"expect": {"definition": {"name": "web"}, "failureMessage": held}},
+                {
+                    "expect": {
+                        "definition": {"kind": "EventBasedAddOn", "name": "w"},
+                        "failureMessage": None,
+                    }
+                },
+                {"expect": {"cluster": "d/a", "present": ["p.yaml"], "for": 3}},
+                {
+                    "expect": {
+                        "cluster": "d/a",
+                        "absent": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x"}],
+                        "definition": {"name": "web"},
+                        "failureMessage": {"equals": "boom"},
+                        "for": 0.5,
+                    }
+                },
+                {"confirm-withdrawal": {"trigger": "web"}},
+            ]
+        }
+    )
+    first, cleared, lasting, both, confirm = (s.action for s in steps)
+    assert isinstance(first, ExpectStep) and first.cluster is None and first.for_ is None
+    assert first.definition is not None and first.definition.kind == "EventTrigger"
+    assert first.failure_message is not None and first.failure_message.contains == held["contains"]
+    assert first.describe() == (
+        "expect EventTrigger web: failureMessage contains 'withdrawal of 8 of 8 instances held'"
+    )
+    assert isinstance(cleared, ExpectStep) and cleared.failure_message is None
+    assert cleared.describe() == "expect EventBasedAddOn w: failureMessage is cleared"
+    assert isinstance(lasting, ExpectStep) and lasting.for_ == 3.0
+    assert lasting.describe() == "expect in d/a: present p.yaml (for 3 s)"
+    assert both.describe() == (
+        "expect in d/a: absent ConfigMap x; EventTrigger web: failureMessage is 'boom' (for 0.5 s)"
+    )
+    assert steps[4].kind == "confirm-withdrawal" and not steps[4].is_expect
+    assert confirm.describe() == "confirm the withdrawal held for EventTrigger web"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"expect": {"definition": {"name": "web"}}},
+            "step 2 (expect): 'definition' needs 'failureMessage' ({contains: TEXT} or null)",
+        ),
+        (
+            {"expect": {"failureMessage": None}},
+            "step 2 (expect): expect needs 'present', 'absent', 'releases' or 'absentReleases' "
+            "(with 'cluster'), or 'definition'",
+        ),
+        (
+            {"expect": {"cluster": "d/a", "present": ["p"], "failureMessage": None}},
+            "step 2 (expect): 'failureMessage' needs 'definition' ({kind, name})",
+        ),
+        (
+            {"expect": {"present": ["p.yaml"]}},
+            "step 2 (expect): expect needs 'cluster' for 'present', 'absent' and releases",
+        ),
+        (
+            {
+                "expect": {
+                    "definition": {"kind": "EventSource", "name": "s"},
+                    "failureMessage": None,
+                }
+            },
+            "step 2 (expect): definition.kind: Input should be 'EventTrigger' or 'EventBasedAddOn'",
+        ),
+        (
+            {"expect": {"definition": {"name": "w"}, "failureMessage": {}}},
+            "failureMessage needs exactly one of 'contains' or 'equals' (or null)",
+        ),
+        (
+            {
+                "expect": {
+                    "definition": {"name": "w"},
+                    "failureMessage": {"contains": "a", "equals": "a"},
+                }
+            },
+            "failureMessage needs exactly one of 'contains' or 'equals' (or null)",
+        ),
+        (
+            {"expect": {"definition": {"name": "w"}, "failureMessage": "held"}},
+            "step 2 (expect): failureMessage: Input should be a valid dictionary",
+        ),
+        (
+            {"expect": {"cluster": "d/a", "present": ["p"], "for": 0}},
+            "step 2 (expect): for: Input should be greater than 0",
+        ),
+        (
+            {"expect": {"cluster": "d/a", "present": ["p"], "for": 600}},
+            "step 2 (expect): for: Input should be less than or equal to 120",
+        ),
+        ({"confirm-withdrawal": {}}, "step 2 (confirm-withdrawal): trigger: Field required"),
+        (
+            {"confirm-withdrawal": {"trigger": "w", "token": "abc"}},
+            "step 2 (confirm-withdrawal): token: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_invalid_extension_steps_name_step_and_field(raw: object, message: str) -> None:
+    document = {"steps": [{"apply": {"cluster": "d/a", "file": "ok.yaml"}}, raw]}
+    with pytest.raises(ScenarioError) as err:
+        parse_steps(document, "s/steps.yaml")
+    assert message in str(err.value)
+
+
+def test_the_withdrawal_guard_scenario_loads() -> None:
+    scenario = load_scenario(Path(__file__).parent / "scenarios" / "withdrawal-guard")
+    kinds = [s.kind for s in scenario.steps]
+    assert kinds.count("confirm-withdrawal") == 1 and len(scenario.fleet.clusters) == 2
