@@ -118,8 +118,9 @@ class Publisher:
         self.carry: Origin | None = None
         #: desired-state keys queued with an origin, not put yet (the oldest one is kept)
         self.origins: dict[Item, Origin] = {}
-        #: trigger -> (token, going, total) of the hold last logged
+        #: trigger -> (token, going, total) of the hold last logged, and its kind
         self._holds_logged: dict[str, tuple[str, int, int]] = {}
+        self._hold_kinds: dict[str, str] = {}
 
     def add(self, items: set[Item] | list[Item]) -> None:
         carry = self.carry
@@ -153,7 +154,9 @@ class Publisher:
         if isinstance(decision, Held):
             self._held(item, decision)
             return True
-        self.queue.held.discard(item)
+        if item in self.queue.held:
+            self.queue.held.discard(item)
+            self._holds_ended()
         if isinstance(decision, Put):
             await self._put(item, decision.value)
         elif isinstance(decision, Wait):
@@ -182,10 +185,9 @@ class Publisher:
         numbers = (held.token, held.going, held.total)
         if logged == numbers:
             return
-        holds = self.publication.guard.holds
-        for trigger in [t for t in self._holds_logged if t not in holds]:
-            del self._holds_logged[trigger]  # holds that ended
+        self._holds_ended()
         self._holds_logged[held.trigger] = numbers
+        self._hold_kinds[held.trigger] = held.kind
         obj = {"obj": f"{held.kind}/{held.trigger}"}
         if logged is None or logged[0] != held.token:
             log.warning("withdrawal guard: %s", held.message, extra=obj)
@@ -197,6 +199,25 @@ class Publisher:
                 held.going,
                 held.total,
                 extra=obj,
+            )
+
+    def _holds_ended(self) -> None:
+        """Log the end of the holds logged that the guard no longer has (confirmed, the
+        instances back or under the bound, the trigger deleted)."""
+        holds = self.publication.guard.holds
+        for trigger in [t for t in self._holds_logged if t not in holds]:
+            token, going, total = self._holds_logged.pop(trigger)
+            kind = self._hold_kinds.pop(trigger, "EventTrigger")
+            log.info(
+                "withdrawal guard: the hold of %s %s (%d of %d instances, token %s) ended: "
+                "confirmed, undone or deleted (withdrawals_confirmed_total, "
+                "withdrawals_cleared_total)",
+                kind,
+                trigger,
+                going,
+                total,
+                token,
+                extra={"obj": f"{kind}/{trigger}"},
             )
 
     async def _put(self, item: Item, value: Any) -> None:
@@ -322,7 +343,8 @@ class Publisher:
         out = self.queue.metrics()
         out["publication_failing_keys_terminal"] = (
             "gauge",
-            "Keys whose output cannot be published until it changes (oversized, unencodable)",
+            "Keys whose output cannot be published until it changes (oversized, unencodable), "
+            "and keys whose withdrawal the withdrawal guard holds",
             sum(1 for f in self.queue.failures.values() if f.terminal),
         )
         out["publication_puts_total"] = ("counter", "KV puts", self.stats["puts"])

@@ -102,8 +102,10 @@ async def test_a_held_withdrawal_stays_published_and_its_status_says_so(
     assert rec.metrics()["withdrawals_cleared_total"][2] == 1
     await until(lambda: not rec.publisher.queue.failures, what="the failures end")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    changed = [r for r in guard_logs(caplog) if r.levelno == logging.INFO]
-    assert len(changed) <= 1 and all("4 of 8" in r.getMessage() for r in changed)
+    infos = [r.getMessage() for r in guard_logs(caplog) if r.levelno == logging.INFO]
+    ended = [m for m in infos if " ended: " in m]
+    assert len(ended) == 1 and ended[0].startswith("withdrawal guard: the hold of EventTrigger t ")
+    assert all("now holds 4 of 8" in m for m in infos if m not in ended)
 
 
 async def _is(value: Any, expected: set[str]) -> bool:
