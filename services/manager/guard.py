@@ -19,11 +19,11 @@ another cluster's), so they are counted together:
   re-evaluate, then report), a trigger's first withdrawal opens a *window* of
   :attr:`Bound.window` seconds: nothing of what goes within it is withdrawn before the
   verdict at its end;
-- otherwise (events went: objects deleted, or no longer matching) the verdict comes at
-  once, when the reconcile's changes are in: what one batch of reports withdraws (an agent's
-  resync, a namespace deleted) is one change; under the bound it proceeds without delay, as
-  without the guard. Separate events are separate changes: deleting the objects one by one
-  withdraws their add-ons one by one, however many.
+- otherwise the withdrawals follow events (objects deleted, or changed so that they no
+  longer match): each is a change of its own, positive knowledge of one object, and proceeds
+  at once, however many arrive together. (How many the manager takes in one reconcile
+  depends on its load: counting them together would hold or not hold the same deletions by
+  chance.)
 A trigger with no more instances than :attr:`Bound.minimum` can never be over the bound: its
 withdrawals proceed at once, as do those of a trigger that no longer exists (deleting a
 trigger is never held) and everything when the guard is off.
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
     from services.manager.planning import TriggerView
 
 
-VERDICT_DUE = 0.05
-"""Seconds a publisher waits for a verdict due when the reconcile under way ends."""
 WATCH_WINDOWS = 5
 """Windows after a change of definitions or clusters during which withdrawals wait for their
 trigger's verdict (a large cluster's agent may take seconds to report what it changed)."""
@@ -179,11 +177,8 @@ class Guard:
         self._timers: dict[str, Item] = {}
         self._later: list[Item] = []  # keys to look at again at the next verdicts
         self._watch_until = -math.inf  # windows open until then (loop time)
-        self._now: set[str] = set()  # triggers whose verdict is due when the reconcile ends
         self._touched: set[str] = set()
         self.holds: dict[str, Hold] = {}
-        #: a reconcile's changes are being taken: a verdict due "now" waits for its end
-        self.observing = False
 
     # -- what each trigger has ---------------------------------------------------------------
     def track(self, key: str, trigger: str) -> None:
@@ -225,10 +220,9 @@ class Guard:
         if trigger not in self.holds and trigger not in self._windows:
             if self.instances(trigger) <= self.bound.minimum:
                 return False  # can never be over the bound
-            if now < self._watch_until:
-                self._windows[trigger] = now + self.bound.window
-            else:  # an event's withdrawal: the verdict when this reconcile's changes are in
-                self._now.add(trigger)
+            if now >= self._watch_until:
+                return False  # an event's withdrawal: a change of its own
+            self._windows[trigger] = now + self.bound.window
         self._going.setdefault(trigger, {}).setdefault(item, now)
         self._item_trigger[item] = trigger
         self._touched.add(trigger)
@@ -258,8 +252,6 @@ class Guard:
             return None  # held: only the key of a clearing window waits (for its end)
         if trigger in self._windows:
             return max(0.0, self._windows[trigger] - now)
-        if trigger in self._now:
-            return VERDICT_DUE if self.observing else 0.0
         return None
 
     def trigger_of(self, item: Item) -> str | None:
@@ -275,7 +267,7 @@ class Guard:
 
     def waiting_count(self) -> int:
         """Withdrawals waiting for their trigger's verdict (its window is open)."""
-        return sum(len(self._going.get(t, ())) for t in set(self._windows) | self._now)
+        return sum(len(self._going.get(t, ())) for t in self._windows)
 
     def metrics(self) -> dict[str, tuple[str, str, float]]:
         """The guard's metrics (the manager's ``/metrics``, prefix ``ripple_manager_``)."""
@@ -327,7 +319,6 @@ class Guard:
             if end is not None and end > now and trigger in self._going:
                 continue
             self._touched.discard(trigger)
-            self._now.discard(trigger)
             self._verdict(trigger, now, end is not None and end <= now, out)
         return out
 

@@ -115,21 +115,17 @@ class Publication:
         self.guard.triggers = changes.triggers
         if changes.reselected or self.first:
             self.guard.watch(now)  # their withdrawals arrive over the next moments
-        self.guard.observing = True
-        try:
-            yield from self._assignments(changes, dirty)
-            yield from self._desired(changes, now, dirty)
-            yield from self._profiles(changes, now, dirty)
-            if statuses is not None:
-                self._statuses(statuses, dirty)
-            if self.first:
-                self._first_pass(unknown, now, dirty)
-                self.first = False
-            elif self.held:
-                self._release(unknown(), now, dirty)
-            self._settle(now, dirty)
-        finally:
-            self.guard.observing = False
+        yield from self._assignments(changes, dirty)
+        yield from self._desired(changes, now, dirty)
+        yield from self._profiles(changes, now, dirty)
+        if statuses is not None:
+            self._statuses(statuses, dirty)
+        if self.first:
+            self._first_pass(unknown, now, dirty)
+            self.first = False
+        elif self.held:
+            self._release(unknown(), now, dirty)
+        self._settle(now, dirty)
         return dirty
 
     def _assignments(self, changes: Changes, dirty: set[Item]) -> Iterator[None]:

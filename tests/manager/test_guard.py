@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from services.manager.guard import (
-    VERDICT_DUE,
     Bound,
     Guard,
     confirmation,
@@ -32,8 +31,11 @@ class View:
 
 
 def guard(bound: Bound | None = None, **triggers: Any) -> Guard:
+    """A guard whose definitions changed at 0.0 (the windows are open until 10.0): the
+    withdrawals of the tests at 0.0 are counted together within a trigger's window."""
     g = Guard(bound or Bound(), clock=lambda: NOW)
     g.triggers = triggers or {"t": View()}
+    g.watch(0.0)
     return g
 
 
@@ -89,34 +91,15 @@ def test_under_the_bound_everything_proceeds_at_the_end_of_the_window() -> None:
     assert g.holds == {} and g.waiting(items[0], 2.0) is None
 
 
-def test_an_events_withdrawals_get_their_verdict_when_the_reconcile_ends() -> None:
+def test_an_events_withdrawals_proceed_at_once_however_many() -> None:
+    """Outside the windows after a change of definitions or clusters, withdrawals follow
+    events (objects deleted): each is a change of its own, never held, never delayed (how
+    many one reconcile takes depends on the manager's load)."""
     g = guard()
     items = fill(g, 10)
-    g.observing = True  # the reconcile's changes are being taken
-    assert g.withdraw(items[0], "t", 5.0)
-    assert g.waiting(items[0], 5.0) == VERDICT_DUE  # not before its end
-    g.observing = False
-    assert g.waiting(items[0], 5.0) == 0.0
-    assert g.settle(5.0).proceed == [(items[0], 5.0)]  # at once: no window after an event
-
-
-def test_one_reports_mass_withdrawal_is_held_at_once() -> None:
-    g = guard()
-    items = fill(g, 8)
     for item in items:
-        g.withdraw(item, "t", 5.0)
-    assert g.settle(5.0).proceed == [] and g.holds["t"].going == 8
-
-
-def test_separate_events_are_separate_changes() -> None:
-    g = guard()
-    items = fill(g, 8)
-    for item in items[:4]:  # one reconcile: 4 of 8, under the bound
-        g.withdraw(item, "t", 5.0)
-    assert len(g.settle(5.0).proceed) == 4
-    for item in items[:4]:
-        g.untrack(item[1])  # deleted
-    assert not g.withdraw(items[4], "t", 6.0)  # 4 left: never over the bound
+        assert not g.withdraw(item, "t", 50.0)  # proceeds: the guard does not take it
+    assert g.holds == {} and g.waiting(items[0], 50.0) is None
 
 
 def test_what_can_never_be_over_the_bound_proceeds_at_once() -> None:

@@ -76,7 +76,8 @@ async def test_a_held_withdrawal_stays_published_and_its_status_says_so(
     everything = desired(rec)
     in_b = desired(rec, B)
     await until(lambda: _is(keys(stores.desired), everything), what="published")
-    edit_event_source(rec.state, rec.publication, 0.0)  # the state's input, as on the loop
+    loop_now = asyncio.get_running_loop().time()  # the clock of the manager's decisions
+    edit_event_source(rec.state, rec.publication, loop_now)  # the state's input, on the loop
     await rec.reconcile()
     report(rec.state, A)
     report(rec.state, B)
