@@ -60,6 +60,8 @@ class Span:
     parent_id: str
     attributes: dict[str, Any]
     links: tuple[str, ...]
+    start_ns: int = 0
+    end_ns: int = 0
 
 
 class Collector:
@@ -108,6 +110,8 @@ class Collector:
                             parent_id=s.parent_span_id.hex(),
                             attributes={a.key: _value(a.value) for a in s.attributes},
                             links=tuple(link.span_id.hex() for link in s.links),
+                            start_ns=s.start_time_unix_nano,
+                            end_ns=s.end_time_unix_nano,
                         )
                     )
         with self.lock:
@@ -212,6 +216,12 @@ def test_one_trace_per_event_across_agent_manager_and_agent(
     assert put.attributes["ripple.key"].startswith("default.sveltos--cluster-a.")
     assert put.attributes["ripple.key"].endswith(apply.attributes["ripple.profile"])
     assert outcome.attributes["ripple.status"] == "Provisioned"
+    print(f"\ntrace {root.trace_id} (ms from the watch event: start +duration)")
+    for span in found:
+        start = (span.start_ns - root.start_ns) / 1e6
+        print(
+            f"  {span.service:15} {span.name:15} {start:7.1f} +{(span.end_ns - span.start_ns) / 1e6:.1f}"
+        )
 
 
 def test_the_applying_agent_measures_event_to_applied(stack: Stack) -> None:
