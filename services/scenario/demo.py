@@ -117,6 +117,16 @@ def look_around(stack: Stack) -> list[str]:
     if stack.rest_url:
         lines += ["", f"  REST: {stack.rest_url}  (Swagger UI: {stack.rest_url}/docs)"]
         lines += [f"    curl {stack.rest_url}{path}" for path in _rest_paths(stack.rest_url)]
+        ripple = _rel(Path(sys.executable).with_name("ripple"))
+        lines += [
+            "",
+            "  why did (or didn't) it fire, and why is a deployed object there (docs/explain.md):",
+            f"    {ripple} explain --kind Service --name my-service -n default "
+            f"-c {first} --kubeconfig {_rel(stack.kubeconfig(first))} --manager {stack.rest_url}",
+            f"    {ripple} explain --deployed --kind NetworkPolicy --api-version "
+            f"networking.k8s.io/v1 --name front-my-service -n default -c {first} "
+            f"--kubeconfig {_rel(stack.kubeconfig(first))} --manager {stack.rest_url}",
+        ]
     lines += ["", f"  logs: {_rel(stack.log_dir)}/", ""]
     return lines
 
