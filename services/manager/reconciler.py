@@ -28,12 +28,13 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from services.manager import rendering
+from services.manager import reconcilemetrics, rendering
 from services.manager.guard import Bound
 from services.manager.inputs import Inputs
 from services.manager.outputs import BUCKETS, Item
 from services.manager.publication import Publication, Published, Unknown
 from services.manager.publisher import Bucket, Publisher
+from services.manager.reconcilemetrics import counters, state_gauges
 from services.manager.snapshot import Snapshot, build
 from services.manager.state import Changes, State
 from services.manager.statuses import (
@@ -249,7 +250,7 @@ class Reconciler:
                 await slicer.pause()
         finally:
             self._reconciling = False
-            self._gauges = self._state_gauges()
+            self._gauges = state_gauges(self.state)
         for start in range(0, len(dirty), ADD_STEP):
             self.publisher.add(dirty[start : start + ADD_STEP])
             await slicer.pause()
@@ -323,118 +324,28 @@ class Reconciler:
             informer_errors=self.inputs.informer_errors,
             failures=self.publisher.queue.failures,
             owners=self.publication.owners,
-            stats=self.counters(),
+            stats=counters(self.stats, self.inputs, self.publisher, self.publication),
             event_sources=self.state.event_sources,  # explain (/v1/explain)
             refs=self.state.refs,
         )
         self._snapshot_at = time.monotonic()
         return self._snapshot
 
-    def counters(self) -> dict[str, int]:
-        return {
-            "reconciles": self.stats["reconciles"],
-            "report_changes": self.inputs.report_changes,
-            "desired_puts": self.publisher.stats["desired_puts"],
-            "desired_deletes": self.publisher.stats["desired_deletes"],
-            "puts": self.publisher.stats["puts"],
-            "deletes": self.publisher.stats["deletes"],
-            "publication_failures": len(self.publisher.queue.failures),
-            "withdrawals_held": len(self.publication.guard.holds),
-        }
-
-    def _state_gauges(self) -> dict[str, float]:
-        return {
-            "instantiation_errors": sum(1 for p in self.state.profiles.values() if p.error),
-            "profiles": len(self.state.profiles),
-            "desired_entries": len(self.state.desired),
-            "clusters": len(self.state.clusters),
-        }
-
     def metrics(self) -> dict[str, tuple[str, str, float]]:
-        """What ``/metrics`` exposes (prefix ``ripple_manager_``); read on the loop (the
-        state's gauges as of the last reconcile while one is planning in the thread)."""
-        gauges = self._gauges if self._reconciling else self._state_gauges()
-        counts = self.publication.counts()
-        out: dict[str, tuple[str, str, float]] = {
-            "report_changes_total": (
-                "counter",
-                "Report changes received",
-                self.inputs.report_changes,
-            ),
-            "reconciles_total": ("counter", "Reconcile passes", self.stats["reconciles"]),
-            "reconcile_max_seconds": (
-                "gauge",
-                "Longest reconcile (wall clock, slices given back to the loop included)",
-                self.reconcile_max,
-            ),
-            "input_batch_max": (
-                "gauge",
-                "Most inputs applied before one reconcile",
-                self.stats["batch_max"],
-            ),
-            "desired_puts_total": (
-                "counter",
-                "Desired states published",
-                self.publisher.stats["desired_puts"],
-            ),
-            "desired_deletes_total": (
-                "counter",
-                "Desired states withdrawn",
-                self.publisher.stats["desired_deletes"],
-            ),
-            "invalid_messages_total": (
-                "counter",
-                "Unreadable NATS values skipped",
-                self.invalid_messages(),
-            ),
-            "definition_errors": (
-                "gauge",
-                "Definitions that do not load",
-                len(self.inputs.definition_errors),
-            ),
-            "instantiation_errors": (
-                "gauge",
-                "Profiles whose last instantiation failed",
-                gauges.get("instantiation_errors", 0),
-            ),
-            "profiles": ("gauge", "Generated profiles", gauges.get("profiles", 0)),
-            "desired_entries": (
-                "gauge",
-                "Desired (cluster, profile) entries",
-                gauges.get("desired_entries", 0),
-            ),
-            "clusters": ("gauge", "Registered clusters", gauges.get("clusters", 0)),
-            "pending_removals": (
-                "gauge",
-                "Add-ons inside their removal grace period",
-                counts["pending_removals"],
-            ),
-            "held_keys": (
-                "gauge",
-                "Published keys held after a restart until their report is known",
-                counts["held"],
-            ),
-            "informers_failing": (
-                "gauge",
-                "Kinds of the management cluster whose list, watch or discovery fails (unknown)",
-                len(self.inputs.informer_errors),
-            ),
-            "publication_failures": (
-                "gauge",
-                "KV keys whose last put or delete failed",
-                len(self.publisher.queue.failures),
-            ),
-            "ready": ("gauge", "1 once every input was read", 1.0 if self.ready else 0.0),
-        }
-        out.update(self.publisher.metrics())
-        out.update(self.publication.guard.metrics())
-        out.update(rendering.refusal_metrics())
-        out["plan_steps_total"] = (
-            "counter",
-            "Planning steps done off the loop (instances rendered, pairs planned)",
-            self.plan_steps,
+        """What ``/metrics`` exposes (:func:`services.manager.reconcilemetrics.metrics`); read
+        on the loop (the state's gauges as of the last reconcile while one is planning in the
+        thread)."""
+        return reconcilemetrics.metrics(
+            stats=self.stats,
+            reconcile_max=self.reconcile_max,
+            plan_steps=self.plan_steps,
+            ready=self.ready,
+            gauges=self._gauges if self._reconciling else state_gauges(self.state),
+            invalid_messages=self.invalid_messages,
+            inputs=self.inputs,
+            publisher=self.publisher,
+            publication=self.publication,
         )
-        return out
 
 
 _DEFINITIONS = frozenset({EVENT_SOURCE, EVENT_TRIGGER, EVENT_BASED_ADDON})
