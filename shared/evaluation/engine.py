@@ -16,7 +16,8 @@ set         none   the CEL result (rules ORed; an erroring rule is false)
 set         set    CEL true -> match, otherwise the Lua result
 ==========  =====  ===================================================
 
-Selectors are ORed and an object counts once. A Lua error on a selector makes the result an
+One selector's verdict is :func:`shared.evaluation.selectors.judge`'s. Selectors are ORed
+and an object counts once. A Lua error on a selector makes the result an
 ERROR (``MatchResult.error``; the caller keeps the object's previous state) unless another
 selector matches. Objects with ``metadata.deletionTimestamp`` never match.
 
@@ -32,6 +33,9 @@ the caller's thread.
 Thread-safety: the runner serialises the Lua runs of a CompiledEventSource, so sharing it
 between threads is safe but runs one Lua evaluation at a time; for parallel evaluation
 compile one per thread. It keeps no per-object state.
+
+CloudEvents are matched by the compiled messagingMatchCriteria
+(:class:`~shared.evaluation.messaging.MessagingCriteria`, :attr:`CompiledEventSource.criteria`).
 """
 
 from __future__ import annotations
@@ -41,15 +45,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2  # type: ignore[import-untyped]
-
 from shared.api.eventsource import EventSource
-from shared.evaluation.cel import CelRules
 from shared.evaluation.convert import restore
 from shared.evaluation.errors import InvalidEventSource, LuaScriptError
 from shared.evaluation.isolation import Abandoned, Call, Runner
 from shared.evaluation.matching import SelectorFilter, identity
+from shared.evaluation.messaging import MessagingCriteria
 from shared.evaluation.sandbox import Limits, LuaSandbox
+from shared.evaluation.selectors import Selector, SelectorOutcome, judge, outcomes
 
 #: script id of aggregatedSelection in the sandbox (resourceSelectors use their index)
 AGGREGATE_ID = -1
@@ -65,19 +68,6 @@ class MatchResult:
     message: str = ""
     error: str | None = None
     retry: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SelectorOutcome:
-    """One resourceSelector's own verdict on an object (:meth:`CompiledEventSource.each`):
-    what decided it (``filters``: its labelFilters/selector alone, ``CEL``, ``Lua``) and
-    the engine's message (e.g. "CEL rule 'lb' matched", Lua's ``hs.message``)."""
-
-    index: int
-    matching: bool
-    decided_by: str
-    message: str = ""
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,47 +110,6 @@ class Pending:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class _Selector:
-    filter: SelectorFilter
-    lua: bool
-    cel: CelRules | None
-
-    @property
-    def isolated(self) -> bool:
-        """Evaluated in the worker thread (a script, CEL rules: code of the definition)."""
-        return self.lua or self.cel is not None
-
-
-_Pattern = Any  # a compiled re2 pattern (re2 has no type annotations)
-
-
-@dataclass(frozen=True, slots=True)
-class _Criterion:
-    subject: _Pattern | None
-    source: _Pattern | None
-    type: _Pattern | None
-    event_subject: _Pattern | None
-
-
-def _regex(pattern: str, name: str, where: str) -> _Pattern | None:
-    """An RE2 pattern (Go's regexp syntax, as Sveltos matches; linear time whatever the
-    CloudEvent's content: these run on the agent's loop)."""
-    if not pattern:
-        return None
-    try:
-        return re2.compile(pattern)
-    except re2.error as exc:
-        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise InvalidEventSource(
-            name, where, f"invalid regular expression {pattern!r}: {reason}"
-        ) from exc
-
-
-def _search(pattern: _Pattern | None, value: Any) -> bool:
-    return pattern is None or pattern.search(value if isinstance(value, str) else "") is not None
-
-
 class CompiledEventSource:
     """An EventSource ready to evaluate objects. Build it with :func:`compile_event_source`."""
 
@@ -176,24 +125,18 @@ class CompiledEventSource:
         self._runner: Runner | None = None
         self._first: LuaSandbox | None = None  # compiles the scripts, then serves the runner
         self._scripts: list[tuple[int, str, str]] = []
-        self._selectors: list[_Selector] = []
-        self._by_type: dict[tuple[str, str], list[_Selector]] = {}
+        self._selectors: list[Selector] = []
+        self._by_type: dict[tuple[str, str], list[Selector]] = {}
 
         for index, sel in enumerate(spec.resource_selectors):
             gvk = (sel.group, sel.version, sel.kind)
             if gvk not in self.gvks:
                 self.gvks.append(gvk)
-            lua = bool(sel.evaluate.strip())
-            if lua:
+            compiled = Selector.compile(index, sel)
+            if compiled.lua:
                 self._compile_lua(index, sel.evaluate, f"resourceSelectors[{index}].evaluate")
-            cel = None
-            if sel.evaluate_cel:
-                cel = CelRules(
-                    [(r.name, r.rule) for r in sel.evaluate_cel],
-                    f"resourceSelectors[{index}].evaluateCEL",
-                )
-                self.warnings.extend(cel.problems)
-            compiled = _Selector(SelectorFilter.compile(index, sel), lua, cel)
+            if compiled.cel is not None:
+                self.warnings.extend(compiled.cel.problems)
             self._selectors.append(compiled)
             key = (compiled.filter.api_version, compiled.filter.kind)
             self._by_type.setdefault(key, []).append(compiled)
@@ -202,23 +145,8 @@ class CompiledEventSource:
         if self.has_aggregation:
             self._compile_lua(AGGREGATE_ID, spec.aggregated_selection, "aggregatedSelection")
 
-        self._criteria = [
-            _Criterion(
-                _regex(c.subject, self.name, f"messagingMatchCriteria[{i}].subject"),
-                _regex(
-                    c.cloud_event_source, self.name, f"messagingMatchCriteria[{i}].cloudEventSource"
-                ),
-                _regex(
-                    c.cloud_event_type, self.name, f"messagingMatchCriteria[{i}].cloudEventType"
-                ),
-                _regex(
-                    c.cloud_event_subject,
-                    self.name,
-                    f"messagingMatchCriteria[{i}].cloudEventSubject",
-                ),
-            )
-            for i, c in enumerate(spec.messaging_match_criteria)
-        ]
+        #: messagingMatchCriteria (for CloudEvents)
+        self.criteria = MessagingCriteria.compile(self.name, spec.messaging_match_criteria)
         if self._first is not None or any(s.isolated for s in self._selectors):
             self._runner = Runner(self._build, self._first, name=self.name)
             self._first = None
@@ -324,7 +252,7 @@ class CompiledEventSource:
         errors: list[str] = []
         message = ""
         for index in indices:
-            matched, msg, error = self._evaluate_selector(self._selectors[index], obj, sandbox)
+            matched, msg, error = judge(self._selectors[index], obj, sandbox, self.name)
             if error is not None:
                 errors.append(error)
             elif matched:
@@ -335,55 +263,27 @@ class CompiledEventSource:
             return MatchResult(False, "", "; ".join(errors))
         return MatchResult(False, message)
 
-    def _evaluate_selector(
-        self, sel: _Selector, obj: dict[str, Any], sandbox: LuaSandbox | None
-    ) -> tuple[bool, str, str | None]:
-        """(matching, message, error) of one selector: the hot path (see :meth:`each`)."""
-        if sel.cel is not None:
-            rule = sel.cel.first_match(obj)
-            if rule is not None:
-                return True, f"CEL rule {rule!r} matched", None
-            if not sel.lua:
-                return False, "no CEL rule matched", None
-        if not sel.lua:
-            return True, "", None
-        assert sandbox is not None
-        outcome = sandbox.evaluate(sel.filter.index, obj)
-        if outcome.error is not None:
-            return False, "", f"EventSource {self.name!r}: {outcome.error}"
-        return outcome.matching, outcome.message, None
-
-    def _each_in(
-        self, indices: list[int], obj: dict[str, Any], sandbox: LuaSandbox | None
-    ) -> list[SelectorOutcome]:
-        out = []
-        for index in indices:
-            sel = self._selectors[index]
-            matched, msg, error = self._evaluate_selector(sel, obj, sandbox)
-            cel_decided = sel.cel is not None and (matched or not sel.lua)
-            by = "CEL" if cel_decided else "Lua" if sel.lua else "filters"
-            out.append(SelectorOutcome(index, matched, by, msg, error))
-        return out
-
     def each(self, obj: dict[str, Any]) -> tuple[list[SelectorOutcome], str | None]:
-        """Every selecting resourceSelector's own verdict on ``obj`` (for explaining: the
-        hot path, :meth:`evaluate`, stops at the first match), and the error that stopped
+        """Every selecting resourceSelector's own verdict on ``obj``
+        (:func:`~shared.evaluation.selectors.outcomes`, for explaining: the hot path,
+        :meth:`evaluate`, stops at the first match), and the error that stopped
         the run (time limit, runs suspended) or ``None``. Lua and CEL run in the worker
         thread under the hard time limit, as in :meth:`evaluate`."""
-        indices = self.selects(obj)
+        selected = [self._selectors[i] for i in self.selects(obj)]
         runner = self._runner
-        if runner is None or not any(self._selectors[i].isolated for i in indices):
-            return self._each_in(indices, obj, None), None
+        if runner is None or not any(s.isolated for s in selected):
+            return outcomes(selected, obj, None, self.name), None
         reason = runner.unavailable()
         if reason:
             return [], f"EventSource {self.name!r}: {reason}"
         try:
-            outcomes = runner.run(
-                lambda sandbox: self._each_in(indices, obj, sandbox), self.limits.hard_seconds
+            verdicts = runner.run(
+                lambda sandbox: outcomes(selected, obj, sandbox, self.name),
+                self.limits.hard_seconds,
             )
         except Abandoned:
             return [], self._timeout(self.limits.hard_seconds)
-        return outcomes, None
+        return verdicts, None
 
     def selector_filters(self) -> list[tuple[SelectorFilter, bool, bool]]:
         """Each resourceSelector's pre-filter, and whether it has Lua and CEL rules."""
@@ -472,41 +372,9 @@ class CompiledEventSource:
     # --- CloudEvents -------------------------------------------------------------------------
 
     def match_cloud_event(self, subject: str, event: Mapping[str, Any]) -> bool:
-        """Does a CloudEvent received on NATS ``subject`` match messagingMatchCriteria?
-
-        Criteria are ORed, the fields of one criterion ANDed; each field is an unanchored
-        regular expression on the NATS subject / the event's ``source``, ``type``,
-        ``subject``; an empty field matches anything. No criteria: no CloudEvent matches.
-        """
-        for c in self._criteria:
-            if (
-                _search(c.subject, subject)
-                and _search(c.source, event.get("source"))
-                and _search(c.type, event.get("type"))
-                and _search(c.event_subject, event.get("subject"))
-            ):
-                return True
-        return False
-
-    def cloud_event_mismatches(self, subject: str, event: Mapping[str, Any]) -> list[str]:
-        """Per messagingMatchCriteria entry, the first field that refuses the CloudEvent
-        ("" for an entry that matches): what :meth:`match_cloud_event` decides, explained."""
-        out = []
-        values = (
-            ("NATS subject", subject),
-            ("source", event.get("source")),
-            ("type", event.get("type")),
-            ("subject", event.get("subject")),
-        )
-        for c in self._criteria:
-            why = ""
-            patterns = (c.subject, c.source, c.type, c.event_subject)
-            for (label, value), pattern in zip(values, patterns, strict=True):
-                if pattern is not None and not _search(pattern, value):
-                    why = f"{label} {value!r} does not match {pattern.pattern!r}"
-                    break
-            out.append(why)
-        return out
+        """Does a CloudEvent received on NATS ``subject`` match messagingMatchCriteria
+        (:meth:`MessagingCriteria.matches`)?"""
+        return self.criteria.matches(subject, event)
 
     def memory_used(self) -> int:
         """Bytes held by this EventSource's Lua runtime (0 without Lua)."""

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.api.vocabulary import ObjectKey
-from shared.evaluation.engine import CompiledEventSource, SelectorOutcome
+from shared.evaluation.engine import CompiledEventSource
 from shared.evaluation.matching import DIFFERENT, DOES_NOT_HAVE, EQUAL, HAS, SelectorFilter
+from shared.evaluation.selectors import SelectorOutcome
 
 MATCH, NO_MATCH, UNKNOWN = "match", "no match", "unknown"
 _OP_NAMES = {EQUAL: "Equal", DIFFERENT: "Different", HAS: "Has", DOES_NOT_HAVE: "DoesNotHave"}
@@ -164,7 +165,7 @@ def explain_cloud_event(
     compiled: CompiledEventSource, subject: str, event: Mapping[str, Any]
 ) -> CloudEventVerdict:
     """messagingMatchCriteria on a CloudEvent received on NATS ``subject``."""
-    reasons = tuple(compiled.cloud_event_mismatches(subject, event))
+    reasons = tuple(compiled.criteria.mismatches(subject, event))
     if not reasons:
         return CloudEventVerdict(NO_MATCH, "no messagingMatchCriteria: no CloudEvent matches", ())
     if compiled.match_cloud_event(subject, event):
