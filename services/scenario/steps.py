@@ -5,7 +5,8 @@
   managed cluster; ``delete``: delete one object (fails when it does not exist); ``label``:
   merge-patch the labels of the cluster's registration in the management cluster (``null``
   removes); ``manage``: apply or delete every object of a file in the management cluster.
-- ``expect``: poll (every few ms) until every ``present`` object holds
+- ``expect``: poll (every few ms) until everything it names holds (each object, release or
+  definition is a probe: :mod:`services.scenario.probes`): every ``present`` object holds
   (:func:`services.scenario.compare.check_deployed`), every ``absent`` object is gone, every
   release of ``releases`` holds and every one of ``absentReleases`` is gone (read from Helm's
   storage Secrets: :mod:`services.scenario.releases`), or until the deadline (10 s by
@@ -33,18 +34,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from services.scenario.compare import check_deployed
-from services.scenario.definitions import (
-    ConfirmWithdrawalStep,
-    MessageExpectation,
-    check_failure_message,
-    confirm_withdrawal,
-    definition_gvk,
-)
+from services.scenario.definitions import ConfirmWithdrawalStep, confirm_withdrawal
 from services.scenario.model import (
     MANAGEMENT,
     ApplyStep,
@@ -57,23 +50,16 @@ from services.scenario.model import (
     Step,
     read_objects,
 )
-from services.scenario.releases import (
-    ExpectedRelease,
-    ReleaseRef,
-    check_absent,
-    check_release,
-    read_release,
-)
+from services.scenario.probes import expect_probes, judge, namespace_in, version
 from services.scenario.results import UNKNOWN
 from services.scenario.results import ItemResult as ItemResult
 from services.scenario.results import StepResult as StepResult
 from shared.errors import RippleError
-from shared.kube import GVK, KindNotServed, KubeClient, KubeError, object_key
+from shared.kube import GVK, KubeClient, KubeError, object_key
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.005
-_SECRET = GVK("v1", "Secret")  # where Helm stores a release
 FIELD_MANAGER = "scenario"
 
 
@@ -94,39 +80,8 @@ class StackView(Protocol):
     def log_tails(self, cluster: str | None = None, lines: int | None = None) -> str: ...
 
 
-def _rv(obj: dict[str, Any] | None) -> str:
-    if obj is None:
-        return ""
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "present")
-
-
 def _short(cluster: str) -> str:
     return cluster.rpartition("/")[2] if cluster != MANAGEMENT else "the management cluster"
-
-
-@dataclass
-class _Probe:
-    """One object or Helm release (``release``) an expectation names, with how to fetch and
-    judge it."""
-
-    cluster: str
-    mode: str
-    gvk: GVK
-    namespace: str
-    name: str
-    expected: dict[str, Any] | None = None
-    release: ReleaseRef | None = None
-    status: tuple[MessageExpectation | None] | None = None  # a definition's failureMessage
-
-    @property
-    def what(self) -> str:
-        if self.release is not None:
-            return str(self.release)
-        ns = f"{self.namespace}/" if self.namespace else ""
-        if self.status is not None:
-            said = self.status[0].describe() if self.status[0] else "is cleared"
-            return f"{self.gvk.kind} {ns}{self.name}: failureMessage {said}"
-        return f"{self.gvk.kind} {ns}{self.name}"
 
 
 class StepRunner:
@@ -179,9 +134,9 @@ class StepRunner:
         for step in following:
             if not isinstance(step.action, ExpectStep):
                 break
-            for probe in self._probes(step.action):
+            for probe in expect_probes(step.action, self.base_dir):
                 try:
-                    self._before[(probe.cluster, probe.what)] = self._version(probe)
+                    self._before[(probe.cluster, probe.what)] = version(self._client, probe)
                 except KubeError:
                     pass
 
@@ -221,18 +176,12 @@ class StepRunner:
     def _client(self, cluster: str) -> KubeClient:
         return self.stack.client(cluster)
 
-    @staticmethod
-    def _namespace(client: KubeClient, gvk: GVK, namespace: str) -> str | None:
-        if not client.namespaced(gvk):
-            return None
-        return namespace or "default"
-
     def _apply_objects(self, cluster: str, objects: list[dict[str, Any]]) -> list[str]:
         client = self._client(cluster)
         changes = []
         for obj in objects:
             gvk, key = GVK.of(obj), object_key(obj)
-            ns = self._namespace(client, gvk, key.namespace)
+            ns = namespace_in(client, gvk, key.namespace)
             existed = client.get(gvk, ns, key.name) is not None
             client.apply(obj, field_manager=FIELD_MANAGER)
             what = f"{gvk.kind} {ns + '/' if ns else ''}{key.name}"
@@ -246,7 +195,7 @@ class StepRunner:
     def _delete_object(self, cluster: str, ref: ObjectRef) -> str:
         client = self._client(cluster)
         gvk = GVK(ref.api_version, ref.kind)
-        ns = self._namespace(client, gvk, ref.namespace)
+        ns = namespace_in(client, gvk, ref.namespace)
         if not client.delete(gvk, ns, ref.name):
             raise ValueError(f"{ref} does not exist in {cluster}")
         return f"{ref} was deleted from {_short(cluster)}"
@@ -285,91 +234,11 @@ class StepRunner:
         return changes
 
     # -- expectations ----------------------------------------------------------------------------
-    def _probes(self, action: ExpectStep) -> list[_Probe]:
-        probes = []
-        if action.definition is not None:
-            gvk, said = definition_gvk(action.definition.kind), (action.failure_message,)
-            probes.append(
-                _Probe(MANAGEMENT, "present", gvk, "", action.definition.name, status=said)
-            )
-        cluster = action.cluster or MANAGEMENT  # the model requires it for what follows
-        for rel in action.present:
-            for obj in read_objects(self.base_dir / rel):
-                key = object_key(obj)
-                probes.append(_Probe(cluster, "present", GVK.of(obj), key.namespace, key.name, obj))
-        for ref in action.absent:
-            probes.append(
-                _Probe(
-                    cluster,
-                    "absent",
-                    GVK(ref.api_version, ref.kind),
-                    ref.namespace,
-                    ref.name,
-                )
-            )
-        for mode, releases in (("present", action.releases), ("absent", action.absent_releases)):
-            for named in releases:
-                probes.append(
-                    _Probe(cluster, mode, _SECRET, named.namespace, named.name, release=named)
-                )
-        return probes
-
-    def _fetch(self, probe: _Probe) -> dict[str, Any] | None:
-        client = self._client(probe.cluster)
-        try:
-            ns = self._namespace(client, probe.gvk, probe.namespace)
-        except KindNotServed:
-            return None
-        return client.get(probe.gvk, ns, probe.name)
-
-    def _version(self, probe: _Probe) -> str:
-        """The probe's resourceVersion, or its release's revision ("" when absent)."""
-        if probe.release is None:
-            return _rv(self._fetch(probe))
-        release = read_release(self._client(probe.cluster), probe.release)
-        return release.version if release is not None else ""
-
-    def _judge_release(self, probe: _Probe, ref: ReleaseRef) -> tuple[list[str], str, str]:
-        try:
-            release = read_release(self._client(probe.cluster), ref)
-        except KubeError as err:
-            return [f"cannot read it: {err}"], "", ""
-        if probe.mode == "absent":
-            problems = check_absent(release)
-        else:
-            assert isinstance(ref, ExpectedRelease)
-            problems = check_release(ref, release)
-        if release is None:
-            return problems, "", ""
-        return problems, release.version, release.describe()
-
-    def _judge(self, probe: _Probe) -> tuple[list[str], str, str]:
-        """Problems of one probe now (empty: it holds), the live resourceVersion (a release:
-        its revision) and, for a release, what it is now."""
-        if probe.release is not None:
-            return self._judge_release(probe, probe.release)
-        try:
-            live = self._fetch(probe)
-        except KubeError as err:
-            return [f"cannot read it: {err}"], "", ""
-        if probe.mode == "absent":
-            if live is None:
-                return [], "", ""
-            meta = live.get("metadata") or {}
-            extra = " (being deleted)" if meta.get("deletionTimestamp") else ""
-            return [f"still exists{extra}"], _rv(live), ""
-        if probe.status is not None:
-            return check_failure_message(live, probe.status[0]), _rv(live), ""
-        if live is None:
-            return [f"missing: no such object in {probe.cluster}"], "", ""
-        assert probe.expected is not None
-        return [str(d) for d in check_deployed(probe.expected, live)], _rv(live), ""
-
     def _expect(self, step: Step, action: ExpectStep, start: float) -> StepResult:
         origin = self._origin if self._origin is not None else start
         first = self._origin is not None and self._expects_in_batch == 0
         self._expects_in_batch += 1
-        probes = self._probes(action)
+        probes = expect_probes(action, self.base_dir)
         items = [
             ItemResult(
                 p.what,
@@ -382,7 +251,7 @@ class StepRunner:
         deadline = start + self.timeout
         held_at: float | None = None  # with ``for``: when everything first held
         while True:
-            now_problems = [self._judge(p) for p in probes]
+            now_problems = [judge(self._client, p) for p in probes]
             now = time.monotonic()
             for item, (problems, rv, detail) in zip(items, now_problems, strict=True):
                 item.problems = problems
