@@ -17,8 +17,9 @@ failure shows in the agent's status and metrics until the key succeeds.
 - :func:`publish_changes` (``changes``): an EventSource's pending deltas in order (the
   per-change event, then the ``ripple-matches`` entry), then its head when it changed; the
   first publication of an instance is a resync (:mod:`services.agent.deltas`); a withdrawn
-  EventSource's head, entries and snapshot are deleted. What NATS did not acknowledge stays
-  pending for the retry (dedup ids make a repeated event harmless).
+  EventSource's head, entries and snapshot are deleted (the steps:
+  :mod:`services.agent.changes`). What NATS did not acknowledge stays pending for the retry
+  (dedup ids make a repeated event harmless).
 - :func:`publish_report` (``reports``): the deprecated ``ripple-reports`` snapshot, coalesced
   (``--report-interval``), only when complete; large ones are built in a thread.
 - :func:`publish_status` (``status``): the agent's status, when it changed or as heartbeat.
@@ -27,31 +28,22 @@ failure shows in the agent's status and metrics until the key succeeds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 
-from services.agent import cloudevents, deltas, planning, publishing, reporting
+from services.agent import changes, planning, reporting
 from services.agent.agent import Agent
 from services.agent.errors import EffectFailed
-from services.agent.evaluating import SourceState
 from services.agent.planning import Apply, Nothing, PublishOutcome, Record, Remove
 from services.agent.state import AgentState
-from shared.api.vocabulary import ObjectKey
-from shared.bus.client import decode_event
-from shared.bus.history import read_back
 from shared.contract import messages as m
-from shared.contract import streams, subjects
+from shared.contract import subjects
 from shared.contract.errors import InvalidMessage
 from shared.runtime import tracing
 from shared.runtime.errors import Terminal
 from shared.runtime.tracing import Origin
 
 log = logging.getLogger(__name__)
-
-CHANGE_BATCH = 256
-"""Per-change events published concurrently (acknowledged together) per handler round."""
 
 INLINE_REPORT = 200
 """Reports of up to this many objects are built on the loop (a thread costs more)."""
@@ -249,12 +241,13 @@ async def publish_report(agent: Agent, name: str) -> None:
 # -- matching sets as deltas and per-change events ---------------------------------------------
 async def publish_changes(agent: Agent, name: str) -> None:
     """Publish ``name``'s pending deltas in order (event, then entry), then its head when
-    it changed. The first publication of an instance is a resync (:func:`_resync`)."""
+    it changed. The first publication of an instance is a resync
+    (:func:`services.agent.changes.resync`)."""
     state = agent.state
     source = state.assignments.sources.get(name)
     if source is None:
         if name in state.assignments.withdrawn:
-            await _withdraw(agent, name)
+            await changes.withdraw(agent, name)
         return
     if name in state.pending.overflowed:
         source.synced = False
@@ -275,124 +268,11 @@ async def publish_changes(agent: Agent, name: str) -> None:
     if not source.synced:
         if not reporting.complete(source, agent.known):
             return  # re-queued when what is known changes (report_due)
-        await _resync(agent, source)
+        await changes.resync(agent, source)
         if state.assignments.sources.get(name) is not source:
             return  # replaced meanwhile: the new state resynchronises itself
-    await _drain(agent, name)
-    await _publish_head(agent, source)
-
-
-async def _resync(agent: Agent, source: SourceState) -> None:
-    state = agent.state
-    stored = state.stored.setdefault(source.name, deltas.StoredSet())
-    if stored.recovered and not source.seeded:
-        # CloudEvents received before a restart stay in the set
-        for event in stored.cloud_events:
-            source.cloud_events = cloudevents.keep_latest(source.cloud_events, event)
-        source.seeded = True
-    if stored.recovered:
-        last = await _stored_events(agent, source.name, stored)
-        found = deltas.recover(agent.cluster, source, state.instance, stored.entries, last)
-        state.counts.events_already_stored += sum(1 for d in found if d.event is None)
-    else:
-        found = deltas.resync(agent.cluster, source, state.instance, stored.entries)
-    stored.recovered = False
-    source.synced = True  # from now on every change is a delta, after these
-    state.pending.drop(source.name)
-    for item in found:
-        state.pending.push(source.name, item)
-    state.counts.resyncs += 1
-    log.info(
-        "matching set resynchronised: %d matching, %d change(s) to publish",
-        len(source.matches),
-        len(found),
-        extra={"obj": f"{agent.ident}:{source.name}"},
-    )
-
-
-async def _stored_events(
-    agent: Agent, name: str, stored: deltas.StoredSet
-) -> dict[ObjectKey, tuple[str, deltas.Stored]]:
-    """The newest event stored per object since shortly before the newest entry a previous
-    instance wrote (what it may have published without recording the entry)."""
-    since = stored.newest - deltas.RECOVERY_WINDOW if stored.newest else time.time() - 300
-    subject = subjects.event_subject(agent.cluster, name)
-    msgs = await read_back(
-        agent.nc, streams.EVENTS.name, subject, datetime.fromtimestamp(since, UTC)
-    )
-    last: dict[ObjectKey, tuple[str, deltas.Stored]] = {}
-    for msg in msgs:
-        try:
-            event = decode_event(msg)
-        except InvalidMessage:
-            continue
-        data = event.data  # type: ignore[attr-defined]
-        last[data.ref.key] = (data.change, deltas.Stored(data.uid, data.resource_version))
-    return last
-
-
-async def _drain(agent: Agent, name: str) -> None:
-    state = agent.state
-    stored = state.stored.setdefault(name, deltas.StoredSet())
-    while True:
-        batch = deltas.one_per_object(state.pending.head(name, CHANGE_BATCH))
-        if not batch:
-            return
-        with contextlib.ExitStack() as spans:
-            carried = publishing.headers(agent, name, batch, spans)
-            events, last = await publishing.publish(agent, name, batch, carried)
-        for k, d in last.items():
-            if d.entry is None:
-                stored.entries.pop(k, None)
-            else:
-                stored.entries[k] = deltas.Stored(d.entry.uid, d.entry.resource_version)
-        state.counts.changes += events
-        state.counts.entries_written += len(last)
-        state.pending.done(name, batch[-1][0])
-
-
-async def _publish_head(agent: Agent, source: SourceState) -> None:
-    state = agent.state
-    complete = reporting.complete(source, agent.known)
-    content = deltas.head_content(source, complete)
-    if state.heads.get(source.name) == content:
-        return
-    head = deltas.head(agent.cluster, source, state.instance, state.next_generation(), complete)
-    await agent.stores.matches.put(m.envelope(head))
-    state.heads[source.name] = content
-    state.head_at[source.name] = time.monotonic()
-    if complete and not source.published:
-        source.published = True
-        log.info(
-            "matching set published: %d matching",
-            len(source.matches),
-            extra={"obj": f"{agent.ident}:{source.name}"},
-        )
-        agent.check_ready()
-
-
-async def _withdraw(agent: Agent, name: str) -> None:
-    """Positive knowledge: the EventSource is no longer assigned here. Its head goes first
-    (readers drop the set), then its entries and its deprecated snapshot."""
-    state = agent.state
-    state.pending.drop(name)
-    await agent.stores.matches.delete(subjects.match_head_key(agent.cluster, name))
-    stored = state.stored.get(name)
-    keys = list(stored.entries) if stored is not None else []
-    kv = agent.stores.matches.kv
-    for start in range(0, len(keys), CHANGE_BATCH):
-        part = keys[start : start + CHANGE_BATCH]
-        await asyncio.gather(*(kv.delete(subjects.match_key(agent.cluster, name, k)) for k in part))
-        if stored is not None:
-            for k in part:
-                stored.entries.pop(k, None)
-    state.stored.pop(name, None)
-    state.heads.pop(name, None)
-    state.head_at.pop(name, None)
-    await agent.stores.reports.delete(subjects.report_key(agent.cluster, name))
-    state.assignments.report_done(name)
-    state.counts.reports_deleted += 1
-    log.info("matching set withdrawn", extra={"obj": f"{agent.ident}:{name}"})
+    await changes.drain(agent, name)
+    await changes.publish_head(agent, source)
 
 
 # -- status ----------------------------------------------------------------------------------
