@@ -23,6 +23,7 @@ cores are :mod:`~services.agent.assigning`, :mod:`~services.agent.evaluating`,
 :mod:`~services.agent.drifting`,
 :mod:`~services.agent.status`; the shell is this module, :mod:`~services.agent.agent`,
 :mod:`~services.agent.inputs`, :mod:`~services.agent.effects`,
+:mod:`~services.agent.changes`, :mod:`~services.agent.publishing`,
 :mod:`~services.agent.watching` and :mod:`~services.agent.applying`.
 
 The agent connects as its cluster's NATS user with its own inbox prefix, never creates a
