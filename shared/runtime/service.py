@@ -6,18 +6,20 @@
   task is cancelled, ``on_stop`` callbacks get ``shutdown_grace`` seconds, and a watchdog
   ends the process if threads still hold it after that;
 - ``/livez`` (= ``/healthz``), ``/readyz`` and ``/metrics`` (Prometheus) are served from a
-  thread when ``metrics_port`` is set (:mod:`shared.runtime.probes`), so that a wedged loop
+  thread when ``metrics_port`` is set (:mod:`shared.runtime.probes`, wired by
+  :mod:`shared.runtime.observability` with the runtime's own series), so that a wedged loop
   is reported as such instead of timing out: ``/livez`` fails once the loop has not beaten
   for ``liveness_loop_blocked`` seconds or a watched queue (:meth:`Service.watch_queue`) held
   work without finishing any for ``liveness_stalled`` seconds (:mod:`shared.runtime.
   liveness`); ``/readyz`` answers 200 once every input was read (``set_ready``) while live;
   the metrics snapshot is still taken on the loop, which owns what it reads;
-- the event loop's lag is measured all the time (``<svc>_loop_lag_max_seconds``), and each
-  sample is the liveness heartbeat;
+- the event loop's lag is measured all the time (:class:`~shared.runtime.observability.LoopLag`,
+  ``<svc>_loop_lag_max_seconds``), and each sample is the liveness heartbeat;
 - :meth:`Service.add_histogram` registers a latency histogram (:class:`shared.metrics.
   Histogram`, read from the probe thread at scrape time);
 - with ``--otlp-endpoint`` (``RIPPLE_OTLP_ENDPOINT``) spans are exported to an OTLP/HTTP
-  collector (:mod:`shared.runtime.tracing`; flushed at shutdown); off by default;
+  collector (:mod:`shared.runtime.tracing`, started by :mod:`shared.runtime.observability`;
+  flushed at shutdown); off by default;
 - :meth:`Service.connect` connects to NATS with the service's credentials, retrying with
   backoff until it succeeds or the service is stopped, and counts permission violations.
 """
@@ -32,7 +34,6 @@ import random
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,7 +43,8 @@ from shared.contract.streams import BucketSpec
 from shared.errors import InvalidInput
 from shared.runtime.errors import RuntimeFailure
 from shared.runtime.liveness import Limits, Liveness
-from shared.runtime.probes import CONTENT_TYPE, ProbeServer, Sources
+from shared.runtime.observability import LoopLag, runtime_metrics, serve_probes, start_tracing
+from shared.runtime.probes import CONTENT_TYPE
 from shared.runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -56,51 +58,6 @@ E = TypeVar("E", bound=Envelope)
 
 Snapshot = Callable[[], Mapping[str, tuple[str, str, float]]]
 Main = Callable[["Service"], Awaitable[None]]
-
-LAG_INTERVAL = 0.1
-
-
-class LoopLag:
-    """How late the event loop wakes up, sampled every ``interval`` seconds."""
-
-    def __init__(
-        self,
-        interval: float = LAG_INTERVAL,
-        recent: float = 10.0,
-        beat: Callable[[], None] | None = None,
-    ) -> None:
-        self.interval = interval
-        self.beat = beat  # called on the loop at every sample (the liveness heartbeat)
-        self.recent: deque[tuple[float, float]] = deque()  # (loop time, lag), last 10 s
-        self.recent_seconds = recent
-        self.max = 0.0
-        self.last = 0.0
-        self.samples = 0
-        self.over_100ms = 0
-
-    @property
-    def recent_max(self) -> float:
-        return max((lag for _, lag in self.recent), default=0.0)
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if self.beat is not None:
-                self.beat()
-            start = loop.time()
-            await asyncio.sleep(self.interval)
-            lag = max(0.0, loop.time() - start - self.interval)
-            self.last = lag
-            now = loop.time()
-            self.recent.append((now, lag))
-            while self.recent and self.recent[0][0] < now - self.recent_seconds:
-                self.recent.popleft()
-            self.samples += 1
-            self.max = max(self.max, lag)
-            if lag > 0.1:
-                self.over_100ms += 1
-            if lag > 1.0:
-                log.warning("event loop blocked for %.2fs", lag, extra={"obj": "runtime"})
 
 
 class Service:
@@ -116,7 +73,7 @@ class Service:
         self.not_ready_reason = "starting"
         self.started = time.time()
         self.stats = {"nats_permission_violations": 0, "nats_errors": 0, "nats_connects": 0}
-        self._metrics: list[Snapshot] = [self._own_metrics]
+        self._metrics: list[Snapshot] = [functools.partial(runtime_metrics, self)]
         self.histograms: list[Histogram] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._group: asyncio.TaskGroup | None = None
@@ -192,47 +149,6 @@ class Service:
             out.update(snapshot())
         return out
 
-    def _own_metrics(self) -> dict[str, tuple[str, str, float]]:
-        return {
-            "loop_lag_max_seconds": (
-                "gauge",
-                "Longest event-loop delay seen since start",
-                self.lag.max,
-            ),
-            "loop_lag_seconds": ("gauge", "Last event-loop delay sampled", self.lag.last),
-            "loop_lag_recent_max_seconds": (
-                "gauge",
-                "Longest event-loop delay over the last 10 seconds",
-                self.lag.recent_max,
-            ),
-            "loop_lag_late_samples_total": (
-                "counter",
-                "Event-loop samples late by more than 0.1 seconds",
-                self.lag.over_100ms,
-            ),
-            "loop_lag_over_100ms_total": (  # the name has a unit that is not a base unit
-                "counter",
-                "Deprecated name of loop_lag_late_samples_total (kept for existing dashboards)",
-                self.lag.over_100ms,
-            ),
-            "nats_permission_violations_total": (
-                "counter",
-                "NATS operations the server refused (permissions)",
-                self.stats["nats_permission_violations"],
-            ),
-            "nats_errors_total": (
-                "counter",
-                "Asynchronous NATS errors",
-                self.stats["nats_errors"],
-            ),
-            "ready": ("gauge", "1 once the service is ready", 1.0 if self.ready else 0.0),
-            "live": (
-                "gauge",
-                "1 while the event loop beats and no watched queue is stalled",
-                1.0 if self.liveness.verdict().live else 0.0,
-            ),
-        }
-
     # -- NATS --------------------------------------------------------------------------------
     async def connect(self, *, inbox_prefix: str | None = None, **opts: Any) -> Any:
         """A NATS connection with the service's credentials; retried with backoff (0.2 s
@@ -290,86 +206,6 @@ class Service:
 
         return await KVStore.open_when_provisioned(js, spec, expected, on_wait=waiting)
 
-    # -- traces ------------------------------------------------------------------------------
-    def _start_tracing(self) -> None:
-        """Export spans when an OTLP endpoint is configured (flushed at shutdown)."""
-        endpoint = self.settings.otlp_endpoint
-        if not endpoint:
-            return
-        from shared.runtime import tracing
-
-        try:
-            tracing.configure(
-                f"ripple-{self.name}",
-                endpoint,
-                attributes=_trace_attributes(self.name, self.ident),
-                sample_ratio=self.settings.trace_sample_ratio,
-            )
-        except Exception as exc:  # e.g. the SDK not installed: say so, in one line
-            raise RuntimeFailure(
-                f"tracing to {endpoint} cannot start: {type(exc).__name__}: {exc}"
-            ) from exc
-
-        async def stop() -> None:
-            """Export what is buffered, in a daemon thread: a collector that does not answer
-            (its exporter retries for seconds) never holds the exit; its spans are lost."""
-            done = threading.Event()
-
-            def export() -> None:
-                tracing.shutdown()
-                done.set()
-
-            threading.Thread(target=export, name="tracing-stop", daemon=True).start()
-            grace = self.settings.shutdown_grace * 0.8
-            if not await asyncio.to_thread(done.wait, grace):
-                log.warning(
-                    "spans not exported within %.1f s (collector %s): dropped",
-                    grace,
-                    endpoint,
-                    extra={"obj": self.ident},
-                )
-
-        self.on_stop(stop)
-
-    # -- HTTP ----------------------------------------------------------------------------------
-    def _serve_probes(self, port: int) -> None:
-        """Start the probe server's thread (:mod:`shared.runtime.probes`); stopped at
-        shutdown."""
-        from shared.metrics import exposition
-
-        prefix = f"ripple_{self.name}"
-        sources = Sources(
-            liveness=self.liveness,
-            ready=lambda: (self.ready, self.not_ready_reason),
-            lag=lambda: self.lag.last,
-            snapshot=self.metrics,
-            encode=lambda snapshot: exposition(prefix, lambda: snapshot, self.histograms),
-            loop=asyncio.get_running_loop(),
-        )
-        server = ProbeServer(self.settings.metrics_host, port, sources)
-        server.start()
-
-        async def stop() -> None:
-            await asyncio.to_thread(server.stop)
-
-        self.on_stop(stop)
-        self.metrics_port = server.port
-        log.info(
-            "metrics on http://%s:%d/metrics (probes /livez /healthz /readyz)",
-            self.settings.metrics_host,
-            self.metrics_port,
-            extra={"obj": self.ident},
-        )
-
-
-def _trace_attributes(name: str, ident: str) -> dict[str, str]:
-    """Resource attributes of a service's spans: its instance, and for an agent the cluster
-    it runs for (``NAMESPACE/NAME``)."""
-    out = {"ripple.instance": ident}
-    if name == "agent":
-        out["ripple.cluster"] = ident
-    return out
-
 
 async def _run(service: Service, main: Main) -> None:
     loop = asyncio.get_running_loop()
@@ -402,9 +238,9 @@ async def _run(service: Service, main: Main) -> None:
         async with asyncio.TaskGroup() as group:
             service._group = group
             group.create_task(service.lag.run(), name="loop-lag")
-            service._start_tracing()
+            start_tracing(service)
             if service.settings.metrics_port is not None:
-                service._serve_probes(service.settings.metrics_port)
+                serve_probes(service, service.settings.metrics_port)
             group.create_task(_main(service, main, task), name="main")
     except asyncio.CancelledError:
         if not signals and not service.stopping.is_set():

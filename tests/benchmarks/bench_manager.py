@@ -302,7 +302,7 @@ def measure_loop_lag(fleet: Fleet) -> dict[str, float]:
     """The event loop's worst lag while the reports of every cluster arrive at once (a
     start-up): every instance is rendered and published in one reconcile, which gives the
     loop back every slice."""
-    from shared.runtime.service import LoopLag
+    from shared.runtime.observability import LoopLag
 
     async def run() -> dict[str, float]:
         rec = _reconciler(fleet)
