@@ -24,6 +24,7 @@ watcher (poison is contained here, at the trust boundary):
 
 ``problems`` keeps why (bounded, per key) for the service's status; :meth:`KVStore.metrics`
 counts per bucket. ``get`` raises :class:`InvalidMessage` for an unreadable value instead.
+The checks and that bookkeeping are :mod:`shared.bus.kvcheck`'s.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -40,10 +41,11 @@ from nats.js.errors import KeyNotFoundError
 
 from shared.bus.binding import bind
 from shared.bus.errors import BusError
+from shared.bus.kvcheck import KEY_PARSERS, KeyParser, ReadProblems, read_value
+from shared.bus.kvcheck import put_value as put_value  # documented as shared.bus.kv.put_value
 from shared.bus.watch import FilteredWatcher, RawEntry
-from shared.contract import payloads, streams, subjects
 from shared.contract.errors import InvalidMessage, InvalidSubject
-from shared.contract.messages import MANAGER_SOURCE, Envelope, decode, encode, message_key
+from shared.contract.messages import Envelope, encode, message_key
 from shared.contract.streams import BucketSpec
 from shared.contract.subjects import ALL_KEYS
 
@@ -52,54 +54,6 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Envelope)
 
 KVOp = Literal["put", "delete", "synced", "unknown"]
-
-KeyParser = Callable[[str], object]
-"""Parses a key of one bucket; raises :class:`InvalidSubject` for any other string."""
-
-KEY_PARSERS: dict[str, KeyParser] = {
-    streams.ASSIGNMENTS.bucket: subjects.parse_assignment_key,
-    streams.REPORTS.bucket: subjects.parse_report_key,
-    streams.MATCHES.bucket: subjects.parse_match_key,
-    streams.DESIRED.bucket: subjects.parse_desired_key,
-    streams.OUTCOMES.bucket: subjects.parse_outcome_key,
-    streams.AGENTS.bucket: subjects.parse_agent_key,
-    streams.PROFILES.bucket: subjects.parse_profile_key,
-    streams.STATUS.bucket: subjects.parse_status_key,
-}
-"""The key grammar of each bucket of the contract (section 3 of docs/nats-contract.md)."""
-
-MAX_PROBLEMS = 100
-"""Keys whose problem a store remembers for the status (the newest are kept)."""
-
-_MANAGER_PAYLOADS = (
-    payloads.Assignment,
-    payloads.DesiredState,
-    payloads.ProfileState,
-    payloads.DefinitionStatus,
-)
-
-
-async def put_value(
-    kv: Any, key: str, value: bytes, headers: Mapping[str, str] | None = None
-) -> int:
-    """Put ``value`` under ``key`` of a nats-py ``KeyValue``; with ``headers``, published on
-    the key's subject (``$KV.<bucket>.<key>``, what ``KeyValue.put`` does, which cannot
-    carry headers in nats-py 2.16). Returns the revision; nats-py's errors are raised."""
-    if not headers:
-        revision: int = await kv.put(key, value)
-        return revision
-    ack = await kv._js.publish(f"{kv._pre}{key}", value, headers=dict(headers))
-    return int(ack.seq)
-
-
-def writer_of(message: Envelope) -> str:
-    """The CloudEvents ``source`` the contract names for ``message``: the manager for
-    assignments, desired states, profiles and statuses, else its cluster's agent."""
-    data = message.data  # type: ignore[attr-defined]
-    if isinstance(data, _MANAGER_PAYLOADS):
-        return MANAGER_SOURCE
-    source: str = data.cluster.source
-    return source
 
 
 @dataclass(frozen=True)
@@ -126,7 +80,7 @@ class KVChange(Generic[E]):
     headers: Mapping[str, str] | None = None
 
 
-class KVStore(Generic[E]):
+class KVStore(ReadProblems, Generic[E]):
     """One bucket whose values are envelopes of class ``expected`` (or one of a tuple)."""
 
     def __init__(
@@ -145,17 +99,7 @@ class KVStore(Generic[E]):
         self.expected = expected
         #: the bucket's key grammar (None: every key is accepted)
         self.parse_key = parse_key or KEY_PARSERS.get(spec.bucket)
-        self.invalid_values = 0
-        self.invalid_keys = 0
-        #: keys whose latest value could not be read: their state is UNKNOWN (not deleted)
-        self.invalid: set[str] = set()
-        #: key -> why its value or the key itself cannot be read (at most MAX_PROBLEMS)
-        self.problems: dict[str, str] = {}
-
-    @property
-    def skipped(self) -> int:
-        """Every value and key skipped so far."""
-        return self.invalid_values + self.invalid_keys
+        super().__init__()
 
     @classmethod
     async def open(
@@ -194,58 +138,15 @@ class KVStore(Generic[E]):
             delay = min(delay * 2, max_delay)
 
     def decode(self, key: str, value: bytes) -> E:
-        """Decode a value read under ``key``; :class:`InvalidMessage` when malformed, when
-        its data belongs under another key, or when its ``source`` is not the writer the
-        contract names for it (:func:`writer_of`)."""
-        where = f"{self.spec.bucket} key {key}"
-        message: E = decode(value, self.expected, where=where)
-        owner = message_key(message)
-        if owner != key:
-            raise InvalidMessage(f"{where}: the value belongs under {owner!r} (spoofed?)")
-        writer = writer_of(message)
-        if message.source != writer:
-            raise InvalidMessage(
-                f"{where}: written by {message.source!r}, not by {writer!r} (refused)"
-            )
-        return message
+        """Decode a value read under ``key`` (:func:`shared.bus.kvcheck.read_value`);
+        :class:`InvalidMessage` when malformed, when its data belongs under another key, or
+        when its ``source`` is not the writer the contract names for it."""
+        return read_value(self.spec.bucket, self.expected, key, value)
 
     def check_key(self, key: str) -> None:
         """Raise :class:`InvalidSubject` when ``key`` is outside the bucket's shape."""
         if self.parse_key is not None:
             self.parse_key(key)
-
-    def _remember(self, key: str, problem: str) -> None:
-        self.problems.pop(key, None)
-        self.problems[key] = problem
-        while len(self.problems) > MAX_PROBLEMS:
-            del self.problems[next(iter(self.problems))]
-
-    def _readable(self, key: str) -> None:
-        self.invalid.discard(key)
-        self.problems.pop(key, None)
-
-    def metrics(self) -> dict[str, tuple[str, str, float]]:
-        """Per-bucket counters (``kv_<bucket>_...``, the bucket without ``ripple-``)."""
-        name = self.spec.bucket.removeprefix("ripple-").replace("-", "_")
-        bucket = self.spec.bucket
-        return {
-            f"kv_{name}_invalid_values_total": (
-                "counter",
-                f"Values of {bucket} skipped: unreadable, of another type, under a key or "
-                "from a writer they do not belong to (the key's state is unknown)",
-                self.invalid_values,
-            ),
-            f"kv_{name}_invalid_keys_total": (
-                "counter",
-                f"Puts and deletes of {bucket} under keys outside the contract, skipped",
-                self.invalid_keys,
-            ),
-            f"kv_{name}_unreadable_keys": (
-                "gauge",
-                f"Keys of {bucket} whose latest value cannot be read (kept as they were)",
-                len(self.invalid),
-            ),
-        }
 
     async def put(self, message: E, headers: Mapping[str, str] | None = None) -> int:
         """Store ``message`` under its subject (its key), with ``headers`` when given;

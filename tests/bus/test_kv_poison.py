@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared.bus.kv import KEY_PARSERS, KVChange, KVStore, writer_of
+from shared.bus.kv import KVChange, KVStore
+from shared.bus.kvcheck import KEY_PARSERS, writer_of
 from shared.contract import messages as m
 from shared.contract import streams
 from shared.contract.errors import InvalidMessage
@@ -166,7 +167,7 @@ def test_every_bucket_has_its_key_grammar() -> None:
 async def test_a_watch_survives_a_flood_of_poison_and_bounds_what_it_remembers(
     jetstream: Any,
 ) -> None:
-    from shared.bus.kv import MAX_PROBLEMS
+    from shared.bus.kvcheck import MAX_PROBLEMS
 
     message = example(m.DesiredStateEvent)
     key = m.message_key(message)
