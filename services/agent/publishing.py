@@ -13,7 +13,7 @@ from services.agent.agent import Agent
 from services.agent.errors import EffectFailed
 from shared.api.vocabulary import ObjectKey
 from shared.bus.client import publish_change
-from shared.bus.kv import put_value
+from shared.bus.kvcheck import put_value
 from shared.contract import messages as m
 from shared.contract import subjects
 from shared.runtime import tracing

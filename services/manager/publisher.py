@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from services.manager.errors import PublishFailed
 from services.manager.outputs import DESIRED, Item, checked_payload, describe, encode
 from services.manager.publication import DELETE, Held, Publication, Put, Wait
-from shared.bus.kv import put_value
+from shared.bus.kvcheck import put_value
 from shared.runtime import tracing
 from shared.runtime.errors import Terminal
 from shared.runtime.slicing import Slicer

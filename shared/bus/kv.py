@@ -41,8 +41,7 @@ from nats.js.errors import KeyNotFoundError
 
 from shared.bus.binding import bind
 from shared.bus.errors import BusError
-from shared.bus.kvcheck import KEY_PARSERS, KeyParser, ReadProblems, read_value
-from shared.bus.kvcheck import put_value as put_value  # documented as shared.bus.kv.put_value
+from shared.bus.kvcheck import KEY_PARSERS, KeyParser, ReadProblems, put_value, read_value
 from shared.bus.watch import FilteredWatcher, RawEntry
 from shared.contract.errors import InvalidMessage, InvalidSubject
 from shared.contract.messages import Envelope, encode, message_key
