@@ -46,6 +46,17 @@ def fill(g: Guard, count: int, trigger: str = "t") -> list[tuple[str, str]]:
     return items
 
 
+def held(count: int) -> tuple[Guard, list[tuple[str, str]]]:
+    """A guard holding all ``count`` instances of trigger t: withdrawn together after the
+    definitions changed at 0.0, held at the window's end (2.0)."""
+    g = guard()
+    items = fill(g, count)
+    for item in items:
+        g.withdraw(item, "t", 0.0)
+    g.settle(2.0)
+    return g, items
+
+
 @pytest.mark.parametrize(
     ("going", "total", "held"),
     [(5, 5, False), (6, 6, True), (6, 12, False), (7, 12, True), (6, 100, False), (0, 0, False)],
@@ -113,11 +124,7 @@ def test_what_can_never_be_over_the_bound_proceeds_at_once() -> None:
 
 
 def test_under_the_bound_again_the_rest_proceeds_after_a_window_without_change() -> None:
-    g = guard()
-    items = fill(g, 8)
-    for item in items:
-        g.withdraw(item, "t", 0.0)
-    g.settle(2.0)
+    g, items = held(8)
     for item in items[:5]:  # wanted again: 3 of 8 still going
         g.discard(item)
     settled = g.settle(3.0)
@@ -131,11 +138,7 @@ def test_under_the_bound_again_the_rest_proceeds_after_a_window_without_change()
 
 
 def test_instances_coming_back_in_pieces_end_the_hold_with_nothing_withdrawn() -> None:
-    g = guard()
-    items = fill(g, 8)
-    for item in items:
-        g.withdraw(item, "t", 0.0)
-    g.settle(2.0)
+    g, items = held(8)
     for item in items[:5]:
         g.discard(item)
     g.settle(3.0)  # under the bound: the clearing window opens
@@ -146,11 +149,7 @@ def test_instances_coming_back_in_pieces_end_the_hold_with_nothing_withdrawn() -
 
 
 def test_over_the_bound_again_within_the_clearing_window_stays_held() -> None:
-    g = guard()
-    items = fill(g, 8)
-    for item in items:
-        g.withdraw(item, "t", 0.0)
-    g.settle(2.0)
+    g, items = held(8)
     for item in items[:5]:
         g.discard(item)
     g.settle(3.0)
@@ -176,11 +175,7 @@ def test_a_hold_grows_with_later_withdrawals_and_its_message_changes() -> None:
 
 
 def test_the_confirmation_must_be_the_token_of_the_hold() -> None:
-    g = guard()
-    items = fill(g, 8)
-    for item in items:
-        g.withdraw(item, "t", 0.0)
-    g.settle(2.0)
+    g, _ = held(8)
     token = g.holds["t"].token
     g.triggers = {"t": View(annotations={WITHDRAWAL_CONFIRM_ANNOTATION: "0123456789ab"})}
     assert g.settle(3.0).proceed == []  # a wrong (stale) token approves nothing
@@ -190,11 +185,7 @@ def test_the_confirmation_must_be_the_token_of_the_hold() -> None:
 
 
 def test_deleting_a_held_trigger_releases_its_hold() -> None:
-    g = guard()
-    items = fill(g, 8)
-    for item in items:
-        g.withdraw(item, "t", 0.0)
-    g.settle(2.0)
+    g, _ = held(8)
     g.triggers = {}
     assert len(g.settle(3.0).proceed) == 8 and g.holds == {}
 
