@@ -20,12 +20,11 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.manager import charts, naming, rendering
+from services.manager import charts, naming, profiles, rendering
 from services.manager.errors import InstantiationError
 from services.manager.model import (
     ClusterInfo,
     ClusterKey,
-    DeployedObject,
     Fingerprint,
     PairPlan,
     ProfilePlan,
@@ -36,23 +35,12 @@ from shared.api.selectors import LabelSelector
 from shared.api.vocabulary import (
     CAPI,
     CAPI_CLUSTER,
-    CLUSTER_PROFILE,
-    HASH_ANNOTATION,
     INSTANTIATE_ANNOTATION,
-    OWNER_KIND_ANNOTATION,
-    OWNER_NAME_ANNOTATION,
-    REASON_LABEL,
-    REFERENCE_KIND_KEY,
-    REFERENCE_NAME_KEY,
-    REFERENCE_NAMESPACE_KEY,
     SVELTOS,
     TENANT_LABELS,
     ObjectKey,
 )
-from shared.hashing import go_json, policy_hash
-
-#: label and annotation keys of a deployed object's reference (kind, name, namespace)
-REFERENCE_KEYS = (REFERENCE_KIND_KEY, REFERENCE_NAME_KEY, REFERENCE_NAMESPACE_KEY)
+from shared.hashing import go_json
 
 
 @dataclass(frozen=True)
@@ -210,25 +198,6 @@ def destinations(
     return [source.key]
 
 
-# -- deployed objects -----------------------------------------------------------------------
-def decorate(manifest: dict[str, Any], reference: Reference, profile: str) -> DeployedObject:
-    """Add the hash and Sveltos' reference/owner metadata to one manifest."""
-    digest = policy_hash(manifest)
-    meta = dict(manifest.get("metadata") or {})
-    labels = dict(meta.get("labels") or {})
-    annotations = dict(meta.get("annotations") or {})
-    values = (reference.kind, reference.name, reference.namespace)
-    for key, value in zip(REFERENCE_KEYS, values, strict=True):
-        labels[key] = value
-        annotations[key] = value
-    annotations[HASH_ANNOTATION] = digest
-    annotations[OWNER_KIND_ANNOTATION] = CLUSTER_PROFILE.kind
-    annotations[OWNER_NAME_ANNOTATION] = profile
-    labels[REASON_LABEL] = "Resources"
-    meta["labels"], meta["annotations"] = labels, annotations
-    return DeployedObject({**manifest, "metadata": meta}, digest, reference)
-
-
 # -- one instance -> one profile -------------------------------------------------------------
 def plan_instance(
     trigger: TriggerView, source: ClusterInfo, es_name: str, inst: Instance, world: World
@@ -256,6 +225,7 @@ def plan_instance(
             plan.name = name = _render(trigger.profile_name_format, inst.data, where)
         plan.destinations = destinations(trigger, source, inst.data, world)
         policy_refs: list[dict[str, str]] = []
+        sources: list[tuple[dict[str, Any], Reference]] = []
         for index, ref in enumerate(trigger.policy_refs):
             where = f"{trigger.kind}/{trigger.name} policyRefs[{index}]"
             ns = _render(ref.namespace, inst.data, where + ".namespace") or source.key.namespace
@@ -282,7 +252,7 @@ def plan_instance(
             policy_refs.append(
                 {"kind": reference.kind, "namespace": reference.namespace, "name": reference.name}
             )
-            plan.objects.extend(decorate(m, reference, name) for m in manifests)
+            sources.extend((m, reference) for m in manifests)
         if trigger.helm_charts:
             ctx = charts.Context(
                 owner=f"{trigger.kind}/{trigger.name}",
@@ -296,33 +266,13 @@ def plan_instance(
             planned = charts.plan_charts(trigger.helm_charts, ctx)
             plan.charts = planned.deployed
             plan.instantiated = charts.merge_copies(plan.instantiated, planned.instantiated)
-        plan.cluster_profile = cluster_profile(trigger, plan, policy_refs)
+        plan.objects = profiles.deployed_objects(trigger, sources, name)
+        plan.cluster_profile = profiles.cluster_profile(trigger, plan, policy_refs)
     except InstantiationError as exc:
         plan.error = str(exc)
         plan.objects = []
         plan.charts = []
     return plan
-
-
-def cluster_profile(
-    trigger: TriggerView, plan: ProfilePlan, policy_refs: list[dict[str, str]]
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {k: v for k, v in trigger.copied_spec.items() if v not in (None, "")}
-    if trigger.destination_selector is not None and not trigger.destination_selector.is_empty():
-        spec["clusterSelector"] = trigger.destination_selector.to_dict()
-    else:
-        spec["clusterRefs"] = [d.object_key().reference() for d in plan.destinations]
-    spec["policyRefs"] = [{**r, "deploymentType": "Remote"} for r in policy_refs]
-    if plan.charts:
-        spec["helmCharts"] = [c.chart for c in plan.charts]
-    spec["syncMode"] = trigger.sync_mode
-    spec["stopMatchingBehavior"] = trigger.stop_matching_behavior
-    return {
-        "apiVersion": CLUSTER_PROFILE.api_version,
-        "kind": CLUSTER_PROFILE.kind,
-        "metadata": {"name": plan.name, "labels": dict(plan.labels)},
-        "spec": spec,
-    }
 
 
 # -- one (trigger, source cluster) ------------------------------------------------------------
