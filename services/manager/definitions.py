@@ -88,6 +88,7 @@ def trigger_view(obj: dict[str, Any]) -> TriggerView:
         annotations=dict(model.metadata.annotations),
         copied_spec=spec.profile_fields(),
         not_deployed=tuple(not_deployed(obj.get("spec") or {})),
+        spec=spec.model_dump(by_alias=True, mode="json"),
     )
 
 

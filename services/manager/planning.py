@@ -73,6 +73,9 @@ class TriggerView:
     annotations: Mapping[str, str] = field(default_factory=dict)  # the withdrawal guard's
     copied_spec: Mapping[str, Any] = field(default_factory=dict)
     not_deployed: tuple[str, ...] = ()  # accepted fields Ripple does not deploy (status)
+    # the whole validated spec (camelCase, defaults included), for the fields that only one
+    # part of planning reads (kustomizationRefs, templateResourceRefs, generators, patches...)
+    spec: Mapping[str, Any] = field(default_factory=dict)
 
     def reads(self, kind: str, name: str) -> bool:
         """Whether a referenced ConfigMap/Secret ``kind``/``name`` may be an input."""
