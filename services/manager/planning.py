@@ -20,7 +20,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.manager import charts, naming, profiles, rendering
+from services.manager import charts, kustomizing, naming, profiles, rendering
 from services.manager.errors import InstantiationError
 from services.manager.model import (
     ClusterInfo,
@@ -269,6 +269,10 @@ def plan_instance(
             planned = charts.plan_charts(trigger.helm_charts, ctx)
             plan.charts = planned.deployed
             plan.instantiated = charts.merge_copies(plan.instantiated, planned.instantiated)
+        owner = f"{trigger.kind}/{trigger.name}"
+        sources += kustomizing.kustomization_sources(
+            trigger.spec, owner, source, inst.data, world.refs
+        )
         plan.objects = profiles.deployed_objects(trigger, sources, name)
         plan.cluster_profile = profiles.cluster_profile(trigger, plan, policy_refs)
     except InstantiationError as exc:

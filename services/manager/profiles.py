@@ -80,7 +80,7 @@ def cluster_profile(
         spec["clusterSelector"] = trigger.destination_selector.to_dict()
     else:
         spec["clusterRefs"] = [d.object_key().reference() for d in plan.destinations]
-    spec["policyRefs"] = [{**r, "deploymentType": "Remote"} for r in policy_refs]
+    spec["policyRefs"] = [{"deploymentType": "Remote", **r} for r in policy_refs]
     if plan.charts:
         spec["helmCharts"] = [c.chart for c in plan.charts]
     spec["syncMode"] = trigger.sync_mode
