@@ -87,11 +87,17 @@ class ResourceReference(Model):
 
 
 class DesiredObject(Model):
-    """One object to apply: the manifest, its ``projectsveltos.io/hash`` and its origin."""
+    """One object to apply: the manifest, its ``projectsveltos.io/hash`` and its origin.
+
+    ``skipNamespaceCreation`` is the ``policyRef``/``kustomizationRef`` entry's field (the
+    entry the object was rendered from): the agent creates the namespace of a namespaced
+    object when it does not exist, as Sveltos' deployer does, unless this is true (the
+    apply then fails on the missing namespace, named in the outcome)."""
 
     manifest: dict[str, Any]
     hash: str
     reference: ResourceReference
+    skip_namespace_creation: bool = False
 
 
 class AppliedObject(ObjectRef):
@@ -286,6 +292,10 @@ SyncMode = Literal["OneTime", "Continuous", "ContinuousWithDriftDetection", "Dry
 StopMatchingBehavior = Literal["WithdrawPolicies", "LeavePolicies"]
 
 
+DEFAULT_TIER = 100
+"""Sveltos' default ``spec.tier`` of a ClusterProfile (lower wins conflicts)."""
+
+
 class DesiredState(Model):
     """Everything one profile wants deployed in one destination cluster. Deleting the key
     withdraws the profile (unless the last value said ``LeavePolicies``). Manifests are NOT
@@ -299,6 +309,15 @@ class DesiredState(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     sync_mode: SyncMode = "Continuous"
     stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
+    tier: int = Field(default=DEFAULT_TIER, ge=1)
+    """The profile's ``spec.tier`` (Sveltos' default 100): when an object (or Helm release)
+    in the cluster is owned by another profile, the profile with the LOWER tier (higher
+    priority) takes it over; with an equal or higher tier the object is a conflict, reported
+    in the outcome with the profile that owns it."""
+    continue_on_conflict: bool = False
+    """The profile's ``spec.continueOnConflict``: when true, a conflict on one object does
+    not stop the rest of the profile (every other object is applied and the outcome lists the
+    conflicts); when false the first conflict fails the apply, as in Sveltos."""
 
 
 ApplyStatus = Literal["Provisioning", "Provisioned", "Failed", "Removed"]
@@ -381,6 +400,7 @@ Payload = (
 )
 
 __all__ = [
+    "DEFAULT_TIER",
     "MAX_HEAD_ERRORS",
     "AgentState",
     "AgentStatus",
