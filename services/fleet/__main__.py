@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="authorize requests the admin impersonates with the clusters' RBAC objects "
-        "(default: fleet.yaml's rbac, else on when it declares users)",
+        "(default: fleet.yaml's rbac, else on, as a real API server; --no-rbac lets them act "
+        "as the admin)",
     )
     parser.add_argument("--profile", help="write cProfile statistics to this file at exit")
     args = parser.parse_args(argv)

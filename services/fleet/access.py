@@ -7,9 +7,12 @@ reviews, so a review always gives the answer the request itself would get:
 - the admin (and any identity in ``system:masters``) is allowed everything;
 - an identity authenticated by a non-admin token (a static user, a ServiceAccount token),
   or impersonated by one, is authorized with the cluster's RBAC objects, always;
-- an identity impersonated by the admin is authorized with RBAC when the cluster enforces
-  it (``--rbac``, ``rbac: true`` in fleet.yaml, on by default when fleet.yaml declares users,
-  ``enforce_rbac``); otherwise it acts as the admin.
+- an identity impersonated by the admin is authorized with RBAC, as a real API server does,
+  unless the fleet or the cluster opts out explicitly (``--no-rbac``, ``rbac: false`` in
+  fleet.yaml, ``enforce_rbac(name, False)``): then it acts as the admin.
+
+A server-side apply that creates its object is also authorized as ``create`` (the real
+server's patch handler checks ``create`` before it creates).
 """
 
 from __future__ import annotations
@@ -141,15 +144,17 @@ def authorize(
     ns: str | None,
     name: str | None,
     sub: str,
+    verb: str = "",
 ) -> None:
-    """Raise the real 403 when the request's identity may not do this request."""
+    """Raise the real 403 when the request's identity may not do this request (``verb``:
+    another verb than the request's, e.g. ``create`` for an apply that creates)."""
     ident: Identity = request.get(IDENTITY, authn.ADMIN)
     if ident.admin or (rt.virtual and rt.plural in SELF_REVIEWS):
         return  # system:basic-user lets everyone review themselves
     attrs = rbac.Attributes(
         user=ident.user,
         groups=list(ident.groups),
-        verb=verb_of(request.method, name, request.query.get("watch") in ("true", "1")),
+        verb=verb or verb_of(request.method, name, request.query.get("watch") in ("true", "1")),
         group=rt.group,
         resource=rt.plural,
         subresource=sub,

@@ -23,6 +23,7 @@ from services.fleet.bodies import _Loader as _Loader  # re-exported for tests/fl
 from services.fleet.bodies import delete_options, parse_body
 from services.fleet.discovery import API_VERSIONS, VERSION
 from services.fleet.errors import ApiError
+from services.fleet.objects import APPLY
 from services.fleet.responses import STATE, error_response, json_response, object_response
 from services.fleet.selectors import parse_field_selector, parse_label_selector
 from services.fleet.state import MANAGEMENT, FleetState, SimCluster
@@ -288,6 +289,8 @@ async def resource(
         # patches are JSON or YAML: a protobuf body gets the patch types' 415 from objs.patch
         body = None if content_type == protobuf.MEDIA_TYPE else parse_body(raw, content_type)
         force = q.get("force") in ("true", "1")
+        if content_type == APPLY and not sub and store.get(rt.key, nsv, name) is None:
+            access.authorize(request, state, cluster, rt, ns, name, sub, verb="create")
         obj, created = objs.patch(
             rt, nsv, name, content_type, body, manager, sub, dry_run, force, q.get("fieldManager")
         )

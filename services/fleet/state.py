@@ -117,8 +117,9 @@ class FleetState:
         self.watch_queue_size = watch_queue_size
         self.bookmark_interval = bookmark_interval
         #: authorize requests impersonated by the admin with RBAC (per cluster:
-        #: SimCluster.rbac overrides); default: on when the fleet declares static users
-        self.rbac = bool(self.users) if rbac is None else rbac
+        #: SimCluster.rbac overrides); default: on, as a real API server always authorizes the
+        #: impersonated identity (``rbac=False`` is an explicit, unfaithful opt-out)
+        self.rbac = True if rbac is None else rbac
         self.clusters: dict[str, SimCluster] = {}
         self.faults: list[Fault] = []
         self._fault_ids = 0

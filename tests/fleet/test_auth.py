@@ -412,8 +412,10 @@ def test_fleet_yaml_access_settings(tmp_path: Path) -> None:
     from services.fleet.state import FleetState
 
     state = FleetState(users=load_fleet_access(path)["users"])
-    assert state.rbac is True  # users declared: RBAC on by default
-    assert FleetState().rbac is False
+    assert state.rbac is True
+    # as a real server: identities the admin impersonates are under RBAC unless opted out
+    assert FleetState().rbac is True
+    assert FleetState(rbac=False).rbac is False
     assert state.users["t1"].groups == ("devs", "system:authenticated")
     with pytest.raises(FleetConfigError):
         FleetState(users=[{"name": "x"}])
