@@ -28,6 +28,7 @@ from shared.api.vocabulary import (
     ClusterType,
     ClusterTypeName,
 )
+from shared.hashing import go_json
 
 # the vocabulary under this module's historical names
 EVENT_REPORT_KIND = EVENT_REPORT.kind
@@ -56,11 +57,11 @@ def report_labels(cluster_type: str, eventsource: str, cluster: str) -> dict[str
 
 
 def encode_resources(objects: list[dict[str, Any]]) -> bytes:
-    """Objects in Sveltos' ``spec.resources`` layout: JSON, newline, ``---``, concatenated."""
-    return b"".join(
-        json.dumps(obj, separators=(",", ":"), sort_keys=True).encode() + b"\n---"
-        for obj in objects
-    )
+    """Objects in Sveltos' ``spec.resources`` layout: each object as Go's ``encoding/json``
+    writes it (compact, sorted keys, UTF-8, ``<``, ``>``, ``&`` escaped), newline, ``---``,
+    concatenated: the last object is followed by the separator too (sveltos-agent
+    ``marshalSliceOfUnstructured``)."""
+    return b"".join(go_json(obj).encode() + b"\n---" for obj in objects)
 
 
 def decode_resources(raw: bytes) -> list[dict[str, Any]]:

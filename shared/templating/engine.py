@@ -18,7 +18,7 @@ from shared.templating import nodes as N
 from shared.templating.budget import BudgetExceeded, running
 from shared.templating.budget import current as current_budget
 from shared.templating.builtins import BUILTINS, MISSING
-from shared.templating.errors import TemplateExecError, TemplateLimitError
+from shared.templating.errors import TemplateExecError, TemplateLimitError, TemplateOptionError
 from shared.templating.executor import Compiler, Limits, Run, State
 from shared.templating.expressions import ExpressionCompiler
 from shared.templating.gofmt import go_quote
@@ -224,7 +224,11 @@ def compile_template(
     Raises TemplateSyntaxError.
     """
     if missingkey not in ("error", "default", "zero", "invalid"):
-        raise ValueError(f"unknown missingkey option {missingkey!r}")
+        # Go's Template.Option panics with this message; it names the option given
+        raise TemplateOptionError(
+            f"template: {name}: unrecognized option: missingkey={missingkey} "
+            "(missingkey takes error, default, zero or invalid)"
+        )
     left, right = (delims[0] or "{{"), (delims[1] or "}}")
     extra_t = tuple((str(n), str(t)) for n, t in extra)
     lim = limits or Limits()

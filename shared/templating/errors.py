@@ -6,7 +6,7 @@ Messages follow Go's wording so that users can compare them with Sveltos' logs:
 
 from __future__ import annotations
 
-from shared.errors import EngineError
+from shared.errors import EngineError, InvalidInput
 
 
 class TemplateError(EngineError):
@@ -41,3 +41,8 @@ class TemplateLimitError(TemplateError):
         super().__init__(message)
         self.partial_output = partial_output
         self.kind = kind
+
+
+class TemplateOptionError(TemplateError, InvalidInput):
+    """An option of the template is not one Go's text/template knows
+    (``unrecognized option: missingkey=bogus``): bad input, not an engine failure."""

@@ -120,6 +120,20 @@ def test_resources_are_encoded_as_sveltos_does() -> None:
     assert decode_resources(raw) == objects
 
 
+def test_resources_bytes_are_go_encoding_json_with_the_trailing_separator() -> None:
+    """The exact bytes sveltos-agent writes: each object as Go's encoding/json (sorted keys,
+    compact, UTF-8 as is, ``<``, ``>``, ``&`` escaped), ``\\n---`` after every object."""
+    web = _service("web")
+    web["metadata"]["annotations"] = {"note": "a<b & c>d", "owner": "José"}
+    mirrored = mirroring.event_report(_input([web])).obj
+    raw = base64.b64decode(mirrored["spec"]["resources"])
+    assert raw.endswith(b"}\n---") and raw.count(b"\n---") == 1
+    text = raw.decode("utf-8")
+    assert '"note":"a\\u003cb \\u0026 c\\u003ed"' in text
+    assert '"owner":"José"' in text
+    assert decode_resources(raw) == [web]
+
+
 def test_identity_names_labels_and_kind() -> None:
     obj = mirroring.event_report(_input([_service("web")])).obj
     assert (obj["apiVersion"], obj["kind"]) == EVENT_REPORT

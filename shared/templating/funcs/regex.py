@@ -68,6 +68,16 @@ def _iter_all(rx: Any, s: str) -> Any:
 
 @gofunc("string", "string")
 def regex_match(regex: str, s: str) -> bool:
+    """sprig's ``regexMatch``: Go's ``regexp.MatchString`` with its error dropped, so a
+    pattern that does not compile matches nothing (``mustRegexMatch`` returns the error)."""
+    try:
+        return _compile(regex).search(s) is not None
+    except FunctionError:
+        return False
+
+
+@gofunc("string", "string")
+def must_regex_match(regex: str, s: str) -> bool:
     return _compile(regex).search(s) is not None
 
 
@@ -170,7 +180,7 @@ def regex_quote_meta(s: str) -> str:
 
 REGEX_FUNCS: dict[str, Callable[..., Any]] = {
     "regexMatch": regex_match,
-    "mustRegexMatch": regex_match,
+    "mustRegexMatch": must_regex_match,
     "regexFindAll": regex_find_all,
     "mustRegexFindAll": regex_find_all,
     "regexFind": regex_find,
