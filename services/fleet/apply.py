@@ -2,9 +2,10 @@
 
 Ownership is tracked per field manager at leaf granularity: a leaf is a scalar, an empty
 map or an atomic list. For the built-in kinds, lists of maps with a merge key (containers,
-env, volumes by ``name``, ports by port, conditions by ``type``: the strategic-merge table)
-are associative: each element is addressed by its key (``k:{"name":"main"}``) and its fields
-are owned separately, as the real server does. Custom resources' lists are atomic.
+env, volumes by ``name``, Service/container ports by port+protocol, conditions by ``type``:
+the strategic-merge table plus the schemas' list-map keys) are associative: each element is
+addressed by its keys (``k:{"port":80,"protocol":"TCP"}``) and its fields are owned
+separately, as the real server does. Custom resources' lists are atomic.
 ``managedFields[].fieldsV1`` uses the real encoding (``{"f:spec": {"f:replicas": {}}}``)
 and is the only place ownership is stored.
 
@@ -15,6 +16,8 @@ Apply (``application/apply-patch+yaml``):
   value makes the managers co-owners;
 - leaves this manager owned before and no longer applies are removed from the object
   unless another manager still owns them.
+  An associative-list element it no longer applies goes as a whole (key, defaults and all)
+  unless another manager owns part of it.
 Updates (create, PUT, merge/strategic/JSON patch) give the changed leaves to the updater's
 ``Update`` entry and take them away from every other manager.
 """
@@ -33,9 +36,11 @@ from services.fleet.fieldpaths import (
     decode_fields,
     encode_fields,
     get_path,
+    item_prefixes,
     leaves,
     now,
     overlaps,
+    remove_item,
     remove_path,
     set_path,
 )
@@ -152,6 +157,11 @@ def server_side_apply(
         if any(overlaps(p, o) for o in still_owned):
             continue
         remove_path(result, p)
+    # an associative-list element this manager applied before and no longer applies goes as
+    # a whole (its key and the server's defaults with it) unless another manager owns part of it
+    for item in sorted(item_prefixes(previous) - item_prefixes(new_paths), key=len, reverse=True):
+        if not any(overlaps(item, o) for o in still_owned):
+            remove_item(result, item)
 
     # ownership: changed leaves move to this manager; applying an equal value shares them
     changed = [q for q, v in new_paths.items() if live is None or get_path(live, q) != v]
@@ -178,7 +188,8 @@ def format_path(path: Path) -> str:
     out = []
     for part in path:
         if isinstance(part, Item):
-            out.append(f"[{part.key}={json.dumps(part.value)}]")
+            keys = ",".join(f"{k}={json.dumps(v)}" for k, v in part.fields().items())
+            out.append(f"[{keys}]")
         else:
             out.append(f".{part}")
     return "".join(out)

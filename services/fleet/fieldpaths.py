@@ -17,16 +17,46 @@ from typing import Any
 
 from services.fleet.patching import MERGE_KEYS
 
+#: list-map keys the real schemas add to a merge key, with the default a missing one takes
+#: (``x-kubernetes-list-map-keys``: Service ports by port+protocol, container ports by
+#: containerPort+protocol)
+EXTRA_KEYS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "port": (("protocol", "TCP"),),
+    "containerPort": (("protocol", "TCP"),),
+}
+_KEY_DEFAULTS: dict[str, Any] = {k: d for extra in EXTRA_KEYS.values() for k, d in extra}
+
 
 @dataclass(frozen=True)
 class Item:
-    """A path step into an associative list: the element whose ``key`` equals ``value``."""
+    """A path step into an associative list: the element whose ``key`` equals ``value``
+    (and whose ``extra`` keys, e.g. a port's protocol, equal theirs)."""
 
     key: str
     value: Any
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.key, *(k for k, _ in self.extra))
+
+    def fields(self) -> dict[str, Any]:
+        """The key fields, sorted by name as the real ``fieldsV1`` and messages write them."""
+        return dict(sorted({self.key: self.value, **dict(self.extra)}.items()))
 
     def encoded(self) -> str:
-        return "k:" + json.dumps({self.key: self.value}, separators=(",", ":"))
+        return "k:" + json.dumps(self.fields(), separators=(",", ":"))
+
+    def matches(self, element: Any) -> bool:
+        if not isinstance(element, dict) or element.get(self.key) != self.value:
+            return False
+        return all(element.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in self.extra)
+
+
+def item_of(key: str, element: dict[str, Any]) -> Item:
+    """The step addressing ``element`` of a list whose merge key is ``key``."""
+    extra = tuple((k, element.get(k, d)) for k, d in EXTRA_KEYS.get(key, ()))
+    return Item(key, element[key], extra)
 
 
 Path = tuple[str | Item, ...]
@@ -83,8 +113,8 @@ def list_key(field: Any, items: Any) -> str | None:
         return None
     for key in MERGE_KEYS.get(field, ()):
         if all(isinstance(i, dict) and _scalar(i.get(key)) for i in items):
-            values = [i[key] for i in items]
-            if len(set(map(repr, values))) == len(values):
+            values = [repr(item_of(key, i).fields()) for i in items]
+            if len(set(values)) == len(values):
                 return key
     return None
 
@@ -105,7 +135,7 @@ def _walk(path: Path, value: Any, assoc: bool) -> Iterator[tuple[Path, Any]]:
         yield path, value
         return
     for element in value:
-        yield from _walk((*path, Item(key, element[key])), element, assoc)
+        yield from _walk((*path, item_of(key, element)), element, assoc)
 
 
 MISSING = object()
@@ -115,7 +145,7 @@ def _step(cur: Any, part: str | Item) -> Any:
     if isinstance(part, Item):
         if isinstance(cur, list):
             for e in cur:
-                if isinstance(e, dict) and e.get(part.key) == part.value:
+                if part.matches(e):
                     return e
         return MISSING
     if isinstance(cur, dict) and part in cur:
@@ -169,13 +199,13 @@ def remove_path(obj: dict[str, Any], path: Path) -> None:
     if not isinstance(cur, dict) or not isinstance(last, str) or last not in cur:
         return
     parent_step = path[-2] if len(path) > 1 else None
-    if isinstance(parent_step, Item) and parent_step.key == last and len(cur) > 1:
+    if isinstance(parent_step, Item) and last in parent_step.names and len(cur) > 1:
         return
     del cur[last]
     for depth in range(len(path) - 1, 0, -1):
         node, parent, step = chain[depth], chain[depth - 1], path[depth - 1]
         if isinstance(step, Item):
-            if all(k == step.key for k in node):
+            if all(k in step.names for k in node):
                 parent.remove(node)
                 continue
             break
@@ -253,11 +283,31 @@ def decode_fields(fields: dict[str, Any] | None) -> set[Path]:
 def _dec(key: str) -> str | Item:
     if key.startswith("k:"):
         try:
-            [(k, v)] = json.loads(key[2:]).items()
-            return Item(k, v)
-        except (ValueError, AttributeError):
+            fields = json.loads(key[2:])
+            primary = next(k for k in fields if k not in _KEY_DEFAULTS or len(fields) == 1)
+            extra = tuple(sorted((k, v) for k, v in fields.items() if k != primary))
+            return Item(primary, fields[primary], extra)
+        except (ValueError, AttributeError, StopIteration, TypeError):
             return key[2:]
     return key[2:]
+
+
+def remove_item(obj: dict[str, Any], path: Path) -> None:
+    """Remove the associative-list element ``path`` ends with (and the list, when emptied)."""
+    parent = get_path(obj, path[:-1])
+    step = path[-1]
+    if not isinstance(parent, list) or not isinstance(step, Item):
+        return
+    parent[:] = [e for e in parent if not step.matches(e)]
+    if not parent and len(path) >= 3:
+        holder = get_path(obj, path[:-2])
+        if isinstance(holder, dict) and isinstance(path[-2], str):
+            holder.pop(path[-2], None)
+
+
+def item_prefixes(paths: Iterable[Path]) -> set[Path]:
+    """Every path prefix ending with an associative-list element."""
+    return {p[: i + 1] for p in paths for i, part in enumerate(p) if isinstance(part, Item)}
 
 
 def overlaps(a: Path, b: Path) -> bool:
