@@ -9,18 +9,24 @@ with its size, the limit and its largest field, before anything else is done wit
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from services.manager.errors import DefinitionProblem
 from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.planning import PolicyRefView, TriggerView
 from shared.api.eventsource import EventSource
-from shared.api.eventtrigger import EventBasedAddOn, EventTrigger, not_deployed
+from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
 from shared.api.loading import parse_object
 from shared.api.vocabulary import CAPI_CLUSTER as CAPI_CLUSTER
 from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, LIB_V1ALPHA1
 from shared.api.vocabulary import SVELTOS_CLUSTER as SVELTOS_CLUSTER
+from shared.checks import Problem, check_definition
+from shared.checks import errors as check_errors
+from shared.checks import warnings as check_warnings
 from shared.evaluation import compile_event_source
+
+log = logging.getLogger(__name__)
 
 #: the largest spec of an EventSource or trigger (JSON), what the API server itself stores
 MAX_DEFINITION_BYTES = 1 << 20
@@ -60,6 +66,8 @@ def trigger_view(obj: dict[str, Any]) -> TriggerView:
     model = parse_object(obj, source=_ident(obj))
     if not isinstance(model, EventTrigger | EventBasedAddOn):
         raise TypeError(f"{_ident(obj)} is not an EventTrigger or EventBasedAddOn")
+    problems = check_definition(obj)
+    _refuse(obj, check_errors(problems))
     spec = model.spec
     dest = spec.destination_cluster
     return TriggerView(
@@ -87,7 +95,7 @@ def trigger_view(obj: dict[str, Any]) -> TriggerView:
         labels=dict(model.metadata.labels),
         annotations=dict(model.metadata.annotations),
         copied_spec=spec.profile_fields(),
-        not_deployed=tuple(not_deployed(obj.get("spec") or {})),
+        not_deployed=tuple(p.text() for p in check_warnings(problems)),
         spec=spec.model_dump(by_alias=True, mode="json"),
     )
 
@@ -105,7 +113,8 @@ def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
     model = parse_object(obj, source=_ident(obj))
     if not isinstance(model, EventSource):
         raise TypeError(f"{_ident(obj)} is not an EventSource")
-    compile_event_source(model)  # Lua syntax, regexes: fail here, early
+    _refuse(obj, check_errors(check_definition(obj)))  # Lua syntax: with its line
+    compile_event_source(model)  # regexes: fail here, early
     return {
         "apiVersion": obj.get("apiVersion"),
         "kind": EVENT_SOURCE.kind,
@@ -115,6 +124,27 @@ def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
         },
         "spec": spec,
     }
+
+
+def definition_problems(obj: dict[str, Any]) -> list[str]:
+    """What a definition's status shows besides its errors: one line per warning or field
+    Ripple accepts and does not act on, each naming its field path (an EventSource's CEL
+    rule that does not compile; a trigger's unsupported fields...). Never raises; the
+    problems that refuse a definition are raised by :func:`trigger_view` and
+    :func:`event_source_object` instead."""
+    try:
+        return [p.text() for p in check_warnings(check_definition(obj))]
+    except Exception as exc:  # a check must never stop the status of the others
+        log.exception("static checks failed", extra={"obj": _ident(obj)})
+        return [f"internal error while checking the definition: {exc!r}"]
+
+
+def _refuse(obj: dict[str, Any], errors: list[Problem]) -> None:
+    """Raise the problems that make a definition unusable (one line each)."""
+    if errors:
+        raise DefinitionProblem(
+            f"{_ident(obj)}: " + "; ".join(p.text() for p in errors) + "; it is not used"
+        )
 
 
 def trigger_object(obj: dict[str, Any]) -> dict[str, Any]:
