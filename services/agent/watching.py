@@ -3,7 +3,11 @@
 The identity is the agent's own ("") or a tenant's: multi-tenant EventSources (labels
 ``projectsveltos.io/serviceaccount-name`` / ``-namespace``) are listed AND watched as the
 tenant (impersonation), so a tenant never sees, and is never triggered by, objects it may not
-read (BRIEF section 4; Sveltos impersonates on list only).
+read (BRIEF section 4; Sveltos impersonates on list only). The tenant is the user Sveltos
+impersonates, ``system:serviceaccount:projectsveltos:<saNamespace>--<saName>`` (the
+ServiceAccount Sveltos creates for the tenant in the managed cluster, libsveltos
+``roles.GetServiceAccountNameInManagedCluster``), so the RBAC a Sveltos user already has in
+the managed clusters holds as it is.
 
 Informers run in threads (the official client is synchronous); their events are handed to
 the asyncio loop through a bounded queue (backpressure: the informer thread blocks when the
@@ -19,13 +23,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from shared.api.vocabulary import (
+    SERVICE_ACCOUNT_NAME_LABEL,
+    SERVICE_ACCOUNT_NAMESPACE_LABEL,
+    SVELTOS_NAMESPACE,
+)
 from shared.kube import GVK, Informer, InformerEvent, KindNotServed, KubeClient, ObjectKey
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-TENANT_NAME = "projectsveltos.io/serviceaccount-name"
-TENANT_NAMESPACE = "projectsveltos.io/serviceaccount-namespace"
+TENANT_NAME = SERVICE_ACCOUNT_NAME_LABEL
+TENANT_NAMESPACE = SERVICE_ACCOUNT_NAMESPACE_LABEL
 
 
 class WatchKey(NamedTuple):
@@ -37,12 +46,14 @@ class WatchKey(NamedTuple):
 
 
 def tenant_identity(labels: dict[str, str]) -> str:
-    """The user a multi-tenant EventSource is evaluated as ("" for the agent itself)."""
+    """The user a multi-tenant EventSource is evaluated as ("" for the agent itself):
+    ``system:serviceaccount:projectsveltos:<saNamespace>--<saName>``, as Sveltos' agent
+    impersonates it (an absent namespace label gives ``--<saName>``, as in Sveltos)."""
     name = labels.get(TENANT_NAME)
     if not name:
         return ""
-    namespace = labels.get(TENANT_NAMESPACE) or "default"
-    return f"system:serviceaccount:{namespace}:{name}"
+    namespace = labels.get(TENANT_NAMESPACE) or ""
+    return f"system:serviceaccount:{SVELTOS_NAMESPACE}:{namespace}--{name}"
 
 
 @dataclass(frozen=True)

@@ -88,5 +88,19 @@ def test_a_tenant_source_is_watched_as_the_tenant_in_its_namespace() -> None:
     definition["spec"]["resourceSelectors"][0]["namespace"] = "apps"
     a.put("svc", definition)
     assert a.watch_keys() == {
-        WatchKey(GVK("v1", "Service"), "system:serviceaccount:team:eng", "apps")
+        WatchKey(GVK("v1", "Service"), "system:serviceaccount:projectsveltos:team--eng", "apps")
     }
+
+
+def test_the_tenant_is_the_service_account_sveltos_impersonates() -> None:
+    """libsveltos roles.GetServiceAccountNameInManagedCluster: ``<ns>--<name>`` in the
+    projectsveltos namespace (sveltos-semantics 6), the namespace label absent included."""
+    from services.agent.watching import tenant_identity
+
+    name, ns = "projectsveltos.io/serviceaccount-name", "projectsveltos.io/serviceaccount-namespace"
+    assert tenant_identity({name: "eng", ns: "team"}) == (
+        "system:serviceaccount:projectsveltos:team--eng"
+    )
+    assert tenant_identity({name: "eng"}) == "system:serviceaccount:projectsveltos:--eng"
+    assert tenant_identity({ns: "team"}) == ""
+    assert tenant_identity({}) == ""

@@ -1,6 +1,10 @@
-"""Multi-tenant EventSources are listed AND watched as the tenant (BRIEF section 4):
-a tenant allowed in its namespace gets its add-ons; a tenant EventSource reaching where the
-tenant may not read never reports "no match", and its status says why."""
+"""Multi-tenant EventSources are listed AND watched as the tenant (BRIEF section 4), the
+tenant being the user Sveltos impersonates (``system:serviceaccount:projectsveltos:
+<saNamespace>--<saName>``, sveltos-semantics 6): a tenant allowed in its namespace by the
+RBAC a Sveltos user already has gets its add-ons; rights granted to any other identity
+(``system:serviceaccount:<saNamespace>:<saName>``, what Ripple impersonated before) give
+nothing; a tenant EventSource reaching where the tenant may not read never reports "no
+match", and its status says why."""
 
 from __future__ import annotations
 
@@ -92,6 +96,29 @@ RBAC = [
             "kind": "Role",
             "name": "read-services",
         },
+        # the ServiceAccount Sveltos creates for the tenant in the managed cluster
+        "subjects": [
+            {"kind": "ServiceAccount", "name": "team-a--tenant", "namespace": "projectsveltos"}
+        ],
+    },
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "read-services", "namespace": "other"},
+        "rules": [
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]}
+        ],
+    },
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "not-sveltos-identity", "namespace": "other"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "read-services",
+        },
+        # not the identity Sveltos impersonates: grants the tenant's EventSources nothing
         "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": "team-a"}],
     },
 ]
@@ -161,4 +188,5 @@ def test_tenant_event_sources_use_the_tenants_rights_for_list_and_watch(stack: S
         what="forbidden shown in the EventSource status",
     )
     assert "403" in message or "forbidden" in message.lower()
+    assert "system:serviceaccount:projectsveltos:team-a--tenant" in message
     assert c.get(CM, "other", "forbidden-web") is None
