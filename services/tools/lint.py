@@ -1,8 +1,13 @@
 """``ripple lint PATH...``: check definition files without a cluster.
 
-One unit = one file. Prints one line per problem (``FILE: Kind/name: field: reason``),
-``ok FILE`` lines with ``--verbose``, warnings always, and ends with ``N passed, N failed``;
-exits 0 only when every file is valid (``--strict``: warnings count as failures too).
+One unit = one file. Each file is read as the API server would (structure, types, field
+names), then compiled as the services would (Lua and CEL of EventSources in the agent's
+engines, every template of a trigger, the templates of the ConfigMaps/Secrets a trigger
+renders when they are among the files given), and the fields Ripple accepts without acting
+on them are named (:mod:`services.tools.lintfiles`, docs/lint.md). Prints one line per
+problem (``FILE:LINE: Kind/name field: message``), warnings always, ``ok FILE`` lines with
+``--verbose``, and ends with ``N passed, N failed``; exits 0 only when every file is valid
+(``--strict``: warnings count as failures too), 1 when one is not, 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ def register(app: typer.Typer) -> None:
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print 'ok FILE' lines."),
         strict: bool = typer.Option(False, "--strict", help="Fail files that only have warnings."),
     ) -> None:
-        """Check EventSource / EventTrigger / EventBasedAddOn / ConfigMap... files offline."""
-        from shared.api.loading import check_file, iter_definition_files
+        """Check EventSource / EventTrigger / EventBasedAddOn / ConfigMap... files offline:
+        structure, Lua, CEL, templates, and fields Ripple does not act on."""
+        from services.tools.lintfiles import lint as lint_files
+        from shared.api.loading import iter_definition_files
 
         missing = [p for p in paths if not p.exists()]
         if missing:
@@ -38,22 +45,14 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2)
         passed = failed = 0
-        for path in files:
-            result = check_file(path)
-            warnings = [
-                f"{path}: {item.ident()}: warning: {w}"
-                for item in result.loaded
-                for w in item.warnings
-            ]
-            for line in warnings:
+        for report in lint_files(files):
+            for line in report.lines():
                 typer.echo(line)
-            for error in result.errors:
-                typer.echo(str(error))
-            if result.ok and not (strict and warnings):
+            if not report.failed and not (strict and report.warnings):
                 passed += 1
                 if verbose:
-                    kinds = ", ".join(item.ident() for item in result.loaded)
-                    typer.echo(f"ok {path}" + (f" ({kinds})" if kinds else ""))
+                    kinds = ", ".join(item.ident() for item in report.result.loaded)
+                    typer.echo(f"ok {report.path}" + (f" ({kinds})" if kinds else ""))
             else:
                 failed += 1
         typer.echo(f"{passed} passed, {failed} failed")

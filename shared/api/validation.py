@@ -12,6 +12,7 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any, Union
 
 import yaml
@@ -248,3 +249,40 @@ def validation_error_to_definition_errors(
         DefinitionError(reason, source=source, kind=kind, name=name, index=index, field=path)
         for path, _raw, reason in describe_errors(exc, model, data)
     ]
+
+
+def yaml_node_at(node: yaml.Node | None, path: Sequence[str | int]) -> yaml.Node | None:
+    """The value node at ``path`` (mapping keys, sequence indices), or None if absent."""
+    current = node
+    for part in path:
+        if isinstance(current, yaml.MappingNode):
+            current = next(
+                (
+                    value
+                    for key, value in current.value
+                    if isinstance(key, yaml.ScalarNode) and key.value == str(part)
+                ),
+                None,
+            )
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
+            current = current.value[part] if 0 <= part < len(current.value) else None
+        else:
+            return None
+    return current
+
+
+def yaml_line_inside(
+    node: yaml.Node | None, path: Sequence[str | int], inner: int | None
+) -> int | None:
+    """The 1-based file line of line ``inner`` (1-based) of the string at ``path``: for a
+    block scalar (``|``, ``>``) the line below the indicator plus ``inner - 1``; for any
+    other scalar (a quoted ``\n`` is no line of the file) the line it starts on. Without
+    ``inner``, the line of the field's key."""
+    line = yaml_position_of(node, list(path))[0]
+    value = yaml_node_at(node, path)
+    if inner is None or not isinstance(value, yaml.ScalarNode):
+        return line
+    start = value.start_mark.line + 1
+    if value.style in ("|", ">"):
+        return start + inner
+    return start

@@ -9,10 +9,14 @@ Severity = Literal["error", "warning"]
 
 
 def format_path(path: tuple[str | int, ...]) -> str:
-    """``("spec", "policyRefs", 0, "name")`` -> ``spec.policyRefs[0].name``."""
+    """``("spec", "policyRefs", 0, "name")`` -> ``spec.policyRefs[0].name``; a key with a dot
+    or a slash in brackets: ``data[svc.yaml]``."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + part
+        if isinstance(part, int) or "." in part or "/" in part:
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + part
     return text
 
 
