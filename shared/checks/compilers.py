@@ -11,10 +11,14 @@ definition many times); the checks are thread-safe (one Lua runtime per thread).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import celpy
 import jinja2
@@ -25,8 +29,8 @@ from shared.evaluation.sandbox import LuaSandbox
 from shared.templating import TemplateError, compile_template
 from shared.templating.jinja import jinja_environment
 
-#: distinct texts remembered per kind of check
-CACHE_SIZE = 4096
+#: distinct texts whose result is remembered (by digest: a 1 MiB script costs 32 bytes)
+CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,27 @@ class Failure:
 
 
 _local = threading.local()
+_cache: OrderedDict[tuple[str, bytes], Failure | None] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached(kind: str, text: str, check: Callable[[str], Failure | None]) -> Failure | None:
+    key = (kind, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest())
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    result = check(text)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def cache_clear() -> None:
+    with _cache_lock:
+        _cache.clear()
 
 
 def _sandbox() -> LuaSandbox:
@@ -50,9 +75,12 @@ def _sandbox() -> LuaSandbox:
     return sandbox
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def lua(code: str) -> Failure | None:
     """A Lua script compiled (loaded, never run) in the agent's sandbox."""
+    return _cached("lua", code, _lua)
+
+
+def _lua(code: str) -> Failure | None:
     try:
         _sandbox().compile(0, code, "script")
     except LuaScriptError as exc:
@@ -60,12 +88,32 @@ def lua(code: str) -> Failure | None:
     return None
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def cel(rule: str) -> Failure | None:
-    """A CEL rule parsed as :mod:`shared.evaluation.cel` parses it."""
+    """A CEL rule parsed as :mod:`shared.evaluation.cel` parses it, then its names checked
+    as Sveltos' checker would (a plain ``cel.NewEnv`` declaring the one variable
+    ``resource``, no extension library): an undeclared name fails there."""
+    return _cached("cel", rule, _cel)
+
+
+#: the variable Sveltos declares; type names usable as values
+CEL_VARIABLES = frozenset({"resource"})
+CEL_TYPE_NAMES = frozenset(
+    {"int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"}
+)
+#: the global functions of CEL's standard library (the rest are methods: ``x.startsWith()``)
+CEL_FUNCTIONS = frozenset(
+    {"has", "size", "int", "uint", "double", "string", "bytes", "bool", "type", "duration",
+     "timestamp", "dyn", "matches"}
+)  # fmt: skip
+#: macros whose first argument names a variable bound in the others
+CEL_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+
+
+def _cel(rule: str) -> Failure | None:
     env = celpy.Environment()
     try:
-        env.program(env.compile(rule))
+        tree = env.compile(rule)
+        env.program(tree)
     except Exception as exc:  # celpy raises CELParseError and others
         line = getattr(exc, "line", None)
         column = getattr(exc, "column", None)
@@ -74,18 +122,51 @@ def cel(rule: str) -> Failure | None:
         if not isinstance(exc, CELParseError):
             where = text.splitlines()[0] if text else type(exc).__name__
         return Failure(where, line if isinstance(line, int) else None)
+    return _cel_names(tree)
+
+
+def _cel_names(tree: Any) -> Failure | None:
+    """The first undeclared variable or unknown global function of a parsed rule."""
+    bound: set[str] = set()
+    for sub in tree.iter_subtrees():
+        if sub.data == "member_dot_arg" and len(sub.children) == 3:
+            _, method, args = sub.children
+            if str(method) in CEL_MACROS and getattr(args, "children", None):
+                names = [t for t in args.children[0].iter_subtrees() if t.data == "ident"]
+                if len(names) == 1:
+                    bound.add(str(names[0].children[0]))
+    for sub in tree.iter_subtrees_topdown():
+        if sub.data == "ident":
+            token = sub.children[0]
+            name = str(token)
+            if name not in CEL_VARIABLES | CEL_TYPE_NAMES | bound:
+                return Failure(
+                    f"undeclared reference to {name!r} (the only variable is 'resource')",
+                    getattr(token, "line", None),
+                )
+        elif sub.data == "ident_arg":
+            token = sub.children[0]
+            if str(token) not in CEL_FUNCTIONS:
+                return Failure(
+                    f"undeclared reference to function {str(token)!r} (CEL's standard "
+                    "library only)",
+                    getattr(token, "line", None),
+                )
     return None
 
 
 _GO_ERROR = re.compile(r"^template: tpl:(?P<line>\d+):(?:\d+:)? ?(?P<message>.*)$", re.DOTALL)
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def go_template(text: str) -> Failure | None:
     """A Go text/template parsed with Sveltos' function map (undefined functions fail, as
     in Go)."""
     if "{{" not in text:
         return None
+    return _cached("go", text, _go_template)
+
+
+def _go_template(text: str) -> Failure | None:
     try:
         compile_template(text, name="tpl", funcs="sveltos", missingkey="error")
     except TemplateError as exc:
@@ -102,9 +183,12 @@ def _jinja() -> jinja2.Environment:
     return jinja_environment("sveltos")
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def jinja_template(text: str) -> Failure | None:
     """A template of the project's Jinja2 flavour parsed in its sandboxed environment."""
+    return _cached("jinja", text, _jinja_template)
+
+
+def _jinja_template(text: str) -> Failure | None:
     try:
         _jinja().parse(text)
     except jinja2.TemplateSyntaxError as exc:
