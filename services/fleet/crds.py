@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.fleet.customresources import CRD_KIND, crd_problems, invalid
 from services.fleet.errors import ApiError
 from services.fleet.fieldpaths import now
 
@@ -44,6 +45,9 @@ def validate_crd(crd: dict[str, Any]) -> None:
             "Invalid value: must have exactly one version marked as storage version",
             group="apiextensions.k8s.io",
         )
+    problems = crd_problems(crd)
+    if problems:
+        raise invalid(CRD_KIND, name, problems, "apiextensions.k8s.io")
 
 
 def crd_status(crd: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -241,7 +241,7 @@ async def resource(
                     201,
                 )
             obj = objs.create(rt, nsv, body, manager, dry_run)
-            return object_response(request, obj, 201)
+            return object_response(request, _out(obj, rt.api_version), 201)
         if method == "DELETE":
             if "deletecollection" not in rt.verbs:
                 raise ApiError.method_not_allowed(method, plural)

@@ -43,6 +43,13 @@ class ResourceType:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def stored_api_version(self) -> str:
+        """The apiVersion objects of this type are stored in (CRDs: the storage version)."""
+        if self.builtin or not self.storage_version:
+            return self.api_version
+        return f"{self.group}/{self.storage_version}"
+
+    @property
     def group_version(self) -> str:
         return self.api_version
 

@@ -8,91 +8,34 @@ status subresource, finalizers and deletionTimestamp, namespace termination, CRD
 
 from __future__ import annotations
 
-import base64
-import re
 import uuid
 from typing import Any
 
 from services.fleet import apply as ssa
 from services.fleet.crds import crd_status, validate_crd
+from services.fleet.customresources import admit
 from services.fleet.defaults import apply_defaults
 from services.fleet.errors import ApiError
 from services.fleet.fieldpaths import now
 from services.fleet.gc import GarbageCollector
-from services.fleet.kinds import CRD_KEY, NAMESPACE_KEY, SECRET_KEY, ResourceType
+from services.fleet.kinds import CRD_KEY, NAMESPACE_KEY, ResourceType
 from services.fleet.lifecycle import not_found
+from services.fleet.objectrules import (
+    SERVER_META,
+    comparable,
+    fold_secret,
+    metadata_of,
+    qualified_kind,
+    spec_part,
+    validate_name,
+)
 from services.fleet.patching import clone, json_patch, merge_patch, strategic_merge
-
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 APPLY = "application/apply-patch+yaml"
 CR_PATCH_TYPES = f"{JSON_PATCH}, {MERGE}, {APPLY}"
-
-
-def qualified_kind(rt: ResourceType) -> str:
-    return f"{rt.kind}.{rt.group}" if rt.group else rt.kind
-
-
-def _meta(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        meta = {}
-        obj["metadata"] = meta
-    return meta
-
-
-def _validate_name(rt: ResourceType, name: str) -> None:
-    pattern = _LABEL if rt.key == NAMESPACE_KEY else _SUBDOMAIN
-    if len(name) > 253 or not pattern.match(name):
-        what = "RFC 1123 label" if rt.key == NAMESPACE_KEY else "RFC 1123 subdomain"
-        raise ApiError.invalid(
-            qualified_kind(rt),
-            name,
-            "metadata.name",
-            f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
-            "alphanumeric characters, '-' or '.', and must start and end with an "
-            "alphanumeric character",
-        )
-
-
-def _fold_secret(rt: ResourceType, obj: dict[str, Any], default_type: bool = True) -> None:
-    if rt.key != SECRET_KEY:
-        return
-    string_data = obj.pop("stringData", None)
-    if isinstance(string_data, dict) and string_data:
-        data = obj.get("data")
-        if not isinstance(data, dict):
-            data = {}
-        for k, v in string_data.items():
-            data[k] = base64.b64encode(str(v).encode()).decode()
-        obj["data"] = data
-    if default_type and "type" not in obj:
-        obj["type"] = "Opaque"
-
-
-def _spec_part(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-    skip = ("metadata", "status") if rt.status else ("metadata",)
-    return {k: v for k, v in obj.items() if k not in skip and k not in ("apiVersion", "kind")}
-
-
-def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = {
-        k: v
-        for k, v in obj.get("metadata", {}).items()
-        if k not in ("resourceVersion", "managedFields")
-    }
-    meta["managedFields"] = [
-        {k: v for k, v in e.items() if k != "time"}
-        for e in obj.get("metadata", {}).get("managedFields") or []
-    ]
-    out = {k: v for k, v in obj.items() if k not in ("metadata", "apiVersion")}
-    out["metadata"] = meta
-    return out
 
 
 class Objects(GarbageCollector):
@@ -111,7 +54,7 @@ class Objects(GarbageCollector):
         if not isinstance(body, dict):
             raise ApiError.bad_request("the object provided is not a JSON object")
         obj = clone(body) if managed else body
-        meta = _meta(obj)
+        meta = metadata_of(obj)
         if rt.virtual:
             out = dict(obj)
             out["apiVersion"], out["kind"] = rt.api_version, rt.kind
@@ -130,7 +73,7 @@ class Objects(GarbageCollector):
                 "Required value: name or generateName is required",
                 "FieldValueRequired",
             )
-        _validate_name(rt, name)
+        validate_name(rt, name)
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and ns and body_ns != ns:
@@ -150,9 +93,13 @@ class Objects(GarbageCollector):
             meta.pop(k, None)
         if not managed:
             meta.pop("managedFields", None)
-        _fold_secret(rt, obj)
+        fold_secret(rt, obj)
         if rt.status:
             obj.pop("status", None)
+        if not rt.builtin:
+            obj = admit(self.store, rt, obj, None)
+            meta = obj["metadata"]
+            obj["apiVersion"] = rt.stored_api_version
         if rt.key == NAMESPACE_KEY:
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj["status"] = {"phase": "Active"}
@@ -193,7 +140,7 @@ class Objects(GarbageCollector):
             raise ApiError.bad_request("the object provided is not a JSON object")
         old = self.get(rt, ns, name)
         new = body if patched else clone(body)
-        meta = _meta(new)
+        meta = metadata_of(new)
         if meta.get("name") and meta["name"] != name:
             raise ApiError.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL "
@@ -219,7 +166,7 @@ class Objects(GarbageCollector):
             else:
                 new["status"] = status
         else:
-            _fold_secret(rt, new)
+            fold_secret(rt, new)
             if rt.status or rt.key == CRD_KEY:
                 if "status" in old:
                     new["status"] = clone(old["status"])
@@ -237,7 +184,9 @@ class Objects(GarbageCollector):
         dry_run: bool,
         record: bool,
     ) -> dict[str, Any]:
-        meta = _meta(new)
+        if not rt.builtin:
+            new = admit(self.store, rt, new, old)
+        meta = metadata_of(new)
         old_meta = old["metadata"]
         apply_defaults(rt, new, old, self.store)
         for k in ("name", "namespace", *SERVER_META):
@@ -248,10 +197,11 @@ class Objects(GarbageCollector):
         if not rt.namespaced:
             meta.pop("namespace", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
-        new["apiVersion"], new["kind"] = old.get("apiVersion", rt.api_version), rt.kind
+        stored = old.get("apiVersion", rt.api_version) if rt.builtin else rt.stored_api_version
+        new["apiVersion"], new["kind"] = stored, rt.kind
         if rt.generation:
             gen = old_meta.get("generation", 1)
-            if _spec_part(rt, old) != _spec_part(rt, new):
+            if spec_part(rt, old) != spec_part(rt, new):
                 gen += 1
             meta["generation"] = gen
         else:
@@ -262,7 +212,7 @@ class Objects(GarbageCollector):
         if rt.key == CRD_KEY:
             validate_crd(new)
             new["status"] = crd_status(new, old.get("status"))
-        if _comparable(new) == _comparable(old):
+        if comparable(new) == comparable(old):
             return old  # a no-op write keeps the RV and emits nothing
         if dry_run:
             return new
@@ -360,7 +310,7 @@ class Objects(GarbageCollector):
             )
         applied = clone(body)
         applied.setdefault("metadata", {})["name"] = name
-        _fold_secret(rt, applied, default_type=False)
+        fold_secret(rt, applied, default_type=False)
         include_status = subresource == "status" or not (rt.status or rt.key == CRD_KEY)
         live = self.store.get(rt.key, ns if rt.namespaced else "", name)
         if live is None:
@@ -393,5 +343,5 @@ class Objects(GarbageCollector):
             assoc=rt.builtin,
         )
         new["metadata"].pop("resourceVersion", None)
-        _fold_secret(rt, new)
+        fold_secret(rt, new)
         return self._commit(rt, live, new, field_manager, subresource, dry_run, record=False), False
