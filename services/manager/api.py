@@ -221,12 +221,18 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
     )
     async def errors() -> list[DefinitionErrorOut]:
         """Definitions that do not load, kinds of the management cluster that cannot be read
-        (unknown: nothing of theirs is withdrawn), outputs that cannot be published, poison
+        (unknown: nothing of theirs is withdrawn), every instance whose instantiation fails
+        (``cluster: error``, under its trigger), outputs that cannot be published, poison
         the manager reads in its buckets (keys of no contract shape, unreadable values,
         values from the wrong writer: skipped, never fatal), then each agent's errors."""
         s = snap()
         out = [DefinitionErrorOut(object=k, message=v) for k, v in s.definition_errors]
         out += [DefinitionErrorOut(object=k, message=v) for k, v in s.informer_errors]
+        out += [  # every failing instance of every trigger (``cluster: error``)
+            DefinitionErrorOut(object=f"{view.kind}/{view.name}", message=line)
+            for _, view in sorted(s.views.items())
+            for line in view.instantiation
+        ]
         out += [
             DefinitionErrorOut(object=f"{f.bucket}/{f.key}", message=f.message) for f in s.failures
         ]

@@ -11,15 +11,20 @@ knew, and only a kind the cluster positively does not serve counts as known and 
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from services.manager import definitions
+from services.manager.errors import DefinitionProblem
 from services.manager.matchsets import Entry, MatchSet
 from services.manager.model import ClusterKey
 from services.manager.state import State
 from shared.api import vocabulary as v
+from shared.api.errors import ImmutableFieldError
+from shared.api.eventtrigger import AnyTrigger, EventBasedAddOn, EventTrigger, check_update
+from shared.api.loading import parse_object
 from shared.contract import messages as m
 from shared.contract import subjects
 from shared.contract.errors import InvalidSubject
@@ -51,6 +56,10 @@ class Inputs:
     def __init__(self, state: State | None = None) -> None:
         self.state = state or State()
         self.definition_errors: dict[str, str] = {}  # "Kind/name" -> message
+        #: "Kind/name" -> what is accepted but warned about or not supported (status lines)
+        self.definition_problems: dict[str, list[str]] = {}
+        #: "Kind/name" -> the trigger version in force (its immutable fields are checked)
+        self.accepted: dict[str, AnyTrigger] = {}
         self.reports: dict[tuple[ClusterKey, str], MatchSet] = {}
         self.outcomes: dict[tuple[ClusterKey, str], m.ApplyOutcome] = {}
         # when each outcome was written (its envelope's time): explain shows it
@@ -118,21 +127,60 @@ class Inputs:
         if deleted:
             if trigger:
                 self.state.delete_trigger(name)
+                self.accepted.pop(ident, None)
             else:
-                self.state.set_event_source(name, None)
+                self.state.set_event_source(name, None)  # deleted: positive knowledge
             self.definition_errors.pop(ident, None)
+            self.definition_problems.pop(ident, None)
             return
+        self._problems(ident, obj)
         try:
             if trigger:
-                self.state.set_trigger(definitions.trigger_view(definitions.trigger_object(obj)))
+                self._trigger(ident, obj)
             else:
                 self.state.set_event_source(name, definitions.event_source_object(obj))
         except Exception as exc:
             # bad input loses nothing: clusters keep the last valid version (if any)
             self.definition_errors[ident] = str(exc)
+            if not trigger:
+                self.state.set_event_source_error(name, str(exc))
             log.error("invalid definition: %s", exc, extra={"obj": ident})
         else:
             self.definition_errors.pop(ident, None)
+
+    def _trigger(self, ident: str, obj: dict[str, Any]) -> None:
+        """Take a trigger's new version, unless it changes an immutable field of the version
+        in force (``spec.oneForEvent``, as Sveltos' CRD rule; enforced here also where the
+        CRD is not installed): then the version in force stays, and its status says why."""
+        obj = definitions.trigger_object(obj)
+        view = definitions.trigger_view(obj)
+        model = parse_object(obj, source=ident)
+        if not isinstance(model, EventTrigger | EventBasedAddOn):  # trigger_view checked it
+            raise DefinitionProblem(f"{ident} is not an EventTrigger or EventBasedAddOn")
+        old = self.accepted.get(ident)
+        if old is not None:
+            try:
+                check_update(old, model)
+            except ImmutableFieldError as exc:
+                raise DefinitionProblem(immutable_message(exc)) from exc
+        self.accepted[ident] = model
+        self.state.set_trigger(view)
+
+    def _problems(self, ident: str, obj: dict[str, Any]) -> None:
+        """What a definition asks that is warned about or not supported (never raises:
+        :func:`services.manager.definitions.definition_problems`, when it exists)."""
+        find = getattr(definitions, "definition_problems", None)
+        lines: list[str] = []
+        if callable(find):
+            try:
+                lines = [str(line) for line in find(obj)]
+            except Exception as exc:  # a bug there must not stop the definition
+                log.exception("definition_problems failed", extra={"obj": ident})
+                lines = [f"internal error while checking the definition: {exc!r}"]
+        if lines:
+            self.definition_problems[ident] = lines
+        else:
+            self.definition_problems.pop(ident, None)
 
     # -- NATS --------------------------------------------------------------------------------
     def on_match(self, change: KVChange[m.MatchesEvent]) -> None:
@@ -171,7 +219,10 @@ class Inputs:
             data = change.message.data
             if isinstance(data, m.MatchHead):
                 was_known = matches.known
+                errors = matches.errors_version
                 changed = matches.set_head(data)
+                if matches.errors_version != errors:
+                    self.status_due = True  # its EventSource's status shows them
                 if matches.known and not was_known:
                     self.state.set_report(matches)  # known from now on
                     return
@@ -228,3 +279,13 @@ class Inputs:
             return False
         self.status_due = True
         return True
+
+
+def immutable_message(exc: ImmutableFieldError) -> str:
+    """A refused change of an immutable field, in the trigger's status."""
+    old, new = (json.dumps(value, default=repr) for value in (exc.old, exc.new))
+    return (
+        f"{exc.kind}/{exc.name}: {exc.field} is immutable (in force: {old}, this version: {new}); "
+        f"this version is refused and the previous one stays in force: delete the "
+        f"{exc.kind} and create it again to change {exc.field}"
+    )

@@ -51,6 +51,7 @@ class MatchSet:
     cloud_events: list[dict[str, Any]] = field(default_factory=list)
     errors: list[m.ObjectError] = field(default_factory=list)
     error_count: int = 0
+    errors_version: int = 0  # bumped when the per-object errors change
     version: int = 0  # bumped by every change of the entries or the CloudEvents
     events_version: int = 0  # the version at which the CloudEvents last changed
     _log: OrderedDict[ObjectKey, int] = field(default_factory=OrderedDict)
@@ -81,6 +82,8 @@ class MatchSet:
         self.known = self.known or head.complete
         self.agent_instance = head.agent_instance
         self.generation = head.generation
+        if head.errors != self.errors or head.error_count != self.error_count:
+            self.errors_version += 1
         self.errors = list(head.errors)
         self.error_count = head.error_count
         changed = self.known != was_known

@@ -23,7 +23,7 @@ Metrics = dict[str, tuple[str, str, float]]
 def state_gauges(state: State) -> dict[str, float]:
     """The state's gauges (read between reconciles)."""
     return {
-        "instantiation_errors": sum(1 for p in state.profiles.values() if p.error),
+        "instantiation_errors": state.failing_instances(),
         "profiles": len(state.profiles),
         "desired_entries": len(state.desired),
         "clusters": len(state.clusters),
@@ -101,7 +101,8 @@ def metrics(
         ),
         "instantiation_errors": (
             "gauge",
-            "Profiles whose last instantiation failed",
+            "Instances (profiles) whose latest instantiation failed, those that never "
+            "succeeded included",
             gauges.get("instantiation_errors", 0),
         ),
         "profiles": ("gauge", "Generated profiles", gauges.get("profiles", 0)),

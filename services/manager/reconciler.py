@@ -299,6 +299,8 @@ class Reconciler:
             self.inputs.definition_errors,
             agent_errors(self.inputs.agents),
             problems,
+            match_sets=self.inputs.reports,
+            warnings=self.inputs.definition_problems,
         )
 
     # -- what REST and /metrics read -----------------------------------------------------------

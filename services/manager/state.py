@@ -6,39 +6,38 @@ difference in outputs — assignments (EventSources per cluster), desired state 
 (destination cluster, profile), and profiles — for the adapters to publish.
 
 Stale or unknown is never "no match": a pair whose report has not arrived keeps what it had;
-an instance whose template fails keeps its previous objects and reports the error.
+an instance whose template fails keeps its previous objects and reports the error. An
+EventSource that was seen and then deleted is positive knowledge: what its pairs deployed is
+withdrawn (Sveltos removes what a deleted EventReport produced); one never seen is unknown.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from services.manager import increments, planning
+from services.manager import increments, planning, selection
 from services.manager.changes import Changes, DesiredEntry
 from services.manager.matchsets import MatchSet
 from services.manager.model import ClusterInfo, ClusterKey, PairPlan, ProfilePlan, Report
 from services.manager.planning import TriggerView, World
+from services.manager.selection import Pair, TriggerStatus
 from shared.api.vocabulary import ObjectKey
 
 log = logging.getLogger(__name__)
-
-Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
-
-
-@dataclass
-class TriggerStatus:
-    matching_clusters: list[ClusterKey] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
 
 
 class State:
     def __init__(self) -> None:
         self.triggers: dict[str, TriggerView] = {}
         self.event_sources: dict[str, dict[str, Any]] = {}
+        #: EventSources whose latest version does not load (name -> error): the clusters keep
+        #: the last valid version (if any), and their triggers' statuses say why
+        self.source_errors: dict[str, str] = {}
+        #: EventSources seen and then deleted (positive knowledge: their pairs withdraw)
+        self.deleted_sources: set[str] = set()
         self.clusters: dict[ClusterKey, ClusterInfo] = {}
         self.refs: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         self.reports: dict[tuple[ClusterKey, str], Report | MatchSet] = {}
@@ -65,11 +64,24 @@ class State:
         self._mark_trigger(name)
 
     def set_event_source(self, name: str, obj: dict[str, Any] | None) -> None:
+        """A valid EventSource, or None: it was deleted (positive knowledge, unlike an
+        EventSource never seen: what the pairs reading it deployed is withdrawn)."""
         if obj is None:
             self.event_sources.pop(name, None)
+            self.source_errors.pop(name, None)
+            self.deleted_sources.add(name)
         else:
             self.event_sources[name] = obj
+            self.source_errors.pop(name, None)
+            self.deleted_sources.discard(name)
         self._all_dirty = True  # assignments change; cheap compared with rendering
+
+    def set_event_source_error(self, name: str, error: str) -> None:
+        """The latest version of EventSource ``name`` does not load: the last valid one (if
+        any) stays assigned; the triggers reading it say why."""
+        self.source_errors[name] = error
+        self.deleted_sources.discard(name)
+        self._all_dirty = True
 
     def set_cluster(self, info: ClusterInfo) -> None:
         self._world_version += 1
@@ -159,6 +171,13 @@ class State:
                     self._replace(previous, None, changes)
                 continue
             es_name = self.pair_es[pair]
+            if es_name in self.deleted_sources:  # positive knowledge: withdraw what it made
+                self._crashed.pop(pair, None)
+                if previous is not None:
+                    del self.pairs[pair]
+                    self._replace(previous, None, changes)
+                    changes.status_changed = True
+                continue
             source = self.reports.get((pair[1], es_name))
             if source is None or (isinstance(source, MatchSet) and not source.known):
                 continue  # unknown: keep whatever the pair had
@@ -233,29 +252,15 @@ class State:
         self,
     ) -> tuple[dict[Pair, str], dict[tuple[ClusterKey, str], dict[str, Any]]]:
         """Which (trigger, source cluster) pairs exist, and the EventSources to assign."""
-        wanted: dict[Pair, str] = {}
-        assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
-        self._config_status = {}
-        for trigger in self.triggers.values():
-            status = TriggerStatus(errors=list(trigger.not_deployed))
-            self._config_status[trigger.name] = status
-            for key in planning.source_clusters(trigger, self.clusters):
-                status.matching_clusters.append(key)
-                try:
-                    es_name = planning.event_source_for_cluster(trigger, self.clusters[key])
-                except Exception as exc:
-                    status.errors.append(f"{key}: {exc}")
-                    continue
-                wanted[(trigger.name, key)] = es_name
-                es_obj = self.event_sources.get(es_name)
-                if es_obj is None:
-                    status.errors.append(f"EventSource {es_name!r} not found")
-                    continue
-                entry = assignments.setdefault(
-                    (key, es_name), {"eventSource": es_obj, "triggers": []}
-                )
-                entry["triggers"].append(trigger.name)
-        return wanted, assignments
+        chosen = selection.select(
+            self.triggers,
+            self.clusters,
+            self.event_sources,
+            self.source_errors,
+            self.deleted_sources,
+        )
+        self._config_status = chosen.status
+        return chosen.pairs, chosen.assignments
 
     @staticmethod
     def _keep_last_good(previous: PairPlan, plan: PairPlan) -> None:
@@ -341,7 +346,11 @@ class State:
         """The (trigger, source cluster) pairs that exist but whose report is unknown (not
         arrived, unreadable) or whose planning failed: what they produce is neither wanted
         nor unwanted yet."""
-        unknown = {pair for pair, es in self.pair_es.items() if (pair[1], es) not in self.reports}
+        unknown = {
+            pair
+            for pair, es in self.pair_es.items()
+            if (pair[1], es) not in self.reports and es not in self.deleted_sources
+        }
         return unknown | (set(self._crashed) & set(self.pair_es))
 
     def pairs_reading(self, reports: set[tuple[ClusterKey, str]]) -> set[Pair]:
@@ -364,20 +373,22 @@ class State:
 
     @property
     def status(self) -> dict[str, TriggerStatus]:
-        """Per trigger: the clusters it selects and what is wrong (definitions and pairs)."""
-        out = {
-            name: TriggerStatus(list(s.matching_clusters), list(s.errors))
-            for name, s in self._config_status.items()
-            if name in self.triggers
+        """Per trigger: the clusters it selects and what is wrong (definitions and pairs;
+        :func:`services.manager.selection.statuses`)."""
+        failing = {
+            pair: [*plan.errors, *([self._crashed[pair]] if pair in self._crashed else [])]
+            for pair, plan in self.pairs.items()
         }
-        for pair, plan in self.pairs.items():
-            if plan.errors:
-                entry = out.setdefault(pair[0], TriggerStatus())
-                entry.errors.extend(f"{pair[1]}: {e}" for e in plan.errors)
         for pair, error in self._crashed.items():
-            if pair in self.pair_es:
-                out.setdefault(pair[0], TriggerStatus()).errors.append(f"{pair[1]}: {error}")
-        return out
+            failing.setdefault(pair, [error])
+        live = {pair: errors for pair, errors in failing.items() if errors and pair in self.pair_es}
+        return selection.statuses(self._config_status, self.triggers, live)
+
+    def failing_instances(self) -> int:
+        """Instances whose latest instantiation failed (the planning of a pair that crashed
+        counts as one): ``ripple_manager_instantiation_errors``."""
+        count = sum(len(p.errors) for pair, p in self.pairs.items() if pair in self.pair_es)
+        return count + sum(1 for pair in self._crashed if pair in self.pair_es)
 
 
 __all__ = ["Changes", "DesiredEntry", "Pair", "State", "TriggerStatus"]

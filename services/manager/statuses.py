@@ -1,10 +1,15 @@
 """The status of every definition, as the manager sees it (pure).
 
 A trigger's status: the clusters it selects and what is wrong -- its definition, its
+EventSource (invalid, deleted, not found: once, naming the source clusters), its
 instantiations (per source cluster), and its outputs that cannot be published (an oversized
 profile, a put that keeps failing). An EventSource's status: the clusters it is assigned to,
-what its agents report about it, and its assignments that cannot be published. A definition
-that does not load shows its error (and keeps the clusters it had).
+what its agents report about it (errors, and per-object evaluation errors counted with a few
+examples per cluster), and its assignments that cannot be published. A definition that does
+not load shows its error first (and keeps the clusters and problems of the version in
+force). Last come what a definition asks that Ripple warns about or does not support
+(:func:`services.manager.definitions.definition_problems`). docs/status.md says where each
+kind of error shows.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from services.manager.matchsets import MatchSet
 from services.manager.model import ClusterKey
 from services.manager.outputs import Item, Owner, cluster_ref
 from services.manager.state import State
@@ -29,6 +35,8 @@ class DefinitionView:
     name: str
     matching_clusters: tuple[ClusterKey, ...] = ()
     errors: tuple[str, ...] = ()
+    #: every failing instance of a trigger (``cluster: error``): /v1/errors lists them
+    instantiation: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -64,15 +72,23 @@ def definition_views(
     definition_errors: Mapping[str, str],
     agent_errors: Iterable[tuple[str, str]] = (),
     problems: Mapping[Owner, list[str]] | None = None,
+    *,
+    match_sets: Mapping[tuple[ClusterKey, str], MatchSet] | None = None,
+    warnings: Mapping[str, list[str]] | None = None,
 ) -> dict[str, DefinitionView]:
     """Every known definition's status, by its key in ``ripple-status``.
 
     ``definition_errors``: ``"Kind/name" -> message`` of definitions that do not load;
     ``agent_errors``: ``(cluster, error)`` as agents report them (``EventSource <name>: ...``
-    errors are an EventSource's); ``problems``: failing publications per definition."""
+    errors are an EventSource's); ``problems``: failing publications per definition;
+    ``match_sets``: the matching sets (their per-object errors are their EventSource's);
+    ``warnings``: ``"Kind/name" -> lines`` of what a definition asks that Ripple warns about
+    or does not support."""
     problems = problems or {}
+    warnings = warnings or {}
     agent_errors = list(agent_errors)
     applies = apply_problems(state, agent_errors)
+    evaluation = evaluation_problems(match_sets or {})
     views: dict[tuple[str, str], DefinitionView] = {}
     statuses = state.status
     for name, trigger in state.triggers.items():
@@ -85,6 +101,7 @@ def definition_views(
             name,
             tuple(status.matching_clusters) if status else (),
             tuple(errors),
+            tuple(status.instantiation) if status else (),
         )
     by_source: dict[str, list[ClusterKey]] = {}
     for cluster, es in state.assignments:
@@ -92,6 +109,7 @@ def definition_views(
     for name in state.event_sources:
         prefix = f"EventSource {name}:"
         errors = [f"{cluster}: {e}" for cluster, e in agent_errors if e.startswith(prefix)]
+        errors += evaluation.get(name, [])
         errors += problems.get(("EventSource", name), [])
         views[("EventSource", name)] = DefinitionView(
             "EventSource", name, tuple(sorted(by_source.get(name, []), key=str)), tuple(errors)
@@ -100,9 +118,55 @@ def definition_views(
         kind, _, name = ident.partition("/")
         previous = views.get((kind, name))
         views[(kind, name)] = DefinitionView(
-            kind, name, previous.matching_clusters if previous else (), (error,)
+            kind,
+            name,
+            previous.matching_clusters if previous else (),
+            (error, *(previous.errors if previous else ())),
+            previous.instantiation if previous else (),
+        )
+    for ident, lines in warnings.items():
+        kind, _, name = ident.partition("/")
+        previous = views.get((kind, name))
+        if previous is None:
+            continue  # not a definition the manager knows (being deleted)
+        merged = tuple(dict.fromkeys((*previous.errors, *lines)))
+        views[(kind, name)] = DefinitionView(
+            kind, name, previous.matching_clusters, merged, previous.instantiation
         )
     return {view.key: view for view in views.values()}
+
+
+MAX_EXAMPLES = 3
+"""Per-object evaluation errors quoted per cluster in an EventSource's status."""
+
+
+def evaluation_problems(
+    match_sets: Mapping[tuple[ClusterKey, str], MatchSet],
+) -> dict[str, list[str]]:
+    """Per EventSource: one line per cluster whose agent reports per-object evaluation
+    errors (Lua, CEL): how many objects fail, and the first :data:`MAX_EXAMPLES` of them."""
+    out: dict[str, list[str]] = {}
+    for (cluster, es), matches in sorted(match_sets.items(), key=lambda i: (i[0][1], str(i[0][0]))):
+        count = max(matches.error_count, len(matches.errors))
+        if not count:
+            continue
+        examples = "; ".join(
+            f"{e.object.kind} {_where(e.object.namespace, e.object.name)}: {e.message}"
+            for e in matches.errors[:MAX_EXAMPLES]
+        )
+        more = count - min(len(matches.errors), MAX_EXAMPLES)
+        noun = "object fails" if count == 1 else "objects fail"
+        line = f"{cluster}: {count} {noun} evaluation (each keeps its previous match state)"
+        if examples:
+            line += f": {examples}"
+        if more > 0 and examples:
+            line += f" (+{more} more)"
+        out.setdefault(es, []).append(line)
+    return out
+
+
+def _where(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}" if namespace else name
 
 
 _RETRY_NOTE = re.compile(r" \(attempt \d+, retry in [0-9.]+s\)$")
