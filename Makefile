@@ -8,7 +8,7 @@ ARGS    ?=
 # (its module fixtures, e.g. a running stack, are built once); 0 runs in this process
 WORKERS ?= 2
 
-.PHONY: help venv demo test lint typecheck imports unit schemas check-schemas \
+.PHONY: help venv demo test lint typecheck imports unit schemas check-schemas crds check-crds \
         bench bench-eval bench-templates bench-fleet bench-helm clean
 
 help: ## list the targets
@@ -39,13 +39,19 @@ imports: $(STAMP) ## import-linter layer contracts
 unit: $(STAMP) ## pytest (unit, contract, fleet conformance, scenarios; WORKERS=2 in parallel)
 	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile $(ARGS)
 
-test: lint typecheck imports check-schemas unit ## every gate and every test
+test: lint typecheck imports check-schemas check-crds unit ## every gate and every test
 
 schemas: $(STAMP) ## regenerate the NATS contract JSON Schemas into docs/schemas
 	$(BIN)/python -m shared.contract.schemas write docs/schemas
 
 check-schemas: $(STAMP) ## fail when docs/schemas is stale
 	$(BIN)/python -m shared.contract.schemas check docs/schemas
+
+crds: $(STAMP) ## regenerate the CRDs from the models (shared/api/crds, charts/ripple/crds, templates/_crds.tpl)
+	$(BIN)/python -m shared.api.crdgen write
+
+check-crds: $(STAMP) ## fail when a generated CRD is stale
+	$(BIN)/python -m shared.api.crdgen check
 
 bench: bench-eval bench-templates bench-fleet bench-manager bench-agent bench-e2e bench-helm ## every benchmark
 

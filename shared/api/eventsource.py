@@ -57,9 +57,11 @@ _FLAT_KEYS = (*_FLAT_SELECTOR_KEYS, "script")
 class LabelFilter(ApiModel):
     """One label condition of a ResourceSelector (sveltos-semantics.md §1.4)."""
 
-    key: str = Field(min_length=1)
-    operation: LabelOperation
-    value: str = ""
+    key: str = Field(min_length=1, description="Label key.")
+    operation: LabelOperation = Field(
+        description="Equal, Different (also matches when absent), Has, DoesNotHave."
+    )
+    value: str = Field(default="", description="Label value (Equal, Different).")
 
     @field_validator("value", mode="before")
     @classmethod
@@ -110,15 +112,29 @@ def _merge_label_filter_spellings(data: dict[str, Any], where: str) -> dict[str,
 class ResourceSelector(ApiModel):
     """Which objects of one GVK are candidates, and the per-object filters."""
 
-    group: str = ""
-    version: str = Field(min_length=1)
-    kind: str = Field(min_length=1)
-    namespace: str = ""
-    name: str = ""
-    label_filters: list[LabelFilter] = Field(default_factory=list, alias="labelFilters")
-    selector: LabelSelector | None = None
-    evaluate: str = ""
-    evaluate_cel: list[CELRule] = Field(default_factory=list, alias="evaluateCEL")
+    group: str = Field(default="", description="API group of the objects ('' for core).")
+    version: str = Field(min_length=1, description="API version of the objects.")
+    kind: str = Field(min_length=1, description="Kind of the objects.")
+    namespace: str = Field(default="", description="Only this namespace ('' for all).")
+    name: str = Field(default="", description="Only the object of this name.")
+    label_filters: list[LabelFilter] = Field(
+        default_factory=list, alias="labelFilters", description="Label conditions, ANDed."
+    )
+    selector: LabelSelector | None = Field(
+        default=None, description="A label selector, ANDed with labelFilters."
+    )
+    evaluate: str = Field(
+        default="",
+        description=(
+            "Lua: a function evaluate() returning {matching = bool, message = string}, "
+            "run sandboxed for each object."
+        ),
+    )
+    evaluate_cel: list[CELRule] = Field(
+        default_factory=list,
+        alias="evaluateCEL",
+        description="CEL rules over 'resource', ORed; with Lua, CEL true or Lua true.",
+    )
 
     #: the Lua was given as ``script`` (v1alpha1 spelling); dumped back that way
     _script_key: bool = PrivateAttr(default=False)
@@ -179,12 +195,27 @@ class MessagingMatchCriteria(ApiModel):
 
 class EventSourceSpec(ApiModel):
     resource_selectors: list[ResourceSelector] = Field(
-        default_factory=list, alias="resourceSelectors"
+        default_factory=list,
+        alias="resourceSelectors",
+        description="Which objects are events; the matches of every selector, together.",
     )
-    aggregated_selection: str = Field(default="", alias="aggregatedSelection")
-    collect_resources: bool = Field(default=False, alias="collectResources")
+    aggregated_selection: str = Field(
+        default="",
+        alias="aggregatedSelection",
+        description=(
+            "Lua run once over all the selected objects (global 'resources'); returns "
+            "{resources = {...}, message = string}: the matching set."
+        ),
+    )
+    collect_resources: bool = Field(
+        default=False,
+        alias="collectResources",
+        description="Copy the matching objects into the EventReport (template data .Resource).",
+    )
     messaging_match_criteria: list[MessagingMatchCriteria] = Field(
-        default_factory=list, alias="messagingMatchCriteria"
+        default_factory=list,
+        alias="messagingMatchCriteria",
+        description="CloudEvents (from NATS) that are events; criteria ORed.",
     )
 
     #: loaded from the v1alpha1 flat form; dumped back flat

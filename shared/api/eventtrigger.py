@@ -60,27 +60,86 @@ class EventTriggerSpec(ProfileFields):
     """What to deploy where when the EventSource reports matches."""
 
     source_cluster_selector: LabelSelector = Field(
-        default_factory=LabelSelector, alias="sourceClusterSelector"
+        default_factory=LabelSelector,
+        alias="sourceClusterSelector",
+        description=(
+            "Clusters (SveltosCluster/CAPI Cluster labels) where the EventSource is evaluated; "
+            "an empty selector selects no cluster."
+        ),
     )
-    cluster_set_refs: list[str] = Field(default_factory=list, alias="clusterSetRefs")
+    cluster_set_refs: list[str] = Field(
+        default_factory=list,
+        alias="clusterSetRefs",
+        description="ClusterSets whose clusters are source clusters too.",
+    )
     destination_cluster_selector: LabelSelector | None = Field(
-        default=None, alias="destinationClusterSelector"
+        default=None,
+        alias="destinationClusterSelector",
+        description=(
+            "Deploy the add-ons to every cluster this selector matches instead of the cluster "
+            "where the event happened."
+        ),
     )
-    destination_cluster: ResourceReference | None = Field(default=None, alias="destinationCluster")
-    event_source_name: str = Field(default="", alias="eventSourceName")
-    one_for_event: bool = Field(default=False, alias="oneForEvent")
-    policy_refs: list[PolicyRef] = Field(default_factory=list, alias="policyRefs")
-    helm_charts: list[HelmChart] = Field(default_factory=list, alias="helmCharts")
+    destination_cluster: ResourceReference | None = Field(
+        default=None,
+        alias="destinationCluster",
+        description=(
+            "Deploy the add-ons to this one cluster (each field a template over the event) "
+            "instead of the cluster where the event happened."
+        ),
+    )
+    event_source_name: str = Field(
+        alias="eventSourceName",
+        min_length=1,
+        description=(
+            "Name of the EventSource whose reports trigger this definition (required, as in "
+            "Sveltos' CRD). A template rendered per cluster with .Cluster, .ClusterNamespace "
+            "and .ClusterName."
+        ),
+    )
+    one_for_event: bool = Field(
+        default=False,
+        alias="oneForEvent",
+        description=(
+            "true: one ClusterProfile (and one set of add-ons) per matching resource or "
+            "CloudEvent; false: one per source cluster covering every match. Immutable: "
+            "delete and re-create the trigger to change it."
+        ),
+    )
+    policy_refs: list[PolicyRef] = Field(
+        default_factory=list,
+        alias="policyRefs",
+        description=(
+            "ConfigMaps/Secrets whose content is deployed; those annotated "
+            "projectsveltos.io/instantiate are templates rendered with the event data."
+        ),
+    )
+    helm_charts: list[HelmChart] = Field(
+        default_factory=list,
+        alias="helmCharts",
+        description="Helm charts to install; each string field and values is a template.",
+    )
     kustomization_refs: list[KustomizationRef] = Field(
         default_factory=list, alias="kustomizationRefs"
     )
     template_resource_refs: list[TemplateResourceRef] = Field(
         default_factory=list, alias="templateResourceRefs"
     )
-    profile_name_format: str = Field(default="", alias="profileNameFormat")
+    profile_name_format: str = Field(
+        default="",
+        alias="profileNameFormat",
+        description="Template of the generated ClusterProfiles' names (default: a hash).",
+    )
     config_map_generator: list[Generator] = Field(default_factory=list, alias="configMapGenerator")
     secret_generator: list[Generator] = Field(default_factory=list, alias="secretGenerator")
-    cloud_event_action: str = Field(default="", alias="cloudEventAction")
+    cloud_event_action: str = Field(
+        default="",
+        alias="cloudEventAction",
+        description=(
+            "Create (default) or Delete, or a template over .CloudEvent giving one of them; "
+            "only with oneForEvent: true."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -170,7 +229,7 @@ class EventBasedAddOnSpec(EventTriggerSpec):
 
 
 class _TriggerBase(TypedObject):
-    spec: EventTriggerSpec = Field(default_factory=EventTriggerSpec)
+    spec: EventTriggerSpec
     status: dict[str, Any] | None = None
 
     #: EventBasedAddOn instantiates every referenced ConfigMap/Secret
@@ -220,7 +279,7 @@ class EventBasedAddOn(_TriggerBase):
 
     api_version: str = Field(default=V1ALPHA1, alias="apiVersion")
     kind: str = EVENT_BASED_ADDON_KIND
-    spec: EventBasedAddOnSpec = Field(default_factory=EventBasedAddOnSpec)
+    spec: EventBasedAddOnSpec
 
 
 #: either trigger kind; code that does not care about the version uses this
