@@ -1,5 +1,5 @@
-"""What Ripple does with each field a trigger (EventTrigger, EventBasedAddOn) or a
-ClusterProfile accepts: the one list.
+"""What Ripple does with each field a trigger (EventTrigger, EventBasedAddOn) accepts, and
+each field of the ClusterProfiles it writes: the one list.
 
 Every field the models accept is either in :data:`SUPPORTED` (it acts as in Sveltos) or in
 :data:`NOT_SUPPORTED` ("accepted, not supported by Ripple", with what happens instead).
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.api.vocabulary import CLUSTER_PROFILE, EVENT_BASED_ADDON, EVENT_TRIGGER
+from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_TRIGGER
 
 #: the words every such warning starts with (after the field path)
 ACCEPTED_NOT_SUPPORTED = "accepted, not supported by Ripple"
@@ -105,7 +105,9 @@ class Unsupported:
         return f"{self.field}: {ACCEPTED_NOT_SUPPORTED}: {self.instead}"
 
 
-SUPPORTED_KINDS = (EVENT_TRIGGER.kind, EVENT_BASED_ADDON.kind, CLUSTER_PROFILE.kind)
+#: the kinds whose fields are reported: a ClusterProfile is written by the manager, never
+#: read from users (its own fields are listed above for completeness)
+REPORTED_KINDS = (EVENT_TRIGGER.kind, EVENT_BASED_ADDON.kind)
 
 
 def _used(value: Any) -> bool:
@@ -114,9 +116,9 @@ def _used(value: Any) -> bool:
 
 
 def unsupported_fields(obj: Mapping[str, Any]) -> list[Unsupported]:
-    """Each field of a trigger's (or ClusterProfile's) ``spec`` that Ripple accepts and does not
-    act on, in the user's spelling; [] for any other kind or a spec that is not a mapping."""
-    if obj.get("kind") not in SUPPORTED_KINDS:
+    """Each field of a trigger's ``spec`` that Ripple accepts and does not act on, in the
+    user's spelling; [] for any other kind or a spec that is not a mapping."""
+    if obj.get("kind") not in REPORTED_KINDS:
         return []
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):

@@ -155,6 +155,7 @@ def _cel_names(tree: Any) -> Failure | None:
     return None
 
 
+_STARTED = re.compile(r" started at tpl:(\d+)$")
 _GO_ERROR = re.compile(r"^template: tpl:(?P<line>\d+):(?:\d+:)? ?(?P<message>.*)$", re.DOTALL)
 
 
@@ -173,7 +174,11 @@ def _go_template(text: str) -> Failure | None:
         message = str(exc)
         m = _GO_ERROR.match(message)
         if m:
-            return Failure(m.group("message").strip(), int(m.group("line")))
+            text, line = m.group("message").strip(), int(m.group("line"))
+            started = _STARTED.search(text)  # Go: "unclosed action started at tpl:4" at EOF
+            if started:
+                text, line = text[: started.start()], int(started.group(1))
+            return Failure(re.sub(r"\btpl:(\d+)", r"line \1", text), line)
         return Failure(message.removeprefix("template: "))
     return None
 

@@ -1,5 +1,4 @@
-"""The static checks of one definition (EventSource, EventTrigger, EventBasedAddOn,
-ClusterProfile), over the object as the user wrote it (so each path points into the file).
+"""The static checks of one definition (EventSource, EventTrigger, EventBasedAddOn), over the object as the user wrote it (so each path points into the file).
 
 * EventSource: every Lua script (``resourceSelectors[i].evaluate``, the v1alpha1 flat
   ``evaluate``/``script``, ``aggregatedSelection``) compiled in the agent's sandbox: an
@@ -21,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from shared.api.support import ACCEPTED_NOT_SUPPORTED, unsupported_fields
-from shared.api.vocabulary import CLUSTER_PROFILE, EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER
+from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER
 from shared.checks import compilers
 from shared.checks.problems import Problem
 
@@ -53,8 +52,6 @@ def check_definition(obj: Mapping[str, Any]) -> list[Problem]:
         problems = list(_event_source(spec))
     elif kind in TRIGGER_KINDS:
         problems = list(_trigger(spec))
-    elif kind == CLUSTER_PROFILE.kind:
-        problems = []
     else:
         return []
     problems.extend(
