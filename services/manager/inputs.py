@@ -167,16 +167,9 @@ class Inputs:
         self.state.set_trigger(view)
 
     def _problems(self, ident: str, obj: dict[str, Any]) -> None:
-        """What a definition asks that is warned about or not supported (never raises:
-        :func:`services.manager.definitions.definition_problems`, when it exists)."""
-        find = getattr(definitions, "definition_problems", None)
-        lines: list[str] = []
-        if callable(find):
-            try:
-                lines = [str(line) for line in find(obj)]
-            except Exception as exc:  # a bug there must not stop the definition
-                log.exception("definition_problems failed", extra={"obj": ident})
-                lines = [f"internal error while checking the definition: {exc!r}"]
+        """What a definition asks that Ripple warns about or does not support (status
+        lines; :func:`services.manager.definitions.definition_problems` never raises)."""
+        lines = definitions.definition_problems(obj)
         if lines:
             self.definition_problems[ident] = lines
         else:
