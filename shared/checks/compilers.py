@@ -22,6 +22,7 @@ from typing import Any
 
 import celpy
 import jinja2
+import re2  # type: ignore[import-untyped]
 from celpy.celparser import CELParseError
 
 from shared.evaluation.errors import LuaScriptError
@@ -198,6 +199,20 @@ def _jinja_template(text: str) -> Failure | None:
         _jinja().parse(text)
     except jinja2.TemplateSyntaxError as exc:
         return Failure(exc.message or "syntax error", exc.lineno)
+    return None
+
+
+def go_regexp(pattern: str) -> Failure | None:
+    """A regular expression in Go's syntax (RE2), as the agent matches CloudEvents."""
+    return _cached("re2", pattern, _go_regexp)
+
+
+def _go_regexp(pattern: str) -> Failure | None:
+    try:
+        re2.compile(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        return Failure(f"invalid regular expression {pattern!r}: {reason}")
     return None
 
 

@@ -1,8 +1,9 @@
 """The static checks of one definition (EventSource, EventTrigger, EventBasedAddOn), over the object as the user wrote it (so each path points into the file).
 
 * EventSource: every Lua script (``resourceSelectors[i].evaluate``, the v1alpha1 flat
-  ``evaluate``/``script``, ``aggregatedSelection``) compiled in the agent's sandbox: an
-  error (a script that does not compile fails every evaluation, in Sveltos as here); every
+  ``evaluate``/``script``, ``aggregatedSelection``) compiled in the agent's sandbox, and
+  every ``messagingMatchCriteria`` regular expression (Go's syntax): errors (a script that
+  does not compile fails every evaluation, in Sveltos as here); every
   ``evaluateCEL`` rule compiled: a warning (Sveltos counts a rule that does not compile as
   false, and so does the agent).
 * Triggers: every field the manager renders as a Go template (sveltos-semantics 4.1, 4.6)
@@ -31,6 +32,8 @@ TRIGGER_KINDS = (EVENT_TRIGGER.kind, EVENT_BASED_ADDON.kind)
 #: the v1alpha1 flat EventSource keys that say "this spec is one selector"
 _FLAT_KEYS = ("kind", "version", "group", "script", "evaluate", "evaluateCEL")
 
+#: messagingMatchCriteria fields that are Go regular expressions (sveltos-semantics 4.8)
+MESSAGING_REGEXP_FIELDS = ("subject", "cloudEventSource", "cloudEventType", "cloudEventSubject")
 #: helmCharts string fields rendered one by one (sveltos-semantics 4.6)
 HELM_TEMPLATE_FIELDS = (
     "repositoryURL", "repositoryName", "chartName", "chartVersion", "releaseName",
@@ -100,6 +103,16 @@ def _event_source(spec: Mapping[str, Any]) -> Iterator[Problem]:
                             failure.line,
                         )
     yield from _lua(("spec", "aggregatedSelection"), spec.get("aggregatedSelection"))
+    criteria = spec.get("messagingMatchCriteria")
+    for i, criterion in enumerate(criteria if isinstance(criteria, list) else []):
+        if not isinstance(criterion, Mapping):
+            continue
+        for key in MESSAGING_REGEXP_FIELDS:
+            pattern = criterion.get(key)
+            if isinstance(pattern, str) and pattern:
+                failure = compilers.go_regexp(pattern)
+                if failure is not None:
+                    yield Problem(("spec", "messagingMatchCriteria", i, key), failure.message)
 
 
 def _lua(path: Path, code: Any) -> Iterator[Problem]:

@@ -48,3 +48,9 @@ def test_results_are_cached_by_text() -> None:
     first = compilers.lua(code)
     assert compilers.lua(code) is first
     assert compilers.cel(code) is not first  # per kind of check
+
+
+def test_go_regexps() -> None:
+    assert compilers.go_regexp("^user\\.(login|logout)$") is None
+    failure = compilers.go_regexp("(?=look)ahead")  # Go has no look-ahead
+    assert failure is not None and "invalid regular expression '(?=look)ahead'" in failure.message
