@@ -58,8 +58,8 @@ NOT_SUPPORTED: dict[str, str] = {
     "clusterSetRefs": "the clusters of these ClusterSets/Sets are not added to the source "
     "clusters; only sourceClusterSelector selects them",
     "setRefs": "the clusters of these Sets are not added; " + _NOT_DEPLOYED_HERE,
-    "continueOnError": "a failed object still stops its profile's deployment, and the error "
-    "shows in status",
+    "continueOnError": "it changes nothing: Ripple always applies every object of a profile "
+    "and shows each failure in status (what Sveltos does with continueOnError: true)",
     "reloader": "Deployments, StatefulSets and DaemonSets are not restarted when a ConfigMap "
     "or Secret they mount changes",
     "maxUpdate": "every matching cluster is updated at once",

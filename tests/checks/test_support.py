@@ -65,3 +65,13 @@ def test_flux_sources_and_paths() -> None:
 def test_other_kinds_and_bad_specs_give_nothing() -> None:
     assert support.unsupported_fields({"kind": "EventSource", "spec": {"dependsOn": ["x"]}}) == []
     assert support.unsupported_fields({"kind": "EventTrigger", "spec": []}) == []
+
+
+def test_docs_lint_lists_every_field_not_supported() -> None:
+    from tests.paths import REPO
+
+    text = (REPO / "docs" / "lint.md").read_text()
+    missing = [
+        name for name in support.NOT_SUPPORTED if name != "setRefs" and f"`{name}`" not in text
+    ]
+    assert not missing, f"docs/lint.md: add {missing}"
