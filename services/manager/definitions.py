@@ -1,7 +1,12 @@
 """Turning management-cluster objects into the planner's inputs.
 
-Each conversion validates the object with the API models; a definition that does not load is
-reported (its status says what is wrong) and ignored, and never stops the others. A
+Each conversion validates the object with the API models and compiles it as the services
+would (:mod:`shared.checks`: Lua, regular expressions, the trigger's templates); a definition
+that does not load or compile is reported (its status says what is wrong, naming the field and
+the line in the script or template) and ignored, the last valid version staying in force, and
+never stops the others. What it can run with (a CEL rule that does not compile counts as false,
+as in Sveltos; a field Ripple accepts and does not act on) is :func:`definition_problems`,
+shown in its status. A
 definition whose spec is over :data:`MAX_DEFINITION_BYTES` (a 4 MiB Lua script) is refused
 with its size, the limit and its largest field, before anything else is done with it.
 """
@@ -113,8 +118,8 @@ def event_source_object(obj: dict[str, Any]) -> dict[str, Any]:
     model = parse_object(obj, source=_ident(obj))
     if not isinstance(model, EventSource):
         raise TypeError(f"{_ident(obj)} is not an EventSource")
-    _refuse(obj, check_errors(check_definition(obj)))  # Lua syntax: with its line
-    compile_event_source(model)  # regexes: fail here, early
+    _refuse(obj, check_errors(check_definition(obj)))  # Lua, regexes: field and line
+    compile_event_source(model)  # the engine itself: fail here, early
     return {
         "apiVersion": obj.get("apiVersion"),
         "kind": EVENT_SOURCE.kind,
