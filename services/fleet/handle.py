@@ -148,6 +148,10 @@ class FleetHandle:
         """Authorize impersonated requests to ``cluster`` with its RBAC objects."""
         self._hook("POST", f"/_fleet/clusters/{cluster}/rbac", {"enforce": enforce})
 
+    def map_webhook_service(self, namespace: str, name: str, url: str | None) -> None:
+        """Reach a conversion webhook's ``clientConfig.service`` at ``url`` (None: unmap)."""
+        self._hook("POST", "/_fleet/webhooks", {"namespace": namespace, "name": name, "url": url})
+
 
 def http_hook(
     base_url: str,

@@ -198,6 +198,25 @@ async def set_rbac(request: web.Request) -> web.Response:
     )
 
 
+async def map_webhook(request: web.Request) -> web.Response:
+    """``{namespace, name, url}``: a conversion webhook's Service is reached at ``url``
+    (``url: null`` removes the mapping)."""
+    data = await _body(request)
+    namespace, name, url = data.get("namespace"), data.get("name"), data.get("url")
+    if not isinstance(namespace, str) or not isinstance(name, str) or not namespace or not name:
+        raise ApiError.bad_request("a webhook mapping needs the Service's namespace and name")
+    services = _state(request).webhook_services
+    if url is None:
+        services.pop((namespace, name), None)
+    elif isinstance(url, str) and url.startswith(("https://", "http://")):
+        services[(namespace, name)] = url
+    else:
+        raise ApiError.bad_request(f"url: expected an https:// URL, got {url!r}")
+    return json_response(
+        {"services": [{"namespace": k[0], "name": k[1], "url": v} for k, v in services.items()]}
+    )
+
+
 def rss_bytes() -> int:
     """Resident set size of this process (Linux /proc; 0 elsewhere)."""
     try:
@@ -242,3 +261,4 @@ def add_routes(app: web.Application) -> None:
     r.add_delete("/_fleet/requests", clear_requests)
     r.add_post("/_fleet/clusters/{name}/rbac", set_rbac)
     r.add_get("/_fleet/stats", stats)
+    r.add_post("/_fleet/webhooks", map_webhook)

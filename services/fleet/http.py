@@ -18,16 +18,17 @@ from typing import Any
 
 from aiohttp import web
 
-from services.fleet import access, hooks, listing, protobuf
+from services.fleet import access, hooks, listing, protobuf, versioned
 from services.fleet.bodies import _Loader as _Loader  # re-exported for tests/fleet/test_apply
 from services.fleet.bodies import delete_options, parse_body
 from services.fleet.discovery import API_VERSIONS, VERSION
 from services.fleet.errors import ApiError
+from services.fleet.kinds import ResourceType
 from services.fleet.objects import APPLY
 from services.fleet.responses import STATE, error_response, json_response, object_response
 from services.fleet.selectors import parse_field_selector, parse_label_selector
 from services.fleet.state import MANAGEMENT, FleetState, SimCluster
-from services.fleet.watch import serve_watch
+from services.fleet.watch import Converting, serve_watch
 
 log = logging.getLogger(__name__)
 
@@ -226,13 +227,12 @@ async def resource(
                     labels,
                     fields,
                     state.bookmark_interval,
+                    _watch_converter(cluster, rt),
                 )
-            return object_response(
-                request,
-                listing.list_objects(
-                    store, rt, ns, labels, fields, q.get("limit"), q.get("continue")
-                ),
+            doc = listing.list_objects(
+                store, rt, ns, labels, fields, q.get("limit"), q.get("continue")
             )
+            return object_response(request, await versioned.read_list(cluster, rt, doc))
         if method == "POST":
             body = parse_body(await request.read(), content_type, rt.kind)
             if rt.virtual:
@@ -240,8 +240,15 @@ async def resource(
                     access.review(state, cluster, rt, body, request[access.IDENTITY]),
                     201,
                 )
-            obj = objs.create(rt, nsv, body, manager, dry_run)
-            return object_response(request, _out(obj, rt.api_version), 201)
+            obj, _ = await versioned.write(
+                cluster,
+                rt,
+                nsv,
+                None,
+                lambda dry: (objs.create(rt, nsv, body, manager, dry), True),
+                dry_run,
+            )
+            return object_response(request, obj, 201)
         if method == "DELETE":
             if "deletecollection" not in rt.verbs:
                 raise ApiError.method_not_allowed(method, plural)
@@ -253,10 +260,10 @@ async def resource(
 
             raw = await request.read()
             options = delete_options(raw, content_type, q.get("propagationPolicy"))
-            return object_response(
-                request,
-                objs.delete_collection(rt, ns if rt.namespaced else None, match, dry_run, options),
+            deleted = objs.delete_collection(
+                rt, ns if rt.namespaced else None, match, dry_run, options
             )
+            return object_response(request, await versioned.read_list(cluster, rt, deleted))
         raise ApiError.method_not_allowed(method, plural)
 
     if sub == "finalize":
@@ -278,12 +285,20 @@ async def resource(
                 labels,
                 fields,
                 state.bookmark_interval,
+                _watch_converter(cluster, rt),
             )
-        return object_response(request, _out(objs.get(rt, nsv, name), rt.api_version))
+        return object_response(request, await versioned.read(cluster, rt, objs.get(rt, nsv, name)))
     if method == "PUT":
         body = parse_body(await request.read(), content_type, rt.kind)
-        obj = objs.update(rt, nsv, name, body, manager, sub, dry_run)
-        return object_response(request, _out(obj, rt.api_version))
+        obj, _ = await versioned.write(
+            cluster,
+            rt,
+            nsv,
+            name,
+            lambda dry: (objs.update(rt, nsv, name, body, manager, sub, dry), False),
+            dry_run,
+        )
+        return object_response(request, obj)
     if method == "PATCH":
         raw = await request.read()
         # patches are JSON or YAML: a protobuf body gets the patch types' 415 from objs.patch
@@ -291,26 +306,34 @@ async def resource(
         force = q.get("force") in ("true", "1")
         if content_type == APPLY and not sub and store.get(rt.key, nsv, name) is None:
             access.authorize(request, state, cluster, rt, ns, name, sub, verb="create")
-        obj, created = objs.patch(
-            rt, nsv, name, content_type, body, manager, sub, dry_run, force, q.get("fieldManager")
+        obj, created = await versioned.write(
+            cluster,
+            rt,
+            nsv,
+            name,
+            lambda dry: objs.patch(
+                rt, nsv, name, content_type, body, manager, sub, dry, force, q.get("fieldManager")
+            ),
+            dry_run,
         )
-        return object_response(request, _out(obj, rt.api_version), 201 if created else 200)
+        return object_response(request, obj, 201 if created else 200)
     if method == "DELETE" and not sub:
         options = delete_options(await request.read(), content_type, q.get("propagationPolicy"))
         dry = dry_run or "All" in (options.get("dryRun") or [])
         obj, _ = objs.delete(rt, nsv, name, options, dry)
-        if obj.get("kind") == "Status":
-            return object_response(request, obj)
-        return object_response(request, _out(obj, rt.api_version))
+        return object_response(request, await versioned.read(cluster, rt, obj))
     raise ApiError.method_not_allowed(method, plural)
 
 
-def _out(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
-    if obj.get("apiVersion") == api_version:
-        return obj
-    out = dict(obj)
-    out["apiVersion"] = api_version
-    return out
+def _watch_converter(cluster: SimCluster, rt: ResourceType) -> Converting | None:
+    """How a watch converts the stored objects (None: only apiVersion changes)."""
+    if rt.builtin or cluster.conversion.webhook(rt) is None:
+        return None
+
+    async def convert(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await cluster.conversion.convert(rt, objs)
+
+    return convert
 
 
 def make_app(state: FleetState) -> web.Application:

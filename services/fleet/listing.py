@@ -65,5 +65,8 @@ def list_objects(
         "kind": f"{rt.kind}List",
         "apiVersion": rt.api_version,
         "metadata": meta,
-        "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items],
+        # items of built-in lists carry no kind/apiVersion; custom resources' keep theirs
+        "items": items
+        if not rt.builtin
+        else [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items],
     }

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from services.fleet import apply as ssa
+from services.fleet.conversion import Converter
 from services.fleet.crds import crd_status, validate_crd
 from services.fleet.customresources import admit
 from services.fleet.defaults import apply_defaults
@@ -39,7 +40,39 @@ CR_PATCH_TYPES = f"{JSON_PATCH}, {MERGE}, {APPLY}"
 
 
 class Objects(GarbageCollector):
-    """The write and read rules of one cluster, on top of its :class:`ClusterStore`."""
+    """The write and read rules of one cluster, on top of its :class:`ClusterStore`.
+
+    Custom resources are written in the request's version: the stored object is read
+    through :attr:`conversion` (its view in that version) and the result is stored in the
+    storage version (``strategy: None``) or, with a conversion webhook, left in the
+    request's version for :mod:`services.fleet.versioned` to convert and store.
+    """
+
+    conversion: Converter | None = None
+
+    def _view(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        if rt.builtin or self.conversion is None:
+            return obj
+        return self.conversion.view(rt, obj)
+
+    def _label(self, rt: ResourceType) -> str:
+        """The apiVersion a written custom resource carries (see the class)."""
+        if self.conversion is not None and self.conversion.webhook(rt) is not None:
+            return rt.api_version
+        return rt.stored_api_version
+
+    def store_converted(
+        self, rt: ResourceType, old: dict[str, Any] | None, new: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store ``new`` (converted to the storage version by the webhook) over ``old``."""
+        self._stamp(new)
+        if old is None:
+            self.store.put(rt.key, new, None, "ADDED")
+        elif new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            self._remove(rt, new)
+        else:
+            self.store.put(rt.key, new, old, "MODIFIED")
+        return new
 
     # -- create -----------------------------------------------------------------------------
     def create(
@@ -99,7 +132,7 @@ class Objects(GarbageCollector):
         if not rt.builtin:
             obj = admit(self.store, rt, obj, None)
             meta = obj["metadata"]
-            obj["apiVersion"] = rt.stored_api_version
+            obj["apiVersion"] = self._label(rt)
         if rt.key == NAMESPACE_KEY:
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj["status"] = {"phase": "Active"}
@@ -138,7 +171,7 @@ class Objects(GarbageCollector):
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiError.bad_request("the object provided is not a JSON object")
-        old = self.get(rt, ns, name)
+        old = self._view(rt, self.get(rt, ns, name))
         new = body if patched else clone(body)
         meta = metadata_of(new)
         if meta.get("name") and meta["name"] != name:
@@ -197,7 +230,7 @@ class Objects(GarbageCollector):
         if not rt.namespaced:
             meta.pop("namespace", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
-        stored = old.get("apiVersion", rt.api_version) if rt.builtin else rt.stored_api_version
+        stored = old.get("apiVersion", rt.api_version) if rt.builtin else self._label(rt)
         new["apiVersion"], new["kind"] = stored, rt.kind
         if rt.generation:
             gen = old_meta.get("generation", 1)
@@ -242,7 +275,7 @@ class Objects(GarbageCollector):
         """Returns (object, created)."""
         if content_type == APPLY:
             return self.apply(rt, ns, name, body, field_manager, force, subresource, dry_run)
-        old = self.get(rt, ns, name)
+        old = self._view(rt, self.get(rt, ns, name))
         if content_type == MERGE:
             if not isinstance(body, dict):
                 raise ApiError.bad_request("the patch is not a JSON object")
@@ -313,6 +346,7 @@ class Objects(GarbageCollector):
         fold_secret(rt, applied, default_type=False)
         include_status = subresource == "status" or not (rt.status or rt.key == CRD_KEY)
         live = self.store.get(rt.key, ns if rt.namespaced else "", name)
+        live = self._view(rt, live) if live is not None else None
         if live is None:
             if subresource:
                 raise not_found(rt, name)

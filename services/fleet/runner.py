@@ -203,6 +203,13 @@ class FleetServer(FleetHandle):
     def enforce_rbac(self, cluster: str, enforce: bool | None = True) -> None:
         self.state.clusters[cluster].rbac = enforce
 
+    def map_webhook_service(self, namespace: str, name: str, url: str | None) -> None:
+        """Reach a conversion webhook's ``clientConfig.service`` at ``url`` (None: unmap)."""
+        if url is None:
+            self.state.webhook_services.pop((namespace, name), None)
+        else:
+            self.state.webhook_services[(namespace, name)] = url
+
 
 #: where kubeconfigs through this host's loopback go when the fleet is advertised elsewhere
 LOCAL_DIR = "local"

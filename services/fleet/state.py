@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.fleet import authn
+from services.fleet.conversion import Converter
 from services.fleet.discovery import Discovery
 from services.fleet.errors import FleetConfigError
 from services.fleet.kinds import NAMESPACE_KEY, Registry
@@ -44,12 +45,23 @@ class ClusterInfo:
 class SimCluster:
     """One simulated cluster: store, object rules and discovery."""
 
-    def __init__(self, info: ClusterInfo, log_size: int, watch_queue_size: int) -> None:
+    def __init__(
+        self,
+        info: ClusterInfo,
+        log_size: int,
+        watch_queue_size: int,
+        webhook_services: dict[tuple[str, str], str] | None = None,
+    ) -> None:
         self.info = info
         self.store = ClusterStore(
             info.name, log_size, watch_queue_size, dict(info.labels), Registry()
         )
+        #: CRD version conversion (webhook Services mapped to URLs fleet-wide)
+        self.conversion = Converter(
+            self.store, {} if webhook_services is None else webhook_services
+        )
         self.objects = Objects(self.store)
+        self.objects.conversion = self.conversion
         self.discovery = Discovery(self.store.registry)
         self.rbac: bool | None = None  # None: the fleet's default
         ns_type = self.store.registry.by_key(NAMESPACE_KEY)
@@ -121,6 +133,8 @@ class FleetState:
         #: impersonated identity (``rbac=False`` is an explicit, unfaithful opt-out)
         self.rbac = True if rbac is None else rbac
         self.clusters: dict[str, SimCluster] = {}
+        #: conversion webhooks' ``clientConfig.service`` (namespace, name) -> URL (every cluster)
+        self.webhook_services: dict[tuple[str, str], str] = {}
         self.faults: list[Fault] = []
         self._fault_ids = 0
         self.requests: deque[dict[str, Any]] = deque(maxlen=record_requests)
@@ -137,7 +151,7 @@ class FleetState:
             raise FleetConfigError(f"cluster name {info.name!r} is not a lowercase DNS label")
         if info.name in self.clusters:
             raise FleetConfigError(f"cluster {info.name!r} already exists")
-        cluster = SimCluster(info, self.log_size, self.watch_queue_size)
+        cluster = SimCluster(info, self.log_size, self.watch_queue_size, self.webhook_services)
         self.clusters[info.name] = cluster
         for listener in self.listeners:
             listener(cluster, True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from services.fleet.selectors import Matcher
 from services.fleet.store import (
     CLOSE,
     ClusterStore,
+    Event,
     Watcher,
     filtered_type,
     watch_line,
@@ -26,6 +28,29 @@ from services.fleet.store import (
 )
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+#: converts stored objects to the watch's version (custom resources with a conversion webhook)
+Converting = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+
+
+async def _lines(
+    pending: list[tuple[Event, str]], rt: ResourceType, convert: Converting | None
+) -> bytes:
+    """The watch lines of events; a failed conversion becomes the stream's ERROR line."""
+    if convert is None:
+        return b"".join(ev.line(type_, rt.api_version) for ev, type_ in pending)
+    try:
+        objs = await convert([ev.obj for ev, _ in pending])
+    except ApiError as err:
+        raise _Failed(watch_line("ERROR", err.status())) from None
+    return b"".join(watch_line(type_, obj) for (_, type_), obj in zip(pending, objs, strict=True))
+
+
+class _Failed(Exception):
+    """A conversion failed: its ERROR line ends the stream."""
+
+    def __init__(self, line: bytes) -> None:
+        super().__init__("conversion failed")
+        self.line = line
 
 
 def _bookmark(rt: ResourceType, rv: int, initial_end: bool = False) -> bytes:
@@ -48,6 +73,7 @@ async def serve_watch(
     labels: Matcher | None,
     fields: Matcher | None,
     bookmark_interval: float,
+    convert: Converting | None = None,
 ) -> web.StreamResponse:
     q = request.query
     rv_param = q.get("resourceVersion", "")
@@ -66,12 +92,17 @@ async def serve_watch(
     if transport is not None:
         w.on_overflow = transport.close  # a watcher that fell behind loses its connection
     first: list[bytes] = []
+    initial: list[dict[str, Any]] = []
+    replayed: list[tuple[Event, str]] = []
     close_after_first = False
     if send_initial or rv_param in ("", "0"):
         store.subscribe(w)
         for obj in store.iter(rt.key, namespace):
             if w.matches(obj):
-                first.append(watch_line("ADDED", with_api_version(obj, rt.api_version)))
+                if convert is not None:
+                    initial.append(obj)
+                else:
+                    first.append(watch_line("ADDED", with_api_version(obj, rt.api_version)))
         last = store.rv
         if send_initial:
             first.append(_bookmark(rt, last, initial_end=True))
@@ -94,7 +125,10 @@ async def serve_watch(
                     continue
                 type_ = filtered_type(w, ev)
                 if type_ is not None:
-                    first.append(ev.line(type_, rt.api_version))
+                    if convert is not None:
+                        replayed.append((ev, type_))
+                    else:
+                        first.append(ev.line(type_, rt.api_version))
             last = max(asked, store.rv)
 
     resp = web.StreamResponse(
@@ -106,6 +140,17 @@ async def serve_watch(
     deadline = loop.time() + timeout if timeout is not None else None
     try:
         await resp.prepare(request)
+        if convert is not None and (initial or replayed):
+            try:
+                if initial:
+                    objs = await convert(initial)
+                    first[:0] = [watch_line("ADDED", o) for o in objs]
+                if replayed:
+                    first.insert(0, await _lines(replayed, rt, convert))
+            except ApiError as err:
+                first, close_after_first = [watch_line("ERROR", err.status())], True
+            except _Failed as failed:
+                first, close_after_first = [failed.line], True
         if first:
             await resp.write(b"".join(first))
         if close_after_first:
@@ -129,7 +174,7 @@ async def serve_watch(
             batch = [item]
             while not w.queue.empty():
                 batch.append(w.queue.get_nowait())
-            lines = []
+            pending: list[tuple[Event, str]] = []
             done = False
             for it in batch:
                 if it is CLOSE:
@@ -139,9 +184,13 @@ async def serve_watch(
                 if ev.rv <= last:
                     continue
                 last = ev.rv
-                lines.append(ev.line(type_, rt.api_version))
-            if lines:
-                await resp.write(b"".join(lines))
+                pending.append((ev, type_))
+            if pending:
+                try:
+                    await resp.write(await _lines(pending, rt, convert))
+                except _Failed as failed:
+                    await resp.write(failed.line)
+                    done = True
             if done:
                 break
         await resp.write_eof()
