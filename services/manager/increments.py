@@ -16,8 +16,16 @@ from collections.abc import Generator, Iterable
 from typing import Any
 
 from services.manager.matchsets import Entry, MatchSet
-from services.manager.model import ClusterInfo, PairPlan, ProfilePlan
-from services.manager.planning import Instance, TriggerView, World, fingerprint, plan_instance
+from services.manager.model import ClusterInfo, InstanceKey, PairPlan, ProfilePlan
+from services.manager.planning import (
+    Instance,
+    TriggerView,
+    World,
+    fingerprint,
+    plan_instance,
+    refresh_errors,
+    settle,
+)
 from shared.api.vocabulary import ObjectKey
 
 Touched = dict[str, ProfilePlan | None]
@@ -51,17 +59,15 @@ def plan_changes_steps(
 ) -> Generator[None, None, tuple[Touched, Touched]]:
     """Re-plan the ``changed`` objects of ``plan`` (updated in place); yields after each
     instance rendered; returns the touched profiles ``(before, after)``."""
+    names: set[str] = set()
     before: Touched = {}
-    after: Touched = {}
     errors_changed = False
     for key in changed:
         old_key = plan.by_object.pop(key, None)
         old = plan.instances.pop(old_key, None) if old_key is not None else None
-        if old is not None:
-            if plan.profiles.get(old.name) is old:
-                before.setdefault(old.name, old)
-                del plan.profiles[old.name]
-                after[old.name] = None
+        if old is not None and old_key is not None:
+            _unclaim(plan, old.name, old_key)
+            names.add(old.name)
             errors_changed = errors_changed or bool(old.error)
         entry = matches.entries.get(key)
         if entry is None:
@@ -76,20 +82,25 @@ def plan_changes_steps(
             yield
         plan.instances[inst_key] = new
         plan.by_object[key] = inst_key
-        previous = plan.profiles.get(new.name)
-        if previous is not None and previous is not new:
-            before.setdefault(new.name, previous)
-        elif previous is None and new.name not in before:
-            before[new.name] = None
-        plan.profiles[new.name] = new
-        after[new.name] = new
+        plan.by_name.setdefault(new.name, set()).add(inst_key)
+        names.add(new.name)
         errors_changed = errors_changed or bool(new.error)
-    if errors_changed:
-        plan.errors = [p.error for p in plan.instances.values() if p.error]
+    for name in names:
+        before[name] = plan.profiles.get(name)
+    collisions = dict(plan.collisions)
+    after: Touched = dict(settle(plan, names))
+    if errors_changed or plan.collisions != collisions:
+        refresh_errors(plan)
     plan.version = matches.version
     old_shown = {n: p if p is not None and shown(p) else None for n, p in before.items()}
     new_shown = {n: p if p is not None and shown(p) else None for n, p in after.items()}
     return old_shown, new_shown
+
+
+def _unclaim(plan: PairPlan, name: str, key: InstanceKey) -> None:
+    claims = plan.by_name.get(name)
+    if claims is not None:
+        claims.discard(key)
 
 
 def _keep(old: ProfilePlan, new: ProfilePlan) -> None:

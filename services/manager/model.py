@@ -51,6 +51,9 @@ class DeployedObject:
     manifest: dict[str, Any]
     hash: str
     reference: Reference
+    #: the policyRef's ``skipNamespaceCreation`` (the agent creates a missing namespace
+    #: of a namespaced object unless this is true)
+    skip_namespace_creation: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,33 @@ class ProfilePlan:
     sync_mode: str = "Continuous"
     stop_matching_behavior: str = "WithdrawPolicies"
     error: str = ""
+    #: the objects of ``deploymentType: Local`` policyRefs, deployed to :attr:`management`
+    #: (the management cluster's registration) and never to the destinations
+    local_objects: list[DeployedObject] = field(default_factory=list)
+    management: ClusterKey | None = None
+    tier: int = 100  # the trigger's spec.tier (Sveltos' default 100)
+    continue_on_conflict: bool = False  # the trigger's spec.continueOnConflict
+    #: the event this profile was instantiated for (``Service default/web``, ``CloudEvent
+    #: <source> <subject>``, ``the matching set``) and its order when two instances claim
+    #: one profile name (the smaller keeps it)
+    subject: str = ""
+    rank: tuple[str, ...] = ()
+
+    def targets(self) -> list[ClusterKey]:
+        """Every cluster with a desired state of this profile: the destinations, and the
+        management cluster when the profile has Local objects."""
+        out = list(self.destinations)
+        if self.local_objects and self.management is not None and self.management not in out:
+            out.append(self.management)
+        return out
+
+    def objects_for(self, cluster: ClusterKey) -> list[DeployedObject]:
+        """What ``cluster`` must run of this profile: the (remote) objects when it is a
+        destination, and the Local objects when it is the management cluster."""
+        out = list(self.objects) if cluster in self.destinations else []
+        if cluster == self.management:
+            out.extend(self.local_objects)
+        return out
 
 
 #: what identifies an instance's input (:func:`services.manager.planning.fingerprint`)
@@ -103,3 +133,7 @@ class PairPlan:
     # planned (-1: a whole report), so that the next plan costs what changed since
     by_object: dict[ObjectKey, InstanceKey] = field(default_factory=dict)
     version: int = -1
+    #: profile name -> the instances that render it (more than one: a collision, the
+    #: smallest :attr:`ProfilePlan.rank` keeps the name) and the collision errors by name
+    by_name: dict[str, set[InstanceKey]] = field(default_factory=dict)
+    collisions: dict[str, str] = field(default_factory=dict)

@@ -58,10 +58,10 @@ def profile_labels(
     if cloud_event is not None:
         labels[keys.ce_source] = cloud_event.get("source", "").replace("/", "-")
         labels[keys.ce_subject] = cloud_event.get("subject", "").replace("/", "-")
-    return {k: _label_value(v) for k, v in labels.items()}
+    return {k: label_value(v) for k, v in labels.items()}
 
 
-def _label_value(value: str) -> str:
+def label_value(value: str) -> str:
     """Label values are at most 63 characters; longer ones are shortened stably."""
     if len(value) <= 63:
         return value

@@ -22,6 +22,7 @@ from shared.api.vocabulary import TRIGGER_LABEL_SETS, ClusterType
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.limits import MAX_MESSAGE_BYTES
+from shared.contract.payloads import DEFAULT_TIER
 from shared.runtime.errors import Terminal
 
 ASSIGNMENTS = streams.ASSIGNMENTS.bucket
@@ -89,6 +90,7 @@ def desired_state(entry: DesiredEntry, generation: int) -> m.DesiredState:
                     namespace=o.reference.namespace,
                     name=o.reference.name,
                 ),
+                skip_namespace_creation=bool(getattr(o, "skip_namespace_creation", False)),
             )
             for o in entry.objects
         ],
@@ -98,6 +100,9 @@ def desired_state(entry: DesiredEntry, generation: int) -> m.DesiredState:
         labels=dict(entry.labels),
         sync_mode=entry.sync_mode,
         stop_matching_behavior=entry.stop_matching_behavior,
+        # the profile's tier and continueOnConflict (DesiredEntry's, when it carries them)
+        tier=int(getattr(entry, "tier", DEFAULT_TIER) or DEFAULT_TIER),
+        continue_on_conflict=bool(getattr(entry, "continue_on_conflict", False)),
     )
 
 

@@ -3,202 +3,82 @@
 No I/O here. The adapters build :class:`TriggerView`, :class:`World` and the reports from the
 cluster and NATS, and turn the :class:`~services.manager.model.PairPlan` into desired state.
 
-Rules (Sveltos' own unless BRIEF section 4 says otherwise):
-- an empty ``sourceClusterSelector`` matches no cluster;
-- ``oneForEvent: true``: one ClusterProfile per matching resource (collected copies when
-  ``collectResources``, else the references) and per CloudEvent; ``false``: one per
-  (trigger, source cluster), none while nothing matches;
-- destinations: ``destinationCluster`` (each field a template), else every registered cluster
-  matching ``destinationClusterSelector``, else the source cluster;
+Rules (Sveltos' own unless BRIEF section 4 says otherwise; docs/rendering.md):
+- instances (:mod:`services.manager.instances`): ``oneForEvent: true``: one ClusterProfile
+  per matching resource and per CloudEvent; ``false``: one per (trigger, source cluster);
+- destinations (:mod:`services.manager.destinations`);
 - names are derived from the identifying labels (deterministic), or ``profileNameFormat``;
-- policyRefs are rendered here, helmCharts in :mod:`services.manager.charts`.
+  two instances of a pair rendering one name is an error naming both, and the instance
+  whose event sorts first keeps the name (:func:`settle`);
+- per instance, in Sveltos' order: generator outputs (:mod:`services.manager.generators`),
+  templateResourceRefs (:mod:`services.manager.resourcerefs`), policyRefs (rendered here;
+  ``deploymentType: Local`` ones go to the management cluster), helmCharts
+  (:mod:`services.manager.charts`), kustomizationRefs (:mod:`services.manager.kustomizing`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
-from services.manager import charts, kustomizing, naming, profiles, rendering
+from services.manager import (
+    charts,
+    generators,
+    kustomizing,
+    naming,
+    profiles,
+    rendering,
+    resourcerefs,
+)
+from services.manager.destinations import (
+    destinations,
+    event_source_for_cluster,
+    render,
+    source_clusters,
+)
 from services.manager.errors import InstantiationError
+from services.manager.instances import (
+    Instance,
+    cloud_event_action,
+    describe,
+    fingerprint,
+    instances,
+    rank,
+)
 from services.manager.model import (
     ClusterInfo,
-    ClusterKey,
-    Fingerprint,
+    DeployedObject,
     PairPlan,
     ProfilePlan,
     Reference,
     Report,
 )
-from shared.api.selectors import LabelSelector
-from shared.api.vocabulary import (
-    CAPI,
-    CAPI_CLUSTER,
-    INSTANTIATE_ANNOTATION,
-    SVELTOS,
-    TENANT_LABELS,
-    ObjectKey,
-)
-from shared.hashing import go_json
+from services.manager.views import PolicyRefView, TriggerView, World
+from shared.api.vocabulary import TENANT_LABELS, ObjectKey
 
+__all__ = [
+    "Instance",
+    "PolicyRefView",
+    "TriggerView",
+    "World",
+    "cloud_event_action",
+    "destinations",
+    "event_source_for_cluster",
+    "fingerprint",
+    "instances",
+    "plan_instance",
+    "plan_pair",
+    "plan_pair_steps",
+    "refresh_errors",
+    "settle",
+    "source_clusters",
+]
 
-@dataclass(frozen=True)
-class PolicyRefView:
-    kind: str
-    namespace: str
-    name: str
-    optional: bool = False
+#: what the management cluster setting is called, for errors
+MANAGEMENT_SETTING = "--management-cluster NAMESPACE/NAME (RIPPLE_MANAGEMENT_CLUSTER)"
 
-
-@dataclass(frozen=True)
-class TriggerView:
-    """The parts of an EventTrigger / EventBasedAddOn that planning needs."""
-
-    kind: str  # EventTrigger | EventBasedAddOn
-    name: str
-    source_selector: LabelSelector
-    event_source_name: str
-    one_for_event: bool = False
-    policy_refs: tuple[PolicyRefView, ...] = ()
-    helm_charts: tuple[Mapping[str, Any], ...] = ()  # Sveltos' entries, camelCase (templates)
-    destination_selector: LabelSelector | None = None
-    destination_cluster: Mapping[str, str] | None = None
-    profile_name_format: str = ""
-    stop_matching_behavior: str = "WithdrawPolicies"
-    sync_mode: str = "Continuous"
-    instantiate_all: bool = False  # EventBasedAddOn (v1alpha1) instantiates every reference
-    cloud_event_action: str = ""  # Create (default) | Delete | a template over .CloudEvent
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)  # the withdrawal guard's
-    copied_spec: Mapping[str, Any] = field(default_factory=dict)
-    not_deployed: tuple[str, ...] = ()  # accepted fields Ripple does not deploy (status)
-    # the whole validated spec (camelCase, defaults included), for the fields that only one
-    # part of planning reads (kustomizationRefs, templateResourceRefs, generators, patches...)
-    spec: Mapping[str, Any] = field(default_factory=dict)
-
-    def reads(self, kind: str, name: str) -> bool:
-        """Whether a referenced ConfigMap/Secret ``kind``/``name`` may be an input."""
-        if any(r.kind == kind and (r.name == name or "{{" in r.name) for r in self.policy_refs):
-            return True
-        return charts.referenced(self.helm_charts, kind, name)
-
-    def instantiates(self, ref_obj: Mapping[str, Any]) -> bool:
-        if self.instantiate_all:
-            return True
-        annotations = (ref_obj.get("metadata") or {}).get("annotations") or {}
-        return INSTANTIATE_ANNOTATION in annotations
-
-
-@dataclass(frozen=True)
-class World:
-    clusters: Mapping[ClusterKey, ClusterInfo]
-    refs: Mapping[tuple[str, str, str], Mapping[str, Any]]  # (kind, namespace, name)
-
-
-def _render(text: str, data: Mapping[str, Any], where: str) -> str:
-    if "{{" not in text:
-        return text
-    return rendering.render_text(text, data, flavour="go", name=where).strip()
-
-
-# -- clusters and event sources -----------------------------------------------------------------
-def source_clusters(
-    trigger: TriggerView, clusters: Mapping[ClusterKey, ClusterInfo]
-) -> list[ClusterKey]:
-    """Registered clusters selected by ``sourceClusterSelector`` (empty selects none)."""
-    if trigger.source_selector.is_empty():
-        return []
-    return sorted(k for k, c in clusters.items() if trigger.source_selector.matches(c.labels))
-
-
-def event_source_for_cluster(trigger: TriggerView, cluster: ClusterInfo) -> str:
-    """``eventSourceName`` rendered for a cluster (.Cluster, .ClusterNamespace, .ClusterName)."""
-    data = {
-        "Cluster": cluster.obj,
-        "ClusterNamespace": cluster.key.namespace,
-        "ClusterName": cluster.key.name,
-    }
-    return _render(
-        trigger.event_source_name, data, f"{trigger.kind}/{trigger.name} eventSourceName"
-    )
-
-
-# -- instances ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Instance:
-    data: dict[str, Any]
-    resource: dict[str, str] | None = None
-    cloud_event: dict[str, str] | None = None
-    version: object = None  # what identifies a whole-set instance's data, when known
-
-
-def _ref_of(obj: Mapping[str, Any]) -> dict[str, str]:
-    return ObjectKey.of(obj).reference()
-
-
-def instances(trigger: TriggerView, cluster: ClusterInfo, report: Report) -> list[Instance]:
-    data: dict[str, Any]  # the template data of one instance
-    if trigger.one_for_event:
-        out: list[Instance] = []
-        if report.resources:
-            for obj in report.resources:
-                ref = _ref_of(obj)
-                data = {"MatchingResource": ref, "Resource": obj, "Cluster": cluster.obj}
-                out.append(Instance(data, resource=ref))
-        else:
-            for ref in report.matching:
-                data = {"MatchingResource": dict(ref), "Resource": None, "Cluster": cluster.obj}
-                out.append(Instance(data, resource=dict(ref)))
-        for ce in report.cloud_events:
-            data = {"CloudEvent": ce, "Cluster": cluster.obj}
-            if cloud_event_action(trigger, data) == "Delete":
-                continue  # the newest event of this source/subject withdraws its add-on
-            ident = {"source": str(ce.get("source", "")), "subject": str(ce.get("subject", ""))}
-            out.append(Instance(data, cloud_event=ident))
-        return out
-    if not report.matching and not report.cloud_events and not report.resources:
-        return []
-    matching = report.matching_values
-    data = {
-        "MatchingResources": matching
-        if matching is not None
-        else [dict(r) for r in report.matching],
-        "Resources": list(report.resources),
-        "CloudEvents": list(report.cloud_events),
-        "Cluster": cluster.obj,
-    }
-    return [Instance(data, version=report.version)]
-
-
-def cloud_event_action(trigger: TriggerView, data: Mapping[str, Any]) -> str:
-    """``cloudEventAction`` rendered over the event: Create (default) or Delete; a template
-    that fails or renders anything else means Create (logged in the trigger's status)."""
-    action = trigger.cloud_event_action or "Create"
-    if "{{" in action:
-        try:
-            action = _render(action, data, f"{trigger.kind}/{trigger.name} cloudEventAction")
-        except InstantiationError:
-            return "Create"
-    return "Delete" if action == "Delete" else "Create"
-
-
-# -- destinations ---------------------------------------------------------------------------
-def destinations(
-    trigger: TriggerView, source: ClusterInfo, data: Mapping[str, Any], world: World
-) -> list[ClusterKey]:
-    where = f"{trigger.kind}/{trigger.name} destinationCluster"
-    if trigger.destination_cluster:
-        dc = trigger.destination_cluster
-        ns = _render(dc.get("namespace", ""), data, where + ".namespace") or source.key.namespace
-        name = _render(dc.get("name", ""), data, where + ".name")
-        kind = _render(dc.get("kind", ""), data, where + ".kind")
-        ctype = CAPI if kind == CAPI_CLUSTER.kind else SVELTOS
-        return [ClusterKey(ns, name, ctype)]
-    if trigger.destination_selector is not None and not trigger.destination_selector.is_empty():
-        sel = trigger.destination_selector
-        return sorted(k for k, c in world.clusters.items() if sel.matches(c.labels))
-    return [source.key]
+Refs = Mapping[tuple[str, str, str], Mapping[str, Any]]
 
 
 # -- one instance -> one profile -------------------------------------------------------------
@@ -210,6 +90,7 @@ def plan_instance(
     )
     labels.update({k: v for k, v in trigger.labels.items() if k in TENANT_LABELS})
     name = naming.profile_name(labels)
+    copied = trigger.copied_spec
     plan = ProfilePlan(
         name=name,
         trigger=trigger.name,
@@ -221,47 +102,48 @@ def plan_instance(
         instantiated=[],
         sync_mode=trigger.sync_mode,
         stop_matching_behavior=trigger.stop_matching_behavior,
+        management=world.management,
+        tier=int(copied.get("tier") or 100),
+        continue_on_conflict=bool(copied.get("continueOnConflict")),
+        subject=describe(inst),
+        rank=rank(inst),
     )
+    owner = f"{trigger.kind}/{trigger.name}"
     try:
         if trigger.profile_name_format:
-            where = f"{trigger.kind}/{trigger.name} profileNameFormat"
-            plan.name = name = _render(trigger.profile_name_format, inst.data, where)
+            where = f"{owner} profileNameFormat"
+            plan.name = name = render(trigger.profile_name_format, inst.data, where)
+            if not name:
+                raise InstantiationError(f"{where} renders an empty name")
         plan.destinations = destinations(trigger, source, inst.data, world)
-        policy_refs: list[dict[str, str]] = []
-        sources: list[tuple[dict[str, Any], Reference]] = []
-        for index, ref in enumerate(trigger.policy_refs):
-            where = f"{trigger.kind}/{trigger.name} policyRefs[{index}]"
-            ns = _render(ref.namespace, inst.data, where + ".namespace") or source.key.namespace
-            ref_name = _render(ref.name, inst.data, where + ".name")
-            ref_obj = world.refs.get((ref.kind, ns, ref_name))
-            if ref_obj is None:
-                if ref.optional:
-                    continue
-                raise InstantiationError(f"{where}: {ref.kind} {ns}/{ref_name} not found")
-            render = trigger.instantiates(ref_obj)
-            manifests, rendered = rendering.instantiate(
-                ref_obj, inst.data, render=render, owner=f"{trigger.kind}/{trigger.name}"
-            )
-            if render:
-                keys = naming.labels_of(trigger.kind)
-                copy_labels = {**labels, keys.ref_namespace: ns, keys.ref_name: ref_name}
-                copy_name = naming.instantiated_name(labels, ref.kind, ns, ref_name)
-                plan.instantiated.append(
-                    rendering.generated_copy(ref_obj, copy_name, copy_labels, rendered)
-                )
-                reference = Reference(ref.kind, naming.GENERATED_NAMESPACE, copy_name)
-            else:
-                reference = Reference(ref.kind, ns, ref_name)
-            policy_refs.append(
-                {"kind": reference.kind, "namespace": reference.namespace, "name": reference.name}
-            )
-            sources.extend((m, reference) for m in manifests)
+        generated = generators.generate(
+            trigger.spec,
+            owner,
+            trigger.kind,
+            inst.data,
+            source.key.namespace,
+            world.refs,
+            generators.labels(
+                trigger.kind, trigger.name, trigger.labels, source.key, es_name, inst.cloud_event
+            ),
+        )
+        plan.instantiated.extend(generated)
+        # this instance's generator outputs first: policyRefs and templateResourceRefs may
+        # name them (in the generated namespace) before the management cluster has them
+        refs: Refs = Overlay(generators.index(generated), world.refs) if generated else world.refs
+        resources, shown_refs = resourcerefs.resolve(
+            trigger.spec, owner, inst.data, source.key.namespace, refs
+        )
+        addon = _addon_pass(plan, world, resources)
+        policy_refs, sources, local_sources, skip = _policy_refs(
+            trigger, source, inst, refs, plan, labels, addon
+        )
         if trigger.helm_charts:
             ctx = charts.Context(
-                owner=f"{trigger.kind}/{trigger.name}",
+                owner=owner,
                 data=inst.data,
                 source_namespace=source.key.namespace,
-                refs=world.refs,
+                refs=refs,
                 instantiates=trigger.instantiates,
                 labels=labels,
                 trigger_kind=trigger.kind,
@@ -269,39 +151,146 @@ def plan_instance(
             planned = charts.plan_charts(trigger.helm_charts, ctx)
             plan.charts = planned.deployed
             plan.instantiated = charts.merge_copies(plan.instantiated, planned.instantiated)
-        owner = f"{trigger.kind}/{trigger.name}"
-        sources += kustomizing.kustomization_sources(
-            trigger.spec, owner, source, inst.data, world.refs
+        sources += kustomizing.kustomization_sources(trigger.spec, owner, source, inst.data, refs)
+        plan.objects = _skip_flags(profiles.deployed_objects(trigger, sources, name), skip)
+        plan.local_objects = _skip_flags(
+            profiles.deployed_objects(trigger, local_sources, name), skip
         )
-        plan.objects = profiles.deployed_objects(trigger, sources, name)
         plan.cluster_profile = profiles.cluster_profile(trigger, plan, policy_refs)
+        if shown_refs:
+            plan.cluster_profile.setdefault("spec", {})["templateResourceRefs"] = shown_refs
     except InstantiationError as exc:
-        plan.error = str(exc)
-        plan.objects = []
-        plan.charts = []
+        plan.error = _with_subject(str(exc), plan.subject)
+        plan.objects, plan.local_objects, plan.charts = [], [], []
     return plan
 
 
+Sources = list[tuple[dict[str, Any], Reference]]  # (manifest, the reference it came from)
+
+
+def _policy_refs(
+    trigger: TriggerView,
+    source: ClusterInfo,
+    inst: Instance,
+    refs: Refs,
+    plan: ProfilePlan,
+    labels: dict[str, str],
+    addon: Callable[[str, str], str],
+) -> tuple[list[dict[str, str]], Sources, Sources, set[Reference]]:
+    """The policyRefs of one instance: the ClusterProfile's entries, the (manifest,
+    reference) pairs deployed to the destinations and those deployed Local, and the
+    references whose policyRef says ``skipNamespaceCreation``."""
+    owner = f"{trigger.kind}/{trigger.name}"
+    spec_refs = list(trigger.spec.get("policyRefs") or ())
+    shown: list[dict[str, str]] = []
+    remote: Sources = []
+    local: Sources = []
+    skip: set[Reference] = set()
+    for index, ref in enumerate(trigger.policy_refs):
+        extra = spec_refs[index] if index < len(spec_refs) else {}
+        deployment = str(extra.get("deploymentType") or ref.deployment_type or "Remote")
+        where = f"{owner} policyRefs[{index}]"
+        if deployment == "Local" and plan.management is None:
+            raise InstantiationError(
+                f"{where}: deploymentType Local deploys to the management cluster, which "
+                f"Ripple does not know: set {MANAGEMENT_SETTING} to its registered cluster "
+                "(nothing of this profile is deployed meanwhile, never remotely)"
+            )
+        ns = render(ref.namespace, inst.data, where + ".namespace") or source.key.namespace
+        ref_name = render(ref.name, inst.data, where + ".name")
+        ref_obj = refs.get((ref.kind, ns, ref_name))
+        if ref_obj is None:
+            if ref.optional:
+                continue
+            raise InstantiationError(f"{where}: {ref.kind} {ns}/{ref_name} not found")
+        instantiates = trigger.instantiates(ref_obj)
+        manifests, rendered = rendering.instantiate(
+            ref_obj,
+            inst.data,
+            render=instantiates,
+            owner=owner,
+            then=addon if resourcerefs.templated(ref_obj) else None,
+        )
+        if instantiates:
+            keys = naming.labels_of(trigger.kind)
+            copy_labels = {**labels, keys.ref_namespace: ns, keys.ref_name: ref_name}
+            copy_name = naming.instantiated_name(labels, ref.kind, ns, ref_name)
+            plan.instantiated.append(
+                rendering.generated_copy(ref_obj, copy_name, copy_labels, rendered)
+            )
+            reference = Reference(ref.kind, naming.GENERATED_NAMESPACE, copy_name)
+        else:
+            reference = Reference(ref.kind, ns, ref_name)
+        entry = {"kind": reference.kind, "namespace": reference.namespace, "name": reference.name}
+        if deployment == "Local":
+            entry["deploymentType"] = "Local"
+        shown.append(entry)
+        if extra.get("skipNamespaceCreation") or ref.skip_namespace_creation:
+            skip.add(reference)
+        (local if deployment == "Local" else remote).extend((m, reference) for m in manifests)
+    return shown, remote, local, skip
+
+
+def _skip_flags(objects: list[DeployedObject], skip: set[Reference]) -> list[DeployedObject]:
+    """The objects, those of a policyRef with ``skipNamespaceCreation`` flagged so."""
+    if not skip:
+        return objects
+    return [
+        dataclasses.replace(o, skip_namespace_creation=True) if o.reference in skip else o
+        for o in objects
+    ]
+
+
+def _addon_pass(
+    plan: ProfilePlan, world: World, resources: Mapping[str, Any]
+) -> Callable[[str, str], str]:
+    """The second rendering of content annotated ``projectsveltos.io/template`` (what
+    Sveltos' addon-controller does): ``.Cluster`` is each destination cluster (the management
+    cluster for a profile with Local objects only), ``.MgmtResources`` the instance's
+    templateResourceRefs."""
+
+    def second(text: str, where: str) -> str:
+        targets = plan.destinations or ([plan.management] if plan.management else [])
+        clusters = []
+        for key in targets:
+            info = world.clusters.get(key)
+            if info is None:
+                raise InstantiationError(
+                    f"{where} (projectsveltos.io/template): destination {key} is not a "
+                    "registered cluster (its .Cluster is unknown)"
+                )
+            clusters.append(info.obj)
+        return resourcerefs.render_addon(text, clusters, resources, f"{where} (template)")
+
+    return second
+
+
+def _with_subject(message: str, subject: str) -> str:
+    """An instantiation error naming the event it was for (once)."""
+    if not subject or subject in message:
+        return message
+    return f"{subject}: {message}"
+
+
+class Overlay(Mapping[tuple[str, str, str], Mapping[str, Any]]):
+    """The world's objects with one instance's generator outputs over them (read-only)."""
+
+    def __init__(self, top: Refs, base: Refs) -> None:
+        self._top, self._base = top, base
+
+    def __getitem__(self, key: tuple[str, str, str]) -> Mapping[str, Any]:
+        found = self._top.get(key)
+        return found if found is not None else self._base[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        yield from self._top
+        yield from (k for k in self._base if k not in self._top)
+
+    def __len__(self) -> int:
+        return len(self._top) + sum(1 for k in self._base if k not in self._top)
+
+
 # -- one (trigger, source cluster) ------------------------------------------------------------
-def fingerprint(inst: Instance) -> Fingerprint:
-    """What identifies an instance's input: a collected object by its resourceVersion, a
-    reference by itself, a CloudEvent by its id (anything else: its whole data)."""
-    if inst.cloud_event is not None:
-        ce = inst.data.get("CloudEvent") or {}
-        return ("ce", ce.get("source"), ce.get("subject"), ce.get("id"), ce.get("type"))
-    resource = inst.data.get("Resource")
-    if isinstance(resource, Mapping):
-        meta = resource.get("metadata") or {}
-        if meta.get("resourceVersion"):
-            key = (resource.get("apiVersion"), resource.get("kind"), meta.get("namespace"))
-            return ("obj", *key, meta.get("name"), meta.get("resourceVersion"))
-    if inst.resource is not None and "Resource" in inst.data and inst.data["Resource"] is None:
-        return ("ref", tuple(sorted(inst.resource.items())))
-    if inst.version is not None:  # a whole matching set at a known version (and its cluster)
-        return ("set", inst.version, id(inst.data.get("Cluster")))
-    return ("data", go_json(inst.data))
-
-
 def plan_pair(
     trigger: TriggerView,
     source: ClusterInfo,
@@ -349,9 +338,46 @@ def plan_pair_steps(
             plan = plan_instance(trigger, source, es_name, inst, world)
             yield
         pair.instances[key] = plan
+        pair.by_name.setdefault(plan.name, set()).add(key)
         if inst.resource is not None:
             pair.by_object[ObjectKey.from_reference(inst.resource)] = key
-        if plan.error:
-            pair.errors.append(plan.error)
-        pair.profiles[plan.name] = plan
+    settle(pair, set(pair.by_name))
+    refresh_errors(pair)
     return pair
+
+
+def settle(pair: PairPlan, names: Iterable[str]) -> dict[str, ProfilePlan | None]:
+    """Which instance holds each of ``names`` in ``pair.profiles`` (updated in place), and
+    the pair's errors: when several instances render one profile name, the one whose event
+    sorts first (:func:`services.manager.instances.rank`) keeps it and the others are an
+    error naming both; neither is overwritten silently. Returns the names' holders."""
+    held: dict[str, ProfilePlan | None] = {}
+    for name in names:
+        keys = pair.by_name.get(name) or set()
+        claims = sorted(
+            (p for k in keys if (p := pair.instances.get(k)) is not None),
+            key=lambda p: (p.rank, p.subject),
+        )
+        pair.collisions.pop(name, None)
+        if not claims:
+            pair.by_name.pop(name, None)
+            pair.profiles.pop(name, None)
+            held[name] = None
+            continue
+        winner = claims[0]
+        pair.profiles[name] = winner
+        held[name] = winner
+        if len(claims) > 1:
+            losers = ", ".join(p.subject for p in claims[1:])
+            pair.collisions[name] = (
+                f"profile name {name!r} is rendered for {winner.subject} and for {losers}: "
+                f"{winner.subject} keeps it (its event sorts first); nothing is deployed for "
+                f"{losers} (make profileNameFormat unique per event)"
+            )
+    return held
+
+
+def refresh_errors(pair: PairPlan) -> None:
+    """The pair's errors: its instances' (in order), then its name collisions."""
+    pair.errors = [p.error for p in pair.instances.values() if p.error]
+    pair.errors.extend(pair.collisions[n] for n in sorted(pair.collisions))

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -169,9 +169,13 @@ def check_reference_size(ref_obj: Mapping[str, Any]) -> None:
         raise InstantiationError(message)
 
 
-def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) -> str:
+def render_text(
+    text: str, data: Mapping[str, Any], *, flavour: str, name: str, funcs: str = "sveltos"
+) -> str:
     """One template rendered within the budget in force (:func:`limits_scope`); any engine
-    error is an :class:`InstantiationError` naming ``name`` and the instance's resource."""
+    error is an :class:`InstantiationError` naming ``name`` and the instance's resource.
+    ``funcs``: event-manager's functions (``sveltos``) or addon-controller's
+    (``sveltos-addon``: the resource helpers take an identifier of ``.MgmtResources``)."""
     with _refused_lock:
         known = _refused.get((name, text))
         known = dict(known) if known is not None else None
@@ -185,7 +189,7 @@ def render_text(text: str, data: Mapping[str, Any], *, flavour: str, name: str) 
     try:
         out = str(
             render_event_template(
-                text, dict(data), flavour=flavour, name=name, limits=_limits.get()
+                text, dict(data), flavour=flavour, name=name, funcs=funcs, limits=_limits.get()
             )
         )
     except Exception as exc:  # every engine error becomes an instantiation error
@@ -252,10 +256,18 @@ def parse_manifests(text: str, where: str) -> list[dict[str, Any]]:
 
 
 def instantiate(
-    ref_obj: Mapping[str, Any], data: Mapping[str, Any], *, render: bool, owner: str = ""
+    ref_obj: Mapping[str, Any],
+    data: Mapping[str, Any],
+    *,
+    render: bool,
+    owner: str = "",
+    then: Callable[[str, str], str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Manifests of one referenced object and its (rendered) data section. ``owner`` (the
-    trigger, ``Kind/name``) and the instance's resource are named in errors."""
+    trigger, ``Kind/name``) and the instance's resource are named in errors. ``then(text,
+    where)``, when given, renders each key once more before its manifests are read (the
+    second pass of content annotated ``projectsveltos.io/template``); the data section
+    returned is the first pass's (what an instantiated copy holds)."""
     ident = _ident(ref_obj)
     prefix = f"{owner} policyRef " if owner else ""
     flavour = template_flavour(ref_obj)
@@ -271,6 +283,8 @@ def instantiate(
         where = f"{prefix}{ident} data[{key}]"
         out = render_text(text, data, flavour=flavour, name=where) if render else text
         rendered[key] = out
+        if then is not None:
+            out = then(out, where)
         manifests.extend(parse_manifests(out, f"{where}{instance_subject(data)}"))
     return manifests, rendered
 
