@@ -2,8 +2,14 @@
 
 Synchronous Kubernetes and Helm calls; the service runs them in a worker thread, on the
 plan's immutable data. Every object is applied with the agent's own ownership stamp
-(:mod:`services.agent.ownership`: owner profile and kind, ``ripple.io/managed-by``),
-whatever its manifest says for those keys. Pruning deletes only objects whose *live* stamp
+(:mod:`services.agent.ownership`: owner profile, kind and tier, ``ripple.io/managed-by``),
+whatever its manifest says for those keys, after reading it in the cluster: an object
+another profile owns is applied only by a profile of a lower tier, otherwise it is a
+conflict (:mod:`services.agent.conflicts`) that stops the profile's other objects unless
+``continueOnConflict``. The namespace of a namespaced object is created when it does not
+exist, unless its entry says ``skipNamespaceCreation`` (as Sveltos' deployer does). A
+DryRun changes nothing: it reports per object what an apply would do (a server-side apply
+dry run against the live object, :mod:`services.agent.dryrun`). Pruning deletes only objects whose *live* stamp
 names the same profile, so an object another profile or a user took over (or that never
 carried an agent's stamp) is never removed; an object still desired is never pruned, even
 when its apply failed. A kind the cluster positively does not serve holds no object to prune.
@@ -25,14 +31,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.agent import ownership, releasing
-from services.agent.planning import ApplyResult, normal_key
+from services.agent import conflicts, dryrun, ownership, releasing
+from services.agent.planning import ApplyOptions, ApplyResult, normal_key
 from services.agent.releasing import ChartStep, Held, ReleaseObjects, ReleasesDone
+from shared.contract import messages as m
 from shared.helm import HelmChart, HelmFailure, HelmTerminal
 from shared.helm.errors import ReleaseConflict
 from shared.helm.releases import ReleaseResult
 from shared.kube import GVK, KindNotServed, KubeClient, KubeError
 from shared.kube.client import ObjectKey, object_key
+from shared.kube.errors import KubeNotFound
 from shared.logs import ident
 
 log = logging.getLogger(__name__)
@@ -66,37 +74,98 @@ class Applier:
         dry_run: bool = False,
         charts: Sequence[ChartStep] = (),
         drift: bool = False,
+        options: ApplyOptions = ApplyOptions(),
     ) -> ApplyResult:
         """Apply every ``(manifest, hash)``; prune ``previous`` objects no longer desired;
         then install, upgrade or uninstall the releases of ``charts``, in order (``drift``:
-        read back the objects of each deployed release)."""
-        result = ApplyResult("Provisioned")
+        read back the objects of each deployed release). ``dry_run``: change nothing, report
+        what would be done (status ``DryRun``)."""
+        result = ApplyResult("DryRun" if dry_run else "Provisioned")
         errors: list[str] = []
         wanted = {normal_key(object_key(manifest)) for manifest, _ in objects}
+        namespaces: set[str] = set()  # known to exist during this apply
         for manifest, digest in objects:
             key = object_key(manifest)
+            obj = f"{self.cluster}:{key}"
             try:
-                stamped = ownership.stamp(manifest, profile)
-                if not dry_run:
-                    live = self.client.apply(stamped, field_manager=FIELD_MANAGER, force=True)
-                    key = object_key(live) if live.get("metadata") else key
+                stamped = ownership.stamp(manifest, profile, options.tier)
+                gvk = GVK.of(stamped)
+                if self.client.namespaced(gvk):
+                    key = normal_key(key)
+                live = self.client.get(gvk, key.namespace or None, key.name)
+                verdict = conflicts.judge(live, key, profile, options.tier)
+                if not verdict.apply:
+                    result.reports.append(dryrun.report(key, "Conflict", verdict.message))
+                    log.warning("conflict: %s", verdict.message, extra={"obj": obj})
+                    if dry_run:
+                        continue
+                    errors.append(verdict.message)
+                    if options.continue_on_conflict:
+                        continue
+                    break  # Sveltos stops the profile at its first conflict
+                if dry_run:
+                    report = self._would(key, stamped, live)
+                    result.reports.append(report)
+                    log.info("DryRun: would %s", dryrun.VERBS[report.action], extra={"obj": obj})
+                    continue
+                if key.namespace and normal_key(key) not in options.skip_namespace:
+                    self._namespace(key.namespace, namespaces)
+                applied = self.client.apply(stamped, field_manager=FIELD_MANAGER, force=True)
+                key = object_key(applied) if applied.get("metadata") else key
             except (KubeError, ownership.NotStampable) as exc:
-                errors.append(f"{key}: {exc}")
-                log.warning("apply failed: %s", exc, extra={"obj": f"{self.cluster}:{key}"})
+                hint = ""
+                if isinstance(exc, KubeNotFound) and normal_key(key) in options.skip_namespace:
+                    hint = " (skipNamespaceCreation: the namespace is not created)"
+                errors.append(f"{key}: {exc}{hint}")
+                if dry_run:
+                    result.reports.append(dryrun.report(key, "Error", str(exc)))
+                log.warning("apply failed: %s", exc, extra={"obj": obj})
                 continue
+            if verdict.take_over:
+                result.taken_over.append((key, verdict.owner))
+                log.info(
+                    "taken over from %s %s (tier %d > %d)",
+                    verdict.owner_kind,
+                    verdict.owner,
+                    verdict.owner_tier,
+                    options.tier,
+                    extra={"obj": obj},
+                )
             wanted.add(normal_key(key))
             result.applied.append((key, digest))
-            log.info("applied (%s)", digest[:19], extra={"obj": f"{self.cluster}:{key}"})
+            log.info("applied (%s)", digest[:19], extra={"obj": obj})
         for key in previous:
             if normal_key(key) in wanted:
                 continue
-            errors.extend(self._prune(profile, key, dry_run))
+            errors.extend(self._prune(profile, key, dry_run, result))
         result.releases = self.releases(profile, charts, dry_run, drift and not dry_run)
+        if dry_run:  # reported per object, retried when something could not be evaluated
+            result.errors = [*errors, *result.releases.errors]
+            result.message = "; ".join(result.releases.errors)
+            return result
         errors.extend(result.releases.errors)
         if errors:
             result.status = "Failed"
             result.message = "; ".join(errors)
         return result
+
+    def _would(
+        self, key: ObjectKey, stamped: dict[str, Any], live: dict[str, Any] | None
+    ) -> m.ResourceReport:
+        """What applying ``stamped`` would do: a server-side apply dry run against the live
+        object (absent: it would be created)."""
+        if live is None:
+            return dryrun.report(key, "Create")
+        proposed = self.client.apply(stamped, field_manager=FIELD_MANAGER, dry_run=True)
+        return dryrun.would(key, live, proposed)
+
+    def _namespace(self, namespace: str, known: set[str]) -> None:
+        """Create ``namespace`` when it does not exist (once per apply)."""
+        if namespace in known:
+            return
+        if self.client.ensure_namespace(namespace):
+            log.info("namespace created", extra={"obj": f"{self.cluster}:Namespace/{namespace}"})
+        known.add(namespace)
 
     def remove(
         self,
@@ -111,7 +180,7 @@ class Applier:
         done = ReleasesDone()
         if not leave:
             for key in previous:
-                errors.extend(self._prune(profile, key, False))
+                errors.extend(self._prune(profile, key, False, None))
             steps = [ChartStep(h.namespace, h.name) for h in reversed(releases)]
             done = self.releases(profile, steps, False)
             errors.extend(done.errors)
@@ -196,7 +265,9 @@ class Applier:
             h.kubeconfig, chart, step.values, cache_dir=cache, force=step.force, **common
         )
 
-    def _prune(self, profile: str, key: ObjectKey, dry_run: bool) -> list[str]:
+    def _prune(
+        self, profile: str, key: ObjectKey, dry_run: bool, result: ApplyResult | None
+    ) -> list[str]:
         gvk = GVK(key.api_version, key.kind)
         try:
             try:
@@ -210,8 +281,12 @@ class Applier:
                         "left in place (owner: %s)", owner, extra={"obj": f"{self.cluster}:{key}"}
                     )
                 return []
-            if not dry_run:
-                self.client.delete(gvk, key.namespace or None, key.name)
+            if dry_run:
+                if result is not None:
+                    result.reports.append(dryrun.report(key, "Delete", "no longer desired"))
+                log.info("DryRun: would delete", extra={"obj": f"{self.cluster}:{key}"})
+                return []
+            self.client.delete(gvk, key.namespace or None, key.name)
             log.info("pruned", extra={"obj": f"{self.cluster}:{key}"})
         except KubeError as exc:
             log.warning("prune failed: %s", exc, extra={"obj": f"{self.cluster}:{key}"})

@@ -133,7 +133,7 @@ class DriftIndex:
         for obj in desired.objects:
             if normal_key(object_key(obj.manifest)) == key:
                 try:  # as applied: with the agent's ownership stamp, whatever the manifest says
-                    applied = ownership.stamp(obj.manifest, profile)
+                    applied = ownership.stamp(obj.manifest, profile, desired.tier)
                 except ownership.NotStampable:
                     return None  # never applied
                 where = drifted(applied, live)

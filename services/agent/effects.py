@@ -36,6 +36,7 @@ from services.agent.agent import Agent
 from services.agent.errors import EffectFailed
 from services.agent.planning import Apply, Nothing, PublishOutcome, Record, Remove
 from services.agent.state import AgentState
+from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
 from shared.contract import subjects
 from shared.contract.errors import InvalidMessage
@@ -132,11 +133,13 @@ async def _apply_traced(
             plan.dry_run,
             plan.charts,
             plan.drift_detection,
+            plan.options,
         )
     finally:
         agent.latencies.apply.observe(time.perf_counter() - started)
     state.counts.applies += 1
     state.counts.add_releases(result.releases, plan.dry_run)
+    _requeue_previous_owners(agent, profile, result.taken_over)
     record = planning.settle_apply(agent.cluster, plan, wanted, result)
     state.records[profile] = record
     if record.deployed:
@@ -146,9 +149,28 @@ async def _apply_traced(
     else:
         state.drift.untrack(profile)
     agent.update_watches()
-    if result.status == "Failed":
+    if result.failed:
         state.counts.apply_failures += 1
     await _publish_outcome(agent, record, origin)
+
+
+def _requeue_previous_owners(
+    agent: Agent, profile: str, taken_over: list[tuple[ObjectKey, str]]
+) -> None:
+    """Profiles of this cluster that lost objects to ``profile`` (of a lower tier) are
+    applied again, so that their outcome reports the conflict (Sveltos requeues them)."""
+    state = agent.state
+    for key, owner in taken_over:
+        if owner == profile or owner not in state.wanted or owner in state.drifted:
+            continue
+        log.info(
+            "%s taken over by %s: re-applied to report the conflict",
+            key,
+            profile,
+            extra={"obj": f"{agent.ident}:{owner}"},
+        )
+        state.drifted.add(owner)  # applied again although its desired state did not change
+        state.queues.profiles.add(owner)
 
 
 async def _publish_outcome(agent: Agent, record: Record, origin: Origin | None = None) -> None:
@@ -162,7 +184,9 @@ async def _publish_outcome(agent: Agent, record: Record, origin: Origin | None =
             headers = carried.headers() if carried is not None else None
             await agent.stores.outcomes.put(m.envelope(owed), headers)
         record.owed = None
-        if record.deployed:
+        if owed.status == "DryRun":
+            log.info("%s", owed.message, extra={"obj": f"{agent.ident}:{owed.profile_name}"})
+        elif record.deployed:
             log.info(
                 "%s: %d object(s), %d release(s)",
                 owed.status,

@@ -3,7 +3,9 @@
 The desired state says what to deploy, never who owns it: before applying a manifest the
 agent sets its own ownership marks on it -- the owner profile
 (``projectsveltos.io/owner-name``), the owner kind (``projectsveltos.io/owner-kind``:
-``ClusterProfile``) and the label ``ripple.io/managed-by: ripple-agent`` -- overriding what
+``ClusterProfile``), the owner's tier (``projectsveltos.io/owner-tier``, which decides
+conflicts between profiles: :mod:`services.agent.conflicts`) and the label
+``ripple.io/managed-by: ripple-agent`` -- overriding what
 the manifest says for those keys. Everything it applied therefore carries its stamp and can
 be pruned, whatever the manifest carried (nothing, or a forged owner); and pruning decides
 from the *live* object's stamp only (:func:`owned_by`), so an object stamped for another
@@ -22,9 +24,13 @@ from shared.api.vocabulary import (
     MANAGED_BY_LABEL,
     OWNER_KIND_ANNOTATION,
     OWNER_NAME_ANNOTATION,
+    SVELTOS_DOMAIN,
 )
+from shared.contract.payloads import DEFAULT_TIER
 
 OWNER_KIND = CLUSTER_PROFILE.kind
+OWNER_TIER_ANNOTATION = f"{SVELTOS_DOMAIN}/owner-tier"
+"""The tier of the profile that deployed the object (libsveltos ``deployer.OwnerTier``)."""
 
 
 class NotStampable(ValueError):
@@ -35,12 +41,17 @@ def stamp_labels() -> dict[str, str]:
     return {MANAGED_BY_LABEL: AGENT_MANAGED_BY_VALUE}
 
 
-def stamp_annotations(profile: str) -> dict[str, str]:
-    return {OWNER_KIND_ANNOTATION: OWNER_KIND, OWNER_NAME_ANNOTATION: profile}
+def stamp_annotations(profile: str, tier: int = DEFAULT_TIER) -> dict[str, str]:
+    return {
+        OWNER_KIND_ANNOTATION: OWNER_KIND,
+        OWNER_NAME_ANNOTATION: profile,
+        OWNER_TIER_ANNOTATION: str(tier),
+    }
 
 
-def stamp(manifest: Mapping[str, Any], profile: str) -> dict[str, Any]:
-    """A copy of ``manifest`` carrying this agent's ownership marks for ``profile`` (the
+def stamp(manifest: Mapping[str, Any], profile: str, tier: int = DEFAULT_TIER) -> dict[str, Any]:
+    """A copy of ``manifest`` carrying this agent's ownership marks for ``profile`` (of
+    ``tier``) (the
     manifest's own values for those keys are overridden; the caller's object is never
     modified). Raises :class:`NotStampable` when its labels or annotations are not maps:
     such an object is never applied unstamped."""
@@ -54,7 +65,7 @@ def stamp(manifest: Mapping[str, Any], profile: str) -> dict[str, Any]:
     new_meta = {
         **meta,
         "labels": {**labels, **stamp_labels()},
-        "annotations": {**annotations, **stamp_annotations(profile)},
+        "annotations": {**annotations, **stamp_annotations(profile, tier)},
     }
     return {**manifest, "metadata": new_meta}
 
@@ -95,6 +106,7 @@ def owned_by(live: Mapping[str, Any] | None, profile: str) -> bool:
 
 __all__ = [
     "OWNER_KIND",
+    "OWNER_TIER_ANNOTATION",
     "NotStampable",
     "owned_by",
     "owner_of",

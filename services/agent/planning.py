@@ -9,8 +9,12 @@ The handler of a profile is level-triggered: it compares the latest *wanted* des
   (``Provisioning``) records every object and Helm release the apply may leave behind --
   what the profile held before and what it is about to create -- so that an agent killed
   mid-apply still knows, after its restart, what to prune or remove. The objects are
-  applied first, then the charts, in order (:mod:`services.agent.releasing`). ``DryRun``
-  applies nothing, writes no write-ahead outcome, and says what would change;
+  applied first, then the charts, in order (:mod:`services.agent.releasing`), each object
+  only when no other profile of an equal or lower tier owns it (:mod:`services.agent.
+  conflicts`; ``continueOnConflict`` says whether a conflict stops the rest), in a
+  namespace created when missing (unless ``skipNamespaceCreation``). ``DryRun`` applies
+  nothing, writes no write-ahead outcome, and says what would change per object
+  (:mod:`services.agent.dryrun`), in an outcome of status ``DryRun``;
 - **nothing** when it is up to date, when a ``OneTime`` profile was deployed already (it is
   never updated), when the wanted state is unknown (an unreadable value, or the initial
   values not read yet: unknown is never "not desired");
@@ -29,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.agent import releasing
+from services.agent import dryrun, releasing
 from services.agent.releasing import ChartStep, Ref, Releases, ReleasesDone
 from shared.api.vocabulary import ObjectKey
 from shared.contract import messages as m
@@ -45,18 +49,52 @@ def normal_key(key: ObjectKey) -> ObjectKey:
     return ObjectKey(key.api_version, key.kind, key.namespace or "default", key.name)
 
 
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How the objects of one profile are applied: its ``tier`` and ``continueOnConflict``
+    (conflicts with other profiles), and the objects (normal keys) whose namespace is not
+    created when missing (``skipNamespaceCreation``)."""
+
+    tier: int = m.DEFAULT_TIER
+    continue_on_conflict: bool = False
+    skip_namespace: frozenset[ObjectKey] = frozenset()
+
+    @classmethod
+    def of(cls, desired: m.DesiredState) -> ApplyOptions:
+        return cls(
+            tier=desired.tier,
+            continue_on_conflict=desired.continue_on_conflict,
+            skip_namespace=frozenset(
+                normal_key(object_key(o.manifest))
+                for o in desired.objects
+                if o.skip_namespace_creation
+            ),
+        )
+
+
 @dataclass
 class ApplyResult:
-    status: Literal["Provisioned", "Failed", "Removed"]
+    status: Literal["Provisioned", "Failed", "Removed", "DryRun"]
     message: str = ""
     applied: list[tuple[ObjectKey, str]] = field(default_factory=list)  # (key, hash)
     releases: ReleasesDone = field(default_factory=ReleasesDone)
+    #: per object: DryRun's (what it would do), or an apply's conflicts
+    reports: list[m.ResourceReport] = field(default_factory=list)
+    #: objects taken over from another profile of a higher tier: (key, previous owner)
+    taken_over: list[tuple[ObjectKey, str]] = field(default_factory=list)
+    #: what a DryRun could not evaluate (it is retried; its outcome still says DryRun)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """The apply failed, or a DryRun could not say what every object would do."""
+        return self.status == "Failed" or (self.status == "DryRun" and bool(self.errors))
 
     @property
     def terminal(self) -> bool:
         """Failed, and only for reasons retrying cannot fix (Helm inputs)."""
         r = self.releases
-        return self.status == "Failed" and r.terminal > 0 and r.terminal == len(r.errors)
+        return self.failed and r.terminal > 0 and r.terminal == len(r.errors)
 
 
 @dataclass
@@ -103,6 +141,8 @@ class ApplyPlan:
     drift_detection: bool
     charts: tuple[ChartStep, ...] = ()  # after the objects, in order (prunes last)
     release_intent: Releases = ()  # every release the apply may leave behind
+    options: ApplyOptions = ApplyOptions()
+    held: Applied = ()  # what the profile held before (what a DryRun leaves it holding)
 
 
 @dataclass(frozen=True)
@@ -195,6 +235,8 @@ def plan_apply(
         drift_detection=wanted.sync_mode == "ContinuousWithDriftDetection",
         charts=charts,
         release_intent=releases,
+        options=ApplyOptions.of(wanted),
+        held=record.applied if record is not None else (),
     )
 
 
@@ -204,11 +246,17 @@ def settle_apply(
     """The record after an apply, with the outcome to publish (``owed``). A failed apply
     keeps everything it may have left behind (the plan's intent), to prune or remove it
     later whatever happens meanwhile."""
-    ok = result.status != "Failed"
-    applied: Applied = tuple(result.applied) if ok or plan.dry_run else plan.intent
+    ok = not result.failed
+    if plan.dry_run:  # nothing changed: the profile holds what it held
+        applied: Applied = plan.held
+    else:
+        applied = tuple(result.applied) if ok else plan.intent
     done = result.releases
     releases = releasing.settle(plan.release_intent, done, ok or plan.dry_run)
-    message = "; ".join(p for p in (result.message, *done.notes) if p)
+    if plan.dry_run:
+        message = dryrun.summary(result.reports, (p for p in (result.message, *done.notes) if p))
+    else:
+        message = "; ".join(p for p in (result.message, *done.notes) if p)
     return Record(
         applied=applied,
         releases=releases,
@@ -223,6 +271,7 @@ def settle_apply(
             message,
             applied,
             releasing.listed(plan.release_intent, done),
+            result.reports,
         ),
     )
 
@@ -234,6 +283,7 @@ def outcome(
     message: str,
     applied: Iterable[tuple[ObjectKey, str]],
     releases: Iterable[m.ReleaseOutcome] = (),
+    reports: Iterable[m.ResourceReport] = (),
 ) -> m.ApplyOutcome:
     return m.ApplyOutcome(
         cluster=cluster,
@@ -249,4 +299,5 @@ def outcome(
         ],
         releases=list(releases),
         stop_matching_behavior=desired.stop_matching_behavior,
+        resource_reports=list(reports)[: m.MAX_RESOURCE_REPORTS],
     )

@@ -320,7 +320,29 @@ class DesiredState(Model):
     conflicts); when false the first conflict fails the apply, as in Sveltos."""
 
 
-ApplyStatus = Literal["Provisioning", "Provisioned", "Failed", "Removed"]
+ApplyStatus = Literal["Provisioning", "Provisioned", "Failed", "Removed", "DryRun"]
+"""``DryRun``: the profile's ``syncMode`` is DryRun: nothing was changed; the outcome's
+``resourceReports`` say what an apply would do (and ``message`` sums it up)."""
+
+ResourceAction = Literal["Create", "Update", "Delete", "No Action", "Conflict", "Error"]
+"""What was (or, in DryRun, would be) done to one object: Sveltos' ``ResourceReport``
+actions (libsveltos ``ResourceAction``)."""
+
+MAX_RESOURCE_REPORTS = 200
+"""Resource reports listed in one :class:`ApplyOutcome` at most (the others are counted in
+its ``message``)."""
+
+
+class ResourceReport(Model):
+    """What an apply did, or a DryRun would do, to one object, as Sveltos' ClusterReport
+    ``resourceReports`` say it: ``Create``, ``Update`` (``message``: the fields that change,
+    from a server-side apply dry run against the live object), ``Delete`` (pruned: no longer
+    desired), ``No Action`` (unchanged), ``Conflict`` (another profile owns it: ``message``
+    names it and its tier) or ``Error`` (``message``: why)."""
+
+    object: ObjectRef
+    action: ResourceAction
+    message: str = ""
 
 
 class ApplyOutcome(Model):
@@ -330,7 +352,12 @@ class ApplyOutcome(Model):
     to own (what it had plus what it applies), so an agent killed mid-apply still knows, after
     a restart, what to prune. ``releases`` are the profile's Helm releases in the same way
     (what it had plus what it installs). ``stopMatchingBehavior`` is the profile's, so a
-    restarted agent honours ``LeavePolicies`` for a profile withdrawn while it was down."""
+    restarted agent honours ``LeavePolicies`` for a profile withdrawn while it was down.
+
+    ``resourceReports`` (at most :data:`MAX_RESOURCE_REPORTS`): in a ``DryRun`` outcome,
+    what an apply would do to every object; in other outcomes, the objects in conflict with
+    another profile (which owns them, with which tier). In a ``DryRun`` outcome ``applied``
+    lists what the profile holds in the cluster (nothing DryRun did)."""
 
     cluster: ClusterRef
     profile_name: str
@@ -340,6 +367,7 @@ class ApplyOutcome(Model):
     applied: list[AppliedObject] = Field(default_factory=list)
     releases: list[ReleaseOutcome] = Field(default_factory=list)
     stop_matching_behavior: StopMatchingBehavior = "WithdrawPolicies"
+    resource_reports: list[ResourceReport] = Field(default_factory=list)
 
 
 AgentState = Literal["starting", "ready", "degraded", "stopping"]
@@ -402,6 +430,7 @@ Payload = (
 __all__ = [
     "DEFAULT_TIER",
     "MAX_HEAD_ERRORS",
+    "MAX_RESOURCE_REPORTS",
     "AgentState",
     "AgentStatus",
     "AppliedObject",
@@ -424,8 +453,10 @@ __all__ = [
     "ProfileState",
     "ReleaseAction",
     "ReleaseOutcome",
+    "ResourceAction",
     "ResourceChange",
     "ResourceReference",
+    "ResourceReport",
     "StopMatchingBehavior",
     "SyncMode",
 ]

@@ -38,6 +38,7 @@ DISCOVERY_TIMEOUT = 15.0  # seconds per discovery document
 GVK = _vocabulary.GVK
 ObjectKey = _vocabulary.ObjectKey
 object_key = _vocabulary.ObjectKey.of
+NAMESPACE = GVK("v1", "Namespace")
 
 
 def _reason_message(exc: ApiException) -> tuple[str, str]:
@@ -275,9 +276,15 @@ class KubeClient:
         )
 
     def apply(
-        self, obj: dict[str, Any], *, field_manager: str = FIELD_MANAGER, force: bool = True
+        self,
+        obj: dict[str, Any],
+        *,
+        field_manager: str = FIELD_MANAGER,
+        force: bool = True,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        """Server-side apply (creates the object when absent)."""
+        """Server-side apply (creates the object when absent). ``dry_run``: ``dryRun=All``,
+        the server answers the object as the apply would leave it and stores nothing."""
         gvk, key = GVK.of(obj), object_key(obj)
         namespace = key.namespace or ("default" if self.namespaced(gvk) else None)
         if namespace and self.namespaced(gvk):
@@ -285,6 +292,8 @@ class KubeClient:
         query = [("fieldManager", field_manager)]
         if force:
             query.append(("force", "true"))
+        if dry_run:
+            query.append(("dryRun", "All"))
         return dict(
             self._call(
                 "PATCH",
@@ -295,6 +304,21 @@ class KubeClient:
                 what=f"apply {key}",
             )
         )
+
+    def ensure_namespace(self, name: str) -> bool:
+        """Create the namespace ``name`` when it does not exist (as Sveltos' deployer does
+        before applying a namespaced object): True when it was created, False when it was
+        there (or created meanwhile by someone else)."""
+        if self.get(NAMESPACE, None, name) is not None:
+            return False
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        try:
+            self.create(body)
+        except KubeError as exc:
+            if exc.status == 409:  # AlreadyExists: created meanwhile
+                return False
+            raise
+        return True
 
     def delete(self, gvk: GVK, namespace: str | None, name: str) -> bool:
         """Delete one object; False when it was already gone."""

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.agent import ownership
 from services.agent.applying import Applier
-from services.fleet import FleetThread, start_fleet_thread
+from services.agent.planning import ApplyOptions
 from shared.api.vocabulary import (
     AGENT_MANAGED_BY_VALUE,
     HASH_ANNOTATION,
@@ -82,6 +79,7 @@ def test_the_stamp_is_added_to_a_manifest_without_ownership_keys() -> None:
     assert meta["annotations"] == {
         OWNER_NAME_ANNOTATION: "p1",
         OWNER_KIND_ANNOTATION: "ClusterProfile",
+        ownership.OWNER_TIER_ANNOTATION: "100",
     }
     assert out["data"] == manifest["data"] and meta["name"] == "a"
     assert ownership.owned_by(out, "p1") and ownership.owner_of(out) == "p1"
@@ -102,6 +100,7 @@ def test_the_stamp_overrides_forged_keys_and_keeps_the_managers_sveltos_keys() -
     assert annotations == {
         OWNER_NAME_ANNOTATION: "p1",
         OWNER_KIND_ANNOTATION: "ClusterProfile",
+        ownership.OWNER_TIER_ANNOTATION: "100",
         HASH_ANNOTATION: "sha256:abc",
         REFERENCE_NAME_KEY: "ref",
     }
@@ -136,24 +135,7 @@ def test_only_a_live_agent_stamp_for_the_profile_is_ownership() -> None:
     assert ownership.owner_of({"metadata": {"labels": "x", "annotations": {}}}) is None
 
 
-# -- the Applier against a real simulated cluster --------------------------------------------
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
-    handle = start_fleet_thread([], tmp_path_factory.mktemp("applying-fleet"), log_size=50)
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture
-def client(fleet: FleetThread) -> Iterator[KubeClient]:
-    name = f"applying-{next(_clusters)}-{os.getpid() % 1000}"
-    kubeconfig: Path = fleet.add_cluster(name)
-    kube = KubeClient(str(kubeconfig), name=name)
-    yield kube
-    kube.close()
-    fleet.remove_cluster(name)
-
-
+# -- the Applier against a real simulated cluster (fixtures: tests/agent/conftest.py) -------
 def keys(*manifests: dict[str, Any]) -> list[ObjectKey]:
     return [object_key(m) for m in manifests]
 
@@ -183,10 +165,11 @@ def test_an_object_stamped_for_another_profile_or_never_stamped_is_left_in_place
     applier = Applier(client, "c1")
     shared_cm, user_cm = config_map("shared"), config_map("user")
     assert applier.apply("p1", [(shared_cm, "h")], previous=()).status == "Provisioned"
-    # p2 applies the same object (a manifest forging p1 as its owner): the stamp is p2's
-    assert applier.apply("p2", [(forged("shared", "p1"), "h")], previous=()).status == (
-        "Provisioned"
-    )
+    # p2, of a lower tier, takes the same object over (its manifest forging p1 as its
+    # owner): the stamp is p2's
+    p2 = ApplyOptions(tier=50)
+    result = applier.apply("p2", [(forged("shared", "p1"), "h")], previous=(), options=p2)
+    assert result.status == "Provisioned", result.message
     live = client.get(CONFIG_MAP, "default", "shared")
     assert ownership.owner_of(live) == "p2"
     # a user's object carrying p1's owner annotations (no agent stamp)

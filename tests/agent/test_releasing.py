@@ -129,7 +129,7 @@ def test_helm_chart_action_uninstall_leaves_nothing_held() -> None:
     assert step.chart["helmChartAction"] == "Uninstall"
     done = ReleasesDone()
     add_result(done, step, deployed(step, action="uninstall"))
-    after = settle_apply(CLUSTER, action.plan, want, ApplyResult("Provisioned", releases=done))
+    after = settle_apply(CLUSTER, action.plan, want, ApplyResult("DryRun", releases=done))
     assert after.releases == ()
 
 
@@ -187,7 +187,7 @@ def test_dry_run_says_what_would_change_and_holds_nothing_new() -> None:
     )
     done = ReleasesDone()
     add_result(done, step, would)
-    after = settle_apply(CLUSTER, action.plan, want, ApplyResult("Provisioned", releases=done))
+    after = settle_apply(CLUSTER, action.plan, want, ApplyResult("DryRun", releases=done))
     assert after.releases == ()
     assert after.owed is not None
     (r1,) = after.owed.releases
@@ -196,7 +196,11 @@ def test_dry_run_says_what_would_change_and_holds_nothing_new() -> None:
         "dry run: would install (the release does not exist): "
         "2 added, 0 changed, 0 removed, 0 unchanged"
     )
-    assert after.owed.message == f"release apps/r1: {r1.message}"
+    assert after.owed.status == "DryRun"
+    assert (
+        after.owed.message
+        == f"mode is DryRun. Nothing is reconciled; release apps/r1: {r1.message}"
+    )
 
 
 def test_profiles_of_charts_only_are_up_to_date_and_one_time_ones_never_updated() -> None:
@@ -275,7 +279,8 @@ def test_a_failed_release_does_not_stop_the_others(dry_run: bool) -> None:
     assert [c[0] for c in applier.calls] == ["r1", "r2", "r3", "r4"]
     assert all(c[2] == dry_run for c in applier.calls)
     done = result.releases
-    assert result.status == "Failed" and not result.terminal
+    assert result.status == ("DryRun" if dry_run else "Failed"), "a DryRun changes nothing"
+    assert result.failed and not result.terminal, "retried"
     assert len(done.errors) == 2 and done.terminal == 1
     assert "repository unreachable" in result.message and "schema" in result.message
     assert done.foreign == {("apps", "r4")}, "left in place, not an error"

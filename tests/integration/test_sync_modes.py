@@ -1,9 +1,8 @@
 """syncMode through the real services: ContinuousWithDriftDetection repairs drift, OneTime
-never updates, DryRun deploys nothing."""
+never updates, DryRun deploys nothing and says what it would do."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from services.scenario.stack import Stack
+from shared.api.vocabulary import CLUSTER_PROFILE, EVENT_TRIGGER_LABELS
 from shared.kube import GVK
 from tests.integration.test_services import eventually
 
@@ -137,12 +137,24 @@ def test_one_time_profiles_are_not_updated(stack: Stack) -> None:
     assert c.get(CM, "default", "once-db")["data"]["port"] == "5432"
 
 
-def test_dry_run_deploys_nothing(stack: Stack) -> None:
+def test_dry_run_reports_what_would_change_and_deploys_nothing(stack: Stack) -> None:
+    """Sveltos' DryRun: nothing is reconciled, the ClusterProfile's status says per object
+    what an apply would do (the agent's outcome of status DryRun, mirrored by the reporter)."""
     c = stack.client(CLUSTER)
     c.apply(service("x", "dry", 1), field_manager="test")
-    c.apply(service("y", "drift", 2), field_manager="test")  # a sentinel processed after it
-    eventually(lambda: c.get(CM, "default", "drift-y"), what="sentinel deployed")
-    deadline = time.monotonic() + 0.5
-    while time.monotonic() < deadline:
-        assert c.get(CM, "default", "dry-x") is None
-        time.sleep(0.05)
+
+    def dry_run_status() -> dict[str, Any] | None:
+        profiles, _ = stack.management.list(
+            CLUSTER_PROFILE, label_selector=f"{EVENT_TRIGGER_LABELS.trigger_name}=dry"
+        )
+        for profile in profiles:
+            for entry in (profile.get("status") or {}).get("clusters") or []:
+                if entry.get("status") == "DryRun" and "dry-x" in entry.get("message", ""):
+                    return dict(entry)
+        return None
+
+    entry = eventually(dry_run_status, what="the DryRun outcome in the ClusterProfile status")
+    assert entry["message"] == (
+        "mode is DryRun. Nothing is reconciled: would create 1; Create v1/ConfigMap/default/dry-x"
+    )
+    assert c.get(CM, "default", "dry-x") is None, "reported, and not deployed"
