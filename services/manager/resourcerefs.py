@@ -51,6 +51,8 @@ def watched_kinds(spec: Mapping[str, Any]) -> set[GVK]:
     out: set[GVK] = set()
     for entry in entries(spec):
         res = entry.get("resource") or {}
+        if not isinstance(res, Mapping):
+            continue
         gvk = GVK(str(res.get("apiVersion") or "v1"), str(res.get("kind") or ""))
         if gvk.kind and gvk not in CORE_KINDS:
             out.add(gvk)
@@ -61,6 +63,8 @@ def reads(spec: Mapping[str, Any], kind: str, name: str) -> bool:
     """Whether a templateResourceRef or a generator may name the object ``kind``/``name``."""
     for entry in entries(spec):
         res = entry.get("resource") or {}
+        if not isinstance(res, Mapping):
+            continue
         ref_name = str(res.get("name") or "")
         if kind_key(str(res.get("apiVersion") or ""), str(res.get("kind") or "")) == kind and (
             ref_name == name or "{{" in ref_name
@@ -71,6 +75,8 @@ def reads(spec: Mapping[str, Any], kind: str, name: str) -> bool:
         ("secretGenerator", SECRET.kind),
     ):
         for gen in spec.get(field) or ():
+            if not isinstance(gen, Mapping):
+                continue
             gen_name = str((gen or {}).get("name") or "")
             if gen_kind == kind and (gen_name == name or "{{" in gen_name):
                 return True

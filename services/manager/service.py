@@ -27,13 +27,14 @@ import asyncio
 import contextlib
 import gc
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 
-from services.manager import api, rendering  # api: heavy (FastAPI), imported before the loop
-from services.manager.inputs import WATCHED
+from services.manager import api, rendering, resourcerefs  # api: heavy (FastAPI)
+from services.manager.inputs import TRIGGER_KINDS, WATCHED
 from services.manager.outputs import effective_limit
 from services.manager.publisher import Publisher, body_digest
 from services.manager.reconciler import Reconciler
@@ -116,19 +117,68 @@ async def main(settings: ManagerSettings, service: Service) -> None:
 
 def start_informers(settings: ManagerSettings, service: Service, reconciler: Reconciler) -> None:
     """One informer per watched kind of the management cluster (threads of the Kubernetes
-    client), delivering into the reconciler's input queue."""
+    client), delivering into the reconciler's input queue; and one per kind that triggers'
+    ``templateResourceRefs`` read, started when a trigger naming it is seen
+    (:class:`ReferencedKinds`)."""
     kube = KubeClient(settings.kubeconfig, name="management")
-    deliver = reconciler.from_thread(asyncio.get_running_loop())
-    informers = [Informer(kube, GVK(*gvk), deliver) for gvk in WATCHED]
+    inner = reconciler.from_thread(asyncio.get_running_loop())
+    referenced = ReferencedKinds(lambda gvk, deliver: Informer(kube, gvk, deliver), inner)
+    informers = [Informer(kube, GVK(*gvk), referenced.deliver) for gvk in WATCHED]
 
     async def stop() -> None:
-        for informer in informers:
+        for informer in [*informers, *referenced.stop()]:
             informer.request_stop()
         kube.close()
 
     service.on_stop(stop)
     for informer in informers:
         informer.start()
+
+
+class _Startable(Protocol):
+    def start(self) -> None: ...
+    def request_stop(self) -> None: ...
+
+
+class ReferencedKinds:
+    """The informers of the kinds triggers' ``templateResourceRefs`` read (beyond the
+    ConfigMaps and Secrets watched anyway): each trigger event seen on its way to the
+    reconciler starts one informer per new kind, once (kept while the manager runs, so a
+    trigger edited back and forth never re-lists). Called from informer threads."""
+
+    def __init__(
+        self,
+        make: Callable[[GVK, Callable[[Any], None]], _Startable],
+        deliver: Callable[[Any], None],
+    ) -> None:
+        self._make = make
+        self._inner = deliver
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.informers: dict[GVK, _Startable] = {}
+
+    def deliver(self, event: Any) -> None:
+        """Deliver ``event``; a trigger's event first starts the informers it needs."""
+        if GVK(*event.gvk) in TRIGGER_KINDS and event.type in ("ADDED", "MODIFIED"):
+            spec = (event.obj or {}).get("spec")
+            if isinstance(spec, Mapping):
+                for gvk in sorted(resourcerefs.watched_kinds(spec)):
+                    self._ensure(gvk)
+        self._inner(event)
+
+    def _ensure(self, gvk: GVK) -> None:
+        with self._lock:
+            if self._stopped or gvk in self.informers or gvk in WATCHED:
+                return
+            informer = self.informers[gvk] = self._make(gvk, self._inner)
+        log.info("watching %s for templateResourceRefs", gvk, extra={"obj": str(gvk)})
+        informer.start()
+
+    def stop(self) -> list[_Startable]:
+        """No informer starts from now on; the ones started (to stop)."""
+        with self._lock:
+            self._stopped = True
+            return list(self.informers.values())
 
 
 async def watch(

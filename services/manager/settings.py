@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from services.manager.guard import Bound
+from services.manager.model import ClusterKey
 from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
 from shared.templating import Limits
@@ -43,6 +44,28 @@ class ManagerSettings(ServiceSettings, LivenessSettings):
         ge=1 << 20,
         description="Bytes of values one template render may build (and a costly call may need).",
     )
+
+    management_cluster: str = Field(
+        "",
+        description=(
+            "The registered cluster that is the management cluster itself, as NAMESPACE/NAME "
+            "of its SveltosCluster (capi:NAMESPACE/NAME for a CAPI Cluster), e.g. mgmt/mgmt: "
+            "where policyRefs with deploymentType Local are deployed (by that cluster's "
+            "agent). Unset: a Local policyRef is an instantiation error, never deployed "
+            "remotely."
+        ),
+    )
+
+    @field_validator("management_cluster")
+    @classmethod
+    def _management_cluster(cls, value: str) -> str:
+        if value:
+            management_key(value)  # raises ValueError naming the expected form
+        return value
+
+    def management_key(self) -> ClusterKey | None:
+        """The management cluster's registration (None when not set)."""
+        return management_key(self.management_cluster) if self.management_cluster else None
 
     withdrawal_guard: bool = Field(
         True,
@@ -85,3 +108,15 @@ class ManagerSettings(ServiceSettings, LivenessSettings):
     def render_limits(self) -> Limits:
         """The bounds of each render (:class:`shared.templating.Limits`)."""
         return Limits(max_seconds=self.render_seconds, max_memory=self.render_memory)
+
+
+def management_key(text: str) -> ClusterKey:
+    """``NAMESPACE/NAME`` (a SveltosCluster) or ``capi:NAMESPACE/NAME`` (a CAPI Cluster)."""
+    ctype, _, ref = text.rpartition(":")
+    namespace, _, name = ref.partition("/")
+    if ctype not in ("", "sveltos", "capi") or not namespace or not name or "/" in name:
+        raise ValueError(
+            f"management cluster {text!r}: expected NAMESPACE/NAME of its SveltosCluster "
+            "(or capi:NAMESPACE/NAME of a CAPI Cluster), e.g. mgmt/mgmt"
+        )
+    return ClusterKey(namespace, name, ctype or "sveltos")

@@ -8,6 +8,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from services.manager.changes import DesiredEntry
 from services.manager.increments import plan_changes_steps
 from services.manager.matchsets import Entry, MatchSet
@@ -15,6 +18,7 @@ from services.manager.model import ClusterKey
 from services.manager.outputs import desired_state
 from services.manager.planning import PolicyRefView, TriggerView, World, plan_pair
 from services.manager.resourcerefs import kind_key
+from services.manager.settings import ManagerSettings
 from shared.api.vocabulary import ObjectKey
 from tests.manager.test_planning import (
     PLAIN_POLICY,
@@ -289,3 +293,12 @@ def test_the_desired_state_carries_skip_namespace_creation() -> None:
     )
     (obj,) = desired_state(entry, 1).objects
     assert obj.skip_namespace_creation
+
+
+def test_the_management_cluster_setting_names_a_registration() -> None:
+    assert ManagerSettings(management_cluster="mgmt/mgmt").management_key() == MGMT
+    capi = ManagerSettings(management_cluster="capi:fleet/hub").management_key()
+    assert capi == CAPI_HUB
+    assert ManagerSettings().management_key() is None
+    with pytest.raises(ValidationError, match="expected NAMESPACE/NAME of its SveltosCluster"):
+        ManagerSettings(management_cluster="mgmt")
