@@ -6,6 +6,7 @@ registry epoch (CRD changes bump it), so discovery reflects a new CRD at once.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -175,9 +176,59 @@ class Discovery:
                     "responses": ok,
                 },
             }
+        schemas = {}
+        for t in types:
+            found = self._crd_schema(t)
+            if found is not None:
+                schemas[schema_name(t)] = found
         return {
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
             "paths": paths,
-            "components": {"schemas": {}},
+            "components": {"schemas": schemas},
         }
+
+    def _crd_schema(self, t: ResourceType) -> dict[str, Any] | None:
+        """A CRD version's schema as the API server publishes it (``kubectl explain``)."""
+        crd = self.registry.definitions.get(t.key)
+        if crd is None:
+            return None
+        for v in (crd.get("spec") or {}).get("versions") or []:
+            if isinstance(v, dict) and v.get("name") == t.version:
+                found = (v.get("schema") or {}).get("openAPIV3Schema")
+                break
+        else:
+            return None
+        out: dict[str, Any] = copy.deepcopy(found) if isinstance(found, dict) else {}
+        out.setdefault("type", "object")
+        props = out.setdefault("properties", {})
+        props.setdefault("apiVersion", {"type": "string", "description": API_VERSION_DOC})
+        props.setdefault("kind", {"type": "string", "description": KIND_DOC})
+        props["metadata"] = {"type": "object", "description": METADATA_DOC}
+        out["x-kubernetes-group-version-kind"] = [
+            {"group": t.group, "version": t.version, "kind": t.kind}
+        ]
+        return out
+
+
+API_VERSION_DOC = (
+    "APIVersion defines the versioned schema of this representation of an object. Servers "
+    "should convert recognized schemas to the latest internal value, and may reject "
+    "unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-"
+    "architecture/api-conventions.md#resources"
+)
+KIND_DOC = (
+    "Kind is a string value representing the REST resource this object represents. Servers "
+    "may infer this from the endpoint the client submits requests to. Cannot be updated. In "
+    "CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/"
+    "api-conventions.md#types-kinds"
+)
+METADATA_DOC = (
+    "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/"
+    "sig-architecture/api-conventions.md#metadata"
+)
+
+
+def schema_name(t: ResourceType) -> str:
+    """``io.projectsveltos.lib.v1beta1.EventTrigger``: the group reversed, version, kind."""
+    return ".".join([*reversed(t.group.split(".")), t.version, t.kind])

@@ -18,9 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from services.fleet import access, hooks, listing, protobuf, versioned
+from services.fleet import access, hooks, listing, protobuf, tables, versioned
 from services.fleet.bodies import _Loader as _Loader  # re-exported for tests/fleet/test_apply
 from services.fleet.bodies import delete_options, parse_body
+from services.fleet.customresources import crd_of, version_of
 from services.fleet.discovery import API_VERSIONS, VERSION
 from services.fleet.errors import ApiError
 from services.fleet.kinds import ResourceType
@@ -232,7 +233,10 @@ async def resource(
             doc = listing.list_objects(
                 store, rt, ns, labels, fields, q.get("limit"), q.get("continue")
             )
-            return object_response(request, await versioned.read_list(cluster, rt, doc))
+            doc = await versioned.read_list(cluster, rt, doc)
+            if not rt.builtin and tables.wants_table(request.headers.get("Accept", "")):
+                return json_response(_table(request, cluster, rt, doc["items"], doc["metadata"]))
+            return object_response(request, doc)
         if method == "POST":
             body = parse_body(await request.read(), content_type, rt.kind)
             if rt.virtual:
@@ -287,7 +291,11 @@ async def resource(
                 state.bookmark_interval,
                 _watch_converter(cluster, rt),
             )
-        return object_response(request, await versioned.read(cluster, rt, objs.get(rt, nsv, name)))
+        obj = await versioned.read(cluster, rt, objs.get(rt, nsv, name))
+        if not rt.builtin and tables.wants_table(request.headers.get("Accept", "")):
+            meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+            return json_response(_table(request, cluster, rt, [obj], meta))
+        return object_response(request, obj)
     if method == "PUT":
         body = parse_body(await request.read(), content_type, rt.kind)
         obj, _ = await versioned.write(
@@ -323,6 +331,18 @@ async def resource(
         obj, _ = objs.delete(rt, nsv, name, options, dry)
         return object_response(request, await versioned.read(cluster, rt, obj))
     raise ApiError.method_not_allowed(method, plural)
+
+
+def _table(
+    request: web.Request,
+    cluster: SimCluster,
+    rt: ResourceType,
+    objs: list[dict[str, Any]],
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    crd = crd_of(cluster.store, rt) or {}
+    include = request.query.get("includeObject", "PartialObjectMetadata")
+    return tables.table(version_of(crd, rt.version), objs, meta, include)
 
 
 def _watch_converter(cluster: SimCluster, rt: ResourceType) -> Converting | None:

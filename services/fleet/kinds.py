@@ -265,6 +265,8 @@ class Registry:
     """The types one cluster serves: the built-ins plus what its CRDs register."""
 
     crds: dict[tuple[str, str], list[ResourceType]] = field(default_factory=dict)
+    #: the CRD object behind each registered key (its schemas: OpenAPI, ``kubectl explain``)
+    definitions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _index: dict[tuple[str, str, str], ResourceType] = field(default_factory=dict)
     #: bumped on every CRD change so discovery/OpenAPI caches can be invalidated
     epoch: int = 0
@@ -304,12 +306,14 @@ class Registry:
             return None
         self.unregister(key)
         self.crds[key] = types
+        self.definitions[key] = crd
         for t in types:
             self._index[(t.group, t.version, t.plural)] = t
         self.epoch += 1
         return key
 
     def unregister(self, key: tuple[str, str]) -> None:
+        self.definitions.pop(key, None)
         for t in self.crds.pop(key, []):
             self._index.pop((t.group, t.version, t.plural), None)
         self.epoch += 1

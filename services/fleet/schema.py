@@ -191,7 +191,7 @@ def _validate(value: Any, schema: Schema, path: str, out: list[Cause], root: boo
             Cause(
                 path,
                 "FieldValueTypeInvalid",
-                f"Invalid value: {show(value)}: {label} in body must be of type {want}: "
+                f'Invalid value: "{type_name(value)}": {label} in body must be of type {want}: '
                 f'"{type_name(value)}"',
             )
         )

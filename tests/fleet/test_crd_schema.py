@@ -109,13 +109,13 @@ def test_structural_errors_are_worded_as_kubernetes(widgets: Cluster) -> None:
     status, body = widgets.raw("POST", WIDGETS, widget("w", size="big"))
     assert status == 422
     assert body["message"] == (
-        'Widget.example.com "w" is invalid: spec.size: Invalid value: "big": spec.size in body '
+        'Widget.example.com "w" is invalid: spec.size: Invalid value: "string": spec.size in body '
         'must be of type integer: "string"'
     )
     assert body["details"]["causes"] == [
         {
             "reason": "FieldValueTypeInvalid",
-            "message": 'Invalid value: "big": spec.size in body must be of type integer: "string"',
+            "message": 'Invalid value: "string": spec.size in body must be of type integer: "string"',
             "field": "spec.size",
         }
     ]
