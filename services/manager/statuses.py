@@ -108,8 +108,13 @@ def definition_views(
         by_source.setdefault(es, []).append(cluster)
     for name in state.event_sources:
         prefix = f"EventSource {name}:"
-        errors = [f"{cluster}: {e}" for cluster, e in agent_errors if e.startswith(prefix)]
-        errors += evaluation.get(name, [])
+        counted = {cluster for cluster, _ in evaluation.get(name, [])}
+        errors = [
+            f"{cluster}: {line}"
+            for cluster, e in agent_errors
+            if e.startswith(prefix) and (line := _uncounted(e, prefix, cluster in counted))
+        ]
+        errors += [line for _, line in evaluation.get(name, [])]
         errors += problems.get(("EventSource", name), [])
         views[("EventSource", name)] = DefinitionView(
             "EventSource", name, tuple(sorted(by_source.get(name, []), key=str)), tuple(errors)
@@ -142,16 +147,19 @@ MAX_EXAMPLES = 3
 
 def evaluation_problems(
     match_sets: Mapping[tuple[ClusterKey, str], MatchSet],
-) -> dict[str, list[str]]:
-    """Per EventSource: one line per cluster whose agent reports per-object evaluation
-    errors (Lua, CEL): how many objects fail, and the first :data:`MAX_EXAMPLES` of them."""
-    out: dict[str, list[str]] = {}
+) -> dict[str, list[tuple[str, str]]]:
+    """Per EventSource: ``(cluster, line)`` for each cluster whose agent reports per-object
+    evaluation errors (Lua, CEL) in the matching set's head: how many objects fail, and the
+    first :data:`MAX_EXAMPLES` of them."""
+    out: dict[str, list[tuple[str, str]]] = {}
     for (cluster, es), matches in sorted(match_sets.items(), key=lambda i: (i[0][1], str(i[0][0]))):
         count = max(matches.error_count, len(matches.errors))
         if not count:
             continue
+        noise = (f"EventSource {es!r}: ", f"EventSource {es}: ")
         examples = "; ".join(
-            f"{e.object.kind} {_where(e.object.namespace, e.object.name)}: {e.message}"
+            f"{e.object.kind} {_where(e.object.namespace, e.object.name)}: "
+            f"{_strip(e.message, noise)}"
             for e in matches.errors[:MAX_EXAMPLES]
         )
         more = count - min(len(matches.errors), MAX_EXAMPLES)
@@ -161,8 +169,30 @@ def evaluation_problems(
             line += f": {examples}"
         if more > 0 and examples:
             line += f" (+{more} more)"
-        out.setdefault(es, []).append(line)
+        out.setdefault(es, []).append((str(cluster), line))
     return out
+
+
+#: the agent's own summary of the objects that fail (services.agent.evaluating), said better
+#: by the matching set's head (counted, examples): left out of its line when the head has them
+_AGENT_SUMMARY = re.compile(
+    r"evaluation failed for \d+ object\(s\), kept in their previous state: [^;]*(?:; |$)"
+)
+
+
+def _uncounted(error: str, prefix: str, counted: bool) -> str:
+    """An agent's EventSource error as the status shows it ("" when nothing is left)."""
+    if not counted:
+        return error
+    rest = _AGENT_SUMMARY.sub("", error[len(prefix) :]).strip().rstrip(";").strip()
+    return f"{prefix} {rest}" if rest else ""
+
+
+def _strip(text: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
 
 
 def _where(namespace: str, name: str) -> str:

@@ -209,7 +209,7 @@ def head(errors: list[tuple[str, str]], count: int | None = None) -> KVChange[m.
         errors=[
             m.ObjectError(
                 object=m.ObjectRef(api_version="v1", kind="Service", namespace="ns", name=n),
-                message=text,
+                message=f"EventSource 'svc': {text}",
             )
             for n, text in errors
         ],
@@ -231,6 +231,21 @@ def test_per_object_errors_show_in_the_event_sources_status() -> None:
         "Service ns/s0: line 3: attempt to index a nil value (n=0); "
         "Service ns/s1: line 3: attempt to index a nil value (n=1); "
         "Service ns/s2: line 3: attempt to index a nil value (n=2) (+4 more)"
+    )
+    # the agent's own summary of them is left out (the rest of its line stays)
+    summary = (
+        "EventSource svc: evaluation failed for 7 object(s), kept in their previous state: "
+        "Service ns/s0: line 3: attempt to index a nil value (and 6 more)"
+    )
+    views = definition_views(
+        inputs.state,
+        {},
+        [(str(A), summary), (str(A), f"{summary}; 2 object(s) waiting to be evaluated")],
+        match_sets=inputs.reports,
+    )
+    assert views["eventsource.svc"].errors == (
+        f"{A}: EventSource svc: 2 object(s) waiting to be evaluated",
+        line,
     )
     inputs.status_due = False
     inputs.on_match(head(failing, count=7))
