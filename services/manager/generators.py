@@ -18,7 +18,7 @@ documents ``optional``; its code errors anyway).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from services.manager import naming, rendering
@@ -108,3 +108,21 @@ def _render(text: str, data: Mapping[str, Any], where: str) -> str:
 def index(objects: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
     """Generated objects by (kind, namespace, name), as the world's objects are keyed."""
     return {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects}
+
+
+class Overlay(Mapping[tuple[str, str, str], Mapping[str, Any]]):
+    """The world's objects with one instance's generator outputs over them (read-only)."""
+
+    def __init__(self, generated: list[dict[str, Any]], base: Refs) -> None:
+        self._top, self._base = index(generated), base
+
+    def __getitem__(self, key: tuple[str, str, str]) -> Mapping[str, Any]:
+        found = self._top.get(key)
+        return found if found is not None else self._base[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        yield from self._top
+        yield from (k for k in self._base if k not in self._top)
+
+    def __len__(self) -> int:
+        return len(self._top) + sum(1 for k in self._base if k not in self._top)

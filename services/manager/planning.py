@@ -19,7 +19,7 @@ Rules (Sveltos' own unless BRIEF section 4 says otherwise; docs/rendering.md):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any
 
 from services.manager import (
@@ -130,7 +130,7 @@ def plan_instance(
         plan.instantiated.extend(generated)
         # this instance's generator outputs first: policyRefs and templateResourceRefs may
         # name them (in the generated namespace) before the management cluster has them
-        refs: Refs = Overlay(generators.index(generated), world.refs) if generated else world.refs
+        refs: Refs = generators.Overlay(generated, world.refs) if generated else world.refs
         resources, shown_refs = resourcerefs.resolve(
             trigger.spec, owner, inst.data, source.key.namespace, refs
         )
@@ -156,6 +156,7 @@ def plan_instance(
         plan.local_objects = _skip_flags(
             profiles.deployed_objects(trigger, local_sources, name), skip
         )
+        plan.local_objects += _generated_secrets(plan)
         plan.cluster_profile = profiles.cluster_profile(trigger, plan, policy_refs)
         if shown_refs:
             plan.cluster_profile.setdefault("spec", {})["templateResourceRefs"] = shown_refs
@@ -265,29 +266,28 @@ def _addon_pass(
     return second
 
 
+def _generated_secrets(plan: ProfilePlan) -> list[DeployedObject]:
+    """The generated Secrets of a profile (instantiated copies, generator outputs), as
+    objects of the management cluster's desired state when it is known: their data never
+    travels where the reporter reads (the profiles bucket has them redacted), so the
+    management cluster's own agent writes them, as Sveltos writes them there."""
+    if plan.management is None:
+        return []
+    out = []
+    for obj in plan.instantiated:
+        if obj.get("kind") != "Secret":
+            continue
+        meta = obj["metadata"]
+        reference = Reference("Secret", meta["namespace"], meta["name"])
+        out.append(profiles.decorate(obj, reference, plan.name))
+    return out
+
+
 def _with_subject(message: str, subject: str) -> str:
     """An instantiation error naming the event it was for (once)."""
     if not subject or subject in message:
         return message
     return f"{subject}: {message}"
-
-
-class Overlay(Mapping[tuple[str, str, str], Mapping[str, Any]]):
-    """The world's objects with one instance's generator outputs over them (read-only)."""
-
-    def __init__(self, top: Refs, base: Refs) -> None:
-        self._top, self._base = top, base
-
-    def __getitem__(self, key: tuple[str, str, str]) -> Mapping[str, Any]:
-        found = self._top.get(key)
-        return found if found is not None else self._base[key]
-
-    def __iter__(self) -> Iterator[tuple[str, str, str]]:
-        yield from self._top
-        yield from (k for k in self._base if k not in self._top)
-
-    def __len__(self) -> int:
-        return len(self._top) + sum(1 for k in self._base if k not in self._top)
 
 
 # -- one (trigger, source cluster) ------------------------------------------------------------

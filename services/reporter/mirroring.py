@@ -30,8 +30,11 @@ def definition_status(status: m.DefinitionStatus) -> dict[str, Any]:
 
 
 def profile_objects(state: m.ProfileState) -> list[dict[str, Any]]:
-    """The ClusterProfile and the generated ConfigMaps of one profile (generated Secrets are
-    not mirrored: their data never travels through the profiles bucket)."""
+    """The ClusterProfile and the generated ConfigMaps of one profile. Generated Secrets
+    are not written here: the profiles bucket has them redacted (Secrets' data never travels
+    where the reporter and external consumers read); the manager hands them to the
+    management cluster's own agent (``--management-cluster``) in that cluster's desired
+    state instead (docs/rendering.md)."""
     profile = json.loads(json.dumps(state.cluster_profile))
     objs = [profile]
     for obj in state.instantiated:

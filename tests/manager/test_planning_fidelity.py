@@ -302,3 +302,20 @@ def test_the_management_cluster_setting_names_a_registration() -> None:
     assert ManagerSettings().management_key() is None
     with pytest.raises(ValidationError, match="expected NAMESPACE/NAME of its SveltosCluster"):
         ManagerSettings(management_cluster="mgmt")
+
+
+def test_generated_secrets_go_to_the_management_cluster_when_it_is_known() -> None:
+    spec = {
+        "secretGenerator": [{"name": "gen-s", "nameFormat": "tok-{{ .MatchingResource.Name }}"}]
+    }
+    t = spec_trigger(spec, one_for_event=True)
+    src = secret("gen-s", {"token": "t-{{ .MatchingResource.Name }}"})
+    w = world(src)
+    (profile,) = plan_pair(t, w.clusters[A], "svc", report(A, service("web")), w).profiles.values()
+    assert profile.local_objects == [] and profile.targets() == [A]
+    w = world(src, management=MGMT)
+    (profile,) = plan_pair(t, w.clusters[A], "svc", report(A, service("web")), w).profiles.values()
+    (local,) = profile.objects_for(MGMT)
+    assert local.manifest["metadata"]["name"] == "tok-web"
+    assert local.manifest["stringData"] == {"token": "t-web"}
+    assert profile.targets() == [A, MGMT] and "tok-web" not in str(profile.objects_for(A))
