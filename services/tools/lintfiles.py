@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from services.tools.linthelm import helm_problems
 from shared.api.loading import LoadResult, check_text
 from shared.api.validation import yaml_line_inside, yaml_node_at
 from shared.api.vocabulary import CONFIG_MAP, SECRET
@@ -147,6 +148,8 @@ def lint(files: Iterable[Path]) -> list[FileReport]:
                 report.add(obj, problem)
             if obj.data.get("kind") not in TRIGGER_KINDS:
                 continue
+            for problem in helm_problems(obj.data):
+                report.add(obj, problem)
             for ref in references(obj.data):
                 for target in pool:
                     if ref.matches(target.data) and renders(obj.data, ref, target.data):

@@ -230,3 +230,59 @@ def test_a_hundred_definitions_lint_fast(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - started
     assert (code, lines) == (0, ["1 passed, 0 failed"])
     assert elapsed < 10, elapsed  # about 0.5 s on one core; generous for a loaded machine
+
+
+HELM = """\
+apiVersion: lib.projectsveltos.io/v1beta1
+kind: EventTrigger
+metadata:
+  name: charts
+spec:
+  sourceClusterSelector: {matchLabels: {env: prod}}
+  eventSourceName: es
+  helmCharts:
+  - repositoryURL: gitrepository://flux-system/flux-system/charts/app
+    repositoryName: app
+    chartName: app
+    chartVersion: 1.0.0
+    releaseName: app
+    releaseNamespace: app
+  - repositoryURL: https://kyverno.github.io/kyverno/
+    repositoryName: kyverno
+    chartName: kyverno/kyverno
+    chartVersion: v3.0.1
+    releaseName: Kyverno_Latest
+    releaseNamespace: kyverno
+  - repositoryURL: https://kyverno.github.io/kyverno/
+    repositoryName: kyverno
+    chartName: kyverno/kyverno
+    chartVersion: v3.0.1
+    releaseName: "{{ .MatchingResource.Name }}"
+    releaseNamespace: kyverno
+    options: {wait: true}
+  - repositoryURL: https://kyverno.github.io/kyverno/
+    repositoryName: kyverno
+    chartName: kyverno/kyverno
+    chartVersion: v3.0.1
+    releaseName: kyverno
+    releaseNamespace: kyverno
+    options: {wait: true}
+"""
+
+
+def test_helm_charts_are_checked_as_the_agent_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "helm.yaml"
+    path.write_text(HELM)
+    code, lines = run(str(path))
+    assert lines == [
+        f"{path}:9: EventTrigger/charts spec.helmCharts[0].repositoryURL: warning: accepted, not "
+        "supported by Ripple: Flux sources are not fetched; this release fails in the profile's "
+        "status",
+        f"{path}:19: EventTrigger/charts spec.helmCharts[1].releaseName: releaseName "
+        "'Kyverno_Latest' is not a DNS-1123 name (lower case letters, digits, '-' and '.', "
+        "starting and ending with a letter or digit)",
+        f"{path}:34: EventTrigger/charts spec.helmCharts[3].options.wait: warning: accepted, not "
+        "supported by Ripple: Ripple never waits for readiness",
+        "0 passed, 1 failed",
+    ]
+    assert code == 1
