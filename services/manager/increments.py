@@ -77,7 +77,7 @@ def plan_changes_steps(
         new = old if old is not None and old_key == inst_key else None
         if new is None:
             new = plan_instance(trigger, source, es_name, inst, world)
-            if new.error and old is not None and old.objects and old.name == new.name:
+            if new.error and old is not None and kept(old) and old.name == new.name:
                 _keep(old, new)  # a failing instance keeps its last good objects
             yield
         plan.instances[inst_key] = new
@@ -103,8 +103,13 @@ def _unclaim(plan: PairPlan, name: str, key: InstanceKey) -> None:
         claims.discard(key)
 
 
+def kept(profile: ProfilePlan) -> bool:
+    """Whether a profile deploys anything a failing re-instantiation must keep."""
+    return bool(profile.objects or profile.local_objects or profile.charts)
+
+
 def _keep(old: ProfilePlan, new: ProfilePlan) -> None:
-    new.objects = old.objects
+    new.objects, new.local_objects, new.charts = old.objects, old.local_objects, old.charts
     new.destinations = new.destinations or old.destinations
     new.cluster_profile = new.cluster_profile or old.cluster_profile
     new.instantiated = new.instantiated or old.instantiated

@@ -319,3 +319,27 @@ def test_generated_secrets_go_to_the_management_cluster_when_it_is_known() -> No
     assert local.manifest["metadata"]["name"] == "tok-web"
     assert local.manifest["stringData"] == {"token": "t-web"}
     assert profile.targets() == [A, MGMT] and "tok-web" not in str(profile.objects_for(A))
+
+
+def test_a_failing_change_keeps_the_local_objects_and_charts_of_its_last_good_instance() -> None:
+    spec = {
+        "policyRefs": [
+            {"kind": "ConfigMap", "name": "{{ .MatchingResource.Name }}", "deploymentType": "Local"}
+        ]
+    }
+    t = spec_trigger(spec, one_for_event=True)
+    w = world(configmap("a", {"cm.yaml": PLAIN_POLICY}), management=MGMT)
+    pair = plan_pair(t, w.clusters[A], "svc", report(A, service("a")), w)
+    good = pair.profiles[next(iter(pair.profiles))]
+    assert len(good.local_objects) == 1
+    matches = MatchSet(A, "svc")
+    key = ObjectKey("v1", "Service", "default", "a")
+    ref = {"apiVersion": "v1", "kind": "Service", "namespace": "default", "name": "a"}
+    matches.entries[key] = Entry(
+        ref, {**service("a"), "metadata": {**service("a")["metadata"], "resourceVersion": "2"}}, "2"
+    )
+    w = world(management=MGMT)  # the ConfigMap is gone: the re-plan fails
+    for _ in plan_changes_steps(t, w.clusters[A], "svc", matches, [key], w, pair):
+        pass
+    (profile,) = pair.profiles.values()
+    assert profile.error and profile.local_objects == good.local_objects
