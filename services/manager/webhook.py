@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
 from shared.api.conversion import try_convert
+from shared.metrics import CONTENT_TYPE, exposition
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +123,8 @@ def review(body: Any, stats: Stats | None = None) -> dict[str, Any]:
     return {"apiVersion": REVIEW_API_VERSION, "kind": REVIEW_KIND, "response": response}
 
 
-def create_app(stats: Stats | None = None) -> Any:
+def create_app(stats: Stats | None = None) -> FastAPI:
     """The FastAPI app: ``POST /convert``, ``GET /healthz``, ``GET /metrics``."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, Response
-
-    from shared.metrics import CONTENT_TYPE, exposition
-
     counters = stats if stats is not None else Stats()
     app = FastAPI(
         title="Ripple conversion webhook",
@@ -136,8 +137,6 @@ def create_app(stats: Stats | None = None) -> Any:
     async def convert(request: Request) -> Response:
         raw = await request.body()
         try:
-            import json
-
             body = json.loads(raw)
         except ValueError as exc:
             counters.reviews["bad"] += 1
@@ -168,9 +167,10 @@ async def serve(
     tls_key: str,
     *,
     stats: Stats | None = None,
-    started: asyncio.Event | None = None,
+    started: Callable[[int], None] | None = None,
 ) -> None:
-    """Serve the webhook over HTTPS until cancelled."""
+    """Serve the webhook over HTTPS until cancelled; ``started`` is called with the port
+    bound (``port=0``: any free port)."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -193,10 +193,10 @@ async def serve(
         while not server.started and not task.done():
             await asyncio.sleep(0.01)  # uvicorn has no start event: poll its flag
         if started is not None and server.started:
-            started.set()
-        await task
+            started(server.servers[0].sockets[0].getsockname()[1])
+        await asyncio.shield(task)
     finally:
-        if not task.done():
+        if not task.done():  # cancelled: let uvicorn close its sockets and connections
             server.should_exit = True
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(task, 2.0)
+                await asyncio.wait_for(asyncio.shield(task), 5.0)

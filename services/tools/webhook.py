@@ -14,17 +14,16 @@ import typer
 
 from services.tools.options import fail, log_level_option
 
-HELP = """Serve the CRD conversion webhook (ConversionReview v1) over HTTPS.
-
-The API server POSTs ConversionReviews to https://HOST:PORT/convert and gets the objects
-converted between v1alpha1 and v1beta1 (EventSource: the flat v1alpha1 form and `script`;
-EventTrigger and ClusterProfile: selector strings vs LabelSelectors). GET /healthz answers
-when it serves; GET /metrics has its counters. The certificate must name the address the
-API server uses (the chart's Service: NAME.NAMESPACE.svc), and the CRDs' caBundle must hold
-the CA that signed it (docs/crds.md).
-
-Example:  ripple conversion-webhook --port 9443 --tls-cert tls.crt --tls-key tls.key
-"""
+HELP = (
+    "Serve the CRD conversion webhook (ConversionReview v1) over HTTPS.\n\n"
+    "The API server POSTs ConversionReviews to https://HOST:PORT/convert and gets the objects "
+    "converted between v1alpha1 and v1beta1 (EventSource: the flat v1alpha1 form and script; "
+    "EventTrigger and ClusterProfile: selector strings vs LabelSelectors). GET /healthz answers "
+    "when it serves; GET /metrics has its counters.\n\n"
+    "The certificate must name the address the API server uses (the chart's Service: "
+    "NAME.NAMESPACE.svc) and the CRDs' caBundle must hold the CA that signed it (docs/crds.md)."
+    "\n\nExample: ripple conversion-webhook --port 9443 --tls-cert tls.crt --tls-key tls.key"
+)
 
 
 def register(app: typer.Typer) -> None:
