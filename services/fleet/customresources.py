@@ -9,6 +9,7 @@ Failures are one 422 ``Invalid`` naming the object and every field, e.g.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from services.fleet import celrules, schema
@@ -60,7 +61,10 @@ def admit(
     found = schema_of(crd, version or rt.version)
     if found is None:
         return obj
-    out = schema.prune_and_default(obj, found)
+    unknown: list[str] = []
+    out = schema.prune_and_default(obj, found, unknown)
+    if unknown:
+        _unknown_fields(rt, unknown)
     causes = schema.validate(out, found)
     if not causes:
         causes = celrules.check(out, old, found)
@@ -69,6 +73,26 @@ def admit(
         kind = f"{rt.kind}.{rt.group}"
         raise invalid(kind, name, causes, rt.group)
     return out
+
+
+#: the request's ``fieldValidation`` (Strict, Warn, Ignore) and the warnings it collects;
+#: set per request (each aiohttp request runs in its own task, so its own context)
+FIELD_VALIDATION: ContextVar[str] = ContextVar("fleet_field_validation", default="Warn")
+WARNINGS: ContextVar[list[str] | None] = ContextVar("fleet_warnings", default=None)
+
+
+def _unknown_fields(rt: ResourceType, unknown: list[str]) -> None:
+    """Unknown fields were pruned: 400 under ``fieldValidation=Strict``, else warnings."""
+    words = [f'unknown field "{p}"' for p in unknown]
+    mode = FIELD_VALIDATION.get()
+    if mode == "Strict":
+        raise ApiError.bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict '
+            f"decoding error: {', '.join(words)}"
+        )
+    warnings = WARNINGS.get()
+    if mode == "Warn" and warnings is not None:
+        warnings.extend(words)
 
 
 def crd_problems(crd: dict[str, Any]) -> list[Cause]:

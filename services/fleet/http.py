@@ -21,7 +21,7 @@ from aiohttp import web
 from services.fleet import access, hooks, listing, protobuf, tables, versioned
 from services.fleet.bodies import _Loader as _Loader  # re-exported for tests/fleet/test_apply
 from services.fleet.bodies import delete_options, parse_body
-from services.fleet.customresources import crd_of, version_of
+from services.fleet.customresources import FIELD_VALIDATION, WARNINGS
 from services.fleet.discovery import API_VERSIONS, VERSION
 from services.fleet.errors import ApiError
 from services.fleet.kinds import ResourceType
@@ -29,7 +29,7 @@ from services.fleet.objects import APPLY
 from services.fleet.responses import STATE, error_response, json_response, object_response
 from services.fleet.selectors import parse_field_selector, parse_label_selector
 from services.fleet.state import MANAGEMENT, FleetState, SimCluster
-from services.fleet.watch import Converting, serve_watch
+from services.fleet.watch import serve_watch
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +204,54 @@ async def resource(
         or (sub == "token" and rt.key != access.SA_KEY)
     ):
         raise ApiError.no_route()
+    access.authorize(request, state, cluster, rt, ns, name, sub)
+    if request.method in ("POST", "PUT", "PATCH") and not rt.builtin:
+        return await _with_warnings(request, state, cluster, rt, ns, plural, name, sub)
+    return await _resource(request, state, cluster, rt, ns, plural, name, sub)
+
+
+async def _with_warnings(
+    request: web.Request,
+    state: FleetState,
+    cluster: SimCluster,
+    rt: ResourceType,
+    ns: str | None,
+    plural: str,
+    name: str | None,
+    sub: str,
+) -> web.StreamResponse:
+    """A write of a custom resource: ``fieldValidation`` honoured, warnings as headers."""
+    mode = request.query.get("fieldValidation", "Warn")
+    if mode not in ("Strict", "Warn", "Ignore"):
+        raise ApiError.bad_request(
+            f'fieldValidation: Unsupported value: {mode!r}: supported values: "Ignore", '
+            '"Strict", "Warn"'
+        )
+    warnings: list[str] = []
+    tokens = FIELD_VALIDATION.set(mode), WARNINGS.set(warnings)
+    try:
+        resp = await _resource(request, state, cluster, rt, ns, plural, name, sub)
+    finally:  # a keep-alive connection serves its next request in the same task
+        FIELD_VALIDATION.reset(tokens[0])
+        WARNINGS.reset(tokens[1])
+    for text in dict.fromkeys(warnings):
+        resp.headers.add("Warning", f'299 - "{text.replace(chr(34), chr(92) + chr(34))}"')
+    return resp
+
+
+async def _resource(
+    request: web.Request,
+    state: FleetState,
+    cluster: SimCluster,
+    rt: ResourceType,
+    ns: str | None,
+    plural: str,
+    name: str | None,
+    sub: str,
+) -> web.StreamResponse:
     store, objs = cluster.store, cluster.objects
     q = request.query
     method = request.method
-    access.authorize(request, state, cluster, rt, ns, name, sub)
     dry_run = q.get("dryRun") == "All"
     content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
     manager = q.get("fieldManager") or (
@@ -228,14 +272,16 @@ async def resource(
                     labels,
                     fields,
                     state.bookmark_interval,
-                    _watch_converter(cluster, rt),
+                    versioned.watch_converter(cluster, rt),
                 )
             doc = listing.list_objects(
                 store, rt, ns, labels, fields, q.get("limit"), q.get("continue")
             )
             doc = await versioned.read_list(cluster, rt, doc)
             if not rt.builtin and tables.wants_table(request.headers.get("Accept", "")):
-                return json_response(_table(request, cluster, rt, doc["items"], doc["metadata"]))
+                return json_response(
+                    versioned.table(request, cluster, rt, doc["items"], doc["metadata"])
+                )
             return object_response(request, doc)
         if method == "POST":
             body = parse_body(await request.read(), content_type, rt.kind)
@@ -289,12 +335,12 @@ async def resource(
                 labels,
                 fields,
                 state.bookmark_interval,
-                _watch_converter(cluster, rt),
+                versioned.watch_converter(cluster, rt),
             )
         obj = await versioned.read(cluster, rt, objs.get(rt, nsv, name))
         if not rt.builtin and tables.wants_table(request.headers.get("Accept", "")):
             meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
-            return json_response(_table(request, cluster, rt, [obj], meta))
+            return json_response(versioned.table(request, cluster, rt, [obj], meta))
         return object_response(request, obj)
     if method == "PUT":
         body = parse_body(await request.read(), content_type, rt.kind)
@@ -331,29 +377,6 @@ async def resource(
         obj, _ = objs.delete(rt, nsv, name, options, dry)
         return object_response(request, await versioned.read(cluster, rt, obj))
     raise ApiError.method_not_allowed(method, plural)
-
-
-def _table(
-    request: web.Request,
-    cluster: SimCluster,
-    rt: ResourceType,
-    objs: list[dict[str, Any]],
-    meta: dict[str, Any],
-) -> dict[str, Any]:
-    crd = crd_of(cluster.store, rt) or {}
-    include = request.query.get("includeObject", "PartialObjectMetadata")
-    return tables.table(version_of(crd, rt.version), objs, meta, include)
-
-
-def _watch_converter(cluster: SimCluster, rt: ResourceType) -> Converting | None:
-    """How a watch converts the stored objects (None: only apiVersion changes)."""
-    if rt.builtin or cluster.conversion.webhook(rt) is None:
-        return None
-
-    async def convert(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return await cluster.conversion.convert(rt, objs)
-
-    return convert
 
 
 def make_app(state: FleetState) -> web.Application:

@@ -86,10 +86,13 @@ def map_path(path: str, key: str) -> str:
 # -- pruning and defaulting ----------------------------------------------------------------
 
 
-def prune_and_default(obj: dict[str, Any], schema: Schema) -> dict[str, Any]:
-    """A copy of ``obj`` pruned and defaulted by ``schema`` (the root of a custom resource)."""
+def prune_and_default(
+    obj: dict[str, Any], schema: Schema, unknown: list[str] | None = None
+) -> dict[str, Any]:
+    """A copy of ``obj`` pruned and defaulted by ``schema`` (the root of a custom resource);
+    the paths of the unknown fields pruned are appended to ``unknown``."""
     out = copy.deepcopy(obj)
-    _prune(out, schema, root=True)
+    _prune(out, schema, "", unknown if unknown is not None else [], root=True)
     _default(out, schema)
     return out
 
@@ -100,7 +103,7 @@ def _preserves(schema: Schema) -> bool:
     )
 
 
-def _prune(value: Any, schema: Schema, root: bool = False) -> None:
+def _prune(value: Any, schema: Schema, path: str, unknown: list[str], root: bool = False) -> None:
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
@@ -114,18 +117,19 @@ def _prune(value: Any, schema: Schema, root: bool = False) -> None:
             if sub is None:
                 if not (_preserves(schema) or extra is True):
                     del value[key]
+                    unknown.append(join(path, key))
                 continue
             if child is None and not sub.get("nullable"):
                 del value[key]  # nulls of non-nullable fields are pruned (then defaulted)
                 continue
             if schema.get("x-kubernetes-embedded-resource") and key in ROOT_KEPT:
                 continue
-            _prune(child, sub)
+            _prune(child, sub, join(path, key), unknown)
     elif isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, dict):
-            for element in value:
-                _prune(element, items)
+            for i, element in enumerate(value):
+                _prune(element, items, join(path, i), unknown)
 
 
 def _default(value: Any, schema: Schema) -> None:

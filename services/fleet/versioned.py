@@ -15,9 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aiohttp import web
+
+from services.fleet import tables
+from services.fleet.customresources import crd_of, version_of
 from services.fleet.errors import ApiError
 from services.fleet.kinds import ResourceType
 from services.fleet.state import SimCluster
+from services.fleet.watch import Converting
 
 #: how often a write is tried when the stored object changes during its conversions
 ATTEMPTS = 5
@@ -78,3 +83,26 @@ async def write(
 
 def _rv(obj: dict[str, Any] | None) -> str | None:
     return None if obj is None else str(obj["metadata"].get("resourceVersion"))
+
+
+def table(
+    request: web.Request,
+    cluster: SimCluster,
+    rt: ResourceType,
+    objs: list[dict[str, Any]],
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    crd = crd_of(cluster.store, rt) or {}
+    include = request.query.get("includeObject", "PartialObjectMetadata")
+    return tables.table(version_of(crd, rt.version), objs, meta, include)
+
+
+def watch_converter(cluster: SimCluster, rt: ResourceType) -> Converting | None:
+    """How a watch converts the stored objects (None: only apiVersion changes)."""
+    if rt.builtin or cluster.conversion.webhook(rt) is None:
+        return None
+
+    async def convert(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await cluster.conversion.convert(rt, objs)
+
+    return convert

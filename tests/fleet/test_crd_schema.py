@@ -204,3 +204,26 @@ def test_pure_schema_and_rules() -> None:
         "spec.once"
     ]
     assert celrules.check({"spec": {"size": 1, "once": False}}, None, s) == []
+
+
+def test_field_validation_strict_warn_ignore(widgets: Cluster) -> None:
+    manifest = (
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 1, sise: 2}\n"
+    )
+    # kubectl validates strictly by default: the unknown field is an error, nothing is created
+    proc = widgets.kubectl("apply", "-f", "-", input=manifest, check=False)
+    assert proc.returncode == 1
+    assert 'strict decoding error: unknown field "spec.sise"' in proc.stderr
+    assert widgets.raw("GET", f"{WIDGETS}/w")[0] == 404
+    # --validate=warn (and API clients by default): pruned, with a warning
+    proc = widgets.kubectl("apply", "--validate=warn", "-f", "-", input=manifest)
+    assert 'unknown field "spec.sise"' in proc.stderr
+    assert widgets.raw("GET", f"{WIDGETS}/w")[1]["spec"] == {"size": 1, "color": "red"}
+    status, _ = widgets.raw(
+        "POST", WIDGETS, widget("x", size=1, other=1), query=[("fieldValidation", "Ignore")]
+    )
+    assert status == 201
+    status, _ = widgets.raw(
+        "POST", WIDGETS, widget("y", size=1), query=[("fieldValidation", "Bogus")]
+    )
+    assert status == 400
