@@ -15,6 +15,7 @@ EventSource, naming the source clusters concerned:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 from services.manager import planning
 from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.planning import TriggerView
+
+log = logging.getLogger(__name__)
 
 Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
 Assignments = dict[tuple[ClusterKey, str], dict[str, Any]]
@@ -156,11 +159,31 @@ def statuses(
     return out
 
 
+LOGGED_ERRORS = 3
+"""New instantiation errors of one pair logged per plan (the others are counted)."""
+
+
+def log_new_errors(pair: Pair, before: list[str], after: list[str]) -> None:
+    """One WARNING per instantiation error that was not there before (at most
+    :data:`LOGGED_ERRORS` per plan, then how many more): the status and /v1/errors keep
+    them all."""
+    seen = set(before)
+    new = [e for e in after if e not in seen]
+    obj = {"obj": f"{pair[0]} {pair[1]}"}
+    for error in new[:LOGGED_ERRORS]:
+        log.warning("instantiation failed: %s", error, extra=obj)
+    if len(new) > LOGGED_ERRORS:
+        log.warning(
+            "instantiation failed for %d more instances", len(new) - LOGGED_ERRORS, extra=obj
+        )
+
+
 __all__ = [
     "Pair",
     "Selection",
     "TriggerStatus",
     "clusters_text",
+    "log_new_errors",
     "select",
     "source_problem",
     "statuses",

@@ -211,10 +211,9 @@ class State:
                 changes.status_changed = True
             if previous is not None:
                 self._keep_last_good(previous, plan)
-                if previous.errors != plan.errors:
-                    changes.status_changed = True
-            elif plan.errors:
+            if (previous.errors if previous else []) != plan.errors:
                 changes.status_changed = True
+                selection.log_new_errors(pair, previous.errors if previous else [], plan.errors)
             self.pairs[pair] = plan
             self._replace(previous, plan, changes)
             yield
@@ -246,6 +245,7 @@ class State:
             return
         if plan.errors != errors:
             changes.status_changed = True
+            selection.log_new_errors(pair, errors, plan.errors)
         self._swap(before, after, changes)
 
     def _select(

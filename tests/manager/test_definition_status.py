@@ -302,3 +302,17 @@ def test_definition_problems_show_in_both_kinds_of_status() -> None:
         event("MODIFIED", v.EVENT_SOURCE, {**source, "spec": {"resourceSelectors": [selector]}})
     )
     assert "EventSource/svc" not in inputs.definition_problems
+
+
+def test_new_instantiation_errors_are_logged_once_with_their_pair(caplog: Any) -> None:
+    state = new_state(template="{{ .Nope.deeper }}")
+    report(state, A, *(f"s{n}" for n in range(5)))
+    report(state, B)
+    with caplog.at_level("WARNING", logger="services.manager.selection"):
+        state.reconcile()
+        report(state, A, *(f"s{n}" for n in range(5)))  # the same errors again: no new line
+        state.reconcile()
+    lines = [r for r in caplog.records if r.name == "services.manager.selection"]
+    assert [r.getMessage()[:21] for r in lines[:3]] == ["instantiation failed:"] * 3
+    assert lines[3].getMessage() == "instantiation failed for 2 more instances"
+    assert len(lines) == 4 and {r.obj for r in lines} == {f"t {A}"}  # type: ignore[attr-defined]
