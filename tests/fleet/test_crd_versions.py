@@ -59,6 +59,10 @@ class Webhook:
                 return web.json_response(
                     {**review, "response": {"uid": req["uid"], "result": result}}
                 )
+            if req["objects"] and req["objects"][0].get("kind") != "Gadget":
+                from services.manager.webhook import review as sveltos_review
+
+                return web.json_response(sveltos_review(review))  # Ripple's own webhook
             objs = [_to(o, req["desiredAPIVersion"]) for o in req["objects"]]
             response = {"uid": req["uid"], "result": {"status": "Success"}}
             return web.json_response({**review, "response": {**response, "convertedObjects": objs}})
@@ -265,3 +269,54 @@ def test_webhook_conversion_needs_its_client_config(cluster: Cluster) -> None:
     assert json.dumps(body["details"]["causes"][0]["field"]) == (
         '"spec.conversion.webhook.clientConfig"'
     )
+
+
+def test_the_sveltos_crds_with_ripples_webhook(cluster: Cluster, webhook: Webhook) -> None:
+    from shared.api.crds import Webhook as CrdWebhook
+    from shared.api.crds import crd_for
+
+    webhook.fail = ""
+    how = CrdWebhook(url=webhook.url, ca_bundle=webhook.ca_bundle)
+    for kind in ("EventSource", "EventTrigger"):
+        assert cluster.raw("POST", CRDS, crd_for(kind, how))[0] == 201
+    lib = "/apis/lib.projectsveltos.io"
+    source = {
+        "apiVersion": "lib.projectsveltos.io/v1alpha1",
+        "kind": "EventSource",
+        "metadata": {"name": "services"},
+        "spec": {"collectResources": True, "group": "", "version": "v1", "kind": "Service"},
+    }
+    status, obj = cluster.raw("POST", f"{lib}/v1alpha1/eventsources", source)
+    assert status == 201, obj
+    assert (
+        obj["apiVersion"] == "lib.projectsveltos.io/v1alpha1" and obj["spec"]["kind"] == "Service"
+    )
+    status, stored = cluster.raw("GET", f"{lib}/v1beta1/eventsources/services")
+    assert stored["apiVersion"] == "lib.projectsveltos.io/v1beta1"
+    assert stored["spec"]["resourceSelectors"][0]["kind"] == "Service"
+    trigger = {
+        "apiVersion": "lib.projectsveltos.io/v1beta1",
+        "kind": "EventTrigger",
+        "metadata": {"name": "t"},
+        "spec": {
+            "eventSourceName": "services",
+            "oneForEvent": True,
+            "sourceClusterSelector": {"matchLabels": {"env": "prod"}},
+        },
+    }
+    status, obj = cluster.raw("POST", f"{lib}/v1beta1/eventtriggers", trigger)
+    assert status == 201, obj
+    proc = cluster.kubectl(
+        "patch",
+        "eventtrigger",
+        "t",
+        "--type",
+        "merge",
+        "-p",
+        '{"spec":{"oneForEvent":false}}',
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert 'spec.oneForEvent: Invalid value: "boolean": oneForEvent is immutable' in proc.stderr
+    out = cluster.kubectl("explain", "eventtriggers.spec.oneForEvent").stdout
+    assert "FIELD: oneForEvent <boolean>" in out
