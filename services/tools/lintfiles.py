@@ -27,7 +27,7 @@ from shared.api.yamlio import compose_documents
 from shared.checks import Problem, check_definition
 from shared.checks.definitions import TRIGGER_KINDS
 from shared.checks.problems import format_path
-from shared.checks.references import check_reference, references, renders
+from shared.checks.references import addon_template, check_reference, references, renders
 
 
 @dataclass
@@ -141,7 +141,7 @@ def lint(files: Iterable[Path]) -> list[FileReport]:
         for o in r.objects
         if o.data.get("kind") in (CONFIG_MAP.kind, SECRET.kind)
     ]
-    rendered: dict[int, tuple[RawObject, str]] = {}
+    rendered: dict[tuple[int, bool], tuple[RawObject, str]] = {}  # (object, addon pass)
     for report in reports:
         for obj in report.objects:
             for problem in check_definition(obj.data):
@@ -152,10 +152,14 @@ def lint(files: Iterable[Path]) -> list[FileReport]:
                 report.add(obj, problem)
             for ref in references(obj.data):
                 for target in pool:
-                    if ref.matches(target.data) and renders(obj.data, ref, target.data):
-                        note = f" (rendered by {obj.ident} {format_path(ref.path)})"
-                        rendered.setdefault(id(target), (target, note))
-    for target, note in rendered.values():
-        for problem in check_reference(target.data):
+                    if not ref.matches(target.data):
+                        continue
+                    note = f" (rendered by {obj.ident} {format_path(ref.path)})"
+                    if renders(obj.data, ref, target.data):
+                        rendered.setdefault((id(target), False), (target, note))
+                    elif addon_template(ref, target.data):
+                        rendered.setdefault((id(target), True), (target, note))
+    for (_, addon), (target, note) in rendered.items():
+        for problem in check_reference(target.data, addon=addon):
             target.report.add(target, problem, note)
     return reports

@@ -160,17 +160,18 @@ _STARTED = re.compile(r" started at tpl:(\d+)$")
 _GO_ERROR = re.compile(r"^template: tpl:(?P<line>\d+):(?:\d+:)? ?(?P<message>.*)$", re.DOTALL)
 
 
-def go_template(text: str) -> Failure | None:
+def go_template(text: str, funcs: str = "sveltos") -> Failure | None:
     """A Go text/template parsed with Sveltos' function map (undefined functions fail, as
-    in Go)."""
+    in Go): event-manager's (``sveltos``) or addon-controller's (``sveltos-addon``, the
+    second pass of content annotated ``projectsveltos.io/template``)."""
     if "{{" not in text:
         return None
-    return _cached("go", text, _go_template)
+    return _cached(f"go/{funcs}", text, lambda t: _go_template(t, funcs))
 
 
-def _go_template(text: str) -> Failure | None:
+def _go_template(text: str, funcs: str) -> Failure | None:
     try:
-        compile_template(text, name="tpl", funcs="sveltos", missingkey="error")
+        compile_template(text, name="tpl", funcs=funcs, missingkey="error")
     except TemplateError as exc:
         message = str(exc)
         m = _GO_ERROR.match(message)

@@ -9,7 +9,9 @@ namespace or name is a template cannot be resolved without an event and is skipp
 namespace (the source cluster's) matches the object in any namespace.
 
 :func:`check_reference` parses each ``data`` key of one such object in the flavour it asks
-for (``ripple.io/template-flavour``: Go unless ``jinja``).
+for (``ripple.io/template-flavour``: Go unless ``jinja``). A policyRef's object annotated
+``projectsveltos.io/template`` and not instantiated is parsed as the manager's second pass
+(addon-controller's) renders it (:func:`addon_template`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.api.vocabulary import (
     EVENT_BASED_ADDON,
     FLAVOUR_ANNOTATION,
     INSTANTIATE_ANNOTATION,
+    LEGACY_TEMPLATE_ANNOTATION,
     SECRET,
 )
 from shared.checks import compilers
@@ -103,9 +106,21 @@ def renders(trigger: Mapping[str, Any], ref: Reference, obj: Mapping[str, Any]) 
     return isinstance(annotations, Mapping) and INSTANTIATE_ANNOTATION in annotations
 
 
-def check_reference(obj: Mapping[str, Any]) -> list[Problem]:
-    """Each data key of a ConfigMap/Secret parsed in its flavour; a Secret's ``data`` is
-    decoded first (its lines are then those of the decoded value)."""
+def addon_template(ref: Reference, obj: Mapping[str, Any]) -> bool:
+    """Whether ``obj``, found for a policyRef, is rendered by the manager's second pass (as
+    Sveltos' addon-controller renders content annotated ``projectsveltos.io/template``: Go,
+    its own functions, data ``.Cluster`` and ``.MgmtResources``)."""
+    if ref.path[:2] != ("spec", "policyRefs"):
+        return False
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    return isinstance(annotations, Mapping) and LEGACY_TEMPLATE_ANNOTATION in annotations
+
+
+def check_reference(obj: Mapping[str, Any], *, addon: bool = False) -> list[Problem]:
+    """Each data key of a ConfigMap/Secret parsed in its flavour (``addon``: as the second
+    pass parses it, Go with addon-controller's functions); a Secret's ``data`` is decoded
+    first (its lines are then those of the decoded value)."""
     meta = obj.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
     try:
@@ -113,16 +128,23 @@ def check_reference(obj: Mapping[str, Any]) -> list[Problem]:
     except ValueError as exc:
         path: Path = ("metadata", "annotations", FLAVOUR_ANNOTATION)
         return [Problem(path, str(exc).split(": ", 1)[-1], "error")]
+    if addon:
+        flavour = "go"
     problems: list[Problem] = []
     for path, decoded, text in _entries(obj):
         if not isinstance(text, str):
             continue
         if flavour == "go" and "{{" not in text:
             continue
-        failure = compilers.template(text, flavour)
+        if addon:
+            failure = compilers.go_template(text, "sveltos-addon")
+        else:
+            failure = compilers.template(text, flavour)
         if failure is None:
             continue
         name = "Jinja2 template" if flavour == "jinja" else "template"
+        if addon:
+            name = "template (projectsveltos.io/template)"
         message = f"{name} does not parse: {failure.message}"
         if decoded:  # lines of the decoded value are no lines of the file
             at = f"line {failure.line} of " if failure.line is not None else ""

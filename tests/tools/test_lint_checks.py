@@ -286,3 +286,24 @@ def test_helm_charts_are_checked_as_the_agent_reads_them(tmp_path: Path) -> None
         "0 passed, 1 failed",
     ]
     assert code == 1
+
+
+def test_content_for_the_second_pass_is_parsed_with_addon_controllers_functions(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "t.yaml").write_text(trigger(name="addon"))
+    good = TEMPLATE_CM.format(
+        name="addon",
+        annotations="{projectsveltos.io/template: ok}",
+        body="'{{ (getResource \"cm\").metadata.name }}-{{ .Cluster.metadata.name }}'",
+    )
+    (tmp_path / "cm.yaml").write_text(good)
+    assert run(str(tmp_path)) == (0, ["2 passed, 0 failed"])
+    (tmp_path / "cm.yaml").write_text(good.replace("}}-{{", "}}-{{ {{"))
+    code, lines = run(str(tmp_path))
+    assert code == 1
+    assert lines[0].startswith(
+        f"{tmp_path / 'cm.yaml'}:12: ConfigMap/addon data[svc.yaml]: template "
+        "(projectsveltos.io/template) does not parse: "
+    )
+    assert lines[0].endswith("(rendered by EventTrigger/addon spec.policyRefs[0])")
