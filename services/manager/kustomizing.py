@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -180,8 +181,12 @@ def _build(
             at = f"{ident}) kustomize output document {doc_index}"
             doc = rendering.render_text(doc, values, flavour="go", name=at)
             manifests.extend(rendering.parse_manifests(doc, out_where))
-    else:
-        manifests = rendering.parse_manifests(text, out_where)
+    else:  # the same objects for every instance: read once (kept as JSON)
+        key = kustomize.digest("parsed", text)
+        parsed = kustomize.memoized(
+            key, lambda: json.dumps(rendering.parse_manifests(text, out_where))
+        )
+        manifests = json.loads(parsed)
     target = str(ref.get("targetNamespace") or "")
     if target:
         manifests = [_in_namespace(m, target) for m in manifests]

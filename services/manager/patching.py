@@ -23,6 +23,7 @@ event-manager, so it is never applied.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -40,6 +41,8 @@ TARGET_FIELDS = ("group", "version", "kind", "name", "namespace")
 SELECTOR_FIELDS = ("labelSelector", "annotationSelector")
 #: an annotation that tells the patched objects apart in kustomize's output (removed after)
 MARK = "ripple.projectsveltos.io/patch-index"
+# libyaml's safe loader when PyYAML was built with it
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def checked(patches: Sequence[Any], owner: str) -> list[dict[str, Any]]:
@@ -74,20 +77,40 @@ def checked(patches: Sequence[Any], owner: str) -> list[dict[str, Any]]:
 
 def _regex(pattern: str, where: str) -> Any:
     try:
-        return re2.compile(pattern)
+        return _compiled(pattern)
     except re2.error as exc:
         raise InstantiationError(
             f"{where}: invalid regular expression {pattern!r}: {exc}"
         ) from None
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> Any:
+    return re2.compile(pattern)
+
+
 def _selector(text: str, where: str) -> Any:
     if not text:
         return None
     try:
-        return parse_selector(text)
+        return _parsed_selector(text)
     except InvalidSelector as exc:
         raise InstantiationError(f"{where}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_selector(text: str) -> Any:
+    return parse_selector(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _operations(text: str) -> tuple[Any, ...] | None:
+    """A JSON 6902 patch's operations (None when it is not a list: kustomize says why)."""
+    try:
+        ops = yaml.load(text, _LOADER)
+    except yaml.YAMLError:
+        return None
+    return tuple(ops) if isinstance(ops, list) else None
 
 
 def _check_strategic_merge(text: str, where: str) -> None:
@@ -145,12 +168,9 @@ def applicable(patch: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, An
     text = str(patch["patch"])
     if not is_json_patch(text):
         return dict(patch)
-    try:
-        ops = yaml.safe_load(text)
-    except yaml.YAMLError:
+    ops = _operations(text)
+    if ops is None:
         return dict(patch)  # kustomize reports it
-    if not isinstance(ops, list):
-        return dict(patch)
     kept = [
         op
         for op in ops
@@ -165,7 +185,7 @@ def applicable(patch: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, An
         return None
     if len(kept) == len(ops):
         return dict(patch)
-    return {**patch, "patch": json.dumps(kept)}
+    return {**patch, "patch": json.dumps(list(kept))}
 
 
 def _exists(obj: Any, pointer: str) -> bool:
@@ -205,23 +225,18 @@ def apply(
             continue
         meta = dict(obj.get("metadata") or {})
         meta["annotations"] = {**(meta.get("annotations") or {}), MARK: str(index)}
-        files[f"o{index}/object.yaml"] = yaml.safe_dump({**obj, "metadata": meta})
-        files[f"o{index}/kustomization.yaml"] = yaml.safe_dump(
-            {"resources": ["object.yaml"], "patches": kept}, sort_keys=False
+        # JSON is YAML, and much faster to write
+        files[f"o{index}/object.yaml"] = json.dumps({**obj, "metadata": meta})
+        files[f"o{index}/kustomization.yaml"] = json.dumps(
+            {"resources": ["object.yaml"], "patches": kept}
         )
         todo.append(index)
     if not todo:
         return out
-    files["kustomization.yaml"] = yaml.safe_dump(
-        {"resources": [f"o{i}" for i in todo], "sortOptions": {"order": "fifo"}}, sort_keys=False
+    files["kustomization.yaml"] = json.dumps(
+        {"resources": [f"o{i}" for i in todo], "sortOptions": {"order": "fifo"}}
     )
-    try:
-        text = kustomize.build_files(files, f"{where} spec.patches")
-    except kustomize.KustomizeFailed as exc:
-        raise InstantiationError(
-            f"{where} spec.patches: {_name_objects(str(exc), objects)}"
-        ) from None
-    built = rendering.parse_manifests(text, f"{where} spec.patches output")
+    built = _built(files, where, objects)
     for index in todo:
         out[index] = None  # deleted unless found in the output
     unmarked = []
@@ -242,6 +257,25 @@ def apply(
             )
         for index, obj in zip(todo, built, strict=True):
             out[index] = obj
+    return out
+
+
+def _built(
+    files: Mapping[str, str], where: str, objects: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The objects kustomize builds from ``files``, read once per distinct input (kept as
+    JSON: a copy per recall costs little)."""
+
+    def parsed() -> str:
+        text = kustomize.build_files(files, f"{where} spec.patches")
+        return json.dumps(rendering.parse_manifests(text, f"{where} spec.patches output"))
+
+    key = kustomize.digest("parsed", *(p for n in sorted(files) for p in (n, files[n])))
+    try:
+        out: list[dict[str, Any]] = json.loads(kustomize.memoized(key, parsed))
+    except kustomize.KustomizeFailed as exc:
+        message = _name_objects(str(exc), objects)
+        raise InstantiationError(f"{where} spec.patches: {message}") from None
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import tarfile
+from gzip import compress as gzip_compress
 from typing import Any
 
 import yaml
@@ -60,13 +61,14 @@ BASE = {
 def archive(files: dict[str, str], *, gzip: bool = True, prefix: str = "./") -> bytes:
     """A tar(.gz) of ``files`` (path -> text), as ``tar -czf x -C dir .`` makes it."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz" if gzip else "w") as tar:
+    with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, text in sorted(files.items()):
             data = text.encode()
             info = tarfile.TarInfo(prefix + name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    # the same bytes for the same files (gzip's header time fixed)
+    return gzip_compress(buf.getvalue(), mtime=0) if gzip else buf.getvalue()
 
 
 def configmap(name: str, files: dict[str, str], namespace: str = "default") -> dict[str, Any]:
