@@ -114,7 +114,13 @@ def definition_views(
             for cluster, e in agent_errors
             if e.startswith(prefix) and (line := _uncounted(e, prefix, cluster in counted))
         ]
-        errors += [line for _, line in evaluation.get(name, [])]
+        lines = [line for _, line in evaluation.get(name, [])]
+        errors += lines[:MAX_EVALUATION_CLUSTERS]
+        if len(lines) > MAX_EVALUATION_CLUSTERS:
+            errors.append(
+                f"... and {len(lines) - MAX_EVALUATION_CLUSTERS} more clusters with objects "
+                "that fail evaluation (GET /v1/reports lists their errors)"
+            )
         errors += problems.get(("EventSource", name), [])
         views[("EventSource", name)] = DefinitionView(
             "EventSource", name, tuple(sorted(by_source.get(name, []), key=str)), tuple(errors)
@@ -143,6 +149,9 @@ def definition_views(
 
 MAX_EXAMPLES = 3
 """Per-object evaluation errors quoted per cluster in an EventSource's status."""
+MAX_EVALUATION_CLUSTERS = 20
+"""Clusters whose per-object evaluation errors an EventSource's status lists (the others
+are counted)."""
 
 
 def evaluation_problems(

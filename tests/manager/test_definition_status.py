@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from services.manager.inputs import Inputs
+from services.manager.model import ClusterKey
 from services.manager.outputs import DESIRED, PROFILES
 from services.manager.publication import Publication
 from services.manager.reconcilemetrics import state_gauges
@@ -315,4 +316,23 @@ def test_new_instantiation_errors_are_logged_once_with_their_pair(caplog: Any) -
     lines = [r for r in caplog.records if r.name == "services.manager.selection"]
     assert [r.getMessage()[:21] for r in lines[:3]] == ["instantiation failed:"] * 3
     assert lines[3].getMessage() == "instantiation failed for 2 more instances"
-    assert len(lines) == 4 and {r.obj for r in lines} == {f"t {A}"}  # type: ignore[attr-defined]
+    assert len(lines) == 4 and {getattr(r, "obj", None) for r in lines} == {f"t {A}"}
+
+
+def test_per_object_errors_of_many_clusters_are_bounded() -> None:
+    from services.manager.matchsets import MatchSet
+    from services.manager.statuses import MAX_EVALUATION_CLUSTERS
+
+    state = new_state()
+    sets = {}
+    for n in range(MAX_EVALUATION_CLUSTERS + 4):
+        key = ClusterKey("default", f"c{n:03}", "sveltos")
+        matches = MatchSet(key, "svc")
+        message = head([("s", "boom")]).message
+        assert message is not None and isinstance(message.data, m.MatchHead)
+        matches.set_head(message.data)
+        sets[(key, "svc")] = matches
+    errors = definition_views(state, {}, match_sets=sets)["eventsource.svc"].errors
+    assert len(errors) == MAX_EVALUATION_CLUSTERS + 1
+    assert errors[0].startswith("sveltos:default/c000: 1 object fails evaluation")
+    assert errors[-1].startswith("... and 4 more clusters with objects that fail evaluation")
