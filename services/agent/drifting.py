@@ -11,6 +11,20 @@ profile, and the release it belongs to is marked *forced* (:meth:`DriftIndex.for
 upgraded again although its chart and values did not change, which applies its objects
 again. While an apply is under way its release objects are not tracked
 (:meth:`DriftIndex.hold_releases`): the apply's own writes are not drift.
+
+Drift is judged from a known baseline, so that no edit goes unnoticed whenever it happens:
+
+- the objects an apply is about to write are tracked BEFORE it writes them
+  (:meth:`DriftIndex.expect`): an edit made between the apply's write and the end of the
+  apply, seen by an informer already running, is drift (it used to be ignored: the objects
+  were tracked only once the apply was over);
+- an informer's list (its first one, and every relist) ends with a check of every tracked
+  object it holds against the latest desired manifest (:meth:`DriftIndex.baseline`) and of
+  the tracked objects it lacks (:meth:`DriftIndex.missing`): an edit made before the list
+  shows even when its event was handled before the object was tracked.
+
+The apply's own writes are never drift: the live object is always compared with the latest
+desired state, which is what the apply writes.
 """
 
 from __future__ import annotations
@@ -77,6 +91,13 @@ class DriftIndex:
             self.owner[normal_key(key)] = profile
             self.released[normal_key(key)] = (ref, manifest)
 
+    def expect(self, profile: str, keys: Iterable[ObjectKey]) -> None:
+        """An apply of ``profile`` (drift detection on) is about to write ``keys``: they are
+        tracked from now on, in addition to what it holds (replaced by :meth:`track` when
+        the apply is over, or dropped by :meth:`untrack` when it failed)."""
+        for key in keys:
+            self.owner[normal_key(key)] = profile
+
     def untrack(self, profile: str) -> None:
         self.owner = {k: p for k, p in self.owner.items() if p != profile}
         self.released = {k: v for k, v in self.released.items() if k in self.owner}
@@ -142,6 +163,28 @@ class DriftIndex:
             where = drifted(self.released[key][1], live)
             return self._drift(profile, key, where) if where else None
         return None
+
+    def baseline(
+        self,
+        gvk: GVK,
+        cached: Iterable[dict[str, Any]],
+        desired_of: Callable[[str], m.DesiredState | None],
+    ) -> list[Drift]:
+        """The drift of every tracked object of ``gvk`` an informer holds after a complete
+        list (``cached``), judged against the latest desired state: the baseline from which
+        later events are judged, whatever was seen (or not) before."""
+        if not self.owner:
+            return []
+        out = []
+        for live in cached:
+            if (live.get("apiVersion"), live.get("kind")) != (gvk.api_version, gvk.kind):
+                continue
+            if normal_key(object_key(live)) not in self.owner:
+                continue
+            drift = self.check("MODIFIED", live, desired_of)
+            if drift is not None:
+                out.append(drift)
+        return out
 
     def missing(self, gvk: GVK, present: Iterable[ObjectKey]) -> list[Drift]:
         """Deployed objects of ``gvk`` absent from a complete list (``present``): deleted

@@ -46,6 +46,8 @@ from shared.runtime.tracing import Origin
 
 log = logging.getLogger(__name__)
 
+object_key = ObjectKey.of
+
 INLINE_REPORT = 200
 """Reports of up to this many objects are built on the loop (a thread costs more)."""
 
@@ -101,6 +103,8 @@ async def _apply(
     if plan.write_ahead is not None:  # everything this apply may leave behind, first
         await agent.stores.outcomes.put(m.envelope(plan.write_ahead))
     state.drift.hold_releases(profile)  # the apply's own writes are not drift
+    if plan.drift_detection and not plan.dry_run:  # an edit right after a write is drift
+        state.drift.expect(profile, (object_key(manifest) for manifest, _ in plan.objects))
     origin = state.origins.get(profile)
     with tracing.span("apply", parent=origin, attributes=_apply_attributes(agent, profile)) as span:
         await _apply_traced(agent, profile, plan, wanted, tracing.carried(span, origin))

@@ -298,10 +298,14 @@ def on_informer_event(agent: Agent, item: WatchEvent) -> None:
         _deliver(agent, seen, Origin(item.at) if seen.changes else None)
     if item.key.identity or item.key.namespace or not state.drift.owner:
         return  # drift is watched as the agent itself, in every namespace
-    if item.event.type == "SYNCED":
+    if item.event.type == "SYNCED":  # the baseline: every tracked object, as listed
         present = agent.watches.cached_keys(item.key)
         for gone in state.drift.missing(item.key.gvk, present):
             _reapply(agent, gone)
+        cached = (agent.watches.current(item.key, key) for key in present)
+        listed = (obj for obj in cached if obj is not None)
+        for changed in state.drift.baseline(item.key.gvk, listed, state.wanted.get):
+            _reapply(agent, changed)
         return
     drift = state.drift.check(item.event.type, item.event.obj, state.wanted.get)
     if drift is not None:

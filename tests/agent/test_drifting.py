@@ -170,3 +170,47 @@ def test_drift_of_a_release_object_forces_an_upgrade_of_that_release() -> None:
     index.track("p", [], objects)
     gone = index.missing(GVK("rbac.authorization.k8s.io/v1", "ClusterRole"), [])
     assert [d.where for d in gone] == ["deleted"] and index.forced_of("p") == {("apps", "r1")}
+
+
+# -- a known baseline (issue 15 item 9: edits before the drift informer's first list) ---------
+def test_an_edit_right_after_the_first_apply_wrote_is_drift() -> None:
+    """The objects of an apply are tracked before it writes them: an informer already
+    running (another profile's, an EventSource's) may deliver an edit made right after the
+    write while the apply is still under way. It used to be dropped (not tracked yet), and
+    no later event came."""
+    from services.agent.drifting import DriftIndex
+    from shared.kube import ObjectKey
+    from tests.agent.helpers import desired
+
+    index = DriftIndex()
+    want = desired("p", DESIRED)
+    index.expect("p", [ObjectKey("v1", "ConfigMap", "default", "x")])
+    assert index.check("MODIFIED", live(), lambda _p: want) is None, "the apply's own write"
+    drift = index.check("MODIFIED", live(data={"k": "edited"}), lambda _p: want)
+    assert drift is not None and (drift.profile, drift.where) == ("p", ".data.k")
+    # expected objects add to what the profile holds; the apply's end replaces them
+    index.track("q", [ObjectKey("v1", "ConfigMap", "default", "other")])
+    index.expect("q", [ObjectKey("v1", "ConfigMap", "default", "y")])
+    assert set(index.owner.values()) == {"p", "q"} and len(index.owner) == 3
+    index.untrack("q")  # a failed apply: nothing of q is tracked
+    assert set(index.owner) == {ObjectKey("v1", "ConfigMap", "default", "x")}
+
+
+def test_a_complete_list_is_the_baseline_of_every_tracked_object() -> None:
+    """After an informer's list, every tracked object it holds is judged against the latest
+    desired state, whatever its events said before it was tracked."""
+    from services.agent.drifting import DriftIndex
+    from shared.kube import GVK, ObjectKey
+    from tests.agent.helpers import desired
+
+    index = DriftIndex()
+    want = desired("p", DESIRED)
+    index.track("p", [ObjectKey("v1", "ConfigMap", "default", "x")])
+    edited = live(data={"k": "before-the-list"})
+    untracked = {**live(), "metadata": {"name": "y", "namespace": "default"}}
+    secret = {**edited, "kind": "Secret"}
+    cm = GVK("v1", "ConfigMap")
+    found = index.baseline(cm, [edited, untracked, secret], lambda _p: want)
+    assert [(d.profile, d.key.name, d.where) for d in found] == [("p", "x", ".data.k")]
+    assert index.baseline(cm, [live()], lambda _p: want) == [], "as applied"
+    assert index.baseline(cm, [edited], lambda _p: None) == [], "not desired: no drift"
