@@ -28,6 +28,7 @@ import logging
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -211,7 +212,7 @@ def _run(
             while sel.get_map():
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    proc.kill()
+                    _kill(proc)
                     raise KustomizeFailed(
                         f"kustomize build did not finish within {seconds:g} s: stopped"
                     )
@@ -222,7 +223,7 @@ def _run(
                         continue
                     buf: bytearray = key.data
                     if buf is out and len(out) + len(chunk) > MAX_OUTPUT_BYTES:
-                        proc.kill()
+                        _kill(proc)
                         raise KustomizeFailed(
                             f"kustomize build output is over {MAX_OUTPUT_BYTES} bytes: refused"
                         )
@@ -231,6 +232,14 @@ def _run(
                     buf += chunk
         code = proc.wait(max(deadline - time.monotonic(), 0.1))
     return code, bytes(out), bytes(err)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the build and whatever it started (its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def workspace() -> tempfile.TemporaryDirectory[str]:

@@ -233,3 +233,20 @@ def test_the_manager_watches_what_kustomization_refs_name() -> None:
     assert not kustomizing.referenced(spec, "ConfigMap", "other")
     assert kustomizing.referenced(spec, "Secret", "anything")  # a template may name it
     assert not kustomizing.referenced({}, "ConfigMap", "kust")
+
+
+def test_a_build_is_bounded_in_time_and_output() -> None:
+    env = {"PATH": "/usr/bin:/bin"}
+    with pytest.raises(InstantiationError, match="output is over"):
+        kustomize._run(["/bin/sh", "-c", "yes"], env, "/", 5.0)
+    with pytest.raises(InstantiationError, match=r"did not finish within 0\.2 s"):
+        kustomize._run(["/bin/sh", "-c", "exec sleep 30"], env, "/", 0.2)
+    code, out, err = kustomize._run(["/bin/sh", "-c", "echo out; echo err >&2"], env, "/", 5.0)
+    assert (code, out, err) == (0, b"out\n", b"err\n")
+
+
+def test_without_kubectl_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kustomize.sys, "executable", "/nonexistent/python")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(InstantiationError, match="kustomize needs kubectl"):
+        kustomize.kubectl()
