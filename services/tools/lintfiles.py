@@ -25,9 +25,16 @@ from shared.api.validation import yaml_line_inside, yaml_node_at
 from shared.api.vocabulary import CONFIG_MAP, SECRET
 from shared.api.yamlio import compose_documents
 from shared.checks import Problem, check_definition
+from shared.checks.datakeys import event_keys
 from shared.checks.definitions import TRIGGER_KINDS
 from shared.checks.problems import format_path
-from shared.checks.references import addon_template, check_reference, references, renders
+from shared.checks.references import (
+    Data,
+    addon_template,
+    check_reference,
+    references,
+    renders,
+)
 
 
 @dataclass
@@ -141,7 +148,8 @@ def lint(files: Iterable[Path]) -> list[FileReport]:
         for o in r.objects
         if o.data.get("kind") in (CONFIG_MAP.kind, SECRET.kind)
     ]
-    rendered: dict[tuple[int, bool], tuple[RawObject, str]] = {}  # (object, addon pass)
+    #: (object, addon pass, data keys) -> (object, note, data keys and why)
+    rendered: dict[tuple[int, bool, tuple[str, ...]], tuple[RawObject, str, Data]] = {}
     for report in reports:
         for obj in report.objects:
             for problem in check_definition(obj.data):
@@ -150,16 +158,22 @@ def lint(files: Iterable[Path]) -> list[FileReport]:
                 continue
             for problem in helm_problems(obj.data):
                 report.add(obj, problem)
+            data = event_keys(obj.data.get("spec"))
             for ref in references(obj.data):
                 for target in pool:
                     if not ref.matches(target.data):
                         continue
                     note = f" (rendered by {obj.ident} {format_path(ref.path)})"
                     if renders(obj.data, ref, target.data):
-                        rendered.setdefault((id(target), False), (target, note))
+                        key = (id(target), False, data[0])
+                        rendered.setdefault(key, (target, note, data))
                     elif addon_template(ref, target.data):
-                        rendered.setdefault((id(target), True), (target, note))
-    for (_, addon), (target, note) in rendered.items():
-        for problem in check_reference(target.data, addon=addon):
-            target.report.add(target, problem, note)
+                        rendered.setdefault((id(target), True, ()), (target, note, data))
+    seen: set[str] = set()  # a parse error once, whatever the triggers
+    for (_, addon, _keys), (target, note, data) in rendered.items():
+        for problem in check_reference(target.data, addon=addon, data=data):
+            line = f"{id(target)} {problem.text()}"
+            if line not in seen:
+                seen.add(line)
+                target.report.add(target, problem, note)
     return reports

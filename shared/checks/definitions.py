@@ -22,7 +22,7 @@ from typing import Any
 
 from shared.api.support import ACCEPTED_NOT_SUPPORTED, unsupported_fields
 from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER
-from shared.checks import compilers
+from shared.checks import compilers, datakeys
 from shared.checks.problems import Problem
 
 Path = tuple[str | int, ...]
@@ -40,7 +40,7 @@ HELM_TEMPLATE_FIELDS = (
     "releaseNamespace", "values",
 )  # fmt: skip
 KUSTOMIZATION_TEMPLATE_FIELDS = ("namespace", "name", "path", "targetNamespace")
-DESTINATION_TEMPLATE_FIELDS = ("namespace", "name", "kind", "apiVersion")
+DESTINATION_FIELDS = ("namespace", "name", "kind", "apiVersion")
 REF_TEMPLATE_FIELDS = ("namespace", "name", "path")
 GENERATOR_TEMPLATE_FIELDS = ("namespace", "name", "nameFormat")
 
@@ -124,21 +124,28 @@ def _lua(path: Path, code: Any) -> Iterator[Problem]:
 
 # --- triggers ----------------------------------------------------------------------------------
 
-
-def _template(path: Path, text: Any) -> Iterator[Problem]:
-    """A field the manager renders as a Go template (trigger fields are always Go)."""
-    if isinstance(text, str) and "{{" in text:
-        failure = compilers.go_template(text)
-        if failure is not None:
-            yield Problem(
-                path, f"template does not parse: {failure.message}", "error", failure.line
-            )
+#: the data keys of a template's renders, and the words that say why
+Data = tuple[tuple[str, ...], str]
 
 
-def _fields(path: Path, entry: Any, names: tuple[str, ...]) -> Iterator[Problem]:
+def _template(path: Path, text: Any, data: Data) -> Iterator[Problem]:
+    """A field the manager renders as a Go template (trigger fields are always Go), and the
+    root keys it reads that its data does not have."""
+    if not (isinstance(text, str) and "{{" in text):
+        return
+    failure = compilers.go_template(text)
+    if failure is not None:
+        yield Problem(path, f"template does not parse: {failure.message}", "error", failure.line)
+        return
+    keys, context = data
+    for name in datakeys.missing_keys(text, keys):
+        yield Problem(path, datakeys.describe(name, keys, context=context), "warning")
+
+
+def _fields(path: Path, entry: Any, names: tuple[str, ...], data: Data) -> Iterator[Problem]:
     if isinstance(entry, Mapping):
         for name in names:
-            yield from _template((*path, name), entry.get(name))
+            yield from _template((*path, name), entry.get(name), data)
 
 
 def _entries(spec: Mapping[str, Any], key: str) -> Iterator[tuple[Path, Mapping[str, Any]]]:
@@ -149,40 +156,45 @@ def _entries(spec: Mapping[str, Any], key: str) -> Iterator[tuple[Path, Mapping[
                 yield ("spec", key, i), entry
 
 
-def _values_from(path: Path, entry: Mapping[str, Any]) -> Iterator[Problem]:
+def _values_from(path: Path, entry: Mapping[str, Any], data: Data) -> Iterator[Problem]:
     value = entry.get("valuesFrom")
     if isinstance(value, list):
         for j, vf in enumerate(value):
-            yield from _fields((*path, "valuesFrom", j), vf, ("namespace", "name"))
+            yield from _fields((*path, "valuesFrom", j), vf, ("namespace", "name"), data)
 
 
 def _trigger(spec: Mapping[str, Any]) -> Iterator[Problem]:
-    for key in ("profileNameFormat", "eventSourceName", "cloudEventAction"):
-        yield from _template(("spec", key), spec.get(key))
-    yield from _fields(
-        ("spec", "destinationCluster"), spec.get("destinationCluster"), DESTINATION_TEMPLATE_FIELDS
+    data = datakeys.event_keys(dict(spec))
+    yield from _template(
+        ("spec", "eventSourceName"),
+        spec.get("eventSourceName"),
+        (datakeys.EVENT_SOURCE_NAME_KEYS, "of eventSourceName"),
     )
+    for key in ("profileNameFormat", "cloudEventAction"):
+        yield from _template(("spec", key), spec.get(key), data)
+    destination = spec.get("destinationCluster")
+    yield from _fields(("spec", "destinationCluster"), destination, DESTINATION_FIELDS, data)
     for path, ref in _entries(spec, "policyRefs"):
-        yield from _fields(path, ref, REF_TEMPLATE_FIELDS)
+        yield from _fields(path, ref, REF_TEMPLATE_FIELDS, data)
     for path, chart in _entries(spec, "helmCharts"):
-        yield from _fields(path, chart, HELM_TEMPLATE_FIELDS)
-        yield from _values_from(path, chart)
+        yield from _fields(path, chart, HELM_TEMPLATE_FIELDS, data)
+        yield from _values_from(path, chart, data)
     for path, kustomization in _entries(spec, "kustomizationRefs"):
-        yield from _fields(path, kustomization, KUSTOMIZATION_TEMPLATE_FIELDS)
+        yield from _fields(path, kustomization, KUSTOMIZATION_TEMPLATE_FIELDS, data)
         components = kustomization.get("components")
         if isinstance(components, list):
             for k, text in enumerate(components):
-                yield from _template((*path, "components", k), text)
+                yield from _template((*path, "components", k), text, data)
         values = kustomization.get("values")
         if isinstance(values, Mapping):
             for name, text in values.items():
-                yield from _template((*path, "values", str(name)), text)
-        yield from _values_from(path, kustomization)
+                yield from _template((*path, "values", str(name)), text, data)
+        yield from _values_from(path, kustomization, data)
     for path, ref in _entries(spec, "templateResourceRefs"):
-        yield from _fields((*path, "resource"), ref.get("resource"), ("namespace", "name"))
+        yield from _fields((*path, "resource"), ref.get("resource"), ("namespace", "name"), data)
     for key in ("configMapGenerator", "secretGenerator"):
         for path, gen in _entries(spec, key):
-            yield from _fields(path, gen, GENERATOR_TEMPLATE_FIELDS)
+            yield from _fields(path, gen, GENERATOR_TEMPLATE_FIELDS, data)
     action = spec.get("cloudEventAction")
     if isinstance(action, str) and action.strip() and spec.get("oneForEvent") is not True:
         yield Problem(

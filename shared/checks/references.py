@@ -30,11 +30,12 @@ from shared.api.vocabulary import (
     LEGACY_TEMPLATE_ANNOTATION,
     SECRET,
 )
-from shared.checks import compilers
+from shared.checks import compilers, datakeys
 from shared.checks.problems import Problem
 from shared.templating import flavour_of
 
 Path = tuple[str | int, ...]
+Data = tuple[tuple[str, ...], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +118,14 @@ def addon_template(ref: Reference, obj: Mapping[str, Any]) -> bool:
     return isinstance(annotations, Mapping) and LEGACY_TEMPLATE_ANNOTATION in annotations
 
 
-def check_reference(obj: Mapping[str, Any], *, addon: bool = False) -> list[Problem]:
+def check_reference(
+    obj: Mapping[str, Any], *, addon: bool = False, data: Data | None = None
+) -> list[Problem]:
     """Each data key of a ConfigMap/Secret parsed in its flavour (``addon``: as the second
     pass parses it, Go with addon-controller's functions); a Secret's ``data`` is decoded
-    first (its lines are then those of the decoded value)."""
+    first (its lines are then those of the decoded value). ``data``: the keys of the
+    template data its renders get (the second pass's when ``addon``), and why; a key read
+    that is not among them is a warning."""
     meta = obj.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
     try:
@@ -128,24 +133,25 @@ def check_reference(obj: Mapping[str, Any], *, addon: bool = False) -> list[Prob
     except ValueError as exc:
         path: Path = ("metadata", "annotations", FLAVOUR_ANNOTATION)
         return [Problem(path, str(exc).split(": ", 1)[-1], "error")]
-    if addon:
-        flavour = "go"
+    funcs, what = "sveltos", "Jinja2 template" if flavour == "jinja" else "template"
+    keys, context = data or ((), "")
+    if addon:  # the second pass: Go, addon-controller's functions and data
+        flavour, funcs, what = "go", "sveltos-addon", "template (projectsveltos.io/template)"
+        keys, context = datakeys.ADDON_KEYS, "of the second pass"
     problems: list[Problem] = []
     for path, decoded, text in _entries(obj):
-        if not isinstance(text, str):
+        if not isinstance(text, str) or (flavour == "go" and "{{" not in text):
             continue
-        if flavour == "go" and "{{" not in text:
-            continue
-        if addon:
-            failure = compilers.go_template(text, "sveltos-addon")
+        if flavour == "go":
+            failure = compilers.go_template(text, funcs)
         else:
-            failure = compilers.template(text, flavour)
+            failure = compilers.jinja_template(text)
         if failure is None:
+            for name in datakeys.missing_keys(text, keys, flavour, funcs) if keys else ():
+                message = datakeys.describe(name, keys, flavour, context)
+                problems.append(Problem(path, message, "warning"))
             continue
-        name = "Jinja2 template" if flavour == "jinja" else "template"
-        if addon:
-            name = "template (projectsveltos.io/template)"
-        message = f"{name} does not parse: {failure.message}"
+        message = f"{what} does not parse: {failure.message}"
         if decoded:  # lines of the decoded value are no lines of the file
             at = f"line {failure.line} of " if failure.line is not None else ""
             problems.append(Problem(path, f"{message} ({at}the base64-decoded value)"))

@@ -240,6 +240,7 @@ metadata:
 spec:
   sourceClusterSelector: {matchLabels: {env: prod}}
   eventSourceName: es
+  oneForEvent: true
   helmCharts:
   - repositoryURL: gitrepository://flux-system/flux-system/charts/app
     repositoryName: app
@@ -275,13 +276,13 @@ def test_helm_charts_are_checked_as_the_agent_reads_them(tmp_path: Path) -> None
     path.write_text(HELM)
     code, lines = run(str(path))
     assert lines == [
-        f"{path}:9: EventTrigger/charts spec.helmCharts[0].repositoryURL: warning: accepted, not "
+        f"{path}:10: EventTrigger/charts spec.helmCharts[0].repositoryURL: warning: accepted, not "
         "supported by Ripple: Flux sources are not fetched; this release fails in the profile's "
         "status",
-        f"{path}:19: EventTrigger/charts spec.helmCharts[1].releaseName: releaseName "
+        f"{path}:20: EventTrigger/charts spec.helmCharts[1].releaseName: releaseName "
         "'Kyverno_Latest' is not a DNS-1123 name (lower case letters, digits, '-' and '.', "
         "starting and ending with a letter or digit)",
-        f"{path}:34: EventTrigger/charts spec.helmCharts[3].options.wait: warning: accepted, not "
+        f"{path}:35: EventTrigger/charts spec.helmCharts[3].options.wait: warning: accepted, not "
         "supported by Ripple: Ripple never waits for readiness",
         "0 passed, 1 failed",
     ]
@@ -307,3 +308,44 @@ def test_content_for_the_second_pass_is_parsed_with_addon_controllers_functions(
         "(projectsveltos.io/template) does not parse: "
     )
     assert lines[0].endswith("(rendered by EventTrigger/addon spec.policyRefs[0])")
+
+
+def test_data_keys_that_the_instances_will_not_have(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    text = trigger(profile="p-{{ .MatchingResources }}").replace(
+        "eventSourceName: t", "eventSourceName: '{{ .MatchingResource.Name }}'"
+    )
+    path.write_text(text)
+    code, lines = run(str(path))
+    assert lines == [
+        f"{path}:8: EventTrigger/t spec.eventSourceName: warning: .MatchingResource is not in "
+        "the template data of eventSourceName (.Cluster, .ClusterNamespace, .ClusterName): "
+        "rendering fails",
+        f"{path}:10: EventTrigger/t spec.profileNameFormat: warning: .MatchingResources is not "
+        "in the template data of a oneForEvent: true trigger (.MatchingResource, .Resource, "
+        ".CloudEvent, .Cluster): rendering fails; .MatchingResources exists only with "
+        "oneForEvent: false (with true, .MatchingResource)",
+        "1 passed, 0 failed",
+    ]
+    assert code == 0
+
+
+def test_data_keys_of_referenced_templates_in_their_flavour(tmp_path: Path) -> None:
+    all_resources = trigger(name="jinja").replace("  oneForEvent: true\n", "")
+    (tmp_path / "t.yaml").write_text(all_resources.replace("p-{{ .MatchingResource.Name }}", "p"))
+    cm = TEMPLATE_CM.format(
+        name="jinja",
+        annotations="{projectsveltos.io/instantiate: ok, ripple.io/template-flavour: jinja}",
+        body="'{{ MatchingResource.Name }}{% for r in MatchingResources %}{{ r.Name }}{% endfor %}'",
+    )
+    (tmp_path / "cm.yaml").write_text(cm)
+    code, lines = run(str(tmp_path))
+    assert lines == [
+        f"{tmp_path / 'cm.yaml'}:8: ConfigMap/jinja data[svc.yaml]: warning: MatchingResource is "
+        "not in the template data of a oneForEvent: false trigger (MatchingResources, Resources, "
+        "CloudEvents, Cluster): rendering fails; MatchingResource exists only with oneForEvent: "
+        "true (with false, range over MatchingResources) (rendered by EventTrigger/jinja "
+        "spec.policyRefs[0])",
+        "2 passed, 0 failed",
+    ]
+    assert code == 0
