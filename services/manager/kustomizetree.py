@@ -30,7 +30,13 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 
 
 class KustomizeFailed(InstantiationError):
-    """A kustomize build that failed or was refused (the message says which, and why)."""
+    """A kustomize build that failed or was refused (the message says which, and why).
+    ``transient``: the machine failed, not the input (a timeout, no kubectl, a full disk):
+    worth trying again later."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 # -- archives -----------------------------------------------------------------------------------
@@ -66,7 +72,7 @@ def extract(archive: bytes, dest: Path) -> None:
                         continue
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(source.read(member.size))
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
         raise KustomizeFailed(f"not a tar.gz archive: {exc}") from None
 
 
