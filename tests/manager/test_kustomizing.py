@@ -256,7 +256,7 @@ def test_a_failure_of_the_machine_is_an_error_remembered_for_a_while() -> None:
     def full_disk() -> str:
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(InstantiationError, match="could not run: .*No space left on device"):
+    with pytest.raises(InstantiationError, match=r"could not run: .*No space left on device"):
         kustomize.memoized("machine", full_disk)
     ok, _, until = kustomize._memo["machine"]
     assert not ok and until > 0  # tried again after TIMEOUT_MEMORY, not remembered for good
