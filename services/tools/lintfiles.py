@@ -2,9 +2,10 @@
 
 Per file: the structure checks of :mod:`shared.api.loading` (their errors and warnings as
 they word them), then the static checks of :mod:`shared.checks` on each object as written:
-Lua and CEL of EventSources, the Go templates of triggers, the fields Ripple accepts and
-does not act on (:mod:`shared.api.support`), and the templates of the ConfigMaps/Secrets a
-trigger renders when they are among the files given. A static problem is one line,
+Lua, CEL and regular expressions of EventSources, the Go templates of triggers and the data
+keys they read, the fields Ripple accepts and does not act on (:mod:`shared.api.support`),
+the helmCharts entries as the agents read them (:mod:`services.tools.linthelm`), and the
+templates of the ConfigMaps/Secrets a trigger renders when they are among the files given. A static problem is one line,
 ``FILE:LINE: Kind/name field: message`` (``warning: `` before the message of a warning),
 where LINE is the line of the field in the file, or the line inside a multi-line script or
 template.

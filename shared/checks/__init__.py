@@ -7,8 +7,10 @@ Public API::
     problems[0].field, .message, .severity ("error" | "warning"), .line (inside the text)
 
     from shared.checks import compilers
-    compilers.lua(code) / cel(rule) / go_template(text) / jinja_template(text)
-        # -> None, or Failure(message, line); cached by text
+    compilers.lua(code) / cel(rule) / go_template(text, funcs) / jinja_template(text)
+        / go_regexp(pattern)                # -> None, or Failure(message, line); cached
+    from shared.checks.datakeys import missing_keys   # root keys a template reads, not in its data
+    from shared.checks.references import references, check_reference   # ConfigMaps it renders
 
 ``error``: the definition cannot work as written (the manager refuses it, keeping the last
 valid version; ``ripple lint`` fails the file). ``warning``: it works, with the problem shown

@@ -7,7 +7,8 @@
   ``evaluateCEL`` rule compiled: a warning (Sveltos counts a rule that does not compile as
   false, and so does the agent).
 * Triggers: every field the manager renders as a Go template (sveltos-semantics 4.1, 4.6)
-  parsed: an error (every instance would fail to render); the fields Ripple accepts and does
+  parsed: an error (every instance would fail to render); a root key it reads that its data
+  will not have (:mod:`shared.checks.datakeys`): a warning; the fields Ripple accepts and does
   not act on (:mod:`shared.api.support`): warnings; ``cloudEventAction`` without
   ``oneForEvent``: a warning (Sveltos ignores it then).
 
