@@ -109,7 +109,7 @@ class Applier:
                     log.info("DryRun: would %s", dryrun.VERBS[report.action], extra={"obj": obj})
                     continue
                 if key.namespace and normal_key(key) not in options.skip_namespace:
-                    self._namespace(key.namespace, namespaces)
+                    self._namespace(key.namespace, namespaces, result)
                 applied = self.client.apply(stamped, field_manager=FIELD_MANAGER, force=True)
                 key = object_key(applied) if applied.get("metadata") else key
             except (KubeError, ownership.NotStampable) as exc:
@@ -159,11 +159,12 @@ class Applier:
         proposed = self.client.apply(stamped, field_manager=FIELD_MANAGER, dry_run=True)
         return dryrun.would(key, live, proposed)
 
-    def _namespace(self, namespace: str, known: set[str]) -> None:
+    def _namespace(self, namespace: str, known: set[str], result: ApplyResult) -> None:
         """Create ``namespace`` when it does not exist (once per apply)."""
         if namespace in known:
             return
         if self.client.ensure_namespace(namespace):
+            result.namespaces_created += 1
             log.info("namespace created", extra={"obj": f"{self.cluster}:Namespace/{namespace}"})
         known.add(namespace)
 

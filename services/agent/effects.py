@@ -144,6 +144,10 @@ async def _apply_traced(
     state.counts.applies += 1
     state.counts.add_releases(result.releases, plan.dry_run)
     _requeue_previous_owners(agent, profile, result.taken_over)
+    if not plan.dry_run:
+        state.counts.conflicts += sum(r.action == "Conflict" for r in result.reports)
+    state.counts.takeovers += len(result.taken_over)
+    state.counts.namespaces_created += result.namespaces_created
     record = planning.settle_apply(agent.cluster, plan, wanted, result)
     state.records[profile] = record
     if record.deployed:

@@ -97,6 +97,21 @@ def snapshot(state: AgentState, *, watches: int = 0, invalid: int = 0) -> Metric
             "Profiles applied again because a deployed object drifted",
             c.drift_reapplies,
         ),
+        "conflicts_total": (
+            "counter",
+            "Objects not applied: another profile of an equal or lower tier owns them",
+            c.conflicts,
+        ),
+        "takeovers_total": (
+            "counter",
+            "Objects taken over from another profile of a higher tier",
+            c.takeovers,
+        ),
+        "namespaces_created_total": (
+            "counter",
+            "Missing namespaces created before applying an object",
+            c.namespaces_created,
+        ),
         "invalid_messages_total": ("counter", "Unreadable NATS values skipped", invalid),
         "cloudevents_rejected_total": (
             "counter",

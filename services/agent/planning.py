@@ -84,6 +84,7 @@ class ApplyResult:
     taken_over: list[tuple[ObjectKey, str]] = field(default_factory=list)
     #: what a DryRun could not evaluate (it is retried; its outcome still says DryRun)
     errors: list[str] = field(default_factory=list)
+    namespaces_created: int = 0
 
     @property
     def failed(self) -> bool:

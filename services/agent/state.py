@@ -48,6 +48,9 @@ class Counts:
     removals: int = 0
     removal_failures: int = 0
     drift_reapplies: int = 0
+    conflicts: int = 0
+    takeovers: int = 0
+    namespaces_created: int = 0
     helm_installs: int = 0
     helm_upgrades: int = 0
     helm_uninstalls: int = 0

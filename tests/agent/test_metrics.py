@@ -25,6 +25,15 @@ def test_agent_metrics_exposition() -> None:
     assert "# TYPE ripple_agent_workqueue_reports_failures_total counter" in text
 
 
+def test_conflicts_takeovers_and_namespaces_are_counted() -> None:
+    state = AgentState(CLUSTER)
+    state.counts.conflicts, state.counts.takeovers, state.counts.namespaces_created = 2, 1, 3
+    text = exposition("ripple_agent", lambda: snapshot(state, watches=0, invalid=0)).decode()
+    assert "ripple_agent_conflicts_total 2.0" in text
+    assert "ripple_agent_takeovers_total 1.0" in text
+    assert "ripple_agent_namespaces_created_total 3.0" in text
+
+
 def test_frozen_objects_are_counted_at_freeze_time_not_per_scrape(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
