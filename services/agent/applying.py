@@ -90,7 +90,8 @@ class Applier:
             try:
                 stamped = ownership.stamp(manifest, profile, options.tier)
                 gvk = GVK.of(stamped)
-                if self.client.namespaced(gvk):
+                namespaced = self.client.namespaced(gvk)
+                if namespaced:
                     key = normal_key(key)
                 live = self.client.get(gvk, key.namespace or None, key.name)
                 verdict = conflicts.judge(live, key, profile, options.tier)
@@ -108,7 +109,7 @@ class Applier:
                     result.reports.append(report)
                     log.info("DryRun: would %s", dryrun.VERBS[report.action], extra={"obj": obj})
                     continue
-                if key.namespace and normal_key(key) not in options.skip_namespace:
+                if namespaced and normal_key(key) not in options.skip_namespace:
                     self._namespace(key.namespace, namespaces, result)
                 applied = self.client.apply(stamped, field_manager=FIELD_MANAGER, force=True)
                 key = object_key(applied) if applied.get("metadata") else key
