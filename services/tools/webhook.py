@@ -23,6 +23,7 @@ HELP = (
     "The certificate must name the address the API server uses (the chart's Service: "
     "NAME.NAMESPACE.svc) and the CRDs' caBundle must hold the CA that signed it (docs/crds.md)."
     "\n\nExample: ripple conversion-webhook --port 9443 --tls-cert tls.crt --tls-key tls.key"
+    "\n\nLocally: ripple conversion-webhook --host 127.0.0.1 --port 9443 --cert-dir webhook-tls"
 )
 
 
@@ -33,21 +34,45 @@ def register(app: typer.Typer) -> None:
             "0.0.0.0", "--host", envvar="RIPPLE_WEBHOOK_HOST", help="Address to listen on."
         ),
         port: int = typer.Option(
-            9443, "--port", envvar="RIPPLE_WEBHOOK_PORT", help="HTTPS port (1-65535)."
+            9443,
+            "--port",
+            envvar="RIPPLE_WEBHOOK_PORT",
+            help="HTTPS port (0: any free port, printed on start).",
         ),
-        tls_cert: Path = typer.Option(
-            ...,
+        tls_cert: Path | None = typer.Option(
+            None,
             "--tls-cert",
             envvar="RIPPLE_WEBHOOK_TLS_CERT",
             help="PEM certificate (chain) served to the API server.",
         ),
-        tls_key: Path = typer.Option(
-            ..., "--tls-key", envvar="RIPPLE_WEBHOOK_TLS_KEY", help="PEM private key."
+        tls_key: Path | None = typer.Option(
+            None, "--tls-key", envvar="RIPPLE_WEBHOOK_TLS_KEY", help="PEM private key."
+        ),
+        cert_dir: Path | None = typer.Option(
+            None,
+            "--cert-dir",
+            envvar="RIPPLE_WEBHOOK_CERT_DIR",
+            help=(
+                "Instead of --tls-cert/--tls-key: make (once) a CA and a certificate for --host "
+                "in this directory (ca.crt, tls.crt, tls.key); the CRDs' caBundle is base64 of "
+                "ca.crt. For the simulated fleet and local tries, not for production."
+            ),
         ),
         log_level: str = log_level_option("INFO", "--log-level", "Log level.", "RIPPLE_LOG_LEVEL"),
     ) -> None:
-        if not 0 < port < 65536:
-            fail(f"invalid --port {port}: use 1-65535")
+        if not 0 <= port < 65536:
+            fail(f"invalid --port {port}: use 1-65535 (0: any free port, printed on start)")
+        if cert_dir is not None:
+            if tls_cert is not None or tls_key is not None:
+                fail("--cert-dir makes the certificate: give it or --tls-cert/--tls-key, not both")
+            from services.manager.webhookcerts import ensure
+
+            hosts = [host] if host not in ("0.0.0.0", "::") else []
+            files = ensure(cert_dir, [*hosts, "127.0.0.1", "localhost"])
+            tls_cert, tls_key = files.cert, files.key
+        if tls_cert is None or tls_key is None:
+            fail("give --tls-cert and --tls-key (or --cert-dir)")
+            return
         for flag, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
             if not path.is_file():
                 fail(f"{flag} {path}: no such file")
@@ -62,8 +87,11 @@ def register(app: typer.Typer) -> None:
         except (ssl.SSLError, ValueError) as exc:
             fail(f"--tls-cert/--tls-key: not a usable certificate and key: {exc}")
         logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
-        typer.echo(f"conversion webhook on https://{host}:{port}/convert")
+
+        def started(bound: int) -> None:
+            typer.echo(f"conversion webhook on https://{host}:{bound}/convert", err=True)
+
         try:
-            asyncio.run(serve(host, port, str(tls_cert), str(tls_key)))
+            asyncio.run(serve(host, port, str(tls_cert), str(tls_key), started=started))
         except KeyboardInterrupt:
             pass
