@@ -29,6 +29,9 @@ MAX_FIELDS = 10
 MAX_VALUE = 60
 """Characters of one value shown in a report at most."""
 
+MAX_DETAILS = 20
+"""Objects named in the outcome's message at most (every one is in ``resourceReports``)."""
+
 NOTHING = "mode is DryRun. Nothing is reconciled"
 """Sveltos' words for a DryRun ClusterSummary (``DryRunReconciliationError``)."""
 
@@ -113,7 +116,9 @@ def summary(reports: Iterable[m.ResourceReport], notes: Iterable[str] = ()) -> s
         if r.action != "No Action"
     ]
     text = f"{NOTHING}: would {', '.join(parts)}" if parts else NOTHING
-    return "; ".join([text, *details, *notes])
+    more = len(details) - MAX_DETAILS
+    shown = [*details[:MAX_DETAILS], f"and {more} more (resourceReports)"] if more > 0 else details
+    return "; ".join([text, *shown, *notes])
 
 
 __all__ = ["NOTHING", "changes", "report", "summary", "update_message", "would"]

@@ -160,3 +160,11 @@ def test_an_outcome_lists_resource_reports_within_a_bound() -> None:
     )
     assert record.owed is not None
     assert len(record.owed.resource_reports) == m.MAX_RESOURCE_REPORTS
+
+
+def test_the_summary_names_a_bounded_number_of_objects() -> None:
+    reports = [dryrun.report(KEY, "Create")] * (dryrun.MAX_DETAILS + 3)
+    text = dryrun.summary(reports, ["release x: note"])
+    assert text.startswith(f"mode is DryRun. Nothing is reconciled: would create {len(reports)}; ")
+    assert text.endswith("; and 3 more (resourceReports); release x: note")
+    assert text.count("Create v1/ConfigMap/default/a") == dryrun.MAX_DETAILS
