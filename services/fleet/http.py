@@ -313,7 +313,7 @@ async def _resource(
             deleted = objs.delete_collection(
                 rt, ns if rt.namespaced else None, match, dry_run, options
             )
-            return object_response(request, await versioned.read_list(cluster, rt, deleted))
+            return object_response(request, deleted)  # a Status, as the real server
         raise ApiError.method_not_allowed(method, plural)
 
     if sub == "finalize":

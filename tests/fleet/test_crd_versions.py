@@ -210,6 +210,9 @@ def test_webhook_converts_every_read_and_write(cluster: Cluster, webhook: Webhoo
         ("ADDED", {"dimensions": {"size": 4}}),
     ]
     assert all(r["request"]["desiredAPIVersion"] for r in webhook.reviews)
+    status, body = cluster.raw("DELETE", V2)
+    assert status == 200 and body["status"] == "Success"
+    assert cluster.raw("GET", V1)[1]["items"] == []
 
 
 def test_a_failing_webhook_gives_the_real_error(cluster: Cluster, webhook: Webhook) -> None:
