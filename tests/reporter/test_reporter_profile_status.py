@@ -104,7 +104,18 @@ def put_profile(harness: Harness) -> None:
         "apiVersion": CLUSTER_PROFILE.api_version,
         "kind": "ClusterProfile",
         "metadata": {"name": PROFILE},
-        "spec": {"helmCharts": [{"chartName": "kyverno/kyverno", "releaseName": "kyverno-latest"}]},
+        "spec": {  # a valid Sveltos HelmChart (the CRD requires these fields)
+            "helmCharts": [
+                {
+                    "repositoryURL": "https://kyverno.github.io/kyverno/",
+                    "repositoryName": "kyverno",
+                    "chartName": "kyverno/kyverno",
+                    "chartVersion": "3.1.1",
+                    "releaseName": "kyverno-latest",
+                    "releaseNamespace": "kyverno",
+                }
+            ]
+        },
     }
     harness.put(
         m.ProfileState(
