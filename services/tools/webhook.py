@@ -58,6 +58,12 @@ def register(app: typer.Typer) -> None:
                 "ca.crt. For the simulated fleet and local tries, not for production."
             ),
         ),
+        ready_file: Path | None = typer.Option(
+            None,
+            "--ready-file",
+            envvar="RIPPLE_READY_FILE",
+            help="Written (with the port) once the webhook serves.",
+        ),
         log_level: str = log_level_option("INFO", "--log-level", "Log level.", "RIPPLE_LOG_LEVEL"),
     ) -> None:
         if not 0 <= port < 65536:
@@ -90,6 +96,9 @@ def register(app: typer.Typer) -> None:
 
         def started(bound: int) -> None:
             typer.echo(f"conversion webhook on https://{host}:{bound}/convert", err=True)
+            if ready_file is not None:
+                ready_file.parent.mkdir(parents=True, exist_ok=True)
+                ready_file.write_text(f"{bound}\n")
 
         try:
             asyncio.run(serve(host, port, str(tls_cert), str(tls_key), started=started))

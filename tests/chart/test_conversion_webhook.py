@@ -9,8 +9,12 @@ import asyncio
 import base64
 import contextlib
 import copy
+import json
 import ssl
+import subprocess
+import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -374,3 +378,34 @@ def test_local_certificates_are_made_once_for_the_hosts(tmp_path: Path) -> None:
     assert oct(first.key.stat().st_mode & 0o777) == "0o600"
     ca = x509.load_pem_x509_certificate(base64.b64decode(webhookcerts.ca_bundle(first)))
     x509.load_pem_x509_certificate(first.cert.read_bytes()).verify_directly_issued_by(ca)
+
+
+def test_the_command_serves_with_a_local_certificate(tmp_path: Path) -> None:
+    """What the embedded stack runs: --port 0, --cert-dir, --ready-file (with the port)."""
+    ready = tmp_path / "ready"
+    argv = [sys.executable, "-m", "services.cli", "conversion-webhook", "--host", "127.0.0.1"]
+    argv += ["--port", "0", "--cert-dir", str(tmp_path / "tls"), "--ready-file", str(ready)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        eventually(lambda: ready.exists() or proc.poll() is not None, 30, "the ready file")
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        port = int(ready.read_text())
+        trusted = ssl.create_default_context(cafile=str(tmp_path / "tls" / "ca.crt"))
+        body = {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "ConversionReview",
+            "request": {"uid": "u", "desiredAPIVersion": f"{LIB}/v1beta1", "objects": [FLAT]},
+        }
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{port}/convert",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, context=trusted, timeout=10) as resp:
+            answer = json.loads(resp.read())
+        assert answer["response"]["result"] == {"status": "Success"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()
