@@ -124,8 +124,10 @@ RBAC = [
 ]
 
 
-def fleet_hook(stack: Stack, path: str, body: dict[str, Any]) -> Any:
-    config = yaml.safe_load(stack.kubeconfig(CLUSTER).read_text())
+def fleet_hook(stack: Stack, path: str, body: dict[str, Any], cluster: str = CLUSTER) -> Any:
+    """POST one of the fleet's test hooks with its admin token (read from ``cluster``'s
+    kubeconfig)."""
+    config = yaml.safe_load(stack.kubeconfig(cluster).read_text())
     cluster = config["clusters"][0]["cluster"]
     token = config["users"][0]["user"]["token"]
     base = cluster["server"].split("/clusters/")[0]
