@@ -424,7 +424,11 @@ def test_profiles_and_their_configmaps_are_written_through_failures(harness: Har
         "apiVersion": CLUSTER_PROFILE.api_version,
         "kind": "ClusterProfile",
         "metadata": {"name": "sveltos-p1"},
-        "spec": {"policyRefs": [{"kind": "ConfigMap", "namespace": "projectsveltos"}]},
+        "spec": {  # a valid policyRef (the CRD requires its name)
+            "policyRefs": [
+                {"kind": "ConfigMap", "namespace": "projectsveltos", "name": "sveltos-cm1"}
+            ]
+        },
     }
     generated = {
         "apiVersion": "v1",
