@@ -48,7 +48,6 @@ from services.scenario import kinds, provision
 from services.scenario.charts import StackCharts
 from services.scenario.commands import agent_name, fleet_command, service_commands
 from services.scenario.credentials import NatsCredentials
-from services.scenario.errors import StackError
 from services.scenario.model import (
     MANAGEMENT,
     Fleet,
@@ -64,6 +63,7 @@ from services.scenario.processes import (
     wait_until,
 )
 from services.scenario.stacklogs import StackLogs
+from services.scenario.stackmgmt import StackManagement, with_management
 from services.scenario.stacknats import StackNats
 from shared.kube import GVK, KubeClient, KubeError
 
@@ -76,7 +76,7 @@ log = logging.getLogger(__name__)
 DEFAULT_READY_TIMEOUT = 60.0
 
 
-class Stack(StackNats, StackLogs, StackCharts):
+class Stack(StackNats, StackLogs, StackCharts, StackManagement):
     """Everything a scenario needs, up for one fleet (see the module doc).
 
     ``fleet`` is a :class:`Fleet` or the path of a ``fleet.yaml``. ``state_dir`` receives the
@@ -84,6 +84,8 @@ class Stack(StackNats, StackLogs, StackCharts):
     directory is used (and removed on a clean stop) when it is not given. ``services=False``
     brings up only NATS, the fleet, CRDs, registrations and definitions. ``secure=False``
     runs nats-server without authorization. ``charts_dir``: a scenario's ``charts/``.
+    ``management_cluster`` (``NS/NAME``): the management cluster registered and given an
+    agent, for ``deploymentType: Local`` (:mod:`services.scenario.stackmgmt`).
     """
 
     def __init__(
@@ -102,8 +104,11 @@ class Stack(StackNats, StackLogs, StackCharts):
         log_lines: int = 15,
         secure: bool = True,
         metrics: bool = False,
+        management_cluster: str | None = None,
     ) -> None:
-        self.fleet = fleet if isinstance(fleet, Fleet) else load_fleet(Path(fleet))
+        self.served_fleet = fleet if isinstance(fleet, Fleet) else load_fleet(Path(fleet))
+        self.management_cluster = management_cluster  # services.scenario.stackmgmt
+        self.fleet = with_management(self.served_fleet, management_cluster)
         self.management_dir = Path(management_dir) if management_dir else None
         self.crds_dir = Path(crds_dir) if crds_dir else None
         self.charts_dir = Path(charts_dir) if charts_dir else None
@@ -141,37 +146,6 @@ class Stack(StackNats, StackLogs, StackCharts):
     def rest_url(self) -> str | None:
         """The manager's REST API (``None`` without services)."""
         return f"http://127.0.0.1:{self.api_port}" if self.services and self.api_port else None
-
-    def kubeconfig(self, cluster: str) -> Path:
-        """The kubeconfig of ``"management"`` or of a managed cluster ``"NS/NAME"``."""
-        if cluster == MANAGEMENT:
-            return self.kubeconfig_dir / "management.kubeconfig"
-        entry = self.fleet.cluster(cluster)
-        ns, name = entry.namespace, entry.name
-        candidates = [
-            f"{stem}.kubeconfig"
-            for stem in (name, f"{ns}-{name}", f"{ns}--{name}", f"{ns}/{name}", f"{ns}_{name}")
-        ]
-        for name in candidates:
-            path = self.kubeconfig_dir / name
-            if path.exists():
-                return path
-        return self.kubeconfig_dir / candidates[0]
-
-    def client(self, cluster: str) -> KubeClient:
-        """The :class:`KubeClient` of ``"management"`` or of a managed cluster ``"NS/NAME"``."""
-        if cluster not in self._clients:
-            if cluster != MANAGEMENT:
-                self.fleet.cluster(cluster)  # KeyError with the known clusters
-            path = self.kubeconfig(cluster)
-            if not path.exists():
-                raise StackError(f"no kubeconfig for {cluster} ({path})")
-            self._clients[cluster] = KubeClient(str(path), name=cluster)
-        return self._clients[cluster]
-
-    @property
-    def management(self) -> KubeClient:
-        return self.client(MANAGEMENT)
 
     def registration(self, cluster: str) -> tuple[GVK, FleetCluster]:
         entry = self.fleet.cluster(cluster)
@@ -251,14 +225,16 @@ class Stack(StackNats, StackLogs, StackCharts):
         self.kubeconfig_dir.mkdir(parents=True, exist_ok=True)
         fleet_file = self.state_dir / "fleet.yaml"
         fleet_file.write_text(
-            yaml.safe_dump(self.fleet.model_dump(mode="json", by_alias=True), sort_keys=False)
+            yaml.safe_dump(
+                self.served_fleet.model_dump(mode="json", by_alias=True), sort_keys=False
+            )
         )
         port = self.fleet_port or free_port()
         self.fleet_port = port
         argv = fleet_command(fleet_file, self.kubeconfig_dir, port, self.log_level)
         self.fleet_process = ManagedProcess("fleet", argv, self.log_dir / "fleet.log").start()
         deadline = time.monotonic() + self.ready_timeout
-        needed = [MANAGEMENT, *(c.ref for c in self.fleet.clusters)]
+        needed = [MANAGEMENT, *(c.ref for c in self.served_fleet.clusters)]
 
         def check() -> None:
             assert self.fleet_process is not None
@@ -373,6 +349,7 @@ class Stack(StackNats, StackLogs, StackCharts):
                 env={
                     **env,
                     **(helm if cmd.name.startswith("agent-") else {}),
+                    **(self.manager_env() if cmd.name == "manager" else {}),
                     **nats_env.get(cmd.name, {}),
                 },
             )
