@@ -135,6 +135,7 @@ class Agent:
             assignments_synced=s.assignments_synced,
             desired_synced=s.desired_synced,
             initial_profiles=len(s.initial_profiles),
+            failing=self.watches.errors().keys(),
         )
         if reason:
             self.service.not_ready_reason = reason

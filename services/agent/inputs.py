@@ -281,7 +281,8 @@ def _deliver(agent: Agent, seen: observing.Observation, origin: Origin | None = 
         agent.changed(source, [change], origin)
     for source in seen.touched:
         agent.report_due(source.name)
-    if seen.knowledge:
+    if seen.knowledge:  # a list done or failing: readiness may follow
+        agent.check_ready()
         agent.status_due()
 
 

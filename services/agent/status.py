@@ -14,7 +14,7 @@ assigned EventSource's report was published complete.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -76,15 +76,23 @@ def not_ready(
     assignments_synced: bool,
     desired_synced: bool,
     initial_profiles: int,
+    failing: Collection[WatchKey] = (),
 ) -> str:
-    """Why the agent is not ready ("" when it is)."""
+    """Why the agent is not ready ("" when it is). An EventSource one of whose informers is
+    failing (``failing``: e.g. a tenant's EventSource its identity may not list, a kind
+    whose discovery fails) does not hold readiness: its failure is in the status and
+    retried with backoff, and one bad definition never keeps the agent from being ready."""
     if not assignments_synced:
         return "reading assignments"
     if not desired_synced:
         return "reading desired state"
     if initial_profiles:
         return f"applying {initial_profiles} profile(s) found at start-up"
-    waiting = sorted(s.name for s in assignments.sources.values() if not s.published)
+    waiting = sorted(
+        s.name
+        for s in assignments.sources.values()
+        if not s.published and not any(k in failing for k in s.watch_keys)
+    )
     if waiting:
         shown = ", ".join(waiting[:5]) + (", ..." if len(waiting) > 5 else "")
         return f"reports not complete yet: {shown}"

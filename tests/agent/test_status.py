@@ -63,6 +63,20 @@ def test_ready_once_inputs_are_read_profiles_handled_and_reports_published() -> 
     assert reason() == ""
 
 
+def test_an_event_source_whose_informer_fails_does_not_hold_readiness() -> None:
+    """A tenant's EventSource its identity may not list (403, retried, in the status) never
+    keeps the agent from being ready: one bad definition never stops the others."""
+    a = Assignments("c")
+    a.put("svc", event_source())
+    a.put("other", event_source(kind="Deployment"))
+    failing = a.sources["svc"].watch_keys[:1]
+    kwargs = {"assignments_synced": True, "desired_synced": True, "initial_profiles": 0}
+    assert not_ready(a, **kwargs) == "reports not complete yet: other, svc"
+    assert not_ready(a, **kwargs, failing=failing) == "reports not complete yet: other"
+    a.sources["other"].published = True
+    assert not_ready(a, **kwargs, failing=failing) == ""
+
+
 def test_evaluations_out_of_time_or_waiting_show_on_their_event_source() -> None:
     from shared.api.vocabulary import ObjectKey
 

@@ -160,17 +160,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     (root / "management").mkdir()
     docs = [*tenant_definitions("allowed", "team-a"), *tenant_definitions("forbidden", "other")]
     (root / "management" / "defs.yaml").write_text(yaml.safe_dump_all(docs))
-    with Stack(root / "fleet.yaml", root / "management", state_dir=root / "state") as s:
+    state = root / "state"
+    with Stack(root / "fleet.yaml", root / "management", state_dir=state, services=False) as s:
+        # as in a real cluster: RBAC holds (for impersonated identities too) from the start
+        c = s.client(CLUSTER)
+        for obj in RBAC:
+            c.apply(obj, field_manager="test")
+        assert fleet_hook(s, "/_fleet/clusters/c1/rbac", {"enforce": True})["enforce"] is True
+        s.start_services()  # the agent is ready although "forbidden" cannot be listed
         yield s
 
 
 def test_tenant_event_sources_use_the_tenants_rights_for_list_and_watch(stack: Stack) -> None:
     c = stack.client(CLUSTER)
-    for obj in RBAC:
-        c.apply(obj, field_manager="test")
-    assert fleet_hook(stack, "/_fleet/clusters/c1/rbac", {"enforce": True})["enforce"] is True
-    # as in a real cluster, where RBAC holds from the start: the running watches reconnect
-    fleet_hook(stack, "/_fleet/clusters/c1/cut-watches", {})
     svc = {"apiVersion": "v1", "kind": "Service", "spec": {"ports": [{"port": 80}]}}
     c.apply({**svc, "metadata": {"name": "web", "namespace": "team-a"}}, field_manager="test")
     c.apply({**svc, "metadata": {"name": "web", "namespace": "other"}}, field_manager="test")
