@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from services.manager.changes import DesiredEntry
 from services.manager.increments import plan_changes_steps
 from services.manager.matchsets import Entry, MatchSet
-from services.manager.model import ClusterKey
+from services.manager.model import ClusterKey, Report
 from services.manager.outputs import desired_state
 from services.manager.planning import PolicyRefView, TriggerView, World, plan_pair
 from services.manager.resourcerefs import kind_key
@@ -343,3 +343,17 @@ def test_a_failing_change_keeps_the_local_objects_and_charts_of_its_last_good_in
         pass
     (profile,) = pair.profiles.values()
     assert profile.error and profile.local_objects == good.local_objects
+
+
+def test_a_delete_cloud_event_takes_its_generator_outputs_with_its_profile() -> None:
+    w = world(configmap("src", {"k": "{{ .CloudEvent.subject }}"}))
+    spec = {"configMapGenerator": [{"name": "src", "nameFormat": "ce-{{ .CloudEvent.subject }}"}]}
+    t = spec_trigger(spec, one_for_event=True, cloud_event_action="{{ .CloudEvent.type }}")
+    created = {"source": "s", "subject": "x", "id": "1", "type": "Create"}
+    pair = plan_pair(t, w.clusters[A], "svc", Report(A, "svc", [], [], [created]), w)
+    ((output,),) = [p.instantiated for p in pair.profiles.values()]
+    assert output["metadata"]["name"] == "ce-x"
+    assert output["metadata"]["labels"][PREFIX + "cesubject"] == "x"
+    deleted = {**created, "id": "2", "type": "Delete"}
+    pair = plan_pair(t, w.clusters[A], "svc", Report(A, "svc", [], [], [deleted]), w)
+    assert pair.profiles == {}
