@@ -263,14 +263,18 @@ def _v1alpha1(kind: str, schema: JSON) -> JSON:
 
 
 def _early_v1beta1(kind: str, schema: JSON) -> JSON:
-    """Early v1beta1 EventSources spelt a selector's Lua ``script`` (the model accepts it):
-    the schema keeps it rather than pruning the Lua away."""
+    """Early v1beta1 EventSources spelt a selector's Lua ``script``, and the spec text spells
+    ``labelsFilters`` (the model accepts both): the schema keeps them rather than pruning the
+    Lua or the filters away (an EventSource that would then match every object)."""
     if kind == "EventSource":
         selector = at(schema, "spec.resourceSelectors.[]")
         selector["properties"]["script"] = {
             "type": "string",
             "description": "Lua (the early spelling of evaluate; use evaluate).",
         }
+        misspelt = copy.deepcopy(selector["properties"]["labelFilters"])
+        misspelt["description"] = "The spec text's spelling of labelFilters (use labelFilters)."
+        selector["properties"]["labelsFilters"] = misspelt
     return schema
 
 

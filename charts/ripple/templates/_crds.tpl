@@ -417,6 +417,31 @@ spec:
                     script:
                       type: string
                       description: Lua (the early spelling of evaluate; use evaluate).
+                    labelsFilters:
+                      description: The spec text's spelling of labelFilters (use labelFilters).
+                      type: array
+                      items:
+                        description: One label condition of a ResourceSelector (sveltos-semantics.md §1.4).
+                        type: object
+                        properties:
+                          key:
+                            description: Label key.
+                            type: string
+                            minLength: 1
+                          operation:
+                            description: Equal, Different (also matches when absent), Has, DoesNotHave.
+                            type: string
+                            enum:
+                            - Equal
+                            - Different
+                            - Has
+                            - DoesNotHave
+                          value:
+                            description: Label value (Equal, Different).
+                            type: string
+                        required:
+                        - key
+                        - operation
                   required:
                   - version
                   - kind
