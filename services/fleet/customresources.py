@@ -95,6 +95,25 @@ def _unknown_fields(rt: ResourceType, unknown: list[str]) -> None:
         warnings.extend(words)
 
 
+def check_applied(
+    store: ClusterStore, rt: ResourceType, applied: dict[str, Any], ns: str, name: str
+) -> None:
+    """Server-side apply is strict whatever ``fieldValidation`` says: an applied
+    configuration with a field its schema does not declare fails (the real server's typed
+    patch error, a 500 without a reason)."""
+    crd = crd_of(store, rt)
+    found = schema_of(crd, rt.version) if crd is not None else None
+    if found is None:
+        return
+    unknown: list[str] = []
+    schema.prune_and_default(applied, found, unknown)
+    if unknown:
+        gvk = f"{rt.group}/{rt.version}, Kind={rt.kind}"
+        where = f"{ns}/{name}" if rt.namespaced else f"/{name}"
+        fields = "\n".join(f".{p}: field not declared in schema" for p in unknown)
+        raise ApiError(500, f"failed to create typed patch object ({where}; {gvk}): {fields}", "")
+
+
 def crd_problems(crd: dict[str, Any]) -> list[Cause]:
     """What makes a CRD invalid beyond its names: rules that do not compile, a conversion
     the server cannot follow."""

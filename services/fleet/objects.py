@@ -14,7 +14,7 @@ from typing import Any
 from services.fleet import apply as ssa
 from services.fleet.conversion import Converter
 from services.fleet.crds import crd_status, validate_crd
-from services.fleet.customresources import admit
+from services.fleet.customresources import admit, check_applied
 from services.fleet.defaults import apply_defaults
 from services.fleet.errors import ApiError
 from services.fleet.fieldpaths import now
@@ -343,6 +343,8 @@ class Objects(GarbageCollector):
             )
         applied = clone(body)
         applied.setdefault("metadata", {})["name"] = name
+        if not rt.builtin:
+            check_applied(self.store, rt, applied, ns, name)
         fold_secret(rt, applied, default_type=False)
         include_status = subresource == "status" or not (rt.status or rt.key == CRD_KEY)
         live = self.store.get(rt.key, ns if rt.namespaced else "", name)

@@ -227,3 +227,20 @@ def test_field_validation_strict_warn_ignore(widgets: Cluster) -> None:
         "POST", WIDGETS, widget("y", size=1), query=[("fieldValidation", "Bogus")]
     )
     assert status == 400
+
+
+def test_server_side_apply_is_strict(widgets: Cluster) -> None:
+    body = widget("w", size=1, sise=2)
+    status, out = widgets.raw(
+        "PATCH",
+        f"{WIDGETS}/w",
+        body,
+        "application/apply-patch+yaml",
+        [("fieldManager", "t"), ("fieldValidation", "Ignore")],
+    )
+    assert status == 500 and "reason" not in out
+    assert out["message"] == (
+        "failed to create typed patch object (default/w; example.com/v1, Kind=Widget): "
+        ".spec.sise: field not declared in schema"
+    )
+    assert widgets.raw("GET", f"{WIDGETS}/w")[0] == 404
