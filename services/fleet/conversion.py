@@ -72,13 +72,6 @@ class Converter:
         webhook = conversion.get("webhook")
         return webhook if isinstance(webhook, dict) else {}
 
-    def needs_webhook(self, rt: ResourceType, objs: list[dict[str, Any]], api_version: str) -> bool:
-        if self.webhook(rt) is None:
-            return False
-        return any(
-            o.get("apiVersion") != api_version and not self._cached(o, api_version) for o in objs
-        )
-
     # -- synchronous views ------------------------------------------------------------------
     def _key(self, obj: dict[str, Any], api_version: str) -> tuple[str, str, str]:
         meta = obj.get("metadata") or {}

@@ -238,6 +238,7 @@ async def stats(request: web.Request) -> web.Response:
                 sum(len(b) for b in c.store.objects.values()) for c in state.clusters.values()
             ),
             "watches": sum(c.store.watch_count() for c in state.clusters.values()),
+            "conversionWebhookCalls": sum(c.conversion.calls for c in state.clusters.values()),
             "rssBytes": rss_bytes(),
         }
     )

@@ -176,6 +176,11 @@ def test_webhook_converts_every_read_and_write(cluster: Cluster, webhook: Webhoo
     assert obj["apiVersion"] == "example.com/v2" and obj["spec"] == {"dimensions": {"size": 2}}
     status, stored = cluster.raw("GET", f"{V1}/g")
     assert stored["apiVersion"] == "example.com/v1" and stored["spec"] == {"size": 2}
+    # a stored revision is converted once: reading it again asks the webhook nothing
+    calls = len(webhook.reviews)
+    assert cluster.raw("GET", f"{V2}/g")[1]["spec"] == {"dimensions": {"size": 2}}
+    assert cluster.raw("GET", f"{V2}/g")[1]["spec"] == {"dimensions": {"size": 2}}
+    assert len(webhook.reviews) == calls
     # patch in v2
     status, obj = cluster.raw("PATCH", f"{V2}/g", {"spec": {"dimensions": {"size": 3}}}, MERGE)
     assert status == 200 and obj["spec"] == {"dimensions": {"size": 3}}
