@@ -142,8 +142,8 @@ def _run(rule: dict[str, Any], value: Any, old: Any, schema: Schema, path: str) 
         reason = "FieldValueInvalid"
     prefix = _PREFIX.get(reason)
     if prefix is not None:
-        return Cause(field, reason, f"{prefix}: {message}")
-    return Cause(field, reason, f'Invalid value: "{kind}": {message}')
+        return Cause(field, reason, f"{prefix}: {message}", transition)
+    return Cause(field, reason, f'Invalid value: "{kind}": {message}', transition)
 
 
 def _message(rule: dict[str, Any], activation: dict[str, Any], text: str) -> str:

@@ -68,6 +68,8 @@ def admit(
     causes = schema.validate(out, found)
     if not causes:
         causes = celrules.check(out, old, found)
+    if causes and old is not None:
+        causes = [c for c in causes if not schema.ratcheted(c, out, old)]
     if causes:
         name = str((obj.get("metadata") or {}).get("name", ""))
         kind = f"{rt.kind}.{rt.group}"

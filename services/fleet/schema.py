@@ -36,6 +36,8 @@ class Cause:
     field: str
     reason: str
     message: str
+    #: from a transition rule (``oldSelf``): never ratcheted
+    transition: bool = False
 
     def as_dict(self) -> dict[str, str]:
         return {"reason": self.reason, "message": self.message, "field": self.field}
@@ -81,6 +83,37 @@ def join(path: str, key: str | int) -> str:
 
 def map_path(path: str, key: str) -> str:
     return f"{path}[{key}]"
+
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
+MISSING = object()
+
+
+def resolve(obj: Any, field: str) -> Any:
+    """The value at a cause's field path (``spec.a[0].b``, ``spec.m[key]``) or MISSING."""
+    cur = obj
+    for name, bracket in _SEGMENT.findall(field):
+        key = name or bracket
+        if isinstance(cur, list) and bracket.isdigit() and int(bracket) < len(cur):
+            cur = cur[int(bracket)]
+        elif isinstance(cur, dict) and key in cur:
+            cur = cur[key]
+        else:
+            return MISSING
+    return cur
+
+
+def ratcheted(cause: Cause, new: Any, old: Any) -> bool:
+    """Validation ratcheting (Kubernetes 1.30+): an update does not fail on a value it leaves
+    unchanged (for a missing required field: its unchanged parent); transition rules are
+    never ratcheted."""
+    if cause.transition:
+        return False
+    field = cause.field
+    if cause.reason == "FieldValueRequired":
+        field = field.rpartition(".")[0] if "." in field else ""
+    before = resolve(old, field)
+    return before is not MISSING and before == resolve(new, field)
 
 
 # -- pruning and defaulting ----------------------------------------------------------------

@@ -244,3 +244,28 @@ def test_server_side_apply_is_strict(widgets: Cluster) -> None:
         ".spec.sise: field not declared in schema"
     )
     assert widgets.raw("GET", f"{WIDGETS}/w")[0] == 404
+
+
+def test_validation_ratcheting(widgets: Cluster) -> None:
+    assert widgets.raw("POST", WIDGETS, widget("w", size=5))[0] == 201
+    # the CRD tightens size: the stored object no longer validates
+    crd = widgets.ext.read_custom_resource_definition("widgets.example.com").to_dict()
+    tighter = widget_crd(
+        dict(SPEC, properties={**SPEC["properties"], "size": {"type": "integer", "maximum": 3}})
+    )
+    tighter["metadata"]["resourceVersion"] = crd["metadata"]["resource_version"]
+    assert (
+        widgets.raw(
+            "PUT",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+            tighter,
+        )[0]
+        == 200
+    )
+    merge = "application/merge-patch+json"
+    # an update that leaves the invalid value unchanged passes (Kubernetes 1.30+ ratcheting)
+    status, obj = widgets.raw("PATCH", f"{WIDGETS}/w", {"spec": {"color": "blue"}}, merge)
+    assert status == 200 and obj["spec"]["size"] == 5
+    # changing it to another invalid value fails
+    status, body = widgets.raw("PATCH", f"{WIDGETS}/w", {"spec": {"size": 6}}, merge)
+    assert status == 422 and "spec.size" in body["message"]
