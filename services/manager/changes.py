@@ -34,6 +34,8 @@ class DesiredEntry:
     stop_matching_behavior: str
     labels: tuple[tuple[str, str], ...]
     charts: tuple[Any, ...] = ()  # DeployedChart
+    tier: int = 100  # the profile's spec.tier
+    continue_on_conflict: bool = False  # the profile's spec.continueOnConflict
 
 
 @dataclass

@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from services.manager import definitions
+from services.manager import definitions, resourcerefs
 from services.manager.errors import DefinitionProblem
 from services.manager.matchsets import Entry, MatchSet
 from services.manager.model import ClusterKey
@@ -120,6 +120,9 @@ class Inputs:
                 self.state.delete_cluster(info.key)
             else:
                 self.state.set_cluster(info)
+        else:  # a kind triggers' templateResourceRefs read (services.manager.resourcerefs)
+            key = resourcerefs.kind_key(gvk.api_version, gvk.kind)
+            self.state.set_ref(key, namespace, name, None if deleted else obj)
 
     def _definition(self, gvk: v.GVK, name: str, obj: dict[str, Any], deleted: bool) -> None:
         ident = f"{gvk.kind}/{name}"

@@ -151,10 +151,19 @@ def plan_instance(
             planned = charts.plan_charts(trigger.helm_charts, ctx)
             plan.charts = planned.deployed
             plan.instantiated = charts.merge_copies(plan.instantiated, planned.instantiated)
-        sources += kustomizing.kustomization_sources(trigger.spec, owner, source, inst.data, refs)
-        plan.objects = _skip_flags(profiles.deployed_objects(trigger, sources, name), skip)
+        for manifest, ref in kustomizing.kustomization_sources(
+            trigger.spec, owner, source, inst.data, refs
+        ):
+            if getattr(ref, "skip_namespace_creation", False):
+                skip.add(ref)
+            if getattr(ref, "deployment_type", "Remote") == "Local":
+                _need_management(plan, f"{owner} kustomizationRefs")
+                local_sources.append((manifest, ref))
+            else:
+                sources.append((manifest, ref))
+        plan.objects = _skip_flags(profiles.deployed_objects(trigger, sources, name, addon), skip)
         plan.local_objects = _skip_flags(
-            profiles.deployed_objects(trigger, local_sources, name), skip
+            profiles.deployed_objects(trigger, local_sources, name, addon), skip
         )
         plan.local_objects += _generated_secrets(plan)
         plan.cluster_profile = profiles.cluster_profile(trigger, plan, policy_refs)
@@ -191,12 +200,8 @@ def _policy_refs(
         extra = spec_refs[index] if index < len(spec_refs) else {}
         deployment = str(extra.get("deploymentType") or ref.deployment_type or "Remote")
         where = f"{owner} policyRefs[{index}]"
-        if deployment == "Local" and plan.management is None:
-            raise InstantiationError(
-                f"{where}: deploymentType Local deploys to the management cluster, which "
-                f"Ripple does not know: set {MANAGEMENT_SETTING} to its registered cluster "
-                "(nothing of this profile is deployed meanwhile, never remotely)"
-            )
+        if deployment == "Local":
+            _need_management(plan, where)
         ns = render(ref.namespace, inst.data, where + ".namespace") or source.key.namespace
         ref_name = render(ref.name, inst.data, where + ".name")
         ref_obj = refs.get((ref.kind, ns, ref_name))
@@ -219,17 +224,36 @@ def _policy_refs(
             plan.instantiated.append(
                 rendering.generated_copy(ref_obj, copy_name, copy_labels, rendered)
             )
-            reference = Reference(ref.kind, naming.GENERATED_NAMESPACE, copy_name)
+            ref_ns, shown_name = naming.GENERATED_NAMESPACE, copy_name
         else:
-            reference = Reference(ref.kind, ns, ref_name)
+            ref_ns, shown_name = ns, ref_name
+        skips = bool(extra.get("skipNamespaceCreation") or ref.skip_namespace_creation)
+        reference = profiles.Origin(
+            ref.kind,
+            ref_ns,
+            shown_name,
+            tier=int(extra.get("tier") or profiles.DEFAULT_TIER),
+            deployment_type=deployment,
+            skip_namespace_creation=skips,
+        )
         entry = {"kind": reference.kind, "namespace": reference.namespace, "name": reference.name}
         if deployment == "Local":
             entry["deploymentType"] = "Local"
         shown.append(entry)
-        if extra.get("skipNamespaceCreation") or ref.skip_namespace_creation:
+        if skips:
             skip.add(reference)
         (local if deployment == "Local" else remote).extend((m, reference) for m in manifests)
     return shown, remote, local, skip
+
+
+def _need_management(plan: ProfilePlan, where: str) -> None:
+    """Refuse a Local deployment while the management cluster is unknown."""
+    if plan.management is None:
+        raise InstantiationError(
+            f"{where}: deploymentType Local deploys to the management cluster, which "
+            f"Ripple does not know: set {MANAGEMENT_SETTING} to its registered cluster "
+            "(nothing of this profile is deployed meanwhile, never remotely)"
+        )
 
 
 def _skip_flags(objects: list[DeployedObject], skip: set[Reference]) -> list[DeployedObject]:

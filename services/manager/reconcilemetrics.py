@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from services.manager import rendering
+from services.manager import kustomize, rendering
 from services.manager.inputs import Inputs
 from services.manager.publication import Publication
 from services.manager.publisher import Publisher
@@ -137,6 +137,7 @@ def metrics(
     out.update(publisher.metrics())
     out.update(publication.guard.metrics())
     out.update(rendering.refusal_metrics())
+    out.update(kustomize.metrics())
     out["plan_steps_total"] = (
         "counter",
         "Planning steps done off the loop (instances rendered, pairs planned)",

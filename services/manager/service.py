@@ -33,13 +33,14 @@ from typing import Any, Protocol
 
 import uvicorn
 
-from services.manager import api, rendering, resourcerefs  # api: heavy (FastAPI)
+from services.manager import api, kustomize, rendering, resourcerefs  # api: heavy (FastAPI)
 from services.manager.inputs import TRIGGER_KINDS, WATCHED
 from services.manager.outputs import effective_limit
 from services.manager.publisher import Publisher, body_digest
 from services.manager.reconciler import Reconciler
 from services.manager.settings import ManagerSettings
 from services.manager.snapshot import Snapshot
+from services.manager.state import State
 from services.manager.stores import Stores, provision, read_published
 from shared.bus.kv import KVChange, KVStore
 from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the loop runs
@@ -72,6 +73,7 @@ async def main(settings: ManagerSettings, service: Service) -> None:
         seeds=start.seeds,
         render_limits=settings.render_limits(),
         withdrawal_guard=settings.withdrawal_bound(),
+        state=State(management=settings.management_key()),
     )
 
     published = asyncio.Event()  # the first reconcile queued what the manager publishes
@@ -85,6 +87,7 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     reconciler.invalid_messages = stores.invalid_messages
     service.add_metrics(reconciler.metrics)
     service.add_histogram(rendering.RENDER_SECONDS)
+    service.add_histogram(kustomize.KUSTOMIZE_SECONDS)
     service.add_histogram(reconciler.reconcile_seconds)
     service.add_metrics(stores.metrics)
     # liveness: inputs waiting while no reconcile finishes, a reconcile whose planning (in

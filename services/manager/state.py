@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 
 class State:
-    def __init__(self) -> None:
+    def __init__(self, management: ClusterKey | None = None) -> None:
+        #: the management cluster's registration (--management-cluster): Local objects
+        self.management = management
         self.triggers: dict[str, TriggerView] = {}
         self.event_sources: dict[str, dict[str, Any]] = {}
         #: EventSources whose latest version does not load (name -> error): the clusters keep
@@ -143,7 +145,7 @@ class State:
         cluster) pair planned, so a caller on an event loop can give the loop back between
         them (the inputs must not change until the generator is exhausted); ``changes`` is
         complete at the end."""
-        world = World(self.clusters, self.refs)
+        world = World(self.clusters, self.refs, self.management)
         changes.triggers = MappingProxyType(self.triggers)
         if self._all_dirty:
             wanted_pairs, assignments = self._select()
@@ -267,8 +269,9 @@ class State:
         """A failing instance keeps the objects of its last good instantiation."""
         for name, profile in plan.profiles.items():
             old = previous.profiles.get(name)
-            if profile.error and old is not None and (old.objects or old.charts):
+            if profile.error and old is not None and increments.kept(old):
                 profile.objects, profile.charts = old.objects, old.charts
+                profile.local_objects = old.local_objects
                 profile.destinations = profile.destinations or old.destinations
                 profile.cluster_profile = profile.cluster_profile or old.cluster_profile
                 profile.instantiated = profile.instantiated or old.instantiated
@@ -299,13 +302,13 @@ class State:
         for name, profile in old_profiles.items():
             if self.profiles.get(name) is profile:
                 del self.profiles[name]
-            for dest in profile.destinations:
+            for dest in profile.targets():
                 if self._owner.get((dest, name)) is profile:
                     del self._owner[(dest, name)]
                     touched.add((dest, name))
         for name, profile in new_profiles.items():
             self.profiles[name] = profile
-            for dest in profile.destinations:
+            for dest in profile.targets():
                 self._owner[(dest, name)] = profile
                 touched.add((dest, name))
         for name in set(old_profiles) | set(new_profiles):
@@ -331,11 +334,13 @@ class State:
             entry = DesiredEntry(
                 cluster=key[0],
                 profile=owner.name,
-                objects=tuple(owner.objects),
+                objects=tuple(owner.objects_for(key[0])),
                 sync_mode=owner.sync_mode,
                 stop_matching_behavior=owner.stop_matching_behavior,
                 labels=tuple(sorted(owner.labels.items())),
-                charts=tuple(owner.charts),
+                charts=tuple(owner.charts) if key[0] in owner.destinations else (),
+                tier=owner.tier,
+                continue_on_conflict=owner.continue_on_conflict,
             )
             if self.desired.get(key) != entry:
                 self.desired[key] = entry

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.manager import charts
+from services.manager import charts, kustomizing
 from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.resourcerefs import reads as resource_reads
 from shared.api.selectors import LabelSelector
@@ -65,6 +65,8 @@ class TriggerView:
         if any(r.kind == kind and (r.name == name or "{{" in r.name) for r in self.policy_refs):
             return True
         if resource_reads(self.spec, kind, name):
+            return True
+        if kustomizing.referenced(self.spec, kind, name):
             return True
         return charts.referenced(self.helm_charts, kind, name)
 

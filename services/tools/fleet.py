@@ -57,8 +57,9 @@ def register(app: typer.Typer) -> None:
             None,
             "--rbac/--no-rbac",
             help="Authorize requests the admin impersonates (Impersonate-User) with each "
-            "cluster's Roles/ClusterRoles and bindings (default: fleet.yaml's 'rbac', else on "
-            "when it declares 'users'). Static users and ServiceAccount tokens are always "
+            "cluster's Roles/ClusterRoles and bindings (default: fleet.yaml's 'rbac', else on, "
+            "as a real API server; --no-rbac lets identities the admin impersonates act as "
+            "the admin). Static users and ServiceAccount tokens are always "
             "authorized with RBAC; the admin token is always allowed.",
         ),
     ) -> None:

@@ -96,12 +96,6 @@ def _block(node: yaml.Node | None, path: tuple[str | int, ...]) -> bool:
     return isinstance(value, yaml.ScalarNode) and value.style in ("|", ">")
 
 
-#: the words of loading's warning for kustomizationRefs, written before they were deployed;
-#: :mod:`shared.api.support` now says what each field does (this filter goes when loading
-#: stops giving it)
-_STALE = "not deployed by Ripple yet"
-
-
 def _read(path: Path) -> tuple[FileReport, str | None]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -137,8 +131,7 @@ def lint(files: Iterable[Path]) -> list[FileReport]:
         reports.append(report)
         for item in report.result.loaded:
             for warning in item.warnings:
-                if _STALE not in warning:
-                    report.put(item.line, f"{path}: {item.ident()}: warning: {warning}", True)
+                report.put(item.line, f"{path}: {item.ident()}: warning: {warning}", True)
         for error in report.result.errors:
             report.put(error.line, str(error), False)
         if text is not None:

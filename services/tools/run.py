@@ -231,6 +231,15 @@ def register(app: typer.Typer) -> None:
             "this many seconds of its first one count as one change and wait for the verdict "
             "(2.0; only triggers with more instances than the minimum; 0: none wait).",
         ),
+        management_cluster: str = _opt(
+            None,
+            "--management-cluster",
+            env="RIPPLE_MANAGEMENT_CLUSTER",
+            metavar="NS/NAME",
+            help="The registered cluster that is the management cluster (e.g. mgmt/mgmt; "
+            "capi:NS/NAME): where deploymentType Local policyRefs and generated Secrets are "
+            "deployed, by its agent (none: a Local policyRef is an error in status).",
+        ),
         nats: str = NATS,
         nats_user: str = NATS_USER,
         nats_password: str = NATS_PASSWORD,

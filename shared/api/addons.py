@@ -36,6 +36,7 @@ class PolicyRef(ApiModel):
     optional: bool = False
     deployment_type: DeploymentType = Field(default="Remote", alias="deploymentType")
     skip_namespace_creation: bool = Field(default=False, alias="skipNamespaceCreation")
+    tier: int = Field(default=100, ge=1)
 
 
 class ValueFrom(ApiModel):
@@ -75,6 +76,9 @@ class KustomizationRef(LooseModel):
     values: dict[str, str] = Field(default_factory=dict)
     values_from: list[ValueFrom] = Field(default_factory=list, alias="valuesFrom")
     components: list[str] = Field(default_factory=list)
+    optional: bool = False
+    skip_namespace_creation: bool = Field(default=False, alias="skipNamespaceCreation")
+    tier: int = Field(default=100, ge=1)
 
 
 class ResourceReference(LooseModel):

@@ -300,18 +300,3 @@ def check_update(old: AnyTrigger, new: AnyTrigger) -> None:
             old.spec.one_for_event,
             new.spec.one_for_event,
         )
-
-
-NOT_DEPLOYED = ("kustomizationRefs",)
-"""Trigger fields Ripple accepts but does not deploy yet."""
-
-
-def not_deployed(spec: Mapping[str, Any]) -> list[str]:
-    """What a trigger's ``spec`` asks that Ripple does not deploy yet, each with what happens
-    instead: warnings of ``ripple lint`` and part of the trigger's ``failureMessage``, so
-    they are never dropped silently."""
-    return [
-        f"spec.{name} ({len(spec[name])}): not deployed by Ripple yet; the policyRefs are"
-        for name in NOT_DEPLOYED
-        if isinstance(spec.get(name), list) and spec[name]
-    ]

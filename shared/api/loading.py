@@ -34,7 +34,7 @@ from shared.api.core import ConfigMap, GenericObject, Secret
 from shared.api.errors import DefinitionError, DefinitionErrors
 from shared.api.eventreport import EventReport
 from shared.api.eventsource import EventSource
-from shared.api.eventtrigger import EventBasedAddOn, EventTrigger, not_deployed
+from shared.api.eventtrigger import EventBasedAddOn, EventTrigger
 from shared.api.meta import TypedObject
 from shared.api.validation import describe_errors, yaml_position_of
 from shared.api.validation import (
@@ -227,10 +227,8 @@ def _repair_flattened(doc: Any) -> tuple[Any, str | None]:
 
 
 def _compatibility_warnings(doc: dict[str, Any]) -> list[str]:
-    """Accepted spellings that Sveltos itself would not honour, and fields Ripple accepts
-    but does not deploy yet."""
-    if doc.get("kind") in TRIGGER_KINDS and isinstance(doc.get("spec"), dict):
-        return not_deployed(doc["spec"])
+    """Accepted spellings that Sveltos itself would not honour (the fields Ripple accepts
+    and does not act on are :mod:`shared.checks`' warnings)."""
     if doc.get("kind") != EVENT_SOURCE.kind or not isinstance(doc.get("spec"), dict):
         return []
     spec = doc["spec"]

@@ -133,7 +133,7 @@ def test_instantiation_rule() -> None:
 
 
 def test_empty_source_selector_selects_no_cluster() -> None:
-    et = EventTrigger.model_validate({"metadata": {"name": "x"}})
+    et = EventTrigger.model_validate({"metadata": {"name": "x"}, "spec": {"eventSourceName": "es"}})
     assert not et.spec.selects_source_cluster({"env": "fv"})
     et = EventTrigger.model_validate(ET)
     assert et.spec.selects_source_cluster({"env": "fv"})

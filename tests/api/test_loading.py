@@ -273,7 +273,7 @@ def test_json_file_and_list(tmp_path: Path) -> None:
         '{"apiVersion": "v1", "kind": "List", "items": ['
         '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}},'
         '{"apiVersion": "lib.projectsveltos.io/v1beta1", "kind": "EventTrigger",'
-        ' "metadata": {"name": "t"}, "spec": {"oneForEvent": true}}]}'
+        ' "metadata": {"name": "t"}, "spec": {"oneForEvent": true, "eventSourceName": "es"}}]}'
     )
     loaded = load_file(path)
     assert [i.ident() for i in loaded] == ["ConfigMap/a", "EventTrigger/t"]
@@ -290,7 +290,8 @@ def test_empty_file_is_an_error() -> None:
 def test_parse_object_dispatch() -> None:
     assert isinstance(
         parse_object({"apiVersion": "lib.projectsveltos.io/v1alpha1", "kind": "EventBasedAddOn",
-                      "metadata": {"name": "a"}, "spec": {"sourceClusterSelector": "env=fv"}}),
+                      "metadata": {"name": "a"}, "spec": {"sourceClusterSelector": "env=fv",
+                                                         "eventSourceName": "es"}}),
         EventBasedAddOn,
     )  # fmt: skip
     obj = parse_object({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
@@ -392,7 +393,7 @@ def test_labels_filters_spelling_loads_with_a_warning() -> None:
     assert warning.startswith("spec.labelsFilters: read as labelFilters")
 
 
-def test_helm_charts_load_without_warning_and_kustomizations_with_one() -> None:
+def test_helm_charts_and_kustomizations_load_without_warning() -> None:
     text = y(
         """
         apiVersion: lib.projectsveltos.io/v1beta1
@@ -416,9 +417,7 @@ def test_helm_charts_load_without_warning_and_kustomizations_with_one() -> None:
     spec = item.obj.spec
     text += "  kustomizationRefs:\n  - {name: kustomize, namespace: default, kind: ConfigMap}\n"
     [item] = load_text(text)
-    assert item.warnings == [
-        "spec.kustomizationRefs (1): not deployed by Ripple yet; the policyRefs are"
-    ]
+    assert item.warnings == []  # built with kustomize by the manager (docs/kustomize.md)
     assert spec.helm_charts[0].release_name == "kyverno-latest"
 
 

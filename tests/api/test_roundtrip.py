@@ -157,15 +157,18 @@ trigger_common = {
     "dependsOn": st.lists(names, max_size=2),
 }
 
+#: eventSourceName is required (Sveltos' CRD): in every generated trigger
+trigger_optional = {k: v for k, v in trigger_common.items() if k != "eventSourceName"}
+
 event_trigger = st.fixed_dictionaries(
     {
         "apiVersion": st.just("lib.projectsveltos.io/v1beta1"),
         "kind": st.just("EventTrigger"),
         "metadata": metadata,
         "spec": st.fixed_dictionaries(
-            {},
+            {"eventSourceName": names},
             optional={
-                **trigger_common,
+                **trigger_optional,
                 "sourceClusterSelector": label_selector,
                 "destinationClusterSelector": label_selector,
                 "destinationCluster": st.fixed_dictionaries(
@@ -188,9 +191,9 @@ event_based_addon = st.fixed_dictionaries(
         "kind": st.just("EventBasedAddOn"),
         "metadata": metadata,
         "spec": st.fixed_dictionaries(
-            {},
+            {"eventSourceName": names},
             optional={
-                **trigger_common,
+                **trigger_optional,
                 "sourceClusterSelector": label_selector.map(
                     lambda d: selector_to_string(LabelSelector.model_validate(d))
                 ),

@@ -227,7 +227,7 @@ def with_release(
         r = release_of(out, name)
         return bool(
             out is not None
-            and out.status in ("Provisioned", "Failed")
+            and out.status in ("Provisioned", "Failed", "DryRun")
             and r is not None
             and r.status == status
             and (not revision or r.revision == revision)
@@ -319,13 +319,14 @@ def test_dry_run_installs_nothing_and_says_what_would_change(
     started = put(bus, profile, [entry(repo.url, name)], sync_mode="DryRun")
     seen = outcomes.first(profile, started, with_release(name, "absent"))
     out = seen.outcome
-    assert out is not None and out.status == "Provisioned"
+    assert out is not None and out.status == "DryRun"
+    assert out.message.startswith("mode is DryRun. Nothing is reconciled")
     r = release_of(out, name)
     assert r is not None and r.action == "install" and r.revision == 0
     assert r.message.startswith("dry run: would install") and "2 added" in r.message, r.message
     assert f"release {NAMESPACE}/{name}: dry run: would install" in out.message
     assert status(stack, name) is None, "nothing installed"
-    assert [s.outcome.status for s in outcomes.seen[profile] if s.outcome] == ["Provisioned"], (
+    assert [s.outcome.status for s in outcomes.seen[profile] if s.outcome] == ["DryRun"], (
         "no write-ahead outcome in a DryRun"
     )
     delete(bus, profile)

@@ -9,7 +9,8 @@ cluster-admin (the object issue 16 could not get rid of).
 
 - every applied object carries the agent's stamp for its profile, whatever the manifest said;
 - deleting the desired state prunes all of them, the cluster-admin binding included;
-- an object the profile applied that another profile took over since (its stamp) is left in
+- an object the profile applied that another profile (of a lower tier) took over since (its
+  stamp) is left in
   place, and so is one a user re-created with the profile's owner annotations but no
   agent's stamp; the other profile's withdrawal then prunes what it owns.
 """
@@ -103,11 +104,12 @@ ADMIN_BINDING: dict[str, Any] = {
 }
 
 
-def put(bus: SyncNats, profile: str, manifests: list[dict[str, Any]]) -> None:
+def put(bus: SyncNats, profile: str, manifests: list[dict[str, Any]], tier: int = 100) -> None:
     desired = m.DesiredState(
         cluster=REF,
         profile_name=profile,
         generation=1,
+        tier=tier,
         objects=[
             m.DesiredObject(
                 manifest=manifest,
@@ -168,8 +170,9 @@ def test_forged_manifests_are_stamped_and_pruned_and_foreign_objects_are_left(
     live = kube.get(CONFIG_MAP, "default", "claims-victim")
     assert live["metadata"]["labels"][MANAGED_BY_LABEL] == AGENT_MANAGED_BY_VALUE
 
-    # another profile takes one object over (its manifest claims "forged" as the owner)
-    put(bus, "other", [forged("taken-over", "forged")])
+    # another profile, of a lower tier (Sveltos: it takes the object over), takes one
+    # object over (its manifest claims "forged" as the owner)
+    put(bus, "other", [forged("taken-over", "forged")], tier=50)
     provisioned(bus, "other")
     assert owner(kube, CONFIG_MAP, "taken-over") == "other"
     # a user re-creates one with the profile's owner annotations, without an agent's stamp

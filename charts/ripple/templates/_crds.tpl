@@ -713,6 +713,10 @@ spec:
                       default: Remote
                     skipNamespaceCreation:
                       type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -843,6 +847,14 @@ spec:
                       type: array
                       items:
                         type: string
+                    optional:
+                      type: boolean
+                    skipNamespaceCreation:
+                      type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -1188,6 +1200,10 @@ spec:
                       default: Remote
                     skipNamespaceCreation:
                       type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -1318,6 +1334,14 @@ spec:
                       type: array
                       items:
                         type: string
+                    optional:
+                      type: boolean
+                    skipNamespaceCreation:
+                      type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -1683,6 +1707,10 @@ spec:
                       default: Remote
                     skipNamespaceCreation:
                       type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -1813,6 +1841,14 @@ spec:
                       type: array
                       items:
                         type: string
+                    optional:
+                      type: boolean
+                    skipNamespaceCreation:
+                      type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -2483,6 +2519,10 @@ spec:
                       default: Remote
                     skipNamespaceCreation:
                       type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -2614,6 +2654,14 @@ spec:
                       type: array
                       items:
                         type: string
+                    optional:
+                      type: boolean
+                    skipNamespaceCreation:
+                      type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -2881,6 +2929,10 @@ spec:
                       default: Remote
                     skipNamespaceCreation:
                       type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
@@ -3012,6 +3064,14 @@ spec:
                       type: array
                       items:
                         type: string
+                    optional:
+                      type: boolean
+                    skipNamespaceCreation:
+                      type: boolean
+                    tier:
+                      type: integer
+                      minimum: 1
+                      default: 100
                   required:
                   - name
                   - kind
