@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from services.scenario.charts import PLACEHOLDERS
 from shared.api.support import ACCEPTED_NOT_SUPPORTED, FLUX_SOURCES
 from shared.checks import Problem
 
@@ -23,8 +24,10 @@ _FLUX_SCHEMES = tuple(f"{kind.lower()}://" for kind in FLUX_SOURCES)
 
 
 def _templated(value: Any) -> bool:
+    """A template, or a scenario's chart placeholder (``${CHARTS_URL}``, substituted by the
+    scenario runner before the definition is applied): not checkable as written."""
     if isinstance(value, str):
-        return "{{" in value
+        return "{{" in value or any(p in value for p in PLACEHOLDERS)
     if isinstance(value, Mapping):
         return any(_templated(v) for v in value.values())
     if isinstance(value, list):
