@@ -102,6 +102,7 @@ def test_helm_lint_finds_nothing(values: dict[str, Any]) -> None:
         ({"image": {"tag": 1.1}}, "/image/tag", "want string"),
         ({"tracing": {"otlpEndpoint": "collector:4318"}}, "/tracing/otlpEndpoint", ""),
         ({"manager": {"withdrawalGuard": {"share": 2}}}, "/manager/withdrawalGuard/share", ""),
+        ({"manager": {"managementCluster": "mgmt"}}, "/manager/managementCluster", ""),
     ],
 )
 def test_bad_values_fail_helm_template_naming_the_key(
@@ -120,6 +121,14 @@ def test_the_schema_is_the_one_helm_loads_and_values_yaml_passes_it() -> None:
             chart.validate_schema({"manager": {"replicas": "three"}})
     finally:
         chart.close()
+
+
+def test_the_management_cluster_reaches_the_manager() -> None:
+    """manager.managementCluster: where Local policyRefs and generated Secrets go."""
+    docs = render({"manager": {"managementCluster": "mgmt/mgmt"}})
+    container = find(docs, "Deployment", "ripple-manager")["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in container["containers"][0]["env"]}
+    assert env["RIPPLE_MANAGEMENT_CLUSTER"] == "mgmt/mgmt"
 
 
 def test_the_api_and_metrics_ports_cannot_be_the_same() -> None:
