@@ -146,6 +146,7 @@ class Runner:
         self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue[Call[Any]] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
+        self._calls: dict[int, Call[Any]] = {}  # worker thread ident -> the call it runs
         self._current: Call[Any] | None = None
         self._key = name or f"runner-{id(self)}"  # runaways count per EventSource name
         self._memory = sandbox.memory_used() if sandbox is not None else 0
@@ -220,6 +221,8 @@ class Runner:
     def _abandon(self, call: Call[Any], now: float) -> None:
         global _timeouts_total
         call.abandoned = True
+        with _STATS_LOCK:  # counted before the interrupt: the thread's exit uncounts it
+            _runaways[call] = self._key
         if self._worker is not None:
             _interrupt(self._worker)  # stops Python code now, C code when it returns
         self._worker = None  # the stuck thread is no longer this runner's worker
@@ -232,7 +235,6 @@ class Runner:
         self.suspended_until = now + min(cap, first * 2 ** (self.consecutive_timeouts - 1))
         with _STATS_LOCK:
             _timeouts_total += 1
-            _runaways[call] = self._key
         call._done.release()  # waiters see it over
         if not self._jobs.empty():
             self._start_worker()
@@ -242,6 +244,13 @@ class Runner:
             self._serve(threading.current_thread())
         except Stopped:  # abandoned: interrupted, its call already over for its callers
             pass
+        finally:
+            # an interrupt delivered outside the task (e.g. as the task returned) leaves
+            # _serve without its bookkeeping: this thread's abandoned call ends here
+            call = self._calls.pop(threading.get_ident(), None)
+            if call is not None and call.abandoned:
+                with _STATS_LOCK:
+                    _runaways.pop(call, None)
 
     def _serve(self, me: threading.Thread) -> None:
         while True:
@@ -257,6 +266,7 @@ class Runner:
             with self._lock:
                 call.deadline = time.monotonic() + call.hard
                 self._current = call
+                self._calls[threading.get_ident()] = call
             _active.add(self)
             memory = self._memory
             try:
