@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.scenario.model import Fleet
-from services.scenario.processes import ManagedProcess, ripple_command
+from services.scenario.processes import ManagedProcess, ripple_command, wait_ready
 from services.scenario.stack import Stack
 from shared.bus import provision as bus_provision
 from shared.bus.client import close, connect
@@ -87,3 +87,15 @@ def agent_process(
     )
     env = {**stack.nats_env()[name], **(env or {})}
     return ManagedProcess(name, argv, stack.log_dir / f"{name}.log", ready_file=ready, env=env)
+
+
+@contextlib.contextmanager
+def running_agent(stack: Stack, cluster: str, timeout: float = 30) -> Iterator[ManagedProcess]:
+    """:func:`agent_process` started, ready, and stopped at the end."""
+    process = agent_process(stack, cluster)
+    process.start()
+    try:
+        wait_ready([process], timeout)
+        yield process
+    finally:
+        process.stop()

@@ -16,19 +16,20 @@ edit stayed. No sleep: every wait polls a condition with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from services.scenario.processes import ManagedProcess, wait_ready
+from services.scenario.processes import ManagedProcess
 from services.scenario.stack import Stack
 from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
 from shared.kube import GVK, KubeClient
-from tests.integration.helpers import agent_process, agent_stack
+from tests.integration.helpers import agent_stack, running_agent
 from tests.integration.helpers import eventually as _eventually
 from tests.integration.test_tenants import fleet_hook
 from tests.reliability.helpers import SyncNats
@@ -50,20 +51,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def agent(stack: Stack) -> Iterator[ManagedProcess]:
-    process = agent_process(stack, CLUSTER)
-    process.start()
-    try:
-        wait_ready([process], 30)
+    with running_agent(stack, CLUSTER) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
 def bus(stack: Stack) -> Iterator[SyncNats]:
-    client = SyncNats(stack.nats_url)
-    yield client
-    client.close()
+    with contextlib.closing(SyncNats(stack.nats_url)) as client:
+        yield client
 
 
 def config_map(name: str) -> dict[str, Any]:
