@@ -14,12 +14,8 @@ test puts desired states into ``ripple-desired`` as the manager would:
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from services.agent import ownership
 from services.scenario.processes import ManagedProcess
@@ -28,7 +24,6 @@ from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
 from shared.kube import GVK
-from tests.integration.helpers import agent_stack, running_agent
 from tests.integration.helpers import eventually as _eventually
 from tests.reliability.helpers import SyncNats
 
@@ -38,24 +33,6 @@ CONFIG_MAP = GVK("v1", "ConfigMap")
 NAMESPACE = GVK("v1", "Namespace")
 
 eventually = functools.partial(_eventually, timeout=20.0, interval=0.02)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with agent_stack(tmp_path_factory.mktemp("agent-conflicts"), "cluster-tiers") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def agent(stack: Stack) -> Iterator[ManagedProcess]:
-    with running_agent(stack, CLUSTER) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def bus(stack: Stack) -> Iterator[SyncNats]:
-    with contextlib.closing(SyncNats(stack.nats_url)) as client:
-        yield client
 
 
 def config_map(name: str, namespace: str, value: str) -> dict[str, Any]:

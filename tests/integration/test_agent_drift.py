@@ -16,12 +16,8 @@ edit stayed. No sleep: every wait polls a condition with a deadline.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from services.scenario.processes import ManagedProcess
 from services.scenario.stack import Stack
@@ -29,7 +25,6 @@ from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
 from shared.kube import GVK, KubeClient
-from tests.integration.helpers import agent_stack, running_agent
 from tests.integration.helpers import eventually as _eventually
 from tests.integration.test_tenants import fleet_hook
 from tests.reliability.helpers import SyncNats
@@ -41,24 +36,6 @@ HOLD = 3.0
 """Seconds the fleet holds the apply of the second object (the window of the edit)."""
 
 eventually = functools.partial(_eventually, timeout=20.0, interval=0.02)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with agent_stack(tmp_path_factory.mktemp("agent-drift"), "cluster-drift") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def agent(stack: Stack) -> Iterator[ManagedProcess]:
-    with running_agent(stack, CLUSTER) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def bus(stack: Stack) -> Iterator[SyncNats]:
-    with contextlib.closing(SyncNats(stack.nats_url)) as client:
-        yield client
 
 
 def config_map(name: str) -> dict[str, Any]:

@@ -17,13 +17,9 @@ cluster-admin (the object issue 16 could not get rid of).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from services.agent import ownership
 from services.scenario.processes import ManagedProcess
@@ -39,7 +35,6 @@ from shared.contract import messages as m
 from shared.contract import streams, subjects
 from shared.contract.subjects import ClusterRef
 from shared.kube import GVK, KubeClient
-from tests.integration.helpers import agent_stack, running_agent
 from tests.integration.helpers import eventually as _eventually
 from tests.reliability.helpers import SyncNats
 
@@ -49,24 +44,6 @@ CONFIG_MAP = GVK("v1", "ConfigMap")
 BINDING = GVK("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
 
 eventually = functools.partial(_eventually, timeout=20.0, interval=0.02)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with agent_stack(tmp_path_factory.mktemp("agent-ownership"), "cluster-own") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def agent(stack: Stack) -> Iterator[ManagedProcess]:
-    with running_agent(stack, CLUSTER) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def bus(stack: Stack) -> Iterator[SyncNats]:
-    with contextlib.closing(SyncNats(stack.nats_url)) as client:
-        yield client
 
 
 def config_map(name: str, **meta: Any) -> dict[str, Any]:
