@@ -5,17 +5,16 @@ managed cluster, and the ClusterProfile's view of it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from services.scenario.stack import Stack
 from shared.api.vocabulary import CLUSTER_PROFILE, EVENT_TRIGGER_LABELS
 from shared.hashing import HASH_ANNOTATION, policy_hash
 from shared.kube import GVK
 from tests.integration.helpers import eventually
+from tests.manager.e2e import one_cluster_stack, service_source
 from tests.manager.kustomize_fixtures import configmap
 
 CM = GVK("v1", "ConfigMap")
@@ -42,22 +41,7 @@ PATCH = "- op: add\n  path: /data/patched\n  value: 'yes'\n"
 
 def definitions() -> list[dict[str, Any]]:
     return [
-        {
-            "apiVersion": "lib.projectsveltos.io/v1beta1",
-            "kind": "EventSource",
-            "metadata": {"name": "kust"},
-            "spec": {
-                "collectResources": True,
-                "resourceSelectors": [
-                    {
-                        "group": "",
-                        "version": "v1",
-                        "kind": "Service",
-                        "labelFilters": [{"key": "kust", "operation": "Equal", "value": "yes"}],
-                    }
-                ],
-            },
-        },
+        service_source("kust", "kust", "yes"),
         configmap("kust", ARCHIVE),
         {
             "apiVersion": "v1",
@@ -99,13 +83,8 @@ def definitions() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root: Path = tmp_path_factory.mktemp("kustomize")
-    cluster = {"namespace": "default", "name": "c1", "type": "sveltos", "labels": {"env": "test"}}
-    (root / "fleet.yaml").write_text(yaml.safe_dump({"clusters": [cluster]}))
-    management = root / "management"
-    management.mkdir()
-    (management / "defs.yaml").write_text(yaml.safe_dump_all(definitions()))
-    with Stack(root / "fleet.yaml", management, state_dir=root / "state") as s:
+    root = tmp_path_factory.mktemp("kustomize")
+    with one_cluster_stack(root, definitions()) as s:
         yield s
 
 

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from services.manager.state import State
 from services.scenario.stack import Stack
 from shared.kube import GVK
 from tests.integration.helpers import eventually
+from tests.manager.e2e import one_cluster_stack, service_source
 
 # the state hands Local objects to the management cluster's desired state once it knows the
 # management cluster (State(management=...)); until then this test cannot pass
@@ -49,22 +48,7 @@ def policy(name: str, target: str) -> dict[str, Any]:
 
 
 DEFINITIONS: list[dict[str, Any]] = [
-    {
-        "apiVersion": "lib.projectsveltos.io/v1beta1",
-        "kind": "EventSource",
-        "metadata": {"name": "local"},
-        "spec": {
-            "collectResources": True,
-            "resourceSelectors": [
-                {
-                    "group": "",
-                    "version": "v1",
-                    "kind": "Service",
-                    "labelFilters": [{"key": "mode", "operation": "Equal", "value": "local"}],
-                }
-            ],
-        },
-    },
+    service_source("local", "mode", "local"),
     policy("local-policy", "local"),
     policy("remote-policy", "remote"),
     {
@@ -96,16 +80,8 @@ DEFINITIONS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root: Path = tmp_path_factory.mktemp("local")
-    fleet = {"clusters": [{"namespace": "default", "name": "c1", "labels": {"env": "test"}}]}
-    (root / "fleet.yaml").write_text(yaml.safe_dump(fleet))
-    management = root / "management"
-    management.mkdir()
-    (management / "defs.yaml").write_text(yaml.safe_dump_all(DEFINITIONS))
-    state = root / "state"
-    with Stack(
-        root / "fleet.yaml", management, state_dir=state, management_cluster="mgmt/mgmt"
-    ) as s:
+    root = tmp_path_factory.mktemp("local")
+    with one_cluster_stack(root, DEFINITIONS, management_cluster="mgmt/mgmt") as s:
         yield s
 
 

@@ -7,16 +7,15 @@ both."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from services.scenario.stack import Stack
 from shared.api.vocabulary import CLUSTER_PROFILE
 from shared.kube import GVK
 from tests.integration.helpers import eventually
+from tests.manager.e2e import one_cluster_stack, service_source
 
 CM = GVK("v1", "ConfigMap")
 SERVICE = GVK("v1", "Service")
@@ -35,22 +34,7 @@ data:
 """
 
 DEFINITIONS: list[dict[str, Any]] = [
-    {
-        "apiVersion": "lib.projectsveltos.io/v1beta1",
-        "kind": "EventSource",
-        "metadata": {"name": "gen"},
-        "spec": {
-            "collectResources": True,
-            "resourceSelectors": [
-                {
-                    "group": "",
-                    "version": "v1",
-                    "kind": "Service",
-                    "labelFilters": [{"key": "mode", "operation": "Equal", "value": "gen"}],
-                }
-            ],
-        },
-    },
+    service_source("gen", "mode", "gen"),
     {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -97,13 +81,8 @@ DEFINITIONS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root: Path = tmp_path_factory.mktemp("rendering")
-    fleet = {"clusters": [{"namespace": "default", "name": "c1", "labels": {"env": "test"}}]}
-    (root / "fleet.yaml").write_text(yaml.safe_dump(fleet))
-    management = root / "management"
-    management.mkdir()
-    (management / "defs.yaml").write_text(yaml.safe_dump_all(DEFINITIONS))
-    with Stack(root / "fleet.yaml", management, state_dir=root / "state") as s:
+    root = tmp_path_factory.mktemp("rendering")
+    with one_cluster_stack(root, DEFINITIONS) as s:
         yield s
 
 
