@@ -9,7 +9,7 @@ ARGS    ?=
 WORKERS ?= 2
 
 .PHONY: help venv demo test lint typecheck imports unit schemas check-schemas crds check-crds \
-        bench bench-eval bench-templates bench-fleet bench-helm clean
+        test-scale bench bench-eval bench-templates bench-fleet bench-helm clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,8 +36,11 @@ typecheck: $(STAMP) ## mypy --strict on shared/ and services/
 imports: $(STAMP) ## import-linter layer contracts
 	$(BIN)/lint-imports
 
-unit: $(STAMP) ## pytest (unit, contract, fleet conformance, scenarios; WORKERS=2 in parallel)
-	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile $(ARGS)
+unit: $(STAMP) ## pytest (unit, contract, fleet conformance, scenarios; WORKERS=2 in parallel), scale tests excepted
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile -m "not scale" $(ARGS)
+
+test-scale: $(STAMP) ## the scale-out tests (3-node NATS cluster, failover, shards, hundreds of clusters)
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile -m scale $(ARGS)
 
 test: lint typecheck imports check-schemas check-crds unit ## every gate and every test
 
