@@ -27,6 +27,15 @@ class ManagerSettings(ServiceSettings, LivenessSettings):
         0.0, ge=0, description="Seconds an add-on stays after its event went away."
     )
     workers: int = Field(8, ge=1, le=64, description="Concurrent NATS publication workers.")
+    stream_replicas: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description=(
+            "Replicas of every provisioned stream and bucket (3 on a 3-node JetStream "
+            "cluster; existing ones are updated; more than the cluster's nodes is refused)."
+        ),
+    )
     max_message_bytes: int = Field(
         0, ge=0, description="Largest desired state published (0: the server's max_payload)."
     )
