@@ -306,6 +306,9 @@ FLAVOUR_ANNOTATION = "ripple.io/template-flavour"
 #: status shows as held by the withdrawal guard; the value must be that hold's token (a
 #: stale value never approves a later, different withdrawal)
 WITHDRAWAL_CONFIRM_ANNOTATION = "ripple.io/confirm-withdrawal"
+#: on a SveltosCluster / CAPI Cluster: the shard that manages it (Sveltos' controller
+#: sharding; a Ripple manager started with ``--shard-key`` of that value owns it)
+SHARD_KEY_ANNOTATION = f"sharding.{SVELTOS_DOMAIN}/key"
 
 
 @dataclass(frozen=True)
