@@ -164,6 +164,19 @@ STATUS = BucketSpec(
     key_tokens=None,
 )
 
+SHARDS = BucketSpec(
+    bucket="ripple-shards",
+    key_format="<group>.<member>",
+    description=(
+        "Manager shards alive per group (renewed every ttl/3; a clean stop deletes its key). "
+        "Provisioned by sharded managers only (not in BUCKETS)"
+    ),
+    writers="manager shards (their own key)",
+    readers="manager shards",
+    ttl=3600.0,
+    key_tokens=None,
+)
+
 STREAMS: tuple[StreamSpec, ...] = (EVENTS,)
 BUCKETS: tuple[BucketSpec, ...] = (
     ASSIGNMENTS,
