@@ -32,7 +32,7 @@ from typing import Any
 
 from services.manager.decisions import DELETE, HOLD, NOTHING, Decision, Held, Put, Wait
 from services.manager.guard import Bound, Guard, Hold
-from services.manager.model import ProfilePlan
+from services.manager.model import ClusterKey, ProfilePlan
 from services.manager.outputs import (
     ASSIGNMENTS,
     BUCKETS,
@@ -47,6 +47,7 @@ from services.manager.outputs import (
     profile_key,
 )
 from services.manager.published import Pair, Published, Unknown, pair_of_labels
+from services.manager.sharding import Sharding
 from services.manager.state import Changes, DesiredEntry
 
 STEP = 256  # changed outputs taken between two chances to give the event loop back
@@ -75,6 +76,16 @@ class Publication:
         self._profile_keys: dict[str, str] = {}  # profile name -> its key
         self._gone: set[Item] = set()  # deleted keys whose owner is kept until the next pass
         self.guard = guard if isinstance(guard, Guard) else Guard(guard or Bound())
+        #: this manager's shard (None: it owns every key); the cluster each key belongs to
+        self.sharding: Sharding | None = None
+        self.sources: dict[Item, ClusterKey] = dict(start.clusters)
+        for item, pair in self.pairs.items():
+            if pair is not None:
+                self.sources.setdefault(item, pair[1])
+        #: keys forgotten because another shard owns them (their queue entries to drop)
+        self.forgotten: set[Item] = set()
+        self._epoch = 0
+        self._deferred: set[Item] = set()  # looked at while ownership was changing
         for item, pair in self.pairs.items():
             if item[0] == DESIRED and pair is not None:
                 self.guard.track(item[1], pair[0])
@@ -112,6 +123,7 @@ class Publication:
             if item[1] not in self.published[item[0]] and item[1] not in self.wanted[item[0]]:
                 self.owners.pop(item, None)
         self._gone.clear()
+        adopting = self._rebalance(dirty)
         self.guard.triggers = changes.triggers
         if changes.reselected or self.first:
             self.guard.watch(now)  # their withdrawals arrive over the next moments
@@ -120,7 +132,9 @@ class Publication:
         yield from self._profiles(changes, now, dirty)
         if statuses is not None:
             self._statuses(statuses, dirty)
-        if self.first:
+        if self.first or adopting:
+            # after a start, or when this shard's ownership changed: what it owns now and
+            # does not want (on positive knowledge) is withdrawn, the unknown held
             self._first_pass(unknown, now, dirty)
             self.first = False
         elif self.held:
@@ -133,12 +147,16 @@ class Publication:
         for n, ((cluster, es), value) in enumerate(changes.assignments_put.items(), 1):
             key = assignment_key(cluster, es)
             wanted[key] = (cluster, es, value)
+            self.sources[(ASSIGNMENTS, key)] = cluster
             self.owners[(ASSIGNMENTS, key)] = ("EventSource", es)
             dirty.add((ASSIGNMENTS, key))
             if n % STEP == 0:
                 yield
         for cluster, es in changes.assignments_deleted:
             key = assignment_key(cluster, es)
+            if not self.owned((ASSIGNMENTS, key)):
+                self._forget((ASSIGNMENTS, key))
+                continue
             wanted.pop(key, None)
             dirty.add((ASSIGNMENTS, key))
 
@@ -150,7 +168,11 @@ class Publication:
             self.pending.pop(item, None)  # wanted again within its grace period
             self.held.discard(item)
             self.guard.discard(item)  # wanted again: no longer withdrawn, nor held
-            owner = owner_of_labels(dict(entry.labels))
+            labels = dict(entry.labels)
+            pair = pair_of_labels(labels)
+            if pair is not None:
+                self.sources[item] = pair[1]
+            owner = owner_of_labels(labels)
             if owner is not None:
                 self.owners[item] = owner
                 self.guard.track(item[1], owner[1])
@@ -159,6 +181,9 @@ class Publication:
                 yield
         for n, (cluster, profile) in enumerate(changes.desired_deleted, 1):
             item = (DESIRED, desired_key(cluster, profile))
+            if not self.owned(item):
+                self._forget(item)
+                continue
             wanted.pop(item[1], None)
             if item[1] in self.published[DESIRED]:
                 self._withdraw(item, now)
@@ -176,6 +201,7 @@ class Publication:
             key = profile_key(plan.source, name)
             self._profile_keys[name] = key
             wanted[key] = plan
+            self.sources[(PROFILES, key)] = plan.source
             self.held.discard((PROFILES, key))
             self.guard.discard((PROFILES, key))
             self.owners[(PROFILES, key)] = _owner_of_profile(plan)
@@ -184,7 +210,9 @@ class Publication:
                 yield
         for name in changes.profiles_deleted:
             old = self._profile_keys.pop(name, None)
-            if old is not None:
+            if old is not None and not self.owned((PROFILES, old)):
+                self._forget((PROFILES, old))
+            elif old is not None:
                 wanted.pop(old, None)
                 if old in self.published[PROFILES]:
                     self._withdraw((PROFILES, old), now)
@@ -192,6 +220,8 @@ class Publication:
 
     def _statuses(self, statuses: Mapping[str, Any], dirty: set[Item]) -> None:
         wanted = self.wanted[STATUS]
+        if self.sharding is not None:  # one shard writes each definition's status
+            statuses = {k: v for k, v in statuses.items() if self.owned((STATUS, k))}
         for key in set(wanted) - set(statuses):
             dirty.add((STATUS, key))
         for key, status in statuses.items():
@@ -212,6 +242,8 @@ class Publication:
         for item in stale:
             if item[1] not in self.published[item[0]]:
                 continue  # deleted meanwhile (observe gives the loop back between steps)
+            if not self.owned(item):
+                continue  # another shard's (or unknown: never touched by a shard)
             if item[0] in (DESIRED, PROFILES):
                 if self._unknown(item, what):
                     self.held.add(item)
@@ -230,6 +262,61 @@ class Publication:
                 continue  # wanted again: its put is already queued
             self._withdraw(item, now)
             dirty.add(item)
+
+    # -- shards ------------------------------------------------------------------------------
+    def owned(self, item: Item) -> bool:
+        """Whether this manager publishes and withdraws ``item``: always when it is not
+        sharded; otherwise a status key it owns, or a key of a cluster it owns (a key whose
+        cluster is unknown -- an unreadable value -- belongs to no shard)."""
+        shard = self.sharding
+        if shard is None:
+            return True
+        if item[0] == STATUS:
+            return shard.owns_status(item[1])
+        source = self.sources.get(item)
+        return source is not None and shard.owns(source)
+
+    def _rebalance(self, dirty: set[Item]) -> bool:
+        """When the shard's ownership changed since the last pass: forget every key it no
+        longer owns (nothing deleted: another shard publishes it now); True then (what it
+        owns now is looked at as after a start, and the keys deferred meanwhile again)."""
+        shard = self.sharding
+        if shard is None or shard.epoch == self._epoch:
+            return False
+        self._epoch = shard.epoch
+        dirty.update(self._deferred)
+        self._deferred.clear()
+        keys = {(b, k) for b in BUCKETS for k in (*self.wanted[b], *self.published[b])}
+        for item in keys | self.held | set(self.pending):
+            if not self.owned(item):
+                self._forget(item)
+        for item, pair in self.pairs.items():  # the guard counts the instances owned
+            if item[0] == DESIRED and pair is not None and self.owned(item):
+                self.guard.track(item[1], pair[0])
+        return True
+
+    def _forget(self, item: Item) -> None:
+        """``item`` belongs to another shard: neither wanted, held, waiting nor counted here
+        (still known as published: adopting it again puts only what differs)."""
+        self.wanted[item[0]].pop(item[1], None)
+        self.held.discard(item)
+        self.pending.pop(item, None)
+        self.guard.discard(item)
+        if item[0] == DESIRED:
+            self.guard.untrack(item[1])
+        self.owners.pop(item, None)
+        self.forgotten.add(item)
+
+    def seen(self, item: Item, cluster: ClusterKey | None, *, present: bool) -> None:
+        """Another shard's key changed (``present``: put): published or not, and whose."""
+        if cluster is not None:
+            self.sources[item] = cluster
+        if present:
+            self.published[item[0]].add(item[1])
+        else:
+            self.published[item[0]].discard(item[1])
+            self.pairs.pop(item, None)
+            self.profile_names.pop(item, None)
 
     # -- the withdrawal guard ----------------------------------------------------------------
     def _withdraw(self, item: Item, now: float) -> None:
@@ -273,6 +360,11 @@ class Publication:
         trigger's window, the guard's verdict on its withdrawals. A held withdrawal is
         :class:`Held` (the hold's message and numbers: a failure of the key's own)."""
         bucket, key = item
+        if self.sharding is not None and self.sharding.epoch != self._epoch:
+            self._deferred.add(item)  # ownership changed: nothing until the next pass
+            return NOTHING
+        if not self.owned(item):
+            return NOTHING  # another shard's (or nobody's while membership is unknown)
         value = self.wanted[bucket].get(key)
         if value is not None:
             return Put(value)

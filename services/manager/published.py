@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from services.manager.model import ClusterKey
 from services.manager.outputs import Item
 from shared.api.vocabulary import CAPI, SVELTOS, TRIGGER_LABEL_SETS, ClusterType
+from shared.contract import messages as m
 
 Pair = tuple[str, ClusterKey]  # (trigger name, source cluster)
 
@@ -27,6 +28,8 @@ class Published:
     keys: Mapping[str, AbstractSet[str]] = field(default_factory=dict)
     pairs: Mapping[Item, Pair | None] = field(default_factory=dict)
     profiles: Mapping[Item, str] = field(default_factory=dict)
+    #: the cluster each readable key belongs to for sharding (:func:`cluster_of_value`)
+    clusters: Mapping[Item, ClusterKey] = field(default_factory=dict)
 
 
 class Unknown(NamedTuple):
@@ -54,4 +57,17 @@ def pair_of_labels(labels: Mapping[str, str]) -> Pair | None:
     return None
 
 
-__all__ = ["Pair", "Published", "Unknown", "pair_of_labels"]
+def cluster_of_value(data: Any) -> ClusterKey | None:
+    """The cluster a published value belongs to when the manager is sharded: a desired
+    state's source cluster (its labels), a profile's source cluster, an assignment's
+    cluster; None for anything else (a status, an unreadable value)."""
+    if isinstance(data, m.DesiredState):
+        pair = pair_of_labels(data.labels)
+        return pair[1] if pair is not None else None
+    if isinstance(data, (m.ProfileState, m.Assignment)):
+        c = data.cluster
+        return ClusterKey(c.namespace, c.name, c.type)
+    return None
+
+
+__all__ = ["Pair", "Published", "Unknown", "cluster_of_value", "pair_of_labels"]

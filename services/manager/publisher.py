@@ -338,6 +338,39 @@ class Publisher:
             return 0.0
         return float(min(0.1 * 2 ** (count - FREE_REPAIRS), MAX_REPAIR_DELAY))
 
+    # -- shards ------------------------------------------------------------------------------
+    def forget(self, item: Item) -> None:
+        """``item`` belongs to another shard now: nothing of it stays queued or failing."""
+        self.queue.discard(item)
+        self.origins.pop(item, None)
+        self._cache.pop(item, None)
+
+    def elsewhere(
+        self, item: Item, op: str, revision: int, digest: bytes | None, cluster: Any
+    ) -> bool:
+        """A sharded manager's view of a change of its buckets (``cluster``: whose key it
+        is, when its value says): True when the key is another shard's (or nobody's known
+        one). Its value is remembered as published there -- adopting the key later puts
+        only a value that differs -- and nothing is queued."""
+        publication = self.publication
+        if publication.sharding is None:
+            return False
+        if cluster is not None:
+            publication.sources[item] = cluster
+        if publication.owned(item):
+            return False
+        if revision <= self._revisions.get(item, 0):
+            return True  # an older value (or its own put coming back)
+        self._cache.pop(item, None)
+        self._revisions[item] = revision
+        if op == "put" and digest is not None:
+            self._seeds[item] = self._digests[item] = digest
+        else:
+            self._seeds.pop(item, None)
+            self._digests.pop(item, None)
+        publication.seen(item, cluster, present=op != "delete")
+        return True
+
     # -- views -------------------------------------------------------------------------------
     def metrics(self) -> dict[str, tuple[str, str, float]]:
         out = self.queue.metrics()

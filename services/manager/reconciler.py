@@ -35,6 +35,7 @@ from services.manager.outputs import BUCKETS, Item
 from services.manager.publication import Publication, Published, Unknown
 from services.manager.publisher import Bucket, Publisher
 from services.manager.reconcilemetrics import counters, state_gauges
+from services.manager.sharding import Sharding
 from services.manager.snapshot import Snapshot, build
 from services.manager.state import Changes, State
 from services.manager.statuses import (
@@ -89,10 +90,13 @@ class Reconciler:
         queue_size: int = 10_000,
         render_limits: Limits | None = None,
         withdrawal_guard: Bound | None = None,
+        sharding: Sharding | None = None,
     ) -> None:
         self.inputs = Inputs(state)
         self.state = self.inputs.state
         self.publication = Publication(removal_grace, published, withdrawal_guard)
+        #: this manager's shard (None: not sharded, it owns everything)
+        self.sharding = self.state.sharding = self.publication.sharding = sharding
         self.publisher = Publisher(
             self.publication, buckets, limit=limit, seeds=seeds, on_failure=self._failed
         )
@@ -124,7 +128,8 @@ class Reconciler:
 
     # -- inputs ------------------------------------------------------------------------------
     async def submit(self, source: str, item: Any) -> None:
-        """Queue one input (``kube``, ``match`` or ``tick``); waits while the queue is full."""
+        """Queue one input (``kube``, ``match``, ``shards`` (the live members) or ``tick``);
+        waits while the queue is full."""
         await self.queue.put((source, item))
 
     def from_thread(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
@@ -170,6 +175,10 @@ class Reconciler:
         try:
             if source == "kube":
                 self.inputs.on_kube(item)
+            elif source == "shards":
+                if self.sharding is not None and self.sharding.set_members(item):
+                    self.inputs.status_due = True  # the statuses it writes may change
+                    self._version += 1
             elif source == "match":
                 self.inputs.on_match(item)
                 if item.headers and self.ready:  # live changes (not those read at start)
@@ -196,7 +205,7 @@ class Reconciler:
                 applied += 1
                 await slicer.pause()
             self.stats["batch_max"] = max(self.stats["batch_max"], applied)
-            if self.inputs.known():
+            if self.inputs.known() and (self.sharding is None or self.sharding.known):
                 await self.reconcile_traced(slicer)
 
     async def reconcile_traced(self, slicer: Slicer | None = None) -> None:
@@ -251,6 +260,9 @@ class Reconciler:
         finally:
             self._reconciling = False
             self._gauges = state_gauges(self.state)
+        for item in self.publication.forgotten:  # another shard's now: nothing left queued
+            self.publisher.forget(item)
+        self.publication.forgotten.clear()
         for start in range(0, len(dirty), ADD_STEP):
             self.publisher.add(dirty[start : start + ADD_STEP])
             await slicer.pause()

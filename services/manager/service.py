@@ -35,13 +35,16 @@ import uvicorn
 
 from services.manager import api, kustomize, rendering, resourcerefs  # api: heavy (FastAPI)
 from services.manager.inputs import TRIGGER_KINDS, WATCHED
+from services.manager.membership import Membership, ensure_bucket
 from services.manager.outputs import effective_limit
+from services.manager.published import cluster_of_value
 from services.manager.publisher import Publisher, body_digest
 from services.manager.reconciler import Reconciler
 from services.manager.settings import ManagerSettings
+from services.manager.sharding import Sharding, shard_metrics
 from services.manager.snapshot import Snapshot
 from services.manager.state import State
-from services.manager.stores import Stores, provision, read_published
+from services.manager.stores import Stores, provision, read_published, retrying
 from shared.bus.kv import KVChange, KVStore
 from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the loop runs
 from shared.metrics import Histogram
@@ -64,6 +67,7 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     service.not_ready_reason = "reading what is published"
     start = await read_published(stores)
     limit = effective_limit(int(getattr(nc, "max_payload", 0) or 0), settings.max_message_bytes)
+    sharding = Sharding(settings.member()) if settings.sharded else None
     reconciler = Reconciler(
         stores.buckets(),
         limit=limit,
@@ -74,6 +78,7 @@ async def main(settings: ManagerSettings, service: Service) -> None:
         render_limits=settings.render_limits(),
         withdrawal_guard=settings.withdrawal_bound(),
         state=State(management=settings.management_key()),
+        sharding=sharding,
     )
 
     published = asyncio.Event()  # the first reconcile queued what the manager publishes
@@ -100,6 +105,20 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     service.not_ready_reason = "reading definitions and matching sets"
     log.info("manager started (message limit %d bytes)", limit, extra={"obj": "manager"})
 
+    if sharding is not None:
+        await retrying("provisioning ripple-shards", lambda: ensure_bucket(js, settings.storage))
+        member = Membership(
+            nc,
+            settings.shard_group,
+            sharding.me,
+            settings.shard_ttl,
+            lambda members: reconciler.submit("shards", members),
+            api=f"{settings.api_host}:{settings.api_port}" if settings.api_port else "",
+        )
+        service.add_metrics(lambda: shard_metrics(sharding, reconciler.state.clusters))
+        service.spawn(member.run(), "shard-membership")
+        log.info("shard %s of group %s (shard key %r)", sharding.me.id, settings.shard_group,
+                 sharding.me.shard_key, extra={"obj": "manager"})  # fmt: skip
     start_informers(settings, service, reconciler)
     service.spawn(reconciler.run(), "reconcile")
     service.spawn(reconciler.publisher.run(settings.workers), "publish")
@@ -215,9 +234,14 @@ async def watch_output(
 
     async def apply(change: KVChange[Any]) -> None:
         if change.op != "synced":
-            digest = None
+            digest, cluster = None, None
             if change.op == "put" and change.message is not None:
                 digest = body_digest(change.message.data)
+                cluster = cluster_of_value(change.message.data)
+            item = (bucket, change.key)
+            if publisher.elsewhere(item, change.op, change.revision, digest, cluster):
+                await slicer.pause()  # another shard's key: remembered, never touched
+                return
             now = asyncio.get_running_loop().time()
             if publisher.observed((bucket, change.key), change.op, change.revision, digest, now):
                 why = {"delete": "deleted by someone else", "put": "a value it did not write"}

@@ -6,12 +6,13 @@ from pydantic import Field, SecretStr, field_validator
 
 from services.manager.guard import Bound
 from services.manager.model import ClusterKey
+from services.manager.shardsettings import ShardSettings
 from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
 from shared.templating import Limits
 
 
-class ManagerSettings(ServiceSettings, LivenessSettings):
+class ManagerSettings(ServiceSettings, LivenessSettings, ShardSettings):
     kubeconfig: str | None = Field(
         None, validation_alias=KUBECONFIG, description="Management cluster kubeconfig."
     )

@@ -24,6 +24,7 @@ from services.manager.matchsets import MatchSet
 from services.manager.model import ClusterInfo, ClusterKey, PairPlan, ProfilePlan, Report
 from services.manager.planning import TriggerView, World
 from services.manager.selection import Pair, TriggerStatus
+from services.manager.sharding import Sharding, shard_key_of
 from shared.api.vocabulary import ObjectKey
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ class State:
     def __init__(self, management: ClusterKey | None = None) -> None:
         #: the management cluster's registration (--management-cluster): Local objects
         self.management = management
+        #: this manager's shard (None: it owns every cluster): only the pairs and
+        #: assignments of the source clusters it owns are planned
+        self.sharding: Sharding | None = None
+        self._epoch = 0  # the sharding epoch the pairs were selected with
         self.triggers: dict[str, TriggerView] = {}
         self.event_sources: dict[str, dict[str, Any]] = {}
         #: EventSources whose latest version does not load (name -> error): the clusters keep
@@ -87,6 +92,8 @@ class State:
 
     def set_cluster(self, info: ClusterInfo) -> None:
         self._world_version += 1
+        if self.sharding is not None:
+            self.sharding.pin(info.key, shard_key_of(info.obj))
         self.clusters[info.key] = info
         self._all_dirty = True
 
@@ -147,6 +154,9 @@ class State:
         complete at the end."""
         world = World(self.clusters, self.refs, self.management)
         changes.triggers = MappingProxyType(self.triggers)
+        if self.sharding is not None and self.sharding.epoch != self._epoch:
+            self._epoch = self.sharding.epoch  # ownership changed: select the pairs again
+            self._all_dirty = True
         if self._all_dirty:
             wanted_pairs, assignments = self._select()
             for key, value in assignments.items():
@@ -262,7 +272,15 @@ class State:
             self.deleted_sources,
         )
         self._config_status = chosen.status
-        return chosen.pairs, chosen.assignments
+        shard = self.sharding
+        if shard is None:
+            return chosen.pairs, chosen.assignments
+        # a shard plans only what it owns; a pair it no longer owns is dropped from its
+        # outputs, which the publication forgets without withdrawing (another shard owns it)
+        owned = {c for c in self.clusters if shard.owns(c)}
+        pairs = {p: es for p, es in chosen.pairs.items() if p[1] in owned}
+        assignments = {k: v for k, v in chosen.assignments.items() if k[0] in owned}
+        return pairs, assignments
 
     @staticmethod
     def _keep_last_good(previous: PairPlan, plan: PairPlan) -> None:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from services.manager.model import ClusterKey
 from services.manager.outputs import ASSIGNMENTS, DESIRED, PROFILES, STATUS, Item
 from services.manager.publication import Pair, Published, pair_of_labels
+from services.manager.published import cluster_of_value
 from services.manager.publisher import Bucket, body_digest
 from shared.bus import provision as bus_provision
 from shared.bus.kv import KVStore
@@ -137,6 +138,7 @@ async def read_published(stores: Stores) -> Start:
     pairs: dict[Item, Pair | None] = {}
     profiles: dict[Item, str] = {}
     seeds: dict[Item, bytes] = {}
+    clusters: dict[Item, ClusterKey] = {}
     owned: list[tuple[str, KVStore[Any]]] = [
         (ASSIGNMENTS, stores.assignments),
         (DESIRED, stores.desired),
@@ -150,6 +152,9 @@ async def read_published(stores: Stores) -> Start:
             item = (bucket, key)
             data = envelope.data
             seeds[item] = body_digest(data)
+            cluster = cluster_of_value(data)
+            if cluster is not None:
+                clusters[item] = cluster
             if isinstance(data, m.DesiredState):
                 pairs[item] = pair_of_labels(data.labels)
                 profiles[item] = data.profile_name
@@ -164,4 +169,4 @@ async def read_published(stores: Stores) -> Start:
         ", ".join(f"{len(k)} keys in {b}" for b, k in keys.items()),
         extra={"obj": "manager"},
     )
-    return Start(Published(keys, pairs, profiles), seeds)
+    return Start(Published(keys, pairs, profiles, clusters), seeds)
