@@ -53,6 +53,7 @@ T_APPLYOUTCOME = "io.ripple.applyoutcome.v1"
 T_AGENTSTATUS = "io.ripple.agentstatus.v1"
 T_PROFILE = "io.ripple.profile.v1"
 T_STATUS = "io.ripple.status.v1"
+T_LEASE = "io.ripple.lease.v1"
 
 # --- envelopes ---------------------------------------------------------------------------------
 
@@ -188,6 +189,59 @@ class DefinitionStatusEvent(Envelope):
     data: DefinitionStatus
 
 
+# --- the lease of a role (ripple-leases): coordination of replicas, not a payload of the API --
+
+
+REPORTER_SOURCE = "ripple://reporter"
+"""CloudEvents ``source`` of the reporter's lease."""
+
+LEASE_ROLE = r"^[a-z][a-z0-9]*(-[A-Za-z0-9_=-]{1,63})?$"
+"""A lease's role, its key in ``ripple-leases``: ``manager``, ``reporter``, or one of them
+followed by ``-<shard>`` (one KV token: no dot)."""
+
+
+class Lease(Model):
+    """Who is the active replica of a role: the value under the role's key of
+    ``ripple-leases``. ``holder`` is unique per process (``<host>:<pid>:<random>``);
+    ``acquiredAt`` and ``ttl`` are informative: replicas never compare clocks (a standby
+    measures the silence of the key by its own monotonic clock)."""
+
+    role: str = Field(pattern=LEASE_ROLE)
+    holder: str = Field(min_length=1, max_length=256)
+    acquired_at: AwareDatetime
+    ttl: float = Field(gt=0, le=3600)
+    renewals: int = Field(0, ge=0)
+
+
+class LeaseEvent(Envelope):
+    """``io.ripple.lease.v1``: value of ``ripple-leases`` (key: ``data.role``)."""
+
+    TYPE: ClassVar[str] = T_LEASE
+    type: Literal["io.ripple.lease.v1"] = "io.ripple.lease.v1"
+    data: Lease
+
+
+def lease_source(role: str) -> str:
+    """The writer of ``role``'s lease: the manager (``manager``, ``manager-<shard>``) or the
+    reporter."""
+    return REPORTER_SOURCE if role.split("-", 1)[0] == "reporter" else MANAGER_SOURCE
+
+
+def lease_event(data: Lease, *, time: datetime | None = None) -> LeaseEvent:
+    """The envelope of a lease value (subject: its role, source: :func:`lease_source`)."""
+    return LeaseEvent(
+        id=uuid.uuid4().hex,
+        source=lease_source(data.role),
+        subject=data.role,
+        time=time or _now(),
+        data=data,
+    )
+
+
+CONTROL_ENVELOPES: tuple[type[Envelope], ...] = (LeaseEvent,)
+"""Envelopes the services exchange to coordinate replicas (not in :data:`ENVELOPES`, the
+messages of the public contract); :func:`decode` reads them too."""
+
 ResourceChangeEvent = ResourceMatchedEvent | ResourceUpdatedEvent | ResourceUnmatchedEvent
 RESOURCE_CHANGE_EVENTS: tuple[type[Envelope], ...] = (
     ResourceMatchedEvent,
@@ -209,6 +263,10 @@ ENVELOPES: tuple[type[Envelope], ...] = (
 """Every envelope class, one per CloudEvent type."""
 REGISTRY: dict[str, type[Envelope]] = {cls.TYPE: cls for cls in ENVELOPES}
 """CloudEvent type -> envelope class."""
+_DECODABLE: dict[str, type[Envelope]] = {
+    **REGISTRY,
+    **{cls.TYPE: cls for cls in CONTROL_ENVELOPES},
+}
 
 _PAYLOAD_CLASS: dict[type[Model], type[Envelope]] = {
     EventReportSnapshot: EventReportEvent,
@@ -291,6 +349,8 @@ def envelope(data: Payload, *, id: str | None = None, time: datetime | None = No
 def message_key(message: Envelope) -> str:
     """The KV key or subject a message belongs under, recomputed from its data (so a reader
     can reject a value whose key and content disagree, e.g. a spoofed cluster)."""
+    if isinstance(message, LeaseEvent):
+        return message.data.role
     return _key_of(message.data)  # type: ignore[attr-defined]
 
 
@@ -373,7 +433,7 @@ def decode(
                 f"{prefix}not a CloudEvents 1.0 envelope: specversion={doc.get('specversion')!r}"
             )
         ce_type = doc.get("type")
-        cls = REGISTRY.get(ce_type) if isinstance(ce_type, str) else None
+        cls = _DECODABLE.get(ce_type) if isinstance(ce_type, str) else None
         if cls is None:
             raise InvalidMessage(f"{prefix}unknown CloudEvent type {ce_type!r}")
         if expected is not None and not issubclass(cls, expected):

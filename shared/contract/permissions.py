@@ -9,8 +9,8 @@ keys and consumers of every cluster), and it has an account of its own
 (:mod:`shared.contract.accounts`), so that nothing the server sends on its behalf -- the
 answer to a request, the delivery of a consumer -- lands in the shared account. A spoofed
 identity -- agent A writing cluster B's report key -- is rejected by the server with a
-permissions violation. The reporter reads the buckets it mirrors and writes nothing (an
-account of its own too). The manager provisions streams and buckets and reads and writes
+permissions violation. The reporter reads the buckets it mirrors and writes nothing but its
+own lease (:data:`REPORTER_LEASE` in ``ripple-leases``; an account of its own too). The manager provisions streams and buckets and reads and writes
 everything. :func:`authorization_block` renders the nats-server configuration (see
 docs/nats-contract.md, section 7).
 """
@@ -43,6 +43,7 @@ __all__ = [
     "REPORTER_ACCOUNT",
     "REPORTER_BUCKETS",
     "REPORTER_INBOX_PREFIX",
+    "REPORTER_LEASE",
     "RESERVED_SUBJECTS",
     "RIPPLE_ACCOUNT",
     "Permissions",
@@ -77,6 +78,10 @@ REPORTER_BUCKETS: tuple[streams.BucketSpec, ...] = (
     streams.AGENTS,
 )
 """The buckets the reporter may read (what it mirrors into the management cluster)."""
+
+REPORTER_LEASE = "reporter"
+"""The key of ``ripple-leases`` the reporter's replicas hold (:mod:`shared.runtime.standby`):
+the only key it may write."""
 
 RESERVED_SUBJECTS = ("$JS.>", "$JSC.>", "$KV.>", "$SYS.>", "_INBOX.>", "_R_.>", f"{EVENTS_ROOT}.>")
 """Subjects an agent's extra CloudEvents subjects may not overlap: JetStream's, the
@@ -215,16 +220,20 @@ def manager_permissions() -> Permissions:
     """The manager's permissions: everything, in the shared account. It provisions the
     streams and buckets (:func:`shared.bus.provision.ensure`), writes assignments, desired
     state, profiles and status, reads every bucket and deletes what a removed cluster
-    leaves behind."""
+    leaves behind. It holds its leases (``ripple-leases``: ``manager``, ``manager-<shard>``)."""
     return MANAGER_PERMISSIONS
 
 
 def reporter_permissions(inbox_prefix: str = REPORTER_INBOX_PREFIX) -> Permissions:
     """The reporter's permissions, in its own account (:data:`REPORTER_ACCOUNT`): read
     (bind, stream information, direct get, watch with any consumer filter) the buckets of
-    :data:`REPORTER_BUCKETS`, nothing else; it publishes no message and no key. It connects
+    :data:`REPORTER_BUCKETS`; read, watch and write (compare-and-set, delete) its own lease,
+    the key :data:`REPORTER_LEASE` of ``ripple-leases`` (and bind to that bucket by its
+    reserved key); nothing else: it publishes no other message and no other key. It connects
     with ``inbox_prefix=`` :data:`REPORTER_INBOX_PREFIX` (replies to other users are not
     readable to it)."""
+    leases = streams.LEASES.stream_name
+    lease_key = _kv(streams.LEASES, REPORTER_LEASE)
     publish = [
         f"{JS_API}.INFO",
         *(f"{JS_API}.STREAM.INFO.{b.stream_name}" for b in REPORTER_BUCKETS),
@@ -238,6 +247,14 @@ def reporter_permissions(inbox_prefix: str = REPORTER_INBOX_PREFIX) -> Permissio
             for op in ("INFO", "DELETE")
         ),
         *(f"$JS.FC.{b.stream_name}.>" for b in REPORTER_BUCKETS),
+        # its lease: the key (puts with an expected revision, deletes), direct gets of it
+        # and of the bucket's reserved key, a watch filtered to it
+        lease_key,
+        f"{JS_API}.DIRECT.GET.{leases}.{lease_key}",
+        f"{JS_API}.DIRECT.GET.{leases}.{_kv(streams.LEASES, streams.PROBE_KEY)}",
+        f"{JS_API}.CONSUMER.CREATE.{leases}.*.{lease_key}",
+        f"{JS_API}.CONSUMER.DELETE.{leases}.*",
+        f"$JS.FC.{leases}.>",
     ]
     return Permissions(tuple(publish), (f"{inbox_prefix}.>",), account=REPORTER_ACCOUNT)
 

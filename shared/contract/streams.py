@@ -13,6 +13,7 @@ resource               keys / subjects                             writer     re
 ``ripple-desired``     ``<ns>.<cluster>.<profile>``                manager    that agent
 ``ripple-outcomes``    ``<ns>.<cluster>.<profile>``                agents     manager, ...
 ``ripple-agents``      ``<ns>.<cluster>``                          agents     manager, ...
+``ripple-leases``      ``<role>`` (``manager[-<shard>]``, ...)     replicas   replicas
 =====================  ==========================================  =========  ==============
 
 No stream or bucket accepts a ``Nats-Rollup`` header (:data:`ALLOW_ROLLUP`): a rollup on a
@@ -177,6 +178,18 @@ SHARDS = BucketSpec(
     key_tokens=None,
 )
 
+LEASES = BucketSpec(
+    bucket="ripple-leases",
+    key_format="<role>: manager, manager-<shard>, reporter",
+    description=(
+        "Which replica of a role is active (io.ripple.lease.v1): renewed by compare-and-set "
+        "on its revision, taken over by a standby after ttl seconds of silence"
+    ),
+    writers="manager and reporter replicas (the reporter only its own key)",
+    readers="manager and reporter replicas",
+    key_tokens=None,
+)
+
 STREAMS: tuple[StreamSpec, ...] = (EVENTS,)
 BUCKETS: tuple[BucketSpec, ...] = (
     ASSIGNMENTS,
@@ -187,4 +200,5 @@ BUCKETS: tuple[BucketSpec, ...] = (
     AGENTS,
     PROFILES,
     STATUS,
+    LEASES,
 )
