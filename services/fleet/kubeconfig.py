@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def render(
     cluster: str, server: str, token: str, ca_pem: bytes | None = None, namespace: str = "default"
@@ -30,7 +32,9 @@ def render(
         "current-context": cluster,
         "preferences": {},
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    # libyaml's emitter when present: the pure-Python one takes ~3 ms a file, seconds for a
+    # fleet of 1,000 clusters
+    return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False)
 
 
 def path_for(directory: Path, cluster: str) -> Path:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from services.scenario import kinds
 from services.scenario.errors import StackError
@@ -21,6 +22,21 @@ from shared.kube import GVK, KubeClient, KubeError, object_key
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "scenario"
+
+CONCURRENCY = 8
+"""Requests a stack's bring-up has in flight at once (registrations, per-cluster CRDs)."""
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def bounded(fn: Callable[[T], R], items: Sequence[T], limit: int = CONCURRENCY) -> list[R]:
+    """``[fn(item) for item in items]`` with at most ``limit`` calls at once (threads: the
+    calls wait on the network); the first exception is raised once all have ended."""
+    if len(items) <= 1 or limit <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(limit, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def read_dir(directory: Path | None) -> tuple[list[dict[str, Any]], dict[int, str]]:

@@ -21,9 +21,16 @@ Order of bring-up (:meth:`Stack.start`):
    then Namespaces, then the rest; the namespaces of namespaced objects are created first;
    ``${CHARTS_URL}`` replaced);
 6. services (unless ``services=False``): ``ripple manager``, ``ripple reporter`` and one
-   ``ripple agent`` per cluster, each a child process logging to ``logs/<name>.log``, awaited
-   through its ready file (``ready/<name>``) with a deadline; each gets its NATS user and
-   password in ``RIPPLE_NATS_USER``/``RIPPLE_NATS_PASSWORD`` (never in argv).
+   ``ripple agent`` per cluster, or one ``ripple agent-host`` for all of them
+   (``agent_mode``, :mod:`services.scenario.stackagents`), each a child process logging to
+   ``logs/<name>.log``, awaited through its ready file (``ready/<name>``) with a deadline;
+   each gets its NATS user and password in ``RIPPLE_NATS_USER``/``RIPPLE_NATS_PASSWORD``
+   (never in argv; a hosted cluster's are in the clusters file, mode 0600).
+
+Each phase's duration is in :attr:`Stack.phases` (``nats``, ``fleet``, ``management``,
+``clusters``, ``definitions``, ``services``). The fleet is awaited through one look at its
+cluster list, registrations and per-cluster CRDs go a few requests at a time, so 1,000
+clusters come up in seconds before the services start.
 
 :meth:`Stack.stop` stops the agents, then the manager and the reporter (each group: SIGTERM
 to all, then SIGKILL after a grace period), then the fleet, the chart repository and nats-server. It is idempotent and runs on ``__exit__``.
@@ -37,7 +44,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -46,8 +53,9 @@ import yaml
 
 from services.scenario import kinds, provision
 from services.scenario.charts import StackCharts
-from services.scenario.commands import agent_name, fleet_command, service_commands
+from services.scenario.commands import AGENT_HOST, fleet_command, service_commands
 from services.scenario.credentials import NatsCredentials
+from services.scenario.errors import StackError
 from services.scenario.model import (
     MANAGEMENT,
     Fleet,
@@ -62,8 +70,10 @@ from services.scenario.processes import (
     wait_ready,
     wait_until,
 )
+from services.scenario.provision import bounded
+from services.scenario.stackagents import StackAgents, resolve_agent_mode
 from services.scenario.stacklogs import StackLogs
-from services.scenario.stackmgmt import StackManagement, with_management
+from services.scenario.stackmgmt import StackManagement, fleet_hook, with_management
 from services.scenario.stacknats import StackNats
 from shared.kube import GVK, KubeClient, KubeError
 
@@ -76,7 +86,7 @@ log = logging.getLogger(__name__)
 DEFAULT_READY_TIMEOUT = 60.0
 
 
-class Stack(StackNats, StackLogs, StackCharts, StackManagement):
+class Stack(StackNats, StackLogs, StackCharts, StackManagement, StackAgents):
     """Everything a scenario needs, up for one fleet (see the module doc).
 
     ``fleet`` is a :class:`Fleet` or the path of a ``fleet.yaml``. ``state_dir`` receives the
@@ -86,6 +96,11 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
     runs nats-server without authorization. ``charts_dir``: a scenario's ``charts/``.
     ``management_cluster`` (``NS/NAME``): the management cluster registered and given an
     agent, for ``deploymentType: Local`` (:mod:`services.scenario.stackmgmt`).
+    ``agent_mode``: ``"process"`` (one agent process per cluster), ``"hosted"`` (one
+    ``agent-host`` process for all) or ``"auto"`` (hosted beyond a few clusters; see
+    :mod:`services.scenario.stackagents`). ``nats_cluster``: nats-server nodes (1: one
+    server; more: a JetStream cluster, :mod:`services.scenario.stacknats`). :attr:`phases`
+    holds the time of each bring-up phase.
     """
 
     def __init__(
@@ -105,10 +120,16 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
         secure: bool = True,
         metrics: bool = False,
         management_cluster: str | None = None,
+        agent_mode: str = "auto",
+        nats_cluster: int = 1,
     ) -> None:
         self.served_fleet = fleet if isinstance(fleet, Fleet) else load_fleet(Path(fleet))
         self.management_cluster = management_cluster  # services.scenario.stackmgmt
         self.fleet = with_management(self.served_fleet, management_cluster)
+        self.agent_mode = resolve_agent_mode(agent_mode, len(self.fleet.clusters))
+        if nats_cluster < 1:
+            raise StackError(f"nats_cluster {nats_cluster}: expected 1 or more nats-servers")
+        self.nats_cluster = nats_cluster
         self.management_dir = Path(management_dir) if management_dir else None
         self.crds_dir = Path(crds_dir) if crds_dir else None
         self.charts_dir = Path(charts_dir) if charts_dir else None
@@ -132,6 +153,17 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
         self._clients: dict[str, KubeClient] = {}
         self._started = False
         self.failed = False
+        #: bring-up phase -> seconds it took (nats, fleet, management, clusters,
+        #: definitions, services), in order
+        self.phases: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[name] = time.monotonic() - started
 
     # -- paths and endpoints ---------------------------------------------------------------------
     @property
@@ -188,15 +220,22 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
         for sub in ("logs", "ready", "fleet", "nats", "helm-cache"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
         self.log_dir.mkdir(parents=True)
+        self.phases.clear()
         try:
-            self._start_nats()
-            self._start_fleet()
-            self._prepare_management()
-            self._prepare_clusters()
-            self._start_charts()
-            self._apply_definitions()
+            with self._phase("nats"):
+                self._start_nats()
+            with self._phase("fleet"):
+                self._start_fleet()
+            with self._phase("management"):
+                self._prepare_management()
+            with self._phase("clusters"):
+                self._prepare_clusters()
+            with self._phase("definitions"):
+                self._start_charts()
+                self._apply_definitions()
             if self.services:
-                self._start_services()
+                with self._phase("services"):
+                    self._start_services()
         except BaseException:
             self.failed = True
             self.stop()
@@ -241,27 +280,32 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
             if not self.fleet_process.running:
                 raise self.fleet_process.failure("exited before it was ready")
 
-        def files_written() -> bool:
-            return all(self.kubeconfig(ref).exists() for ref in needed)
+        def files_written() -> bool:  # one listing, not a stat per cluster
+            written = sum(1 for p in self.kubeconfig_dir.glob("*.kubeconfig"))
+            return written >= len(needed) and all(self.kubeconfig(r).exists() for r in needed)
 
         if not wait_until(files_written, deadline, check=check, interval=0.02):
             missing = [str(self.kubeconfig(r)) for r in needed if not self.kubeconfig(r).exists()]
             raise self.fleet_process.failure(f"wrote no kubeconfig {missing} in time")
 
+        # one look at the fleet's own list (GET /_fleet/clusters) tells every cluster is
+        # served, instead of a client and a discovery per cluster (seconds at 1,000)
         last_error: list[str] = []
 
         def answers() -> bool:
             try:
-                for ref in needed:
-                    self.client(ref).get(kinds.NAMESPACE, None, "default")
-            except KubeError as err:
+                self.management.get(kinds.NAMESPACE, None, "default")
+                listed = fleet_hook(self.kubeconfig(MANAGEMENT)).get("clusters") or []
+                served = {c.get("name") for c in listed}
+            except (KubeError, StackError) as err:
                 last_error[:] = [str(err)]
-                for ref in needed:  # drop clients whose discovery failed
-                    client = self._clients.pop(ref, None)
-                    if client is not None:
-                        client.close()
+                client = self._clients.pop(MANAGEMENT, None)  # its discovery may have failed
+                if client is not None:
+                    client.close()
                 return False
-            return True
+            missing = [c.name for c in self.served_fleet.clusters if c.name not in served]
+            last_error[:] = [f"clusters not served yet: {missing[:5]}"] if missing else []
+            return not missing
 
         if not wait_until(answers, deadline, check=check, interval=0.05):
             why = f": {last_error[0]}" if last_error else ""
@@ -280,20 +324,24 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
         )
         for namespace in sorted({c.namespace for c in self.fleet.clusters} | {"projectsveltos"}):
             provision.ensure_namespace(mgmt, namespace)
-        for cluster in self.fleet.clusters:
-            self.register(cluster)
+        bounded(self.register, self.fleet.clusters)
 
     def register(self, cluster: FleetCluster) -> dict[str, Any]:
         """Create/update the SveltosCluster or CAPI Cluster of ``cluster`` (labels, ready)."""
         return provision.register_cluster(self.management, cluster)
 
     def _prepare_clusters(self) -> None:
+        """The CRDs of ``crds/`` in every managed cluster, a few clusters at a time (the
+        simulated fleet creates each cluster's ``default`` namespace itself)."""
         crds, sources = provision.read_dir(self.crds_dir)
-        for cluster in self.fleet.clusters:
+        if not crds:
+            return
+
+        def install(cluster: FleetCluster) -> None:
             client = self.client(cluster.ref)
-            provision.ensure_namespace(client, "default")
-            if crds:
-                provision.install_crds(client, crds, cluster.ref, self.ready_timeout, sources)
+            provision.install_crds(client, crds, cluster.ref, self.ready_timeout, sources)
+
+        bounded(install, self.fleet.clusters)
 
     def _apply_definitions(self) -> None:
         objects, sources = provision.read_dir(self.management_dir)
@@ -323,8 +371,9 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
     def _start_services(self) -> None:
         self.api_port = self.api_port or free_port()
         if self._metrics:
-            names = ["manager", "reporter", *(agent_name(c.ref) for c in self.fleet.clusters)]
+            names = ["manager", "reporter", *self.agent_process_names()]
             self.metrics_ports = {n: self.metrics_ports.get(n) or free_port() for n in names}
+        hosted_file = self.write_clusters_file() if self.hosted else None
         commands = service_commands(
             self.fleet,
             nats_url=self.nats_server_url,
@@ -336,10 +385,13 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
             api_port=self.api_port,
             log_level=self.log_level,
             metrics_ports=self.metrics_ports,
+            hosted_file=hosted_file,
         )
         env = {"RIPPLE_LOG_LEVEL": self.log_level}
         helm = {"RIPPLE_HELM_CACHE_DIR": str(self.state_dir / "helm-cache")}  # agents' charts
         nats_env = self.nats_env()
+        if self.hosted:  # each hosted cluster's NATS user is in the clusters file
+            nats_env[AGENT_HOST] = {"RIPPLE_NATS_URL": self.nats_server_url}
         for cmd in commands:
             proc = ManagedProcess(
                 cmd.name,
@@ -355,10 +407,6 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement):
             )
             self.processes[cmd.name] = proc.start()
         wait_ready(list(self.processes.values()), self.ready_timeout)
-
-    @staticmethod
-    def agent_name(cluster: str) -> str:
-        return agent_name(cluster)
 
     # -- steps -----------------------------------------------------------------------------------
     def run_steps(

@@ -3,9 +3,9 @@ the log tails that matter for a failure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from services.scenario.commands import agent_name
 from services.scenario.processes import ManagedProcess, tail
 
 
@@ -16,6 +16,9 @@ class StackLogs:
     fleet_process: ManagedProcess | None
     services: bool
     log_lines: int
+    #: the process running a cluster's agent (:class:`~services.scenario.stackagents.
+    #: StackAgents`; annotated only, so that it does not shadow the stack's method)
+    agent_process_name: Callable[[str], str]
 
     @property
     def log_dir(self) -> Path:
@@ -29,11 +32,11 @@ class StackLogs:
 
     def log_tails(self, cluster: str | None = None, lines: int | None = None) -> str:
         """The last ``lines`` lines of the logs that matter for a failure in ``cluster``: any
-        process that exited, the manager, the cluster's agent (and the fleet's when the
-        services are off)."""
+        process that exited, the manager, the cluster's agent (``agent-host`` when hosted;
+        and the fleet's when the services are off)."""
         lines = lines or self.log_lines
         names: list[str] = [p.name for p in self.dead_processes()]
-        for name in ("manager", agent_name(cluster) if cluster else ""):
+        for name in ("manager", self.agent_process_name(cluster) if cluster else ""):
             if name and name in self.processes and name not in names:
                 names.append(name)
         if not self.services and "fleet" not in names:

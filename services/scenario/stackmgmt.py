@@ -12,7 +12,15 @@ manager with ``RIPPLE_MANAGEMENT_CLUSTER``. The simulated fleet serves the fleet
 
 from __future__ import annotations
 
+import base64
+import json
+import ssl
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from services.scenario.errors import StackError
 from services.scenario.model import MANAGEMENT, Fleet, FleetCluster
@@ -31,6 +39,26 @@ def with_management(fleet: Fleet, ref: str | None) -> Fleet:
         raise StackError(f"management cluster {ref!r} is also a cluster of fleet.yaml")
     extra = FleetCluster(namespace=namespace, name=name)
     return fleet.model_copy(update={"clusters": [*fleet.clusters, extra]})
+
+
+def fleet_hook(kubeconfig: Path, path: str = "/_fleet/clusters", timeout: float = 10.0) -> Any:
+    """GET one of the simulated fleet's ``/_fleet`` hooks (its admin token and CA read from
+    a kubeconfig it wrote); :class:`StackError` when it does not answer."""
+    try:
+        config = yaml.safe_load(kubeconfig.read_text())
+        cluster = config["clusters"][0]["cluster"]
+        token = config["users"][0]["user"]["token"]
+        cadata = base64.b64decode(cluster.get("certificate-authority-data", "")).decode()
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as err:
+        raise StackError(f"{kubeconfig}: not a kubeconfig of the simulated fleet ({err})") from err
+    base = str(cluster["server"]).split("/clusters/")[0]
+    context = ssl.create_default_context(cadata=cadata) if cadata else None
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError) as err:  # URLError, HTTPError, timeouts, bad JSON
+        raise StackError(f"the fleet's {path} did not answer: {err}") from err
 
 
 class StackManagement:
