@@ -50,6 +50,7 @@ from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the 
 from shared.metrics import Histogram
 from shared.runtime.service import Service
 from shared.runtime.slicing import Slicer
+from shared.runtime.standby import hold_lease
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     js = nc.jetstream()
     service.not_ready_reason = "provisioning streams and buckets"
     await provision(js, settings.storage)
+    # --lease: a standby waits here, reading no input (provisioning is idempotent)
+    await hold_lease(service, js, settings, lease_role(settings))
     stores = await Stores.open(js)
     service.not_ready_reason = "reading what is published"
     start = await read_published(stores)
@@ -135,6 +138,12 @@ async def main(settings: ManagerSettings, service: Service) -> None:
         source = _ApiSource(reconciler, service, stores)
         service.spawn(serve_api(source, settings.api_host, settings.api_port, token), "api")
     await service.stopping.wait()
+
+
+def lease_role(settings: ManagerSettings) -> str:
+    """The lease the manager's replicas share: ``manager``, or ``manager-<shard id>`` for a
+    shard with a fixed id (its standby takes over that shard)."""
+    return f"manager-{settings.shard_id}" if settings.sharded and settings.shard_id else "manager"
 
 
 def start_informers(settings: ManagerSettings, service: Service, reconciler: Reconciler) -> None:

@@ -9,10 +9,11 @@ from services.manager.model import ClusterKey
 from services.manager.shardsettings import ShardSettings
 from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
+from shared.runtime.standby import LeaseSettings
 from shared.templating import Limits
 
 
-class ManagerSettings(ServiceSettings, LivenessSettings, ShardSettings):
+class ManagerSettings(ServiceSettings, LivenessSettings, ShardSettings, LeaseSettings):
     kubeconfig: str | None = Field(
         None, validation_alias=KUBECONFIG, description="Management cluster kubeconfig."
     )

@@ -16,6 +16,8 @@ changes of one object within ``--write-delay`` seconds are one write, and a writ
 content is what was last written is skipped.
 The reporter holds no state of its own: after a restart it re-reads the buckets and
 converges, objects that no value wants any more being deleted by the orphan sweep.
+With ``--lease`` two replicas run, one active (:mod:`shared.runtime.standby`, lease
+``reporter``); the standby takes over as after a restart.
 
 Metrics (``--metrics-port``): the writer's counters and gauges (writes, failures, queue
 depths, pending writes), what was skipped per bucket, and the latencies of
@@ -44,9 +46,10 @@ from services.reporter.settings import ReporterSettings
 from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
-from shared.contract.permissions import REPORTER_INBOX_PREFIX
+from shared.contract.permissions import REPORTER_INBOX_PREFIX, REPORTER_LEASE
 from shared.kube import KubeClient
 from shared.runtime.service import Service
+from shared.runtime.standby import hold_lease
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,8 @@ async def main(settings: ReporterSettings, service: Service) -> None:
     service.not_ready_reason = "connecting to NATS"
     nc = await service.connect(inbox_prefix=REPORTER_INBOX_PREFIX)
     js = nc.jetstream()
+    # --lease: a standby waits here (for the bucket, then the lease), reading nothing
+    await hold_lease(service, js, settings, REPORTER_LEASE)
     latencies = Latencies.create()
     matches: KVStore[m.MatchesEvent] = measured(
         await service.open_bucket(js, streams.MATCHES, MATCH_TYPES), latencies

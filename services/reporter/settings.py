@@ -7,9 +7,10 @@ from pydantic import Field
 from services.reporter.mirroring import REPORT_BUDGET
 from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
+from shared.runtime.standby import LeaseSettings
 
 
-class ReporterSettings(ServiceSettings, LivenessSettings):
+class ReporterSettings(ServiceSettings, LivenessSettings, LeaseSettings):
     kubeconfig: str | None = Field(
         None, validation_alias=KUBECONFIG, description="Management cluster kubeconfig."
     )
