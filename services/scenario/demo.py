@@ -213,10 +213,12 @@ def run_demo(
     ready_timeout: float = 60.0,
     echo: Callable[[str], None] = print,
     services: bool = True,
+    agent_mode: str = "auto",
 ) -> int:
     """Tell the story; returns the exit code (0 when every step passed; 2 when the story is
-    invalid or ``state_dir`` is held by another running demo: nothing was started; 130 when
-    interrupted). ``state_dir`` is locked for the whole run (:mod:`statelock`)."""
+        invalid or ``state_dir`` is held by another running demo: nothing was started; 130 when
+        interrupted). ``state_dir`` is locked for the whole run (:mod:`statelock`). ``agent_mode``
+    as for :class:`Stack`."""
     lock = statelock.StateLock(state_dir)
     try:
         previous = lock.acquire()
@@ -231,7 +233,7 @@ def run_demo(
                 f"(taking {_rel(state_dir)}/ over from a demo that is gone: "
                 f"{statelock.describe(previous)})"
             )
-        return _tell(story, state_dir, once, timeout, ready_timeout, echo, services)
+        return _tell(story, state_dir, once, timeout, ready_timeout, echo, services, agent_mode)
     except KeyboardInterrupt:
         echo("interrupted; stopped.")
         return 130
@@ -249,6 +251,7 @@ def _tell(
     ready_timeout: float,
     echo: Callable[[str], None],
     services: bool,
+    agent_mode: str = "auto",
 ) -> int:
     try:
         scenario = load_scenario(story)
@@ -276,6 +279,7 @@ def _tell(
         state_dir=state_dir,
         services=services,
         ready_timeout=ready_timeout,
+        agent_mode=agent_mode,
     )
     results: list[StepResult] = []
     try:

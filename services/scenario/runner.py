@@ -44,10 +44,13 @@ def run_scenario(
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
     log_level: str = "INFO",
     log_lines: int = 15,
+    agent_mode: str = "auto",
+    nats_cluster: int = 1,
     on_start: Callable[[Scenario, Stack], None] | None = None,
     on_result: Callable[[StepResult], None] | None = None,
 ) -> ScenarioResult:
-    """Load the scenario at ``path``, bring its stack up, run its steps, stop the stack."""
+    """Load the scenario at ``path``, bring its stack up, run its steps, stop the stack.
+    ``agent_mode`` and ``nats_cluster`` as for :class:`Stack`."""
     folder = Path(path)
     started = time.monotonic()
     outcome = ScenarioResult(name=folder.name, path=folder)
@@ -67,6 +70,8 @@ def run_scenario(
         ready_timeout=ready_timeout,
         log_level=log_level,
         log_lines=log_lines,
+        agent_mode=agent_mode,
+        nats_cluster=nats_cluster,
     )
     outcome.log_dir = stack.log_dir
     try:

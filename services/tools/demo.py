@@ -29,6 +29,12 @@ def register(app: typer.Typer) -> None:
         ready_timeout: float = typer.Option(
             60.0, "--ready-timeout", help="Deadline for the stack to come up (s)."
         ),
+        agents: str = typer.Option(
+            "auto",
+            "--agents",
+            help="How agents run: 'process' (one ripple agent per cluster), 'hosted' (one "
+            "ripple agent-host for every cluster) or 'auto' (hosted beyond 4 clusters).",
+        ),
     ) -> None:
         """Run the spec's story end to end on the embedded default and show the latencies.
 
@@ -43,6 +49,12 @@ def register(app: typer.Typer) -> None:
         interrupted before the story's end (what started is stopped).
         """
         from services.scenario import demo as story_demo
+        from services.scenario.stackagents import AGENT_MODES
+
+        if agents not in AGENT_MODES:
+            raise typer.BadParameter(
+                f"{agents!r}: expected one of {', '.join(AGENT_MODES)}", param_hint="--agents"
+            )
 
         code = story_demo.run_demo(
             story=story or story_demo.STORY,
@@ -51,5 +63,6 @@ def register(app: typer.Typer) -> None:
             timeout=timeout,
             ready_timeout=ready_timeout,
             echo=typer.echo,
+            agent_mode=agents,
         )
         raise typer.Exit(code)

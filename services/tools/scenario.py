@@ -2,7 +2,7 @@
 
 Each PATH is a scenario folder (with ``steps.yaml``) or a folder of scenario folders. Every
 scenario gets its own stack (nats-server, simulated fleet, manager, reporter, one agent per
-cluster), whose state and logs go to ``STATE_DIR/<scenario>/`` (default ``.run/scenarios``).
+cluster or one agent-host for all: ``--agents``), whose state and logs go to ``STATE_DIR/<scenario>/`` (default ``.run/scenarios``).
 One line per step, then ``N passed, N failed`` counting steps; exit 0 only when all pass.
 """
 
@@ -62,6 +62,18 @@ def register(app: typer.Typer) -> None:
         log_lines: int = typer.Option(
             15, "--log-lines", help="Lines of each relevant log shown under a failure."
         ),
+        agents: str = typer.Option(
+            "auto",
+            "--agents",
+            help="How agents run: 'process' (one ripple agent per cluster), 'hosted' (one "
+            "ripple agent-host for every cluster) or 'auto' (hosted beyond 4 clusters).",
+        ),
+        nats_cluster: int = typer.Option(
+            1,
+            "--nats-cluster",
+            min=1,
+            help="nats-server nodes: 1 (one server) or more (a JetStream cluster).",
+        ),
         service_log_level: str = log_level_option(
             "INFO",
             "--service-log-level",
@@ -71,7 +83,12 @@ def register(app: typer.Typer) -> None:
         """Run scenarios (../shared/scenarios format) and tally their steps."""
         from services.scenario.report import percentile, tally, write_report
         from services.scenario.runner import find_scenarios, run_scenario
+        from services.scenario.stackagents import AGENT_MODES
 
+        if agents not in AGENT_MODES:
+            raise typer.BadParameter(
+                f"{agents!r}: expected one of {', '.join(AGENT_MODES)}", param_hint="--agents"
+            )
         folders = find_scenarios(paths)
         outcomes = []
         for folder in folders:
@@ -86,6 +103,8 @@ def register(app: typer.Typer) -> None:
                 ready_timeout=ready_timeout,
                 log_level=service_log_level,
                 log_lines=log_lines,
+                agent_mode=agents,
+                nats_cluster=nats_cluster,
                 on_result=_step_printer(),
             )
             outcomes.append(outcome)
