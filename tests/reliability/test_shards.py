@@ -19,8 +19,8 @@ import pytest
 
 from services.manager.sharding import rendezvous
 from services.scenario.model import Fleet
-from services.scenario.processes import ManagedProcess, wait_ready
-from services.scenario.stack import Stack, free_port
+from services.scenario.processes import ManagedProcess, free_port, wait_ready
+from services.scenario.stack import Stack
 from tests.reliability.helpers import (
     SERVICE,
     SyncNats,
