@@ -68,7 +68,12 @@ class Agent:
             burst=settings.helm_burst,
         )
         self.applier = Applier(kube, self.cluster.name, helm)
-        self.latencies = metrics.Latencies.of(self.ident)
+        # hosted agents share one set of histograms (label cluster="hosted"): ~3 KiB each
+        self.latencies = (
+            service.shared("agent-latencies", lambda: metrics.Latencies.of("hosted"))
+            if service.hosted
+            else metrics.Latencies.of(self.ident)
+        )
 
     # -- Kubernetes --------------------------------------------------------------------------
     def client_for(self, identity: str) -> KubeClient:
@@ -180,7 +185,10 @@ class Agent:
             )
         except Exception as exc:
             log.debug("stopping status not published: %s", exc, extra={"obj": self.ident})
-        await asyncio.to_thread(self.watches.stop)
+        if self.service.hosted:  # informer threads are daemons: do not wait for them
+            self.watches.stop(timeout=0.0)
+        else:
+            await asyncio.to_thread(self.watches.stop)
         self.kube.close()
         for client in self.tenants.values():
             client.close()

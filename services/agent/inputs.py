@@ -272,6 +272,13 @@ def poll_evaluations(agent: Agent) -> None:
     _deliver(agent, observing.poll(agent.state.assignments))
 
 
+def poll_own_evaluations(agent: Agent) -> None:
+    """:func:`poll_evaluations` for a hosted agent: the process-wide part is the host's
+    (:func:`observing.poll_global`), and an agent with nothing waiting costs one look."""
+    if observing.waiting(agent.state.assignments):
+        _deliver(agent, observing.poll_sources(agent.state.assignments))
+
+
 def _deliver(agent: Agent, seen: observing.Observation, origin: Origin | None = None) -> None:
     """Queue what an observation found; changes decided off the loop (no watch event in
     hand) are timed from now."""

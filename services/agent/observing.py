@@ -76,10 +76,30 @@ def poll(assignments: Assignments) -> Observation:
     return _poll(assignments)
 
 
+def poll_global() -> None:
+    """The process-wide part of :func:`poll`: note the timer, abandon every run past its
+    hard limit. An agent host calls it once per tick for all its agents, which then look
+    only at their own EventSources (:func:`poll_sources`, when :func:`waiting`)."""
+    global _polled
+    periodic_poll()
+    _polled = time.monotonic()
+    sweep(_polled)
+
+
+def waiting(assignments: Assignments) -> bool:
+    """Whether an EventSource has an evaluation running off the loop or objects waiting."""
+    return any(s.running is not None or s.deferred for s in assignments.sources.values())
+
+
 def _poll(assignments: Assignments) -> Observation:
     global _polled
     _polled = time.monotonic()
     sweep(_polled)  # also the runs of EventSources replaced meanwhile
+    return poll_sources(assignments)
+
+
+def poll_sources(assignments: Assignments) -> Observation:
+    """Take the results and evaluate the waiting objects of this agent's EventSources."""
     out = Observation()
     for state in assignments.sources.values():
         if state.running is None and not state.deferred:

@@ -38,6 +38,7 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from services.agent import effects, inputs
@@ -47,17 +48,22 @@ from services.agent.state import AgentState
 from shared.contract import messages as m
 from shared.contract import streams
 from shared.contract.permissions import agent_inbox_prefix
+from shared.contract.subjects import ClusterRef
 from shared.kube import KubeClient
+from shared.kube.errors import KubeConfigInvalid
 from shared.runtime.service import Service
 from shared.runtime.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
 
 STATUS_CHECK = 0.5
+"""Seconds between looks at the status (published when it changed, or as heartbeat)."""
+STATUS_CHECK_HOSTED = 5.0
+"""The same for an agent hosted by ``ripple agent-host`` (a thousand of them share a loop;
+what changes the status also asks for a look at once)."""
 EVALUATION_POLL = 0.1
 """Seconds between two looks at evaluations running off the loop (the loop waits at most
 ~50 ms for one; a run past its hard limit is abandoned at the next look)."""
-"""Seconds between looks at the status (published when it changed, or as heartbeat)."""
 
 HEAD_REFRESH = 300.0
 """Seconds after which a matching set's head is written again even when it did not change
@@ -81,22 +87,29 @@ async def main(settings: AgentSettings, service: Service) -> None:
         outcomes=await service.open_bucket(js, streams.OUTCOMES, m.ApplyOutcomeEvent),
         agents=await service.open_bucket(js, streams.AGENTS, m.AgentStatusEvent),
     )
-    kube = KubeClient(settings.kubeconfig, name=cluster.name)
+    try:
+        kube = KubeClient(settings.kubeconfig, name=cluster.name)
+    except KubeConfigInvalid as exc:  # said in the status too, then the service fails
+        await _publish_failure(stores, cluster, str(exc))
+        raise
     agent = Agent(settings, service, state, nc=nc, stores=stores, kube=kube)
     service.add_metrics(agent.metrics)
     for histogram in agent.latencies.all():
         service.add_histogram(histogram)
     service.on_stop(agent.stop)
+    service.problems = agent.errors
     service.not_ready_reason = "reading apply outcomes"
     await inputs.load_outcomes(agent)
     service.not_ready_reason = "reading matching sets"
     await inputs.load_matches(agent)
-    try:  # warm the discovery cache so the first event does not pay for it
-        await asyncio.to_thread(lambda: kube.dynamic)
-    except Exception as exc:
-        log.warning("discovery failed (will retry): %s", exc, extra={"obj": agent.ident})
-    gc.freeze()  # what start-up built lives as long as the process: out of the GC's scans
-    state.counts.gc_frozen = gc.get_freeze_count()
+    service.startup_done()  # a hosted agent lets the next one start
+    if not service.hosted:  # hosted: the informers' threads discover, the host freezes
+        try:  # warm the discovery cache so the first event does not pay for it
+            await asyncio.to_thread(lambda: kube.dynamic)
+        except Exception as exc:
+            log.warning("discovery failed (will retry): %s", exc, extra={"obj": agent.ident})
+        gc.freeze()  # what start-up built lives as long as the process: out of the GC's scans
+        state.counts.gc_frozen = gc.get_freeze_count()
     log.info("agent started (instance %s)", state.instance, extra={"obj": agent.ident})
     service.not_ready_reason = "reading assignments"
     agent.status_due()
@@ -109,7 +122,8 @@ async def main(settings: AgentSettings, service: Service) -> None:
     service.spawn(inputs.watch_desired(agent), "desired")
     await inputs.subscribe_cloud_events(agent)
     service.every(EVALUATION_POLL, _poll_evaluations(agent), "evaluations")
-    service.every(STATUS_CHECK, _status_check(agent), "status")
+    status_check = STATUS_CHECK_HOSTED if service.hosted else STATUS_CHECK
+    service.every(status_check, _status_check(agent), "status")
     service.every(HEAD_REFRESH / 10, _head_refresh(agent), "head-refresh")
     await service.stopping.wait()
 
@@ -141,7 +155,25 @@ def _poll_evaluations(agent: Agent) -> Callable[[], Awaitable[None]]:
     async def poll() -> None:
         inputs.poll_evaluations(agent)
 
-    return poll
+    async def poll_own() -> None:  # hosted: the host polls what is process-wide
+        inputs.poll_own_evaluations(agent)
+
+    return poll_own if agent.service.hosted else poll
+
+
+async def _publish_failure(stores: Stores, cluster: ClusterRef, error: str) -> None:
+    """Best effort: the cluster's status says why its agent cannot start."""
+    status = m.AgentStatus(
+        cluster=cluster,
+        instance="",
+        state="degraded",
+        errors=[error],
+        time=datetime.now(UTC),
+    )
+    try:
+        await asyncio.wait_for(stores.agents.put(m.envelope(status)), 2.0)
+    except Exception as exc:
+        log.debug("failure status not published: %s", exc, extra={"obj": str(cluster)})
 
 
 def _head_refresh(agent: Agent) -> Callable[[], Awaitable[None]]:

@@ -165,6 +165,103 @@ def register(app: typer.Typer) -> None:
 
         _run("agent", settings, main, ident=str(settings.cluster_ref))
 
+    @app.command("agent-host")
+    def agent_host(
+        clusters: Path = _opt(
+            None,
+            "--clusters",
+            env="RIPPLE_CLUSTERS",
+            metavar="FILE",
+            help="YAML or JSON listing the hosted clusters (re-read when it changes): "
+            "clusters: [{cluster: NS/NAME, type: sveltos|capi, kubeconfig: PATH, "
+            "natsUser: USER, natsPassword: PW | natsPasswordFile: PATH}] (docs/agent-host.md).",
+        ),
+        from_management: bool = _opt(
+            None,
+            "--from-management/--no-from-management",
+            env="RIPPLE_FROM_MANAGEMENT",
+            help="Host the agents of the SveltosClusters and CAPI Clusters registered in the "
+            "management cluster (--kubeconfig), kubeconfigs from their Secrets.",
+        ),
+        kubeconfig: str = _opt(
+            None,
+            "--kubeconfig",
+            env="KUBECONFIG",
+            help="Management cluster kubeconfig (--from-management; default: in-cluster).",
+        ),
+        nats_secret_suffix: str = _opt(
+            None,
+            "--nats-secret-suffix",
+            env="RIPPLE_NATS_SECRET_SUFFIX",
+            help="--from-management: Secret <cluster><suffix> in the cluster's namespace holds "
+            "its agent's NATS user and password (keys user, password; -ripple-nats).",
+        ),
+        workers: int = _opt(
+            None, "--workers", env="RIPPLE_WORKERS", help="Apply workers per hosted agent (2)."
+        ),
+        max_starting: int = _opt(
+            None,
+            "--max-starting",
+            env="RIPPLE_MAX_STARTING",
+            help="Agents connecting and loading at the same time (32).",
+        ),
+        poll_interval: float = _opt(
+            None,
+            "--poll-interval",
+            env="RIPPLE_POLL_INTERVAL",
+            help="Seconds between two looks at the list of clusters (2).",
+        ),
+        restart_max: float = _opt(
+            None,
+            "--restart-max",
+            env="RIPPLE_RESTART_MAX",
+            help="Longest wait before a failed agent is started again (60; from 1 s, doubling).",
+        ),
+        report_interval: float = _opt(
+            None,
+            "--report-interval",
+            env="RIPPLE_REPORT_INTERVAL",
+            help="As ripple agent --report-interval, for every hosted agent (1).",
+        ),
+        helm_cache_dir: str = _opt(
+            None,
+            "--helm-cache-dir",
+            env="RIPPLE_HELM_CACHE_DIR",
+            help="Writable directory of downloaded Helm charts (shared by the agents).",
+        ),
+        nats: str = NATS,
+        nats_user: str = NATS_USER,
+        nats_password: str = NATS_PASSWORD,
+        nats_creds: Path = NATS_CREDS,
+        ready_file: Path = READY,
+        metrics_host: str = METRICS_HOST,
+        metrics_port: int = METRICS_PORT,
+        log_level: str = _opt(
+            None, "--log-level", env="RIPPLE_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR."
+        ),
+        otlp_endpoint: str = OTLP_ENDPOINT,
+        trace_sample_ratio: float = TRACE_SAMPLE_RATIO,
+        liveness_loop_blocked: float = LIVENESS_LOOP_BLOCKED,
+        liveness_stalled: float = LIVENESS_STALLED,
+    ) -> None:
+        """Host the agents of many clusters in one process (centralized agent mode): each
+        cluster with its own NATS user, Kubernetes client, informers and work queues; one
+        cluster's failure restarts its agent only. The NATS credentials given here are used
+        by the clusters whose entry names none."""
+        params = dict(locals())  # the flags, before anything else is bound
+        from services.agent.hostsettings import HostSettings
+
+        flags = _flags(params)
+        flags.pop("storage", None)
+        settings = _load(HostSettings, **flags)
+        if log_level:
+            from shared import logs
+
+            logs.setup(settings.log_level)
+        from services.agent.hostservice import main
+
+        _run("agent_host", settings, main, ident="agent-host")
+
     @app.command("manager")
     def manager(
         kubeconfig: str = _opt(

@@ -55,13 +55,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Envelope)
+T = TypeVar("T")
 
 Snapshot = Callable[[], Mapping[str, tuple[str, str, float]]]
 Main = Callable[["Service"], Awaitable[None]]
 
 
 class Service:
-    """What a service's ``main`` receives: its settings, tasks, readiness, metrics, NATS."""
+    """What a service's ``main`` receives: its settings, tasks, readiness, metrics, NATS.
+
+    ``hosted`` is true for a :class:`shared.runtime.hosted.ChildService` (one of many units
+    in one process, e.g. an agent under ``ripple agent-host``)."""
+
+    hosted = False
 
     def __init__(self, name: str, settings: ServiceSettings, ident: str | None = None) -> None:
         self.name = name
@@ -79,6 +85,9 @@ class Service:
         self._group: asyncio.TaskGroup | None = None
         self.stopping = asyncio.Event()
         self.metrics_port: int | None = None  # bound port of /metrics (when served)
+        self._shared: dict[str, Any] = {}
+        #: what is wrong now while the service runs (a host shows its children's)
+        self.problems: Callable[[], list[str]] = list
 
     # -- tasks -------------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -93,7 +102,7 @@ class Service:
 
     def every(
         self, interval: float, callback: Callable[[], Awaitable[None]], name: str
-    ) -> asyncio.Task[Any]:
+    ) -> asyncio.Task[Any] | None:
         """Call ``callback`` every ``interval`` seconds; its failures are logged, not fatal."""
 
         async def tick() -> None:
@@ -105,6 +114,18 @@ class Service:
                     log.warning("%s failed: %s", name, exc, extra={"obj": self.ident})
 
         return self.spawn(tick(), name)
+
+    def shared(self, key: str, factory: Callable[[], T]) -> T:
+        """An object built once by ``factory`` (a hosted child shares it with its siblings:
+        e.g. latency histograms of every hosted agent)."""
+        if key not in self._shared:
+            self._shared[key] = factory()
+        value: T = self._shared[key]
+        return value
+
+    def startup_done(self) -> None:
+        """The service connected and read what it needs to start (a hosted child releases
+        its host's start gate here; nothing for a service of its own)."""
 
     # -- liveness, readiness and metrics -----------------------------------------------------
     def watch(self, name: str, pending: Callable[[], bool], completed: Callable[[], int]) -> None:
@@ -246,7 +267,7 @@ async def _run(service: Service, main: Main) -> None:
         if not signals and not service.stopping.is_set():
             raise
     finally:
-        await _stop(service)
+        await stop_callbacks(service)
 
 
 async def _main(service: Service, main: Main, owner: asyncio.Task[Any]) -> None:
@@ -255,8 +276,10 @@ async def _main(service: Service, main: Main, owner: asyncio.Task[Any]) -> None:
     owner.cancel()
 
 
-async def _stop(service: Service) -> None:
-    for callback in reversed(service._on_stop):
+async def stop_callbacks(service: Service) -> None:
+    """Run the ``on_stop`` callbacks (newest first), each bounded by ``shutdown_grace``."""
+    callbacks, service._on_stop = service._on_stop, []
+    for callback in reversed(callbacks):
         try:
             await asyncio.wait_for(callback(), service.settings.shutdown_grace)
         except (Exception, asyncio.CancelledError) as exc:
@@ -319,4 +342,4 @@ def run(name: str, settings: ServiceSettings, main: Main, ident: str | None = No
     return 0
 
 
-__all__ = ["CONTENT_TYPE", "LoopLag", "Service", "run"]
+__all__ = ["CONTENT_TYPE", "LoopLag", "Service", "run", "stop_callbacks"]

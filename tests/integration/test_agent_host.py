@@ -1,0 +1,67 @@
+"""``ripple agent-host``: the agents of three clusters in one process, over a real nats-server
+with authorization (each cluster its own NATS user) and the simulated fleet, the manager
+running: each cluster deploys; a cluster whose API server does not answer says why and does
+not hold the others back; its agent recovers when its kubeconfig is fixed; a cluster added to
+the file starts, one removed stops and nothing of it is withdrawn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.scenario.processes import free_port
+from services.scenario.stack import Stack
+from tests.integration import agenthost as h
+from tests.integration.helpers import eventually
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with h.three_cluster_stack(tmp_path_factory.mktemp("agenthost")) as running:
+        yield running
+
+
+def test_one_broken_cluster_never_holds_the_others(stack: Stack, tmp_path: Path) -> None:
+    c1, c2, c3 = h.CLUSTERS
+    broken = h.dead_kubeconfig(stack, c3, tmp_path / "c3-dead.kubeconfig")
+    clusters = tmp_path / "clusters.yaml"
+    h.write_clusters(
+        clusters,
+        [h.entry(stack, c1), h.entry(stack, c2), h.entry(stack, c3, kubeconfig=broken)],
+    )
+    port = free_port()
+    manager = h.manager_process(stack)
+    host = h.host_process(stack, clusters, port)
+    with h.running(manager, host):
+        for cluster in h.CLUSTERS:
+            stack.client(cluster).apply(h.service("web"), field_manager="test")
+        h.wait_deployed(stack, c1, "web")
+        h.wait_deployed(stack, c2, "web")
+        # the broken cluster says why: in its status (ripple-agents) and the host's metrics
+        status = eventually(lambda: h.agent_status(stack, c3).get("errors"), 30, "c3 errors")
+        assert any("127.0.0.1" in e and "failed" in e for e in status), status
+        eventually(lambda: h.metric(port, "ripple_agent_host_hosted_degraded") == 1, 15, "1")
+        assert not h.deployed(stack, c3, "web")
+        # fixed: its agent restarts with the new kubeconfig and deploys
+        broken.write_text(stack.kubeconfig(c3).read_text())
+        h.wait_deployed(stack, c3, "web", timeout=60)
+        eventually(lambda: h.readiness(port)["status"] == "ready", 30, "all ready")
+        assert h.metric(port, "ripple_agent_host_hosted_ready") == 3
+        eventually(lambda: h.metric(port, "ripple_agent_host_hosted_degraded") == 0, 15, "0")
+        assert h.metric(port, "ripple_agent_host_nats_permission_violations_total") == 0
+
+        # removed from the file: its agent stops, what it deployed stays
+        h.write_clusters(clusters, [h.entry(stack, c1), h.entry(stack, c3)])
+        eventually(lambda: h.metric(port, "ripple_agent_host_hosted_clusters") == 2, 20, "2")
+        stack.client(c2).apply(h.service("api"), field_manager="test")
+        stack.client(c1).apply(h.service("api"), field_manager="test")
+        h.wait_deployed(stack, c1, "api")
+        assert h.deployed(stack, c2, "web")  # nothing withdrawn by the stop
+        assert not h.deployed(stack, c2, "api")  # no agent watches it any more
+
+        # added again: its agent starts and catches up
+        h.write_clusters(clusters, [h.entry(stack, c) for c in h.CLUSTERS])
+        h.wait_deployed(stack, c2, "api", timeout=60)
+        assert h.deployed(stack, c2, "web")
