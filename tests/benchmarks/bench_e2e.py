@@ -1,10 +1,12 @@
 """End to end: a Service created/deleted in a cluster -> its NetworkPolicy applied/removed.
 
 Run with ``make bench-e2e`` (``ARGS="--clusters 10 --rate 100 --duration 30"``;
-``--rate 50,100,200`` runs one window per rate on the same stack; ``--json``).
+``--rate 50,100,200`` runs one window per rate on the same stack, a ladder that stops at the
+first rate not sustained unless ``--keep-going``; ``--json``).
 
 The real processes (:class:`services.scenario.stack.Stack`): nats-server, the simulated fleet,
-the manager, the reporter and one agent per cluster, with the spec's first example
+the manager, the reporter and one agent per cluster, or beyond 4 clusters one ``agent-host``
+hosting every cluster's agent (``--agents auto|process|hosted``), with the spec's first example
 (``../shared/scenarios/01-network-policy-per-service/management``: Services labelled
 ``sveltos: fv`` -> one NetworkPolicy ``front-<service>`` per Service, oneForEvent, collected).
 Every cluster is labelled ``env: fv``.
@@ -30,8 +32,18 @@ interpolated as PromQL's ``histogram_quantile`` does (:func:`shared.metrics.quan
 starts later than the benchmark's own figure (after the API server and the informer), and
 its resolution is its buckets'.
 
-Also reported: CPU used by each process during the window (from ``/proc/<pid>/stat``), and
-the load average, since the whole stack shares the machine's cores with the load generator.
+Also reported: the stack's bring-up time per phase; CPU used by each process during the
+window (from ``/proc/<pid>/stat``) and per event, the time its threads waited for a CPU
+(run-queue wait, ``/proc/<pid>/task/*/schedstat``), its resident memory (``VmRSS``, and the
+peak ``VmHWM``) after bring-up and after each window, and the load average, since the whole
+stack shares the machine's cores with the load generator.
+
+A rate is *sustained* when nothing is missing, no request failed, fewer than 1% of the
+operations were sent late and p99 <= ``--p99-target`` ms. Each window ends with the
+verdict and where the limit is (the machine's cores saturated, or one process saturating its
+one core, from the CPU and run-queue figures); the run ends with the highest rate sustained
+and a check that every cluster holds exactly the NetworkPolicies of its live Services (every
+add-on applied, and withdrawn when its Service went).
 """
 
 from __future__ import annotations
@@ -86,15 +98,38 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 def runqueue_wait(pid: int | None) -> float:
-    """Seconds the process spent runnable but waiting for a CPU (``/proc/<pid>/schedstat``;
-    the main thread only)."""
+    """Seconds the process's threads spent runnable but waiting for a CPU (the sum of
+    ``/proc/<pid>/task/*/schedstat``)."""
     if pid is None:
         return 0.0
+    total = 0.0
     try:
-        with open(f"/proc/{pid}/schedstat") as fh:
-            return int(fh.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
         return 0.0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def memory_mib(pid: int | None) -> tuple[float, float]:
+    """``(VmRSS, VmHWM)`` of a process in MiB (zeros when it is gone)."""
+    out = {"VmRSS:": 0.0, "VmHWM:": 0.0}
+    if pid is None:
+        return 0.0, 0.0
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                parts = line.split()
+                if parts and parts[0] in out:
+                    out[parts[0]] = int(parts[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return out["VmRSS:"], out["VmHWM:"]
 
 
 def endpoint(kubeconfig: Path) -> tuple[str, str, str]:
@@ -298,6 +333,7 @@ class Load:
             "window_end": time.monotonic(),
             "cpu": {k: (cpu1[k] - cpu0[k]) / issued for k in cpu0},
             "cpu_ms_per_event": {k: (cpu1[k] - cpu0[k]) * 1000 / n_ops for k in cpu0},
+            "rss_mib": self.memory(),
             "ripple_cpu_ms_per_event": sum(cpu1[k] - cpu0[k] for k in cpu0 if k in RIPPLE_SERVICES)
             * 1000
             / n_ops,
@@ -376,22 +412,105 @@ class Load:
     def waits(self) -> dict[str, float]:
         by: dict[str, float] = {}
         for name, pid in self.pids().items():
-            key = "agents (all)" if name.startswith("agent-") else name
-            by[key] = by.get(key, 0.0) + runqueue_wait(pid)
+            by[role(name)] = by.get(role(name), 0.0) + runqueue_wait(pid)
         return by
 
     def cpu(self) -> dict[str, float]:
         by: dict[str, float] = {}
         for name, pid in self.pids().items():
-            key = "agents (all)" if name.startswith("agent-") else name
-            by[key] = by.get(key, 0.0) + cpu_seconds(pid)
+            by[role(name)] = by.get(role(name), 0.0) + cpu_seconds(pid)
         return by
+
+    def memory(self) -> dict[str, dict[str, float]]:
+        """RSS and peak RSS (MiB) by role (agent processes summed; ``n``: processes)."""
+        by: dict[str, dict[str, float]] = {}
+        for name, pid in self.pids().items():
+            rss, hwm = memory_mib(pid)
+            entry = by.setdefault(role(name), {"rss": 0.0, "peak": 0.0, "n": 0})
+            entry["rss"] += rss
+            entry["peak"] += hwm
+            entry["n"] += 1
+        return by
+
+    async def consistency(self, http: aiohttp.ClientSession, deadline: float) -> dict[str, Any]:
+        """Whether every cluster holds exactly ``front-<service>`` for its live Services (the
+        add-ons of the Services still there applied, those of deleted ones withdrawn),
+        retried until ``deadline``; the clusters that differ (a few named)."""
+        sem = asyncio.Semaphore(32)
+
+        async def differs(cluster: str) -> str | None:
+            base = self.endpoints[cluster][0]
+            async with sem:
+                try:
+                    async with http.get(base + NP_PATH) as resp:
+                        items = (await resp.json()).get("items", [])
+                except (aiohttp.ClientError, ValueError) as err:
+                    return f"{cluster}: list failed ({err})"
+            have = {i["metadata"]["name"] for i in items}
+            want = {f"front-{n}" for n in self.live[cluster]}
+            if have == want:
+                return None
+            return f"{cluster}: missing {sorted(want - have)[:3]}, extra {sorted(have - want)[:3]}"
+
+        while True:
+            found = [d for d in await asyncio.gather(*map(differs, self.clusters)) if d]
+            if not found or time.monotonic() >= deadline:
+                return {
+                    "clusters": len(self.clusters),
+                    "live_services": sum(len(v) for v in self.live.values()),
+                    "differing": len(found),
+                    "examples": found[:5],
+                }
+            await asyncio.sleep(1.0)
 
 
 APPLIED = "ripple_agent_event_to_applied_seconds"
 
-RIPPLE_SERVICES = ("agents (all)", "manager", "reporter")
+RIPPLE_SERVICES = ("agent-host", "agents (all)", "manager", "reporter")
 """Ripple's own processes (the fleet, NATS and the load generator come on top)."""
+
+SINGLE_CORE = ("agent-host", "manager", "reporter", "fleet", "bench (load generator)")
+"""Processes whose work runs on one event loop (one core at most)."""
+
+
+def role(name: str) -> str:
+    """The row a process is counted in: the per-cluster agent processes are summed."""
+    return "agents (all)" if name.startswith("agent-") and name != "agent-host" else name
+
+
+def verdict(row: dict[str, Any], target_ms: float) -> tuple[bool, str]:
+    """Whether a window's rate was sustained (nothing missing, no error, < 1 % sent late,
+    p99 within ``target_ms``), and why not."""
+    why = []
+    if row["missing"]:
+        why.append(f"{row['missing']} missing")
+    if row["errors"]:
+        why.append(f"{row['errors']} request errors")
+    if row["late_ops"] > 0.01 * row["ops"]:
+        why.append(f"{row['late_ops']} operations sent late (the load generator fell behind)")
+    if not row["p99_ms"] <= target_ms:
+        why.append(f"p99 {row['p99_ms']:.0f} ms > {target_ms:.0f} ms")
+    return not why, "; ".join(why)
+
+
+def limit(row: dict[str, Any], cores: int) -> str:
+    """Where the limit is, from the window's CPU and run-queue figures."""
+    cpu: dict[str, float] = row["cpu"]
+    wait: dict[str, float] = row["runqueue_wait"]
+    total = sum(cpu.values())
+    busiest, used = max(cpu.items(), key=lambda kv: kv[1])
+    waiter, waited = max(wait.items(), key=lambda kv: kv[1])
+    figures = (
+        f"{total:.2f} of {cores} cores used, busiest {busiest} {used:.2f} cores, "
+        f"most run-queue wait {waiter} {waited:.2f} s/s, load {row['load'][0]:.2f}"
+    )
+    if total >= 0.85 * cores:
+        return f"the machine's CPUs are saturated ({figures})"
+    if busiest in SINGLE_CORE and used >= 0.85:
+        return f"{busiest} saturates its one core (its event loop; {figures})"
+    if waited >= 0.25:
+        return f"CPU contention: processes wait for a core ({figures})"
+    return f"no CPU saturation ({figures})"
 
 
 def read_events(path: Path) -> dict[tuple[str, str, str], float]:
@@ -446,7 +565,9 @@ def summarise(result: dict[str, Any], seen: dict[tuple[str, str, str], float]) -
     return result
 
 
-async def run(args: argparse.Namespace, stack: Stack, tmp: Path) -> list[dict[str, Any]]:
+async def run(
+    args: argparse.Namespace, stack: Stack, tmp: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     clusters = [c.ref for c in stack.fleet.clusters]
     load = Load(stack, clusters, args)
     events = tmp / "events.txt"
@@ -480,6 +601,9 @@ async def run(args: argparse.Namespace, stack: Stack, tmp: Path) -> list[dict[st
                     await asyncio.sleep(0.2)
                 row = summarise(result, read_events(events))
                 row["errors"] = load.errors
+                load.errors = 0
+                row["sustained"], row["why"] = verdict(row, args.p99_target)
+                row["limit"] = limit(row, os.cpu_count() or 1)
                 row["histogram"] = histogram_delta(
                     await load.applied_before if load.applied_before else {},
                     await load.applied(http),
@@ -487,11 +611,14 @@ async def run(args: argparse.Namespace, stack: Stack, tmp: Path) -> list[dict[st
                 results.append(row)
                 if not args.json:
                     print_row(row)
+                if not row["sustained"] and not args.keep_going:
+                    break
                 await asyncio.sleep(args.pause)
+            final = await load.consistency(http, time.monotonic() + args.drain)
     finally:
         child.terminate()
         child.join(5)
-    return results
+    return results, final
 
 
 def histogram_delta(before: dict[float, float], after: dict[float, float]) -> dict[str, float]:
@@ -520,6 +647,9 @@ def print_row(row: dict[str, Any]) -> None:
     st = row["stages"]
     hist = row["histogram"]
     stages = ", ".join(f"{k} {v['p50_ms']:.1f}/{v['p99_ms']:.1f}" for k, v in st.items())
+    all_events = ", ".join(
+        f"{k} {v:.2f}" for k, v in sorted(row["cpu_ms_per_event"].items(), key=lambda x: -x[1])
+    )
     print(
         f"rate {row['rate']:>6.0f}/s (achieved {row['achieved_rate']:.0f}, late {row['late_ops']})"
         f"  n={row['measured']} missing={row['missing']} errors={row['errors']}"
@@ -531,7 +661,10 @@ def print_row(row: dict[str, Any]) -> None:
         f"    {APPLIED} (agents' histogram, creations, from the watch event): "
         f"p50 {hist['p50_ms']:.1f} ms  p99 {hist['p99_ms']:.1f} ms  n={hist['n']:.0f}"
         f"  (benchmark, creations: p50 {row['create_p50_ms']:.1f}  p99 "
-        f"{row['create_p99_ms']:.1f})",
+        f"{row['create_p99_ms']:.1f})\n    RSS (MiB): {rss_line(row['rss_mib'])}\n"
+        f"    CPU ms per event, every process: {all_events}\n"
+        f"    => {'sustained' if row['sustained'] else 'NOT sustained: ' + row['why']}; "
+        f"limit: {row['limit']}",
         flush=True,
     )
 
@@ -549,6 +682,18 @@ def main() -> None:
     parser.add_argument("--live", type=int, default=20, help="Services kept per cluster")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight")
     parser.add_argument("--log-level", default="WARNING", help="of the services")
+    parser.add_argument(
+        "--agents",
+        default="auto",
+        choices=("auto", "process", "hosted"),
+        help="one agent process per cluster, one agent-host for all, or auto (hosted beyond 4)",
+    )
+    parser.add_argument(
+        "--p99-target", type=float, default=250.0, help="ms: a rate above it is not sustained"
+    )
+    parser.add_argument(
+        "--keep-going", action="store_true", help="run every rate even after one not sustained"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--state-dir", help="keep the stack's state (logs) here")
     args = parser.parse_args()
@@ -570,18 +715,72 @@ def main() -> None:
             log_level=args.log_level,
             ready_timeout=max(120.0, 3.0 * args.clusters),
             metrics=True,
+            agent_mode=args.agents,
         )
         with stack:
             startup = time.monotonic() - t0
+            idle = Load(stack, [], args).memory()
             if not args.json:
+                phases = ", ".join(f"{k} {v:.1f}" for k, v in stack.phases.items())
                 print(
-                    f"# {args.clusters} clusters, stack up in {startup:.1f} s "
-                    f"(load before {load0[0]:.2f}); services log level {args.log_level}",
+                    f"# {args.clusters} clusters ({stack.agent_mode} agents), stack up in "
+                    f"{startup:.1f} s ({phases}; load before {load0[0]:.2f}); services log "
+                    f"level {args.log_level}\n#   RSS after bring-up (MiB): {rss_line(idle)}",
                     flush=True,
                 )
-            results = asyncio.run(run(args, stack, Path(tmp)))
+            results, final = asyncio.run(run(args, stack, Path(tmp)))
+    summary = ladder_summary(results, args.p99_target)
     if args.json:
-        print(json.dumps({"clusters": args.clusters, "startup_s": startup, "rows": results}))
+        print(
+            json.dumps(
+                {
+                    "clusters": args.clusters,
+                    "agents": stack.agent_mode,
+                    "startup_s": startup,
+                    "phases": stack.phases,
+                    "idle_rss_mib": idle,
+                    "rows": results,
+                    "consistency": final,
+                    "sustained_rate": summary[0],
+                }
+            )
+        )
+    else:
+        print(f"# {summary[1]}")
+        print(
+            f"# consistency: {final['differing']} of {final['clusters']} clusters differ from "
+            f"their {final['live_services']} live Services"
+            + (f" ({'; '.join(final['examples'])})" if final["examples"] else " (none)"),
+            flush=True,
+        )
+
+
+def rss_line(memory: dict[str, dict[str, float]]) -> str:
+    return ", ".join(
+        f"{k} {v['rss']:.0f}" + (f" ({v['n']:.0f} processes)" if v["n"] > 1 else "")
+        for k, v in sorted(memory.items(), key=lambda kv: -kv[1]["rss"])
+    )
+
+
+def ladder_summary(rows: list[dict[str, Any]], target_ms: float) -> tuple[float | None, str]:
+    """The highest rate sustained, and a sentence saying so (and what stopped the next)."""
+    best: dict[str, Any] | None = None
+    failed: dict[str, Any] | None = None
+    for row in rows:
+        if row["sustained"]:
+            if best is None or row["rate"] > best["rate"]:
+                best = row
+        elif failed is None:
+            failed = row
+    text = (
+        f"highest rate sustained: {best['rate']:.0f}/s (p50 {best['p50_ms']:.0f} ms, p99 "
+        f"{best['p99_ms']:.0f} ms, p99 target {target_ms:.0f} ms)"
+        if best
+        else f"no rate sustained (p99 target {target_ms:.0f} ms)"
+    )
+    if failed is not None:
+        text += f"; {failed['rate']:.0f}/s not: {failed['why']}; limit: {failed['limit']}"
+    return (best["rate"] if best else None), text
 
 
 if __name__ == "__main__":
