@@ -29,13 +29,14 @@ class ManagerSettings(ServiceSettings, LivenessSettings, ShardSettings, LeaseSet
         0.0, ge=0, description="Seconds an add-on stays after its event went away."
     )
     workers: int = Field(8, ge=1, le=64, description="Concurrent NATS publication workers.")
-    stream_replicas: int = Field(
-        1,
+    stream_replicas: int | None = Field(
+        None,
         ge=1,
         le=5,
         description=(
             "Replicas of every provisioned stream and bucket (3 on a 3-node JetStream "
-            "cluster; existing ones are updated; more than the cluster's nodes is refused)."
+            "cluster): existing ones are updated to it; more than the cluster's servers is "
+            "refused. Unset: new ones get 1, existing ones keep theirs."
         ),
     )
     max_message_bytes: int = Field(

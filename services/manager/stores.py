@@ -49,9 +49,14 @@ async def retrying(what: str, step: Callable[[], Awaitable[T]], max_delay: float
             delay = min(delay * 2, max_delay)
 
 
-async def provision(js: Any, storage: Storage) -> None:
-    """Create or update every stream and bucket of the contract (retried)."""
-    await retrying("provisioning streams and buckets", lambda: bus_provision.ensure(js, storage))
+async def provision(js: Any, storage: Storage, replicas: int | None = None) -> None:
+    """Create or update every stream and bucket of the contract with ``replicas``
+    (``--stream-replicas``; None: keep existing ones' replicas), retried: a refusal (more
+    replicas than servers up) is logged with why, and tried again."""
+    await retrying(
+        "provisioning streams and buckets",
+        lambda: bus_provision.ensure(js, storage, replicas),
+    )
     log.info("streams and buckets provisioned", extra={"obj": "manager"})
 
 

@@ -97,6 +97,26 @@ class BusStats:
 _STATS: weakref.WeakKeyDictionary[Client, BusStats] = weakref.WeakKeyDictionary()
 
 
+_RECONNECT: weakref.WeakKeyDictionary[Client, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def on_reconnect(client: Client, listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener()`` (on the loop, no I/O: e.g. wake a task) each time a connection
+    made by :func:`connect` is re-established, on the same server or another of the
+    cluster; returns the function that removes it. Nothing is called for connections made
+    otherwise."""
+    listeners = _RECONNECT.setdefault(client, [])
+    listeners.append(listener)
+
+    def remove() -> None:
+        if listener in listeners:
+            listeners.remove(listener)
+
+    return remove
+
+
 def bus_stats(client: Client) -> BusStats:
     """The counters of a connection made by :func:`connect` (zeros for any other)."""
     return _STATS.get(client) or BusStats()
@@ -105,13 +125,14 @@ def bus_stats(client: Client) -> BusStats:
 async def connect(
     url: str | list[str], name: str, *, stats: BusStats | None = None, **opts: Any
 ) -> Client:
-    """Connect with Ripple's defaults: reconnect forever (0.5 s apart, jittered by nats-py),
-    2 s connect timeout, 10 s pings, and callbacks that log disconnects, reconnects and
-    asynchronous errors (e.g. permission violations). ``opts`` override any nats-py option
-    (``user=``/``password=``, ``user_credentials=``, ``inbox_prefix=``...); an ``error_cb``
-    given there is called after the error is counted. Asynchronous errors are counted in
-    ``stats`` (a new :class:`BusStats` when not given), also available as
-    :func:`bus_stats(client) <bus_stats>`."""
+    """Connect with Ripple's defaults (``url``: one URL, several comma-separated, or a list:
+    every server of a cluster, so the client fails over to another): reconnect forever (0.5 s apart, jittered by nats-py),
+        2 s connect timeout, 10 s pings, and callbacks that log disconnects, reconnects and
+        asynchronous errors (e.g. permission violations). ``opts`` override any nats-py option
+        (``user=``/``password=``, ``user_credentials=``, ``inbox_prefix=``...); an ``error_cb``
+        given there is called after the error is counted. Asynchronous errors are counted in
+        ``stats`` (a new :class:`BusStats` when not given), also available as
+        :func:`bus_stats(client) <bus_stats>`."""
     obj = {"obj": name}
     holder: list[Client] = []
     counters = stats if stats is not None else BusStats()
@@ -129,7 +150,11 @@ async def connect(
         log.log(logging.DEBUG if closing else logging.WARNING, "disconnected from NATS", extra=obj)
 
     async def reconnected_cb() -> None:
-        log.info("reconnected to NATS", extra=obj)
+        where = holder[0].connected_url if holder else None
+        log.info("reconnected to NATS (%s)", where.netloc.rpartition("@")[2] if where else "?",
+                 extra=obj)  # fmt: skip
+        for listener in list(_RECONNECT.get(holder[0], ())) if holder else ():
+            listener()
 
     async def closed_cb() -> None:
         log.debug("NATS connection closed", extra=obj)
@@ -148,7 +173,7 @@ async def connect(
     }
     options.update(opts)
     options["error_cb"] = error_cb
-    servers = [url] if isinstance(url, str) else url
+    servers = [u.strip() for u in url.split(",") if u.strip()] if isinstance(url, str) else url
     client = Client()
     try:
         await client.connect(servers=servers, **options)

@@ -6,7 +6,10 @@ matching the contract, store in a given or temporary directory.
         nc = await nats.connect(server.url)
 
 ``extra_config`` is appended to the generated configuration file (e.g. an
-``authorization { ... }`` block; the file is readable by its owner only). :meth:`kill`
+``authorization { ... }`` or a ``cluster { ... }`` block; the file is readable by its owner
+only); ``jetstream_config`` goes inside the ``jetstream`` block (e.g. ``domain: hub``);
+``server_name`` names the server (a JetStream cluster needs distinct names); ``monitoring``
+opens the HTTP monitoring port on 127.0.0.1 (:attr:`monitor_url`). :meth:`kill`
 (SIGKILL) and :meth:`start` again reuse the same port and store directory, so clients
 reconnect and JetStream state survives.
 """
@@ -66,6 +69,9 @@ class EmbeddedNats:
         extra_config: str = "",
         max_payload: int = MAX_PAYLOAD,
         start_timeout: float = 10.0,
+        server_name: str = "",
+        jetstream_config: str = "",
+        monitoring: bool = False,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if store_dir is None:
@@ -76,6 +82,10 @@ class EmbeddedNats:
         self.extra_config = extra_config
         self.max_payload = max_payload
         self.start_timeout = start_timeout
+        self.server_name = server_name
+        self.jetstream_config = jetstream_config
+        self.monitoring = monitoring
+        self.monitor_port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -87,6 +97,13 @@ class EmbeddedNats:
         if self.port is None:
             raise BusError("the embedded nats-server has not been started")
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the monitoring endpoints (``monitoring=True``)."""
+        if self.monitor_port is None:
+            raise BusError("the embedded nats-server has no monitoring port (not started?)")
+        return f"http://127.0.0.1:{self.monitor_port}"
 
     @property
     def log_path(self) -> Path:
@@ -113,16 +130,19 @@ class EmbeddedNats:
             stale.unlink()
         config = self.dir / "nats-server.conf"
         listen = f"127.0.0.1:{self.port if self.port is not None else -1}"
-        text = "\n".join(
-            [
-                f"listen: {json.dumps(listen)}",
-                f"max_payload: {self.max_payload}",
-                f"ports_file_dir: {json.dumps(str(ports_dir))}",
-                f"jetstream {{ store_dir: {json.dumps(str(self.dir / 'js'))} }}",
-                self.extra_config,
-                "",
-            ]
-        )
+        store = f"store_dir: {json.dumps(str(self.dir / 'js'))}"
+        lines = [
+            f"listen: {json.dumps(listen)}",
+            f"max_payload: {self.max_payload}",
+            f"ports_file_dir: {json.dumps(str(ports_dir))}",
+            f"jetstream {{ {store}\n{self.jetstream_config} }}",
+        ]
+        if self.server_name:
+            lines.append(f"server_name: {json.dumps(self.server_name)}")
+        if self.monitoring:
+            monitor = f"127.0.0.1:{self.monitor_port if self.monitor_port else -1}"
+            lines.append(f"http: {json.dumps(monitor)}")
+        text = "\n".join([*lines, self.extra_config, ""])
         # owner-only: ``extra_config`` may hold passwords
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)
@@ -157,8 +177,11 @@ class EmbeddedNats:
             if self._proc.poll() is not None:
                 raise BusError(f"nats-server exited with {self._proc.returncode}: {self._tail()}")
             try:
-                urls = json.loads(ports_file.read_text())["nats"]
-                return int(urls[0].rsplit(":", 1)[1])
+                ports = json.loads(ports_file.read_text())
+                if self.monitoring:
+                    monitor = ports["monitoring"][0]
+                    self.monitor_port = int(monitor.rsplit(":", 1)[1])
+                return int(ports["nats"][0].rsplit(":", 1)[1])
             except (OSError, ValueError, KeyError, IndexError):
                 pass
             if time.monotonic() > deadline:

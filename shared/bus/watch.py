@@ -8,7 +8,11 @@ filter in the subject, a per-cluster user can be allowed to watch only its own k
 
 Ordered semantics as in nats-py: flow control, idle heartbeats, and a reset (a new consumer
 starting after the last stream sequence seen) on a sequence gap, on missed heartbeats (the
-server restarted or the consumer vanished) or after a reconnect.
+server restarted, or the server of a JetStream cluster holding the consumer died) or after a
+reconnect of a connection made by :func:`shared.bus.client.connect` (to the same server or
+another of the cluster). A reset never delivers a revision twice nor skips one; the old
+consumer is deleted without waiting for an answer (its server may be gone; its inactivity
+threshold removes it otherwise).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 import nats.errors
 from nats.aio.msg import Msg
 
+from shared.bus.client import on_reconnect
 from shared.bus.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -75,7 +80,7 @@ class FilteredWatcher:
         self.heartbeat = heartbeat
         self._api = api_prefix
         self._timeout = request_timeout
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._queue: asyncio.Queue[Msg | None] = asyncio.Queue()
         self._sub: Any = None
         self._name = ""
         self._last_sseq = 0
@@ -84,9 +89,12 @@ class FilteredWatcher:
         self._emit_synced = False
         self._initial_pending = 0
         self.resets = 0
+        self._unlisten: Any = None
 
     async def start(self) -> FilteredWatcher:
         await self._create(start_seq=None)
+        # a reconnect wakes next() with None: reset at once (messages may have been lost)
+        self._unlisten = on_reconnect(self._nc, lambda: self._queue.put_nowait(None))
         return self
 
     async def _create(self, start_seq: int | None) -> None:
@@ -145,9 +153,9 @@ class FilteredWatcher:
         await self._drop_subscription()
         if self._name and self._nc.is_connected:
             subject = f"{self._api}.CONSUMER.DELETE.{self.stream}.{self._name}"
-            try:
-                await self._nc.request(subject, b"", timeout=self._timeout)
-            except (nats.errors.Error, TimeoutError):
+            try:  # no wait for the answer: a dead server would hold a reset for the timeout
+                await self._nc.publish(subject, b"", reply=self._nc.new_inbox())
+            except nats.errors.Error:
                 pass  # the inactive threshold removes it anyway
         self._name = ""
 
@@ -177,6 +185,9 @@ class FilteredWatcher:
                     msg = await self._queue.get()
             except TimeoutError:
                 await self._reset("missed heartbeats")
+                continue
+            if msg is None:
+                await self._reset("reconnected")
                 continue
             entry = await self._handle(msg)
             if entry is not None:
@@ -224,4 +235,7 @@ class FilteredWatcher:
             await self._reset("heartbeat shows a gap")
 
     async def stop(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         await self._drop_consumer()
