@@ -301,7 +301,11 @@ class Standby:
     def metrics(self) -> dict[str, tuple[str, str, float]]:
         machine = self.machine
         return {
-            "lease_held": ("gauge", f"1 while this replica holds lease {self.role}", self.active),
+            "lease_held": (
+                "gauge",
+                f"Whether this replica holds lease {self.role} (else it stands by)",
+                float(self.active),
+            ),
             "lease_takeovers_total": (
                 "counter",
                 "Leases this replica took over from a silent holder",
