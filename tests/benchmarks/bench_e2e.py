@@ -116,6 +116,14 @@ def runqueue_wait(pid: int | None) -> float:
     return total
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy so far (every core; ``/proc/stat``)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / TICKS
+
+
 def memory_mib(pid: int | None) -> tuple[float, float]:
     """``(VmRSS, VmHWM)`` of a process in MiB (zeros when it is gone)."""
     out = {"VmRSS:": 0.0, "VmHWM:": 0.0}
@@ -300,7 +308,7 @@ class Load:
         poller = asyncio.create_task(self.loop_lag(http, lag, args.warmup))
         self.applied_before = asyncio.create_task(self.applied(http, after=args.warmup))
         start = time.monotonic()
-        cpu0, wait0 = self.cpu(), self.waits()
+        cpu0, wait0, busy0 = self.cpu(), self.waits(), machine_busy()
         stats0 = await self.manager_stats(http)
         for i in range(n_ops):
             due = start + i / rate
@@ -321,7 +329,7 @@ class Load:
         await asyncio.gather(*tasks)
         issued = time.monotonic() - start
         poller.cancel()
-        cpu1, wait1 = self.cpu(), self.waits()
+        cpu1, wait1, busy1 = self.cpu(), self.waits(), machine_busy()
         stats1 = await self.manager_stats(http)
         load = os.getloadavg()
         return {
@@ -332,6 +340,7 @@ class Load:
             "sent": sent,
             "window_end": time.monotonic(),
             "cpu": {k: (cpu1[k] - cpu0[k]) / issued for k in cpu0},
+            "machine_cores_busy": (busy1 - busy0) / issued,
             "cpu_ms_per_event": {k: (cpu1[k] - cpu0[k]) * 1000 / n_ops for k in cpu0},
             "rss_mib": self.memory(),
             "ripple_cpu_ms_per_event": sum(cpu1[k] - cpu0[k] for k in cpu0 if k in RIPPLE_SERVICES)
@@ -498,13 +507,15 @@ def limit(row: dict[str, Any], cores: int) -> str:
     cpu: dict[str, float] = row["cpu"]
     wait: dict[str, float] = row["runqueue_wait"]
     total = sum(cpu.values())
+    machine = max(total, row.get("machine_cores_busy", total))
     busiest, used = max(cpu.items(), key=lambda kv: kv[1])
     waiter, waited = max(wait.items(), key=lambda kv: kv[1])
+    others = f", other work on the machine {machine - total:.2f}" if machine - total > 0.1 else ""
     figures = (
-        f"{total:.2f} of {cores} cores used, busiest {busiest} {used:.2f} cores, "
+        f"stack {total:.2f} of {cores} cores{others}, busiest {busiest} {used:.2f} cores, "
         f"most run-queue wait {waiter} {waited:.2f} s/s, load {row['load'][0]:.2f}"
     )
-    if total >= 0.85 * cores:
+    if machine >= 0.85 * cores:
         return f"the machine's CPUs are saturated ({figures})"
     if busiest in SINGLE_CORE and used >= 0.85:
         return f"{busiest} saturates its one core (its event loop; {figures})"
