@@ -195,7 +195,7 @@ class DefinitionStatusEvent(Envelope):
 REPORTER_SOURCE = "ripple://reporter"
 """CloudEvents ``source`` of the reporter's lease."""
 
-LEASE_ROLE = r"^[a-z][a-z0-9]*(-[A-Za-z0-9_=-]{1,63})?$"
+LEASE_ROLE = r"^[a-z][a-z0-9]*(-[A-Za-z0-9_=-]{1,120})?$"
 """A lease's role, its key in ``ripple-leases``: ``manager``, ``reporter``, or one of them
 followed by ``-<shard>`` (one KV token: no dot)."""
 

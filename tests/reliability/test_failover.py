@@ -13,6 +13,7 @@ as its supervisor would: it comes back as the standby.
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import threading
 import time
@@ -30,6 +31,7 @@ from services.scenario.processes import ManagedProcess, free_port, wait_ready
 from services.scenario.stack import Stack
 from shared.api.vocabulary import CLUSTER_PROFILE, EVENT_REPORT, EVENT_TRIGGER_LABELS
 from shared.kube import KubeClient
+from shared.runtime.standby import EXIT_FENCED
 from tests.reliability.failover_watch import DeletionLog, desired_deletes
 from tests.reliability.helpers import (
     NETWORK_POLICY,
@@ -48,6 +50,7 @@ from tests.reliability.helpers import (
 CLUSTER = "default/cluster-failover"
 TAKEOVER_BOUND = 5.0  # seconds: issue 17's bound, kill -9 to the standby being ready
 REPLICAS = ("manager-a", "manager-b", "reporter-a", "reporter-b")
+LIFETIME = 15  # churn steps a deleted Service lives
 takeovers: dict[str, dict[str, float]] = {}
 
 
@@ -149,8 +152,9 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
 
 
 class Churn(threading.Thread):
-    """Labelled Services created every ``interval`` s, one in three deleted right after its
-    successor is created; deletion times recorded."""
+    """Labelled Services created every ``interval`` s; from the ``LIFETIME``-th on, every
+    third step deletes the one created ``LIFETIME`` steps earlier (long enough for its
+    add-on and ClusterProfile to exist); deletion times recorded."""
 
     def __init__(self, client: KubeClient, label: str, prefix: str, count: int, interval: float):
         super().__init__(daemon=True)
@@ -164,8 +168,8 @@ class Churn(threading.Thread):
             start = time.monotonic()
             for i in range(self.count):
                 self.client.apply(service(f"{self.prefix}-{i}", self.label))
-                if i % 3 == 2:
-                    gone = f"{self.prefix}-{i - 1}"
+                if i % 3 == 2 and i >= LIFETIME:
+                    gone = f"{self.prefix}-{i - LIFETIME}"
                     self.client.delete(SERVICE, "default", gone)
                     self.deleted[gone] = time.monotonic()
                 time.sleep(max(0.0, start + (i + 1) * self.interval - time.monotonic()))
@@ -201,7 +205,7 @@ def handover(replicas: Replicas, role: str, name: str, how: str) -> dict[str, fl
         "report": DeletionLog(mgmt, EVENT_REPORT, "", lambda o: o["metadata"]["name"]),
     }
     desired = desired_deletes(stack.nats_url, name)
-    churn = Churn(client, label, name, count=36, interval=0.1)
+    churn = Churn(client, label, name, count=42, interval=0.1)
     try:
         churn.start()
         time.sleep(1.5)
@@ -218,7 +222,7 @@ def handover(replicas: Replicas, role: str, name: str, how: str) -> dict[str, fl
         churn.join(60)
         assert churn.error is None, f"churn failed: {churn.error!r}"
         expected = services(client, label)
-        assert len(expected) >= 18
+        assert len(expected) >= 30
         policy = {f"{name}-{s}" for s in expected}
         equal_eventually(lambda: policies(client, name), policy, 30, what=f"{name} policies")
         profiles = lambda: sorted(_resource(o) for o in _list(mgmt, CLUSTER_PROFILE, trigger_label))  # noqa: E731
@@ -288,3 +292,26 @@ def test_sigterm_of_the_active_manager_hands_over_at_once(replicas: Replicas) ->
     times = handover(replicas, "manager", "fo-term", "term")
     takeovers["manager SIGTERM"] = times
     assert times["lease"] < 1.5, times  # released: no wait for the ttl
+
+
+@pytest.mark.scale
+def test_a_paused_manager_fences_itself_when_it_resumes(replicas: Replicas) -> None:
+    """SIGSTOP of the active manager for longer than the ttl (a long pause, a frozen VM):
+    the standby takes over; when the paused one resumes, it learns that its lease is gone
+    and ends at once (exit 3), to be restarted as the standby."""
+    victim = replicas.active("manager")
+    heir = next(n for n in REPLICAS if n.startswith("manager") and n != victim)
+    proc = replicas.proc(victim)
+    assert proc.proc is not None and proc.pid is not None
+    os.kill(proc.pid, signal.SIGSTOP)
+    paused = time.monotonic()
+    try:
+        eventually(lambda: replicas.holds(heir), 15, interval=0.01, what=f"{heir} holds")
+        takeovers["manager paused"] = {"lease": round(time.monotonic() - paused, 2)}
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    assert proc.proc.wait(5) == EXIT_FENCED
+    assert "lease lost" in proc.log_path.read_text(errors="replace")
+    _bring_back(replicas, victim)
+    eventually(lambda: replicas.standby(victim), 30, what=f"{victim} standing by again")
+    assert replicas.active("manager") == heir
