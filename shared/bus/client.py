@@ -8,6 +8,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import nats
 from nats.aio.client import Client
@@ -174,6 +175,7 @@ async def connect(
     options.update(opts)
     options["error_cb"] = error_cb
     servers = [u.strip() for u in url.split(",") if u.strip()] if isinstance(url, str) else url
+    servers = _lift_credentials(servers, options)
     client = Client()
     try:
         await client.connect(servers=servers, **options)
@@ -185,6 +187,32 @@ async def connect(
     holder.append(client)
     _STATS[client] = counters
     return client
+
+
+def _lift_credentials(servers: list[str], options: dict[str, Any]) -> list[str]:
+    """``user:password@`` of the URLs moved into the ``user``/``password`` options (when no
+    other credentials are given): nats-py only uses a URL's own credentials for that URL,
+    and the servers a cluster advertises (added to the pool on connect) come without them,
+    so a failover to one would be refused."""
+    if any(options.get(k) for k in ("user", "password", "token", "user_credentials", "nkeys_seed")):
+        return servers
+    found: set[tuple[str, str | None]] = set()
+    plain: list[str] = []
+    for server in servers:
+        parts = urlsplit(server)
+        if parts.username is not None:
+            password = None if parts.password is None else unquote(parts.password)
+            found.add((unquote(parts.username), password))
+        plain.append(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
+    if len(found) != 1 or any("@" not in s for s in servers):
+        return servers  # none, or not the same on every URL: left to nats-py
+    user, password = found.pop()
+    if password is None:  # nats://<token>@host
+        options["token"] = user
+    else:
+        options["user"] = user
+        options["password"] = password
+    return plain
 
 
 def _redact(url: str) -> str:
