@@ -110,9 +110,9 @@ def churn_through_a_kill(stack: Stack, bus: SyncNats, name: str, victim: Embedde
 
     equal_eventually(desired, len(expected), 30, what="desired profiles (one per event)")
 
-    def reported() -> set[str] | None:
+    def reported() -> set[str]:
         obj = stack.management.get(EVENT_REPORT, "default", f"sveltos--{name}--cluster-ncluster")
-        return None if obj is None else {r["name"] for r in obj["spec"]["matchingResources"]}
+        return set() if obj is None else {r["name"] for r in obj["spec"]["matchingResources"]}
 
     equal_eventually(reported, services(client, label), 30, what="EventReport")
     elapsed = time.monotonic() - killed_at
