@@ -307,6 +307,18 @@ class Publication:
         self.owners.pop(item, None)
         self.forgotten.add(item)
 
+    def learn(self, start: Published) -> None:
+        """Sharded, before a rebalance: whose every key is, as the buckets were just read
+        (keys written by other shards are not decoded as they change; a key's cluster
+        never changes)."""
+        for item, cluster in start.clusters.items():
+            self.sources.setdefault(item, cluster)
+        for item, pair in start.pairs.items():
+            if item[1] in self.published[item[0]]:
+                self.pairs.setdefault(item, pair)
+        for item, name in start.profiles.items():
+            self.profile_names.setdefault(item, name)
+
     def seen(self, item: Item, cluster: ClusterKey | None, *, present: bool) -> None:
         """Another shard's key changed (``present``: put): published or not, and whose."""
         if cluster is not None:

@@ -28,7 +28,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from services.manager.errors import PublishFailed
@@ -109,6 +109,10 @@ class Publisher:
         self._stale: set[Item] = set()  # written by someone else since its last look
         self._repairs: dict[Item, tuple[int, float]] = {}  # key -> (repairs, window start)
         self._on_failure = on_failure or (lambda item: None)
+        #: sharded: keys another shard wrote whose value was not read (read when adopted,
+        #: by ``verify``: the body digest of what the bucket holds, None when nothing)
+        self._unverified: set[Item] = set()
+        self.verify: Callable[[Item], Awaitable[bytes | None]] | None = None
         self._slicer = Slicer()
         self.stats = {"puts": 0, "deletes": 0, "unchanged": 0, "desired_puts": 0}
         self.stats["desired_deletes"] = 0
@@ -235,6 +239,10 @@ class Publisher:
         what = describe(bucket, key, value)
         data = checked_payload(bucket, value, time.time_ns() // 1000, what)
         seed = self._seeds.pop(item, None)
+        if item in self._unverified:  # another shard's value, not read: read it now
+            self._unverified.discard(item)
+            if published and seed is None and self.verify is not None:
+                seed = await self.verify(item)
         if published and seed is not None and seed == body_digest(data):
             self._cache[item] = value  # the bucket already holds this body (a restart)
             self.stats["unchanged"] += 1
@@ -344,6 +352,24 @@ class Publisher:
         self.queue.discard(item)
         self.origins.pop(item, None)
         self._cache.pop(item, None)
+
+    def unclaimed(self, item: Item, op: str, revision: int) -> None:
+        """Sharded: a change of a key this shard neither wants, wrote, nor knows to be its
+        own, not decoded (another shard's: most of the bucket): only whether it is
+        published; its value is read if the key is ever adopted."""
+        if revision <= self._revisions.get(item, 0):
+            return
+        self._revisions[item] = revision
+        self._cache.pop(item, None)
+        self._seeds.pop(item, None)
+        self._digests.pop(item, None)
+        self._unverified.add(item)
+        self.publication.seen(item, None, present=op != "delete")
+
+    def claims(self, item: Item) -> bool:
+        """Sharded: whether a change of ``item`` must be decoded (a key this shard owns or
+        wrote); the others are :meth:`unclaimed`."""
+        return self.publication.owned(item)
 
     def elsewhere(
         self, item: Item, op: str, revision: int, digest: bytes | None, cluster: Any

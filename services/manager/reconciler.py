@@ -128,8 +128,8 @@ class Reconciler:
 
     # -- inputs ------------------------------------------------------------------------------
     async def submit(self, source: str, item: Any) -> None:
-        """Queue one input (``kube``, ``match``, ``shards`` (the live members) or ``tick``);
-        waits while the queue is full."""
+        """Queue one input (``kube``, ``match``, ``shards`` (the live members, and what the
+        buckets held when they changed) or ``tick``); waits while the queue is full."""
         await self.queue.put((source, item))
 
     def from_thread(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
@@ -176,7 +176,10 @@ class Reconciler:
             if source == "kube":
                 self.inputs.on_kube(item)
             elif source == "shards":
-                if self.sharding is not None and self.sharding.set_members(item):
+                members, learned = item
+                if learned is not None:
+                    self.publication.learn(learned)
+                if self.sharding is not None and self.sharding.set_members(members):
                     self.inputs.status_due = True  # the statuses it writes may change
                     self._version += 1
             elif source == "match":

@@ -42,6 +42,7 @@ from services.manager.publisher import Publisher, body_digest
 from services.manager.reconciler import Reconciler
 from services.manager.settings import ManagerSettings
 from services.manager.sharding import Sharding, shard_metrics
+from services.manager.shardwatch import submit_members, verifier, watch_output_sharded
 from services.manager.snapshot import Snapshot
 from services.manager.state import State
 from services.manager.stores import Stores, provision, read_published, retrying
@@ -115,10 +116,11 @@ async def main(settings: ManagerSettings, service: Service) -> None:
             settings.shard_group,
             sharding.me,
             settings.shard_ttl,
-            lambda members: reconciler.submit("shards", members),
+            submit_members(stores, reconciler),
             api=f"{settings.api_host}:{settings.api_port}" if settings.api_port else "",
         )
         service.add_metrics(lambda: shard_metrics(sharding, reconciler.state.clusters))
+        reconciler.publisher.verify = verifier(stores)
         service.spawn(member.run(), "shard-membership")
         log.info("shard %s of group %s (shard key %r)", sharding.me.id, settings.shard_group,
                  sharding.me.shard_key, extra={"obj": "manager"})  # fmt: skip
@@ -131,7 +133,8 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     service.spawn(watch(stores.outcomes, _sync(reconciler.apply_outcome)), "watch-outcomes")
     service.spawn(watch(stores.agents, _sync(reconciler.apply_agent)), "watch-agents")
     for bucket, store in stores.owned().items():
-        output = watch_output(bucket, store, reconciler.publisher, published)
+        watching = watch_output if sharding is None else watch_output_sharded
+        output = watching(bucket, store, reconciler.publisher, published)
         service.spawn(output, f"watch-{store.spec.bucket}")
     if settings.api_port is not None:
         token = settings.api_token.get_secret_value() if settings.api_token else None

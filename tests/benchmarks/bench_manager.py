@@ -1,6 +1,8 @@
 """The manager's pure decision code on one core: report changes -> desired state.
 
 Run with ``make bench-manager`` (``ARGS="--seconds 3 --quick"``, ``--json``, ``--profile``).
+``ARGS="--shards 2"`` runs :mod:`tests.benchmarks.bench_shards` instead: manager processes over
+a real nats-server, events/s to desired state with 1 and with 2 shards.
 
 Inputs are the spec's first example, read from ``../shared/scenarios/01-network-policy-per-
 service`` (never copied): EventSource ``sveltos-service`` (Services labelled ``sveltos: fv``,
@@ -367,6 +369,11 @@ def profile(fleet: Fleet, seconds: float, rng: random.Random) -> str:
 
 
 def main() -> None:
+    if any(a == "--shards" or a.startswith("--shards=") for a in sys.argv[1:]):
+        from tests.benchmarks import bench_shards  # manager processes over a real nats-server
+
+        bench_shards.main(sys.argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per row")
     parser.add_argument("--quick", action="store_true", help="smaller grid (for a smoke run)")
