@@ -152,7 +152,9 @@ async def watch_assignments(agent: Agent) -> None:
     (evaluated with the last definition read, or not at all) and is shown on it."""
     state = agent.state
     keys = subjects.cluster_keys(agent.cluster)
-    async with agent.stores.assignments.watch(keys, unknown=True) as watch:
+    async with agent.stores.assignments.watch(
+        keys, unknown=True, heartbeat=agent.watch_heartbeat
+    ) as watch:
         async for change in watch:
             if change.op == "synced":
                 state.assignments_synced = True
@@ -205,7 +207,9 @@ async def watch_desired(agent: Agent) -> None:
     profiles = state.queues.profiles
     seen: set[str] = set()
     keys = subjects.cluster_keys(agent.cluster)
-    async with agent.stores.desired.watch(keys, unknown=True) as watch:
+    async with agent.stores.desired.watch(
+        keys, unknown=True, heartbeat=agent.watch_heartbeat
+    ) as watch:
         async for change in watch:
             if change.op == "synced":
                 # every profile held or seen is looked at again once the initial values are

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 STATUS_CHECK = 0.5
 """Seconds between looks at the status (published when it changed, or as heartbeat)."""
-STATUS_CHECK_HOSTED = 5.0
+STATUS_CHECK_HOSTED = 10.0
 """The same for an agent hosted by ``ripple agent-host`` (a thousand of them share a loop;
 what changes the status also asks for a look at once)."""
 EVALUATION_POLL = 0.1
@@ -151,11 +151,11 @@ def _describe(agent: Agent, queue: str, key: str) -> str:
     return f"{agent.ident}:EventSource/{key}"
 
 
-def _poll_evaluations(agent: Agent) -> Callable[[], Awaitable[None]]:
-    async def poll() -> None:
+def _poll_evaluations(agent: Agent) -> Callable[[], None]:
+    def poll() -> None:
         inputs.poll_evaluations(agent)
 
-    async def poll_own() -> None:  # hosted: the host polls what is process-wide
+    def poll_own() -> None:  # hosted: the host polls what is process-wide
         inputs.poll_own_evaluations(agent)
 
     return poll_own if agent.service.hosted else poll

@@ -101,15 +101,18 @@ class Service:
         self._on_stop.append(callback)
 
     def every(
-        self, interval: float, callback: Callable[[], Awaitable[None]], name: str
+        self, interval: float, callback: Callable[[], Awaitable[None] | None], name: str
     ) -> asyncio.Task[Any] | None:
-        """Call ``callback`` every ``interval`` seconds; its failures are logged, not fatal."""
+        """Call ``callback`` (a coroutine function or a plain one) every ``interval``
+        seconds; its failures are logged, not fatal."""
 
         async def tick() -> None:
             while True:
                 await asyncio.sleep(interval)
                 try:
-                    await callback()
+                    result = callback()
+                    if result is not None:
+                        await result
                 except Exception as exc:
                     log.warning("%s failed: %s", name, exc, extra={"obj": self.ident})
 

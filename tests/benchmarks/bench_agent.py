@@ -321,7 +321,23 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="per step")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--state-dir", help="keep the stack's state (logs) here")
+    parser.add_argument(
+        "--hosted",
+        help="instead: ripple agent-host with N clusters (e.g. 10,100,1000), one EventSource "
+        "each: start-up, idle RSS/USS and CPU per hosted cluster, CPU per event",
+    )
+    parser.add_argument("--events", type=int, default=500, help="--hosted: events created")
     args = parser.parse_args()
+    if args.hosted:
+        from tests.benchmarks import benchhosted
+
+        sizes = [int(x) for x in str(args.hosted).split(",")]
+        with tempfile.TemporaryDirectory(prefix="bench-hosted-") as tmp:
+            root = Path(args.state_dir or tmp)
+            results = benchhosted.run(sizes, args, root, memory, cpu_seconds)
+        if args.json:
+            print(json.dumps(results, indent=1))
+        return
     args.objects = [int(x) for x in str(args.objects).split(",")]
     fleet = Fleet(
         clusters=[

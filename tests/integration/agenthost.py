@@ -4,6 +4,7 @@ writes (each cluster with its own NATS user), plus its probes."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import urllib.error
@@ -154,14 +155,37 @@ def manager_process(stack: Stack) -> ManagedProcess:
     return ManagedProcess("manager", argv, stack.log_dir / "manager.log", ready_file=ready, env=env)
 
 
-def host_process(stack: Stack, clusters: Path, metrics_port: int, *extra: str) -> ManagedProcess:
-    """``ripple agent-host`` over ``clusters`` (its own credentials: none; every entry has
-    its cluster's NATS user)."""
+def cluster_secrets(stack: Stack, cluster: str) -> list[dict[str, Any]]:
+    """The management cluster's Secrets of ``cluster`` as ``--from-management`` reads them:
+    ``<name>-sveltos-kubeconfig`` (key ``kubeconfig``) and ``<name>-ripple-nats``."""
+    namespace, name = cluster.split("/")
+    user, password = nats_user(stack, cluster)
+
+    def secret(secret_name: str, data: dict[str, str]) -> dict[str, Any]:
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        meta = {"name": secret_name, "namespace": namespace}
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded}
+
+    return [
+        secret(f"{name}-sveltos-kubeconfig", {"kubeconfig": stack.kubeconfig(cluster).read_text()}),
+        secret(f"{name}-ripple-nats", {"user": user, "password": password}),
+    ]
+
+
+def host_process(
+    stack: Stack, clusters: Path | None, metrics_port: int, *extra: str
+) -> ManagedProcess:
+    """``ripple agent-host`` over ``clusters`` (None: ``--from-management``; its own
+    credentials: none, every cluster has its own NATS user)."""
     ready = stack.state_dir / "ready" / "agent-host"
+    source = (
+        ["--clusters", str(clusters)]
+        if clusters is not None
+        else ["--from-management", "--kubeconfig", str(stack.kubeconfig("management"))]
+    )
     argv = ripple_command(
         "agent-host",
-        "--clusters",
-        str(clusters),
+        *source,
         "--nats",
         stack.nats_server_url,
         "--ready-file",

@@ -65,3 +65,29 @@ def test_one_broken_cluster_never_holds_the_others(stack: Stack, tmp_path: Path)
         h.write_clusters(clusters, [h.entry(stack, c) for c in h.CLUSTERS])
         h.wait_deployed(stack, c2, "api", timeout=60)
         assert h.deployed(stack, c2, "web")
+
+
+def test_from_management_hosts_the_registered_clusters(stack: Stack) -> None:
+    """--from-management: kubeconfigs from the Secrets Sveltos reads (<name>-sveltos-kubeconfig),
+    NATS credentials from <name>-ripple-nats; a cluster without its kubeconfig Secret is an
+    error of its own and starts once the Secret is there."""
+    c1, c2, c3 = h.CLUSTERS
+    mgmt = stack.client("management")
+    for cluster in (c1, c2):
+        for secret in h.cluster_secrets(stack, cluster):
+            mgmt.apply(secret, field_manager="test")
+    port = free_port()
+    manager = h.manager_process(stack)
+    host = h.host_process(stack, None, port)
+    with h.running(manager, host):
+        eventually(lambda: h.metric(port, "ripple_agent_host_hosted_ready") == 2, 30, "2 ready")
+        assert h.metric(port, "ripple_agent_host_hosted_invalid_entries") == 1  # c3: no Secret
+        for cluster in h.CLUSTERS:
+            stack.client(cluster).apply(h.service("mgmt"), field_manager="test")
+        h.wait_deployed(stack, c1, "mgmt")
+        h.wait_deployed(stack, c2, "mgmt")
+        for secret in h.cluster_secrets(stack, c3):
+            mgmt.apply(secret, field_manager="test")
+        h.wait_deployed(stack, c3, "mgmt", timeout=60)
+        assert h.metric(port, "ripple_agent_host_hosted_invalid_entries") == 0
+        assert h.metric(port, "ripple_agent_host_nats_permission_violations_total") == 0
