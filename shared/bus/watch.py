@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 _DELETE_OPS = {"DEL", "PURGE"}
+RESET_TIMEOUT = 2.0
+"""Seconds one attempt of a reset waits for the consumer's creation to be answered."""
 _DELETE_MARKERS = {"MaxAge", "Purge", "Remove"}
 
 
@@ -97,9 +99,12 @@ class FilteredWatcher:
         self._unlisten = on_reconnect(self._nc, lambda: self._queue.put_nowait(None))
         return self
 
-    async def _create(self, start_seq: int | None) -> None:
+    async def _create(self, start_seq: int | None, timeout: float | None = None) -> None:
+        """Create a consumer (a new name and deliver subject each time: a name given to a
+        server that died before answering stays unanswered)."""
         await self._drop_consumer()
         self._queue = asyncio.Queue()
+        name = f"ripple-watch-{uuid.uuid4().hex[:16]}"
         deliver = self._nc.new_inbox()
         queue = self._queue
 
@@ -107,7 +112,7 @@ class FilteredWatcher:
             queue.put_nowait(msg)
 
         self._sub = await self._nc.subscribe(deliver, cb=on_msg)
-        self._name = f"ripple-watch-{uuid.uuid4().hex[:16]}"
+        self._name = name
         config: dict[str, Any] = {
             "name": self._name,
             "deliver_subject": deliver,
@@ -129,7 +134,7 @@ class FilteredWatcher:
         subject = f"{self._api}.CONSUMER.CREATE.{self.stream}.{self._name}.{self.filter}"
         body = json.dumps({"stream_name": self.stream, "config": config, "action": "create"})
         try:
-            reply = await self._nc.request(subject, body.encode(), timeout=self._timeout)
+            reply = await self._nc.request(subject, body.encode(), timeout=timeout or self._timeout)
             info = json.loads(reply.data)
         except (nats.errors.Error, TimeoutError, ValueError) as err:
             await self._drop_subscription()
@@ -160,17 +165,25 @@ class FilteredWatcher:
         self._name = ""
 
     async def _reset(self, why: str) -> None:
+        """A new consumer after the last revision delivered. The first attempt waits
+        :data:`RESET_TIMEOUT` for the answer, each next one twice as long (up to the request
+        timeout): a request sent while a JetStream cluster elects a leader (4 to 9 s after a
+        server's death), or placed on a server that just died, is never answered, and
+        waiting the full timeout each time would hold the watch that much longer."""
         self.resets += 1
         log.info("resetting watch (%s)", why, extra={"obj": f"{self.bucket}/{self.filter}"})
+        timeout = RESET_TIMEOUT
         delay = 0.05
         while True:
             try:
-                await self._create(start_seq=self._last_sseq + 1 if self._last_sseq else None)
+                start_seq = self._last_sseq + 1 if self._last_sseq else None
+                await self._create(start_seq, min(timeout, self._timeout))
                 return
             except BusError as err:
                 log.warning("watch reset failed: %s", err, extra={"obj": self.bucket})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+                timeout *= 2
 
     async def next(self) -> RawEntry:
         """The next entry (waits as long as needed; resets the consumer when required)."""
