@@ -46,6 +46,11 @@ def _cluster_of(ref: subjects.ClusterRef) -> ClusterKey:
     return ClusterKey(ref.namespace, ref.name, ref.type)
 
 
+def _prefix(cluster: ClusterKey) -> str:
+    ref = subjects.ClusterRef(namespace=cluster.namespace, name=cluster.name, type=cluster.type)
+    return f"{ref.token}."
+
+
 def _skip(change: KVChange[Any], exc: InvalidSubject) -> None:
     log.warning("skipping %s of an invalid key: %s", change.op, exc, extra={"obj": change.key})
 
@@ -226,6 +231,15 @@ class Inputs:
                 changed = matches.put(data.ref.key, Entry.of(data))
         if changed and matches.known:
             self.state.report_changed(*key)
+
+    def forget_cluster(self, cluster: ClusterKey) -> None:
+        """A shard no longer owns ``cluster``: its matching sets are dropped (unknown, not
+        empty: fed again from the bucket if the shard owns it again)."""
+        for key in [k for k in self.reports if k[0] == cluster]:
+            del self.reports[key]
+            self.state.delete_report(*key)
+        gone = [k for k in self.unreadable_match_keys if k.startswith(_prefix(cluster))]
+        self.unreadable_match_keys.difference_update(gone)
 
     @staticmethod
     def unreadable_sets(keys: set[str]) -> set[tuple[ClusterKey, str]]:

@@ -104,6 +104,9 @@ class Reconciler:
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(queue_size)
         self.ready = False
         self.on_ready: Callable[[], None] = lambda: None
+        #: called when the shard's members change (its inputs regroup)
+        self.on_reshard: Callable[[], None] = lambda: None
+        self._epoch = 0
         self.invalid_messages: Callable[[], int] = lambda: 0
         #: ripple-matches keys whose latest value could not be read (their object is unknown)
         self.stats = {"reconciles": 0, "batch_max": 0, "reconcile_yields": 0}
@@ -182,6 +185,8 @@ class Reconciler:
                 if self.sharding is not None and self.sharding.set_members(members):
                     self.inputs.status_due = True  # the statuses it writes may change
                     self._version += 1
+            elif source == "forget-cluster":
+                self.inputs.forget_cluster(item)
             elif source == "match":
                 self.inputs.on_match(item)
                 if item.headers and self.ready:  # live changes (not those read at start)
@@ -208,6 +213,9 @@ class Reconciler:
                 applied += 1
                 await slicer.pause()
             self.stats["batch_max"] = max(self.stats["batch_max"], applied)
+            if self.sharding is not None and self.sharding.epoch != self._epoch:
+                self._epoch = self.sharding.epoch  # members or a cluster's shard key changed
+                self.on_reshard()
             if self.inputs.known() and (self.sharding is None or self.sharding.known):
                 await self.reconcile_traced(slicer)
 

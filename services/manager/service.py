@@ -42,6 +42,7 @@ from services.manager.publisher import Publisher, body_digest
 from services.manager.reconciler import Reconciler
 from services.manager.settings import ManagerSettings
 from services.manager.sharding import Sharding, shard_metrics
+from services.manager.shardinputs import ShardedMatches
 from services.manager.shardwatch import submit_members, verifier, watch_output_sharded
 from services.manager.snapshot import Snapshot
 from services.manager.state import State
@@ -128,8 +129,13 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     service.spawn(reconciler.run(), "reconcile")
     service.spawn(reconciler.publisher.run(settings.workers), "publish")
     # unreadable values too: their objects are unknown, in the order of the changes
-    matches = watch(stores.matches, lambda c: reconciler.submit("match", c), unknown=True)
-    service.spawn(matches, "watch-matches")
+    if sharding is None:
+        matches = watch(stores.matches, lambda c: reconciler.submit("match", c), unknown=True)
+        service.spawn(matches, "watch-matches")
+    else:  # only the owned clusters' changes decoded and applied
+        fed = ShardedMatches(stores.matches, sharding, reconciler.submit)
+        reconciler.on_reshard = fed.wake.set
+        service.spawn(fed.run(), "watch-matches")
     service.spawn(watch(stores.outcomes, _sync(reconciler.apply_outcome)), "watch-outcomes")
     service.spawn(watch(stores.agents, _sync(reconciler.apply_agent)), "watch-agents")
     for bucket, store in stores.owned().items():

@@ -75,7 +75,7 @@ def start_managers(stack: Stack, shards: int) -> tuple[list[ManagedProcess], lis
             "--kubeconfig", str(stack.kubeconfig(MANAGEMENT).resolve()),
             "--nats", stack.nats_url, "--ready-file", str(ready), "--api-port", str(port),
         )  # fmt: skip
-        env = {"RIPPLE_SHARDS": str(shards), "RIPPLE_SHARD_ID": f"m{i}", "RIPPLE_SHARD_TTL": "3"}
+        env = {"RIPPLE_SHARDS": str(shards), "RIPPLE_SHARD_ID": f"m{i}", "RIPPLE_SHARD_TTL": "6"}
         log = stack.log_dir / f"manager-{i}.log"
         procs.append(ManagedProcess(f"manager-{i}", argv, log, ready_file=ready, env=env).start())
         ports.append(port)
@@ -174,6 +174,7 @@ def run(shards: int, clusters: int, events: int) -> dict[str, Any]:
             result["desired_puts_per_shard"] = per_shard
             if shards > 1:
                 result["owned_clusters"] = [int(metric(p, "shard_owned_clusters")) for p in ports]
+                result["rebalances"] = [int(metric(p, "shard_rebalances_total")) for p in ports]
         finally:
             for proc in procs:
                 proc.stop()
@@ -192,7 +193,9 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(rows, indent=2))
         return
     for row in rows:
-        extra = f", owned clusters {row['owned_clusters']}" if "owned_clusters" in row else ""
+        extra = ""
+        if "owned_clusters" in row:
+            extra = f", owned clusters {row['owned_clusters']}, rebalances {row['rebalances']}"
         print(
             f"shards={row['shards']}: {row['events']} events over {row['clusters']} clusters "
             f"in {row['seconds']} s = {row['events_per_second']} events/s to desired state "
