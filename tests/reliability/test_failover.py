@@ -315,3 +315,56 @@ def test_a_paused_manager_fences_itself_when_it_resumes(replicas: Replicas) -> N
     _bring_back(replicas, victim)
     eventually(lambda: replicas.standby(victim), 30, what=f"{victim} standing by again")
     assert replicas.active("manager") == heir
+
+
+@pytest.mark.scale
+def test_takeover_time_grows_with_the_state_the_heir_reads(replicas: Replicas) -> None:
+    """kill -9 of the active manager with ``RIPPLE_FAILOVER_EVENTS`` (default 300) events
+    deployed: the heir holds the lease after the silence, and is ready once it has read
+    every input -- that start-up is the part of the takeover that grows. Nothing is withdrawn
+    and nothing is put again (same content)."""
+    count = int(os.environ.get("RIPPLE_FAILOVER_EVENTS", "300"))
+    stack, name = replicas.stack, "fo-state"
+    label = f"{name}-svc"
+    definitions = policy_set(name, "failover", label)
+    stack.apply_management(definitions)
+    client = stack.client(CLUSTER)
+    try:
+        for i in range(count):
+            client.apply(service(f"{name}-{i}", label))
+        policy = {f"{name}-{name}-{i}" for i in range(count)}
+        equal_eventually(lambda: policies(client, name), policy, 120, what="policies deployed")
+        desired = desired_deletes(stack.nats_url, name)
+        equal_eventually(desired.wanted, {f"{name}-{i}" for i in range(count)}, 60, what="desired")
+        deletions = DeletionLog(client, NETWORK_POLICY, f"{TEST_LABEL}={name}", _name)
+        victim = replicas.active("manager")
+        heir = next(n for n in REPLICAS if n.startswith("manager") and n != victim)
+        try:
+            gone = kill9(replicas, victim)
+            eventually(lambda: replicas.holds(heir), 15, interval=0.01, what=f"{heir} holds")
+            held = time.monotonic() - gone
+            eventually(lambda: replicas.ready[heir].exists(), 120, interval=0.01, what="ready")
+            ready = time.monotonic() - gone
+            _bring_back(replicas, victim)
+            client.apply(service(f"{name}-after", label))  # the heir acts
+            eventually(
+                lambda: f"{name}-{name}-after" in policies(client, name), 30, what="new event"
+            )
+            assert not deletions.seen, f"policies withdrawn: {sorted(deletions.seen)}"
+            assert not desired.deleted(), f"desired withdrawn: {sorted(desired.deleted())}"
+            takeovers[f"manager kill -9, {count} events"] = {
+                "lease": round(held, 2),
+                "ready": round(ready, 2),
+            }
+        finally:
+            deletions.stop()
+            desired.stop()
+            eventually(lambda: replicas.standby(victim), 60, what=f"{victim} standing by")
+    finally:
+        delete_definitions(stack, definitions)
+        for s in services(client, label):
+            client.delete(SERVICE, "default", s)
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"]["name"])

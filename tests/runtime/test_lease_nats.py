@@ -6,6 +6,7 @@ hold its own lease and no other."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from shared.bus.errors import BusError
 from shared.bus.lease import UNREADABLE, LeaseKV, WrongRevision
 from shared.contract import permissions as p
 from shared.contract.messages import Lease, lease_event
+from shared.runtime.leasethread import LeaseThread
 from shared.runtime.standby import Standby
 
 TTL = 1.0
@@ -194,3 +196,39 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+async def test_renewals_in_their_own_thread_survive_a_blocked_event_loop(
+    server: EmbeddedNats,
+) -> None:
+    """The service's loop blocked for 2.5 ttl (a long start-up): the lease thread keeps
+    renewing, the standby (in another thread) never takes over; a stop releases at once."""
+    a_nc, a, fences = await replica(server.url)
+    outcome: dict[str, Any] = {}
+
+    async def other_replica() -> None:
+        nc, b, _ = await replica(server.url)
+        try:
+            await asyncio.wait_for(b.acquire(), 30)
+            outcome["took"] = time.monotonic()
+            outcome["takeovers"] = b.machine.takeovers
+        finally:
+            await b.release()
+            await nc.close()
+
+    b_thread = threading.Thread(target=asyncio.run, args=(other_replica(),), daemon=True)
+    try:
+        await asyncio.wait_for(a.acquire(), 5)
+        await a.stop_watch()
+        keeper = LeaseThread(a, lambda: connect(server.url, "lease-thread")).start()
+        b_thread.start()
+        await asyncio.sleep(TTL / 2)
+        time.sleep(TTL * 2.5)  # the event loop is blocked; the lease thread is not
+        assert "took" not in outcome and not fences.calls and a.machine.renewals >= 3
+        released = time.monotonic()
+        await keeper.stop()
+        assert keeper.done.is_set() and keeper.error is None
+        await asyncio.to_thread(b_thread.join, 5)
+        assert outcome["took"] - released < 1.0 and outcome["takeovers"] == 0
+    finally:
+        await a_nc.close()
