@@ -18,7 +18,7 @@ import logging
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.agent.hostfile import ClusterEntry
@@ -32,10 +32,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Config:
-    """What an agent runs with; a change restarts it: its entry, and the identity of its
-    kubeconfig's and password file's content (a fixed kubeconfig restarts its agent)."""
+    """What an agent runs with; a change restarts it: its entry (compared by its digest),
+    and the identity of its kubeconfig's and password file's content (a fixed kubeconfig
+    restarts its agent). Cheap to compare: the host compares all of them at every look."""
 
-    entry: ClusterEntry
+    entry: ClusterEntry = field(compare=False)
+    digest: str = ""
     kubeconfig: str = ""
     password: str = ""
 
@@ -51,14 +53,28 @@ def file_identity(path: str | None) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
 
+_DIGESTS: dict[int, tuple[ClusterEntry, str]] = {}
+
+
+def entry_digest(entry: ClusterEntry) -> str:
+    """A digest of everything ``entry`` says (its password included), computed once per
+    entry object."""
+    cached = _DIGESTS.get(id(entry))
+    if cached is not None and cached[0] is entry:
+        return cached[1]
+    if len(_DIGESTS) > 100_000:
+        _DIGESTS.clear()
+    digest = hashlib.sha256(entry.model_dump_json(by_alias=True).encode()).hexdigest()[:24]
+    _DIGESTS[id(entry)] = (entry, digest)
+    return digest
+
+
 def config_of(entry: ClusterEntry, kubeconfig_digest: str | None = None) -> Config:
     """The :class:`Config` of ``entry`` now (``kubeconfig_digest``: given by a source that
     holds the kubeconfig's content itself)."""
     password = file_identity(entry.nats_password_file)
-    if entry.nats_password is not None:
-        password = hashlib.sha256(entry.nats_password.encode()).hexdigest()[:16]
     kubeconfig = kubeconfig_digest or file_identity(entry.kubeconfig)
-    return Config(entry, kubeconfig, password)
+    return Config(entry, entry_digest(entry), kubeconfig, password)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -32,7 +32,7 @@ import time
 from services.agent import observing
 from services.agent.clustersources import FileSource, Source
 from services.agent.hostfile import Parsed
-from services.agent.hosting import HostedAgent
+from services.agent.hosting import Config, HostedAgent
 from services.agent.hostplan import Backoffs, RestartPolicy, plan
 from services.agent.hostsettings import HostSettings
 from services.agent.service import EVALUATION_POLL
@@ -47,6 +47,11 @@ LIVENESS_CHECK = 10.0
 """Seconds between two looks at the agents' liveness (a stalled one is restarted)."""
 FREEZE_EVERY = 60.0
 """Seconds between two :func:`gc.freeze` of what the agents hold (out of the GC's scans)."""
+CONFIG_CHECK = 10.0
+"""Seconds between two looks at the files the entries name (a kubeconfig fixed in place
+restarts its agent within this time); the list itself is looked at every poll."""
+FREEZE_STEP = 100
+"""Agents become ready between two freezes while they start."""
 SHOWN = 10
 """Clusters named in ``/readyz``'s reason at most (the others are counted)."""
 
@@ -73,6 +78,9 @@ class AgentHost:
         self.stopped = 0
         self._readiness_due = True
         self._frozen_at = 0.0
+        self._ready_at_freeze = 0
+        self._wanted: dict[str, Config] = {}
+        self._configs_at = 0.0
 
     # -- the list of clusters ----------------------------------------------------------------
     async def look(self) -> None:
@@ -82,7 +90,12 @@ class AgentHost:
             self._take(parsed)
         if self.parsed is None:
             return
-        wanted = {key: self.source.config(e) for key, e in self.parsed.entries.items()}
+        now = time.monotonic()
+        if parsed is not None or now - self._configs_at >= CONFIG_CHECK:
+            # the files an entry names (kubeconfig, password) are looked at less often
+            self._wanted = {k: self.source.config(e) for k, e in self.parsed.entries.items()}
+            self._configs_at = now
+        wanted = self._wanted
         running = {key: agent.config for key, agent in self.agents.items()}
         todo = plan(wanted, running, self.invalid)
         if not todo:
@@ -134,6 +147,9 @@ class AgentHost:
             service.set_not_ready(reason)
             return
         waiting = [a for a in self.agents.values() if not a.ready]
+        if len(self.agents) - len(waiting) >= self._ready_at_freeze + FREEZE_STEP:
+            self.freeze()  # while a thousand start: no full collection over all of them
+            self._ready_at_freeze = len(self.agents) - len(waiting)
         if not waiting:
             was = service.ready
             service.set_ready()

@@ -39,9 +39,13 @@ def test_one_broken_cluster_never_holds_the_others(stack: Stack, tmp_path: Path)
             stack.client(cluster).apply(h.service("web"), field_manager="test")
         h.wait_deployed(stack, c1, "web")
         h.wait_deployed(stack, c2, "web")
+
         # the broken cluster says why: in its status (ripple-agents) and the host's metrics
-        status = eventually(lambda: h.agent_status(stack, c3).get("errors"), 30, "c3 errors")
-        assert any("127.0.0.1" in e and "failed" in e for e in status), status
+        def says_why() -> bool:
+            errors = h.agent_status(stack, c3).get("errors", [])
+            return any("127.0.0.1" in e and "failed" in e for e in errors)
+
+        eventually(says_why, 30, "c3's status names its unreachable API server")
         eventually(lambda: h.metric(port, "ripple_agent_host_hosted_degraded") == 1, 15, "1")
         assert not h.deployed(stack, c3, "web")
         # fixed: its agent restarts with the new kubeconfig and deploys
@@ -91,3 +95,38 @@ def test_from_management_hosts_the_registered_clusters(stack: Stack) -> None:
         h.wait_deployed(stack, c3, "mgmt", timeout=60)
         assert h.metric(port, "ripple_agent_host_hosted_invalid_entries") == 0
         assert h.metric(port, "ripple_agent_host_nats_permission_violations_total") == 0
+
+
+def test_a_hosted_agent_is_held_to_its_own_nats_user(stack: Stack, tmp_path: Path) -> None:
+    """Each hosted agent connects as the NATS user of its entry: one given another cluster's
+    user (a mistake in the file) cannot read its cluster's keys -- the server refuses, the
+    host counts it, the agent never gets ready -- and the other clusters are not affected."""
+    c1, c2, c3 = h.CLUSTERS
+    clusters = tmp_path / "clusters.yaml"
+    wrong = {**h.entry(stack, c1)}
+    wrong["natsUser"], wrong["natsPassword"] = h.nats_user(stack, c2)
+    h.write_clusters(clusters, [wrong, h.entry(stack, c3)])
+    port = free_port()
+    manager = h.manager_process(stack)
+    host = h.host_process(stack, clusters, port)
+    with h.running(manager):
+        host.start()
+        try:
+            stack.client(c3).apply(h.service("isolated"), field_manager="test")
+            stack.client(c1).apply(h.service("isolated"), field_manager="test")
+            h.wait_deployed(stack, c3, "isolated")
+            eventually(
+                lambda: h.metric(port, "ripple_agent_host_nats_permission_violations_total") > 0,
+                30,
+                "the server refused the wrong identity",
+            )
+            body = eventually(
+                lambda: (r := h.readiness(port)).get("reason", "").count(f"sveltos:{c1}") and r,
+                15,
+                "/readyz names the cluster",
+            )
+            assert body["status"] == "not ready", body
+            assert h.metric(port, "ripple_agent_host_hosted_ready") == 1  # c3
+            assert not h.deployed(stack, c1, "isolated")
+        finally:
+            host.stop()
