@@ -9,7 +9,8 @@ matching the contract, store in a given or temporary directory.
 ``authorization { ... }`` or a ``cluster { ... }`` block; the file is readable by its owner
 only); ``jetstream_config`` goes inside the ``jetstream`` block (e.g. ``domain: hub``);
 ``server_name`` names the server (a JetStream cluster needs distinct names); ``monitoring``
-opens the HTTP monitoring port on 127.0.0.1 (:attr:`monitor_url`). :meth:`kill`
+opens the HTTP monitoring port on 127.0.0.1 (:attr:`monitor_url`); ``jetstream=False`` runs
+it without JetStream (a leaf node reaching the JetStream of its hub). :meth:`kill`
 (SIGKILL) and :meth:`start` again reuse the same port and store directory, so clients
 reconnect and JetStream state survives.
 """
@@ -72,6 +73,7 @@ class EmbeddedNats:
         server_name: str = "",
         jetstream_config: str = "",
         monitoring: bool = False,
+        jetstream: bool = True,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if store_dir is None:
@@ -85,6 +87,7 @@ class EmbeddedNats:
         self.server_name = server_name
         self.jetstream_config = jetstream_config
         self.monitoring = monitoring
+        self.jetstream = jetstream
         self.monitor_port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -135,8 +138,9 @@ class EmbeddedNats:
             f"listen: {json.dumps(listen)}",
             f"max_payload: {self.max_payload}",
             f"ports_file_dir: {json.dumps(str(ports_dir))}",
-            f"jetstream {{ {store}\n{self.jetstream_config} }}",
         ]
+        if self.jetstream:
+            lines.append(f"jetstream {{ {store}\n{self.jetstream_config} }}")
         if self.server_name:
             lines.append(f"server_name: {json.dumps(self.server_name)}")
         if self.monitoring:
