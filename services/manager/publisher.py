@@ -366,6 +366,10 @@ class Publisher:
         self._unverified.add(item)
         self.publication.seen(item, None, present=op != "delete")
 
+    def echo(self, item: Item, revision: int) -> bool:
+        """A change of ``item`` no newer than this manager's last put of it."""
+        return revision <= self._revisions.get(item, 0)
+
     def claims(self, item: Item) -> bool:
         """Sharded: whether a change of ``item`` must be decoded (a key this shard owns or
         wrote); the others are :meth:`unclaimed`."""

@@ -99,6 +99,8 @@ class Sharding:
     rebalances: int = 0
     #: bumped whenever ownership may have changed (members, a cluster's shard key)
     epoch: int = 0
+    _owners: dict[ClusterKey, str | None] = field(default_factory=dict)
+    _owners_epoch: int = -1
 
     @property
     def known(self) -> bool:
@@ -130,13 +132,18 @@ class Sharding:
         shard key)."""
         if self.members is None:
             return None
-        key = self.pins.get(cluster, "")
-        return rendezvous(
-            (m.id for m in self.members if m.shard_key == key), cluster_token(cluster)
-        )
+        if self._owners_epoch != self.epoch:  # memoised per epoch (asked per key and change)
+            self._owners.clear()
+            self._owners_epoch = self.epoch
+        if cluster not in self._owners:
+            key = self.pins.get(cluster, "")
+            self._owners[cluster] = rendezvous(
+                (m.id for m in self.members if m.shard_key == key), cluster_token(cluster)
+            )
+        return self._owners[cluster]
 
     def owns(self, cluster: ClusterKey) -> bool:
-        return self.known and self.owner(cluster) == self.me.id
+        return self.owner(cluster) == self.me.id and self.known
 
     def owns_status(self, key: str) -> bool:
         """Whether this member writes the definition status of ``ripple-status`` key ``key``."""

@@ -68,6 +68,8 @@ async def watch_output_sharded(
 
 def _apply(bucket: str, store: KVStore[Any], publisher: Publisher, entry: Any) -> None:
     item = (bucket, entry.key)
+    if publisher.echo(item, entry.revision):
+        return  # its own put coming back (or an older value): nothing to decode
     if not publisher.claims(item):
         publisher.unclaimed(item, entry.op, entry.revision)
         return
