@@ -50,6 +50,7 @@ from services.manager.stores import Stores, provision, read_published, retrying
 from shared.bus.kv import KVChange, KVStore
 from shared.kube import GVK, Informer, KubeClient  # heavy: imported before the loop runs
 from shared.metrics import Histogram
+from shared.runtime.errors import InvalidSetting
 from shared.runtime.service import Service
 from shared.runtime.slicing import Slicer
 from shared.runtime.standby import hold_lease
@@ -151,8 +152,15 @@ async def main(settings: ManagerSettings, service: Service) -> None:
 
 def lease_role(settings: ManagerSettings) -> str:
     """The lease the manager's replicas share: ``manager``, or ``manager-<shard id>`` for a
-    shard with a fixed id (its standby takes over that shard)."""
-    return f"manager-{settings.shard_id}" if settings.sharded and settings.shard_id else "manager"
+    shard (its standby takes over that shard; a shard needs a fixed ``--shard-id`` then)."""
+    if not settings.sharded:
+        return "manager"
+    if settings.lease and not settings.shard_id:
+        raise InvalidSetting(
+            "--lease with --shards needs --shard-id (RIPPLE_SHARD_ID): the replicas of one "
+            "shard share the lease manager-<shard id>"
+        )
+    return f"manager-{settings.shard_id}"
 
 
 def start_informers(settings: ManagerSettings, service: Service, reconciler: Reconciler) -> None:
