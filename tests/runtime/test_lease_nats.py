@@ -232,3 +232,20 @@ async def test_renewals_in_their_own_thread_survive_a_blocked_event_loop(
         assert outcome["took"] - released < 1.0 and outcome["takeovers"] == 0
     finally:
         await a_nc.close()
+
+
+async def test_replicas_starting_together_elect_exactly_one(server: EmbeddedNats) -> None:
+    replicas = [await replica(server.url) for _ in range(3)]
+    try:
+        tasks = [asyncio.create_task(s.acquire()) for _, s, _ in replicas]
+        done, pending = await asyncio.wait(tasks, timeout=TTL / 2)
+        assert len(done) == 1 and len(pending) == 2  # one created it, two lost the race
+        winner = next(s for (_, s, _), t in zip(replicas, tasks, strict=True) if t in done)
+        assert (await winner.kv.read())[1] == winner.me
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        for nc, standby, _ in replicas:
+            await standby.release()
+            await nc.close()
