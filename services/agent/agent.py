@@ -67,7 +67,9 @@ class Agent:
         self.stores = stores
         self.kube = kube
         self.tenants: dict[str, KubeClient] = {}
-        self.watches = Watches(kube, asyncio.get_running_loop(), self.client_for)
+        self.watches = Watches(
+            kube, asyncio.get_running_loop(), self.client_for, start_off_loop=service.hosted
+        )
         helm = HelmAccess(
             kubeconfig=settings.kubeconfig or "",
             cache_dir=settings.helm_cache_dir or "",

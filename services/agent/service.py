@@ -39,7 +39,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from services.agent import effects, inputs
 from services.agent.agent import Agent, Stores
@@ -53,6 +53,9 @@ from shared.kube import KubeClient
 from shared.kube.errors import KubeConfigInvalid
 from shared.runtime.service import Service
 from shared.runtime.workqueue import WorkQueue, run_workers
+
+if TYPE_CHECKING:
+    from shared.bus.kv import KVStore
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +82,28 @@ async def main(settings: AgentSettings, service: Service) -> None:
     service.not_ready_reason = "connecting to NATS"
     nc = await service.connect(inbox_prefix=agent_inbox_prefix(cluster))
     js = nc.jetstream()
-    stores = Stores(
-        assignments=await service.open_bucket(js, streams.ASSIGNMENTS, m.AssignmentEvent),
-        reports=await service.open_bucket(js, streams.REPORTS, m.EventReportEvent),
-        matches=await service.open_bucket(js, streams.MATCHES, (m.MatchEvent, m.MatchHeadEvent)),
-        desired=await service.open_bucket(js, streams.DESIRED, m.DesiredStateEvent),
-        outcomes=await service.open_bucket(js, streams.OUTCOMES, m.ApplyOutcomeEvent),
-        agents=await service.open_bucket(js, streams.AGENTS, m.AgentStatusEvent),
+    # the six binds at once: one round trip to the server instead of six
+    assignments, reports, matches, desired, outcomes, agents = await asyncio.gather(
+        service.open_bucket(js, streams.ASSIGNMENTS, m.AssignmentEvent),
+        service.open_bucket(js, streams.REPORTS, m.EventReportEvent),
+        service.open_bucket(js, streams.MATCHES, (m.MatchEvent, m.MatchHeadEvent)),
+        service.open_bucket(js, streams.DESIRED, m.DesiredStateEvent),
+        service.open_bucket(js, streams.OUTCOMES, m.ApplyOutcomeEvent),
+        service.open_bucket(js, streams.AGENTS, m.AgentStatusEvent),
     )
-    try:
-        kube = KubeClient(settings.kubeconfig, name=cluster.name)
+    stores = Stores(
+        assignments=assignments,
+        reports=reports,
+        matches=cast("KVStore[m.MatchesEvent]", matches),
+        desired=desired,
+        outcomes=outcomes,
+        agents=agents,
+    )
+    try:  # hosted: the kubeconfig is parsed off the loop (a thousand agents start together)
+        if service.hosted:
+            kube = await asyncio.to_thread(KubeClient, settings.kubeconfig, name=cluster.name)
+        else:
+            kube = KubeClient(settings.kubeconfig, name=cluster.name)
     except KubeConfigInvalid as exc:  # said in the status too, then the service fails
         await _publish_failure(stores, cluster, str(exc))
         raise
@@ -98,10 +113,8 @@ async def main(settings: AgentSettings, service: Service) -> None:
         service.add_histogram(histogram)
     service.on_stop(agent.stop)
     service.problems = agent.errors
-    service.not_ready_reason = "reading apply outcomes"
-    await inputs.load_outcomes(agent)
-    service.not_ready_reason = "reading matching sets"
-    await inputs.load_matches(agent)
+    service.not_ready_reason = "reading apply outcomes and matching sets"
+    await asyncio.gather(inputs.load_outcomes(agent), inputs.load_matches(agent))
     service.startup_done()  # a hosted agent lets the next one start
     if not service.hosted:  # hosted: the informers' threads discover, the host freezes
         try:  # warm the discovery cache so the first event does not pay for it

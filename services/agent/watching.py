@@ -72,9 +72,14 @@ class Watches:
         client: KubeClient,
         loop: asyncio.AbstractEventLoop,
         client_for: Callable[[str], KubeClient] | None = None,
+        *,
+        start_off_loop: bool = False,
     ) -> None:
         self.client = client
         self.loop = loop
+        # a thread's start waits for the thread to run: with a thousand agents in a process
+        # (ripple agent-host) that wait is taken off the event loop
+        self.start_off_loop = start_off_loop
         self.client_for = client_for or (lambda identity: client)
         self.queue: asyncio.Queue[WatchEvent] = asyncio.Queue(QUEUE_SIZE)
         self.informers: dict[WatchKey, Informer] = {}
@@ -111,7 +116,10 @@ class Watches:
             who = f" as {key.identity}" if key.identity else ""
             where = f" in {key.namespace}" if key.namespace else ""
             log.info("watching %s%s%s", key.gvk, where, who, extra={"obj": self.client.name})
-            informer.start()
+            if self.start_off_loop:
+                self.loop.run_in_executor(None, informer.start)
+            else:
+                informer.start()
         for key in set(self.informers) - wanted:
             informer = self.informers.pop(key)
             self.not_served.discard(key)

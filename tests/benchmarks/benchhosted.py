@@ -171,14 +171,13 @@ def measure_one(n: int, args: Any, root: Path, memory: Any, cpu_seconds: Any) ->
             ready.unlink()
             write(clusters, listed)
             started = time.monotonic()
-            wait(
-                lambda: (
-                    scrape(port).get("ripple_agent_host_hosted_ready", 0) >= n
-                    and scrape(port).get("ripple_agent_host_watches", 0) >= n
-                ),
-                args.timeout,
-                f"{n} agents ready",
-            )
+
+            def all_ready() -> bool:  # one scrape a second: a scrape sums 1,000 agents
+                now = scrape(port)
+                ready = now.get("ripple_agent_host_hosted_ready", 0)
+                return ready >= n and now.get("ripple_agent_host_watches", 0) >= n
+
+            wait(all_ready, args.timeout, f"{n} agents ready", 1.0)
             startup = time.monotonic() - started
             time.sleep(3)  # the start-up's stragglers (first status publications)
             cpu0, loop0, t0 = cpu_seconds(pid), loop_seconds(pid), time.monotonic()
