@@ -19,15 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from services.scenario.charts import chart_entries, check_placeholders
 from services.scenario.definitions import ConfirmWithdrawalStep, DefinitionRef, MessageExpectation
@@ -70,7 +63,7 @@ class Fleet(BaseModel):
     clusters: list[FleetCluster] = Field(min_length=1)
     #: ref -> position in ``clusters`` (a hit is checked against the list, so a copy with
     #: other clusters never answers from a stale index)
-    _index: dict[str, int] = PrivateAttr(default_factory=dict)
+    _index: dict[str, int] = pydantic.PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique(self) -> Fleet:

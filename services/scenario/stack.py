@@ -49,11 +49,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-import yaml
-
 from services.scenario import kinds, provision
 from services.scenario.charts import StackCharts
-from services.scenario.commands import AGENT_HOST, fleet_command, service_commands
+from services.scenario.commands import AGENT_HOST, service_commands
 from services.scenario.credentials import NatsCredentials
 from services.scenario.errors import StackError
 from services.scenario.model import (
@@ -68,15 +66,14 @@ from services.scenario.processes import (
     free_port,
     stop_all,
     wait_ready,
-    wait_until,
 )
 from services.scenario.provision import bounded
 from services.scenario.stackagents import StackAgents, resolve_agent_mode
 from services.scenario.stackbus import raise_consumer_limits
 from services.scenario.stacklogs import StackLogs
-from services.scenario.stackmgmt import StackManagement, fleet_hook, with_management
+from services.scenario.stackmgmt import StackManagement, with_management
 from services.scenario.stacknats import StackNats
-from shared.kube import GVK, KubeClient, KubeError
+from shared.kube import GVK, KubeClient
 
 if TYPE_CHECKING:
     from services.scenario.steps import StepResult
@@ -261,57 +258,6 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement, StackAgents):
         self._started = False
 
     # -- bring-up steps --------------------------------------------------------------------------
-    def _start_fleet(self) -> None:
-        self.kubeconfig_dir.mkdir(parents=True, exist_ok=True)
-        fleet_file = self.state_dir / "fleet.yaml"
-        fleet_file.write_text(
-            yaml.safe_dump(
-                self.served_fleet.model_dump(mode="json", by_alias=True), sort_keys=False
-            )
-        )
-        port = self.fleet_port or free_port()
-        self.fleet_port = port
-        argv = fleet_command(fleet_file, self.kubeconfig_dir, port, self.log_level)
-        self.fleet_process = ManagedProcess("fleet", argv, self.log_dir / "fleet.log").start()
-        deadline = time.monotonic() + self.ready_timeout
-        needed = [MANAGEMENT, *(c.ref for c in self.served_fleet.clusters)]
-
-        def check() -> None:
-            assert self.fleet_process is not None
-            if not self.fleet_process.running:
-                raise self.fleet_process.failure("exited before it was ready")
-
-        def files_written() -> bool:  # one listing, not a stat per cluster
-            written = sum(1 for p in self.kubeconfig_dir.glob("*.kubeconfig"))
-            return written >= len(needed) and all(self.kubeconfig(r).exists() for r in needed)
-
-        if not wait_until(files_written, deadline, check=check, interval=0.02):
-            missing = [str(self.kubeconfig(r)) for r in needed if not self.kubeconfig(r).exists()]
-            raise self.fleet_process.failure(f"wrote no kubeconfig {missing} in time")
-
-        # one look at the fleet's own list (GET /_fleet/clusters) tells every cluster is
-        # served, instead of a client and a discovery per cluster (seconds at 1,000)
-        last_error: list[str] = []
-
-        def answers() -> bool:
-            try:
-                self.management.get(kinds.NAMESPACE, None, "default")
-                listed = fleet_hook(self.kubeconfig(MANAGEMENT)).get("clusters") or []
-                served = {c.get("name") for c in listed}
-            except (KubeError, StackError) as err:
-                last_error[:] = [str(err)]
-                client = self._clients.pop(MANAGEMENT, None)  # its discovery may have failed
-                if client is not None:
-                    client.close()
-                return False
-            missing = [c.name for c in self.served_fleet.clusters if c.name not in served]
-            last_error[:] = [f"clusters not served yet: {missing[:5]}"] if missing else []
-            return not missing
-
-        if not wait_until(answers, deadline, check=check, interval=0.05):
-            why = f": {last_error[0]}" if last_error else ""
-            raise self.fleet_process.failure(f"API did not answer in time{why}")
-
     def _prepare_management(self) -> None:
         mgmt = self.management
         try:

@@ -1,4 +1,5 @@
-"""The clusters of the embedded stack (kubeconfigs, clients), and the management cluster as
+"""The clusters of the embedded stack (the simulated fleet started and awaited, kubeconfigs,
+clients), and the management cluster as
 a registered cluster (``deploymentType: Local``).
 
 Sveltos deploys a policyRef with ``deploymentType: Local`` to the management cluster; Ripple
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,9 +24,12 @@ from typing import Any
 
 import yaml
 
+from services.scenario import kinds
+from services.scenario.commands import fleet_command
 from services.scenario.errors import StackError
 from services.scenario.model import MANAGEMENT, Fleet, FleetCluster
-from shared.kube import KubeClient
+from services.scenario.processes import ManagedProcess, free_port, wait_until
+from shared.kube import KubeClient, KubeError
 
 
 def with_management(fleet: Fleet, ref: str | None) -> Fleet:
@@ -72,8 +77,18 @@ class StackManagement:
     served_fleet: Fleet
     _clients: dict[str, KubeClient]
 
+    state_dir: Path
+    log_level: str
+    ready_timeout: float
+    fleet_port: int | None
+    fleet_process: ManagedProcess | None
+
     @property
     def kubeconfig_dir(self) -> Path:
+        raise NotImplementedError  # the stack's
+
+    @property
+    def log_dir(self) -> Path:
         raise NotImplementedError  # the stack's
 
     def is_management(self, cluster: str) -> bool:
@@ -116,3 +131,56 @@ class StackManagement:
     @property
     def management(self) -> KubeClient:
         return self.client(MANAGEMENT)
+
+    def _start_fleet(self) -> None:
+        """Start the simulated fleet (``ripple fleet serve``) and wait until every cluster's
+        kubeconfig is written and the fleet lists every cluster."""
+        self.kubeconfig_dir.mkdir(parents=True, exist_ok=True)
+        fleet_file = self.state_dir / "fleet.yaml"
+        fleet_file.write_text(
+            yaml.safe_dump(
+                self.served_fleet.model_dump(mode="json", by_alias=True), sort_keys=False
+            )
+        )
+        port = self.fleet_port or free_port()
+        self.fleet_port = port
+        argv = fleet_command(fleet_file, self.kubeconfig_dir, port, self.log_level)
+        self.fleet_process = ManagedProcess("fleet", argv, self.log_dir / "fleet.log").start()
+        deadline = time.monotonic() + self.ready_timeout
+        needed = [MANAGEMENT, *(c.ref for c in self.served_fleet.clusters)]
+
+        def check() -> None:
+            assert self.fleet_process is not None
+            if not self.fleet_process.running:
+                raise self.fleet_process.failure("exited before it was ready")
+
+        def files_written() -> bool:  # one listing, not a stat per cluster
+            written = sum(1 for p in self.kubeconfig_dir.glob("*.kubeconfig"))
+            return written >= len(needed) and all(self.kubeconfig(r).exists() for r in needed)
+
+        if not wait_until(files_written, deadline, check=check, interval=0.02):
+            missing = [str(self.kubeconfig(r)) for r in needed if not self.kubeconfig(r).exists()]
+            raise self.fleet_process.failure(f"wrote no kubeconfig {missing} in time")
+
+        # one look at the fleet's own list (GET /_fleet/clusters) tells every cluster is
+        # served, instead of a client and a discovery per cluster (seconds at 1,000)
+        last_error: list[str] = []
+
+        def answers() -> bool:
+            try:
+                self.management.get(kinds.NAMESPACE, None, "default")
+                listed = fleet_hook(self.kubeconfig(MANAGEMENT)).get("clusters") or []
+                served = {c.get("name") for c in listed}
+            except (KubeError, StackError) as err:
+                last_error[:] = [str(err)]
+                client = self._clients.pop(MANAGEMENT, None)  # its discovery may have failed
+                if client is not None:
+                    client.close()
+                return False
+            missing = [c.name for c in self.served_fleet.clusters if c.name not in served]
+            last_error[:] = [f"clusters not served yet: {missing[:5]}"] if missing else []
+            return not missing
+
+        if not wait_until(answers, deadline, check=check, interval=0.05):
+            why = f": {last_error[0]}" if last_error else ""
+            raise self.fleet_process.failure(f"API did not answer in time{why}")

@@ -393,8 +393,9 @@ class Load:
                     text = await resp.text()
             except (aiohttp.ClientError, TimeoutError):
                 continue
-            for bound, count in parse_histogram(text, APPLIED):
-                total[bound] = total.get(bound, 0.0) + count
+            for name in (APPLIED, HOSTED_APPLIED):  # per-agent process / agent-host
+                for bound, count in parse_histogram(text, name):
+                    total[bound] = total.get(bound, 0.0) + count
         return total
 
     def pids(self) -> dict[str, int | None]:
@@ -474,6 +475,7 @@ class Load:
 
 
 APPLIED = "ripple_agent_event_to_applied_seconds"
+HOSTED_APPLIED = "ripple_agent_host_event_to_applied_seconds"
 
 RIPPLE_SERVICES = ("agent-host", "agents (all)", "manager", "reporter")
 """Ripple's own processes (the fleet, NATS and the load generator come on top)."""
