@@ -191,7 +191,13 @@ class Standby:
         self.machine.released()
         self._deadline = float("inf")
         try:
-            await self.kv.delete(last=revision)
+            try:
+                await self.kv.delete(last=revision)
+            except WrongRevision:  # a renewal in flight when we stopped may have landed
+                latest, holder = await self.kv.read()
+                if holder != self.me:
+                    raise
+                await self.kv.delete(last=latest)
         except BusError as err:  # the standby takes over after the silence instead
             log.warning("cannot release the lease (%s)", err, extra={"obj": self.where})
             return
