@@ -36,7 +36,7 @@ from shared.bus.client import close, connect
 from shared.bus.kv import KVStore
 from shared.contract import messages as m
 from shared.contract import streams
-from shared.contract.subjects import ClusterRef
+from shared.contract.subjects import EVENTS_ROOT, ClusterRef
 
 SOURCE = {
     "apiVersion": "lib.projectsveltos.io/v1beta1",
@@ -209,30 +209,51 @@ def per_event(
     stack: Stack, fleet: Fleet, port: int, pid: int, args: Any, cpu_seconds: Any
 ) -> dict[str, Any]:
     """CPU per event: ``args.events`` matching Services created round-robin over the
-    clusters (the fleet answers from its own process: only the host's CPU is counted)."""
+    clusters (the fleet answers from its own process: only the host's CPU is counted), until
+    every per-change event arrived on ``ripple.v1.events.>`` (a NATS subscription: the host
+    is not scraped meanwhile)."""
+    return asyncio.run(_per_event(stack, fleet, pid, args, cpu_seconds))
+
+
+async def _per_event(
+    stack: Stack, fleet: Fleet, pid: int, args: Any, cpu_seconds: Any
+) -> dict[str, Any]:
     count = args.events
-    before = scrape(port).get("ripple_agent_host_changes_published_total", 0)
     clients = {c.ref: stack.client(c.ref) for c in fleet.clusters[: min(len(fleet.clusters), 50)]}
     refs = list(clients)
+    seen = 0
+    done = asyncio.Event()
+    nc = await connect(stack.nats_url, "bench-hosted-events", max_reconnect_attempts=0)
+
+    async def on_event(msg: Any) -> None:
+        nonlocal seen
+        seen += 1
+        if seen >= count:
+            done.set()
+
+    await nc.subscribe(f"{EVENTS_ROOT}.>", cb=on_event)
+    await nc.flush()
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
-    for i in range(count):
-        body = {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {
-                "name": f"svc-{i:05d}",
-                "namespace": "default",
-                "labels": {"bench": "yes"},
-            },
-            "spec": {"ports": [{"port": 80}]},
-        }
-        clients[refs[i % len(refs)]].apply(body, field_manager="bench")
-    wait(
-        lambda: scrape(port).get("ripple_agent_host_changes_published_total", 0) - before >= count,
-        args.timeout,
-        f"{count} per-change events",
-        0.05,
-    )
+
+    def create_all() -> None:
+        for i in range(count):
+            body = {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": f"svc-{i:05d}",
+                    "namespace": "default",
+                    "labels": {"bench": "yes"},
+                },
+                "spec": {"ports": [{"port": 80}]},
+            }
+            clients[refs[i % len(refs)]].apply(body, field_manager="bench")
+
+    try:
+        await asyncio.to_thread(create_all)
+        await asyncio.wait_for(done.wait(), args.timeout)
+    finally:
+        await close(nc)
     seconds = time.monotonic() - t0
     cpu = cpu_seconds(pid) - cpu0
     return {
