@@ -36,6 +36,9 @@ class DesiredEntry:
     charts: tuple[Any, ...] = ()  # DeployedChart
     tier: int = 100  # the profile's spec.tier
     continue_on_conflict: bool = False  # the profile's spec.continueOnConflict
+    #: the source cluster of the pair that made it (whose shard publishes it); not part of
+    #: what is published, so not compared
+    source: ClusterKey | None = field(default=None, compare=False)
 
 
 @dataclass

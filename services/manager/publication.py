@@ -170,8 +170,9 @@ class Publication:
             self.guard.discard(item)  # wanted again: no longer withdrawn, nor held
             labels = dict(entry.labels)
             pair = pair_of_labels(labels)
-            if pair is not None:
-                self.sources[item] = pair[1]
+            source = entry.source or (pair[1] if pair is not None else None)
+            if source is not None:  # the labels shorten names over 63 characters
+                self.sources[item] = source
             owner = owner_of_labels(labels)
             if owner is not None:
                 self.owners[item] = owner

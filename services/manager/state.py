@@ -359,6 +359,7 @@ class State:
                 charts=tuple(owner.charts) if key[0] in owner.destinations else (),
                 tier=owner.tier,
                 continue_on_conflict=owner.continue_on_conflict,
+                source=owner.source,
             )
             if self.desired.get(key) != entry:
                 self.desired[key] = entry
