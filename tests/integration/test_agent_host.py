@@ -48,8 +48,8 @@ def test_one_broken_cluster_never_holds_the_others(stack: Stack, tmp_path: Path)
         eventually(says_why, 30, "c3's status names its unreachable API server")
         eventually(lambda: h.metric(port, "ripple_agent_host_hosted_degraded") == 1, 15, "1")
         assert not h.deployed(stack, c3, "web")
-        # fixed: its agent restarts with the new kubeconfig and deploys
-        broken.write_text(stack.kubeconfig(c3).read_text())
+        # fixed (its entry names the right kubeconfig): its agent restarts and deploys
+        h.write_clusters(clusters, [h.entry(stack, c) for c in h.CLUSTERS])
         h.wait_deployed(stack, c3, "web", timeout=60)
         eventually(lambda: h.readiness(port)["status"] == "ready", 30, "all ready")
         assert h.metric(port, "ripple_agent_host_hosted_ready") == 3
