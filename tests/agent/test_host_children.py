@@ -82,3 +82,50 @@ async def test_a_crash_in_one_child_never_touches_its_sibling() -> None:
         for tick in host.ticks._ticks.values():  # the host's tick task
             assert tick.task is not None
             tick.task.cancel()
+
+
+async def test_an_agent_that_cannot_start_says_why_and_is_restarted_with_backoff(
+    nats_server: Any, jetstream: Any, tmp_path: Any
+) -> None:
+    """A hosted agent whose kubeconfig cannot be read fails (its status in ripple-agents
+    says why, state degraded), is started again after its backoff (1 s, then 2 s...), and
+    starts for good once the file is there; the host never sees an exception."""
+    from services.agent import hostfile
+    from services.agent.hosting import HostedAgent, config_of
+    from services.agent.hostplan import Backoffs, RestartPolicy
+    from services.agent.hostsettings import HostSettings
+    from shared.bus.kv import KVStore
+    from shared.contract import messages as m
+    from shared.contract import streams, subjects
+    from shared.contract.subjects import ClusterRef
+
+    kubeconfig = tmp_path / "c1.kubeconfig"
+    settings = HostSettings(clusters=tmp_path / "clusters.yaml", nats_url=nats_server.url)
+    entry, _ = hostfile.parse_entry({"cluster": "ns/c1", "kubeconfig": str(kubeconfig)}, "f")
+    assert entry is not None
+    host_service = Service("agent_host", settings)
+    async with asyncio.TaskGroup() as group:
+        host_service._group = group
+        host = Host(host_service)
+        policy = RestartPolicy(base=0.2, cap=0.4)
+        agent = HostedAgent(entry.key, config_of(entry), host, settings, Backoffs(policy))
+        agent.start()
+        await wait_for(lambda: agent.state()[0] == "failed", 15)
+        _, why = agent.state()
+        assert "KubeConfigInvalid" in why and str(kubeconfig) in why, why
+        agents = await KVStore.open(jetstream, streams.AGENTS, m.AgentStatusEvent)
+        key = subjects.agent_key(ClusterRef(namespace="ns", name="c1"))
+        status = (await agents.items(key))[key].data
+        assert status.state == "degraded" and str(kubeconfig) in status.errors[0]
+        await wait_for(lambda: agent.restarts >= 2, 15)  # tried again, and again
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "
+            "'http://127.0.0.1:1'}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+            "current-context: c\nusers: [{name: u, user: {token: t}}]\n"
+        )
+        await wait_for(lambda: agent.ready, 15)  # nothing assigned: ready once it reads
+        assert agent.state()[0] == "ready"
+        await agent.stop()
+        for tick in host.ticks._ticks.values():
+            assert tick.task is not None
+            tick.task.cancel()
