@@ -16,6 +16,24 @@ class Health(BaseModel):
     ready: bool
 
 
+class ShardMemberOut(BaseModel):
+    id: str
+    shard_key: str = Field(serialization_alias="shardKey")
+
+
+class ShardsOut(BaseModel):
+    """This manager's shard: its group's live members and the owner of every cluster
+    (``sharded`` false: it owns every cluster)."""
+
+    sharded: bool
+    me: str
+    shard_key: str = Field(serialization_alias="shardKey")
+    known: bool
+    members: list[ShardMemberOut]
+    rebalances: int
+    owners: dict[str, str | None]
+
+
 class ClusterOut(BaseModel):
     namespace: str
     name: str

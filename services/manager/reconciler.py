@@ -352,6 +352,7 @@ class Reconciler:
             stats=counters(self.stats, self.inputs, self.publisher, self.publication),
             event_sources=self.state.event_sources,  # explain (/v1/explain)
             refs=self.state.refs,
+            shards=self.sharding.view(self.state.clusters) if self.sharding else None,
         )
         self._snapshot_at = time.monotonic()
         return self._snapshot

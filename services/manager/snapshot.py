@@ -64,6 +64,8 @@ class Snapshot:
     event_sources: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
     refs: Mapping[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=_empty)
     outcome_times: Mapping[tuple[ClusterKey, str], datetime] = field(default_factory=_empty)
+    #: the shard's view (:meth:`services.manager.sharding.Sharding.view`; empty: unsharded)
+    shards: Mapping[str, Any] = field(default_factory=_empty)
 
     def trigger_errors(self, name: str) -> tuple[str, ...]:
         view = self.views.get((self.triggers[name].kind, name))
@@ -93,6 +95,7 @@ def build(
     event_sources: Mapping[str, Mapping[str, Any]] | None = None,
     refs: Mapping[tuple[str, str, str], Mapping[str, Any]] | None = None,
     outcome_times: Mapping[tuple[ClusterKey, str], datetime] | None = None,
+    shards: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """A snapshot of the given state (call it on the loop that owns the state)."""
     by_trigger: dict[str, list[str]] = {}
@@ -141,4 +144,5 @@ def build(
         event_sources=MappingProxyType(dict(event_sources or {})),
         refs=MappingProxyType(dict(refs or {})),
         outcome_times=MappingProxyType(dict(outcome_times or {})),
+        shards=MappingProxyType(dict(shards or {})),
     )
