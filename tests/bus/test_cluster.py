@@ -10,13 +10,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from nats.aio.client import Client
 
 from shared.bus.binding import handle
-from shared.bus.client import close, connect
+from shared.bus.client import bus_stats, close, connect
 from shared.bus.cluster import EmbeddedNatsCluster
 from shared.bus.embedded import EmbeddedNats
 from shared.bus.provision import bucket_stream_config, ensure
@@ -202,3 +203,30 @@ async def test_provision_r3_updates_r1_streams(
         assert info.config.num_replicas == 3, name
     await ensure(js, "memory")  # unset: an existing stream keeps its replicas
     assert (await js.stream_info(names[0])).config.num_replicas == 3
+
+
+async def test_credentials_in_the_url_survive_a_failover(tmp_path: Path) -> None:
+    """A tool given ``nats://user:password@<one node>`` fails over to a server the cluster
+    advertised, whose URL comes without credentials: they are the connection's, not one
+    URL's (before, that failover was refused: authorization violation)."""
+    users = 'authorization { users: [ { user: "tool", password: "s3cret" } ] }'
+    with EmbeddedNatsCluster(3, tmp_path / "secured", extra_config=users) as cluster:
+        first = cluster.nodes[0]
+        url = first.url.replace("nats://", "nats://tool:s3cret@")
+        nc = await connect(url, "pytest tool", reconnect_time_wait=0.1)
+        try:
+            assert len(nc.servers) == 3  # the two others, learnt from the cluster
+            first.kill()
+            deadline = time.monotonic() + 15
+            while not (nc.is_connected and _connected_port(nc) != first.port):
+                assert time.monotonic() < deadline, f"no failover: {bus_stats(nc)}"
+                await asyncio.sleep(0.05)
+            await nc.flush(timeout=2)
+            assert bus_stats(nc).authorization_violations == 0
+        finally:
+            await close(nc)
+
+
+def _connected_port(nc: Client) -> int | None:
+    url = nc.connected_url
+    return url.port if url is not None else None
