@@ -47,6 +47,8 @@ from tests.reliability.helpers import (
     services,
 )
 
+pytestmark = pytest.mark.scale  # a stack and five services: 20 s and more (make test-scale)
+
 CLUSTER = "default/cluster-failover"
 TAKEOVER_BOUND = 5.0  # seconds: issue 17's bound, kill -9 to the standby being ready
 REPLICAS = ("manager-a", "manager-b", "reporter-a", "reporter-b")
@@ -282,19 +284,16 @@ def test_kill9_of_the_active_manager_during_churn(replicas: Replicas) -> None:
     takeovers["manager kill -9"] = handover(replicas, "manager", "fo-manager", "kill")
 
 
-@pytest.mark.scale
 def test_kill9_of_the_active_reporter_during_churn(replicas: Replicas) -> None:
     takeovers["reporter kill -9"] = handover(replicas, "reporter", "fo-reporter", "kill")
 
 
-@pytest.mark.scale
 def test_sigterm_of_the_active_manager_hands_over_at_once(replicas: Replicas) -> None:
     times = handover(replicas, "manager", "fo-term", "term")
     takeovers["manager SIGTERM"] = times
     assert times["lease"] < 1.5, times  # released: no wait for the ttl
 
 
-@pytest.mark.scale
 def test_a_paused_manager_fences_itself_when_it_resumes(replicas: Replicas) -> None:
     """SIGSTOP of the active manager for longer than the ttl (a long pause, a frozen VM):
     the standby takes over; when the paused one resumes, it learns that its lease is gone
@@ -317,7 +316,6 @@ def test_a_paused_manager_fences_itself_when_it_resumes(replicas: Replicas) -> N
     assert replicas.active("manager") == heir
 
 
-@pytest.mark.scale
 def test_takeover_time_grows_with_the_state_the_heir_reads(replicas: Replicas) -> None:
     """kill -9 of the active manager with ``RIPPLE_FAILOVER_EVENTS`` (default 300) events
     deployed: the heir holds the lease after the silence, and is ready once it has read
