@@ -170,7 +170,7 @@ def measure_one(n: int, args: Any, root: Path, memory: Any, cpu_seconds: Any) ->
             listed = entries(stack, fleet)
             ready.unlink()
             write(clusters, listed)
-            started = time.monotonic()
+            started, cpu_start = time.monotonic(), cpu_seconds(pid)
 
             def all_ready() -> bool:  # one scrape a second: a scrape sums 1,000 agents
                 now = scrape(port)
@@ -179,6 +179,7 @@ def measure_one(n: int, args: Any, root: Path, memory: Any, cpu_seconds: Any) ->
 
             wait(all_ready, args.timeout, f"{n} agents ready", 1.0)
             startup = time.monotonic() - started
+            startup_cpu = cpu_seconds(pid) - cpu_start
             time.sleep(3)  # the start-up's stragglers (first status publications)
             cpu0, loop0, t0 = cpu_seconds(pid), loop_seconds(pid), time.monotonic()
             time.sleep(args.idle)
@@ -186,16 +187,27 @@ def measure_one(n: int, args: Any, root: Path, memory: Any, cpu_seconds: Any) ->
             idle_cpu = (cpu_seconds(pid) - cpu0) / elapsed
             idle_loop = (loop_seconds(pid) - loop0) / elapsed
             mem = memory(pid)
+            scraped = time.monotonic()
+            series = len(scrape(port))
+            scrape_seconds = time.monotonic() - scraped
             events = per_event(stack, fleet, port, pid, args, cpu_seconds)
             final = memory(pid)
+            stopping = time.monotonic()
+            code = host.stop()
+            shutdown = time.monotonic() - stopping
         finally:
             host.stop()
     return {
         "clusters": n,
         "startup_seconds": round(startup, 2),
+        "startup_host_cpu_seconds": round(startup_cpu, 2),
         "baseline": base,
         "idle": mem,
         "after_events": final,
+        "shutdown_seconds": round(shutdown, 2),
+        "scrape_seconds": round(scrape_seconds, 3),
+        "series": series,
+        "exit_code": code,
         "rss_per_cluster_mib": round((mem["rss"] - base["rss"]) / n, 3),
         "uss_per_cluster_mib": round((mem["uss"] - base["uss"]) / n, 3),
         "idle_cpu_share": round(idle_cpu, 4),
@@ -275,12 +287,14 @@ def run(sizes: list[int], args: Any, root: Path, memory: Any, cpu_seconds: Any) 
 
 def render(r: dict[str, Any]) -> str:
     return (
-        f"hosted {r['clusters']:5d} clusters: start-up {r['startup_seconds']:.1f} s; idle RSS "
+        f"hosted {r['clusters']:5d} clusters: start-up {r['startup_seconds']:.1f} s (host CPU "
+        f"{r['startup_host_cpu_seconds']:.1f} s); idle RSS "
         f"{r['idle']['rss']:.0f} MiB (baseline {r['baseline']['rss']:.0f}), per cluster RSS "
         f"{r['rss_per_cluster_mib']:.2f} MiB, USS {r['uss_per_cluster_mib']:.2f} MiB; idle CPU "
         f"{r['idle_cpu_share'] * 100:.1f} % of a core ({r['idle_cpu_per_cluster'] * 1e6:.0f} "
         f"µs/s per cluster; event loop {r['idle_loop_share'] * 100:.1f} %); {r['events']} events in {r['events_seconds']:.1f} s, "
-        f"{r['cpu_ms_per_event']:.2f} ms CPU per event"
+        f"{r['cpu_ms_per_event']:.2f} ms CPU per event; SIGTERM -> exit {r['exit_code']} in "
+        f"{r['shutdown_seconds']:.1f} s; one /metrics scrape {r['scrape_seconds'] * 1000:.0f} ms"
     )
 
 
