@@ -39,12 +39,11 @@ from services.manager.apimodels import (
     PublicationFailureOut,
     ReferenceOut,
     ReportOut,
-    ShardMemberOut,
-    ShardsOut,
 )
 from services.manager.explain_api import router as explain_router
 from services.manager.matchsets import MatchSet
 from services.manager.model import DeployedObject
+from services.manager.shards_api import router as shards_router
 from services.manager.snapshot import Snapshot
 from shared.api.vocabulary import (
     HASH_ANNOTATION,
@@ -342,24 +341,13 @@ def create_app(source: Source, token: str | None = None) -> FastAPI:
         body = exposition("ripple_manager", source.metrics, source.histograms())
         return Response(body, media_type=CONTENT_TYPE)
 
-    @app.get("/v1/shards", response_model=ShardsOut, dependencies=guarded, responses=denied)
-    async def shards() -> ShardsOut:
-        """Manager shards: this shard, its group's live members, who owns each cluster."""
-        view = snap().shards
-        if not view:
-            return ShardsOut(sharded=False, me="", shard_key="", known=True, members=[],
-                             rebalances=0, owners={})  # fmt: skip
-        members = [ShardMemberOut(id=m["id"], shard_key=m["shardKey"]) for m in view["members"]]
-        return ShardsOut(sharded=True, me=view["me"], shard_key=view["shardKey"],
-                         known=view["known"], members=members, rebalances=view["rebalances"],
-                         owners=dict(view["owners"]))  # fmt: skip
-
     @app.get("/v1/stats", response_model=dict[str, int], dependencies=guarded, responses=denied)
     async def stats() -> dict[str, int]:
         """Counters of the manager's work (reconciles, renders, publications...)."""
         return dict(snap().stats)
 
     app.include_router(explain_router(snap, guarded))
+    app.include_router(shards_router(snap, guarded))
     return app
 
 

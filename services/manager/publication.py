@@ -48,12 +48,13 @@ from services.manager.outputs import (
 )
 from services.manager.published import Pair, Published, Unknown, pair_of_labels
 from services.manager.sharding import Sharding
+from services.manager.shardkeys import ShardKeys
 from services.manager.state import Changes, DesiredEntry
 
 STEP = 256  # changed outputs taken between two chances to give the event loop back
 
 
-class Publication:
+class Publication(ShardKeys):
     """The wanted value of every key of the manager's buckets, what is published, held and
     waiting for removal. Owned by the event loop; every method is synchronous and pure."""
 
@@ -263,73 +264,6 @@ class Publication:
                 continue  # wanted again: its put is already queued
             self._withdraw(item, now)
             dirty.add(item)
-
-    # -- shards ------------------------------------------------------------------------------
-    def owned(self, item: Item) -> bool:
-        """Whether this manager publishes and withdraws ``item``: always when it is not
-        sharded; otherwise a status key it owns, or a key of a cluster it owns (a key whose
-        cluster is unknown -- an unreadable value -- belongs to no shard)."""
-        shard = self.sharding
-        if shard is None:
-            return True
-        if item[0] == STATUS:
-            return shard.owns_status(item[1])
-        source = self.sources.get(item)
-        return source is not None and shard.owns(source)
-
-    def _rebalance(self, dirty: set[Item]) -> bool:
-        """When the shard's ownership changed since the last pass: forget every key it no
-        longer owns (nothing deleted: another shard publishes it now); True then (what it
-        owns now is looked at as after a start, and the keys deferred meanwhile again)."""
-        shard = self.sharding
-        if shard is None or shard.epoch == self._epoch:
-            return False
-        self._epoch = shard.epoch
-        dirty.update(self._deferred)
-        self._deferred.clear()
-        keys = {(b, k) for b in BUCKETS for k in (*self.wanted[b], *self.published[b])}
-        for item in keys | self.held | set(self.pending):
-            if not self.owned(item):
-                self._forget(item)
-        for item, pair in self.pairs.items():  # the guard counts the instances owned
-            if item[0] == DESIRED and pair is not None and self.owned(item):
-                self.guard.track(item[1], pair[0])
-        return True
-
-    def _forget(self, item: Item) -> None:
-        """``item`` belongs to another shard: neither wanted, held, waiting nor counted here
-        (still known as published: adopting it again puts only what differs)."""
-        self.wanted[item[0]].pop(item[1], None)
-        self.held.discard(item)
-        self.pending.pop(item, None)
-        self.guard.discard(item)
-        if item[0] == DESIRED:
-            self.guard.untrack(item[1])
-        self.owners.pop(item, None)
-        self.forgotten.add(item)
-
-    def learn(self, start: Published) -> None:
-        """Sharded, before a rebalance: whose every key is, as the buckets were just read
-        (keys written by other shards are not decoded as they change; a key's cluster
-        never changes)."""
-        for item, cluster in start.clusters.items():
-            self.sources.setdefault(item, cluster)
-        for item, pair in start.pairs.items():
-            if item[1] in self.published[item[0]]:
-                self.pairs.setdefault(item, pair)
-        for item, name in start.profiles.items():
-            self.profile_names.setdefault(item, name)
-
-    def seen(self, item: Item, cluster: ClusterKey | None, *, present: bool) -> None:
-        """Another shard's key changed (``present``: put): published or not, and whose."""
-        if cluster is not None:
-            self.sources[item] = cluster
-        if present:
-            self.published[item[0]].add(item[1])
-        else:
-            self.published[item[0]].discard(item[1])
-            self.pairs.pop(item, None)
-            self.profile_names.pop(item, None)
 
     # -- the withdrawal guard ----------------------------------------------------------------
     def _withdraw(self, item: Item, now: float) -> None:

@@ -151,6 +151,16 @@ class Sharding:
             return False
         return rendezvous((m.id for m in self.members), f"status:{key}") == self.me.id
 
+    def select(
+        self, pairs: Mapping[tuple[str, ClusterKey], str], assignments: Mapping[Any, Any]
+    ) -> tuple[dict[tuple[str, ClusterKey], str], dict[Any, Any]]:
+        """The pairs (trigger, source cluster) and assignments (keyed (cluster, ...)) of
+        the clusters this shard owns."""
+        return (
+            {p: es for p, es in pairs.items() if self.owns(p[1])},
+            {k: v for k, v in assignments.items() if self.owns(k[0])},
+        )
+
     def owned(self, clusters: Iterable[ClusterKey]) -> list[ClusterKey]:
         return sorted((c for c in clusters if self.owns(c)), key=cluster_token)
 

@@ -272,15 +272,11 @@ class State:
             self.deleted_sources,
         )
         self._config_status = chosen.status
-        shard = self.sharding
-        if shard is None:
+        if self.sharding is None:
             return chosen.pairs, chosen.assignments
         # a shard plans only what it owns; a pair it no longer owns is dropped from its
         # outputs, which the publication forgets without withdrawing (another shard owns it)
-        owned = {c for c in self.clusters if shard.owns(c)}
-        pairs = {p: es for p, es in chosen.pairs.items() if p[1] in owned}
-        assignments = {k: v for k, v in chosen.assignments.items() if k[0] in owned}
-        return pairs, assignments
+        return self.sharding.select(chosen.pairs, chosen.assignments)
 
     @staticmethod
     def _keep_last_good(previous: PairPlan, plan: PairPlan) -> None:
