@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 Submit = Callable[[tuple[Member, ...]], Awaitable[None]]
 
 
-async def ensure_bucket(js: Any, storage: Storage) -> None:
-    """Create ``ripple-shards`` when missing (sharded managers only provision it)."""
-    config = bucket_stream_config(SHARDS, storage)
+async def ensure_bucket(js: Any, storage: Storage, replicas: int | None = None) -> None:
+    """Create ``ripple-shards`` when missing (sharded managers only provision it), with
+    ``replicas`` (``--stream-replicas``; None: 1)."""
+    config = bucket_stream_config(SHARDS, storage, replicas or 1)
     try:
         await js.stream_info(config.name)
     except Exception:

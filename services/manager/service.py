@@ -112,7 +112,10 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     log.info("manager started (message limit %d bytes)", limit, extra={"obj": "manager"})
 
     if sharding is not None:
-        await retrying("provisioning ripple-shards", lambda: ensure_bucket(js, settings.storage))
+        await retrying(
+            "provisioning ripple-shards",
+            lambda: ensure_bucket(js, settings.storage, settings.stream_replicas),
+        )
         member = Membership(
             nc,
             settings.shard_group,
