@@ -172,7 +172,7 @@ async def test_kill_9_of_the_stream_leader(
         task.cancel()
         await traffic.watcher.stop()
     assert traffic.count == 100 and traffic.seen == traffic.written
-    assert elapsed < 20  # a new leader is elected in 4 to 9 s (raft timeouts)
+    assert elapsed < 30  # a new leader in 4 to 9 s (raft timeouts), then the watch resumes
 
 
 @pytest.mark.scale
