@@ -39,6 +39,12 @@ from shared.errors import ExternalError
 
 log = logging.getLogger(__name__)
 
+MAX_CONSUMERS = 100_000
+"""Consumers one stream may have. Every watch is a consumer (each agent watches its keys of
+several buckets; hosted agents too), so a bucket has about one per cluster, plus the
+services'. nats-server 2.15 caps a stream that sets no limit (or -1) at 1,000 consumers:
+fewer than the watches of 1,000 clusters. Existing streams are updated to it."""
+
 
 def stream_config(spec: StreamSpec, storage: Storage = "file", replicas: int = 1) -> Any:
     """The nats-py ``StreamConfig`` of a stream spec."""
@@ -53,6 +59,7 @@ def stream_config(spec: StreamSpec, storage: Storage = "file", replicas: int = 1
         duplicate_window=spec.duplicate_window,
         storage=_storage(storage),
         discard=api.DiscardPolicy.OLD,
+        max_consumers=MAX_CONSUMERS,
         num_replicas=replicas,
         allow_rollup_hdrs=ALLOW_ROLLUP,
         deny_purge=False,
@@ -76,7 +83,7 @@ def bucket_stream_config(spec: BucketSpec, storage: Storage = "file", replicas: 
         duplicate_window=duplicate_window,
         max_age=spec.ttl,
         max_bytes=-1,
-        max_consumers=-1,
+        max_consumers=MAX_CONSUMERS,
         max_msg_size=spec.max_value_size,
         max_msgs=-1,
         max_msgs_per_subject=spec.history,

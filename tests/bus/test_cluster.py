@@ -20,8 +20,9 @@ from shared.bus.binding import handle
 from shared.bus.client import bus_stats, close, connect
 from shared.bus.cluster import EmbeddedNatsCluster
 from shared.bus.embedded import EmbeddedNats
-from shared.bus.provision import bucket_stream_config, ensure
+from shared.bus.provision import MAX_CONSUMERS, bucket_stream_config, ensure
 from shared.bus.watch import FilteredWatcher
+from shared.contract import streams
 from shared.contract.streams import BUCKETS, STREAMS, BucketSpec
 
 SPEC = BucketSpec(
@@ -230,3 +231,27 @@ async def test_credentials_in_the_url_survive_a_failover(tmp_path: Path) -> None
 def _connected_port(nc: Client) -> int | None:
     url = nc.connected_url
     return url.port if url is not None else None
+
+
+async def test_a_bucket_takes_more_than_1000_watches(nats_client: Client) -> None:
+    """One watch per cluster and bucket: 1,000 clusters need more consumers on a stream than
+    nats-server 2.15 allows a stream that sets no limit (1,000). A stream provisioned by an
+    earlier version (no limit) is updated."""
+    js = nats_client.jetstream(timeout=10.0)
+    old = bucket_stream_config(streams.DESIRED, "memory")
+    old.max_consumers = -1
+    await js.add_stream(old)
+    await ensure(js, "memory")
+    info = await js.stream_info(streams.DESIRED.stream_name)
+    assert info.config.max_consumers == MAX_CONSUMERS
+    watchers = []
+    try:
+        for i in range(1001):
+            watcher = FilteredWatcher(
+                nats_client, streams.DESIRED.bucket, streams.DESIRED.stream_name, f"ns.c{i}.>"
+            )
+            watchers.append(await watcher.start())
+    finally:
+        for watcher in watchers:
+            await watcher.stop()
+    assert len(watchers) == 1001
