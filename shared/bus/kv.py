@@ -90,10 +90,13 @@ class KVStore(ReadProblems, Generic[E]):
         nc: Any = None,
         timeout: float = 5.0,
         parse_key: KeyParser | None = None,
+        api_prefix: str = "$JS.API",
     ) -> None:
         self.kv = kv
         self.nc = nc
         self.timeout = timeout
+        #: the JetStream API prefix its watches use (``$JS.<domain>.API`` for a domain)
+        self.api_prefix = api_prefix
         self.spec = spec
         self.expected = expected
         #: the bucket's key grammar (None: every key is accepted)
@@ -108,7 +111,9 @@ class KVStore(ReadProblems, Generic[E]):
         without ``STREAM.INFO`` (:func:`shared.bus.binding.bind`): :class:`BusError` when it
         does not exist."""
         kv = await bind(js, spec)
-        return cls(kv, spec, expected, nc=js._nc, timeout=float(getattr(js, "_timeout", 5.0)))
+        timeout = float(getattr(js, "_timeout", 5.0))
+        prefix = str(getattr(js, "_prefix", "$JS.API"))
+        return cls(kv, spec, expected, nc=js._nc, timeout=timeout, api_prefix=prefix)
 
     @classmethod
     async def open_when_provisioned(
@@ -277,6 +282,7 @@ class KVWatch(Generic[E]):
             last_per_subject=self.store.spec.history > 1,
             heartbeat=self.heartbeat,
             request_timeout=self.store.timeout,
+            api_prefix=self.store.api_prefix,
         )
         delay = 0.1
         deadline = asyncio.get_running_loop().time() + self.start_retry

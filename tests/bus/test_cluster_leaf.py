@@ -4,7 +4,8 @@ nodes"): pinned on real nats-servers, since Ripple's agents do not work through 
 A leaf node without JetStream of its own, connected to a hub whose JetStream has a domain
 (``jetstream { domain: hub }``), carries JetStream API requests sent with the domain's
 prefix ``$JS.hub.API``; the same requests with the plain ``$JS.API`` prefix (what Ripple's
-services send) find no responder on the leaf."""
+services send) find no responder on the leaf. A :class:`KVStore` opened on a JetStream
+context with the domain binds and watches through the leaf."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from shared.bus.binding import probe_subject
 from shared.bus.client import close, connect
 from shared.bus.cluster import free_port
 from shared.bus.embedded import EmbeddedNats
+from shared.bus.kv import KVStore
 from shared.bus.provision import ensure
+from shared.contract import messages as m
 from shared.contract import streams
+from shared.contract.examples import example
 
 
 @pytest.fixture
@@ -70,6 +74,13 @@ async def test_the_hub_jetstream_is_reached_through_its_domain_prefix(
         assert (reply.headers or {}).get("Status") == "404"  # the bucket answered
         with pytest.raises(nats.errors.NoRespondersError):
             await edge.request(probe_subject(streams.DESIRED), b"", timeout=1.0)
+
+        desired = example(m.DesiredStateEvent)
+        hub_store = await KVStore.open(admin.jetstream(), streams.DESIRED, m.DesiredStateEvent)
+        await hub_store.put(desired)
+        edge_js = edge.jetstream(domain="hub")
+        edge_store = await KVStore.open(edge_js, streams.DESIRED, m.DesiredStateEvent)
+        assert await edge_store.items() == {m.message_key(desired): desired}
     finally:
         await edge.close()
         await close(admin)
