@@ -255,3 +255,54 @@ async def test_a_bucket_takes_more_than_1000_watches(nats_client: Client) -> Non
         for watcher in watchers:
             await watcher.stop()
     assert len(watchers) == 1001
+
+
+@pytest.mark.scale
+async def test_3000_watches_on_one_connection_resume_after_a_kill_9(
+    nats_server: EmbeddedNats,
+) -> None:
+    """An agent host's connection (1,000 clusters, a few watches each) through kill -9 and
+    restart of nats-server: every watch resumes and sees the next write, with one reset
+    each (no storm of retried creations)."""
+    count = 3000
+    nc = await connect(nats_server.url, "pytest host", reconnect_time_wait=0.2)
+    js = nc.jetstream(timeout=5.0)
+    await js.add_stream(bucket_stream_config(SPEC, "file"))
+    kv = handle(js, SPEC)
+    watchers = [
+        await FilteredWatcher(nc, SPEC.bucket, SPEC.stream_name, f"c{i}.>").start()
+        for i in range(count)
+    ]
+    seen: dict[int, bytes] = {}
+
+    async def follow(i: int, watcher: FilteredWatcher) -> None:
+        while True:
+            entry = await watcher.next()
+            if entry.op == "put":
+                seen[i] = entry.value
+
+    tasks = [asyncio.create_task(follow(i, w)) for i, w in enumerate(watchers)]
+    try:
+        start = time.monotonic()
+        await asyncio.to_thread(nats_server.kill)
+        await asyncio.to_thread(nats_server.start)
+        for i in range(count):
+            while True:
+                try:
+                    await kv.put(f"c{i}.x", b"after")
+                    break
+                except Exception:  # reconnecting
+                    await asyncio.sleep(0.1)
+        while sum(v == b"after" for v in seen.values()) < count:
+            assert time.monotonic() - start < 90, f"{len(seen)} of {count} watches resumed"
+            await asyncio.sleep(0.1)
+        elapsed = time.monotonic() - start
+    finally:
+        for task in tasks:
+            task.cancel()
+        for watcher in watchers:
+            await watcher.stop()
+        await close(nc)
+    resets = sum(w.resets for w in watchers)
+    assert count <= resets <= 2 * count  # one each (two when heartbeats were missed first)
+    print(f"{count} watches resumed in {elapsed:.1f} s ({resets} resets)")
