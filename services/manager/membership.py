@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.manager.sharding import Member, MemberInfo, Members
+from services.manager.sharding import Member, MemberInfo, Members, StatusPart
 from shared.bus.provision import bucket_stream_config
 from shared.bus.watch import FilteredWatcher
 from shared.contract.streams import SHARDS, Storage
@@ -31,6 +31,7 @@ from shared.contract.streams import SHARDS, Storage
 log = logging.getLogger(__name__)
 
 Submit = Callable[[tuple[Member, ...]], Awaitable[None]]
+SubmitParts = Callable[[dict[str, dict[str, list[str]]]], Awaitable[None]]
 
 
 async def ensure_bucket(js: Any, storage: Storage, replicas: int | None = None) -> None:
@@ -48,7 +49,14 @@ class Membership:
     """Registers this member, watches the group, submits the live members."""
 
     def __init__(
-        self, nc: Any, group: str, me: Member, ttl: float, submit: Submit, api: str = ""
+        self,
+        nc: Any,
+        group: str,
+        me: Member,
+        ttl: float,
+        submit: Submit,
+        api: str = "",
+        submit_parts: SubmitParts | None = None,
     ) -> None:
         self._nc = nc
         self._js = nc.jetstream()
@@ -63,6 +71,12 @@ class Membership:
         self._submitted: tuple[Member, ...] | None = None
         self.renewals = 0
         self.failures = 0
+        #: the statuses' parts: this shard's to write (latest only), the others' as read
+        self._submit_parts = submit_parts
+        self._part: bytes | None = None
+        self._part_due = asyncio.Event()
+        self.parts: dict[str, dict[str, list[str]]] = {}
+        self._parts_seen = asyncio.Event()
 
     async def run(self) -> None:
         """Until cancelled: register, renew, watch, submit; the key deleted on the way out."""
@@ -71,6 +85,9 @@ class Membership:
                 tg.create_task(self._renew())
                 tg.create_task(self._watch())
                 tg.create_task(self._judge())
+                tg.create_task(self._write_parts())
+                tg.create_task(self._forward_parts())
+                tg.create_task(self._watch(f"{self.group}.*.status", self._apply_part))
         finally:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._delete(), 1.0)
@@ -78,6 +95,7 @@ class Membership:
     async def _delete(self) -> None:
         kv = await self._js.key_value(SHARDS.bucket)
         await kv.delete(self.key)
+        await kv.delete(f"{self.key}.status")
         log.info("left shard group %s", self.group, extra={"obj": self.key})
 
     async def _renew(self) -> None:
@@ -98,14 +116,62 @@ class Membership:
                 await asyncio.sleep(random.uniform(delay / 2, delay))
                 delay = min(delay * 2, self.ttl / 3)
 
-    async def _watch(self) -> None:
+    def publish_part(self, errors: dict[str, list[str]]) -> None:
+        """This shard's part of the statuses (written soon, once, if it changed)."""
+        raw = StatusPart(member=self.me.id, errors=errors).model_dump_json().encode()
+        if raw != self._part:
+            self._part = raw
+            self._part_due.set()
+
+    async def _write_parts(self) -> None:
+        written: bytes | None = None
+        while True:
+            await self._part_due.wait()
+            self._part_due.clear()
+            raw = self._part
+            if raw is None or raw == written:
+                continue
+            try:
+                kv = await self._js.key_value(SHARDS.bucket)
+                await kv.put(f"{self.key}.status", raw)
+                written = raw
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # retried: the latest part is written again
+                log.warning("writing this shard's status part failed: %s", exc,
+                            extra={"obj": self.key})  # fmt: skip
+                await asyncio.sleep(1.0)
+                self._part_due.set()
+
+    def _apply_part(self, entry: Any) -> None:
+        if entry.op == "put":
+            try:
+                part = StatusPart.model_validate_json(entry.value)
+            except ValidationError:
+                return
+            self.parts[part.member] = part.errors
+        elif entry.op == "delete":
+            self.parts.pop(entry.key.split(".")[1], None)
+        self._parts_seen.set()
+
+    async def _forward_parts(self) -> None:
+        """The other shards' parts to the reconciler (the latest, in order)."""
+        while True:
+            await self._parts_seen.wait()
+            self._parts_seen.clear()
+            if self._submit_parts is not None:
+                await self._submit_parts(dict(self.parts))
+
+    async def _watch(self, keys: str = "", apply: Callable[[Any], None] | None = None) -> None:
+        keys = keys or f"{self.group}.*"
+        apply = apply or self._apply
         delay = 0.2
         while True:
             watcher = FilteredWatcher(
                 self._nc,
                 SHARDS.bucket,
                 SHARDS.stream_name,
-                f"{self.group}.*",
+                keys,
                 last_per_subject=False,
                 heartbeat=min(2.0, self.ttl / 3),
             )
@@ -113,7 +179,7 @@ class Membership:
                 await watcher.start()
                 delay = 0.2
                 while True:
-                    self._apply(await watcher.next())
+                    apply(await watcher.next())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

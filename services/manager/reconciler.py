@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from services.manager import reconcilemetrics, rendering
@@ -35,7 +36,7 @@ from services.manager.outputs import BUCKETS, Item
 from services.manager.publication import Publication, Published, Unknown
 from services.manager.publisher import Bucket, Publisher
 from services.manager.reconcilemetrics import counters, state_gauges
-from services.manager.sharding import Sharding
+from services.manager.sharding import Sharding, merge_errors
 from services.manager.snapshot import Snapshot, build
 from services.manager.state import Changes, State
 from services.manager.statuses import (
@@ -106,6 +107,9 @@ class Reconciler:
         self.on_ready: Callable[[], None] = lambda: None
         #: called when the shard's members change (its inputs regroup)
         self.on_reshard: Callable[[], None] = lambda: None
+        #: sharded: this shard's part of the statuses, to publish; the others', by member
+        self.on_status_part: Callable[[dict[str, list[str]]], None] = lambda part: None
+        self.status_parts: Mapping[str, Mapping[str, list[str]]] = {}
         self._epoch = 0
         self.invalid_messages: Callable[[], int] = lambda: 0
         #: ripple-matches keys whose latest value could not be read (their object is unknown)
@@ -185,6 +189,9 @@ class Reconciler:
                 if self.sharding is not None and self.sharding.set_members(members):
                     self.inputs.status_due = True  # the statuses it writes may change
                     self._version += 1
+            elif source == "status-parts":  # the other shards' parts of the statuses
+                self.status_parts = item
+                self.inputs.status_due = True
             elif source == "forget-cluster":
                 self.inputs.forget_cluster(item)
             elif source == "match":
@@ -258,7 +265,7 @@ class Reconciler:
             statuses = None
             if changes.status_changed or self.inputs.status_due or self.publication.first:
                 self.inputs.status_due = False
-                statuses = {key: view.message() for key, view in self.views().items()}
+                statuses = self._statuses()
             now = asyncio.get_running_loop().time()
             steps = self.publication.observe_steps(changes, self._unknown, now, statuses)
             while True:
@@ -304,6 +311,22 @@ class Reconciler:
                 if time.perf_counter() >= end:
                     return False
         return True
+
+    def _statuses(self) -> dict[str, Any]:
+        """Every definition's status by key; a shard publishes its part of them and merges
+        the other live shards' parts into the ones it writes."""
+        views = self.views()
+        if self.sharding is None:
+            return {key: view.message() for key, view in views.items()}
+        self.on_status_part({k: list(v.errors) for k, v in views.items() if v.errors})
+        alive = {m.id for m in self.sharding.members or ()} - {self.sharding.me.id}
+        others = [part for member, part in self.status_parts.items() if member in alive]
+        return {
+            key: replace(
+                view, errors=merge_errors(view.errors, (p.get(key, ()) for p in others))
+            ).message()
+            for key, view in views.items()
+        }
 
     def busy(self) -> bool:
         """A reconcile is under way (for a liveness watch with :attr:`plan_steps`)."""

@@ -123,7 +123,9 @@ async def main(settings: ManagerSettings, service: Service) -> None:
             settings.shard_ttl,
             submit_members(stores, reconciler),
             api=f"{settings.api_host}:{settings.api_port}" if settings.api_port else "",
+            submit_parts=lambda parts: reconciler.submit("status-parts", parts),
         )
+        reconciler.on_status_part = member.publish_part
         service.add_metrics(lambda: shard_metrics(sharding, reconciler.state.clusters))
         reconciler.publisher.verify = verifier(stores)
         service.spawn(member.run(), "shard-membership")

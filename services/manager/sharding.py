@@ -53,6 +53,31 @@ class MemberInfo(BaseModel):
     api: str = ""  # where its REST API answers (informative)
 
 
+class StatusPart(BaseModel):
+    """A shard's part of the definitions' statuses (``ripple-shards`` key
+    ``<group>.<member>.status``): the problems it sees, by ``ripple-status`` key -- its own
+    pairs' instantiation errors, its publications, its clusters' evaluation errors. The
+    shard writing a status merges the others' parts into it (:func:`merge_errors`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    member: str
+    errors: dict[str, list[str]] = {}
+
+
+def merge_errors(own: Iterable[str], others: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    """``own`` lines, then the other shards' lines not already there (in order): the
+    selection's lines, the same on every shard, appear once."""
+    out = list(own)
+    seen = set(out)
+    for lines in others:
+        for line in lines:
+            if line not in seen:
+                seen.add(line)
+                out.append(line)
+    return tuple(out)
+
+
 @dataclass(frozen=True, order=True)
 class Member:
     id: str
@@ -234,8 +259,10 @@ __all__ = [
     "MemberInfo",
     "Members",
     "Sharding",
+    "StatusPart",
     "cluster_token",
     "member_token",
+    "merge_errors",
     "rendezvous",
     "shard_key_of",
     "shard_metrics",

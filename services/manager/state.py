@@ -58,6 +58,7 @@ class State:
         self._crashed: dict[Pair, str] = {}  # pairs whose planning raised unexpectedly
         self._all_dirty = True
         self.assignments: dict[tuple[ClusterKey, str], dict[str, Any]] = {}
+        self.assigned: list[tuple[ClusterKey, str]] = []  # (cluster, EventSource), all shards'
         self.desired: dict[tuple[ClusterKey, str], DesiredEntry] = {}
         self.profiles: dict[str, ProfilePlan] = {}
 
@@ -272,6 +273,7 @@ class State:
             self.deleted_sources,
         )
         self._config_status = chosen.status
+        self.assigned = list(chosen.assignments)  # every shard's: the EventSources' statuses
         if self.sharding is None:
             return chosen.pairs, chosen.assignments
         # a shard plans only what it owns; a pair it no longer owns is dropped from its

@@ -104,7 +104,7 @@ def definition_views(
             tuple(status.instantiation) if status else (),
         )
     by_source: dict[str, list[ClusterKey]] = {}
-    for cluster, es in state.assignments:
+    for cluster, es in state.assigned:  # a shard's own assignments are fewer
         by_source.setdefault(es, []).append(cluster)
     for name in state.event_sources:
         prefix = f"EventSource {name}:"

@@ -9,7 +9,14 @@ from typing import Any
 from services.manager.model import ClusterInfo, ClusterKey
 from services.manager.outputs import DESIRED, STATUS, Item
 from services.manager.publication import DELETE, Publication, Published, Put
-from services.manager.sharding import Member, Members, Sharding, rendezvous, shard_key_of
+from services.manager.sharding import (
+    Member,
+    Members,
+    Sharding,
+    merge_errors,
+    rendezvous,
+    shard_key_of,
+)
 from services.manager.state import State
 from shared.api.vocabulary import SHARD_KEY_ANNOTATION
 from tests.manager.test_publication import new_state, report, unknown
@@ -210,3 +217,9 @@ def test_without_sharding_a_state_plans_every_cluster() -> None:
     state.set_cluster(ClusterInfo(key, {}, {"metadata": {"name": key.name}}))
     assert state.sharding is None
     assert Publication().owned((DESIRED, "anything"))
+
+
+def test_the_status_writer_merges_the_other_shards_problems_once() -> None:
+    own = ("EventSource 'svc' does not exist (source clusters a, b)", "a: template failed")
+    other = ["EventSource 'svc' does not exist (source clusters a, b)", "b: template failed"]
+    assert merge_errors(own, [other, ["b: template failed"]]) == (*own, "b: template failed")

@@ -22,14 +22,18 @@ from services.manager.sharding import rendezvous
 from services.scenario.model import Fleet
 from services.scenario.processes import ManagedProcess, free_port, wait_ready
 from services.scenario.stack import Stack
+from shared.contract import messages as m
+from shared.contract import streams, subjects
 from tests.reliability.helpers import (
     SERVICE,
     SyncNats,
+    config_map,
     eventually,
     expected_policies,
     kill9,
     policies,
     policy_set,
+    policy_template,
     service,
 )
 
@@ -129,6 +133,15 @@ def converged(stack: Stack, what: str, timeout: float = 30) -> None:
     eventually(lambda: deployed(stack) == expected(stack), timeout, what=what)
 
 
+FAILING = '{{ if eq .Resource.metadata.name "bad" }}{{ fail "boom" }}{{ end }}'
+
+
+def failure(bus: SyncNats, key: str) -> str:
+    """The failureMessage of ``ripple-status`` key ``key`` ("" when none)."""
+    items = bus.kv_items(streams.STATUS, m.DefinitionStatusEvent)
+    return items[key].data.failure_message or "" if key in items else ""
+
+
 def deletes(recorded: list[tuple[str, bytes, dict[str, str]]]) -> list[str]:
     return [s for s, _, h in recorded if h.get("KV-Operation") in ("DEL", "PURGE")]
 
@@ -139,7 +152,9 @@ def puts(recorded: list[tuple[str, bytes, dict[str, str]]]) -> list[str]:
 
 @pytest.mark.scale
 def test_shards_split_hand_over_and_take_back_without_a_withdrawal(stack: Stack) -> None:
-    stack.apply_management(policy_set(NAME, NAME, LABEL))
+    definitions = policy_set(NAME, NAME, LABEL)
+    definitions[1] = config_map(NAME, FAILING + policy_template(NAME, NAME))
+    stack.apply_management(definitions)
     for n, c in enumerate(CLUSTERS):
         for i in range(2):
             stack.client(c).apply(service(f"s{n}-{i}", LABEL))
@@ -162,6 +177,15 @@ def test_shards_split_hand_over_and_take_back_without_a_withdrawal(stack: Stack)
         converged(stack, "policies with two shards")
         eventually(lambda: len(puts(recorded)) >= 4, 10, what="four new desired states")
         assert len(puts(recorded)) == len(set(puts(recorded))) == 4, puts(recorded)
+
+        # the trigger's status, written by one shard, shows an instance failing on the other
+        key = subjects.status_key("EventTrigger", NAME)
+        writer = rendezvous((a, b), f"status:{key}")
+        elsewhere = next(c for c in CLUSTERS if rendezvous((a, b), token(c)) != writer)
+        stack.client(elsewhere).apply(service("bad", LABEL))
+        eventually(lambda: "boom" in failure(bus, key), 15, what="the other shard's error")
+        stack.client(elsewhere).delete(SERVICE, "default", "bad")
+        eventually(lambda: "boom" not in failure(bus, key), 15, what="the error cleared")
 
         # kill -9 of one shard: the other adopts its clusters within the ttl and a reconcile
         kill9(stack, b)
