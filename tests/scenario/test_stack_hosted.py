@@ -7,11 +7,13 @@ from __future__ import annotations
 import stat
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from services.scenario.commands import hosted_clusters, service_commands
 from services.scenario.errors import StackError
 from services.scenario.model import Fleet, FleetCluster
 from services.scenario.stack import Stack
@@ -66,6 +68,51 @@ def test_auto_mode_hosts_beyond_four_clusters() -> None:
     assert resolve_agent_mode("hosted", 1) == "hosted"
     with pytest.raises(StackError, match="agent mode 'central'"):
         resolve_agent_mode("central", 3)
+
+
+def test_hosted_commands_and_clusters_file(tmp_path: Path) -> None:
+    fleet = Fleet(
+        clusters=[
+            FleetCluster(namespace="default", name="a"),
+            FleetCluster(namespace="prod", name="b", type="capi"),
+        ]
+    )
+    kubeconfigs = {"default/a": tmp_path / "a.kubeconfig", "prod/b": tmp_path / "b.kubeconfig"}
+    doc = hosted_clusters(fleet, kubeconfigs, {"default/a": ("agent-a", "pw")})
+    assert doc["clusters"] == [
+        {
+            "cluster": "default/a",
+            "type": "sveltos",
+            "kubeconfig": str(tmp_path / "a.kubeconfig"),
+            "natsUser": "agent-a",
+            "natsPassword": "pw",
+        },
+        {"cluster": "prod/b", "type": "capi", "kubeconfig": str(tmp_path / "b.kubeconfig")},
+    ]
+    commands = service_commands(
+        fleet,
+        nats_url="nats://127.0.0.1:4222",
+        management_kubeconfig=tmp_path / "m.kubeconfig",
+        cluster_kubeconfig=kubeconfigs,
+        ready_dir=tmp_path / "ready",
+        api_port=8080,
+        log_level="INFO",
+        metrics_ports={"agent-host": 9100},
+        hosted_file=tmp_path / "clusters.yaml",
+    )
+    assert [c.name for c in commands] == ["manager", "reporter", "agent-host"]
+    host = commands[-1].argv
+    assert host[host.index("agent-host") + 1 :] == [
+        "--clusters",
+        str(tmp_path / "clusters.yaml"),
+        "--nats",
+        "nats://127.0.0.1:4222",
+        "--ready-file",
+        str(tmp_path / "ready" / "agent-host"),
+        "--metrics-port",
+        "9100",
+    ]
+    assert "pw" not in " ".join(host)  # passwords only in the 0600 file
 
 
 def test_one_host_process_with_a_private_clusters_file(stack: Stack) -> None:
