@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 from services.manager import reconcilemetrics, rendering
@@ -36,13 +35,14 @@ from services.manager.outputs import BUCKETS, Item
 from services.manager.publication import Publication, Published, Unknown
 from services.manager.publisher import Bucket, Publisher
 from services.manager.reconcilemetrics import counters, state_gauges
-from services.manager.sharding import Sharding, merge_errors
+from services.manager.sharding import Sharding
 from services.manager.snapshot import Snapshot, build
 from services.manager.state import Changes, State
 from services.manager.statuses import (
     DefinitionView,
     agent_errors,
     definition_views,
+    merged_statuses,
     publication_problems,
 )
 from shared.api.vocabulary import EVENT_BASED_ADDON, EVENT_SOURCE, EVENT_TRIGGER, GVK
@@ -319,14 +319,7 @@ class Reconciler:
         if self.sharding is None:
             return {key: view.message() for key, view in views.items()}
         self.on_status_part({k: list(v.errors) for k, v in views.items() if v.errors})
-        alive = {m.id for m in self.sharding.members or ()} - {self.sharding.me.id}
-        others = [part for member, part in self.status_parts.items() if member in alive]
-        return {
-            key: replace(
-                view, errors=merge_errors(view.errors, (p.get(key, ()) for p in others))
-            ).message()
-            for key, view in views.items()
-        }
+        return merged_statuses(views, self.sharding, self.status_parts)
 
     def busy(self) -> bool:
         """A reconcile is under way (for a liveness watch with :attr:`plan_steps`)."""

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.manager.matchsets import MatchSet
 from services.manager.model import ClusterKey
 from services.manager.outputs import Item, Owner, cluster_ref
+from services.manager.sharding import Sharding, merge_errors
 from services.manager.state import State
 from shared.contract import messages as m
 from shared.contract import subjects
@@ -231,3 +232,20 @@ def apply_problems(state: State, agent_errors: Iterable[tuple[str, str]]) -> dic
 def agent_errors(agents: Mapping[str, m.AgentStatus]) -> list[tuple[str, str]]:
     """``(cluster, error)`` of every agent's reported errors."""
     return [(str(a.cluster), e) for a in agents.values() for e in a.errors]
+
+
+def merged_statuses(
+    views: Mapping[str, DefinitionView],
+    sharding: Sharding,
+    parts: Mapping[str, Mapping[str, list[str]]],
+) -> dict[str, m.DefinitionStatus]:
+    """A shard's statuses by key, with the other live shards' parts (their problems, by
+    key) merged in (:func:`services.manager.sharding.merge_errors`)."""
+    alive = {member.id for member in sharding.members or ()} - {sharding.me.id}
+    others = [part for member, part in parts.items() if member in alive]
+    return {
+        key: replace(
+            view, errors=merge_errors(view.errors, (p.get(key, ()) for p in others))
+        ).message()
+        for key, view in views.items()
+    }
