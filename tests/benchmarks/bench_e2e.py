@@ -410,14 +410,22 @@ class Load:
         return out
 
     async def manager_stats(self, http: aiohttp.ClientSession) -> dict[str, int]:
-        url = self.stack.rest_url
-        if not url:
+        """The manager's work counters, from its live ``/metrics`` (its REST ``/v1/stats``
+        reads a snapshot, which a busy manager refreshes late)."""
+        port = self.stack.metrics_ports.get("manager")
+        if port is None:
             return {}
         try:
-            async with http.get(f"{url}/v1/stats", ssl=False) as resp:
-                return dict(await resp.json())
-        except (aiohttp.ClientError, ValueError):
+            async with http.get(f"http://127.0.0.1:{port}/metrics", ssl=False) as resp:
+                text = await resp.text()
+        except aiohttp.ClientError:
             return {}
+        values = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name.startswith("ripple_manager_") and name.endswith("_total"):
+                values[name[len("ripple_manager_") : -len("_total")]] = value
+        return {k: int(float(values.get(m, 0))) for k, m in MANAGER_COUNTERS.items()}
 
     def waits(self) -> dict[str, float]:
         by: dict[str, float] = {}
@@ -476,6 +484,18 @@ class Load:
 
 APPLIED = "ripple_agent_event_to_applied_seconds"
 HOSTED_APPLIED = "ripple_agent_host_event_to_applied_seconds"
+
+MANAGER_COUNTERS = {
+    "reconciles": "reconciles",
+    "report_changes": "report_changes",
+    "desired_puts": "desired_puts",
+    "desired_deletes": "desired_deletes",
+    "puts": "publication_puts",
+    "deletes": "publication_deletes",
+    "publication_failures": "publication_failures",
+}
+"""bench-e2e's "manager per s" line: its name -> the manager's counter (``ripple_manager_
+<counter>_total``)."""
 
 RIPPLE_SERVICES = ("agent-host", "agents (all)", "manager", "reporter")
 """Ripple's own processes (the fleet, NATS and the load generator come on top)."""
