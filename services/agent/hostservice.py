@@ -48,8 +48,6 @@ LIVENESS_CHECK = 10.0
 """Seconds between two looks at the agents' liveness (a stalled one is restarted)."""
 FREEZE_EVERY = 60.0
 """Seconds between two :func:`gc.freeze` of what the agents hold (out of the GC's scans)."""
-METRICS_REFRESH = 5.0
-"""Seconds between two sums of the agents' series (what a scrape of /metrics reads)."""
 CONFIG_CHECK = 10.0
 """Seconds between two looks at the files the entries name (a kubeconfig fixed in place
 restarts its agent within this time); the list itself is looked at every poll."""
@@ -197,7 +195,7 @@ class AgentHost:
     # -- metrics -----------------------------------------------------------------------------
     async def refresh_metrics(self) -> None:
         """Sum the agents' series (and count the degraded ones) in slices of the loop; a
-        scrape reads the sums (at most :data:`METRICS_REFRESH` seconds old) and never walks
+        scrape reads the sums (at most ``--metrics-refresh`` seconds old) and never walks
         a thousand agents itself."""
         sums: dict[str, tuple[str, str, float]] = {}
         stats = {"nats_permission_violations": 0, "nats_errors": 0, "nats_connects": 0}
@@ -302,7 +300,7 @@ async def main(settings: HostSettings, service: Service) -> None:
     service.every(READINESS_CHECK, host.check_readiness, "readiness")
     service.every(LIVENESS_CHECK, host.check_liveness, "liveness")
     service.every(FREEZE_EVERY, host.maybe_freeze, "gc-freeze")
-    service.every(METRICS_REFRESH, host.refresh_metrics, "metrics")
+    service.every(settings.metrics_refresh, host.refresh_metrics, "metrics")
     while not service.stopping.is_set():
         try:
             await host.look()

@@ -68,6 +68,12 @@ class HostSettings(ServiceSettings, LivenessSettings):
     restart_max: float = Field(
         60.0, ge=1, le=3600, description="Longest wait before a failed agent is restarted."
     )
+    metrics_refresh: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two sums of the hosted agents' series on /metrics.",
+    )
     report_interval: float = Field(
         1.0, ge=0, le=3600, description="As ripple agent --report-interval, for every agent."
     )

@@ -217,6 +217,13 @@ def register(app: typer.Typer) -> None:
             env="RIPPLE_RESTART_MAX",
             help="Longest wait before a failed agent is started again (60; from 1 s, doubling).",
         ),
+        metrics_refresh: float = _opt(
+            None,
+            "--metrics-refresh",
+            env="RIPPLE_METRICS_REFRESH",
+            help="Seconds between two sums of the hosted agents' series served on /metrics "
+            "(15; the host's own series are always current).",
+        ),
         report_interval: float = _opt(
             None,
             "--report-interval",

@@ -197,7 +197,8 @@ def host_process(
         *extra,
     )
     log = stack.log_dir / "agent-host.log"
-    return ManagedProcess("agent-host", argv, log, ready_file=ready, env={})
+    env = {"RIPPLE_METRICS_REFRESH": "0.5"}  # the summed series, fresh for the assertions
+    return ManagedProcess("agent-host", argv, log, ready_file=ready, env=env)
 
 
 @contextlib.contextmanager
