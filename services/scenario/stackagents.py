@@ -32,8 +32,10 @@ from services.scenario.model import Fleet
 AgentMode = Literal["auto", "process", "hosted"]
 AGENT_MODES: tuple[str, ...] = get_args(AgentMode)
 
-HOSTED_ABOVE = 4
-"""``agent_mode="auto"`` hosts the agents when the fleet has more clusters than this."""
+HOSTED_ABOVE = 8
+"""``agent_mode="auto"`` hosts the agents when the fleet has more clusters than this: the
+tests that stop or kill one cluster's agent process run up to 6 clusters (the reliability
+package's lanes), and keep one process per agent."""
 
 
 def resolve_agent_mode(mode: str, clusters: int) -> Literal["process", "hosted"]:

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             "auto",
             "--agents",
             help="How agents run: 'process' (one ripple agent per cluster), 'hosted' (one "
-            "ripple agent-host for every cluster) or 'auto' (hosted beyond 4 clusters).",
+            "ripple agent-host for every cluster) or 'auto' (hosted beyond 8 clusters).",
         ),
         nats_cluster: int = typer.Option(
             1,

@@ -5,7 +5,7 @@ Run with ``make bench-e2e`` (``ARGS="--clusters 10 --rate 100 --duration 30"``;
 first rate not sustained unless ``--keep-going``; ``--json``).
 
 The real processes (:class:`services.scenario.stack.Stack`): nats-server, the simulated fleet,
-the manager, the reporter and one agent per cluster, or beyond 4 clusters one ``agent-host``
+the manager, the reporter and one agent per cluster, or beyond 8 clusters one ``agent-host``
 hosting every cluster's agent (``--agents auto|process|hosted``), with the spec's first example
 (``../shared/scenarios/01-network-policy-per-service/management``: Services labelled
 ``sveltos: fv`` -> one NetworkPolicy ``front-<service>`` per Service, oneForEvent, collected).
@@ -719,7 +719,7 @@ def main() -> None:
         "--agents",
         default="auto",
         choices=("auto", "process", "hosted"),
-        help="one agent process per cluster, one agent-host for all, or auto (hosted beyond 4)",
+        help="one agent process per cluster, one agent-host for all, or auto (hosted beyond 8)",
     )
     parser.add_argument(
         "--p99-target", type=float, default=250.0, help="ms: a rate above it is not sustained"

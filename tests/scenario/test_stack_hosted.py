@@ -1,6 +1,7 @@
-"""The embedded stack with hosted agents: beyond 4 clusters one ``ripple agent-host`` process
-runs every cluster's agent, each cluster with its own NATS user (from the clusters file, mode
-0600), and an add-on deploys and is withdrawn in the clusters its trigger selects."""
+"""The embedded stack with hosted agents (``agent_mode="hosted"``, the default beyond 8
+clusters): one ``ripple agent-host`` process runs every cluster's agent, each cluster with
+its own NATS user (from the clusters file, mode 0600), and an add-on deploys and is withdrawn
+in the clusters its trigger selects."""
 
 from __future__ import annotations
 
@@ -56,14 +57,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ]
     )
     with Stack(
-        fleet, MANAGEMENT, state_dir=tmp_path_factory.mktemp("hosted"), ready_timeout=60
+        fleet,
+        MANAGEMENT,
+        state_dir=tmp_path_factory.mktemp("hosted"),
+        ready_timeout=60,
+        agent_mode="hosted",
     ) as running:
         yield running
 
 
-def test_auto_mode_hosts_beyond_four_clusters() -> None:
-    assert resolve_agent_mode("auto", 4) == "process"
-    assert resolve_agent_mode("auto", 5) == "hosted"
+def test_auto_mode_hosts_beyond_eight_clusters() -> None:
+    assert resolve_agent_mode("auto", 8) == "process"
+    assert resolve_agent_mode("auto", 9) == "hosted"
     assert resolve_agent_mode("process", 1000) == "process"
     assert resolve_agent_mode("hosted", 1) == "hosted"
     with pytest.raises(StackError, match="agent mode 'central'"):
