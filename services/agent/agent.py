@@ -79,7 +79,7 @@ class Agent:
         self.applier = Applier(kube, self.cluster.name, helm)
         # hosted agents share one set of histograms (label cluster="hosted"): ~3 KiB each
         # a hosted agent's KV watches beat less often: a thousand of them share a process
-        self.watch_heartbeat = WATCH_HEARTBEAT_HOSTED if service.hosted else WATCH_HEARTBEAT
+        state.watch_heartbeat = WATCH_HEARTBEAT_HOSTED if service.hosted else WATCH_HEARTBEAT
         self.latencies = (
             service.shared("agent-latencies", lambda: metrics.Latencies.of("hosted"))
             if service.hosted

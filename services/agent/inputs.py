@@ -153,7 +153,7 @@ async def watch_assignments(agent: Agent) -> None:
     state = agent.state
     keys = subjects.cluster_keys(agent.cluster)
     async with agent.stores.assignments.watch(
-        keys, unknown=True, heartbeat=agent.watch_heartbeat
+        keys, unknown=True, heartbeat=agent.state.watch_heartbeat
     ) as watch:
         async for change in watch:
             if change.op == "synced":
@@ -208,7 +208,7 @@ async def watch_desired(agent: Agent) -> None:
     seen: set[str] = set()
     keys = subjects.cluster_keys(agent.cluster)
     async with agent.stores.desired.watch(
-        keys, unknown=True, heartbeat=agent.watch_heartbeat
+        keys, unknown=True, heartbeat=agent.state.watch_heartbeat
     ) as watch:
         async for change in watch:
             if change.op == "synced":

@@ -112,6 +112,8 @@ class AgentState:
         self.counts = Counts()
         self.published_status: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
         self.published_status_at = 0.0
+        # seconds between the idle heartbeats of its KV watches (more when hosted: Agent)
+        self.watch_heartbeat = 2.0
 
     def next_generation(self) -> int:
         self.generation += 1
