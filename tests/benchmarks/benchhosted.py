@@ -176,9 +176,14 @@ def measure_one(n: int, args: Any, root: Path, memory: Any, cpu_seconds: Any) ->
             wait(ready.exists, args.timeout, f"{n} agents ready", 0.05)
             startup = time.monotonic() - started
             startup_cpu = cpu_seconds(pid) - cpu_start
-            time.sleep(6)  # the start-up's stragglers (first status publications)
-            watches = scrape(port).get("ripple_agent_host_watches", 0)
-            assert watches >= n, f"{watches} informers for {n} clusters"
+            # every informer running (the summed series are refreshed every 15 s)
+            wait(
+                lambda: scrape(port).get("ripple_agent_host_watches", 0) >= n,
+                60,
+                f"{n} informers",
+                1.0,
+            )
+            time.sleep(3)  # the start-up's stragglers (first status publications)
             cpu0, loop0, t0 = cpu_seconds(pid), loop_seconds(pid), time.monotonic()
             time.sleep(args.idle)
             elapsed = time.monotonic() - t0
