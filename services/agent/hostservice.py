@@ -28,6 +28,7 @@ import asyncio
 import gc
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from services.agent import observing
 from services.agent.clustersources import FileSource, Source
@@ -289,6 +290,10 @@ async def main(settings: HostSettings, service: Service) -> None:
         from services.agent.mgmtsource import ManagementSource
 
         source = ManagementSource(settings)
+    # the hosted agents' applies share one executor: more threads than asyncio's default (6)
+    # so that a few clusters whose API hangs cannot hold every other cluster's applies
+    executor = ThreadPoolExecutor(settings.threads, thread_name_prefix="agent-host")
+    asyncio.get_running_loop().set_default_executor(executor)
     host = AgentHost(settings, service, source)
     service.not_ready_reason = f"reading {source.name}"
     service.add_metrics(host.metrics)

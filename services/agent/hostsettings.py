@@ -62,6 +62,15 @@ class HostSettings(ServiceSettings, LivenessSettings):
     max_starting: int = Field(
         32, ge=1, le=4096, description="Agents connecting and loading at the same time."
     )
+    threads: int = Field(
+        32,
+        ge=4,
+        le=512,
+        description=(
+            "Threads of the host's executor, shared by every hosted agent's applies, removals "
+            "and off-loop work (an agent holds at most its --workers of them for applies)."
+        ),
+    )
     poll_interval: float = Field(
         2.0, gt=0, le=600, description="Seconds between two looks at the list of clusters."
     )

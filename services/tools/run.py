@@ -205,6 +205,12 @@ def register(app: typer.Typer) -> None:
             env="RIPPLE_MAX_STARTING",
             help="Agents connecting and loading at the same time (32).",
         ),
+        threads: int = _opt(
+            None,
+            "--threads",
+            env="RIPPLE_THREADS",
+            help="Threads shared by the hosted agents' applies and other off-loop work (32).",
+        ),
         poll_interval: float = _opt(
             None,
             "--poll-interval",
