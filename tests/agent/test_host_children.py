@@ -129,3 +129,30 @@ async def test_an_agent_that_cannot_start_says_why_and_is_restarted_with_backoff
         for tick in host.ticks._ticks.values():
             assert tick.task is not None
             tick.task.cancel()
+
+
+async def test_an_agent_whose_work_stalls_is_seen_by_the_host(tmp_path: Any) -> None:
+    """A hosted agent's queue holding work without finishing any for liveness_stalled
+    seconds is reported by its supervisor (the host then restarts that agent only); the
+    host's own liveness does not watch its agents' queues."""
+    from services.agent import hostfile
+    from services.agent.hosting import HostedAgent, config_of
+    from services.agent.hostplan import Backoffs
+    from services.agent.hostsettings import HostSettings
+    from shared.runtime.workqueue import WorkQueue
+
+    settings = HostSettings(clusters=tmp_path / "c.yaml", liveness_stalled=1)
+    entry, _ = hostfile.parse_entry({"cluster": "ns/c1", "kubeconfig": "/k"}, "f")
+    assert entry is not None
+    host = Host(Service("agent_host", settings))
+    agent = HostedAgent(entry.key, config_of(entry), host, settings, Backoffs())
+    child = ChildService("agent", settings, entry.key, host)
+    agent.child = child
+    queue: WorkQueue[str] = WorkQueue("profiles")
+    child.watch_queue(queue)
+    assert agent.check_liveness() == ""
+    queue.add("p")  # work in hand, nobody finishes it
+    assert agent.check_liveness() == ""
+    await asyncio.sleep(1.2)
+    assert "work queue profiles stalled" in agent.check_liveness()
+    assert host.service.liveness.verdict().live  # the host itself stays live
