@@ -180,7 +180,10 @@ class Service:
         from shared.bus.client import close, connect
         from shared.bus.errors import BusError
 
+        last_error: list[str] = []
+
         async def error_cb(err: Exception) -> None:
+            last_error[:] = [str(err)]
             self.stats["nats_errors"] += 1
             if "permissions violation" in str(err).lower():
                 self.stats["nats_permission_violations"] += 1
@@ -202,6 +205,9 @@ class Service:
                     self.settings.nats_servers, f"ripple-{self.name} {self.ident}", **options
                 )
             except BusError as exc:
+                if not self.ready:  # /readyz (and a host's) says why it does not start
+                    why = f" ({last_error[0]})" if last_error else ""
+                    self.not_ready_reason = f"connecting to NATS: {exc}{why}"
                 level = logging.WARNING if attempt in (1, 2) or attempt % 20 == 0 else logging.DEBUG
                 log.log(level, "%s (attempt %d, retrying)", exc, attempt, extra={"obj": self.ident})
                 await asyncio.sleep(random.uniform(delay / 2, delay))

@@ -100,12 +100,14 @@ def test_from_management_hosts_the_registered_clusters(stack: Stack) -> None:
 def test_a_hosted_agent_is_held_to_its_own_nats_user(stack: Stack, tmp_path: Path) -> None:
     """Each hosted agent connects as the NATS user of its entry: one given another cluster's
     user (a mistake in the file) cannot read its cluster's keys -- the server refuses, the
-    host counts it, the agent never gets ready -- and the other clusters are not affected."""
+    host counts it, the agent never gets ready --, one with a wrong password says it cannot
+    connect, and the other clusters are not affected."""
     c1, c2, c3 = h.CLUSTERS
     clusters = tmp_path / "clusters.yaml"
     wrong = {**h.entry(stack, c1)}
     wrong["natsUser"], wrong["natsPassword"] = h.nats_user(stack, c2)
-    h.write_clusters(clusters, [wrong, h.entry(stack, c3)])
+    bad_password = {**h.entry(stack, c2), "natsPassword": "not-its-password"}
+    h.write_clusters(clusters, [wrong, bad_password, h.entry(stack, c3)])
     port = free_port()
     manager = h.manager_process(stack)
     host = h.host_process(stack, clusters, port)
@@ -126,6 +128,12 @@ def test_a_hosted_agent_is_held_to_its_own_nats_user(stack: Stack, tmp_path: Pat
                 "/readyz names the cluster",
             )
             assert body["status"] == "not ready", body
+            # a password the server refuses: the cluster's agent says so, and keeps trying
+            eventually(
+                lambda: "Authorization Violation" in h.readiness(port).get("reason", ""),
+                15,
+                "/readyz says c2 cannot connect",
+            )
             assert h.metric(port, "ripple_agent_host_hosted_ready") == 1  # c3
             assert not h.deployed(stack, c1, "isolated")
         finally:
