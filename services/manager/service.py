@@ -66,7 +66,7 @@ async def main(settings: ManagerSettings, service: Service) -> None:
     nc = await service.connect()
     js = nc.jetstream()
     service.not_ready_reason = "provisioning streams and buckets"
-    await provision(js, settings.storage)
+    await provision(js, settings.storage, settings.stream_replicas)
     # --lease: a standby waits here, reading no input (provisioning is idempotent)
     await hold_lease(service, js, settings, lease_role(settings))
     stores = await Stores.open(js)

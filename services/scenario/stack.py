@@ -251,8 +251,7 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement, StackAgents):
         if self.fleet_process is not None:
             self.fleet_process.stop()
         self._stop_charts()
-        if self.nats is not None:
-            self.nats.stop()
+        self._stop_nats()
         if self._tmp and not self.failed and self._started:
             shutil.rmtree(self.state_dir, ignore_errors=True)
         self._started = False

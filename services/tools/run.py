@@ -350,6 +350,61 @@ def register(app: typer.Typer) -> None:
             "capi:NS/NAME): where deploymentType Local policyRefs and generated Secrets are "
             "deployed, by its agent (none: a Local policyRef is an error in status).",
         ),
+        lease: bool = _opt(
+            None,
+            "--lease/--no-lease",
+            env="RIPPLE_LEASE",
+            help="One of several replicas: active only while holding the lease in KV "
+            "ripple-leases, a standby (connected, not ready, writing nothing) until then "
+            "(off; docs/failover.md).",
+        ),
+        lease_ttl: float = _opt(
+            None,
+            "--lease-ttl",
+            env="RIPPLE_LEASE_TTL",
+            metavar="SECONDS",
+            help="Silence of the lease after which a standby takes over (3).",
+        ),
+        stream_replicas: int = _opt(
+            None,
+            "--stream-replicas",
+            env="RIPPLE_STREAM_REPLICAS",
+            metavar="N",
+            help="Replicas of every stream and bucket it provisions (3 on a 3-node JetStream "
+            "cluster; unset: new ones get 1, existing ones keep theirs; docs/nats-cluster.md).",
+        ),
+        shards: int = _opt(
+            None,
+            "--shards",
+            env="RIPPLE_SHARDS",
+            metavar="N",
+            help="1: this manager owns every cluster (default). More: one of the shards of "
+            "--shard-group, splitting the source clusters through KV ripple-shards "
+            "(docs/sharding.md).",
+        ),
+        shard_group: str = _opt(
+            None, "--shard-group", env="RIPPLE_SHARD_GROUP", help="The group of shards (default)."
+        ),
+        shard_id: str = _opt(
+            None,
+            "--shard-id",
+            env="RIPPLE_SHARD_ID",
+            help="This member's id in its group (HOSTNAME-PID; required with --lease).",
+        ),
+        shard_key: str = _opt(
+            None,
+            "--shard-key",
+            env="RIPPLE_SHARD_KEY",
+            help="Sveltos' shard key: own the clusters annotated sharding.projectsveltos.io/key "
+            "with this value.",
+        ),
+        shard_ttl: float = _opt(
+            None,
+            "--shard-ttl",
+            env="RIPPLE_SHARD_TTL",
+            metavar="SECONDS",
+            help="Seconds after which a member that did not renew its key is gone (6).",
+        ),
         nats: str = NATS,
         nats_user: str = NATS_USER,
         nats_password: str = NATS_PASSWORD,
@@ -396,6 +451,21 @@ def register(app: typer.Typer) -> None:
             metavar="BYTES",
             help="Size budget of one EventReport: over it the collected objects, then the "
             "references that do not fit, are left out and the status says so (1048576).",
+        ),
+        lease: bool = _opt(
+            None,
+            "--lease/--no-lease",
+            env="RIPPLE_LEASE",
+            help="One of several replicas: active only while holding the lease in KV "
+            "ripple-leases, a standby (connected, not ready, writing nothing) until then "
+            "(off; docs/failover.md).",
+        ),
+        lease_ttl: float = _opt(
+            None,
+            "--lease-ttl",
+            env="RIPPLE_LEASE_TTL",
+            metavar="SECONDS",
+            help="Silence of the lease after which a standby takes over (3).",
         ),
         nats: str = NATS,
         nats_user: str = NATS_USER,

@@ -619,7 +619,9 @@ def test_manager_and_admin_may_do_everything() -> None:
     assert p.manager_permissions() == p.ADMIN_PERMISSIONS
     reporter = p.reporter_permissions()
     assert reporter.subscribe == ("_INBOX.REPORTER.>",)
-    assert not any(s.startswith(("$KV.", "ripple.")) for s in reporter.publish)
+    assert [s for s in reporter.publish if s.startswith(("$KV.", "ripple."))] == [
+        f"$KV.{streams.LEASES.bucket}.{p.REPORTER_LEASE}"
+    ]
     assert not any("ripple-desired" in s or "ripple-assignments" in s for s in reporter.publish)
     assert p.agent_user(CLUSTER) == "agent-default.capi--prod_2Eeu-1"
 
