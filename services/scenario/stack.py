@@ -69,7 +69,6 @@ from services.scenario.processes import (
 )
 from services.scenario.provision import bounded
 from services.scenario.stackagents import StackAgents, resolve_agent_mode
-from services.scenario.stackbus import raise_consumer_limits
 from services.scenario.stacklogs import StackLogs
 from services.scenario.stackmgmt import StackManagement, with_management
 from services.scenario.stacknats import StackNats
@@ -352,9 +351,6 @@ class Stack(StackNats, StackLogs, StackCharts, StackManagement, StackAgents):
                 },
             )
             self.processes[cmd.name] = proc.start()
-        if self.hosted:  # the hosted agents' watches need more than 1,000 consumers
-            wait_ready([self.processes["manager"]], self.ready_timeout)
-            raise_consumer_limits(self.nats_url)
         wait_ready(list(self.processes.values()), self.ready_timeout)
 
     # -- steps -----------------------------------------------------------------------------------
