@@ -270,6 +270,7 @@ async def serve_forever(
     tls: bool = True,
     rbac: bool | None = None,
     users: list[dict[str, Any]] | None = None,
+    bookmark_interval: float = 1.0,
 ) -> None:
     """Run a fleet until SIGTERM/SIGINT; writes kubeconfigs and ``DIR/fleet.json``."""
     small_tls_buffers()
@@ -284,6 +285,7 @@ async def serve_forever(
         tls=tls,
         rbac=rbac,
         users=users,
+        bookmark_interval=bookmark_interval,
     )
     await server.start()
     stop = asyncio.Event()
