@@ -70,7 +70,7 @@ bench-fleet: $(STAMP) ## simulated fleet memory, latencies and watch delivery
 bench-manager: $(STAMP) ## manager decision code: report changes/s, scaling, memory per 10k instances
 	$(BIN)/python tests/benchmarks/bench_manager.py $(ARGS)
 
-bench-agent: $(STAMP) ## agent idle RSS/PSS/USS, memory per matching object, agents per host
+bench-agent: $(STAMP) ## agent idle RSS/PSS/USS, memory per matching object, agents per host; hosted agents: ARGS="--hosted 10,100,1000"
 	$(BIN)/python tests/benchmarks/bench_agent.py $(ARGS)
 
 bench-e2e: $(STAMP) ## event -> add-on applied, p50/p99 over the real processes (ARGS="--clusters 10 --rate 100")
