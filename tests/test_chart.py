@@ -83,7 +83,7 @@ def test_helm_lint_finds_nothing(values: dict[str, Any]) -> None:
     ("values", "where", "why"),
     [
         ({"manager": {"replicas": "three"}}, "/manager/replicas", "want integer"),
-        ({"manager": {"replicas": 2}}, "/manager/replicas", "maximum"),
+        ({"manager": {"replicas": 6}}, "/manager/replicas", "maximum"),
         ({"replicas": 1}, "additional properties 'replicas'", ""),
         ({"manager": {"apiport": 80}}, "additional properties 'apiport'", ""),
         ({"metricsPort": 70000}, "/metricsPort", "maximum"),
