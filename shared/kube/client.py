@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
@@ -342,9 +342,12 @@ class KubeClient:
         namespace: str | None = None,
         label_selector: str = "",
         timeout_seconds: int = 300,
+        on_stream: Callable[[Any], None] | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Raw watch events ``(type, object)`` from ``resource_version`` until the server
-        closes the stream. Raises :class:`WatchExpired` on 410 Gone."""
+        closes the stream. Raises :class:`WatchExpired` on 410 Gone. ``on_stream`` receives
+        the open response (urllib3's): its ``shutdown()`` from another thread ends a read
+        that would otherwise wait for the next event."""
         query = [
             ("watch", "true"),
             ("resourceVersion", resource_version),
@@ -363,6 +366,8 @@ class KubeClient:
         except Exception as exc:
             raise KubeError(f"watch {gvk}: {exc}") from exc
         http = resp.response
+        if on_stream is not None:
+            on_stream(http)
         try:
             buffer = b""
             for chunk in http.stream(65536, decode_content=False):

@@ -98,6 +98,7 @@ class Informer:
         self.not_served = False  # positive knowledge: the cluster does not serve the kind
         self.retry_in = 0.0  # the delay before the next attempt (0: not failing)
         self._stop = threading.Event()
+        self._stream: Any = None  # the open watch response (shut down by a stop)
         self._thread: threading.Thread | None = None
         self._ident = f"{client.name}:{gvk}"
 
@@ -107,11 +108,13 @@ class Informer:
         self._thread.start()
 
     def request_stop(self) -> None:
-        """Ask the thread to stop at its next event or watch timeout (does not wait)."""
+        """Ask the thread to stop (does not wait): its open watch is shut down, so a thread
+        reading an idle watch ends now instead of at the next event or bookmark."""
         self._stop.set()
+        self._interrupt()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -132,6 +135,8 @@ class Informer:
             except DiscoveryFailed as exc:
                 self._fail(f"{exc}")
             except KubeError as exc:
+                if self._stop.is_set():  # the watch shut down by a stop: not a failure
+                    return
                 if exc.status == 404:  # the kind went away (CRD deleted): rediscover
                     self.client.forget(self.gvk)
                 self._fail(f"{exc}")
@@ -141,6 +146,20 @@ class Informer:
             delay = self.backoff.next()
             self.retry_in = min(delay, self.not_served_max) if self.not_served else delay
             self._stop.wait(self.retry_in)
+
+    def _interrupt(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        try:
+            stream.shutdown()
+        except Exception as exc:  # already closed: nothing to interrupt
+            log.debug("watch shutdown: %s", exc, extra={"obj": self._ident})
+
+    def _on_stream(self, stream: Any) -> None:
+        self._stream = stream
+        if self._stop.is_set():  # a stop that came while the request was being made
+            self._interrupt()
 
     def _fail(self, message: str, *, not_served: bool = False) -> None:
         if message != self.error:
@@ -186,6 +205,7 @@ class Informer:
             namespace=self.namespace,
             label_selector=self.label_selector,
             timeout_seconds=self.watch_timeout,
+            on_stream=self._on_stream,
         ):
             if self._stop.is_set():
                 return
