@@ -143,7 +143,7 @@ def measure_one(n: int, args: Any, root: Path, memory: Any, cpu_seconds: Any) ->
         ready = root / "ready"
         argv = ripple_command(
             "--log-level",
-            "WARNING",
+            os.environ.get("BENCH_HOSTED_LOG_LEVEL", "WARNING"),
             "agent-host",
             "--clusters",
             str(clusters),
