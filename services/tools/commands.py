@@ -19,6 +19,7 @@ MODULES = [
     "services.tools.demo",
     "services.tools.natsconfig",
     "services.tools.run",
+    "services.tools.runmanagement",
     "services.tools.webhook",
 ]
 
