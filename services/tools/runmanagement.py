@@ -32,6 +32,21 @@ from services.tools.run import (
     _run,
 )
 
+LEASE = _opt(
+    None,
+    "--lease/--no-lease",
+    env="RIPPLE_LEASE",
+    help="One of several replicas: active only while holding the lease in KV ripple-leases, "
+    "a standby (connected, not ready, writing nothing) until then (off; docs/failover.md).",
+)
+LEASE_TTL = _opt(
+    None,
+    "--lease-ttl",
+    env="RIPPLE_LEASE_TTL",
+    metavar="SECONDS",
+    help="Silence of the lease after which a standby takes over (3).",
+)
+
 
 def register(app: typer.Typer) -> None:
     @app.command("manager")
@@ -109,21 +124,8 @@ def register(app: typer.Typer) -> None:
             "capi:NS/NAME): where deploymentType Local policyRefs and generated Secrets are "
             "deployed, by its agent (none: a Local policyRef is an error in status).",
         ),
-        lease: bool = _opt(
-            None,
-            "--lease/--no-lease",
-            env="RIPPLE_LEASE",
-            help="One of several replicas: active only while holding the lease in KV "
-            "ripple-leases, a standby (connected, not ready, writing nothing) until then "
-            "(off; docs/failover.md).",
-        ),
-        lease_ttl: float = _opt(
-            None,
-            "--lease-ttl",
-            env="RIPPLE_LEASE_TTL",
-            metavar="SECONDS",
-            help="Silence of the lease after which a standby takes over (3).",
-        ),
+        lease: bool = LEASE,
+        lease_ttl: float = LEASE_TTL,
         stream_replicas: int = _opt(
             None,
             "--stream-replicas",
@@ -211,21 +213,8 @@ def register(app: typer.Typer) -> None:
             help="Size budget of one EventReport: over it the collected objects, then the "
             "references that do not fit, are left out and the status says so (1048576).",
         ),
-        lease: bool = _opt(
-            None,
-            "--lease/--no-lease",
-            env="RIPPLE_LEASE",
-            help="One of several replicas: active only while holding the lease in KV "
-            "ripple-leases, a standby (connected, not ready, writing nothing) until then "
-            "(off; docs/failover.md).",
-        ),
-        lease_ttl: float = _opt(
-            None,
-            "--lease-ttl",
-            env="RIPPLE_LEASE_TTL",
-            metavar="SECONDS",
-            help="Silence of the lease after which a standby takes over (3).",
-        ),
+        lease: bool = LEASE,
+        lease_ttl: float = LEASE_TTL,
         nats: str = NATS,
         nats_user: str = NATS_USER,
         nats_password: str = NATS_PASSWORD,

@@ -15,7 +15,6 @@ it rejoins and catches up.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -25,10 +24,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
-from shared.bus.embedded import EmbeddedNats
+from shared.bus.embedded import EmbeddedNats, Servers
 from shared.bus.errors import BusError
 
 _HANDED_OUT: set[int] = set()
@@ -52,7 +50,7 @@ def free_port() -> int:
     raise BusError("no free TCP port found on 127.0.0.1")
 
 
-class EmbeddedNatsCluster:
+class EmbeddedNatsCluster(Servers):
     """``size`` nats-server processes forming one JetStream cluster (see the module doc)."""
 
     def __init__(
@@ -163,25 +161,3 @@ class EmbeddedNatsCluster:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.close)

@@ -59,7 +59,40 @@ def find_binary() -> str:
     )
 
 
-class EmbeddedNats:
+class Servers:
+    """``with`` / ``async with`` for local nats-servers: :meth:`start` on entry, :meth:`close`
+    on exit (in a thread under ``async with``, both block)."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.close)
+
+
+class EmbeddedNats(Servers):
     """One nats-server process with JetStream (see the module doc)."""
 
     def __init__(
@@ -246,27 +279,3 @@ class EmbeddedNats:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
-
-    # --- context managers ---------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.close)
