@@ -24,6 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from services.agent.settings import check_cluster
 from shared.contract.subjects import ClusterRef
 
 
@@ -42,10 +43,7 @@ class ClusterEntry(BaseModel):
     @field_validator("cluster")
     @classmethod
     def _cluster(cls, value: str) -> str:
-        namespace, sep, name = value.partition("/")
-        if not sep or not namespace or not name or "/" in name:
-            raise ValueError(f"{value!r} is not NAMESPACE/NAME")
-        return value
+        return check_cluster(value)
 
     @field_validator("kubeconfig")
     @classmethod

@@ -9,6 +9,14 @@ from shared.runtime.liveness import LivenessSettings
 from shared.runtime.settings import KUBECONFIG, ServiceSettings
 
 
+def check_cluster(value: str) -> str:
+    """``value`` if it is a cluster's ``NAMESPACE/NAME`` (``--cluster``, a hosted entry)."""
+    namespace, sep, name = value.partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        raise ValueError(f"{value!r} is not NAMESPACE/NAME")
+    return value
+
+
 class AgentSettings(ServiceSettings, LivenessSettings):
     cluster: str = Field(description="This cluster as NAMESPACE/NAME.")
     cluster_type: str = Field("sveltos", description="sveltos or capi.")
@@ -45,10 +53,7 @@ class AgentSettings(ServiceSettings, LivenessSettings):
     @field_validator("cluster")
     @classmethod
     def _cluster(cls, value: str) -> str:
-        namespace, sep, name = value.partition("/")
-        if not sep or not namespace or not name or "/" in name:
-            raise ValueError(f"{value!r} is not NAMESPACE/NAME")
-        return value
+        return check_cluster(value)
 
     @field_validator("cluster_type")
     @classmethod
