@@ -285,6 +285,12 @@ def test_the_reporter_waits_for_the_buckets_the_manager_provisions(harness: Harn
     assert harness.readyz() == (200, {"status": "ready"})
 
 
+def processed(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The report once its status says Processed (else None)."""
+    phase = ((report or {}).get("status") or {}).get("phase")
+    return report if phase == "Processed" else None
+
+
 def test_an_event_report_refused_with_503_appears_once_the_fault_clears(harness: Harness) -> None:
     harness.start()
     harness.fault(REPORTS_PATH, 503, "PATCH")
@@ -298,9 +304,9 @@ def test_an_event_report_refused_with_503_appears_once_the_fault_clears(harness:
     harness.fleet.clear_faults()  # nothing else changes: the retry alone writes it
     found = eventually(lambda: harness.matching("web"), AFTER_BACKOFF, what="EventReport")
     assert found == {"a", "b"}
-    report = harness.report("web")
-    assert report is not None and report["status"]["phase"] == "Processed"
-    assert report["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY_VALUE
+    # the status is its own write, after the spec's: wait for it rather than race it
+    report = eventually(lambda: processed(harness.report("web")), what="status Processed")
+    assert report is not None and report["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY_VALUE
     eventually(lambda: harness.metric("failing_keys") == 0, what="failure forgotten")
     assert harness.metric("retries_total") >= 3
 
