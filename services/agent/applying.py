@@ -7,7 +7,8 @@ whatever its manifest says for those keys, after reading it in the cluster: an o
 another profile owns is applied only by a profile of a lower tier, otherwise it is a
 conflict (:mod:`services.agent.conflicts`) that stops the profile's other objects unless
 ``continueOnConflict``. The namespace of a namespaced object is created when it does not
-exist, unless its entry says ``skipNamespaceCreation`` (as Sveltos' deployer does). A
+exist, unless its entry says ``skipNamespaceCreation`` (as Sveltos' deployer does; a
+namespace an earlier apply found is not read again, unless an apply into it answers 404). A
 DryRun changes nothing: it reports per object what an apply would do (a server-side apply
 dry run against the live object, :mod:`services.agent.dryrun`). Pruning deletes only objects whose *live* stamp
 names the same profile, so an object another profile or a user took over (or that never
@@ -65,6 +66,7 @@ class Applier:
         self.client = client
         self.cluster = cluster
         self.helm = helm or HelmAccess()
+        self._namespaces: set[str] = set()  # found or created by an earlier apply
 
     def apply(
         self,
@@ -83,7 +85,7 @@ class Applier:
         result = ApplyResult("DryRun" if dry_run else "Provisioned")
         errors: list[str] = []
         wanted = {normal_key(object_key(manifest)) for manifest, _ in objects}
-        namespaces: set[str] = set()  # known to exist during this apply
+        namespaces: set[str] = set()  # looked at (found or created) by this apply
         for manifest, digest in objects:
             key = object_key(manifest)
             obj = f"{self.cluster}:{key}"
@@ -109,9 +111,16 @@ class Applier:
                     result.reports.append(report)
                     log.info("DryRun: would %s", dryrun.VERBS[report.action], extra={"obj": obj})
                     continue
-                if namespaced and normal_key(key) not in options.skip_namespace:
+                create = namespaced and normal_key(key) not in options.skip_namespace
+                if create:
                     self._namespace(key.namespace, namespaces, result)
-                applied = self.client.apply(stamped, field_manager=FIELD_MANAGER, force=True)
+                try:
+                    applied = self.client.apply(stamped, field_manager=FIELD_MANAGER, force=True)
+                except KubeNotFound:
+                    if not create or not self._forget_namespace(key.namespace, namespaces):
+                        raise
+                    self._namespace(key.namespace, namespaces, result)  # deleted since: again
+                    applied = self.client.apply(stamped, field_manager=FIELD_MANAGER, force=True)
                 key = object_key(applied) if applied.get("metadata") else key
             except (KubeError, ownership.NotStampable) as exc:
                 hint = ""
@@ -160,14 +169,26 @@ class Applier:
         proposed = self.client.apply(stamped, field_manager=FIELD_MANAGER, dry_run=True)
         return dryrun.would(key, live, proposed)
 
-    def _namespace(self, namespace: str, known: set[str], result: ApplyResult) -> None:
-        """Create ``namespace`` when it does not exist (once per apply)."""
-        if namespace in known:
+    def _namespace(self, namespace: str, looked: set[str], result: ApplyResult) -> None:
+        """Create ``namespace`` when it does not exist. Not looked at again while an earlier
+        apply found or created it (:meth:`_forget_namespace` says when to); ``looked``:
+        the namespaces this apply has looked at itself."""
+        if namespace in looked or namespace in self._namespaces:
             return
         if self.client.ensure_namespace(namespace):
             result.namespaces_created += 1
             log.info("namespace created", extra={"obj": f"{self.cluster}:Namespace/{namespace}"})
-        known.add(namespace)
+        looked.add(namespace)
+        self._namespaces.add(namespace)
+
+    def _forget_namespace(self, namespace: str, looked: set[str]) -> bool:
+        """An apply into ``namespace`` answered 404. When this apply took the namespace's
+        existence from an earlier one (it may have been deleted since), forget it and say so:
+        the caller looks again. False when this apply had looked itself: the 404 stands."""
+        if namespace in looked:
+            return False
+        self._namespaces.discard(namespace)
+        return True
 
     def remove(
         self,

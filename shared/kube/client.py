@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -63,6 +65,43 @@ def _error(exc: ApiException, what: str) -> KubeError:
     return cls(f"{what}: {exc.status} {reason}: {message}", status=exc.status or 0, reason=reason)
 
 
+REFRESH_INTERVAL = 10.0
+"""Seconds between two runs of the official client's credential refresh hook."""
+
+
+def _throttle_refresh(configuration: Any, interval: float = REFRESH_INTERVAL) -> None:
+    """Run the official client's ``refresh_api_key_hook`` at most once per ``interval``.
+
+    For a kubeconfig with a token the hook runs before *every* request and copies the whole
+    configuration again (its host setter walks the proxy environment): about a tenth of a
+    busy writer's CPU. A token with an expiry is renewed 5 minutes before it lapses (the
+    client's own margin), an in-cluster token is re-read every minute: looking every
+    ``interval`` seconds keeps both."""
+    if configuration.refresh_api_key_hook is None:
+        return
+    lock = threading.Lock()
+    hook = [configuration.refresh_api_key_hook]
+    last = [time.monotonic()]  # the credentials were just loaded
+
+    def throttled(config: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] < interval:
+            return
+        with lock:
+            if now - last[0] < interval:
+                return
+            try:
+                hook[0](config)
+                last[0] = time.monotonic()
+            finally:  # the kubeconfig loader's hook installs itself again: keep its newest
+                installed = config.refresh_api_key_hook
+                if installed is not None and installed is not throttled:
+                    hook[0] = installed
+                config.refresh_api_key_hook = throttled
+
+    configuration.refresh_api_key_hook = throttled
+
+
 class KubeClient:
     """One cluster, reached through a kubeconfig (or the in-cluster configuration).
 
@@ -77,6 +116,7 @@ class KubeClient:
         context: str | None = None,
         impersonate: str | None = None,
         name: str = "",
+        refresh_interval: float = REFRESH_INTERVAL,
     ) -> None:
         try:
             if kubeconfig:
@@ -90,6 +130,7 @@ class KubeClient:
         except (k8s_config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
             where = f"kubeconfig {kubeconfig}" if kubeconfig else "in-cluster configuration"
             raise KubeConfigInvalid(f"cannot read the {where}: {exc}") from exc
+        _throttle_refresh(self.api.configuration, refresh_interval)
         if impersonate:
             self.api.set_default_header("Impersonate-User", impersonate)
         self.name = name or (kubeconfig or "in-cluster")

@@ -51,6 +51,19 @@ def test_a_missing_namespace_is_created_unless_skipped(client: KubeClient) -> No
     assert client.get(NAMESPACE, None, "absent") is None
 
 
+def test_a_namespace_deleted_since_an_earlier_apply_is_created_again(client: KubeClient) -> None:
+    """A namespace found once is not read before every apply; deleted meanwhile, the apply's
+    404 makes the applier look again and create it: the object is applied all the same."""
+    applier = Applier(client, "c1")
+    assert applier.apply("p", [(cm("a", "gone"), "h")], ()).status == "Provisioned"
+    assert applier.apply("p", [(cm("b", "gone"), "h")], ()).namespaces_created == 0
+    assert client.delete(NAMESPACE, None, "gone")
+    result = applier.apply("p", [(cm("c", "gone"), "h")], ())
+    assert result.status == "Provisioned", result.message
+    assert result.namespaces_created == 1
+    assert owner(client, "c", "gone") == "p"
+
+
 def test_conflicts_between_profiles_follow_the_tiers(client: KubeClient) -> None:
     applier = Applier(client, "c1")
     assert applier.apply("p1", [(cm("a"), "h"), (cm("b"), "h")], ()).status == "Provisioned"
