@@ -10,7 +10,9 @@ UTF-8 byte becomes ``_XX`` (upper-case hex), ``_`` itself included. The empty st
 single token ``_``. Encoded tokens only use ``[-_0-9A-Za-z]``, which is valid both as a NATS
 subject token and inside a JetStream KV key, and never contain the separator ``.`` or the
 wildcards ``*``/``>``. The encoding is a bijection onto canonical tokens: decoding rejects
-lower-case hex, escapes of characters that are kept verbatim, and invalid UTF-8.
+lower-case hex, escapes of characters that are kept verbatim, and invalid UTF-8. Both
+directions remember the tokens they saw (bounded) and return a token without escapes as it
+is: every message's key is parsed, so this is on every path.
 
 A cluster is two tokens: ``<namespace>.<type>--<name>``, where ``<type>`` is ``sveltos`` or
 ``capi`` (as in Sveltos' EventReport names ``capi--<eventsource>--<cluster>``).
@@ -18,6 +20,7 @@ A cluster is two tokens: ``<namespace>.<type>--<name>``, where ``<type>`` is ``s
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -45,11 +48,17 @@ _CLUSTER_SEP = "--"
 _VERBATIM = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
 _EMPTY = "_"
 _TOKEN_RE = re.compile(r"(?:[a-z0-9-]|_[0-9A-F]{2})+")
+_PLAIN_RE = re.compile(r"[a-z0-9-]+")
+_CACHED = 1 << 16
+"""Tokens remembered by each direction (names repeat: clusters, EventSources, kinds)."""
 _HEX = "0123456789ABCDEF"
 
 
+@functools.lru_cache(maxsize=_CACHED)
 def encode_token(value: str) -> str:
     """Encode any string into one subject/KV-key token (reversible; see the module doc)."""
+    if _PLAIN_RE.fullmatch(value):
+        return value  # nothing to escape (the common case: DNS-1123 names)
     if value == "":
         return _EMPTY
     out: list[str] = []
@@ -61,8 +70,11 @@ def encode_token(value: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=_CACHED)
 def decode_token(token: str) -> str:
     """Decode a token made by :func:`encode_token`; raise :class:`InvalidSubject` otherwise."""
+    if _PLAIN_RE.fullmatch(token):
+        return token  # no escape: the token is the value
     if token == _EMPTY:
         return ""
     if not _TOKEN_RE.fullmatch(token):
@@ -115,7 +127,12 @@ class ClusterRef(BaseModel):
 
     @classmethod
     def from_tokens(cls, namespace_token: str, cluster_token: str) -> ClusterRef:
-        """Inverse of :attr:`token` given its two tokens."""
+        """Inverse of :attr:`token` given its two tokens (the same immutable ClusterRef for
+        the same tokens, while it is remembered)."""
+        return _cluster_of(namespace_token, cluster_token)
+
+    @classmethod
+    def _from_tokens(cls, namespace_token: str, cluster_token: str) -> ClusterRef:
         ctype, sep, name_token = cluster_token.partition(_CLUSTER_SEP)
         if not sep or ctype not in CLUSTER_TYPES:
             raise InvalidSubject(
@@ -142,6 +159,11 @@ class ClusterRef(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.type}:{self.namespace}/{self.name}"
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _cluster_of(namespace_token: str, cluster_token: str) -> ClusterRef:
+    return ClusterRef._from_tokens(namespace_token, cluster_token)
 
 
 class ClusterItem(NamedTuple):
