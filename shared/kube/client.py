@@ -335,12 +335,14 @@ class KubeClient:
             query.append(("force", "true"))
         if dry_run:
             query.append(("dryRun", "All"))
+        # JSON is YAML: serialised here, the official client sends the bytes as they are
+        # (given a dict it first walks every value of it in Python: large EventReports)
         return dict(
             self._call(
                 "PATCH",
                 self.path(gvk, namespace, key.name),
                 query=query,
-                body=obj,
+                body=json.dumps(obj, separators=(",", ":")).encode(),
                 content_type="application/apply-patch+yaml",
                 what=f"apply {key}",
             )
