@@ -45,6 +45,7 @@ from services.reporter.writes import (
     Wanted,
     Write,
     fingerprint,
+    holds,
     is_terminal,
 )
 from shared.api.vocabulary import GVK, ObjectKey
@@ -189,8 +190,9 @@ class Writer:
             self.stats["writes_skipped"] += 1
             log.debug("unchanged: not written", extra={"obj": str(key)})
             return
-        digest, applied = done
+        digest, applied, held = done
         self._written[key] = digest
+        self.stats["status_skipped"] += held
         self.stats["writes"] += 1
         log.debug("written", extra={"obj": str(key)})
         if binding is not None:  # the status it holds now is known: patch ours if it differs
@@ -198,20 +200,22 @@ class Writer:
 
     def _apply_now(
         self, make: Callable[[], Write], last: str | None
-    ) -> tuple[str, dict[str, Any]] | None:
-        """Build and apply (in a thread): the digest and the object the server returned, or
-        None when the content is ``last`` (not written)."""
+    ) -> tuple[str, dict[str, Any], bool] | None:
+        """Build and apply (in a thread): the digest, the object the server returned and
+        whether its status already was the write's (not patched), or None when the content
+        is ``last`` (not written)."""
         write = make()
         digest = write.digest()
         if digest == last:
             return None
         obj = write.obj
         applied = self.kube.apply(obj, field_manager=FIELD_MANAGER)
-        if write.status is not None:
+        held = isinstance(applied, dict) and holds(applied.get("status"), write.status)
+        if write.status is not None and not held:  # held: the server's answer shows it
             meta = obj["metadata"]
             gvk = KubeGVK(obj["apiVersion"], obj["kind"])
             self.kube.patch_status(gvk, meta.get("namespace"), meta["name"], write.status)
-        return digest, applied if isinstance(applied, dict) else {}
+        return digest, applied if isinstance(applied, dict) else {}, held
 
     def _delete_now(self, key: ObjectKey) -> bool:
         try:

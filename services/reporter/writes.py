@@ -43,6 +43,17 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def holds(live: Any, status: Mapping[str, Any] | None) -> bool:
+    """Whether the status ``live`` (an object's, as the server answered it) already is what
+    the merge patch ``status`` would make it (None: a field absent), so the patch is not
+    needed. A missing or unreadable ``live`` holds nothing."""
+    if status is None or not isinstance(live, dict):
+        return False
+    return all(
+        live.get(k) == v if v is not None else live.get(k) is None for k, v in status.items()
+    )
+
+
 @dataclass(frozen=True)
 class Write:
     """The wanted content of one object; ``status`` is merge-patched after the apply."""
@@ -106,6 +117,7 @@ __all__ = [
     "Wanted",
     "Write",
     "fingerprint",
+    "holds",
     "is_gone",
     "is_terminal",
 ]

@@ -480,6 +480,23 @@ def test_many_changes_of_a_report_are_few_writes(harness: Harness) -> None:
     assert harness.metric("writes_total") == writes
 
 
+def test_a_report_status_is_patched_only_when_the_server_does_not_hold_it(
+    harness: Harness,
+) -> None:
+    """Every write of an EventReport answers with the object, status included: once it says
+    Processed, the next writes of the report are one request each, not two."""
+    harness.start()
+    status = f"eventreports/{report_name('grow')}/status"
+    for count in range(1, 4):
+        harness.put(matching_set("grow", *(f"s{i}" for i in range(count))))
+        eventually(lambda n=count: len(harness.matching("grow") or ()) == n, what=f"{count} listed")
+    eventually(lambda: harness.metric("status_patches_skipped_total") >= 2, what="2 skipped")
+    patches = [r for r in harness.fleet.requests(harness.cluster) if status in r["path"]]
+    assert len(patches) == 1, patches
+    report = harness.report("grow")
+    assert report is not None and report["status"]["phase"] == "Processed"
+
+
 def test_a_report_over_the_size_budget_is_written_without_its_objects(harness: Harness) -> None:
     """300 collected objects of ~600 bytes do not fit a 64 KiB budget: the references are
     written, the objects are not, and the status says where they are."""
