@@ -13,11 +13,12 @@ failure is a :class:`Cause` worded as Kubernetes words it; ``x-kubernetes-valida
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from services.fleet.patching import clone
 
 Schema = dict[str, Any]
 ROOT_KEPT = ("apiVersion", "kind", "metadata")
@@ -124,7 +125,7 @@ def prune_and_default(
 ) -> dict[str, Any]:
     """A copy of ``obj`` pruned and defaulted by ``schema`` (the root of a custom resource);
     the paths of the unknown fields pruned are appended to ``unknown``."""
-    out = copy.deepcopy(obj)
+    out = clone(obj)  # a JSON value: no memo needed (copy.deepcopy is ~4x slower)
     _prune(out, schema, "", unknown if unknown is not None else [], root=True)
     _default(out, schema)
     return out
@@ -170,7 +171,7 @@ def _default(value: Any, schema: Schema) -> None:
         props = schema.get("properties") or {}
         for key, sub in props.items():
             if key not in value and "default" in sub:
-                value[key] = copy.deepcopy(sub["default"])
+                value[key] = clone(sub["default"])
             if key in value:
                 _default(value[key], sub)
         extra = schema.get("additionalProperties")
