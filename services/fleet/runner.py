@@ -29,6 +29,7 @@ from services.fleet import kubeconfig, tls
 from services.fleet.handle import READY_FILE, TOKEN_ENV, ClusterSpec, FleetHandle, cluster_info
 from services.fleet.http import make_app
 from services.fleet.state import MANAGEMENT, FleetState, SimCluster
+from shared.runtime.gcpolicy import GcPolicy
 
 
 class ServerOptions(TypedDict, total=False):
@@ -316,9 +317,12 @@ async def serve_forever(
         announce(f"  {name}: {server.url(name)}  kubeconfig={server.kubeconfig(name)}")
     if server.local_url is not None:
         announce(f"  from this host: {server.local_url}, kubeconfigs in {server.dir / LOCAL_DIR}")
+    collector = GcPolicy().install()  # a full collection would hold every cluster's requests
+    sweeps = asyncio.create_task(collector.sweep_forever(), name="gc-sweep")
     try:
         await stop.wait()
     finally:
+        sweeps.cancel()
         announce("fleet stopping")
         ready.unlink(missing_ok=True)
         await server.stop()

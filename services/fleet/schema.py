@@ -125,7 +125,7 @@ def prune_and_default(
 ) -> dict[str, Any]:
     """A copy of ``obj`` pruned and defaulted by ``schema`` (the root of a custom resource);
     the paths of the unknown fields pruned are appended to ``unknown``."""
-    out = clone(obj)  # a JSON value: no memo needed (copy.deepcopy is ~4x slower)
+    out: dict[str, Any] = clone(obj)  # a JSON value: no memo needed (deepcopy is ~4x slower)
     _prune(out, schema, "", unknown if unknown is not None else [], root=True)
     _default(out, schema)
     return out

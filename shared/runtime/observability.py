@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from shared.runtime.errors import RuntimeFailure
+from shared.runtime.gcpolicy import GcPolicy
 from shared.runtime.probes import ProbeServer, Sources
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class Service(Protocol):
     settings: ServiceSettings
     liveness: Liveness
     lag: LoopLag
+    gc: GcPolicy
     ready: bool
     not_ready_reason: str
     stats: dict[str, int]
@@ -123,6 +125,21 @@ def runtime_metrics(service: Service) -> dict[str, tuple[str, str, float]]:
             "counter",
             "Deprecated name of loop_lag_late_samples_total (kept for existing dashboards)",
             service.lag.over_100ms,
+        ),
+        "gc_full_collections_total": (
+            "counter",
+            "Full garbage collections (each skips what survived the one before)",
+            service.gc.full_collections,
+        ),
+        "gc_full_collection_max_seconds": (
+            "gauge",
+            "Longest full garbage collection since start (the whole process waits for it)",
+            service.gc.longest_pause,
+        ),
+        "gc_permanent_objects": (
+            "gauge",
+            "Objects out of the garbage collector's scans until the next sweep",
+            service.gc.frozen,
         ),
         "nats_permission_violations_total": (
             "counter",

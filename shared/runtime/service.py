@@ -42,6 +42,7 @@ from shared.contract.messages import Envelope
 from shared.contract.streams import BucketSpec
 from shared.errors import InvalidInput
 from shared.runtime.errors import RuntimeFailure
+from shared.runtime.gcpolicy import GcPolicy
 from shared.runtime.liveness import Limits, Liveness
 from shared.runtime.observability import LoopLag, runtime_metrics, serve_probes, start_tracing
 from shared.runtime.probes import CONTENT_TYPE
@@ -75,6 +76,7 @@ class Service:
         self.ident = ident or name
         self.liveness = Liveness(Limits.of(settings))
         self.lag = LoopLag(beat=self.liveness.tick)
+        self.gc = GcPolicy(settings.gc_sweep)
         self.ready = False
         self.not_ready_reason = "starting"
         self.started = time.time()
@@ -268,6 +270,9 @@ async def _run(service: Service, main: Main) -> None:
         async with asyncio.TaskGroup() as group:
             service._group = group
             group.create_task(service.lag.run(), name="loop-lag")
+            if service.settings.gc_sweep > 0:
+                service.gc.install()
+                group.create_task(service.gc.sweep_forever(), name="gc-sweep")
             start_tracing(service)
             if service.settings.metrics_port is not None:
                 serve_probes(service, service.settings.metrics_port)
@@ -276,6 +281,7 @@ async def _run(service: Service, main: Main) -> None:
         if not signals and not service.stopping.is_set():
             raise
     finally:
+        service.gc.uninstall()
         await stop_callbacks(service)
 
 

@@ -45,6 +45,16 @@ class ServiceSettings(BaseSettings):
     connect_timeout: float = Field(
         2.0, gt=0, description="Seconds per NATS connection attempt (retried with backoff)."
     )
+    gc_sweep: float = Field(
+        600.0,
+        ge=0,
+        le=86400,
+        description=(
+            "Seconds between two garbage collections of everything; in between, a full "
+            "collection skips what survived the last one (shared.runtime.gcpolicy). "
+            "0: Python's default collector."
+        ),
+    )
     otlp_endpoint: str | None = Field(
         None,
         description=(
