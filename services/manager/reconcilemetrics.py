@@ -3,8 +3,8 @@ exposes (prefix ``ripple_manager_``).
 
 Functions of the :class:`~services.manager.reconciler.Reconciler`'s parts (its inputs,
 publication and publisher, and its own counts), called on the loop; they do no I/O. The
-state's gauges are taken after each reconcile (:func:`state_gauges`): while a reconcile is
-planning in its thread, ``/metrics`` serves those of the last one.
+state's gauges (:func:`state_gauges`, O(pairs)) are taken after a reconcile at most every
+second: while a reconcile is planning in its thread, ``/metrics`` serves those.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ ADD_STEP = 1024  # keys queued for publication between two chances to give the l
 SNAPSHOT_MAX_AGE = 1.0  # seconds a REST snapshot's counters may lag behind
 PLAN_SLICE = 0.02  # seconds of planning in the worker thread per hop from the loop
 SWITCH_INTERVAL = 0.0005  # seconds the loop may wait for the GIL held by the planning thread
+GAUGES_EVERY = 1.0  # seconds between two counts of the state's gauges after reconciles
 
 _planner: ThreadPoolExecutor | None = None
 
@@ -118,7 +119,8 @@ class Reconciler:
         #: the budget of each render (``--render-seconds``, ``--render-memory``)
         self.render_limits = render_limits or rendering.RENDER_LIMITS
         self.plan_steps = 0  # planning steps done (an instance rendered, a pair planned)
-        self._gauges: dict[str, float] = {}  # the state's gauges as of the last reconcile
+        self._gauges: dict[str, float] = {}  # the state's gauges, at most GAUGES_EVERY old
+        self._gauges_at = -GAUGES_EVERY
         self._version = 0
         self._snapshot = Snapshot()
         self._snapshot_at = 0.0
@@ -277,7 +279,9 @@ class Reconciler:
                 await slicer.pause()
         finally:
             self._reconciling = False
-            self._gauges = state_gauges(self.state)
+            now = time.monotonic()
+            if now - self._gauges_at >= GAUGES_EVERY:  # O(pairs): not after every reconcile
+                self._gauges, self._gauges_at = state_gauges(self.state), now
         for item in self.publication.forgotten:  # another shard's now: nothing left queued
             self.publisher.forget(item)
         self.publication.forgotten.clear()
@@ -375,8 +379,8 @@ class Reconciler:
 
     def metrics(self) -> dict[str, tuple[str, str, float]]:
         """What ``/metrics`` exposes (:func:`services.manager.reconcilemetrics.metrics`); read
-        on the loop (the state's gauges as of the last reconcile while one is planning in the
-        thread)."""
+        on the loop (while one is planning in the thread, the state's gauges counted after an
+        earlier reconcile, at most :data:`GAUGES_EVERY` before it)."""
         return reconcilemetrics.metrics(
             stats=self.stats,
             reconcile_max=self.reconcile_max,
