@@ -265,7 +265,8 @@ async def drain_informers(agent: Agent) -> None:
             await slicer.pause()
         if since_freeze >= FREEZE_AFTER:
             gc.freeze()
-            agent.state.counts.gc_frozen = gc.get_freeze_count()
+            if not agent.service.hosted:  # counting walks the whole process: every agent's
+                agent.state.counts.gc_frozen = gc.get_freeze_count()
             since_freeze = 0
 
 

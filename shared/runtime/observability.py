@@ -136,11 +136,6 @@ def runtime_metrics(service: Service) -> dict[str, tuple[str, str, float]]:
             "Longest full garbage collection since start (the whole process waits for it)",
             service.gc.longest_pause,
         ),
-        "gc_permanent_objects": (
-            "gauge",
-            "Objects out of the garbage collector's scans until the next sweep",
-            service.gc.frozen,
-        ),
         "nats_permission_violations_total": (
             "counter",
             "NATS operations the server refused (permissions)",
