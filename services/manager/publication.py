@@ -50,11 +50,12 @@ from services.manager.published import Pair, Published, Unknown, pair_of_labels
 from services.manager.sharding import Sharding
 from services.manager.shardkeys import ShardKeys
 from services.manager.state import Changes, DesiredEntry
+from services.manager.withdrawals import Withdrawals
 
 STEP = 256  # changed outputs taken between two chances to give the event loop back
 
 
-class Publication(ShardKeys):
+class Publication(ShardKeys, Withdrawals):
     """The wanted value of every key of the manager's buckets, what is published, held and
     waiting for removal. Owned by the event loop; every method is synchronous and pure."""
 
@@ -252,54 +253,6 @@ class Publication(ShardKeys):
                     continue
                 self._withdraw(item, now)
             dirty.add(item)
-
-    def _release(self, what: Unknown, now: float, dirty: set[Item]) -> None:
-        """Held keys whose report became known (or whose pair is gone), and whose profile no
-        longer fails: removable now."""
-        for item in list(self.held):
-            if self._unknown(item, what):
-                continue
-            self.held.discard(item)
-            if item[1] in self.wanted[item[0]]:
-                continue  # wanted again: its put is already queued
-            self._withdraw(item, now)
-            dirty.add(item)
-
-    # -- the withdrawal guard ----------------------------------------------------------------
-    def _withdraw(self, item: Item, now: float) -> None:
-        """A published desired state or profile is no longer wanted: it waits for its
-        trigger's verdict, or proceeds (its removal grace starts)."""
-        trigger = self._trigger_of(item)
-        if not self.guard.withdraw(item, trigger, now):
-            self._proceed(item, now)
-        elif item not in self.owners and trigger is not None:  # its status shows the hold
-            self.owners[item] = (self.guard.triggers[trigger].kind, trigger)
-
-    def _proceed(self, item: Item, went: float) -> None:
-        if item[0] == DESIRED:
-            self.pending.setdefault(item, went + self.removal_grace)
-
-    def _settle(self, now: float, dirty: set[Item]) -> None:
-        """The guard's verdicts due now: what proceeds, and the held keys whose hold's
-        numbers changed, are looked at again."""
-        settled = self.guard.settle(now)
-        for item, went in settled.proceed:
-            self._proceed(item, went)
-            dirty.add(item)
-        dirty.update(settled.refresh)
-
-    def _trigger_of(self, item: Item) -> str | None:
-        owner = self.owners.get(item)
-        if owner is not None:
-            return owner[1]
-        pair = self.pairs.get(item)
-        return pair[0] if pair is not None else None
-
-    def _unknown(self, item: Item, what: Unknown) -> bool:
-        if self.profile_names.get(item, "") in what.failing:
-            return True
-        pair = self.pairs.get(item)
-        return pair in what.pairs if pair is not None else bool(what.pairs)
 
     # -- when a publisher looks at a key -----------------------------------------------------
     def decide(self, item: Item, now: float) -> Decision:

@@ -10,28 +10,27 @@ publication workers never wait long. It does no I/O of its own, so the benchmark
 tests run it with in-memory buckets.
 
 Planning (rendering every template) runs off the loop, in one worker thread, a slice of
-:data:`PLAN_SLICE` seconds at a time, while the loop waits for it: a render's budget
-(:data:`~services.manager.rendering.RENDER_LIMITS`, ``--render-seconds``) bounds how long one
-template holds the reconcile, but not a single call in it (an RSA-4096 key takes 0.3-4 s in
-C), so on the loop REST, metrics and heartbeats would wait for it. The state is not changed
-by the loop meanwhile: inputs stay queued until the reconcile ends, REST reads the previous
-snapshot and ``/metrics`` the gauges of the last reconcile.
+:data:`PLAN_SLICE` seconds at a time, while the loop waits for it
+(:mod:`services.manager.planthread`). The state is not changed by the loop meanwhile: inputs
+stay queued until the reconcile ends, REST reads the previous snapshot and ``/metrics`` the
+gauges of the last reconcile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.manager import reconcilemetrics, rendering
 from services.manager.guard import Bound
 from services.manager.inputs import Inputs
 from services.manager.outputs import BUCKETS, Item
+from services.manager.planthread import PLAN_SLICE as PLAN_SLICE
+from services.manager.planthread import SWITCH_INTERVAL as SWITCH_INTERVAL
+from services.manager.planthread import PlanThread
 from services.manager.publication import Publication, Published, Unknown
 from services.manager.publisher import Bucket, Publisher
 from services.manager.reconcilemetrics import counters, state_gauges
@@ -57,28 +56,10 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 20_000  # inputs applied before a reconcile, at most
 ADD_STEP = 1024  # keys queued for publication between two chances to give the loop back
 SNAPSHOT_MAX_AGE = 1.0  # seconds a REST snapshot's counters may lag behind
-PLAN_SLICE = 0.02  # seconds of planning in the worker thread per hop from the loop
-SWITCH_INTERVAL = 0.0005  # seconds the loop may wait for the GIL held by the planning thread
 GAUGES_EVERY = 1.0  # seconds between two counts of the state's gauges after reconciles
 
-_planner: ThreadPoolExecutor | None = None
 
-
-def _planning_thread() -> ThreadPoolExecutor:
-    """The one worker thread that plans (renders) for the reconcilers of this process.
-
-    The loop and this thread share the GIL: while the thread runs Python code, the loop
-    waits for the GIL up to the interpreter's switch interval at each of its many small
-    steps (5 ms by default: a request would take tens of ms); it is lowered to
-    :data:`SWITCH_INTERVAL` (an interval only matters when a thread is waiting)."""
-    global _planner
-    if _planner is None:
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        _planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ripple-plan")
-    return _planner
-
-
-class Reconciler:
+class Reconciler(PlanThread):
     def __init__(
         self,
         buckets: Mapping[str, Bucket],
@@ -296,25 +277,6 @@ class Reconciler:
             self.ready = True
             log.info("manager ready: every input was read", extra={"obj": "manager"})
             self.on_ready()
-
-    async def _plan(self, steps: Iterator[None]) -> None:
-        """Run the planning steps in the worker thread, a slice at a time, the loop free
-        meanwhile (it only waits here)."""
-        loop = asyncio.get_running_loop()
-        thread = _planning_thread()
-        while not await loop.run_in_executor(thread, self._plan_slice, steps):
-            self.stats["reconcile_yields"] += 1
-
-    def _plan_slice(self, steps: Iterator[None]) -> bool:
-        """In the worker thread: steps until :data:`PLAN_SLICE` seconds passed (False) or
-        the planning is done (True); renders within :attr:`render_limits`."""
-        end = time.perf_counter() + PLAN_SLICE
-        with rendering.limits_scope(self.render_limits):
-            for _ in steps:
-                self.plan_steps += 1
-                if time.perf_counter() >= end:
-                    return False
-        return True
 
     def _statuses(self) -> dict[str, Any]:
         """Every definition's status by key; a shard publishes its part of them and merges
