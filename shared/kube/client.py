@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import yaml
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from shared.api import vocabulary as _vocabulary
+from shared.kube.config import REFRESH_INTERVAL, api_client
 from shared.kube.discovery import Answer, ApiResource, Discovery
 from shared.kube.errors import (
     KindNotServed,
-    KubeConfigInvalid,
     KubeError,
     KubeNotFound,
     WatchExpired,
@@ -65,43 +60,6 @@ def _error(exc: ApiException, what: str) -> KubeError:
     return cls(f"{what}: {exc.status} {reason}: {message}", status=exc.status or 0, reason=reason)
 
 
-REFRESH_INTERVAL = 10.0
-"""Seconds between two runs of the official client's credential refresh hook."""
-
-
-def _throttle_refresh(configuration: Any, interval: float = REFRESH_INTERVAL) -> None:
-    """Run the official client's ``refresh_api_key_hook`` at most once per ``interval``.
-
-    For a kubeconfig with a token the hook runs before *every* request and copies the whole
-    configuration again (its host setter walks the proxy environment): about a tenth of a
-    busy writer's CPU. A token with an expiry is renewed 5 minutes before it lapses (the
-    client's own margin), an in-cluster token is re-read every minute: looking every
-    ``interval`` seconds keeps both."""
-    if configuration.refresh_api_key_hook is None:
-        return
-    lock = threading.Lock()
-    hook = [configuration.refresh_api_key_hook]
-    last = [time.monotonic()]  # the credentials were just loaded
-
-    def throttled(config: Any) -> None:
-        now = time.monotonic()
-        if now - last[0] < interval:
-            return
-        with lock:
-            if now - last[0] < interval:
-                return
-            try:
-                hook[0](config)
-                last[0] = time.monotonic()
-            finally:  # the kubeconfig loader's hook installs itself again: keep its newest
-                installed = config.refresh_api_key_hook
-                if installed is not None and installed is not throttled:
-                    hook[0] = installed
-                config.refresh_api_key_hook = throttled
-
-    configuration.refresh_api_key_hook = throttled
-
-
 class KubeClient:
     """One cluster, reached through a kubeconfig (or the in-cluster configuration).
 
@@ -118,19 +76,7 @@ class KubeClient:
         name: str = "",
         refresh_interval: float = REFRESH_INTERVAL,
     ) -> None:
-        try:
-            if kubeconfig:
-                self.api = k8s_config.new_client_from_config(
-                    config_file=kubeconfig, context=context
-                )
-            else:
-                configuration = k8s_client.Configuration()
-                k8s_config.load_incluster_config(client_configuration=configuration)
-                self.api = k8s_client.ApiClient(configuration)
-        except (k8s_config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
-            where = f"kubeconfig {kubeconfig}" if kubeconfig else "in-cluster configuration"
-            raise KubeConfigInvalid(f"cannot read the {where}: {exc}") from exc
-        _throttle_refresh(self.api.configuration, refresh_interval)
+        self.api = api_client(kubeconfig, context, refresh_interval)
         if impersonate:
             self.api.set_default_header("Impersonate-User", impersonate)
         self.name = name or (kubeconfig or "in-cluster")
